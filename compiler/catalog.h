@@ -1,0 +1,87 @@
+/* catalog.h -- the standard library's catalogs: models, agents, tools
+ *
+ * Loaded on demand from the stdlib directory (stdlib/models.poml,
+ * commands.poml, tools.poml) through the same YAML front end, so a broken
+ * catalog is reported like any other source.  Lookups accept names and
+ * aliases.
+ */
+#ifndef POML_CATALOG_H
+#define POML_CATALOG_H
+
+#include "ir.h"
+
+struct pc_capability {
+    const char *name;
+    const char *description;
+    const char **models;        /* preference order */
+    size_t nmodels;
+};
+
+struct pc_agent {
+    const char *name;
+    const char *description;
+    const char *capability;
+    const char *model;
+    const char *system;
+    struct pc_loc loc;
+};
+
+struct pc_tool {
+    const char *name;
+    const char *server;
+    const char *remote_name;
+    const char **argv;          /* the server's command */
+    size_t argc;
+};
+
+struct pc_catalog {
+    const char *dir;            /* the stdlib directory */
+    bool loaded_models, loaded_agents, loaded_tools;
+    struct pc_model *models;
+    size_t nmodels, capmodels;
+    struct pc_alias {
+        const char *name;
+        uint32_t model;         /* index into models */
+    } *aliases;
+    size_t naliases, capaliases;
+    struct pc_capability *caps;
+    size_t ncaps, capcaps;
+    struct pc_agent *agents;
+    size_t nagents, capagents;
+    struct pc_tool *tools;
+    size_t ntools, captools;
+    const char **files;         /* catalog files read, for -MD */
+    size_t nfiles, capfiles;
+};
+
+/* Finds the stdlib directory: --stdlib, $POML_STDLIB, the directory beside
+ * the executable, then the installed one.  Never NULL. */
+const char *pc_stdlib_dir(const char *option, const char *argv0);
+
+void pc_catalog_init(struct pc_catalog *cat, const char *dir);
+
+/* Each loads its file once; errors are reported into ctx.  0 or -1. */
+int pc_catalog_models(struct pc_ctx *ctx, struct pc_catalog *cat);
+int pc_catalog_agents(struct pc_ctx *ctx, struct pc_catalog *cat);
+int pc_catalog_tools(struct pc_ctx *ctx, struct pc_catalog *cat);
+
+struct pc_model *pc_catalog_model(struct pc_catalog *cat, const char *name);
+struct pc_capability *pc_catalog_capability(struct pc_catalog *cat,
+                                            const char *name);
+struct pc_agent *pc_catalog_agent(struct pc_catalog *cat, const char *name);
+struct pc_tool *pc_catalog_tool(struct pc_catalog *cat, const char *name);
+
+/* Adds a model defined by a workflow's models: section. */
+struct pc_model *pc_catalog_add_model(struct pc_ctx *ctx,
+                                      struct pc_catalog *cat,
+                                      const char *name);
+
+/* The closest known name, for "did you mean". */
+const char *pc_catalog_suggest_model(struct pc_catalog *cat,
+                                     const char *name);
+const char *pc_catalog_suggest_capability(struct pc_catalog *cat,
+                                          const char *name);
+const char *pc_catalog_suggest_agent(struct pc_catalog *cat,
+                                     const char *name);
+
+#endif

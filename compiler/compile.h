@@ -1,0 +1,59 @@
+/* compile.h -- the compiler's passes and what they share
+ *
+ * pc_compile reads a workflow file and runs the passes in order: reading
+ * (workflow.c, arrow.c), then analysis (analyze.c).  Each pass reports into
+ * the context and carries on, so one run shows every error of a file.
+ */
+#ifndef POML_COMPILE_H
+#define POML_COMPILE_H
+
+#include "catalog.h"
+#include "ir.h"
+
+struct pc_build {
+    struct pc_ctx *ctx;
+    struct pc_catalog *cat;
+    struct pc_workflow *wf;
+    const char *dir;            /* directory of the main file */
+    struct pc_loc root_loc;     /* the document */
+    uint32_t *ids;              /* open-addressing table of step ids */
+    size_t idcap;
+    const char **imported;      /* files imported so far */
+    size_t nimported, capimported;
+};
+
+/* Compiles PATH into *OUT.  Returns 0 when no error was reported. */
+int pc_compile(struct pc_ctx *ctx, struct pc_catalog *cat, const char *path,
+               struct pc_workflow **out);
+
+/* workflow.c */
+int pc_read_workflow(struct pc_build *b, const struct pc_node *root);
+struct pc_step *pc_add_step(struct pc_build *b, const char *id,
+                            struct pc_loc loc);
+int pc_add_dep(struct pc_build *b, struct pc_step *s, uint32_t on,
+               bool order_only, bool implied, struct pc_loc loc);
+long pc_step_index(struct pc_build *b, const char *id);
+void pc_suggest_step(struct pc_build *b, struct pc_diag *d, const char *id);
+void pc_add_file(struct pc_build *b, const char *path);
+int pc_read_step(struct pc_build *b, const struct pc_node *def,
+                 struct pc_step *s);
+struct pc_model *pc_use_model(struct pc_build *b, const char *name,
+                              struct pc_loc loc);
+const char *pc_resolve_agent(struct pc_build *b, const char *name,
+                             struct pc_loc loc, struct pc_step *s);
+struct pc_param *pc_find_param(struct pc_workflow *wf, const char *name);
+struct pc_param *pc_add_param(struct pc_build *b, const char *name,
+                              struct pc_loc loc);
+
+/* arrow.c: chain / flow / swarm / pipeline, compact and YAML forms */
+int pc_read_arrows(struct pc_build *b, const struct pc_node *root);
+bool pc_is_arrow_key(const char *key);
+
+/* analyze.c */
+int pc_analyze(struct pc_build *b);
+
+/* The built-in aggregation strategies. */
+bool pc_is_builtin_strategy(const char *name);
+extern const char *const pc_builtin_strategies[];
+
+#endif

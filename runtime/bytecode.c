@@ -1,0 +1,196 @@
+/* bytecode.c -- opcode and function tables, and the disassembler
+ *
+ * Everything here is generated from the PR_OPS and PR_FUNCS lists of
+ * bytecode.h.  The disassembler checks bounds exactly as the evaluator does
+ * and stops at END or at the first malformed instruction.
+ */
+#include "bytecode.h"
+
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int arg;
+} op_table[PR_OP_COUNT] = {
+#define PR_X(id, byte, name, arg) [byte] = {name, arg},
+    PR_OPS(PR_X)
+#undef PR_X
+};
+
+/* The list must number opcodes densely from 0 */
+#define PR_X(id, byte, name, arg)                                            \
+    _Static_assert(byte < PR_OP_COUNT, "opcode " name " out of range");
+PR_OPS(PR_X)
+#undef PR_X
+
+static const struct {
+    const char *name;
+    int arity;
+} fn_table[PR_FN_COUNT] = {
+#define PR_X(id, num, name, arity) [num] = {name, arity},
+    PR_FUNCS(PR_X)
+#undef PR_X
+};
+
+#define PR_X(id, num, name, arity)                                           \
+    _Static_assert(num < PR_FN_COUNT, "function " name " out of range");
+PR_FUNCS(PR_X)
+#undef PR_X
+
+static const char *const root_names[PR_ROOT_COUNT] = {
+    [PR_ROOT_PARAMS] = "params",
+    [PR_ROOT_STEPS] = "steps",
+    [PR_ROOT_ITEM] = "item",
+    [PR_ROOT_INDEX] = "index",
+};
+
+const char *pr_op_name(unsigned op)
+{
+    return op < PR_OP_COUNT ? op_table[op].name : NULL;
+}
+
+int pr_op_arg(unsigned op)
+{
+    return op < PR_OP_COUNT ? op_table[op].arg : -1;
+}
+
+size_t pr_arg_size(enum pr_arg arg)
+{
+    switch (arg) {
+    case PR_ARG_NONE:
+        return 0;
+    case PR_ARG_F64:
+        return 8;
+    case PR_ARG_STR:
+    case PR_ARG_TARGET:
+        return 4;
+    case PR_ARG_ROOT:
+        return 1;
+    case PR_ARG_COUNT:
+    case PR_ARG_CALL:
+        return 2;
+    }
+    return 0;
+}
+
+const char *pr_root_name(unsigned root)
+{
+    return root < PR_ROOT_COUNT ? root_names[root] : NULL;
+}
+
+const char *pr_func_name(unsigned fn)
+{
+    return fn < PR_FN_COUNT ? fn_table[fn].name : NULL;
+}
+
+int pr_func_arity(unsigned fn)
+{
+    return fn < PR_FN_COUNT ? fn_table[fn].arity : -1;
+}
+
+int pr_func_lookup(const char *name, size_t len)
+{
+    for (unsigned i = 0; i < PR_FN_COUNT; i++)
+        if (strlen(fn_table[i].name) == len &&
+            memcmp(fn_table[i].name, name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* A string operand as a C-style quoted literal, at most 60 bytes shown. */
+static void print_str(FILE *out, const char *s, size_t n)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < n && i < 60; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+    fputs(n > 60 ? "\"..." : "\"", out);
+}
+
+int pr_disasm(const uint8_t *code, size_t len,
+              const char *(*str)(void *ud, uint32_t idx, size_t *n),
+              void *ud, FILE *out)
+{
+    size_t pc = 0;
+    while (pc < len) {
+        unsigned op = code[pc];
+        int arg = pr_op_arg(op);
+        fprintf(out, "%04zx  ", pc);
+        if (arg < 0) {
+            fprintf(out, "<invalid opcode 0x%02x>\n", op);
+            return -1;
+        }
+        size_t size = pr_arg_size((enum pr_arg)arg);
+        if (len - pc - 1 < size) {
+            fprintf(out, "%s <truncated>\n", pr_op_name(op));
+            return -1;
+        }
+        const uint8_t *a = code + pc + 1;
+        fputs(pr_op_name(op), out);
+        switch ((enum pr_arg)arg) {
+        case PR_ARG_NONE:
+            break;
+        case PR_ARG_F64:
+            fprintf(out, " %.17g", pr_rd_f64(a));
+            break;
+        case PR_ARG_STR: {
+            uint32_t idx = pr_rd_u32(a);
+            size_t n = 0;
+            const char *s = str ? str(ud, idx, &n) : NULL;
+            fprintf(out, " %lu", (unsigned long)idx);
+            if (s) {
+                fputc(' ', out);
+                print_str(out, s, n);
+            } else if (str) {
+                fputs(" <bad string index>\n", out);
+                return -1;
+            }
+            break;
+        }
+        case PR_ARG_ROOT: {
+            const char *r = pr_root_name(a[0]);
+            if (!r) {
+                fprintf(out, " <bad root %u>\n", a[0]);
+                return -1;
+            }
+            fprintf(out, " %s", r);
+            break;
+        }
+        case PR_ARG_COUNT:
+            fprintf(out, " %u", pr_rd_u16(a));
+            break;
+        case PR_ARG_TARGET: {
+            uint32_t t = pr_rd_u32(a);
+            fprintf(out, " -> %04lx", (unsigned long)t);
+            if (t < pc + 1 + size || t >= len) {
+                fputs(" <bad jump target>\n", out);
+                return -1;
+            }
+            break;
+        }
+        case PR_ARG_CALL: {
+            const char *f = pr_func_name(a[0]);
+            if (!f) {
+                fprintf(out, " <bad function %u>\n", a[0]);
+                return -1;
+            }
+            fprintf(out, " %s/%u", f, a[1]);
+            break;
+        }
+        }
+        fputc('\n', out);
+        pc += 1 + size;
+        if (op == PR_OP_END)
+            return 0;
+    }
+    fputs("<missing end>\n", out);
+    return -1;
+}
