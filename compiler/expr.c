@@ -130,10 +130,18 @@ static struct pc_expr **args2(struct pc_expr_parser *p, struct pc_expr *a,
     return v;
 }
 
-struct pc_expr *pc_expr_literal(struct pc_expr_parser *p,
-                                enum pc_expr_kind kind, struct pc_span s)
+struct pc_expr *pc_expr_null(struct pc_expr_parser *p, struct pc_span s)
 {
-    return node(p, kind, s);
+    return node(p, PC_E_NULL, s);
+}
+
+struct pc_expr *pc_expr_bool(struct pc_expr_parser *p, bool b,
+                             struct pc_span s)
+{
+    struct pc_expr *e = node(p, PC_E_BOOL, s);
+    if (e)
+        e->b = b;
+    return e;
 }
 
 struct pc_expr *pc_expr_number(struct pc_expr_parser *p, struct pc_span s)

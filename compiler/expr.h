@@ -183,8 +183,9 @@ int pcx_run(struct pc_expr_parser *p);
 
 /* Constructors return NULL after reporting a problem (or running out of
  * memory); the parser then stops. */
-struct pc_expr *pc_expr_literal(struct pc_expr_parser *p,
-                                enum pc_expr_kind kind, struct pc_span s);
+struct pc_expr *pc_expr_null(struct pc_expr_parser *p, struct pc_span s);
+struct pc_expr *pc_expr_bool(struct pc_expr_parser *p, bool b,
+                             struct pc_span s);
 struct pc_expr *pc_expr_number(struct pc_expr_parser *p, struct pc_span s);
 struct pc_expr *pc_expr_string(struct pc_expr_parser *p, struct pc_span s);
 struct pc_expr *pc_expr_path(struct pc_expr_parser *p, struct pc_span s);

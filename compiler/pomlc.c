@@ -3,15 +3,18 @@
  * Parses options, compiles each file and prints diagnostics.  The passes
  * live in compile.c and the modules it calls.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog.h"
 #include "compile.h"
 #include "config.h"
 #include "diag.h"
+#include "emit.h"
 
 enum { EXIT_OK = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
@@ -22,7 +25,18 @@ static void usage(FILE *out)
         "\n"
         "Checks POML workflow files and compiles them into plans.\n"
         "\n"
+        "  -o FILE                    write the output to FILE (default: the\n"
+        "                             source with .plan, or standard output\n"
+        "                             for --emit=dot and --emit=json)\n"
         "  --lint                     check only; write nothing\n"
+        "  --emit=KIND                plan (default), dot or json\n"
+        "  --stats                    print counts, the critical path and\n"
+        "                             upper bounds on LLM calls and cost\n"
+        "  --dump PLAN                print a plan file readably\n"
+        "  -MD                        also write a make dependency file\n"
+        "  -MF FILE                   name the dependency file (implies -MD)\n"
+        "  -MT TARGET                 name the rule's target\n"
+        "  -MP                        add an empty rule for each dependency\n"
         "  --stdlib DIR               standard library directory\n"
         "  -W NAME, -WNAME            enable warning NAME\n"
         "  -Wno-NAME                  disable warning NAME\n"
@@ -62,13 +76,146 @@ static void list_warnings(void)
     }
 }
 
+enum emit_kind { EMIT_PLAN, EMIT_DOT, EMIT_JSON, EMIT_STATS, EMIT_NONE };
+
+/* FILE.poml -> FILE.plan (the extension replaced, or .plan appended). */
+static char *plan_name(const char *src)
+{
+    const char *slash = strrchr(src, '/');
+    const char *dot = strrchr(src, '.');
+    size_t stem = dot && (!slash || dot > slash + 1) ? (size_t)(dot - src)
+                                                      : strlen(src);
+    char *p = malloc(stem + 6);
+    if (p) {
+        memcpy(p, src, stem);
+        memcpy(p + stem, ".plan", 6);
+    }
+    return p;
+}
+
+/* Writes DATA to PATH through a temporary file and a rename, so a reader
+ * never sees half a file.  0, or -1 with errno set. */
+static int write_atomic(const char *path, const void *data, size_t n)
+{
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 16);
+    if (!tmp)
+        return -1;
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmpXXXXXX", 11);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        free(tmp);
+        return -1;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    const unsigned char *p = data;
+    size_t left = n;
+    int rc = fchmod(fd, 0666 & ~mask);
+    while (rc == 0 && left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = -1;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (close(fd) < 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -1;
+    if (rc < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+    }
+    free(tmp);
+    return rc;
+}
+
+static int write_text(const char *path, void (*fn)(struct pc_workflow *,
+                                                   FILE *),
+                      struct pc_workflow *wf)
+{
+    if (!path || !strcmp(path, "-")) {
+        fn(wf, stdout);
+        return fflush(stdout);
+    }
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    if (!m)
+        return -1;
+    fn(wf, m);
+    if (fclose(m) != 0) {
+        free(buf);
+        return -1;
+    }
+    int rc = write_atomic(path, buf, n);
+    free(buf);
+    return rc;
+}
+
+static void json_out(struct pc_workflow *wf, FILE *out)
+{
+    pc_emit_json(wf, out);
+}
+
+struct deps_opts {
+    bool md, mp;
+    const char *mf, *mt;
+};
+
+static int write_deps(struct pc_workflow *wf, const char *output,
+                      const struct deps_opts *d)
+{
+    char *name = NULL;
+    const char *path = d->mf;
+    if (!path) {
+        size_t n = strlen(output);
+        const char *dot = strrchr(output, '.');
+        const char *slash = strrchr(output, '/');
+        if (dot && (!slash || dot > slash))
+            n = (size_t)(dot - output);
+        name = malloc(n + 3);
+        if (!name)
+            return -1;
+        memcpy(name, output, n);
+        memcpy(name + n, ".d", 3);
+        path = name;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    int rc = -1;
+    if (m) {
+        pc_emit_deps(wf, d->mt ? d->mt : output, d->mp, m);
+        if (fclose(m) == 0)
+            rc = write_atomic(path, buf, len);
+        free(buf);
+    }
+    if (rc < 0)
+        fprintf(stderr, "pomlc: error: cannot write '%s': %s\n", path,
+                strerror(errno));
+    free(name);
+    return rc;
+}
+
+int pc_dump_plan(const char *path, FILE *out);
+
 int main(int argc, char **argv)
 {
     struct pc_ctx ctx;
     pc_ctx_init(&ctx);
     const char *stdlib_opt = NULL;
     const char *color = "auto";
-    bool lint = false;
+    enum emit_kind emit = EMIT_PLAN;
+    const char *output = NULL;
+    struct deps_opts deps = {0};
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
     int rc = EXIT_OK;
@@ -90,7 +237,44 @@ int main(int argc, char **argv)
             list_warnings();
             goto done;
         } else if (!strcmp(a, "--lint")) {
-            lint = true;
+            emit = EMIT_NONE;
+        } else if (!strcmp(a, "--stats")) {
+            emit = EMIT_STATS;
+        } else if (!strncmp(a, "--emit=", 7)) {
+            if (!strcmp(a + 7, "plan"))
+                emit = EMIT_PLAN;
+            else if (!strcmp(a + 7, "dot"))
+                emit = EMIT_DOT;
+            else if (!strcmp(a + 7, "json"))
+                emit = EMIT_JSON;
+            else {
+                rc = usage_error("'--emit' takes plan, dot or json, not "
+                                 "'%s'", a + 7);
+                goto done;
+            }
+        } else if (!strcmp(a, "--dump")) {
+            if (++i >= argc) {
+                rc = usage_error("'%s' needs a plan file", a);
+                goto done;
+            }
+            rc = pc_dump_plan(argv[i], stdout);
+            goto done;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "-MF") ||
+                   !strcmp(a, "-MT")) {
+            if (++i >= argc) {
+                rc = usage_error("'%s' needs a file name", a);
+                goto done;
+            }
+            if (!strcmp(a, "-o"))
+                output = argv[i];
+            else if (!strcmp(a, "-MF"))
+                deps.mf = argv[i], deps.md = true;
+            else
+                deps.mt = argv[i];
+        } else if (!strcmp(a, "-MD") || !strcmp(a, "-MMD")) {
+            deps.md = true;
+        } else if (!strcmp(a, "-MP")) {
+            deps.mp = true;
         } else if (!strcmp(a, "--stdlib")) {
             if (++i >= argc) {
                 rc = usage_error("'%s' needs a directory", a);
@@ -153,6 +337,10 @@ int main(int argc, char **argv)
         rc = usage_error("no input files%s", "");
         goto done;
     }
+    if (output && nfiles > 1 && emit != EMIT_NONE) {
+        rc = usage_error("'-o' needs exactly one input file%s", "");
+        goto done;
+    }
     if (!strcmp(color, "always"))
         ctx.opts.color = true;
     else if (!strcmp(color, "auto"))
@@ -163,11 +351,54 @@ int main(int argc, char **argv)
     pc_catalog_init(&cat, pc_stdlib_dir(stdlib_opt, argv[0]));
     for (size_t i = 0; i < nfiles; i++) {
         struct pc_workflow *wf;
-        pc_compile(&ctx, &cat, files[i], &wf);
+        int bad = pc_compile(&ctx, &cat, files[i], &wf);
         if (ctx.opts.format == PC_DIAG_TEXT)
             pc_diag_flush(&ctx, stderr);
+        if (bad || !wf) {
+            rc = EXIT_ERRORS;
+            continue;
+        }
+        char *def = NULL;
+        const char *out = output;
+        int wrc = 0;
+        switch (emit) {
+        case EMIT_NONE:
+            break;
+        case EMIT_STATS:
+            pc_emit_stats(wf, stdout);
+            break;
+        case EMIT_DOT:
+            wrc = write_text(out, pc_emit_dot, wf);
+            break;
+        case EMIT_JSON:
+            wrc = write_text(out, json_out, wf);
+            break;
+        case EMIT_PLAN: {
+            uint8_t *img;
+            size_t n;
+            if (!out)
+                out = def = plan_name(files[i]);
+            if (!out || pc_emit_plan(&ctx, &cat, wf, &img, &n) < 0) {
+                fputs("pomlc: error: out of memory\n", stderr);
+                rc = EXIT_ERRORS;
+                break;
+            }
+            wrc = write_atomic(out, img, n);
+            free(img);
+            break;
+        }
+        }
+        if (wrc < 0) {
+            fprintf(stderr, "pomlc: error: cannot write '%s': %s\n",
+                    out ? out : "standard output", strerror(errno));
+            rc = EXIT_ERRORS;
+        } else if (deps.md && emit != EMIT_NONE && emit != EMIT_STATS) {
+            const char *target = out ? out : files[i];
+            if (write_deps(wf, target, &deps) < 0)
+                rc = EXIT_ERRORS;
+        }
+        free(def);
     }
-    (void)lint;
     if (ctx.opts.format == PC_DIAG_JSON)
         pc_diag_flush(&ctx, stdout);
     if (ctx.nerrors || ctx.oom)

@@ -696,6 +696,65 @@ static void decide_kind(struct pc_build *b, const struct pc_node *def,
                   "strategy or workflow); it runs as a gate", s->id);
 }
 
+/* A for_each written as a YAML list of scalars: the list literal. */
+static struct pc_expr *literal_list(struct pc_build *b,
+                                    const struct pc_node *v)
+{
+    struct pc_ctx *c = b->ctx;
+    struct pc_expr *e = pr_arena_alloc(&c->arena, sizeof *e);
+    struct pc_expr **items =
+        pr_arena_alloc(&c->arena, (v->len + 1) * sizeof *items);
+    if (!e || !items) {
+        pc_oom(c);
+        return NULL;
+    }
+    e->kind = PC_E_LIST;
+    e->loc = v->loc;
+    e->args = items;
+    e->height = 2;
+    e->need = (unsigned)v->len + 1;
+    if (v->len >= PR_EVAL_STACK) {
+        pc_report(c, PC_D_BAD_VALUE, v->loc,
+                  "a literal for_each list holds at most %d items",
+                  PR_EVAL_STACK - 1);
+        return NULL;
+    }
+    for (size_t i = 0; i < v->len; i++) {
+        const struct pc_node *it = v->items[i];
+        struct pc_expr *x = pr_arena_alloc(&c->arena, sizeof *x);
+        if (!x) {
+            pc_oom(c);
+            return NULL;
+        }
+        x->loc = it->loc;
+        x->height = 1;
+        x->need = 1;
+        long long iv;
+        if (it->kind != PC_NODE_SCALAR && it->kind != PC_NODE_NULL) {
+            pc_report(c, PC_D_WRONG_TYPE, it->loc,
+                      "for_each items written as a list must be scalars; "
+                      "use an expression for nested values");
+            return NULL;
+        }
+        if (pc_scalar_null(it)) {
+            x->kind = PC_E_NULL;
+        } else if (pc_scalar_bool(it, &x->b) == 0) {
+            x->kind = PC_E_BOOL;
+        } else if (pc_scalar_int(it, &iv) == 0) {
+            x->kind = PC_E_NUM;
+            x->num = (double)iv;
+        } else if (pc_scalar_float(it, &x->num) == 0) {
+            x->kind = PC_E_NUM;
+        } else {
+            x->kind = PC_E_STR;
+            x->str = it->str;
+            x->len = it->len;
+        }
+        items[e->nargs++] = x;
+    }
+    return e;
+}
+
 static struct pc_interp *interp_of(struct pc_build *b,
                                    const struct pc_node *v,
                                    const char *field)
@@ -858,10 +917,7 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         pc_cond_parse(c, v, &s->condition);
     if ((v = pc_map_get(def, "for_each"))) {
         if (v->kind == PC_NODE_SEQ) {
-            /* a literal list: items as written */
-            struct pc_tval *tv = read_tval(b, v, 0);
-            (void)tv;
-            pc_cond_parse(c, v, &s->for_each);
+            s->for_each = literal_list(b, v);
         } else if (pc_get_str(c, v, "for_each")) {
             pc_cond_parse(c, v, &s->for_each);
         }

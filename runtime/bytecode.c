@@ -1,8 +1,9 @@
 /* bytecode.c -- opcode and function tables, and the disassembler
  *
  * Everything here is generated from the PR_OPS and PR_FUNCS lists of
- * bytecode.h.  The disassembler checks bounds exactly as the evaluator does
- * and stops at END or at the first malformed instruction.
+ * bytecode.h.  pr_decode is the one instruction decoder: the evaluator, the
+ * disassembler and the plan verifier all read code through it.  The
+ * disassembler stops at END or at the first malformed instruction.
  */
 #include "bytecode.h"
 
@@ -97,6 +98,76 @@ int pr_func_lookup(const char *name, size_t len)
     return -1;
 }
 
+/* Operands each opcode always takes from the stack. */
+static unsigned fixed_pops(unsigned op)
+{
+    switch (op) {
+    case PR_OP_END:
+    case PR_OP_MEMBER:
+    case PR_OP_NOT:
+    case PR_OP_NEG:
+    case PR_OP_AND:
+    case PR_OP_OR:
+    case PR_OP_BOOL:
+        return 1;
+    case PR_OP_INDEX:
+    case PR_OP_MUL:
+    case PR_OP_DIV:
+    case PR_OP_MOD:
+    case PR_OP_ADD:
+    case PR_OP_SUB:
+    case PR_OP_LT:
+    case PR_OP_LE:
+    case PR_OP_GT:
+    case PR_OP_GE:
+    case PR_OP_EQ:
+    case PR_OP_NE:
+    case PR_OP_IN:
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+int pr_decode(const uint8_t *code, size_t len, size_t at, struct pr_insn *in)
+{
+    memset(in, 0, sizeof *in);
+    in->op = code[at];
+    in->at = at;
+    int arg = pr_op_arg(in->op);
+    if (arg < 0)
+        return PR_DECODE_BAD_OPCODE;
+    in->arg = (enum pr_arg)arg;
+    size_t size = pr_arg_size(in->arg);
+    if (len - at - 1 < size)
+        return PR_DECODE_TRUNCATED;
+    const uint8_t *a = code + at + 1;
+    in->next = at + 1 + size;
+    in->pops = fixed_pops(in->op);
+    switch (in->arg) {
+    case PR_ARG_NONE:
+        break;
+    case PR_ARG_F64:
+        in->num = pr_rd_f64(a);
+        break;
+    case PR_ARG_STR:
+    case PR_ARG_TARGET:
+        in->u32 = pr_rd_u32(a);
+        break;
+    case PR_ARG_ROOT:
+        in->a = a[0];
+        break;
+    case PR_ARG_COUNT:
+        in->a = pr_rd_u16(a);
+        break;
+    case PR_ARG_CALL:
+        in->a = a[0];
+        in->b = a[1];
+        break;
+    }
+    return 0;
+}
+
 /* A string operand as a C-style quoted literal, at most 60 bytes shown. */
 static void print_str(FILE *out, const char *s, size_t n)
 {
@@ -121,31 +192,28 @@ int pr_disasm(const uint8_t *code, size_t len,
 {
     size_t pc = 0;
     while (pc < len) {
-        unsigned op = code[pc];
-        int arg = pr_op_arg(op);
+        struct pr_insn in;
+        int rc = pr_decode(code, len, pc, &in);
         fprintf(out, "%04zx  ", pc);
-        if (arg < 0) {
-            fprintf(out, "<invalid opcode 0x%02x>\n", op);
+        if (rc == PR_DECODE_BAD_OPCODE) {
+            fprintf(out, "<invalid opcode 0x%02x>\n", in.op);
             return -1;
         }
-        size_t size = pr_arg_size((enum pr_arg)arg);
-        if (len - pc - 1 < size) {
-            fprintf(out, "%s <truncated>\n", pr_op_name(op));
+        if (rc == PR_DECODE_TRUNCATED) {
+            fprintf(out, "%s <truncated>\n", pr_op_name(in.op));
             return -1;
         }
-        const uint8_t *a = code + pc + 1;
-        fputs(pr_op_name(op), out);
-        switch ((enum pr_arg)arg) {
+        fputs(pr_op_name(in.op), out);
+        switch (in.arg) {
         case PR_ARG_NONE:
             break;
         case PR_ARG_F64:
-            fprintf(out, " %.17g", pr_rd_f64(a));
+            fprintf(out, " %.17g", in.num);
             break;
         case PR_ARG_STR: {
-            uint32_t idx = pr_rd_u32(a);
             size_t n = 0;
-            const char *s = str ? str(ud, idx, &n) : NULL;
-            fprintf(out, " %lu", (unsigned long)idx);
+            const char *s = str ? str(ud, in.u32, &n) : NULL;
+            fprintf(out, " %lu", (unsigned long)in.u32);
             if (s) {
                 fputc(' ', out);
                 print_str(out, s, n);
@@ -156,39 +224,37 @@ int pr_disasm(const uint8_t *code, size_t len,
             break;
         }
         case PR_ARG_ROOT: {
-            const char *r = pr_root_name(a[0]);
+            const char *r = pr_root_name(in.a);
             if (!r) {
-                fprintf(out, " <bad root %u>\n", a[0]);
+                fprintf(out, " <bad root %u>\n", in.a);
                 return -1;
             }
             fprintf(out, " %s", r);
             break;
         }
         case PR_ARG_COUNT:
-            fprintf(out, " %u", pr_rd_u16(a));
+            fprintf(out, " %u", in.a);
             break;
-        case PR_ARG_TARGET: {
-            uint32_t t = pr_rd_u32(a);
-            fprintf(out, " -> %04lx", (unsigned long)t);
-            if (t < pc + 1 + size || t >= len) {
+        case PR_ARG_TARGET:
+            fprintf(out, " -> %04lx", (unsigned long)in.u32);
+            if (in.u32 < in.next || in.u32 >= len) {
                 fputs(" <bad jump target>\n", out);
                 return -1;
             }
             break;
-        }
         case PR_ARG_CALL: {
-            const char *f = pr_func_name(a[0]);
+            const char *f = pr_func_name(in.a);
             if (!f) {
-                fprintf(out, " <bad function %u>\n", a[0]);
+                fprintf(out, " <bad function %u>\n", in.a);
                 return -1;
             }
-            fprintf(out, " %s/%u", f, a[1]);
+            fprintf(out, " %s/%u", f, in.b);
             break;
         }
         }
         fputc('\n', out);
-        pc += 1 + size;
-        if (op == PR_OP_END)
+        pc = in.next;
+        if (in.op == PR_OP_END)
             return 0;
     }
     fputs("<missing end>\n", out);

@@ -198,6 +198,31 @@ const char *pr_func_name(unsigned fn);
 int pr_func_arity(unsigned fn);
 int pr_func_lookup(const char *name, size_t len);  /* enum pr_func or -1 */
 
+/* One instruction as decoded by pr_decode. */
+struct pr_insn {
+    unsigned op;                /* enum pr_op */
+    enum pr_arg arg;            /* its operand layout */
+    size_t at, next;            /* its offset and the next instruction's */
+    double num;                 /* NUM: the number (not checked finite) */
+    uint32_t u32;               /* STR, NAME, MEMBER: string; AND, OR:
+                                   target (not checked) */
+    unsigned a, b;              /* ROOT: a root; LIST: a count; CALL: a
+                                   function, b argc (none checked) */
+    unsigned pops;              /* values always taken from the stack;
+                                   LIST and CALL take their count more */
+};
+
+#define PR_DECODE_BAD_OPCODE (-1)
+#define PR_DECODE_TRUNCATED (-2)
+
+/* Decodes the instruction at CODE[at], AT < LEN, into *IN.  Returns 0, or
+ * PR_DECODE_BAD_OPCODE (not in PR_OPS) or PR_DECODE_TRUNCATED (operands
+ * run past LEN); in->op and in->at are set in every case.  Only the bytes
+ * are checked: operand values (strings, roots, functions, targets) and the
+ * stack are the caller's, so the evaluator, the disassembler and the plan
+ * verifier share one decoding and judge the values each its own way. */
+int pr_decode(const uint8_t *code, size_t len, size_t at, struct pr_insn *in);
+
 /* Prints one instruction per line ("0005  member 2 \"repo\"") to OUT.
  * STR looks strings up as in struct pr_eval_env; it may be NULL (indices
  * only).  Returns 0, or -1 after printing a line that says where the code

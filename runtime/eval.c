@@ -1,7 +1,8 @@
 /* eval.c -- the expression stack machine
  *
- * Decodes and checks each instruction as it goes (bounds, opcode, jump
- * target, string index, stack depth), so no separate verifier is needed.
+ * Decodes each instruction with pr_decode and checks it as it goes (jump
+ * target, string index, stack depth), so it never trusts the code even
+ * though plan_load.c has verified it.
  * Stack slots either borrow a value from the environment or own a value
  * made here; whatever is left when an error stops the run is freed.
  */
@@ -661,53 +662,21 @@ static int op_call(struct vm *m, unsigned fn, unsigned argc)
     return fail(m, "invalid bytecode: unknown function %u", fn);
 }
 
-/* Operands each opcode takes from the stack (list and call: variable). */
-static size_t pops(unsigned op)
-{
-    switch (op) {
-    case PR_OP_END:
-    case PR_OP_MEMBER:
-    case PR_OP_NOT:
-    case PR_OP_NEG:
-    case PR_OP_AND:
-    case PR_OP_OR:
-    case PR_OP_BOOL:
-        return 1;
-    case PR_OP_INDEX:
-    case PR_OP_MUL:
-    case PR_OP_DIV:
-    case PR_OP_MOD:
-    case PR_OP_ADD:
-    case PR_OP_SUB:
-    case PR_OP_LT:
-    case PR_OP_LE:
-    case PR_OP_GT:
-    case PR_OP_GE:
-    case PR_OP_EQ:
-    case PR_OP_NE:
-    case PR_OP_IN:
-        return 2;
-    default:
-        return 0;
-    }
-}
-
 static int step(struct vm *m, const uint8_t *code, size_t len, size_t *pc,
                 cJSON **out)
 {
     size_t at = *pc;
-    unsigned op = code[at];
-    int arg = pr_op_arg(op);
-    if (arg < 0)
+    struct pr_insn in;
+    int rc = pr_decode(code, len, at, &in);
+    unsigned op = in.op;
+    if (rc == PR_DECODE_BAD_OPCODE)
         return fail(m, "invalid bytecode: unknown opcode 0x%02x at %zu", op,
                     at);
-    size_t size = pr_arg_size((enum pr_arg)arg);
-    if (len - at - 1 < size)
+    if (rc == PR_DECODE_TRUNCATED)
         return fail(m, "invalid bytecode: truncated instruction at %zu", at);
-    if (m->sp < pops(op))
+    if (m->sp < in.pops)
         return fail(m, "invalid bytecode: stack underflow at %zu", at);
-    const uint8_t *a = code + at + 1;
-    size_t next = at + 1 + size;
+    size_t next = in.next;
     *pc = next;
     switch ((enum pr_op)op) {
     case PR_OP_END:
@@ -731,26 +700,26 @@ static int step(struct vm *m, const uint8_t *code, size_t len, size_t *pc,
     case PR_OP_FALSE:
         return push_bool(m, false);
     case PR_OP_NUM: {
-        double d = pr_rd_f64(a);
+        double d = in.num;
         if (!isfinite(d))
             return fail(m, "invalid bytecode: number is not finite");
         return push_num(m, d);
     }
     case PR_OP_STR: {
         size_t n;
-        const char *s = get_str(m, pr_rd_u32(a), &n);
+        const char *s = get_str(m, in.u32, &n);
         return s ? push_strn(m, s, n) : -1;
     }
     case PR_OP_ROOT:
-        return op_root(m, a[0]);
+        return op_root(m, in.a);
     case PR_OP_NAME:
-        return op_name(m, pr_rd_u32(a));
+        return op_name(m, in.u32);
     case PR_OP_MEMBER:
-        return op_member(m, pr_rd_u32(a));
+        return op_member(m, in.u32);
     case PR_OP_INDEX:
         return op_index(m);
     case PR_OP_LIST:
-        return op_list(m, pr_rd_u16(a));
+        return op_list(m, in.a);
     case PR_OP_NOT:
     case PR_OP_BOOL: {
         bool t = pr_truthy(m->st[m->sp - 1].v);
@@ -792,7 +761,7 @@ static int step(struct vm *m, const uint8_t *code, size_t len, size_t *pc,
     }
     case PR_OP_AND:
     case PR_OP_OR: {
-        uint32_t target = pr_rd_u32(a);
+        uint32_t target = in.u32;
         if (target < next || target >= len)
             return fail(m, "invalid bytecode: jump target %lu at %zu",
                         (unsigned long)target, at);
@@ -805,7 +774,7 @@ static int step(struct vm *m, const uint8_t *code, size_t len, size_t *pc,
         return 0;
     }
     case PR_OP_CALL:
-        return op_call(m, a[0], a[1]);
+        return op_call(m, in.a, in.b);
     }
     return fail(m, "invalid bytecode: unknown opcode 0x%02x at %zu", op, at);
 }

@@ -1,33 +1,260 @@
 /* pomlrun.c -- command line of the workflow runtime
  *
- * Maps a plan and executes it.  This file only parses options and reports;
- * loading, scheduling and executors live in their own modules.
+ * Maps a plan, validates it, binds parameters and (for now) reports what
+ * it would run.  Loading lives in plan_load.c, binding in params.c.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "params.h"
+#include "plan.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *out)
 {
     fputs("usage: pomlrun [options] PLAN\n"
-          "  -h, --help       show this help and exit\n"
-          "  -V, --version    show the version and exit\n",
+          "\n"
+          "Validates and runs a plan compiled by pomlc.\n"
+          "\n"
+          "  --check              validate the plan and exit\n"
+          "  --dry-run            bind parameters and print the order in\n"
+          "                       which steps would start; run nothing\n"
+          "  -p NAME=VALUE        set a parameter (arrays and objects as "
+          "JSON)\n"
+          "  --params FILE.json   set parameters from a JSON object\n"
+          "  -h, --help           show this help and exit\n"
+          "  -V, --version        show the version and exit\n"
+          "\n"
+          "Exit status: 0 success, 1 invalid plan or parameters, 2 usage.\n",
           out);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("pomlrun: error: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\npomlrun: try 'pomlrun --help'\n", stderr);
+    return EXIT_USAGE;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0)
+            break;
+        if (n + 1 == cap) {
+            if (cap > (size_t)64 << 20) {
+                free(buf);
+                buf = NULL;
+                errno = EFBIG;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (buf)
+        buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Prints the order in which a scheduler that starts the ready step with
+ * the longest remaining critical path first would start the steps, if
+ * every step finished at once and succeeded. */
+static void dry_run(const struct pr_plan *p)
+{
+    uint32_t n = p->nsteps;
+    uint32_t *pending = calloc((size_t)n + 1, sizeof *pending);
+    uint32_t *heap = malloc(((size_t)n + 1) * sizeof *heap);
+    struct pr_step *steps = malloc(((size_t)n + 1) * sizeof *steps);
+    if (!pending || !heap || !steps) {
+        fputs("pomlrun: error: out of memory\n", stderr);
+        free(pending);
+        free(heap);
+        free(steps);
+        return;
+    }
+    size_t hn = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        pr_plan_step(p, i, &steps[i]);
+        pending[i] = steps[i].deps.n;
+    }
+#define BEFORE(a, b)                                                         \
+    (steps[a].cp_seconds != steps[b].cp_seconds                              \
+         ? steps[a].cp_seconds > steps[b].cp_seconds                         \
+     : steps[a].cp_steps != steps[b].cp_steps                                \
+         ? steps[a].cp_steps > steps[b].cp_steps                             \
+         : (a) < (b))
+    for (uint32_t i = 0; i < n; i++) {
+        if (pending[i])
+            continue;
+        size_t k = hn++;
+        heap[k] = i;
+        while (k && BEFORE(heap[k], heap[(k - 1) / 2])) {
+            uint32_t t = heap[k];
+            heap[k] = heap[(k - 1) / 2];
+            heap[(k - 1) / 2] = t;
+            k = (k - 1) / 2;
+        }
+    }
+    static const char *const kinds[] = {"gate", "shell", "llm", "tool",
+                                        "aggregator", "workflow"};
+    uint32_t order = 0;
+    while (hn) {
+        uint32_t x = heap[0];
+        heap[0] = heap[--hn];
+        for (size_t k = 0;;) {
+            size_t l = 2 * k + 1, r = l + 1, m = k;
+            if (l < hn && BEFORE(heap[l], heap[m]))
+                m = l;
+            if (r < hn && BEFORE(heap[r], heap[m]))
+                m = r;
+            if (m == k)
+                break;
+            uint32_t t = heap[k];
+            heap[k] = heap[m];
+            heap[m] = t;
+            k = m;
+        }
+        printf("%5u  %-24s %-10s stage %u%s%s\n", ++order, steps[x].id,
+               kinds[steps[x].kind < PR_STEP_KINDS ? steps[x].kind : 0],
+               steps[x].stage, steps[x].condition.p ? ", conditional" : "",
+               steps[x].for_each.p ? ", for each item" : "");
+        for (uint32_t k = 0; k < steps[x].dependents.n; k++) {
+            uint32_t y = pr_plan_list_at(p, steps[x].dependents, k) &
+                         ~PR_EDGE_AFTER;
+            if (y >= n || --pending[y])
+                continue;
+            size_t q = hn++;
+            heap[q] = y;
+            while (q && BEFORE(heap[q], heap[(q - 1) / 2])) {
+                uint32_t t = heap[q];
+                heap[q] = heap[(q - 1) / 2];
+                heap[(q - 1) / 2] = t;
+                q = (q - 1) / 2;
+            }
+        }
+    }
+#undef BEFORE
+    free(pending);
+    free(heap);
+    free(steps);
 }
 
 int main(int argc, char **argv)
 {
+    bool check = false, dry = false;
+    const char *plan_path = NULL;
+    struct pr_param_arg *args = calloc((size_t)argc + 1, sizeof *args);
+    char **texts = calloc((size_t)argc + 1, sizeof *texts);
+    size_t nargs = 0, ntexts = 0;
+    int rc = EXIT_OK;
+    if (!args || !texts) {
+        fputs("pomlrun: error: out of memory\n", stderr);
+        return EXIT_FAIL;
+    }
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+            goto done;
+        } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
             printf("pomlrun (poml) %s\n", PACKAGE_VERSION);
-            return 0;
+            goto done;
+        } else if (!strcmp(a, "--check")) {
+            check = true;
+        } else if (!strcmp(a, "--dry-run")) {
+            dry = true;
+        } else if (!strcmp(a, "-p") || !strncmp(a, "-p", 2)) {
+            const char *kv = a[2] ? a + 2 : (++i < argc ? argv[i] : NULL);
+            const char *eq = kv ? strchr(kv, '=') : NULL;
+            if (!kv || !eq || eq == kv) {
+                rc = usage_error("'-p' needs NAME=VALUE%s", "");
+                goto done;
+            }
+            char *name = strndup(kv, (size_t)(eq - kv));
+            if (!name) {
+                rc = EXIT_FAIL;
+                goto done;
+            }
+            texts[ntexts++] = name;
+            args[nargs].name = name;
+            args[nargs].text = eq + 1;
+            args[nargs++].origin = "-p";
+        } else if (!strcmp(a, "--params")) {
+            if (++i >= argc) {
+                rc = usage_error("'--params' needs a JSON file%s", "");
+                goto done;
+            }
+            char *t = read_file(argv[i]);
+            if (!t) {
+                fprintf(stderr, "pomlrun: error: cannot read '%s': %s\n",
+                        argv[i], strerror(errno));
+                rc = EXIT_FAIL;
+                goto done;
+            }
+            texts[ntexts++] = t;
+            args[nargs].name = NULL;
+            args[nargs].text = t;
+            args[nargs++].origin = argv[i];
+        } else if (a[0] == '-' && a[1]) {
+            rc = usage_error("unknown option '%s'", a);
+            goto done;
+        } else if (plan_path) {
+            rc = usage_error("more than one plan given ('%s')", a);
+            goto done;
+        } else {
+            plan_path = a;
         }
     }
-    usage(stderr);
-    return 2;
+    if (!plan_path) {
+        rc = usage_error("no plan given%s", "");
+        goto done;
+    }
+    struct pr_plan plan;
+    char err[256];
+    if (pr_plan_open(&plan, plan_path, err, sizeof err) < 0) {
+        fprintf(stderr, "pomlrun: error: %s: %s\n", plan_path, err);
+        rc = EXIT_FAIL;
+        goto done;
+    }
+    if (check) {
+        pr_plan_close(&plan);
+        goto done;
+    }
+    cJSON *params = NULL;
+    if (pr_params_bind(&plan, args, nargs, &params, stderr)) {
+        rc = EXIT_FAIL;
+    } else if (dry) {
+        dry_run(&plan);
+    } else {
+        fprintf(stderr, "pomlrun: error: executing plans is not available "
+                        "in this version; use --check or --dry-run\n");
+        rc = EXIT_FAIL;
+    }
+    cJSON_Delete(params);
+    pr_plan_close(&plan);
+done:
+    for (size_t i = 0; i < ntexts; i++)
+        free(texts[i]);
+    free(texts);
+    free(args);
+    return rc;
 }

@@ -1,0 +1,501 @@
+/* plan.h -- the binary plan: its format, the loader and typed views
+ *
+ * This header is the specification of the plan file; poml-plan(5) says the
+ * same in prose.  pomlc writes plans through plan_build.c; pomlrun and
+ * pomlc --dump read them through plan_load.c, which validates every byte
+ * that matters once, so that afterwards every access is in bounds.
+ *
+ * LAYOUT.  All integers are little-endian.  Records are aligned to 8 bytes
+ * within the file.  Nothing is a pointer: references are byte offsets into
+ * a section or indices into an array.
+ *
+ *   offset size  header (64 bytes)
+ *   0      8     magic 89 50 4C 4E 0D 0A 1A 0A  ("\x89PLN\r\n\x1a\n": the
+ *                high byte and CR LF / SUB catch 7-bit and text-mode damage)
+ *   8      2     major version: a reader refuses a major it does not know
+ *   10     2     minor version: additions a reader may ignore
+ *   12     4     header size, 64
+ *   16     8     file size: must equal the file's size
+ *   24     4     incompatible flags: every bit unknown to the reader refuses
+ *                the file; version 1 defines none, so it must be 0
+ *   28     4     number of sections
+ *   32     8     offset of the section table
+ *   40     4     CRC-32C of the header with this field and the next zero
+ *   44     4     CRC-32C of every byte from offset 64 to the end
+ *   48     16    reserved, zero
+ *
+ * SECTION TABLE.  An array of entries of 16 bytes, sorted by id, each id at
+ * most once: u32 id, u32 flags (zero), u32 offset, u32 size.  A section
+ * lies inside the file, after the header, starts on an 8-byte boundary and
+ * overlaps no other section nor the table.  Every section of version 1 must
+ * be present; unknown ids are skipped (a minor version may add sections).
+ *
+ * STRINGS (id 1).  Records of u32 length, the bytes, a NUL.  A string
+ * reference is the byte offset of a record; 0 is the empty string.  The
+ * loader checks each reference it meets: record inside the section, length
+ * inside the section, NUL after the bytes.
+ *
+ * RECORD SECTIONS.  Fixed-size records, one array per section; the field
+ * lists below (PR_*_FIELDS) give their layout: each field is
+ *   X(name, type, offset)
+ * and the types are
+ *   U8 U32 U64 F64     a number (F64: IEEE 754 bits; must be finite)
+ *   ENUM(n)            a u8 below n
+ *   FLAGS(mask)        a u8 with no bit outside mask
+ *   ZERO               a u8 that must be 0 (padding)
+ *   STR                a u32 string reference
+ *   OPTSTR             a u32 string reference or 0xFFFFFFFF (absent)
+ *   CODE               u32 offset and u32 length in CODE (length 0: absent);
+ *                      the bytecode is verified instruction by instruction
+ *   INTERP             u32 index into INTERPS or 0xFFFFFFFF
+ *   TVAL               u32 index into TVALS or 0xFFFFFFFF
+ *   STEP, MODEL, PHASE u32 index into that array or 0xFFFFFFFF
+ *   LIST(kind)         u32 offset (in entries) and u32 count into LISTS, each
+ *                      entry a u32 of the given kind (STR, MODEL, STEP, EDGE)
+ * An EDGE entry is a step index with bit 31 set for an order-only
+ * dependency ("after").
+ *
+ * STEPS are stored in topological order: every dependency of step i has an
+ * index below i and every dependent an index above it, which proves the
+ * graph acyclic in one pass; the dependents lists are the exact inverse of
+ * the dependency lists.
+ *
+ * INTERPS (id 6) records: u32 first part, u32 part count, u8 pure, 7 zero
+ * bytes; PARTS (id 7) records: u8 kind (0 text, 1 expression), 3 zero
+ * bytes, u32 text string, u32 code offset, u32 code length.
+ *
+ * TVALS (id 8) records (template values: inputs, with, env): u8 kind (0
+ * null 1 bool 2 number 3 string 4 list 5 map), u8 bool, 6 zero bytes, f64
+ * number, u32 interp (strings), u32 first child, u32 child count, u32 keys
+ * list offset (maps: child count string entries in LISTS).  Children of a
+ * node come after it.
+ *
+ * VERSIONING.  The major version changes when a reader of the previous one
+ * would misread a file; the minor version when fields or sections are only
+ * added, in bytes the old reader ignores (reserved bytes it checks must
+ * stay zero in old fields).  A new requirement that old readers must
+ * honour sets an incompatible flag.
+ */
+#ifndef POML_PLAN_H
+#define POML_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
+#define PR_PLAN_MAJOR 1
+#define PR_PLAN_MINOR 0
+#define PR_PLAN_HEADER_SIZE 64
+#define PR_PLAN_NONE 0xFFFFFFFFu
+#define PR_EDGE_AFTER 0x80000000u
+
+enum pr_section {
+    PR_SEC_STRINGS = 1,
+    PR_SEC_WORKFLOW = 2,        /* one record */
+    PR_SEC_PARAMS = 3,
+    PR_SEC_STEPS = 4,
+    PR_SEC_LISTS = 5,           /* u32 entries */
+    PR_SEC_INTERPS = 6,
+    PR_SEC_PARTS = 7,
+    PR_SEC_TVALS = 8,
+    PR_SEC_CODE = 9,            /* expression bytecode */
+    PR_SEC_MODELS = 10,
+    PR_SEC_PHASES = 11,
+    PR_SEC_TOOLS = 12,
+    PR_SEC_AGGS = 13,
+    PR_SEC_ALERTS = 14,
+    PR_SEC_PROMPTS = 15,        /* compiled prompt templates: reserved,
+                                   empty in version 1.0 */
+    PR_SEC_COUNT = 15
+};
+
+/* Field types for the X-macro lists. */
+#define PR_FT_U8 1
+#define PR_FT_U32 2
+#define PR_FT_U64 3
+#define PR_FT_F64 4
+#define PR_FT_ENUM 5
+#define PR_FT_FLAGS 6
+#define PR_FT_ZERO 7
+#define PR_FT_STR 8
+#define PR_FT_OPTSTR 9
+#define PR_FT_CODE 10
+#define PR_FT_INTERP 11
+#define PR_FT_TVAL 12
+#define PR_FT_STEP 13
+#define PR_FT_MODEL 14
+#define PR_FT_PHASE 15
+#define PR_FT_LIST 16
+
+/* List entry kinds */
+#define PR_LK_STR 1
+#define PR_LK_MODEL 2
+#define PR_LK_STEP 3
+#define PR_LK_EDGE 4
+
+/* step kinds, as in the compiler */
+enum pr_step_kind {
+    PR_STEP_GATE, PR_STEP_SHELL, PR_STEP_LLM, PR_STEP_TOOL,
+    PR_STEP_AGGREGATE, PR_STEP_WORKFLOW, PR_STEP_KINDS
+};
+
+enum pr_backoff { PR_BACKOFF_EXPONENTIAL, PR_BACKOFF_FIXED, PR_BACKOFF_NONE };
+
+enum pr_type {
+    PR_T_ANY, PR_T_STRING, PR_T_INTEGER, PR_T_NUMBER, PR_T_BOOLEAN,
+    PR_T_ARRAY, PR_T_OBJECT, PR_T_TYPES
+};
+
+/* step flags */
+#define PR_SF_PARALLEL 0x01
+#define PR_SF_CONTINUE 0x02     /* on_failure: continue */
+#define PR_SF_CACHE 0x04
+#define PR_SF_JSON 0x08         /* structured output */
+#define PR_SF_SYNTHETIC 0x10    /* made by the compiler */
+#define PR_SF_CRITICAL 0x20     /* on the critical path */
+#define PR_SF_ALL 0x3F
+
+/* parameter flags */
+#define PR_PF_REQUIRED 0x01
+#define PR_PF_IMPLICIT 0x02
+#define PR_PF_ALL 0x03
+
+/* workflow flags */
+#define PR_WF_CONTINUE 0x01     /* error_handling.on_failure: continue */
+#define PR_WF_POLICY_TOOLS 0x02
+#define PR_WF_POLICY_COMMANDS 0x04
+#define PR_WF_ALL 0x07
+
+/* X(name, type, arg, offset): arg is the enum bound, flag mask or list
+ * kind where the type needs one, else 0. */
+#define PR_WORKFLOW_FIELDS(X)                                                \
+    X(id, PR_FT_STR, 0, 0)                                                   \
+    X(version, PR_FT_STR, 0, 4)                                              \
+    X(description, PR_FT_STR, 0, 8)                                          \
+    X(source, PR_FT_STR, 0, 12)                                              \
+    X(nstages, PR_FT_U32, 0, 16)                                             \
+    X(widest_stage, PR_FT_U32, 0, 20)                                        \
+    X(cp_steps, PR_FT_U32, 0, 24)                                            \
+    X(max_parallel, PR_FT_U32, 0, 28)                                        \
+    X(cp_seconds, PR_FT_F64, 0, 32)                                          \
+    X(sla_max_duration, PR_FT_F64, 0, 40)                                    \
+    X(sla_step_timeout, PR_FT_F64, 0, 48)                                    \
+    X(budget_cost, PR_FT_F64, 0, 56)                                         \
+    X(budget_tokens, PR_FT_U64, 0, 64)                                       \
+    X(budget_calls, PR_FT_U64, 0, 72)                                        \
+    X(breaker_reset, PR_FT_F64, 0, 80)                                       \
+    X(breaker_threshold, PR_FT_U32, 0, 88)                                   \
+    X(flags, PR_FT_FLAGS, PR_WF_ALL, 92)                                     \
+    X(pad0, PR_FT_ZERO, 0, 93)                                               \
+    X(pad1, PR_FT_ZERO, 0, 94)                                               \
+    X(pad2, PR_FT_ZERO, 0, 95)                                               \
+    X(allowed_tools, PR_FT_LIST, PR_LK_STR, 96)                              \
+    X(allowed_commands, PR_FT_LIST, PR_LK_STR, 104)                          \
+    X(on_failure_actions, PR_FT_LIST, PR_LK_STR, 112)
+#define PR_WORKFLOW_SIZE 120
+
+#define PR_PARAM_FIELDS(X)                                                   \
+    X(name, PR_FT_STR, 0, 0)                                                 \
+    X(description, PR_FT_STR, 0, 4)                                          \
+    X(default_json, PR_FT_OPTSTR, 0, 8)                                      \
+    X(enum_json, PR_FT_OPTSTR, 0, 12)                                        \
+    X(type, PR_FT_ENUM, PR_T_TYPES, 16)                                      \
+    X(flags, PR_FT_FLAGS, PR_PF_ALL, 17)                                     \
+    X(pad0, PR_FT_ZERO, 0, 18)                                               \
+    X(pad1, PR_FT_ZERO, 0, 19)                                               \
+    X(pad2, PR_FT_U32, 0, 20)
+#define PR_PARAM_SIZE 24
+
+#define PR_STEP_FIELDS(X)                                                    \
+    X(id, PR_FT_STR, 0, 0)                                                   \
+    X(name, PR_FT_STR, 0, 4)                                                 \
+    X(description, PR_FT_STR, 0, 8)                                          \
+    X(kind, PR_FT_ENUM, PR_STEP_KINDS, 12)                                   \
+    X(flags, PR_FT_FLAGS, PR_SF_ALL, 13)                                     \
+    X(backoff, PR_FT_ENUM, 3, 14)                                            \
+    X(pad0, PR_FT_ZERO, 0, 15)                                               \
+    X(stage, PR_FT_U32, 0, 16)                                               \
+    X(cp_steps, PR_FT_U32, 0, 20)                                            \
+    X(max_attempts, PR_FT_U32, 0, 24)                                        \
+    X(best_of, PR_FT_U32, 0, 28)                                             \
+    X(cp_seconds, PR_FT_F64, 0, 32)                                          \
+    X(timeout, PR_FT_F64, 0, 40)                                             \
+    X(initial_delay, PR_FT_F64, 0, 48)                                       \
+    X(max_delay, PR_FT_F64, 0, 56)                                           \
+    X(temperature, PR_FT_F64, 0, 64) /* < 0: the provider default */         \
+    X(max_tokens, PR_FT_U64, 0, 72)                                          \
+    X(budget_cost, PR_FT_F64, 0, 80)                                         \
+    X(budget_tokens, PR_FT_U64, 0, 88)                                       \
+    X(budget_calls, PR_FT_U64, 0, 96)                                        \
+    X(deps, PR_FT_LIST, PR_LK_EDGE, 104)                                     \
+    X(dependents, PR_FT_LIST, PR_LK_EDGE, 112)                               \
+    X(condition, PR_FT_CODE, 0, 120)                                         \
+    X(for_each, PR_FT_CODE, 0, 128)                                          \
+    X(run, PR_FT_INTERP, 0, 136)                                             \
+    X(prompt, PR_FT_INTERP, 0, 140)                                          \
+    X(system, PR_FT_INTERP, 0, 144)                                          \
+    X(prompt_file, PR_FT_OPTSTR, 0, 148)                                     \
+    X(model, PR_FT_MODEL, 0, 152)                                            \
+    X(judge, PR_FT_STEP, 0, 156)                                             \
+    X(fallback, PR_FT_LIST, PR_LK_MODEL, 160)                                \
+    X(cascade, PR_FT_LIST, PR_LK_MODEL, 168)                                 \
+    X(agent, PR_FT_OPTSTR, 0, 176)                                           \
+    X(capability, PR_FT_OPTSTR, 0, 180)                                      \
+    X(tool, PR_FT_OPTSTR, 0, 184)                                            \
+    X(strategy, PR_FT_OPTSTR, 0, 188)                                        \
+    X(tools, PR_FT_LIST, PR_LK_STR, 192)                                     \
+    X(outputs, PR_FT_LIST, PR_LK_STR, 200)                                   \
+    X(workflow, PR_FT_OPTSTR, 0, 208)                                        \
+    X(with, PR_FT_TVAL, 0, 212)                                              \
+    X(inputs, PR_FT_TVAL, 0, 216)                                            \
+    X(env, PR_FT_TVAL, 0, 220)                                               \
+    X(dir, PR_FT_OPTSTR, 0, 224)                                             \
+    X(output_schema, PR_FT_OPTSTR, 0, 228)                                   \
+    X(phase, PR_FT_PHASE, 0, 232)                                            \
+    X(gate_of_phase, PR_FT_PHASE, 0, 236)                                    \
+    X(batch_size, PR_FT_U32, 0, 240)                                         \
+    X(parallelism, PR_FT_U32, 0, 244)                                        \
+    X(src_line, PR_FT_U32, 0, 248)                                           \
+    X(src_col, PR_FT_U32, 0, 252)
+#define PR_STEP_SIZE 256
+
+#define PR_MODEL_FIELDS(X)                                                   \
+    X(name, PR_FT_STR, 0, 0)                                                 \
+    X(provider, PR_FT_STR, 0, 4)                                             \
+    X(protocol, PR_FT_STR, 0, 8)                                             \
+    X(wire_id, PR_FT_STR, 0, 12)                                             \
+    X(base_url, PR_FT_STR, 0, 16)                                            \
+    X(api_key_env, PR_FT_STR, 0, 20)                                         \
+    X(base_url_env, PR_FT_STR, 0, 24)                                        \
+    X(pad0, PR_FT_U32, 0, 28)                                                \
+    X(input_per_mtok, PR_FT_F64, 0, 32)                                      \
+    X(output_per_mtok, PR_FT_F64, 0, 40)                                     \
+    X(context_window, PR_FT_U64, 0, 48)                                      \
+    X(max_output_tokens, PR_FT_U64, 0, 56)                                   \
+    X(features, PR_FT_LIST, PR_LK_STR, 64)
+#define PR_MODEL_SIZE 72
+
+#define PR_PHASE_FIELDS(X)                                                   \
+    X(name, PR_FT_STR, 0, 0)                                                 \
+    X(description, PR_FT_STR, 0, 4)                                          \
+    X(gate_step, PR_FT_STEP, 0, 8)                                           \
+    X(feedback_to, PR_FT_PHASE, 0, 12)                                       \
+    X(min_success_rate, PR_FT_F64, 0, 16)                                    \
+    X(gate, PR_FT_CODE, 0, 24)                                               \
+    X(feedback_when, PR_FT_CODE, 0, 32)                                      \
+    X(max_loops, PR_FT_U32, 0, 40)                                           \
+    X(pad0, PR_FT_U32, 0, 44)
+#define PR_PHASE_SIZE 48
+
+#define PR_TOOL_FIELDS(X)                                                    \
+    X(name, PR_FT_STR, 0, 0)                                                 \
+    X(server, PR_FT_STR, 0, 4)                                               \
+    X(remote_name, PR_FT_STR, 0, 8)                                          \
+    X(pad0, PR_FT_U32, 0, 12)                                                \
+    X(argv, PR_FT_LIST, PR_LK_STR, 16)
+#define PR_TOOL_SIZE 24
+
+#define PR_AGG_FIELDS(X)                                                     \
+    X(name, PR_FT_STR, 0, 0)                                                 \
+    X(builtin, PR_FT_OPTSTR, 0, 4)                                           \
+    X(run, PR_FT_INTERP, 0, 8)                                               \
+    X(pad0, PR_FT_U32, 0, 12)
+#define PR_AGG_SIZE 16
+
+#define PR_ALERT_FIELDS(X)                                                   \
+    X(group, PR_FT_STR, 0, 0)                                                \
+    X(metric, PR_FT_STR, 0, 4)                                               \
+    X(op, PR_FT_STR, 0, 8)                                                   \
+    X(unit, PR_FT_STR, 0, 12)                                                \
+    X(severity, PR_FT_STR, 0, 16)                                            \
+    X(action, PR_FT_STR, 0, 20)                                              \
+    X(threshold, PR_FT_F64, 0, 24)
+#define PR_ALERT_SIZE 32
+
+#define PR_INTERP_SIZE 16
+#define PR_PART_SIZE 16
+#define PR_TVAL_SIZE 32
+
+enum pr_tval_kind {
+    PR_TV_NULL, PR_TV_BOOL, PR_TV_NUM, PR_TV_STR, PR_TV_LIST, PR_TV_MAP,
+    PR_TV_KINDS
+};
+
+/* ---- the loaded plan ---- */
+
+struct pr_plan {
+    const uint8_t *base;        /* the mapping (read-only) */
+    size_t size;
+    bool mapped;                /* munmap on close, else free */
+    uint16_t major, minor;
+    struct pr_sec {
+        const uint8_t *p;
+        uint32_t size;
+    } sec[PR_SEC_COUNT + 1];
+    uint32_t nparams, nsteps, nmodels, nphases, ntools, naggs, nalerts;
+    uint32_t ninterps, nparts, ntvals, nlists;
+};
+
+/* A decoded list reference. */
+struct pr_list {
+    uint32_t off, n;
+};
+
+struct pr_code {
+    const uint8_t *p;           /* NULL when absent */
+    uint32_t len;
+};
+
+/* Native views of records; strings point into the mapping. */
+#define PR_CT_1 uint8_t
+#define PR_CT_2 uint32_t
+#define PR_CT_3 uint64_t
+#define PR_CT_4 double
+#define PR_CT_5 uint8_t
+#define PR_CT_6 uint8_t
+#define PR_CT_7 uint8_t
+#define PR_CT_8 const char *
+#define PR_CT_9 const char *
+#define PR_CT_10 struct pr_code
+#define PR_CT_11 uint32_t
+#define PR_CT_12 uint32_t
+#define PR_CT_13 uint32_t
+#define PR_CT_14 uint32_t
+#define PR_CT_15 uint32_t
+#define PR_CT_16 struct pr_list
+#define PR_CTYPE(t) PR_CT_##t
+#define PR_CTYPE_(t) PR_CTYPE(t)
+
+#define PR_DECL_FIELD(name, type, arg, off) PR_CTYPE_(type) name;
+
+struct pr_workflow { PR_WORKFLOW_FIELDS(PR_DECL_FIELD) };
+struct pr_param { PR_PARAM_FIELDS(PR_DECL_FIELD) };
+struct pr_step { PR_STEP_FIELDS(PR_DECL_FIELD) };
+struct pr_model { PR_MODEL_FIELDS(PR_DECL_FIELD) };
+struct pr_phase { PR_PHASE_FIELDS(PR_DECL_FIELD) };
+struct pr_tool { PR_TOOL_FIELDS(PR_DECL_FIELD) };
+struct pr_agg { PR_AGG_FIELDS(PR_DECL_FIELD) };
+struct pr_alert { PR_ALERT_FIELDS(PR_DECL_FIELD) };
+
+struct pr_interp_view {
+    uint32_t first, n;
+    bool pure;
+};
+
+struct pr_part_view {
+    uint8_t kind;               /* 0 text, 1 expression */
+    const char *text;
+    uint32_t text_len;
+    struct pr_code code;
+};
+
+struct pr_tval_view {
+    uint8_t kind;
+    bool b;
+    double num;
+    uint32_t interp;
+    uint32_t first, n;
+    uint32_t keys;              /* list offset of the keys (maps) */
+};
+
+/* Opens PATH, maps it and validates everything.  On failure returns -1 and
+ * writes "what is wrong" into ERR (the caller adds the file name). */
+int pr_plan_open(struct pr_plan *p, const char *path, char *err,
+                 size_t errcap);
+/* Validates a plan already in memory (not copied; must outlive P). */
+int pr_plan_load_mem(struct pr_plan *p, const void *data, size_t size,
+                     char *err, size_t errcap);
+void pr_plan_close(struct pr_plan *p);
+
+/* Views: indices must be below the counts above (checked by assert-free
+ * clamping: an out-of-range index gives a zeroed view). */
+void pr_plan_workflow(const struct pr_plan *p, struct pr_workflow *out);
+void pr_plan_param(const struct pr_plan *p, uint32_t i, struct pr_param *out);
+void pr_plan_step(const struct pr_plan *p, uint32_t i, struct pr_step *out);
+void pr_plan_model(const struct pr_plan *p, uint32_t i, struct pr_model *out);
+void pr_plan_phase(const struct pr_plan *p, uint32_t i, struct pr_phase *out);
+void pr_plan_tool(const struct pr_plan *p, uint32_t i, struct pr_tool *out);
+void pr_plan_agg(const struct pr_plan *p, uint32_t i, struct pr_agg *out);
+void pr_plan_alert(const struct pr_plan *p, uint32_t i, struct pr_alert *out);
+void pr_plan_interp(const struct pr_plan *p, uint32_t i,
+                    struct pr_interp_view *out);
+void pr_plan_part(const struct pr_plan *p, uint32_t i,
+                  struct pr_part_view *out);
+void pr_plan_tval(const struct pr_plan *p, uint32_t i,
+                  struct pr_tval_view *out);
+/* Entry K of a list (K below its count). */
+uint32_t pr_plan_list_at(const struct pr_plan *p, struct pr_list l,
+                         uint32_t k);
+/* A string by reference, with its length; "" for an absent reference. */
+const char *pr_plan_str(const struct pr_plan *p, uint32_t ref, size_t *len);
+
+/* CRC-32C (Castagnoli), shared by the writer and the loader. */
+uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* Little-endian reads of possibly unaligned bytes. */
+static inline uint32_t pr_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+static inline uint64_t pr_get_u64(const uint8_t *p)
+{
+    return (uint64_t)pr_get_u32(p) | (uint64_t)pr_get_u32(p + 4) << 32;
+}
+static inline uint16_t pr_get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* ---- building a plan (the writer) ---- */
+
+struct pr_plan_builder;
+
+struct pr_plan_builder *pr_pb_new(void);
+void pr_pb_free(struct pr_plan_builder *b);
+/* Interns a string; returns its reference (deduplicated). */
+uint32_t pr_pb_str(struct pr_plan_builder *b, const char *s, size_t n);
+/* Appends a record to a record section; returns a pointer to its zeroed
+ * bytes (valid until the next append to that section) and its index. */
+uint8_t *pr_pb_record(struct pr_plan_builder *b, enum pr_section sec,
+                      size_t size, uint32_t *index);
+/* Appends raw bytes to a blob section (CODE, LISTS); returns the offset
+ * in bytes (CODE) or entries (LISTS). */
+uint32_t pr_pb_code(struct pr_plan_builder *b, const void *code, size_t n);
+uint32_t pr_pb_list(struct pr_plan_builder *b, const uint32_t *v, size_t n);
+/* The record at INDEX of a record section, for filling in later. */
+uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec,
+                  size_t size, uint32_t index);
+/* Writes the whole file into *OUT (malloc'd); 0 or -1 (out of memory). */
+int pr_pb_finish(struct pr_plan_builder *b, uint8_t **out, size_t *size);
+bool pr_pb_failed(const struct pr_plan_builder *b);
+
+static inline void pr_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+static inline void pr_put_u64(uint8_t *p, uint64_t v)
+{
+    pr_put_u32(p, (uint32_t)v);
+    pr_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static inline void pr_put_f64(uint8_t *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    pr_put_u64(p, v);
+}
+static inline double pr_get_f64(const uint8_t *p)
+{
+    uint64_t v = pr_get_u64(p);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+#endif

@@ -1,0 +1,216 @@
+/* plan_build.c -- assembles a plan file: strings, records, checksums
+ *
+ * The writer's half of plan.h.  Sections are built in memory and laid out
+ * in id order, each on an 8-byte boundary, after the header; the section
+ * table comes last.  Identical strings are stored once.  Nothing here knows
+ * about workflows: compiler/emit.c decides what goes in the records.
+ */
+#include "plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+struct str_slot {
+    uint32_t ref;
+    uint32_t hash;
+};
+
+struct pr_plan_builder {
+    struct pr_buf sec[PR_SEC_COUNT + 1];
+    struct str_slot *slots;     /* open addressing over STRINGS records */
+    size_t nslots, used;
+    bool failed;
+};
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+struct pr_plan_builder *pr_pb_new(void)
+{
+    struct pr_plan_builder *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    for (int i = 0; i <= PR_SEC_COUNT; i++)
+        pr_buf_init(&b->sec[i]);
+    /* reference 0: the empty string */
+    if (pr_buf_append_u32(&b->sec[PR_SEC_STRINGS], 0) < 0 ||
+        pr_buf_append_u8(&b->sec[PR_SEC_STRINGS], 0) < 0)
+        b->failed = true;
+    return b;
+}
+
+void pr_pb_free(struct pr_plan_builder *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i <= PR_SEC_COUNT; i++)
+        pr_buf_free(&b->sec[i]);
+    free(b->slots);
+    free(b);
+}
+
+bool pr_pb_failed(const struct pr_plan_builder *b)
+{
+    return b->failed;
+}
+
+static int grow_slots(struct pr_plan_builder *b)
+{
+    size_t n = b->nslots ? b->nslots * 2 : 1024;
+    struct str_slot *s = calloc(n, sizeof *s);
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < b->nslots; i++) {
+        if (!b->slots[i].ref)
+            continue;
+        size_t h = b->slots[i].hash & (n - 1);
+        while (s[h].ref)
+            h = (h + 1) & (n - 1);
+        s[h] = b->slots[i];
+    }
+    free(b->slots);
+    b->slots = s;
+    b->nslots = n;
+    return 0;
+}
+
+uint32_t pr_pb_str(struct pr_plan_builder *b, const char *s, size_t n)
+{
+    if (n == 0 || b->failed)
+        return 0;
+    struct pr_buf *st = &b->sec[PR_SEC_STRINGS];
+    if ((b->used + 1) * 2 > b->nslots && grow_slots(b) < 0) {
+        b->failed = true;
+        return 0;
+    }
+    uint32_t h = hash_bytes(s, n);
+    size_t i = h & (b->nslots - 1);
+    while (b->slots[i].ref) {
+        uint32_t r = b->slots[i].ref;
+        if (b->slots[i].hash == h && pr_get_u32(st->data + r) == n &&
+            memcmp(st->data + r + 4, s, n) == 0)
+            return r;
+        i = (i + 1) & (b->nslots - 1);
+    }
+    if (st->len + n + 5 > 0xFFFFFFF0u) {
+        b->failed = true;
+        return 0;
+    }
+    uint32_t ref = (uint32_t)st->len;
+    if (pr_buf_append_u32(st, (uint32_t)n) < 0 ||
+        pr_buf_append(st, s, n) < 0 || pr_buf_append_u8(st, 0) < 0) {
+        b->failed = true;
+        return 0;
+    }
+    b->slots[i].ref = ref;
+    b->slots[i].hash = h;
+    b->used++;
+    return ref;
+}
+
+uint8_t *pr_pb_record(struct pr_plan_builder *b, enum pr_section sec,
+                      size_t size, uint32_t *index)
+{
+    static uint8_t scratch[512];
+    struct pr_buf *buf = &b->sec[sec];
+    if (b->failed || pr_buf_reserve(buf, size) < 0) {
+        b->failed = true;
+        memset(scratch, 0, sizeof scratch);
+        if (index)
+            *index = 0;
+        return scratch;
+    }
+    if (index)
+        *index = (uint32_t)(buf->len / size);
+    uint8_t *p = buf->data + buf->len;
+    memset(p, 0, size);
+    buf->len += size;
+    return p;
+}
+
+uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec,
+                  size_t size, uint32_t index)
+{
+    static uint8_t scratch[512];
+    struct pr_buf *buf = &b->sec[sec];
+    if (b->failed || (size_t)index * size + size > buf->len) {
+        b->failed = true;
+        return scratch;
+    }
+    return buf->data + (size_t)index * size;
+}
+
+uint32_t pr_pb_code(struct pr_plan_builder *b, const void *code, size_t n)
+{
+    struct pr_buf *buf = &b->sec[PR_SEC_CODE];
+    uint32_t off = (uint32_t)buf->len;
+    if (pr_buf_append(buf, code, n) < 0)
+        b->failed = true;
+    return off;
+}
+
+uint32_t pr_pb_list(struct pr_plan_builder *b, const uint32_t *v, size_t n)
+{
+    struct pr_buf *buf = &b->sec[PR_SEC_LISTS];
+    uint32_t off = (uint32_t)(buf->len / 4);
+    for (size_t i = 0; i < n; i++)
+        if (pr_buf_append_u32(buf, v[i]) < 0)
+            b->failed = true;
+    return off;
+}
+
+static size_t align8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+int pr_pb_finish(struct pr_plan_builder *b, uint8_t **out, size_t *size)
+{
+    *out = NULL;
+    *size = 0;
+    if (b->failed)
+        return -1;
+    size_t total = PR_PLAN_HEADER_SIZE;
+    uint32_t offs[PR_SEC_COUNT + 1];
+    for (int i = 1; i <= PR_SEC_COUNT; i++) {
+        offs[i] = (uint32_t)total;
+        total = align8(total + b->sec[i].len);
+    }
+    size_t table = total;
+    total += (size_t)PR_SEC_COUNT * 16;
+    if (total > 0xFFFFFFF0u)
+        return -1;
+    uint8_t *f = calloc(1, total);
+    if (!f)
+        return -1;
+    memcpy(f, PR_PLAN_MAGIC, 8);
+    f[8] = PR_PLAN_MAJOR;
+    f[10] = PR_PLAN_MINOR;
+    pr_put_u32(f + 12, PR_PLAN_HEADER_SIZE);
+    pr_put_u64(f + 16, total);
+    pr_put_u32(f + 28, PR_SEC_COUNT);
+    pr_put_u64(f + 32, table);
+    for (int i = 1; i <= PR_SEC_COUNT; i++) {
+        if (b->sec[i].len)
+            memcpy(f + offs[i], b->sec[i].data, b->sec[i].len);
+        uint8_t *e = f + table + (size_t)(i - 1) * 16;
+        pr_put_u32(e, (uint32_t)i);
+        pr_put_u32(e + 8, offs[i]);
+        pr_put_u32(e + 12, (uint32_t)b->sec[i].len);
+    }
+    /* the header's checksum covers it with both checksum fields zero */
+    uint32_t body = pr_crc32c(0, f + PR_PLAN_HEADER_SIZE,
+                              total - PR_PLAN_HEADER_SIZE);
+    pr_put_u32(f + 40, pr_crc32c(0, f, PR_PLAN_HEADER_SIZE));
+    pr_put_u32(f + 44, body);
+    *out = f;
+    *size = total;
+    return 0;
+}

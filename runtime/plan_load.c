@@ -1,0 +1,1145 @@
+/* plan_load.c -- maps a plan file, validates every byte once, typed views
+ *
+ * The reader's half of plan.h.  A plan may be damaged or hostile, so the
+ * loader checks the header, the section table, the string table, every
+ * field of every record (driven by the PR_*_FIELDS lists), every list entry
+ * and every expression's bytecode before anything else reads it; a failure
+ * is an ordinary error with a precise reason.  After that, the views below
+ * decode records through byte helpers, never by casting mapped bytes.
+ */
+#include "plan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bytecode.h"
+
+/* ---- field tables, generated from the lists in plan.h ---- */
+
+struct field {
+    const char *name;
+    uint8_t type, arg;
+    uint16_t off;
+};
+
+#define FIELD_ROW(name, type, arg, off) {#name, type, arg, off},
+static const struct field workflow_fields[] = {PR_WORKFLOW_FIELDS(FIELD_ROW)};
+static const struct field param_fields[] = {PR_PARAM_FIELDS(FIELD_ROW)};
+static const struct field step_fields[] = {PR_STEP_FIELDS(FIELD_ROW)};
+static const struct field model_fields[] = {PR_MODEL_FIELDS(FIELD_ROW)};
+static const struct field phase_fields[] = {PR_PHASE_FIELDS(FIELD_ROW)};
+static const struct field tool_fields[] = {PR_TOOL_FIELDS(FIELD_ROW)};
+static const struct field agg_fields[] = {PR_AGG_FIELDS(FIELD_ROW)};
+static const struct field alert_fields[] = {PR_ALERT_FIELDS(FIELD_ROW)};
+#undef FIELD_ROW
+
+/* Every field lies inside its record. */
+#define FIELD_BYTES(type)                                                    \
+    ((type) == PR_FT_U64 || (type) == PR_FT_F64 || (type) == PR_FT_CODE ||   \
+             (type) == PR_FT_LIST                                            \
+         ? 8                                                                 \
+     : (type) == PR_FT_U8 || (type) == PR_FT_ENUM ||                         \
+             (type) == PR_FT_FLAGS || (type) == PR_FT_ZERO                   \
+         ? 1                                                                 \
+         : 4)
+#define FIT(name, type, arg, off)                                            \
+    _Static_assert((off) + FIELD_BYTES(type) <= FIT_SIZE,                    \
+                   "field " #name " outside its record");
+#define FIT_SIZE PR_WORKFLOW_SIZE
+PR_WORKFLOW_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_PARAM_SIZE
+PR_PARAM_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_STEP_SIZE
+PR_STEP_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_MODEL_SIZE
+PR_MODEL_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_PHASE_SIZE
+PR_PHASE_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_TOOL_SIZE
+PR_TOOL_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_AGG_SIZE
+PR_AGG_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_ALERT_SIZE
+PR_ALERT_FIELDS(FIT)
+#undef FIT_SIZE
+#undef FIT
+
+/* F64 fields that are durations, prices, costs, rates or temperatures:
+ * they must also be non-negative (-0 passes: it compares equal to 0).
+ * Other F64 fields (alert thresholds, template numbers) may be any finite
+ * number. */
+static const char nonneg_f64[] =
+    " cp_seconds sla_max_duration sla_step_timeout budget_cost"
+    " breaker_reset timeout initial_delay max_delay"
+    " input_per_mtok output_per_mtok min_success_rate ";
+
+/* A record section: its fields, where its count lives, its name. */
+struct rkind {
+    const char *what;           /* for messages: "step 3: ..." */
+    enum pr_section sec;
+    uint32_t size;
+    const struct field *f;
+    size_t nf;
+};
+
+#define RKIND(what, sec, size, arr)                                          \
+    {what, sec, size, arr, sizeof arr / sizeof arr[0]}
+static const struct rkind k_workflow =
+    RKIND("workflow", PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, workflow_fields);
+static const struct rkind k_param =
+    RKIND("parameter", PR_SEC_PARAMS, PR_PARAM_SIZE, param_fields);
+static const struct rkind k_step =
+    RKIND("step", PR_SEC_STEPS, PR_STEP_SIZE, step_fields);
+static const struct rkind k_model =
+    RKIND("model", PR_SEC_MODELS, PR_MODEL_SIZE, model_fields);
+static const struct rkind k_phase =
+    RKIND("phase", PR_SEC_PHASES, PR_PHASE_SIZE, phase_fields);
+static const struct rkind k_tool =
+    RKIND("tool", PR_SEC_TOOLS, PR_TOOL_SIZE, tool_fields);
+static const struct rkind k_agg =
+    RKIND("aggregate", PR_SEC_AGGS, PR_AGG_SIZE, agg_fields);
+static const struct rkind k_alert =
+    RKIND("alert", PR_SEC_ALERTS, PR_ALERT_SIZE, alert_fields);
+#undef RKIND
+
+static const char *const sec_names[PR_SEC_COUNT + 1] = {
+    [PR_SEC_STRINGS] = "strings",   [PR_SEC_WORKFLOW] = "workflow",
+    [PR_SEC_PARAMS] = "params",     [PR_SEC_STEPS] = "steps",
+    [PR_SEC_LISTS] = "lists",       [PR_SEC_INTERPS] = "interps",
+    [PR_SEC_PARTS] = "parts",       [PR_SEC_TVALS] = "tvals",
+    [PR_SEC_CODE] = "code",         [PR_SEC_MODELS] = "models",
+    [PR_SEC_PHASES] = "phases",     [PR_SEC_TOOLS] = "tools",
+    [PR_SEC_AGGS] = "aggs",         [PR_SEC_ALERTS] = "alerts",
+    [PR_SEC_PROMPTS] = "prompts",
+};
+
+/* Record size of each section; 0: not an array of records. */
+static const uint32_t sec_record[PR_SEC_COUNT + 1] = {
+    [PR_SEC_WORKFLOW] = PR_WORKFLOW_SIZE, [PR_SEC_PARAMS] = PR_PARAM_SIZE,
+    [PR_SEC_STEPS] = PR_STEP_SIZE,        [PR_SEC_LISTS] = 4,
+    [PR_SEC_INTERPS] = PR_INTERP_SIZE,    [PR_SEC_PARTS] = PR_PART_SIZE,
+    [PR_SEC_TVALS] = PR_TVAL_SIZE,        [PR_SEC_MODELS] = PR_MODEL_SIZE,
+    [PR_SEC_PHASES] = PR_PHASE_SIZE,      [PR_SEC_TOOLS] = PR_TOOL_SIZE,
+    [PR_SEC_AGGS] = PR_AGG_SIZE,          [PR_SEC_ALERTS] = PR_ALERT_SIZE,
+};
+
+/* ---- the validation context ---- */
+
+struct vctx {
+    struct pr_plan *p;
+    char *err;
+    size_t errcap;
+    uint8_t *starts;            /* bit per STRINGS byte: a record begins */
+    uint16_t *jdepth;           /* per CODE byte, see verify_code */
+    const char *what;           /* the record being checked, for messages */
+    uint32_t idx;
+    bool single;                /* the one workflow record: no index */
+};
+
+static int fail(struct vctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(struct vctx *c, const char *fmt, ...)
+{
+    if (c->err && c->errcap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err, c->errcap, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* A failure inside a record: "step 3: " before the reason. */
+static int rfail(struct vctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int rfail(struct vctx *c, const char *fmt, ...)
+{
+    if (!c->err || !c->errcap)
+        return -1;
+    int n = c->single ? snprintf(c->err, c->errcap, "%s: ", c->what)
+                      : snprintf(c->err, c->errcap, "%s %lu: ", c->what,
+                                 (unsigned long)c->idx);
+    if (n < 0 || (size_t)n >= c->errcap)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err + n, c->errcap - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const char *sec_name(uint32_t id)
+{
+    return id >= 1 && id <= PR_SEC_COUNT ? sec_names[id] : "unknown";
+}
+
+/* ---- header and section table ---- */
+
+static bool is_text_byte(uint8_t b)
+{
+    return b == '\r' || b == '\n' || b == 0x1a;
+}
+
+/* The magic with CR, LF and SUB bytes dropped on both sides is the same:
+ * the file went through a text-mode conversion. */
+static bool text_damaged(const uint8_t *d, size_t size)
+{
+    static const uint8_t m[8] = PR_PLAN_MAGIC;
+    if (size < 4 || memcmp(d, m, 4) != 0)
+        return false;
+    size_t i = 4, k = 4, lim = size < 16 ? size : 16;
+    while (k < 8) {
+        while (i < lim && is_text_byte(d[i]) && d[i] != m[k])
+            i++;
+        if (i >= lim)
+            return true;        /* the probe itself is what got mangled */
+        if (d[i] != m[k]) {
+            if (!is_text_byte(m[k]))
+                return false;
+            k++;                /* a probe byte was dropped */
+            continue;
+        }
+        i++;
+        k++;
+    }
+    return true;
+}
+
+static int check_header(struct vctx *c, const uint8_t *d, size_t size)
+{
+    static const uint8_t m[8] = PR_PLAN_MAGIC;
+    size_t probe = size < 8 ? size : 8;
+    if (memcmp(d, m, probe) != 0) {
+        if (size >= 4 && d[0] == (m[0] & 0x7f) && memcmp(d + 1, m + 1, 3) == 0)
+            return fail(c, "damaged in transfer (high bit stripped)");
+        if (text_damaged(d, size))
+            return fail(c, "damaged in transfer (text-mode conversion)");
+        return fail(c, "not a plan file (bad magic)");
+    }
+    if (size < PR_PLAN_HEADER_SIZE)
+        return fail(c, "truncated: %zu bytes, shorter than the %d-byte "
+                       "header", size, PR_PLAN_HEADER_SIZE);
+    uint16_t major = pr_get_u16(d + 8), minor = pr_get_u16(d + 10);
+    if (major > PR_PLAN_MAJOR)
+        return fail(c, "plan format %u.%u is newer than this pomlrun "
+                       "understands (%d.x)", major, minor, PR_PLAN_MAJOR);
+    if (major < PR_PLAN_MAJOR)
+        return fail(c, "plan format %u.%u is not supported (%d.x expected)",
+                    major, minor, PR_PLAN_MAJOR);
+    uint32_t hsize = pr_get_u32(d + 12);
+    if (hsize != PR_PLAN_HEADER_SIZE)
+        return fail(c, "header size %lu, expected %d", (unsigned long)hsize,
+                    PR_PLAN_HEADER_SIZE);
+    uint64_t fsize = pr_get_u64(d + 16);
+    if (fsize > size)
+        return fail(c, "truncated: header says %llu bytes, file has %zu",
+                    (unsigned long long)fsize, size);
+    if (fsize < size)
+        return fail(c, "trailing bytes: header says %llu bytes, file has %zu",
+                    (unsigned long long)fsize, size);
+    uint32_t flags = pr_get_u32(d + 24);
+    if (flags)
+        return fail(c, "unknown incompatible flags 0x%lx",
+                    (unsigned long)flags);
+    for (int i = 48; i < 64; i++)
+        if (d[i])
+            return fail(c, "reserved header bytes are not zero");
+    uint8_t h[PR_PLAN_HEADER_SIZE];
+    memcpy(h, d, sizeof h);
+    memset(h + 40, 0, 8);
+    if (pr_crc32c(0, h, sizeof h) != pr_get_u32(d + 40))
+        return fail(c, "header checksum mismatch");
+    if (pr_crc32c(0, d + PR_PLAN_HEADER_SIZE, size - PR_PLAN_HEADER_SIZE) !=
+        pr_get_u32(d + 44))
+        return fail(c, "body checksum mismatch (file damaged)");
+    c->p->major = major;
+    c->p->minor = minor;
+    return 0;
+}
+
+struct ent {
+    uint32_t id;
+    uint64_t off, size;
+};
+
+static int by_offset(const void *a, const void *b)
+{
+    const struct ent *x = a, *y = b;
+    if (x->off != y->off)
+        return x->off < y->off ? -1 : 1;
+    return (x->size > y->size) - (x->size < y->size);
+}
+
+static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
+{
+    uint64_t n = pr_get_u32(d + 28), table = pr_get_u64(d + 32);
+    if (table < PR_PLAN_HEADER_SIZE || table > size ||
+        n * 16 > size - table)
+        return fail(c, "section table (%llu entries at %llu) lies outside "
+                       "the file", (unsigned long long)n,
+                    (unsigned long long)table);
+    struct ent *e = malloc((n ? n : 1) * sizeof *e);
+    if (!e)
+        return fail(c, "out of memory");
+    uint32_t prev = 0;
+    int rc = -1;
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *t = d + table + i * 16;
+        uint32_t id = pr_get_u32(t), fl = pr_get_u32(t + 4);
+        uint64_t off = pr_get_u32(t + 8), sz = pr_get_u32(t + 12);
+        if (i > 0 && id <= prev) {
+            fail(c, id == prev ? "section %lu (%s) listed twice"
+                               : "section table not sorted at section %lu "
+                                 "(%s)", (unsigned long)id, sec_name(id));
+            goto out;
+        }
+        prev = id;
+        if (fl) {
+            fail(c, "section %lu (%s) has flags 0x%lx", (unsigned long)id,
+                 sec_name(id), (unsigned long)fl);
+            goto out;
+        }
+        if (off < PR_PLAN_HEADER_SIZE || off > table || sz > table - off) {
+            fail(c, "section %lu (%s) lies outside the file",
+                 (unsigned long)id, sec_name(id));
+            goto out;
+        }
+        if (off % 8) {
+            fail(c, "section %lu (%s) is not aligned to 8 bytes",
+                 (unsigned long)id, sec_name(id));
+            goto out;
+        }
+        e[i].id = id;
+        e[i].off = off;
+        e[i].size = sz;
+        if (id >= 1 && id <= PR_SEC_COUNT) {
+            c->p->sec[id].p = d + off;
+            c->p->sec[id].size = (uint32_t)sz;
+        }
+    }
+    qsort(e, n, sizeof *e, by_offset);
+    uint64_t end = PR_PLAN_HEADER_SIZE;
+    uint32_t last = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!e[i].size)
+            continue;
+        if (e[i].off < end) {
+            fail(c, "section %lu (%s) overlaps section %lu (%s)",
+                 (unsigned long)e[i].id, sec_name(e[i].id),
+                 (unsigned long)last, sec_name(last));
+            goto out;
+        }
+        end = e[i].off + e[i].size;
+        last = e[i].id;
+    }
+    for (uint32_t id = 1; id <= PR_SEC_COUNT; id++) {
+        if (!c->p->sec[id].p) {
+            fail(c, "section %lu (%s) is missing", (unsigned long)id,
+                 sec_names[id]);
+            goto out;
+        }
+        uint32_t rs = sec_record[id], sz = c->p->sec[id].size;
+        if (id == PR_SEC_WORKFLOW && sz != PR_WORKFLOW_SIZE) {
+            fail(c, "section 2 (workflow) has %lu bytes, not one record of "
+                    "%d", (unsigned long)sz, PR_WORKFLOW_SIZE);
+            goto out;
+        }
+        if (rs && sz % rs) {
+            fail(c, "section %lu (%s) size %lu is not a multiple of %lu",
+                 (unsigned long)id, sec_names[id], (unsigned long)sz,
+                 (unsigned long)rs);
+            goto out;
+        }
+    }
+    if (c->p->minor == 0 && c->p->sec[PR_SEC_PROMPTS].size) {
+        fail(c, "section 15 (prompts) must be empty in format 1.0");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(e);
+    return rc;
+}
+
+/* ---- strings ---- */
+
+static int check_strings(struct vctx *c)
+{
+    const uint8_t *s = c->p->sec[PR_SEC_STRINGS].p;
+    uint32_t size = c->p->sec[PR_SEC_STRINGS].size;
+    if (size < 5 || pr_get_u32(s) != 0 || s[4] != 0)
+        return fail(c, "strings: the table does not start with the empty "
+                       "string");
+    c->starts = calloc((size_t)size / 8 + 1, 1);
+    if (!c->starts)
+        return fail(c, "out of memory");
+    uint64_t pos = 0;
+    while (pos < size) {
+        if (size - pos < 5)
+            return fail(c, "strings: record at 0x%llx is truncated",
+                        (unsigned long long)pos);
+        uint64_t len = pr_get_u32(s + pos);
+        if (len > size - pos - 5)
+            return fail(c, "strings: record at 0x%llx has length %llu past "
+                           "the end", (unsigned long long)pos,
+                        (unsigned long long)len);
+        if (s[pos + 4 + len])
+            return fail(c, "strings: record at 0x%llx lacks its NUL",
+                        (unsigned long long)pos);
+        c->starts[pos / 8] |= (uint8_t)(1u << (pos % 8));
+        pos += len + 5;
+    }
+    return 0;
+}
+
+static bool str_ok(const struct vctx *c, uint32_t ref)
+{
+    return ref < c->p->sec[PR_SEC_STRINGS].size &&
+           (c->starts[ref / 8] >> (ref % 8) & 1);
+}
+
+/* ---- bytecode ---- */
+
+/* Verifies one expression's code so that pr_eval can only fail on values,
+ * never on the code: every opcode known, operands inside the code and
+ * valid (strings, roots, functions and arity, finite numbers), jumps
+ * forward onto instruction starts, the stack simulated on every path never
+ * below empty nor above PR_EVAL_STACK, both paths into a jump target at
+ * the same depth, exactly one value at END, END the last instruction.
+ * c->jdepth holds the depth + 1 expected at pending jump targets. */
+static int verify_code(struct vctx *c, const char *field, const uint8_t *code,
+                       uint32_t len)
+{
+    uint16_t *jd = c->jdepth;
+    size_t pc = 0;
+    unsigned depth = 0;
+    int rc = -1;
+#define BAD(...)                                                             \
+    do {                                                                     \
+        char why_[96];                                                       \
+        snprintf(why_, sizeof why_, __VA_ARGS__);                            \
+        rfail(c, "invalid bytecode in %s at byte %zu: %s", field, pc, why_); \
+        goto out;                                                            \
+    } while (0)
+    while (pc < len) {
+        if (jd[pc] && jd[pc] - 1u != depth)
+            BAD("stack depth %u at jump target, %u on the jump",
+                depth, jd[pc] - 1u);
+        struct pr_insn in;
+        int d = pr_decode(code, len, pc, &in);
+        if (d == PR_DECODE_BAD_OPCODE)
+            BAD("unknown opcode 0x%02x", in.op);
+        if (d == PR_DECODE_TRUNCATED)
+            BAD("truncated %s instruction", pr_op_name(in.op));
+        for (size_t k = pc + 1; k < in.next; k++)
+            if (jd[k])
+                BAD("jump to byte %zu inside the instruction", k);
+        unsigned need = in.pops;
+        switch (in.arg) {
+        case PR_ARG_F64:
+            if (!isfinite(in.num))
+                BAD("number is not finite");
+            break;
+        case PR_ARG_STR:
+            if (!str_ok(c, in.u32))
+                BAD("string reference 0x%lx out of range",
+                    (unsigned long)in.u32);
+            break;
+        case PR_ARG_ROOT:
+            if (in.a >= PR_ROOT_COUNT)
+                BAD("unknown root %u", in.a);
+            break;
+        case PR_ARG_COUNT:
+            need += in.a;
+            break;
+        case PR_ARG_CALL:
+            if (pr_func_arity(in.a) < 0)
+                BAD("unknown function %u", in.a);
+            if ((int)in.b != pr_func_arity(in.a))
+                BAD("%s() called with %u arguments", pr_func_name(in.a),
+                    in.b);
+            need += in.b;
+            break;
+        case PR_ARG_TARGET:
+            if (in.u32 < in.next || in.u32 >= len)
+                BAD("jump target %lu", (unsigned long)in.u32);
+            break;
+        case PR_ARG_NONE:
+            break;
+        }
+        if (depth < need)
+            BAD("stack underflow");
+        if (in.op == PR_OP_END) {
+            if (depth != 1)
+                BAD("%u values left at end", depth);
+            if (in.next != len)
+                BAD("code continues after end");
+            rc = 0;
+            goto out;
+        }
+        depth -= need;
+        if (in.op == PR_OP_AND || in.op == PR_OP_OR) {
+            /* the jump pushes a boolean where the value was */
+            uint16_t want = (uint16_t)(depth + 2);
+            if (jd[in.u32] && jd[in.u32] != want)
+                BAD("jump to byte %lu at depth %u, another at %u",
+                    (unsigned long)in.u32, depth + 1, jd[in.u32] - 1u);
+            jd[in.u32] = want;
+        } else if (++depth > PR_EVAL_STACK) {
+            BAD("stack overflow");
+        }
+        pc = in.next;
+    }
+    BAD("missing end");
+#undef BAD
+out:
+    memset(jd, 0, (size_t)len * sizeof *jd);
+    return rc;
+}
+
+/* A CODE reference: (offset, length) inside CODE, verified; or absent. */
+static int check_code(struct vctx *c, const char *field, uint32_t off,
+                      uint32_t len)
+{
+    uint32_t csize = c->p->sec[PR_SEC_CODE].size;
+    if (len == 0) {
+        if (off)
+            return rfail(c, "%s: absent code with offset %lu", field,
+                         (unsigned long)off);
+        return 0;
+    }
+    if (off > csize || len > csize - off)
+        return rfail(c, "%s: code %lu+%lu outside the code section (%lu "
+                        "bytes)", field, (unsigned long)off,
+                     (unsigned long)len, (unsigned long)csize);
+    return verify_code(c, field, c->p->sec[PR_SEC_CODE].p + off, len);
+}
+
+/* ---- lists ---- */
+
+static int check_list(struct vctx *c, const char *field, unsigned kind,
+                      uint32_t off, uint32_t n)
+{
+    const struct pr_plan *p = c->p;
+    if (off > p->nlists || n > p->nlists - off)
+        return rfail(c, "%s: list %lu+%lu outside lists (%lu entries)",
+                     field, (unsigned long)off, (unsigned long)n,
+                     (unsigned long)p->nlists);
+    const uint8_t *l = p->sec[PR_SEC_LISTS].p + (size_t)off * 4;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t v = pr_get_u32(l + (size_t)k * 4);
+        switch (kind) {
+        case PR_LK_STR:
+            if (!str_ok(c, v))
+                return rfail(c, "%s[%lu]: string reference 0x%lx out of "
+                                "range", field, (unsigned long)k,
+                             (unsigned long)v);
+            break;
+        case PR_LK_MODEL:
+            if (v >= p->nmodels)
+                return rfail(c, "%s[%lu]: model %lu out of range (%lu "
+                                "models)", field, (unsigned long)k,
+                             (unsigned long)v, (unsigned long)p->nmodels);
+            break;
+        case PR_LK_STEP:
+        case PR_LK_EDGE:
+            if (kind == PR_LK_EDGE)
+                v &= ~PR_EDGE_AFTER;
+            if (v >= p->nsteps)
+                return rfail(c, "%s[%lu]: step %lu out of range (%lu "
+                                "steps)", field, (unsigned long)k,
+                             (unsigned long)v, (unsigned long)p->nsteps);
+            break;
+        default:
+            return rfail(c, "%s: unknown list kind %u", field, kind);
+        }
+    }
+    return 0;
+}
+
+/* ---- records ---- */
+
+static int check_index(struct vctx *c, const char *field, const char *what,
+                       uint32_t v, uint32_t count)
+{
+    if (v != PR_PLAN_NONE && v >= count)
+        return rfail(c, "%s: %s %lu out of range (%lu)", field, what,
+                     (unsigned long)v, (unsigned long)count);
+    return 0;
+}
+
+/* One record against its field list. */
+static int check_record(struct vctx *c, const struct rkind *k,
+                        const bool *nonneg, const uint8_t *r)
+{
+    const struct pr_plan *p = c->p;
+    for (size_t i = 0; i < k->nf; i++) {
+        const struct field *f = &k->f[i];
+        const uint8_t *a = r + f->off;
+        uint32_t v = 0;
+        switch (f->type) {
+        case PR_FT_U8:
+        case PR_FT_U32:
+        case PR_FT_U64:
+            break;
+        case PR_FT_F64: {
+            double x = pr_get_f64(a);
+            if (!isfinite(x))
+                return rfail(c, "%s: number is not finite", f->name);
+            if (nonneg[i] && x < 0)
+                return rfail(c, "%s: %g is negative", f->name, x);
+            break;
+        }
+        case PR_FT_ENUM:
+            if (a[0] >= f->arg)
+                return rfail(c, "%s: value %u out of range (below %u)",
+                             f->name, a[0], f->arg);
+            break;
+        case PR_FT_FLAGS:
+            if (a[0] & ~f->arg)
+                return rfail(c, "%s: unknown bits 0x%02x", f->name,
+                             (unsigned)(a[0] & ~f->arg));
+            break;
+        case PR_FT_ZERO:
+            if (a[0])
+                return rfail(c, "%s: padding is not zero", f->name);
+            break;
+        case PR_FT_STR:
+        case PR_FT_OPTSTR:
+            v = pr_get_u32(a);
+            if (f->type == PR_FT_OPTSTR && v == PR_PLAN_NONE)
+                break;
+            if (!str_ok(c, v))
+                return rfail(c, "%s: string reference 0x%lx out of range",
+                             f->name, (unsigned long)v);
+            break;
+        case PR_FT_CODE:
+            if (check_code(c, f->name, pr_get_u32(a), pr_get_u32(a + 4)) < 0)
+                return -1;
+            break;
+        case PR_FT_INTERP:
+            if (check_index(c, f->name, "interp", pr_get_u32(a),
+                            p->ninterps) < 0)
+                return -1;
+            break;
+        case PR_FT_TVAL:
+            if (check_index(c, f->name, "template value", pr_get_u32(a),
+                            p->ntvals) < 0)
+                return -1;
+            break;
+        case PR_FT_STEP:
+            if (check_index(c, f->name, "step", pr_get_u32(a), p->nsteps) < 0)
+                return -1;
+            break;
+        case PR_FT_MODEL:
+            if (check_index(c, f->name, "model", pr_get_u32(a),
+                            p->nmodels) < 0)
+                return -1;
+            break;
+        case PR_FT_PHASE:
+            if (check_index(c, f->name, "phase", pr_get_u32(a),
+                            p->nphases) < 0)
+                return -1;
+            break;
+        case PR_FT_LIST:
+            if (check_list(c, f->name, f->arg, pr_get_u32(a),
+                           pr_get_u32(a + 4)) < 0)
+                return -1;
+            break;
+        default:
+            return rfail(c, "%s: unknown field type %u", f->name, f->type);
+        }
+    }
+    return 0;
+}
+
+static int check_records(struct vctx *c, const struct rkind *k)
+{
+    bool nonneg[64] = {false};
+    char key[40];
+    for (size_t i = 0; i < k->nf && i < 64; i++) {
+        snprintf(key, sizeof key, " %s ", k->f[i].name);
+        nonneg[i] = k->f[i].type == PR_FT_F64 && strstr(nonneg_f64, key);
+    }
+    const struct pr_sec *s = &c->p->sec[k->sec];
+    c->what = k->what;
+    c->single = k->sec == PR_SEC_WORKFLOW;
+    for (uint32_t i = 0; i < s->size / k->size; i++) {
+        c->idx = i;
+        if (check_record(c, k, nonneg, s->p + (size_t)i * k->size) < 0)
+            return -1;
+    }
+    c->single = false;
+    return 0;
+}
+
+/* A 64-bit mix (splitmix64's finalizer) of one dependency edge. */
+static uint64_t edge_mix(uint32_t from, uint32_t to)
+{
+    uint64_t x = ((uint64_t)from << 32 | to) + 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* Topological order and the dependents lists, in O(steps + edges): each
+ * dependency comes before its step, each dependent after; the number of
+ * dependents each step lists equals the number of steps naming it as a
+ * dependency, and an order-independent sum of mixed (dependency,
+ * dependent, kind) triples is the same on both sides. */
+static int check_graph(struct vctx *c)
+{
+    const struct pr_plan *p = c->p;
+    const uint8_t *st = p->sec[PR_SEC_STEPS].p;
+    const uint8_t *ls = p->sec[PR_SEC_LISTS].p;
+    uint32_t *in = calloc((size_t)p->nsteps + 1, sizeof *in);
+    if (!in)
+        return fail(c, "out of memory");
+    uint64_t sum_deps = 0, sum_dependents = 0;
+    int rc = -1;
+    c->what = "step";
+    for (uint32_t i = 0; i < p->nsteps; i++) {
+        const uint8_t *r = st + (size_t)i * PR_STEP_SIZE;
+        uint32_t off = pr_get_u32(r + 104), n = pr_get_u32(r + 108);
+        c->idx = i;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t e = pr_get_u32(ls + ((size_t)off + k) * 4);
+            uint32_t d = e & ~PR_EDGE_AFTER;
+            if (d >= i) {
+                rfail(c, "dependency %lu does not come before it",
+                      (unsigned long)d);
+                goto out;
+            }
+            in[d]++;
+            sum_deps += edge_mix(d, e & PR_EDGE_AFTER ? i | PR_EDGE_AFTER
+                                                      : i);
+        }
+        off = pr_get_u32(r + 112);
+        n = pr_get_u32(r + 116);
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t e = pr_get_u32(ls + ((size_t)off + k) * 4);
+            uint32_t d = e & ~PR_EDGE_AFTER;
+            if (d <= i) {
+                rfail(c, "dependent %lu does not come after it",
+                      (unsigned long)d);
+                goto out;
+            }
+            sum_dependents += edge_mix(i, e);
+        }
+    }
+    for (uint32_t i = 0; i < p->nsteps; i++) {
+        uint32_t n = pr_get_u32(st + (size_t)i * PR_STEP_SIZE + 116);
+        if (n != in[i]) {
+            c->idx = i;
+            rfail(c, "lists %lu dependents, but %lu steps depend on it",
+                  (unsigned long)n, (unsigned long)in[i]);
+            goto out;
+        }
+    }
+    if (sum_deps != sum_dependents) {
+        fail(c, "steps: the dependents lists are not the inverse of the "
+                "dependency lists");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(in);
+    return rc;
+}
+
+static int check_interps(struct vctx *c)
+{
+    const struct pr_plan *p = c->p;
+    c->what = "interp";
+    for (uint32_t i = 0; i < p->ninterps; i++) {
+        const uint8_t *r = p->sec[PR_SEC_INTERPS].p + (size_t)i * 16;
+        uint32_t first = pr_get_u32(r), n = pr_get_u32(r + 4);
+        c->idx = i;
+        if (first > p->nparts || n > p->nparts - first)
+            return rfail(c, "parts %lu+%lu out of range (%lu parts)",
+                         (unsigned long)first, (unsigned long)n,
+                         (unsigned long)p->nparts);
+        if (n == 0 && first)
+            return rfail(c, "no parts but first part %lu",
+                         (unsigned long)first);
+        if (r[8] > 1)
+            return rfail(c, "pure: %u is not a boolean", r[8]);
+        for (int k = 9; k < 16; k++)
+            if (r[k])
+                return rfail(c, "padding is not zero");
+    }
+    c->what = "interp part";
+    for (uint32_t i = 0; i < p->nparts; i++) {
+        const uint8_t *r = p->sec[PR_SEC_PARTS].p + (size_t)i * 16;
+        uint32_t text = pr_get_u32(r + 4);
+        uint32_t off = pr_get_u32(r + 8), len = pr_get_u32(r + 12);
+        c->idx = i;
+        if (r[0] > 1)
+            return rfail(c, "kind: value %u out of range (below 2)", r[0]);
+        if (r[1] || r[2] || r[3])
+            return rfail(c, "padding is not zero");
+        if (!str_ok(c, text))
+            return rfail(c, "text: string reference 0x%lx out of range",
+                         (unsigned long)text);
+        if (r[0] == 0 && (off || len))
+            return rfail(c, "text part with code %lu+%lu",
+                         (unsigned long)off, (unsigned long)len);
+        if (r[0] == 1 && len == 0)
+            return rfail(c, "expression part without code");
+        if (r[0] == 1 && check_code(c, "expression", off, len) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int check_tvals(struct vctx *c)
+{
+    const struct pr_plan *p = c->p;
+    c->what = "template value";
+    for (uint32_t i = 0; i < p->ntvals; i++) {
+        const uint8_t *r = p->sec[PR_SEC_TVALS].p + (size_t)i * PR_TVAL_SIZE;
+        uint8_t kind = r[0];
+        uint32_t interp = pr_get_u32(r + 16), first = pr_get_u32(r + 20);
+        uint32_t n = pr_get_u32(r + 24), keys = pr_get_u32(r + 28);
+        c->idx = i;
+        if (kind >= PR_TV_KINDS)
+            return rfail(c, "kind: value %u out of range (below %d)", kind,
+                         PR_TV_KINDS);
+        if (r[1] > 1 || (kind != PR_TV_BOOL && r[1]))
+            return rfail(c, "bool: invalid value %u", r[1]);
+        for (int k = 2; k < 8; k++)
+            if (r[k])
+                return rfail(c, "padding is not zero");
+        double num = pr_get_f64(r + 8);
+        if (!isfinite(num))
+            return rfail(c, "number: not finite");
+        if (kind == PR_TV_STR) {
+            if (interp != PR_PLAN_NONE && interp >= p->ninterps)
+                return rfail(c, "interp: %lu out of range (%lu)",
+                             (unsigned long)interp,
+                             (unsigned long)p->ninterps);
+        } else if (interp) {
+            return rfail(c, "interp: set on a value that is not a string");
+        }
+        if (kind != PR_TV_LIST && kind != PR_TV_MAP && (n || first))
+            return rfail(c, "children on a value that is not a list or map");
+        if (n && (first <= i || first > p->ntvals || n > p->ntvals - first))
+            return rfail(c, "children %lu+%lu not after it and in range "
+                            "(%lu values)", (unsigned long)first,
+                         (unsigned long)n, (unsigned long)p->ntvals);
+        if (!n && first)
+            return rfail(c, "no children but first child %lu",
+                         (unsigned long)first);
+        if (kind == PR_TV_MAP) {
+            if (check_list(c, "keys", PR_LK_STR, keys, n) < 0)
+                return -1;
+        } else if (keys) {
+            return rfail(c, "keys: set on a value that is not a map");
+        }
+    }
+    return 0;
+}
+
+static int validate(struct vctx *c, const uint8_t *d, size_t size)
+{
+    struct pr_plan *p = c->p;
+    if (check_header(c, d, size) < 0 || check_sections(c, d, size) < 0)
+        return -1;
+    p->base = d;
+    p->size = size;
+    p->nparams = p->sec[PR_SEC_PARAMS].size / PR_PARAM_SIZE;
+    p->nsteps = p->sec[PR_SEC_STEPS].size / PR_STEP_SIZE;
+    p->nmodels = p->sec[PR_SEC_MODELS].size / PR_MODEL_SIZE;
+    p->nphases = p->sec[PR_SEC_PHASES].size / PR_PHASE_SIZE;
+    p->ntools = p->sec[PR_SEC_TOOLS].size / PR_TOOL_SIZE;
+    p->naggs = p->sec[PR_SEC_AGGS].size / PR_AGG_SIZE;
+    p->nalerts = p->sec[PR_SEC_ALERTS].size / PR_ALERT_SIZE;
+    p->ninterps = p->sec[PR_SEC_INTERPS].size / PR_INTERP_SIZE;
+    p->nparts = p->sec[PR_SEC_PARTS].size / PR_PART_SIZE;
+    p->ntvals = p->sec[PR_SEC_TVALS].size / PR_TVAL_SIZE;
+    p->nlists = p->sec[PR_SEC_LISTS].size / 4;
+    if (check_strings(c) < 0)
+        return -1;
+    c->jdepth = calloc((size_t)p->sec[PR_SEC_CODE].size + 1,
+                       sizeof *c->jdepth);
+    if (!c->jdepth)
+        return fail(c, "out of memory");
+    static const struct rkind *const kinds[] = {
+        &k_workflow, &k_param, &k_step, &k_model,
+        &k_phase,    &k_tool,  &k_agg,  &k_alert,
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (check_records(c, kinds[i]) < 0)
+            return -1;
+    if (check_graph(c) < 0 || check_interps(c) < 0 || check_tvals(c) < 0)
+        return -1;
+    return 0;
+}
+
+int pr_plan_load_mem(struct pr_plan *p, const void *data, size_t size,
+                     char *err, size_t errcap)
+{
+    struct vctx c = {.p = p, .err = err, .errcap = errcap};
+    memset(p, 0, sizeof *p);
+    if (err && errcap)
+        err[0] = '\0';
+    int rc;
+    if (!data || size == 0)
+        rc = fail(&c, "empty file");
+    else if ((uint64_t)size > 0xFFFFFFFFull)
+        rc = fail(&c, "too large (%zu bytes, at most 4 GiB)", size);
+    else
+        rc = validate(&c, data, size);
+    free(c.starts);
+    free(c.jdepth);
+    if (rc < 0) {
+        memset(p, 0, sizeof *p);
+        if (err && errcap && !err[0])
+            snprintf(err, errcap, "invalid plan");
+        return -1;
+    }
+    return 0;
+}
+
+int pr_plan_open(struct pr_plan *p, const char *path, char *err,
+                 size_t errcap)
+{
+    memset(p, 0, sizeof *p);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errcap, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        snprintf(err, errcap, "cannot stat: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errcap, "not a regular file");
+        close(fd);
+        return -1;
+    }
+    if (sb.st_size == 0) {
+        snprintf(err, errcap, "empty file");
+        close(fd);
+        return -1;
+    }
+    if ((uint64_t)sb.st_size > 0xFFFFFFFFull ||
+        (uint64_t)sb.st_size > SIZE_MAX) {
+        snprintf(err, errcap, "too large (%lld bytes, at most 4 GiB)",
+                 (long long)sb.st_size);
+        close(fd);
+        return -1;
+    }
+    size_t size = (size_t)sb.st_size;
+    void *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (m == MAP_FAILED) {
+        snprintf(err, errcap, "cannot map: %s", strerror(e));
+        return -1;
+    }
+    if (pr_plan_load_mem(p, m, size, err, errcap) < 0) {
+        munmap(m, size);
+        return -1;
+    }
+    p->mapped = true;
+    return 0;
+}
+
+void pr_plan_close(struct pr_plan *p)
+{
+    if (p->mapped && p->base)
+        munmap((void *)(uintptr_t)p->base, p->size);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- views ---- */
+
+const char *pr_plan_str(const struct pr_plan *p, uint32_t ref, size_t *len)
+{
+    const struct pr_sec *s = &p->sec[PR_SEC_STRINGS];
+    if (len)
+        *len = 0;
+    if (!s->p || ref == PR_PLAN_NONE || ref >= s->size ||
+        s->size - ref < 5)
+        return "";
+    uint32_t n = pr_get_u32(s->p + ref);
+    if (n > s->size - ref - 5)
+        return "";
+    if (len)
+        *len = n;
+    return (const char *)s->p + ref + 4;
+}
+
+uint32_t pr_plan_list_at(const struct pr_plan *p, struct pr_list l,
+                         uint32_t k)
+{
+    if (k >= l.n || l.off > p->nlists || k >= p->nlists - l.off)
+        return PR_PLAN_NONE;
+    return pr_get_u32(p->sec[PR_SEC_LISTS].p + ((size_t)l.off + k) * 4);
+}
+
+static struct pr_code code_at(const struct pr_plan *p, uint32_t off,
+                              uint32_t len)
+{
+    const struct pr_sec *s = &p->sec[PR_SEC_CODE];
+    struct pr_code c = {NULL, 0};
+    if (len && off <= s->size && len <= s->size - off) {
+        c.p = s->p + off;
+        c.len = len;
+    }
+    return c;
+}
+
+/* One decoder per field type, named by the type's number so the field
+ * lists can pick it: DEC(PR_FT_STR) is dec_8. */
+static uint8_t dec_1(const struct pr_plan *p, const uint8_t *a)
+{
+    (void)p;
+    return a[0];
+}
+static uint32_t dec_2(const struct pr_plan *p, const uint8_t *a)
+{
+    (void)p;
+    return pr_get_u32(a);
+}
+static uint64_t dec_3(const struct pr_plan *p, const uint8_t *a)
+{
+    (void)p;
+    return pr_get_u64(a);
+}
+static double dec_4(const struct pr_plan *p, const uint8_t *a)
+{
+    (void)p;
+    return pr_get_f64(a);
+}
+#define dec_5 dec_1
+#define dec_6 dec_1
+#define dec_7 dec_1
+static const char *dec_8(const struct pr_plan *p, const uint8_t *a)
+{
+    return pr_plan_str(p, pr_get_u32(a), NULL);
+}
+static const char *dec_9(const struct pr_plan *p, const uint8_t *a)
+{
+    uint32_t ref = pr_get_u32(a);
+    return ref == PR_PLAN_NONE ? NULL : pr_plan_str(p, ref, NULL);
+}
+static struct pr_code dec_10(const struct pr_plan *p, const uint8_t *a)
+{
+    return code_at(p, pr_get_u32(a), pr_get_u32(a + 4));
+}
+#define dec_11 dec_2
+#define dec_12 dec_2
+#define dec_13 dec_2
+#define dec_14 dec_2
+#define dec_15 dec_2
+static struct pr_list dec_16(const struct pr_plan *p, const uint8_t *a)
+{
+    (void)p;
+    struct pr_list l = {pr_get_u32(a), pr_get_u32(a + 4)};
+    return l;
+}
+
+#define DEC(t) dec_##t
+#define DEC_(t) DEC(t)
+#define DECODE_FIELD(name, type, arg, off) out->name = DEC_(type)(p, r + (off));
+
+/* The record I of a record section, or NULL when I is out of range. */
+static const uint8_t *record(const struct pr_plan *p, enum pr_section sec,
+                             uint32_t size, uint32_t i)
+{
+    const struct pr_sec *s = &p->sec[sec];
+    if (!s->p || i >= s->size / size)
+        return NULL;
+    return s->p + (size_t)i * size;
+}
+
+#define VIEW(fn, type, sec, size, FIELDS)                                    \
+    void fn(const struct pr_plan *p, uint32_t i, struct type *out)           \
+    {                                                                        \
+        const uint8_t *r = record(p, sec, size, i);                          \
+        memset(out, 0, sizeof *out);                                         \
+        if (!r)                                                              \
+            return;                                                          \
+        FIELDS(DECODE_FIELD)                                                 \
+    }
+
+VIEW(pr_plan_param, pr_param, PR_SEC_PARAMS, PR_PARAM_SIZE, PR_PARAM_FIELDS)
+VIEW(pr_plan_step, pr_step, PR_SEC_STEPS, PR_STEP_SIZE, PR_STEP_FIELDS)
+VIEW(pr_plan_model, pr_model, PR_SEC_MODELS, PR_MODEL_SIZE, PR_MODEL_FIELDS)
+VIEW(pr_plan_phase, pr_phase, PR_SEC_PHASES, PR_PHASE_SIZE, PR_PHASE_FIELDS)
+VIEW(pr_plan_tool, pr_tool, PR_SEC_TOOLS, PR_TOOL_SIZE, PR_TOOL_FIELDS)
+VIEW(pr_plan_agg, pr_agg, PR_SEC_AGGS, PR_AGG_SIZE, PR_AGG_FIELDS)
+VIEW(pr_plan_alert, pr_alert, PR_SEC_ALERTS, PR_ALERT_SIZE, PR_ALERT_FIELDS)
+
+void pr_plan_workflow(const struct pr_plan *p, struct pr_workflow *out)
+{
+    const uint8_t *r = record(p, PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, 0);
+    memset(out, 0, sizeof *out);
+    if (!r)
+        return;
+    PR_WORKFLOW_FIELDS(DECODE_FIELD)
+}
+
+void pr_plan_interp(const struct pr_plan *p, uint32_t i,
+                    struct pr_interp_view *out)
+{
+    const uint8_t *r = record(p, PR_SEC_INTERPS, PR_INTERP_SIZE, i);
+    memset(out, 0, sizeof *out);
+    if (!r)
+        return;
+    out->first = pr_get_u32(r);
+    out->n = pr_get_u32(r + 4);
+    out->pure = r[8] != 0;
+}
+
+void pr_plan_part(const struct pr_plan *p, uint32_t i,
+                  struct pr_part_view *out)
+{
+    const uint8_t *r = record(p, PR_SEC_PARTS, PR_PART_SIZE, i);
+    memset(out, 0, sizeof *out);
+    if (!r)
+        return;
+    size_t n;
+    out->kind = r[0];
+    out->text = pr_plan_str(p, pr_get_u32(r + 4), &n);
+    out->text_len = (uint32_t)n;
+    out->code = code_at(p, pr_get_u32(r + 8), pr_get_u32(r + 12));
+}
+
+void pr_plan_tval(const struct pr_plan *p, uint32_t i,
+                  struct pr_tval_view *out)
+{
+    const uint8_t *r = record(p, PR_SEC_TVALS, PR_TVAL_SIZE, i);
+    memset(out, 0, sizeof *out);
+    if (!r)
+        return;
+    out->kind = r[0];
+    out->b = r[1] != 0;
+    out->num = pr_get_f64(r + 8);
+    out->interp = pr_get_u32(r + 16);
+    out->first = pr_get_u32(r + 20);
+    out->n = pr_get_u32(r + 24);
+    out->keys = pr_get_u32(r + 28);
+}
