@@ -76,39 +76,64 @@ top
 
 expr
     : postfix
-    | expr OR expr              { if (!($$ = pc_expr_binary(p, PR_OP_OR, $1, $3, @$))) YYABORT; }
-    | expr KW_OR expr           { if (!($$ = pc_expr_binary(p, PR_OP_OR, $1, $3, @$))) YYABORT; }
-    | expr AND expr             { if (!($$ = pc_expr_binary(p, PR_OP_AND, $1, $3, @$))) YYABORT; }
-    | expr KW_AND expr          { if (!($$ = pc_expr_binary(p, PR_OP_AND, $1, $3, @$))) YYABORT; }
-    | expr EQ expr              { if (!($$ = pc_expr_binary(p, PR_OP_EQ, $1, $3, @$))) YYABORT; }
-    | expr NE expr              { if (!($$ = pc_expr_binary(p, PR_OP_NE, $1, $3, @$))) YYABORT; }
-    | expr LT expr              { if (!($$ = pc_expr_binary(p, PR_OP_LT, $1, $3, @$))) YYABORT; }
-    | expr LE expr              { if (!($$ = pc_expr_binary(p, PR_OP_LE, $1, $3, @$))) YYABORT; }
-    | expr GT expr              { if (!($$ = pc_expr_binary(p, PR_OP_GT, $1, $3, @$))) YYABORT; }
-    | expr GE expr              { if (!($$ = pc_expr_binary(p, PR_OP_GE, $1, $3, @$))) YYABORT; }
-    | expr IN expr              { if (!($$ = pc_expr_binary(p, PR_OP_IN, $1, $3, @$))) YYABORT; }
-    | expr PLUS expr            { if (!($$ = pc_expr_binary(p, PR_OP_ADD, $1, $3, @$))) YYABORT; }
-    | expr MINUS expr           { if (!($$ = pc_expr_binary(p, PR_OP_SUB, $1, $3, @$))) YYABORT; }
-    | expr STAR expr            { if (!($$ = pc_expr_binary(p, PR_OP_MUL, $1, $3, @$))) YYABORT; }
-    | expr SLASH expr           { if (!($$ = pc_expr_binary(p, PR_OP_DIV, $1, $3, @$))) YYABORT; }
-    | expr PERCENT expr         { if (!($$ = pc_expr_binary(p, PR_OP_MOD, $1, $3, @$))) YYABORT; }
-    | NOT                       { if (pc_expr_enter(p, @1)) YYABORT; }
-      expr %prec UNARY          { pc_expr_leave(p);
-                                  if (!($$ = pc_expr_unary(p, PR_OP_NOT, $3, @$))) YYABORT; }
-    | KW_NOT                    { if (pc_expr_enter(p, @1)) YYABORT; }
-      expr %prec UNARY          { pc_expr_leave(p);
-                                  if (!($$ = pc_expr_unary(p, PR_OP_NOT, $3, @$))) YYABORT; }
-    | MINUS                     { if (pc_expr_enter(p, @1)) YYABORT; }
-      expr %prec UNARY          { pc_expr_leave(p);
-                                  if (!($$ = pc_expr_unary(p, PR_OP_NEG, $3, @$))) YYABORT; }
+    | expr OR expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_OR, $1, $3, @$))) YYABORT; }
+    | expr KW_OR expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_OR, $1, $3, @$))) YYABORT; }
+    | expr AND expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_AND, $1, $3, @$))) YYABORT; }
+    | expr KW_AND expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_AND, $1, $3, @$))) YYABORT; }
+    | expr EQ expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_EQ, $1, $3, @$))) YYABORT; }
+    | expr NE expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_NE, $1, $3, @$))) YYABORT; }
+    | expr LT expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_LT, $1, $3, @$))) YYABORT; }
+    | expr LE expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_LE, $1, $3, @$))) YYABORT; }
+    | expr GT expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_GT, $1, $3, @$))) YYABORT; }
+    | expr GE expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_GE, $1, $3, @$))) YYABORT; }
+    | expr IN expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_IN, $1, $3, @$))) YYABORT; }
+    | expr PLUS expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_ADD, $1, $3, @$))) YYABORT; }
+    | expr MINUS expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_SUB, $1, $3, @$))) YYABORT; }
+    | expr STAR expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_MUL, $1, $3, @$))) YYABORT; }
+    | expr SLASH expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_DIV, $1, $3, @$))) YYABORT; }
+    | expr PERCENT expr
+        { if (!($$ = pc_expr_binary(p, PR_OP_MOD, $1, $3, @$))) YYABORT; }
+    | NOT
+        { if (pc_expr_enter(p, @1)) YYABORT; }
+      expr %prec UNARY
+        { pc_expr_leave(p);
+          if (!($$ = pc_expr_unary(p, PR_OP_NOT, $3, @$))) YYABORT; }
+    | KW_NOT
+        { if (pc_expr_enter(p, @1)) YYABORT; }
+      expr %prec UNARY
+        { pc_expr_leave(p);
+          if (!($$ = pc_expr_unary(p, PR_OP_NOT, $3, @$))) YYABORT; }
+    | MINUS
+        { if (pc_expr_enter(p, @1)) YYABORT; }
+      expr %prec UNARY
+        { pc_expr_leave(p);
+          if (!($$ = pc_expr_unary(p, PR_OP_NEG, $3, @$))) YYABORT; }
     ;
 
 postfix
     : primary
-    | postfix DOT name          { if (!($$ = pc_expr_member(p, $1, @3, @$))) YYABORT; }
-    | postfix LBRACK            { if (pc_expr_enter(p, @2)) YYABORT; }
-      expr RBRACK               { pc_expr_leave(p);
-                                  if (!($$ = pc_expr_index(p, $1, $4, @$))) YYABORT; }
+    | postfix DOT name
+        { if (!($$ = pc_expr_member(p, $1, @3, @$))) YYABORT; }
+    | postfix LBRACK
+        { if (pc_expr_enter(p, @2)) YYABORT; }
+      expr RBRACK
+        { pc_expr_leave(p);
+          if (!($$ = pc_expr_index(p, $1, $4, @$))) YYABORT; }
     ;
 
 name
@@ -116,20 +141,32 @@ name
     ;
 
 primary
-    : IDENT                     { if (!($$ = pc_expr_path(p, @1))) YYABORT; }
-    | NUMBER                    { if (!($$ = pc_expr_number(p, @1))) YYABORT; }
-    | STRING                    { if (!($$ = pc_expr_string(p, @1))) YYABORT; }
-    | TRUE                      { if (!($$ = pc_expr_literal(p, PC_E_BOOL, @1))) YYABORT; $$->b = true; }
-    | FALSE                     { if (!($$ = pc_expr_literal(p, PC_E_BOOL, @1))) YYABORT; }
-    | NUL                       { if (!($$ = pc_expr_literal(p, PC_E_NULL, @1))) YYABORT; }
-    | LPAREN                    { if (pc_expr_enter(p, @1)) YYABORT; }
-      expr RPAREN               { pc_expr_leave(p); $$ = $3; }
-    | LBRACK                    { if (pc_expr_enter(p, @1)) YYABORT; }
-      opt_items RBRACK          { pc_expr_leave(p);
-                                  if (!($$ = pc_expr_list(p, $3, @$))) YYABORT; }
-    | IDENT LPAREN              { if (pc_expr_enter(p, @2)) YYABORT; }
-      opt_items RPAREN          { pc_expr_leave(p);
-                                  if (!($$ = pc_expr_call(p, @1, $4, @$))) YYABORT; }
+    : IDENT
+        { if (!($$ = pc_expr_path(p, @1))) YYABORT; }
+    | NUMBER
+        { if (!($$ = pc_expr_number(p, @1))) YYABORT; }
+    | STRING
+        { if (!($$ = pc_expr_string(p, @1))) YYABORT; }
+    | TRUE
+        { if (!($$ = pc_expr_bool(p, true, @1))) YYABORT; }
+    | FALSE
+        { if (!($$ = pc_expr_bool(p, false, @1))) YYABORT; }
+    | NUL
+        { if (!($$ = pc_expr_null(p, @1))) YYABORT; }
+    | LPAREN
+        { if (pc_expr_enter(p, @1)) YYABORT; }
+      expr RPAREN
+        { pc_expr_leave(p); $$ = $3; }
+    | LBRACK
+        { if (pc_expr_enter(p, @1)) YYABORT; }
+      opt_items RBRACK
+        { pc_expr_leave(p);
+          if (!($$ = pc_expr_list(p, $3, @$))) YYABORT; }
+    | IDENT LPAREN
+        { if (pc_expr_enter(p, @2)) YYABORT; }
+      opt_items RPAREN
+        { pc_expr_leave(p);
+          if (!($$ = pc_expr_call(p, @1, $4, @$))) YYABORT; }
     ;
 
 opt_items
@@ -138,8 +175,10 @@ opt_items
     ;
 
 items
-    : expr                      { if (!($$ = pc_expr_list_add(p, NULL, $1))) YYABORT; }
-    | items COMMA expr          { if (!($$ = pc_expr_list_add(p, $1, $3))) YYABORT; }
+    : expr
+        { if (!($$ = pc_expr_list_add(p, NULL, $1))) YYABORT; }
+    | items COMMA expr
+        { if (!($$ = pc_expr_list_add(p, $1, $3))) YYABORT; }
     ;
 
 %%
