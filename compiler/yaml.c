@@ -28,6 +28,9 @@ static void layout_error(struct pcy_state *st, enum pc_diag_id id,
                          uint32_t off, uint32_t len, const char *msg)
 {
     st->layout_errors++;
+    /* after these the tree no longer says what the author meant */
+    if (id != PC_D_DUPLICATE_KEY)
+        st->fatal_errors++;
     pc_report(st->ctx, id, at(st, off, len), "%s", msg);
 }
 
@@ -38,7 +41,10 @@ void pcy_syntax_error(struct pcy_state *st, uint32_t off, uint32_t len,
     if (st->layout_errors == 0)
         pc_report(st->ctx, PC_D_SYNTAX, at(st, off, len), "%s", msg);
     st->layout_errors++;
+    st->fatal_errors++;
 }
+
+static void plain_flush(struct pcy_state *st);
 
 void pcy_newline(struct pcy_state *st)
 {
@@ -326,8 +332,16 @@ static struct pc_node *decode_dquoted(struct pcy_state *st, uint32_t off,
             /* an escaped line break joins the lines without a space */
             if (e == '\r' && s[i] == '\n')
                 i++;
-            while (i < end && (s[i] == ' ' || s[i] == '\t'))
-                i++;
+            for (;;) {
+                while (i < end && (s[i] == ' ' || s[i] == '\t'))
+                    i++;
+                if (i < end && is_nl(s, i, end)) {
+                    sb_ch(&b, '\n'); /* a blank line stays a newline */
+                    i += s[i] == '\r' ? 2 : 1;
+                    continue;
+                }
+                break;
+            }
             break;
         default:
             layout_error(st, PC_D_SYNTAX, esc, 2,
@@ -367,6 +381,8 @@ static struct pc_node *decode_block(struct pcy_state *st, uint32_t off,
 {
     const char *s = st->buf;
     uint32_t end = off + len, i = off + 1;
+    if (end > st->len) /* the newline added after the source is not text */
+        end = st->len;
     bool folded = s[off] == '>';
     char chomp = 'c';
     int explicit_indent = 0;
@@ -420,7 +436,7 @@ static struct pc_node *decode_block(struct pcy_state *st, uint32_t off,
 
     struct sbuf b = {0};
     sb_put(&b, "", 0);
-    bool prev_text = false, prev_more = false;
+    bool prev_text = false, prev_more = false, terminated = false;
     unsigned pending_breaks = 0;
     for (uint32_t p = body; p < end;) {
         uint32_t q = p;
@@ -432,9 +448,12 @@ static struct pc_node *decode_block(struct pcy_state *st, uint32_t off,
         int sp = 0;
         while (p + (uint32_t)sp < le && s[p + (uint32_t)sp] == ' ')
             sp++;
-        bool blank = p + (uint32_t)sp == le;
+        /* spaces beyond the indentation are content, even on a line of
+           nothing else */
+        bool blank = p + (uint32_t)sp == le && (indent < 0 || sp <= indent);
         if (blank) {
-            pending_breaks++;
+            if (q < end)
+                pending_breaks++;
         } else {
             uint32_t start = p + (uint32_t)(indent >= 0 && sp >= indent
                                                 ? indent
@@ -457,16 +476,17 @@ static struct pc_node *decode_block(struct pcy_state *st, uint32_t off,
             sb_put(&b, s + start, le - start);
             prev_text = true;
             prev_more = more;
+            terminated = q < end;
         }
         p = q + 1;
     }
     /* chomping */
     if (chomp == '+') {
-        if (prev_text)
+        if (prev_text && terminated)
             sb_ch(&b, '\n');
         for (unsigned k = 0; k < pending_breaks; k++)
             sb_ch(&b, '\n');
-    } else if (chomp == 'c' && prev_text) {
+    } else if (chomp == 'c' && prev_text && terminated) {
         sb_ch(&b, '\n');
     }
     /* the node's range ends at the last content line, not at the
@@ -516,7 +536,7 @@ static void unwind(struct pcy_state *st, long col, uint32_t off)
 static bool push_level(struct pcy_state *st, uint32_t col, bool seq,
                        bool indentless, uint32_t off)
 {
-    if (st->depth >= PC_YAML_MAX_DEPTH) {
+    if (st->depth + st->lflow >= PC_YAML_MAX_DEPTH) {
         if (!st->depth_reported)
             layout_error(st, PC_D_DEPTH, off, 1,
                          "nesting deeper than 64 levels");
@@ -538,6 +558,7 @@ static bool is_key(enum pcy_raw_type t)
 
 static void finish(struct pcy_state *st, uint32_t off)
 {
+    plain_flush(st);
     unwind(st, -1, off);
     emit(st, PCY_YYEOF, NULL, off, 0);
     st->eof = true;
@@ -562,8 +583,22 @@ static bool block_layout(struct pcy_state *st, const struct pcy_raw *t)
     uint32_t col = t->col;
     if (ls) {
         struct pcy_level *top;
+        /* the shallowest level this line closes */
+        long popped = -1;
+        for (int k = st->depth; k > 0 && st->stack[k - 1].col > col; k--)
+            popped = st->stack[k - 1].col;
         unwind(st, (long)col, t->off);
         top = st->depth ? &st->stack[st->depth - 1] : NULL;
+        if (popped >= 0 && (!top || top->col < col) && col < popped) {
+            /* between two levels: neither a sibling nor a child */
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "inconsistent indentation: this line starts at "
+                     "column %u, the block it seems to continue at column "
+                     "%ld", col + 1, popped + 1);
+            layout_error(st, PC_D_SYNTAX, t->off, t->len ? t->len : 1, msg);
+            return false;
+        }
         if (top && top->indentless && top->col == col && t->type != R_DASH) {
             emit(st, PCY_BEND, NULL, t->off, 0);
             st->depth--;
@@ -617,19 +652,66 @@ static int current_indent(struct pcy_state *st)
     return st->depth ? (int)st->stack[st->depth - 1].col : -1;
 }
 
-/* Joins a continuation line onto the previous plain scalar. */
+static bool plain_put(struct pcy_state *st, const char *p, size_t n)
+{
+    struct sbuf_ *b = &st->plain;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            pc_oom(st->ctx);
+            return false;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return true;
+}
+
+/* Ends the plain scalar that may have been continuing: its joined text
+ * moves into the arena. */
+static void plain_flush(struct pcy_state *st)
+{
+    struct pc_node *n = st->last_plain;
+    if (n && st->plain.n) {
+        char *s = pr_arena_strndup(&st->ctx->arena, st->plain.p,
+                                   st->plain.n);
+        if (s) {
+            n->str = s;
+            n->len = st->plain.n;
+        } else {
+            pc_oom(st->ctx);
+        }
+    }
+    st->plain.n = 0;
+    st->last_plain = NULL;
+}
+
+/* Joins a continuation line onto the previous plain scalar: one line
+ * break folds to a space, each blank line between stays a newline. */
 static bool continue_plain(struct pcy_state *st, const struct pcy_raw *t)
 {
     struct pc_node *n = st->last_plain;
-    const char *sep = st->line_no > st->last_plain_line + 1 ? "\n" : " ";
-    char *joined = pr_arena_printf(&st->ctx->arena, "%s%s%.*s", n->str, sep,
-                                   (int)t->len, st->buf + t->off);
-    if (!joined) {
-        pc_oom(st->ctx);
+    if (st->saw_comment) {
+        layout_error(st, PC_D_SYNTAX, t->off, t->len,
+                     "a comment ends a plain scalar; this line cannot "
+                     "continue it (quote the value or drop the comment)");
+        plain_flush(st);
         return false;
     }
-    n->str = joined;
-    n->len = strlen(joined);
+    if (st->plain.n == 0 && !plain_put(st, n->str, n->len))
+        return false;
+    uint32_t gap = st->line_no - st->last_plain_line;
+    if (gap <= 1)
+        plain_put(st, " ", 1);
+    for (uint32_t k = 1; k < gap; k++)
+        plain_put(st, "\n", 1);
+    plain_put(st, st->buf + t->off, t->len);
     n->exact = false;
     n->loc.len = t->off + t->len - n->loc.off;
     st->last_plain_line = st->line_no;
@@ -683,10 +765,20 @@ static void process(struct pcy_state *st, struct pcy_raw *t)
         break;
     case R_QUESTION:
         what = "complex mapping keys ('? ') are not supported";
+        st->skip_colon = true;
         break;
     case R_COLON:
+        if (st->skip_colon) { /* the ':' of a '? ' key already reported */
+            st->skip_colon = false;
+            return;
+        }
         id = PC_D_SYNTAX;
         what = "a ':' with no key before it";
+        break;
+    case R_BLOCKINFLOW:
+        id = PC_D_SYNTAX;
+        what = "block scalars ('|' and '>') cannot appear inside [ ] or "
+               "{ }; use a quoted string";
         break;
     case R_RESERVED:
         id = PC_D_SYNTAX;
@@ -712,6 +804,10 @@ static void process(struct pcy_state *st, struct pcy_raw *t)
     }
     if (what) {
         layout_error(st, id, t->off, t->len ? t->len : 1, what);
+        if (t->type == R_BLOCKINFLOW) {
+            finish(st, t->off);
+            return;
+        }
         if (t->type != R_ALIAS)
             return;
         /* an alias still stands for a value: keep the structure intact */
@@ -720,13 +816,34 @@ static void process(struct pcy_state *st, struct pcy_raw *t)
     }
     st->seen_content = true;
 
+    if (st->lflow > 0 && t->line_start && t->type != R_RBRACK &&
+        t->type != R_RBRACE &&
+        ((int)t->col <= current_indent(st) || t->type == R_DASH)) {
+        /* a flow collection left open: the next block line arrived */
+        char msg[96];
+        unsigned line, col;
+        pc_source_linecol(pc_ctx_source(st->ctx, st->file),
+                          st->flow_open[st->lflow - 1], &line, &col);
+        snprintf(msg, sizeof msg, "missing '%c' to close the '%c' on line %u",
+                 st->buf[st->flow_open[st->lflow - 1]] == '[' ? ']' : '}',
+                 st->buf[st->flow_open[st->lflow - 1]], line);
+        layout_error(st, PC_D_SYNTAX, t->off, t->len ? t->len : 1, msg);
+        finish(st, t->off);
+        return;
+    }
+    if (is_key(t->type) && memchr(st->buf + t->off, '\n', t->len)) {
+        layout_error(st, PC_D_SYNTAX, t->off, 1,
+                     "a mapping key must fit on one line");
+        finish(st, t->off);
+        return;
+    }
+    if (t->line_start && t->type == R_PLAIN && st->last_plain &&
+        (st->lflow > 0 || (int)t->col > current_indent(st))) {
+        continue_plain(st, t);
+        return;
+    }
+    plain_flush(st);
     if (st->lflow == 0) {
-        if (t->line_start && t->type == R_PLAIN && st->last_plain &&
-            (int)t->col > current_indent(st)) {
-            continue_plain(st, t);
-            return;
-        }
-        st->last_plain = NULL;
         if (!block_layout(st, t)) {
             st->after_dash = false;
             st->last_was_key = false;
@@ -776,7 +893,9 @@ static void process(struct pcy_state *st, struct pcy_raw *t)
         break;
     case R_LBRACK:
     case R_LBRACE:
-        if (++st->lflow > PC_YAML_MAX_DEPTH) {
+        if (st->lflow < PC_YAML_MAX_DEPTH)
+            st->flow_open[st->lflow] = off;
+        if (++st->lflow + st->depth > PC_YAML_MAX_DEPTH) {
             layout_error(st, PC_D_DEPTH, off, 1,
                          "nesting deeper than 64 levels");
             finish(st, off);
@@ -803,9 +922,10 @@ static void process(struct pcy_state *st, struct pcy_raw *t)
     emit(st, tok, n, off, len);
     st->after_dash = t->type == R_DASH && st->lflow == 0;
     st->last_was_key = tok == PCY_KEY;
-    if (t->type == R_PLAIN && st->lflow == 0 && n) {
+    if (t->type == R_PLAIN && n && n->kind == PC_NODE_SCALAR) {
         st->last_plain = n;
         st->last_plain_line = st->line_no;
+        st->saw_comment = false;
     }
 }
 
@@ -876,7 +996,9 @@ static unsigned check_encoding(struct pcy_state *st)
                      c);
             layout_error(st, PC_D_ENCODING, i, 1, msg);
             bad++;
-            i++;
+            /* one error per malformed sequence */
+            for (i++; i < st->len && (s[i] & 0xC0) == 0x80; i++)
+                ;
             continue;
         }
         i += (uint32_t)n + 1;
@@ -934,14 +1056,13 @@ static void check_duplicates(struct pcy_state *st, struct pc_node *n,
         for (size_t i = 0; i < n->len; i++)
             idx[i] = &n->pairs[i];
         qsort(idx, n->len, sizeof *idx, cmp_pair_key);
-        for (size_t i = 1; i < n->len; i++)
-            if (strcmp(idx[i]->key->str, idx[i - 1]->key->str) == 0) {
-                size_t f = i - 1;
-                while (f > 0 &&
-                       strcmp(idx[f - 1]->key->str, idx[i]->key->str) == 0)
-                    f--;
-                report_dup(st, idx[f], idx[i]);
-            }
+        size_t first = 0;
+        for (size_t i = 1; i < n->len; i++) {
+            if (strcmp(idx[i]->key->str, idx[first]->key->str) == 0)
+                report_dup(st, idx[first], idx[i]);
+            else
+                first = i;
+        }
         free(idx);
     }
     for (size_t i = 0; i < n->len; i++)
@@ -998,7 +1119,8 @@ struct pc_node *pc_yaml_parse(struct pc_ctx *ctx, uint32_t file)
                              st->scanner);
             int rc = pcy_parse(st);
             pcyr_lex_destroy(st->scanner);
-            if (rc == 0 && st->root) {
+            plain_flush(st);
+            if (rc == 0 && st->root && st->fatal_errors == 0) {
                 check_duplicates(st, st->root, 0);
                 root = st->root;
             }
@@ -1006,6 +1128,7 @@ struct pc_node *pc_yaml_parse(struct pc_ctx *ctx, uint32_t file)
             pc_oom(ctx);
         }
     }
+    free(st->plain.p);
     free(buf);
     free(st);
     return root;

@@ -23,6 +23,7 @@ enum pcy_raw_type {
     R_DOCSTART, R_DOCEND, R_DIRECTIVE,
     R_ANCHOR, R_ALIAS, R_TAG, R_QUESTION, R_COLON, R_RESERVED,
     R_UNTERMINATED,                     /* quoted scalar without its end */
+    R_BLOCKINFLOW,                      /* | or > inside [ ] or { } */
     R_BADCHAR
 };
 
@@ -64,6 +65,8 @@ struct pcy_state {
     int block_parent;           /* indentation a block scalar must exceed */
     uint32_t blk_start;
     uint32_t blk_col;
+    int blk_indent;             /* content indentation, -1 unknown */
+    bool saw_comment;           /* a comment since the last plain */
     bool blk_line_start;
 
     /* layout */
@@ -80,6 +83,10 @@ struct pcy_state {
     uint32_t line_no;           /* counts newlines, for continuation */
     bool eof;
     unsigned layout_errors;
+    unsigned fatal_errors;      /* errors after which the tree lies */
+    uint32_t flow_open[PC_YAML_MAX_DEPTH + 1]; /* where each [ { began */
+    bool skip_colon;            /* after '? ': its ':' is no news */
+    struct sbuf_ { char *p; size_t n, cap; } plain; /* continued plain */
     bool depth_reported;
 
     struct pc_node *root;

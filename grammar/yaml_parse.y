@@ -204,21 +204,26 @@ opt_comma
 
 %%
 
-static const char *token_words(yysymbol_kind_t k)
+/* How a token reads in a message, without and with an article. */
+static const char *token_words(yysymbol_kind_t k, bool article)
 {
     switch (k) {
-    case YYSYMBOL_KEY: return "a mapping key";
-    case YYSYMBOL_SCALAR: return "a scalar";
-    case YYSYMBOL_BMAP: return "a block mapping";
-    case YYSYMBOL_BSEQ: return "a block sequence";
-    case YYSYMBOL_BEND: return "the end of the block";
-    case YYSYMBOL_ENTRY: return "a '-' sequence entry";
+    case YYSYMBOL_KEY: return article ? "a mapping key" : "mapping key";
+    case YYSYMBOL_SCALAR: return article ? "a value" : "value";
+    case YYSYMBOL_BMAP:
+        return article ? "a nested mapping" : "nested mapping";
+    case YYSYMBOL_BSEQ:
+        return article ? "a nested sequence" : "nested sequence";
+    case YYSYMBOL_BEND:
+        return article ? "less indentation" : "end of the indented block";
+    case YYSYMBOL_ENTRY:
+        return article ? "a '-' sequence entry" : "'-' sequence entry";
     case YYSYMBOL_LBRACK: return "'['";
     case YYSYMBOL_RBRACK: return "']'";
     case YYSYMBOL_LBRACE: return "'{'";
     case YYSYMBOL_RBRACE: return "'}'";
     case YYSYMBOL_COMMA: return "','";
-    case YYSYMBOL_YYEOF: return "the end of the file";
+    case YYSYMBOL_YYEOF: return "end of file";
     default: return yysymbol_name(k);
     }
 }
@@ -230,13 +235,14 @@ static int yyreport_syntax_error(const yypcontext_t *ctx,
     yysymbol_kind_t expected[6];
     int n = yypcontext_expected_tokens(ctx, expected, 6);
     yysymbol_kind_t got = yypcontext_token(ctx);
-    int len = snprintf(msg, sizeof msg, "unexpected %s", token_words(got));
+    int len = snprintf(msg, sizeof msg, "unexpected %s",
+                       token_words(got, false));
     if (n > 0 && n <= 4) {
         for (int i = 0; i < n && len > 0 && (size_t)len < sizeof msg; i++)
             len += snprintf(msg + len, sizeof msg - (size_t)len, "%s%s",
                             i == 0 ? "; expected " : (i == n - 1 ? " or "
                                                                  : ", "),
-                            token_words(expected[i]));
+                            token_words(expected[i], true));
     }
     const PCY_LTYPE *loc = yypcontext_location(ctx);
     uint32_t off = (uint32_t)loc->first_column;
