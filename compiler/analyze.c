@@ -604,8 +604,10 @@ static void link_phases(struct pc_build *b)
         if (!s->phase || phase_index(wf, s->phase) >= 0)
             continue;
         struct pc_diag *d = pc_report(
-            b->ctx, PC_D_UNKNOWN_PHASE, s->loc, "step '%s' is in phase '%s', "
-            "which is not declared under 'phases:'", s->id, s->phase);
+            b->ctx, PC_D_UNKNOWN_PHASE, s->phase_loc.file ? s->phase_loc
+                                                          : s->loc,
+            "step '%s' is in phase '%s', which is not declared under "
+            "'phases:'", s->id, s->phase);
         if (wf->nphases) {
             const char **names = malloc(wf->nphases * sizeof *names);
             if (names) {
@@ -623,10 +625,13 @@ static void link_phases(struct pc_build *b)
         if (ph->feedback_to) {
             long t = phase_index(wf, ph->feedback_to);
             if (t < 0 || (size_t)t >= p)
-                pc_report(b->ctx, PC_D_UNKNOWN_PHASE, ph->loc,
+                pc_report(b->ctx, PC_D_UNKNOWN_PHASE,
+                          ph->feedback_loc.file ? ph->feedback_loc : ph->loc,
                           "feedback of phase '%s' goes to '%s', which is not "
                           "an earlier phase", ph->name, ph->feedback_to);
         }
+        if (ph->duplicate)
+            continue;
         /* a gate step closes the phase; the next phase waits for it */
         char *id = pr_arena_printf(&b->ctx->arena, "%s.gate", ph->name);
         struct pc_step *g = id ? pc_add_step(b, id, ph->loc) : NULL;
@@ -675,12 +680,29 @@ static bool tool_known(struct pc_build *b, const char *name)
 }
 
 static void check_tool(struct pc_build *b, struct pc_step *s,
-                       const char *name)
+                       const char *name, struct pc_loc loc)
 {
-    if (!tool_known(b, name))
-        pc_report(b->ctx, PC_D_UNKNOWN_TOOL, s->loc,
-                  "step '%s' uses tool '%s', which is neither under "
-                  "'tools:' nor in the catalog", s->id, name);
+    if (!loc.file)
+        loc = s->loc;
+    if (!tool_known(b, name)) {
+        struct pc_diag *d = pc_report(
+            b->ctx, PC_D_UNKNOWN_TOOL, loc,
+            "step '%s' uses tool '%s', which is neither under 'tools:' nor "
+            "in the catalog", s->id, name);
+        size_t n = b->wf->ntools + b->cat->ntools;
+        const char **names = malloc((n + 1) * sizeof *names);
+        if (d && names) {
+            size_t k = 0;
+            for (size_t i = 0; i < b->wf->ntools; i++)
+                names[k++] = b->wf->tools[i].name;
+            for (size_t i = 0; i < b->cat->ntools; i++)
+                names[k++] = b->cat->tools[i].name;
+            const char *near = pc_closest(name, names, k);
+            if (near)
+                pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
+        }
+        free(names);
+    }
     if (b->wf->policy_tools_set &&
         !in_list((const char *const *)b->wf->allowed_tools, name)) {
         bool ok = false;
@@ -688,7 +710,7 @@ static void check_tool(struct pc_build *b, struct pc_step *s,
             if (!strcmp(b->wf->allowed_tools[i], name))
                 ok = true;
         if (!ok)
-            pc_report(b->ctx, PC_D_POLICY, s->loc,
+            pc_report(b->ctx, PC_D_POLICY, loc,
                       "step '%s' uses tool '%s', which the policy's "
                       "allowed_tools does not list; it will be refused",
                       s->id, name);
@@ -713,7 +735,7 @@ static void check_command(struct pc_build *b, struct pc_step *s)
         if (strlen(a) == j - i && !memcmp(a, t + i, j - i))
             return;
     }
-    pc_report(b->ctx, PC_D_POLICY, s->loc,
+    pc_report(b->ctx, PC_D_POLICY, s->run_loc.file ? s->run_loc : s->loc,
               "step '%s' runs '%.*s', which the policy's allowed_commands "
               "does not list; it will be refused", s->id, (int)(j - i),
               t + i);
@@ -773,16 +795,18 @@ static void check_step(struct pc_build *b, struct pc_step *s)
         }
     }
     if (s->kind == PC_STEP_TOOL && s->tool)
-        check_tool(b, s, s->tool);
+        check_tool(b, s, s->tool, s->tool_loc);
     for (size_t i = 0; i < s->ntools; i++)
-        check_tool(b, s, s->tools[i]);
+        check_tool(b, s, s->tools[i],
+                   s->tools_locs ? s->tools_locs[i] : s->loc);
     if (s->kind == PC_STEP_SHELL)
         check_command(b, s);
     if (s->judge) {
         long t = pc_step_index(b, s->judge);
         if (t < 0) {
             struct pc_diag *d = pc_report(
-                c, PC_D_UNDEFINED_STEP, s->loc,
+                c, PC_D_UNDEFINED_STEP,
+                s->judge_loc.file ? s->judge_loc : s->loc,
                 "step '%s' names unknown judge step '%s'", s->id, s->judge);
             pc_suggest_step(b, d, s->judge);
         }
@@ -793,13 +817,17 @@ static void check_step(struct pc_build *b, struct pc_step *s)
 
 static void fmt_secs(char *buf, size_t n, double s)
 {
-    if (s >= 3600 && (long)s % 60 == 0)
-        snprintf(buf, n, "%gh%s", (double)((long)s / 3600),
-                 (long)s % 3600 ? "+" : "");
-    if (s >= 60 && (long)s % 60 == 0)
-        snprintf(buf, n, "%gm", s / 60);
-    else
+    long whole = (long)s;
+    if ((double)whole != s || whole < 60)
         snprintf(buf, n, "%gs", s);
+    else if (whole % 3600 == 0)
+        snprintf(buf, n, "%ldh", whole / 3600);
+    else if (whole >= 3600 && whole % 60 == 0)
+        snprintf(buf, n, "%ldh%ldm", whole / 3600, whole % 3600 / 60);
+    else if (whole % 60 == 0)
+        snprintf(buf, n, "%ldm", whole / 60);
+    else
+        snprintf(buf, n, "%lds", whole);
 }
 
 int pc_analyze(struct pc_build *b)
@@ -812,7 +840,10 @@ int pc_analyze(struct pc_build *b)
     link_phases(b);
     for (size_t i = 0; i < nsource; i++)
         check_step(b, &wf->steps[i]);
-    for (size_t i = 0; i < wf->nparams; i++) {
+    /* after an error, a parameter may look unused only because the
+       expression that used it did not parse */
+    for (size_t i = 0; c->nerrors == b->errors_at_start && i < wf->nparams;
+         i++) {
         struct pc_param *p = &wf->params[i];
         if (!p->used && !p->implicit)
             pc_report(c, PC_D_UNUSED_PARAM, p->loc,

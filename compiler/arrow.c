@@ -28,6 +28,7 @@ bool pc_is_arrow_key(const char *key)
 
 struct group {
     uint32_t steps[64];
+    struct pc_loc locs[64];     /* where each name stands */
     unsigned n;
 };
 
@@ -45,6 +46,8 @@ static void cur_error(struct cursor *c, size_t at, size_t len,
     if (c->failed)
         return;
     c->failed = true;
+    if (at >= c->end) /* at the end: point just past the text */
+        len = 0;
     pc_report(c->b->ctx, PC_D_ARROW, pc_node_subloc(c->node, at, len), fmt,
               arg);
 }
@@ -124,6 +127,7 @@ static bool step_ref(struct cursor *c, struct group *g)
         cur_error(c, start, n, "more than 64 steps in one group%s", "");
         return false;
     }
+    g->locs[g->n] = pc_node_subloc(c->node, start, n);
     g->steps[g->n++] = (uint32_t)t;
     return true;
 }
@@ -159,7 +163,7 @@ static void link(struct pc_build *b, const struct group *from,
                 pc_add_dep(b, &b->wf->steps[to->steps[i]], from->steps[j],
                            false, false, loc);
             else
-                pc_report(b->ctx, PC_D_CYCLE, loc,
+                pc_report(b->ctx, PC_D_CYCLE, to->locs[i],
                           "step '%s' follows itself",
                           b->wf->steps[to->steps[i]].id);
 }
@@ -319,10 +323,18 @@ static void compact_swarm(struct cursor *c)
             return;
         }
         char *role = pr_arena_strndup(&c->b->ctx->arena, c->s + start, n);
-        if (role && pc_closest(role, roles, 3) == NULL)
-            pc_report(c->b->ctx, PC_D_ARROW, pc_node_subloc(c->node, start, n),
-                      "unknown swarm role '%s'; expected coordinator, "
-                      "specialists or aggregator", role);
+        bool known = false;
+        for (int r = 0; role && roles[r]; r++)
+            known |= !strcmp(role, roles[r]);
+        if (role && !known) {
+            struct pc_diag *d = pc_report(
+                c->b->ctx, PC_D_ARROW, pc_node_subloc(c->node, start, n),
+                "unknown swarm role '%s'; expected coordinator, "
+                "specialists or aggregator", role);
+            const char *near = pc_closest(role, roles, 3);
+            if (near)
+                pc_note(c->b->ctx, d, NOLOC, "did you mean '%s'?", near);
+        }
         c->i++;
         if (!element(c, &cur))
             return;

@@ -58,6 +58,7 @@ int pc_compile(struct pc_ctx *ctx, struct pc_catalog *cat, const char *path,
     b.cat = cat;
     b.wf = wf;
     b.root_loc = (struct pc_loc){file, 0, 0};
+    b.errors_at_start = errors_before;
     const char *slash = strrchr(path, '/');
     b.dir = slash ? pr_arena_strndup(&ctx->arena, path,
                                      (size_t)(slash - path ? slash - path

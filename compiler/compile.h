@@ -16,6 +16,8 @@ struct pc_build {
     struct pc_workflow *wf;
     const char *dir;            /* directory of the main file */
     struct pc_loc root_loc;     /* the document */
+    size_t steps_end;           /* steps: entries end here */
+    unsigned errors_at_start;   /* ctx errors before this file */
     uint32_t *ids;              /* open-addressing table of step ids */
     size_t idcap;
     const char **imported;      /* files imported so far */

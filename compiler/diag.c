@@ -131,7 +131,8 @@ int pc_diag_option(struct pc_ctx *c, const char *arg, const char **err)
         return 0;
     }
     if (as_error)
-        o->state[id] = neg ? WARN : ERROR;
+        o->state[id] = neg ? (o->state[id] == ERROR ? WARN : o->state[id])
+                           : ERROR;
     else
         o->state[id] = neg ? OFF : (o->state[id] == ERROR ? ERROR : WARN);
     return 0;
@@ -165,6 +166,22 @@ struct pc_diag *pc_report(struct pc_ctx *c, enum pc_diag_id id,
     unsigned st = c->opts.state[id];
     if (st == OFF)
         return NULL;
+    /* the same finding reached twice (a condition shared by two branches)
+       is reported once */
+    {
+        va_list aq;
+        char probe[256];
+        va_start(aq, fmt);
+        vsnprintf(probe, sizeof probe, fmt, aq);
+        va_end(aq);
+        for (size_t i = c->ndiags, k = 0; i-- > 0 && k < 64; k++) {
+            const struct pc_diag *o = &c->diags[i];
+            if (o->id == id && o->loc.file == loc.file &&
+                o->loc.off == loc.off && o->loc.len == loc.len &&
+                !strncmp(o->msg, probe, sizeof probe - 1))
+                return NULL;
+        }
+    }
     enum pc_severity sev = PC_SEV_WARNING;
     if (st == ERROR || c->opts.werror_all)
         sev = PC_SEV_ERROR;
@@ -447,5 +464,6 @@ const char *pc_closest(const char *word, const char *const *cands, size_t n)
     size_t limit = wl / 3 + 1;
     if (limit > 4)
         limit = 4;
-    return bestd <= limit ? best : NULL;
+    /* a suggestion must share something with the word */
+    return bestd <= limit && bestd < wl ? best : NULL;
 }

@@ -146,6 +146,8 @@ struct pc_step {
     bool continue_on_failure;
     bool cache;
     const char *phase;
+    struct pc_loc phase_loc, judge_loc, tool_loc, run_loc;
+    struct pc_loc *tools_locs;
     struct pc_budget budget;
     unsigned batch_size, parallelism;   /* pipeline stages */
     int32_t gate_of_phase;              /* a phase's gate step, else -1 */
@@ -172,6 +174,8 @@ struct pc_phase {
     double min_success_rate;            /* gate; 0: none */
     struct pc_expr *gate;               /* gate condition, or NULL */
     const char *feedback_to;            /* phase to loop back to */
+    struct pc_loc feedback_loc;
+    bool duplicate;                     /* a second phase of that name */
     struct pc_expr *feedback_when;
     unsigned max_loops;
     uint32_t gate_step;                 /* index of its gate step */

@@ -351,8 +351,7 @@ static bool same_value(const struct pc_node *a, const struct pc_node *b)
 static void read_params(struct pc_build *b, const struct pc_node *n)
 {
     static const char *const keys[] = {"type", "required", "default",
-                                       "enum", "description", "items",
-                                       "minimum", "maximum", NULL};
+                                       "enum", "description", NULL};
     if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "parameters"))
         return;
     for (size_t i = 0; i < n->len; i++) {
@@ -781,8 +780,10 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
     if ((v = pc_map_get(def, "description")))
         s->description = pc_get_str(c, v, "description");
     /* shell */
-    if ((v = pc_map_get(def, "run")))
+    if ((v = pc_map_get(def, "run"))) {
         s->run = interp_of(b, v, "run");
+        s->run_loc = v->loc;
+    }
     if ((v = pc_map_get(def, "dir")))
         s->shell_dir = pc_get_str(c, v, "dir");
     if ((v = pc_map_get(def, "env")) &&
@@ -875,7 +876,8 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         }
     }
     if ((v = pc_map_get(def, "tools")))
-        s->tools = pc_get_str_list(c, v, "tools", &s->ntools, NULL);
+        s->tools = pc_get_str_list(c, v, "tools", &s->ntools,
+                                   &s->tools_locs);
     if ((v = pc_map_get(def, "best_of"))) {
         uint64_t n;
         if (pc_get_uint(c, v, "best_of", 16, &n) == 0) {
@@ -885,18 +887,24 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
             s->best_of = (unsigned)n;
         }
     }
-    if ((v = pc_map_get(def, "judge")))
+    if ((v = pc_map_get(def, "judge"))) {
         s->judge = pc_get_str(c, v, "judge");
+        s->judge_loc = v->loc;
+    }
     /* tool, aggregator, sub-workflow */
-    if ((v = pc_map_get(def, "tool")))
+    if ((v = pc_map_get(def, "tool"))) {
         s->tool = pc_get_str(c, v, "tool");
+        s->tool_loc = v->loc;
+    }
     if ((v = pc_map_get(def, "strategy")))
         s->strategy = pc_get_str(c, v, "strategy");
     if ((v = pc_map_get(def, "workflow"))) {
         s->workflow = pc_get_str(c, v, "workflow");
         if (s->workflow) {
-            char *p = pr_arena_printf(&c->arena, "%s/%s", b->dir,
-                                      s->workflow);
+            char *p = s->workflow[0] == '/'
+                          ? pr_arena_strdup(&c->arena, s->workflow)
+                          : pr_arena_printf(&c->arena, "%s/%s", b->dir,
+                                            s->workflow);
             FILE *f = p ? fopen(p, "rb") : NULL;
             if (!f)
                 pc_report(c, PC_D_IMPORT, v->loc,
@@ -963,8 +971,10 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
     }
     if ((v = pc_map_get(def, "cache")))
         pc_get_bool(c, v, "cache", &s->cache);
-    if ((v = pc_map_get(def, "phase")))
+    if ((v = pc_map_get(def, "phase"))) {
         s->phase = pc_get_str(c, v, "phase");
+        s->phase_loc = v->loc;
+    }
     if ((v = pc_map_get(def, "budget")))
         read_budget(b, v, &s->budget);
     uint64_t u;
@@ -978,13 +988,16 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
     /* what each kind needs */
     switch (s->kind) {
     case PC_STEP_LLM:
-        if (!s->model && !s->agent && !s->capability && c->nerrors == 0)
+        if (!pc_map_get(def, "model") && !pc_map_get(def, "agent") &&
+            !pc_map_get(def, "agent_capability") &&
+            !pc_map_get(def, "command") && !pc_map_get(def, "processor") &&
+            !pc_map_get(def, "cascade"))
             pc_report(c, PC_D_MISSING_FIELD, s->loc,
                       "LLM step '%s' names no model, agent or "
                       "agent_capability", s->id);
         break;
     case PC_STEP_SHELL:
-        if (!s->run)
+        if (!pc_map_get(def, "run"))
             pc_report(c, PC_D_MISSING_FIELD, s->loc,
                       "shell step '%s' has no 'run' command", s->id);
         break;
@@ -1083,9 +1096,8 @@ static void read_steps(struct pc_build *b, const struct pc_node *n)
             continue;
         pc_read_step(b, def, s);
     }
-    for (size_t i = first; i < b->wf->nsteps; i++)
-        if (b->wf->steps[i].node)
-            read_deps(b, b->wf->steps[i].node, &b->wf->steps[i]);
+    b->steps_end = b->wf->nsteps;
+    (void)first;
 }
 
 /* ---- workflow-level sections ---- */
@@ -1234,6 +1246,9 @@ static void read_phase(struct pc_build *b, const struct pc_node *k,
         }
     if ((v = pc_map_get(def, "description")))
         p->description = pc_get_str(b->ctx, v, "description");
+    for (size_t i = 0; i + 1 < wf->nphases; i++)
+        if (!strcmp(wf->phases[i].name, p->name))
+            p->duplicate = true;
     if ((v = pc_map_get(def, "steps"))) {
         size_t n;
         struct pc_loc *locs;
@@ -1281,8 +1296,10 @@ static void read_phase(struct pc_build *b, const struct pc_node *k,
         pc_check_keys(b->ctx, v, fkeys, "feedback");
         const struct pc_node *w;
         uint64_t u;
-        if ((w = pc_map_get(v, "to")))
+        if ((w = pc_map_get(v, "to"))) {
             p->feedback_to = pc_get_str(b->ctx, w, "to");
+            p->feedback_loc = w->loc;
+        }
         if ((w = pc_map_get(v, "when")) && pc_get_str(b->ctx, w, "when"))
             pc_cond_parse(b->ctx, w, &p->feedback_when);
         p->max_loops = 1;
@@ -1377,7 +1394,7 @@ static void read_agents(struct pc_build *b, const struct pc_node *n)
 {
     static const char *const keys[] = {
         "description", "model", "capability", "agent_capability",
-        "capabilities", "system", "role", "tools", NULL};
+        "system", "role", NULL};
     if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "agents"))
         return;
     for (size_t i = 0; i < n->len; i++) {
@@ -1401,12 +1418,23 @@ static void read_agents(struct pc_build *b, const struct pc_node *n)
                 a->model = pc_use_model(b, m, v->loc);
         }
         if ((v = pc_map_get(def, "capability")) ||
-            (v = pc_map_get(def, "agent_capability")))
+            (v = pc_map_get(def, "agent_capability"))) {
             a->capability = pc_get_str(b->ctx, v, "capability");
+            pc_catalog_models(b->ctx, b->cat);
+            if (a->capability &&
+                !pc_catalog_capability(b->cat, a->capability)) {
+                struct pc_diag *d = pc_report(
+                    b->ctx, PC_D_UNKNOWN_CAPABILITY, v->loc,
+                    "unknown capability '%s'", a->capability);
+                const char *near =
+                    pc_catalog_suggest_capability(b->cat, a->capability);
+                if (near)
+                    pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
+                a->capability = NULL;
+            }
+        }
         if ((v = pc_map_get(def, "system")) || (v = pc_map_get(def, "role")))
             a->system = pc_get_str(b->ctx, v, "system");
-        if ((v = pc_map_get(def, "capabilities")))
-            pc_get_str_list(b->ctx, v, "capabilities", &(size_t){0}, NULL);
     }
 }
 
@@ -1469,15 +1497,18 @@ static void read_aggregation(struct pc_build *b, const struct pc_node *n)
         if ((v = pc_map_get(def, "run")))
             a->run = interp_of(b, v, "run");
         const char *base = NULL;
-        if ((v = pc_map_get(def, "strategy")))
+        bool named = false;
+        if ((v = pc_map_get(def, "strategy"))) {
             base = pc_get_str(b->ctx, v, "strategy");
+            named = true;
+        }
         if (base && !pc_is_builtin_strategy(base))
             pc_report(b->ctx, PC_D_UNKNOWN_STRATEGY, v->loc,
                       "unknown aggregation strategy '%s'", base);
         else if (base)
             a->builtin = base;
         const struct pc_node *logic = pc_map_get(def, "logic");
-        if (!a->builtin && !a->run) {
+        if (!a->builtin && !a->run && !named) {
             if (pc_is_builtin_strategy(k->str)) {
                 a->builtin = k->str;
                 if (logic)
@@ -1498,10 +1529,10 @@ static void read_aggregation(struct pc_build *b, const struct pc_node *n)
 /* ---- imports ---- */
 
 static void import_file(struct pc_build *b, const struct pc_node *where,
-                        const char *path, int depth);
+                        const char *path, const char *dir, int depth);
 
 static void read_definitions(struct pc_build *b, const struct pc_node *root,
-                             int depth)
+                             const char *dir, int depth)
 {
     const struct pc_node *v;
     if ((v = pc_map_get(root, "import"))) {
@@ -1511,7 +1542,7 @@ static void read_definitions(struct pc_build *b, const struct pc_node *root,
         for (size_t i = 0; i < n; i++) {
             struct pc_node tmp = {0};
             tmp.loc = locs[i];
-            import_file(b, &tmp, files[i], depth + 1);
+            import_file(b, &tmp, files[i], dir, depth + 1);
         }
     }
     if ((v = pc_map_get(root, "models")))
@@ -1525,7 +1556,7 @@ static void read_definitions(struct pc_build *b, const struct pc_node *root,
 }
 
 static void import_file(struct pc_build *b, const struct pc_node *where,
-                        const char *path, int depth)
+                        const char *path, const char *dir, int depth)
 {
     struct pc_ctx *c = b->ctx;
     char *full;
@@ -1534,7 +1565,7 @@ static void import_file(struct pc_build *b, const struct pc_node *where,
     else if (path[0] == '/')
         full = pr_arena_strdup(&c->arena, path);
     else
-        full = pr_arena_printf(&c->arena, "%s/%s", b->dir, path);
+        full = pr_arena_printf(&c->arena, "%s/%s", dir, path);
     if (!full) {
         pc_oom(c);
         return;
@@ -1567,7 +1598,11 @@ static void import_file(struct pc_build *b, const struct pc_node *where,
     static const char *const keys[] = {"import", "models", "agents", "tools",
                                        "aggregation", "description", NULL};
     pc_check_keys(c, root, keys, "an imported file");
-    read_definitions(b, root, depth);
+    const char *slash = strrchr(full, '/');
+    const char *subdir =
+        slash ? pr_arena_strndup(&c->arena, full, (size_t)(slash - full))
+              : ".";
+    read_definitions(b, root, subdir ? subdir : ".", depth);
 }
 
 /* ---- the document ---- */
@@ -1616,7 +1651,7 @@ int pc_read_workflow(struct pc_build *b, const struct pc_node *root)
         if (pc_get_uint(c, v, "max_parallel", 65536, &u) == 0)
             wf->max_parallel = (unsigned)u;
     }
-    read_definitions(b, root, 0);
+    read_definitions(b, root, b->dir, 0);
     if ((v = pc_map_get(root, "parameters")))
         read_params(b, v);
     if ((v = pc_map_get(root, "sla")))
@@ -1630,6 +1665,10 @@ int pc_read_workflow(struct pc_build *b, const struct pc_node *root)
     if ((v = pc_map_get(root, "steps")))
         read_steps(b, v);
     pc_read_arrows(b, root);
+    /* depends_on may name steps that the arrow forms define */
+    for (size_t i = 0; i < b->steps_end; i++)
+        if (b->wf->steps[i].node)
+            read_deps(b, b->wf->steps[i].node, &b->wf->steps[i]);
     if ((v = pc_map_get(root, "phases")))
         read_phases(b, v);
     return 0;

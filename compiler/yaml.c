@@ -34,6 +34,19 @@ static void layout_error(struct pcy_state *st, enum pc_diag_id id,
     pc_report(st->ctx, id, at(st, off, len), "%s", msg);
 }
 
+/* An error in the block structure: after an earlier fatal error (a tab
+ * in the indentation, say) it is most likely an echo of it. */
+static void structure_error(struct pcy_state *st, uint32_t off,
+                            uint32_t len, const char *msg)
+{
+    if (st->fatal_errors) {
+        st->layout_errors++;
+        st->fatal_errors++;
+        return;
+    }
+    layout_error(st, PC_D_SYNTAX, off, len, msg);
+}
+
 void pcy_syntax_error(struct pcy_state *st, uint32_t off, uint32_t len,
                       const char *msg)
 {
@@ -596,7 +609,7 @@ static bool block_layout(struct pcy_state *st, const struct pcy_raw *t)
                      "inconsistent indentation: this line starts at "
                      "column %u, the block it seems to continue at column "
                      "%ld", col + 1, popped + 1);
-            layout_error(st, PC_D_SYNTAX, t->off, t->len ? t->len : 1, msg);
+            structure_error(st, t->off, t->len ? t->len : 1, msg);
             return false;
         }
         if (top && top->indentless && top->col == col && t->type != R_DASH) {
@@ -616,7 +629,7 @@ static bool block_layout(struct pcy_state *st, const struct pcy_raw *t)
                      "expected %s at this indentation, found %s",
                      top->seq ? "a '-' sequence entry" : "'key: value'",
                      describe(t->type));
-            layout_error(st, PC_D_SYNTAX, t->off, t->len ? t->len : 1, msg);
+            structure_error(st, t->off, t->len ? t->len : 1, msg);
             return false;
         }
         if (is_key(t->type))
@@ -729,6 +742,21 @@ static void process(struct pcy_state *st, struct pcy_raw *t)
                      "tab character in indentation; indent with spaces");
         st->tab_in_indent = false;
     }
+    if (st->lflow > 0 && t->line_start && t->type != R_RBRACK &&
+        t->type != R_RBRACE &&
+        ((int)t->col <= current_indent(st) || t->type == R_DASH)) {
+        /* a flow collection left open: the next block line arrived */
+        char msg[96];
+        unsigned line, col;
+        pc_source_linecol(pc_ctx_source(st->ctx, st->file),
+                          st->flow_open[st->lflow - 1], &line, &col);
+        snprintf(msg, sizeof msg, "missing '%c' to close the '%c' on line %u",
+                 st->buf[st->flow_open[st->lflow - 1]] == '[' ? ']' : '}',
+                 st->buf[st->flow_open[st->lflow - 1]], line);
+        layout_error(st, PC_D_SYNTAX, t->off, t->len ? t->len : 1, msg);
+        finish(st, t->off);
+        return;
+    }
     switch (t->type) {
     case R_EOF:
         finish(st, st->len);
@@ -816,21 +844,6 @@ static void process(struct pcy_state *st, struct pcy_raw *t)
     }
     st->seen_content = true;
 
-    if (st->lflow > 0 && t->line_start && t->type != R_RBRACK &&
-        t->type != R_RBRACE &&
-        ((int)t->col <= current_indent(st) || t->type == R_DASH)) {
-        /* a flow collection left open: the next block line arrived */
-        char msg[96];
-        unsigned line, col;
-        pc_source_linecol(pc_ctx_source(st->ctx, st->file),
-                          st->flow_open[st->lflow - 1], &line, &col);
-        snprintf(msg, sizeof msg, "missing '%c' to close the '%c' on line %u",
-                 st->buf[st->flow_open[st->lflow - 1]] == '[' ? ']' : '}',
-                 st->buf[st->flow_open[st->lflow - 1]], line);
-        layout_error(st, PC_D_SYNTAX, t->off, t->len ? t->len : 1, msg);
-        finish(st, t->off);
-        return;
-    }
     if (is_key(t->type) && memchr(st->buf + t->off, '\n', t->len)) {
         layout_error(st, PC_D_SYNTAX, t->off, 1,
                      "a mapping key must fit on one line");

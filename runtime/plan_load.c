@@ -197,29 +197,18 @@ static bool is_text_byte(uint8_t b)
     return b == '\r' || b == '\n' || b == 0x1a;
 }
 
-/* The magic with CR, LF and SUB bytes dropped on both sides is the same:
- * the file went through a text-mode conversion. */
+/* The first four bytes of the magic are intact and the probe after them
+ * is a run of CR, LF and SUB bytes in another arrangement: a text-mode
+ * conversion added or dropped some. */
 static bool text_damaged(const uint8_t *d, size_t size)
 {
     static const uint8_t m[8] = PR_PLAN_MAGIC;
-    if (size < 4 || memcmp(d, m, 4) != 0)
+    if (size < 5 || memcmp(d, m, 4) != 0)
         return false;
-    size_t i = 4, k = 4, lim = size < 16 ? size : 16;
-    while (k < 8) {
-        while (i < lim && is_text_byte(d[i]) && d[i] != m[k])
-            i++;
-        if (i >= lim)
-            return true;        /* the probe itself is what got mangled */
-        if (d[i] != m[k]) {
-            if (!is_text_byte(m[k]))
-                return false;
-            k++;                /* a probe byte was dropped */
-            continue;
-        }
-        i++;
-        k++;
-    }
-    return true;
+    size_t j = 4;
+    while (j < size && j < 13 && is_text_byte(d[j]))
+        j++;
+    return j > 4 && j < 13;
 }
 
 static int check_header(struct vctx *c, const uint8_t *d, size_t size)
@@ -670,11 +659,19 @@ static int check_record(struct vctx *c, const struct rkind *k,
     return 0;
 }
 
+#define MAX_FIELDS 64
+_Static_assert(sizeof step_fields / sizeof step_fields[0] <= MAX_FIELDS,
+               "raise MAX_FIELDS");
+_Static_assert(sizeof workflow_fields / sizeof workflow_fields[0] <=
+                   MAX_FIELDS, "raise MAX_FIELDS");
+
 static int check_records(struct vctx *c, const struct rkind *k)
 {
-    bool nonneg[64] = {false};
+    bool nonneg[MAX_FIELDS] = {false};
     char key[40];
-    for (size_t i = 0; i < k->nf && i < 64; i++) {
+    if (k->nf > MAX_FIELDS)
+        return fail(c, "internal error: too many fields");
+    for (size_t i = 0; i < k->nf; i++) {
         snprintf(key, sizeof key, " %s ", k->f[i].name);
         nonneg[i] = k->f[i].type == PR_FT_F64 && strstr(nonneg_f64, key);
     }
@@ -921,6 +918,11 @@ int pr_plan_load_mem(struct pr_plan *p, const void *data, size_t size,
 int pr_plan_open(struct pr_plan *p, const char *path, char *err,
                  size_t errcap)
 {
+    char dummy[1];
+    if (!err || !errcap) {
+        err = dummy;
+        errcap = sizeof dummy;
+    }
     memset(p, 0, sizeof *p);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
