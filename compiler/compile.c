@@ -33,7 +33,6 @@ static const char *default_id(struct pc_ctx *ctx, const char *path)
 int pc_compile(struct pc_ctx *ctx, struct pc_catalog *cat, const char *path,
                struct pc_workflow **out)
 {
-    unsigned errors_before = ctx->nerrors;
     *out = NULL;
     struct pc_source *src = pc_source_read(&ctx->arena, path);
     if (!src) {
@@ -41,6 +40,15 @@ int pc_compile(struct pc_ctx *ctx, struct pc_catalog *cat, const char *path,
                   "cannot read '%s': no such file or not readable", path);
         return -1;
     }
+    return pc_compile_source(ctx, cat, src, out);
+}
+
+int pc_compile_source(struct pc_ctx *ctx, struct pc_catalog *cat,
+                      struct pc_source *src, struct pc_workflow **out)
+{
+    unsigned errors_before = ctx->nerrors;
+    const char *path = src->path;
+    *out = NULL;
     uint32_t file = pc_ctx_add_source(ctx, src);
     if (!file)
         return -1;

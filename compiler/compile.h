@@ -27,6 +27,10 @@ struct pc_build {
 /* Compiles PATH into *OUT.  Returns 0 when no error was reported. */
 int pc_compile(struct pc_ctx *ctx, struct pc_catalog *cat, const char *path,
                struct pc_workflow **out);
+/* The same for a source already in memory (its path names it in messages
+ * and anchors relative imports). */
+int pc_compile_source(struct pc_ctx *ctx, struct pc_catalog *cat,
+                      struct pc_source *src, struct pc_workflow **out);
 
 /* workflow.c */
 int pc_read_workflow(struct pc_build *b, const struct pc_node *root);
