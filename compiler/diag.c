@@ -5,6 +5,7 @@
  * JSON output is one array of objects shaped like GCC's -fdiagnostics-format.
  */
 #include "diag.h"
+#include "util.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -422,48 +423,7 @@ void pc_diag_flush(struct pc_ctx *c, FILE *out)
 
 /* ---- did you mean ---- */
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return (size_t)-1;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t best = prev + cost;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
 const char *pc_closest(const char *word, const char *const *cands, size_t n)
 {
-    const char *best = NULL;
-    size_t bestd = (size_t)-1;
-    size_t wl = strlen(word);
-    for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(word, cands[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = cands[i];
-        }
-    }
-    /* close enough: at most a third of the word, and at least one edit */
-    size_t limit = wl / 3 + 1;
-    if (limit > 4)
-        limit = 4;
-    /* a suggestion must share something with the word */
-    return bestd <= limit && bestd < wl ? best : NULL;
+    return pr_closest(word, cands, n);
 }

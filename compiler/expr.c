@@ -6,6 +6,7 @@
  * conditions, and prints trees in canonical form.  Emission: expr_emit.c.
  */
 #include "expr.h"
+#include "util.h"
 
 #include <limits.h>
 #include <math.h>
@@ -158,16 +159,6 @@ struct pc_expr *pc_expr_number(struct pc_expr_parser *p, struct pc_span s)
     return e;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* The 4 hex digits at T[0..4) as a number, or -1. */
 static long hex4(const char *t, size_t avail)
@@ -176,7 +167,7 @@ static long hex4(const char *t, size_t avail)
     if (avail < 4)
         return -1;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(t[i]);
+        int h = pr_hexval(t[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -184,29 +175,6 @@ static long hex4(const char *t, size_t avail)
     return v;
 }
 
-static size_t put_utf8(char *o, unsigned long cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | cp >> 12);
-        o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | cp >> 18);
-    o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-    o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
 
 /* Bytes of the UTF-8 sequence that starts with C (1 for stray bytes). */
 static size_t utf8_width(unsigned char c)
@@ -283,7 +251,7 @@ struct pc_expr *pc_expr_string(struct pc_expr_parser *p, struct pc_span s)
             report(p, at, "'\\u0000' is not allowed in strings");
             continue;
         }
-        n += put_utf8(o + n, (unsigned long)cp);
+        n += pr_utf8_put(o + n, (unsigned long)cp);
     }
     o[n] = '\0';
     e->str = o;

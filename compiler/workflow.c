@@ -1219,24 +1219,29 @@ static void read_phase(struct pc_build *b, const struct pc_node *k,
     }
     memset(p, 0, sizeof *p);
     p->loc = k ? k->loc : def->loc;
-    p->name = k ? k->str : NULL;
+    p->name = k ? k->str : "?";
     if (def->kind == PC_NODE_SCALAR && !k) {
         p->name = def->str;
         return;
     }
-    if (def->kind == PC_NODE_NULL)
+    if (def->kind == PC_NODE_NULL && k)
         return;
+    if (def->kind == PC_NODE_NULL) {
+        pc_report(b->ctx, PC_D_MISSING_FIELD, def->loc,
+                  "empty phase; give it a name");
+        return;
+    }
     if (!pc_want_kind(b->ctx, def, PC_NODE_MAP, "phase"))
         return;
     pc_check_keys(b->ctx, def, keys, "phase");
     const struct pc_node *v;
     if ((v = pc_map_get(def, "name"))) {
-        p->name = pc_get_str(b->ctx, v, "name");
+        const char *name = pc_get_str(b->ctx, v, "name");
+        if (name)
+            p->name = name;
         p->loc = v->loc;
-    }
-    if (!p->name) {
+    } else if (!k) {
         pc_report(b->ctx, PC_D_MISSING_FIELD, def->loc, "phase has no name");
-        p->name = "?";
     }
     for (size_t i = 0; i + 1 < wf->nphases; i++)
         if (!strcmp(wf->phases[i].name, p->name)) {

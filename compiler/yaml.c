@@ -15,6 +15,7 @@
 
 #include "yaml_scan.h"
 #include "yaml_parse.h"
+#include "util.h"
 
 /* ---- small helpers ---- */
 
@@ -136,11 +137,6 @@ int pcy_map_add(struct pcy_state *st, struct pc_node *map,
 
 /* ---- scalar decoding ---- */
 
-struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-};
 
 static void sb_put(struct sbuf *b, const char *s, size_t n)
 {
@@ -171,25 +167,7 @@ static void sb_ch(struct sbuf *b, char c)
 static void sb_utf8(struct sbuf *b, unsigned long cp)
 {
     char u[4];
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        sb_put(b, u, 1);
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        sb_put(b, u, 2);
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        sb_put(b, u, 3);
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        sb_put(b, u, 4);
-    }
+    sb_put(b, u, pr_utf8_put(u, cp));
 }
 
 /* Moves decoded text into the arena and fills the node. */
@@ -282,16 +260,6 @@ static struct pc_node *decode_squoted(struct pcy_state *st, uint32_t off,
     return scalar_node(st, PC_SQUOTED, off, len, &b, off + 1, exact);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static struct pc_node *decode_dquoted(struct pcy_state *st, uint32_t off,
                                       uint32_t len)
@@ -364,8 +332,8 @@ static struct pc_node *decode_dquoted(struct pcy_state *st, uint32_t off,
         if (digits) {
             unsigned long cp = 0;
             int k;
-            for (k = 0; k < digits && i < end && hexval(s[i]) >= 0; k++)
-                cp = cp * 16 + (unsigned long)hexval(s[i++]);
+            for (k = 0; k < digits && i < end && pr_hexval(s[i]) >= 0; k++)
+                cp = cp * 16 + (unsigned long)pr_hexval(s[i++]);
             if (k < digits || (cp >= 0xD800 && cp <= 0xDFFF) ||
                 cp > 0x10FFFF) {
                 layout_error(st, PC_D_SYNTAX, esc, (uint32_t)(i - esc),
@@ -665,33 +633,15 @@ static int current_indent(struct pcy_state *st)
     return st->depth ? (int)st->stack[st->depth - 1].col : -1;
 }
 
-static bool plain_put(struct pcy_state *st, const char *p, size_t n)
-{
-    struct sbuf_ *b = &st->plain;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            pc_oom(st->ctx);
-            return false;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return true;
-}
 
 /* Ends the plain scalar that may have been continuing: its joined text
  * moves into the arena. */
 static void plain_flush(struct pcy_state *st)
 {
     struct pc_node *n = st->last_plain;
-    if (n && st->plain.n) {
+    if (st->plain.oom)
+        pc_oom(st->ctx);
+    if (n && st->plain.n && !st->plain.oom) {
         char *s = pr_arena_strndup(&st->ctx->arena, st->plain.p,
                                    st->plain.n);
         if (s) {
@@ -717,14 +667,14 @@ static bool continue_plain(struct pcy_state *st, const struct pcy_raw *t)
         plain_flush(st);
         return false;
     }
-    if (st->plain.n == 0 && !plain_put(st, n->str, n->len))
-        return false;
+    if (st->plain.n == 0)
+        sb_put(&st->plain, n->str, n->len);
     uint32_t gap = st->line_no - st->last_plain_line;
     if (gap <= 1)
-        plain_put(st, " ", 1);
+        sb_put(&st->plain, " ", 1);
     for (uint32_t k = 1; k < gap; k++)
-        plain_put(st, "\n", 1);
-    plain_put(st, st->buf + t->off, t->len);
+        sb_put(&st->plain, "\n", 1);
+    sb_put(&st->plain, st->buf + t->off, t->len);
     n->exact = false;
     n->loc.len = t->off + t->len - n->loc.off;
     st->last_plain_line = st->line_no;
@@ -1211,7 +1161,7 @@ int pc_scalar_int(const struct pc_node *n, long long *out)
     if (!*digits)
         return -1;
     for (const char *p = digits; *p; p++) {
-        int v = hexval(*p);
+        int v = pr_hexval(*p);
         if (v < 0 || v >= base)
             return -1;
     }

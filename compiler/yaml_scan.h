@@ -13,6 +13,13 @@
 
 #include "yaml.h"
 
+/* A growing string for decoded scalars; OOM sticks until checked. */
+struct sbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+
 enum pcy_raw_type {
     R_EOF = 0,
     R_KEY_PLAIN, R_KEY_SQ, R_KEY_DQ,    /* a scalar followed by ':' */
@@ -86,7 +93,7 @@ struct pcy_state {
     unsigned fatal_errors;      /* errors after which the tree lies */
     uint32_t flow_open[PC_YAML_MAX_DEPTH + 1]; /* where each [ { began */
     bool skip_colon;            /* after '? ': its ':' is no news */
-    struct sbuf_ { char *p; size_t n, cap; } plain; /* continued plain */
+    struct sbuf plain;          /* a plain scalar being continued */
     bool depth_reported;
 
     struct pc_node *root;

@@ -94,6 +94,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 /* Version of this encoding, for the plan header. */
 #define PR_BYTECODE_VERSION 1
 
@@ -232,28 +234,5 @@ int pr_disasm(const uint8_t *code, size_t len,
               void *ud, FILE *out);
 
 /* Little-endian readers; the caller has checked the bounds. */
-static inline uint16_t pr_rd_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (unsigned)p[1] << 8);
-}
-
-static inline uint32_t pr_rd_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t pr_rd_u64(const uint8_t *p)
-{
-    return (uint64_t)pr_rd_u32(p) | (uint64_t)pr_rd_u32(p + 4) << 32;
-}
-
-static inline double pr_rd_f64(const uint8_t *p)
-{
-    uint64_t bits = pr_rd_u64(p);
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
 
 #endif

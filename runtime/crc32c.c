@@ -30,8 +30,8 @@ uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len)
     const uint8_t *p = data;
     crc = ~crc;
     while (len >= 8) {
-        uint32_t lo = crc ^ pr_get_u32(p);
-        uint32_t hi = pr_get_u32(p + 4);
+        uint32_t lo = crc ^ pr_rd_u32(p);
+        uint32_t hi = pr_rd_u32(p + 4);
         crc = table[7][lo & 0xFF] ^ table[6][(lo >> 8) & 0xFF] ^
               table[5][(lo >> 16) & 0xFF] ^ table[4][lo >> 24] ^
               table[3][hi & 0xFF] ^ table[2][(hi >> 8) & 0xFF] ^

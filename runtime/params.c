@@ -28,47 +28,23 @@ static long find_param(const struct pr_plan *p, const char *name)
     return -1;
 }
 
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    size_t row[64];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t best = prev + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
 
 static void unknown(const struct pr_plan *p, const char *name,
                     const char *origin, FILE *errs)
 {
+    const char **names = malloc(((size_t)p->nparams + 1) * sizeof *names);
     const char *best = NULL;
-    size_t bd = 99;
-    for (uint32_t i = 0; i < p->nparams; i++) {
-        struct pr_param pa;
-        pr_plan_param(p, i, &pa);
-        size_t d = distance(name, pa.name);
-        if (d < bd) {
-            bd = d;
-            best = pa.name;
+    if (names) {
+        for (uint32_t i = 0; i < p->nparams; i++) {
+            struct pr_param pa;
+            pr_plan_param(p, i, &pa);
+            names[i] = pa.name;
         }
+        best = pr_closest(name, names, p->nparams);
+        free(names);
     }
     fprintf(errs, "pomlrun: error: %s: unknown parameter '%s'", origin, name);
-    if (best && bd <= strlen(name) / 3 + 1)
+    if (best)
         fprintf(errs, "; did you mean '%s'?", best);
     else if (p->nparams == 0)
         fputs("; this workflow takes no parameters", errs);

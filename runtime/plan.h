@@ -84,6 +84,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "util.h"
+
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
 #define PR_PLAN_MAJOR 1
 #define PR_PLAN_MINOR 0
@@ -328,7 +330,8 @@ enum pr_tval_kind {
 struct pr_plan {
     const uint8_t *base;        /* the mapping (read-only) */
     size_t size;
-    bool mapped;                /* munmap on close, else free */
+    bool mapped;                /* munmap on close; memory given to
+                                   pr_plan_load_mem stays the caller's */
     uint16_t major, minor;
     struct pr_sec {
         const uint8_t *p;
@@ -434,21 +437,6 @@ const char *pr_plan_str(const struct pr_plan *p, uint32_t ref, size_t *len);
 /* CRC-32C (Castagnoli), shared by the writer and the loader. */
 uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len);
 
-/* Little-endian reads of possibly unaligned bytes. */
-static inline uint32_t pr_get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-static inline uint64_t pr_get_u64(const uint8_t *p)
-{
-    return (uint64_t)pr_get_u32(p) | (uint64_t)pr_get_u32(p + 4) << 32;
-}
-static inline uint16_t pr_get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
 /* ---- building a plan (the writer) ---- */
 
 struct pr_plan_builder;
@@ -471,31 +459,5 @@ uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec,
 /* Writes the whole file into *OUT (malloc'd); 0 or -1 (out of memory). */
 int pr_pb_finish(struct pr_plan_builder *b, uint8_t **out, size_t *size);
 bool pr_pb_failed(const struct pr_plan_builder *b);
-
-static inline void pr_put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-static inline void pr_put_u64(uint8_t *p, uint64_t v)
-{
-    pr_put_u32(p, (uint32_t)v);
-    pr_put_u32(p + 4, (uint32_t)(v >> 32));
-}
-static inline void pr_put_f64(uint8_t *p, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    pr_put_u64(p, v);
-}
-static inline double pr_get_f64(const uint8_t *p)
-{
-    uint64_t v = pr_get_u64(p);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
 
 #endif

@@ -94,7 +94,7 @@ uint32_t pr_pb_str(struct pr_plan_builder *b, const char *s, size_t n)
     size_t i = h & (b->nslots - 1);
     while (b->slots[i].ref) {
         uint32_t r = b->slots[i].ref;
-        if (b->slots[i].hash == h && pr_get_u32(st->data + r) == n &&
+        if (b->slots[i].hash == h && pr_rd_u32(st->data + r) == n &&
             memcmp(st->data + r + 4, s, n) == 0)
             return r;
         i = (i + 1) & (b->nslots - 1);

@@ -225,25 +225,25 @@ static int check_header(struct vctx *c, const uint8_t *d, size_t size)
     if (size < PR_PLAN_HEADER_SIZE)
         return fail(c, "truncated: %zu bytes, shorter than the %d-byte "
                        "header", size, PR_PLAN_HEADER_SIZE);
-    uint16_t major = pr_get_u16(d + 8), minor = pr_get_u16(d + 10);
+    uint16_t major = pr_rd_u16(d + 8), minor = pr_rd_u16(d + 10);
     if (major > PR_PLAN_MAJOR)
         return fail(c, "plan format %u.%u is newer than this pomlrun "
                        "understands (%d.x)", major, minor, PR_PLAN_MAJOR);
     if (major < PR_PLAN_MAJOR)
         return fail(c, "plan format %u.%u is not supported (%d.x expected)",
                     major, minor, PR_PLAN_MAJOR);
-    uint32_t hsize = pr_get_u32(d + 12);
+    uint32_t hsize = pr_rd_u32(d + 12);
     if (hsize != PR_PLAN_HEADER_SIZE)
         return fail(c, "header size %lu, expected %d", (unsigned long)hsize,
                     PR_PLAN_HEADER_SIZE);
-    uint64_t fsize = pr_get_u64(d + 16);
+    uint64_t fsize = pr_rd_u64(d + 16);
     if (fsize > size)
         return fail(c, "truncated: header says %llu bytes, file has %zu",
                     (unsigned long long)fsize, size);
     if (fsize < size)
         return fail(c, "trailing bytes: header says %llu bytes, file has %zu",
                     (unsigned long long)fsize, size);
-    uint32_t flags = pr_get_u32(d + 24);
+    uint32_t flags = pr_rd_u32(d + 24);
     if (flags)
         return fail(c, "unknown incompatible flags 0x%lx",
                     (unsigned long)flags);
@@ -253,10 +253,10 @@ static int check_header(struct vctx *c, const uint8_t *d, size_t size)
     uint8_t h[PR_PLAN_HEADER_SIZE];
     memcpy(h, d, sizeof h);
     memset(h + 40, 0, 8);
-    if (pr_crc32c(0, h, sizeof h) != pr_get_u32(d + 40))
+    if (pr_crc32c(0, h, sizeof h) != pr_rd_u32(d + 40))
         return fail(c, "header checksum mismatch");
     if (pr_crc32c(0, d + PR_PLAN_HEADER_SIZE, size - PR_PLAN_HEADER_SIZE) !=
-        pr_get_u32(d + 44))
+        pr_rd_u32(d + 44))
         return fail(c, "body checksum mismatch (file damaged)");
     c->p->major = major;
     c->p->minor = minor;
@@ -278,7 +278,7 @@ static int by_offset(const void *a, const void *b)
 
 static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
 {
-    uint64_t n = pr_get_u32(d + 28), table = pr_get_u64(d + 32);
+    uint64_t n = pr_rd_u32(d + 28), table = pr_rd_u64(d + 32);
     if (table < PR_PLAN_HEADER_SIZE || table > size ||
         n * 16 > size - table)
         return fail(c, "section table (%llu entries at %llu) lies outside "
@@ -291,8 +291,8 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
     int rc = -1;
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *t = d + table + i * 16;
-        uint32_t id = pr_get_u32(t), fl = pr_get_u32(t + 4);
-        uint64_t off = pr_get_u32(t + 8), sz = pr_get_u32(t + 12);
+        uint32_t id = pr_rd_u32(t), fl = pr_rd_u32(t + 4);
+        uint64_t off = pr_rd_u32(t + 8), sz = pr_rd_u32(t + 12);
         if (i > 0 && id <= prev) {
             fail(c, id == prev ? "section %lu (%s) listed twice"
                                : "section table not sorted at section %lu "
@@ -373,7 +373,7 @@ static int check_strings(struct vctx *c)
 {
     const uint8_t *s = c->p->sec[PR_SEC_STRINGS].p;
     uint32_t size = c->p->sec[PR_SEC_STRINGS].size;
-    if (size < 5 || pr_get_u32(s) != 0 || s[4] != 0)
+    if (size < 5 || pr_rd_u32(s) != 0 || s[4] != 0)
         return fail(c, "strings: the table does not start with the empty "
                        "string");
     c->starts = calloc((size_t)size / 8 + 1, 1);
@@ -384,7 +384,7 @@ static int check_strings(struct vctx *c)
         if (size - pos < 5)
             return fail(c, "strings: record at 0x%llx is truncated",
                         (unsigned long long)pos);
-        uint64_t len = pr_get_u32(s + pos);
+        uint64_t len = pr_rd_u32(s + pos);
         if (len > size - pos - 5)
             return fail(c, "strings: record at 0x%llx has length %llu past "
                            "the end", (unsigned long long)pos,
@@ -533,7 +533,7 @@ static int check_list(struct vctx *c, const char *field, unsigned kind,
                      (unsigned long)p->nlists);
     const uint8_t *l = p->sec[PR_SEC_LISTS].p + (size_t)off * 4;
     for (uint32_t k = 0; k < n; k++) {
-        uint32_t v = pr_get_u32(l + (size_t)k * 4);
+        uint32_t v = pr_rd_u32(l + (size_t)k * 4);
         switch (kind) {
         case PR_LK_STR:
             if (!str_ok(c, v))
@@ -589,7 +589,7 @@ static int check_record(struct vctx *c, const struct rkind *k,
         case PR_FT_U64:
             break;
         case PR_FT_F64: {
-            double x = pr_get_f64(a);
+            double x = pr_rd_f64(a);
             if (!isfinite(x))
                 return rfail(c, "%s: number is not finite", f->name);
             if (nonneg[i] && x < 0)
@@ -612,7 +612,7 @@ static int check_record(struct vctx *c, const struct rkind *k,
             break;
         case PR_FT_STR:
         case PR_FT_OPTSTR:
-            v = pr_get_u32(a);
+            v = pr_rd_u32(a);
             if (f->type == PR_FT_OPTSTR && v == PR_PLAN_NONE)
                 break;
             if (!str_ok(c, v))
@@ -620,36 +620,36 @@ static int check_record(struct vctx *c, const struct rkind *k,
                              f->name, (unsigned long)v);
             break;
         case PR_FT_CODE:
-            if (check_code(c, f->name, pr_get_u32(a), pr_get_u32(a + 4)) < 0)
+            if (check_code(c, f->name, pr_rd_u32(a), pr_rd_u32(a + 4)) < 0)
                 return -1;
             break;
         case PR_FT_INTERP:
-            if (check_index(c, f->name, "interp", pr_get_u32(a),
+            if (check_index(c, f->name, "interp", pr_rd_u32(a),
                             p->ninterps) < 0)
                 return -1;
             break;
         case PR_FT_TVAL:
-            if (check_index(c, f->name, "template value", pr_get_u32(a),
+            if (check_index(c, f->name, "template value", pr_rd_u32(a),
                             p->ntvals) < 0)
                 return -1;
             break;
         case PR_FT_STEP:
-            if (check_index(c, f->name, "step", pr_get_u32(a), p->nsteps) < 0)
+            if (check_index(c, f->name, "step", pr_rd_u32(a), p->nsteps) < 0)
                 return -1;
             break;
         case PR_FT_MODEL:
-            if (check_index(c, f->name, "model", pr_get_u32(a),
+            if (check_index(c, f->name, "model", pr_rd_u32(a),
                             p->nmodels) < 0)
                 return -1;
             break;
         case PR_FT_PHASE:
-            if (check_index(c, f->name, "phase", pr_get_u32(a),
+            if (check_index(c, f->name, "phase", pr_rd_u32(a),
                             p->nphases) < 0)
                 return -1;
             break;
         case PR_FT_LIST:
-            if (check_list(c, f->name, f->arg, pr_get_u32(a),
-                           pr_get_u32(a + 4)) < 0)
+            if (check_list(c, f->name, f->arg, pr_rd_u32(a),
+                           pr_rd_u32(a + 4)) < 0)
                 return -1;
             break;
         default:
@@ -714,10 +714,10 @@ static int check_graph(struct vctx *c)
     c->what = "step";
     for (uint32_t i = 0; i < p->nsteps; i++) {
         const uint8_t *r = st + (size_t)i * PR_STEP_SIZE;
-        uint32_t off = pr_get_u32(r + 104), n = pr_get_u32(r + 108);
+        uint32_t off = pr_rd_u32(r + 104), n = pr_rd_u32(r + 108);
         c->idx = i;
         for (uint32_t k = 0; k < n; k++) {
-            uint32_t e = pr_get_u32(ls + ((size_t)off + k) * 4);
+            uint32_t e = pr_rd_u32(ls + ((size_t)off + k) * 4);
             uint32_t d = e & ~PR_EDGE_AFTER;
             if (d >= i) {
                 rfail(c, "dependency %lu does not come before it",
@@ -728,10 +728,10 @@ static int check_graph(struct vctx *c)
             sum_deps += edge_mix(d, e & PR_EDGE_AFTER ? i | PR_EDGE_AFTER
                                                       : i);
         }
-        off = pr_get_u32(r + 112);
-        n = pr_get_u32(r + 116);
+        off = pr_rd_u32(r + 112);
+        n = pr_rd_u32(r + 116);
         for (uint32_t k = 0; k < n; k++) {
-            uint32_t e = pr_get_u32(ls + ((size_t)off + k) * 4);
+            uint32_t e = pr_rd_u32(ls + ((size_t)off + k) * 4);
             uint32_t d = e & ~PR_EDGE_AFTER;
             if (d <= i) {
                 rfail(c, "dependent %lu does not come after it",
@@ -742,7 +742,7 @@ static int check_graph(struct vctx *c)
         }
     }
     for (uint32_t i = 0; i < p->nsteps; i++) {
-        uint32_t n = pr_get_u32(st + (size_t)i * PR_STEP_SIZE + 116);
+        uint32_t n = pr_rd_u32(st + (size_t)i * PR_STEP_SIZE + 116);
         if (n != in[i]) {
             c->idx = i;
             rfail(c, "lists %lu dependents, but %lu steps depend on it",
@@ -767,7 +767,7 @@ static int check_interps(struct vctx *c)
     c->what = "interp";
     for (uint32_t i = 0; i < p->ninterps; i++) {
         const uint8_t *r = p->sec[PR_SEC_INTERPS].p + (size_t)i * 16;
-        uint32_t first = pr_get_u32(r), n = pr_get_u32(r + 4);
+        uint32_t first = pr_rd_u32(r), n = pr_rd_u32(r + 4);
         c->idx = i;
         if (first > p->nparts || n > p->nparts - first)
             return rfail(c, "parts %lu+%lu out of range (%lu parts)",
@@ -785,8 +785,8 @@ static int check_interps(struct vctx *c)
     c->what = "interp part";
     for (uint32_t i = 0; i < p->nparts; i++) {
         const uint8_t *r = p->sec[PR_SEC_PARTS].p + (size_t)i * 16;
-        uint32_t text = pr_get_u32(r + 4);
-        uint32_t off = pr_get_u32(r + 8), len = pr_get_u32(r + 12);
+        uint32_t text = pr_rd_u32(r + 4);
+        uint32_t off = pr_rd_u32(r + 8), len = pr_rd_u32(r + 12);
         c->idx = i;
         if (r[0] > 1)
             return rfail(c, "kind: value %u out of range (below 2)", r[0]);
@@ -813,8 +813,8 @@ static int check_tvals(struct vctx *c)
     for (uint32_t i = 0; i < p->ntvals; i++) {
         const uint8_t *r = p->sec[PR_SEC_TVALS].p + (size_t)i * PR_TVAL_SIZE;
         uint8_t kind = r[0];
-        uint32_t interp = pr_get_u32(r + 16), first = pr_get_u32(r + 20);
-        uint32_t n = pr_get_u32(r + 24), keys = pr_get_u32(r + 28);
+        uint32_t interp = pr_rd_u32(r + 16), first = pr_rd_u32(r + 20);
+        uint32_t n = pr_rd_u32(r + 24), keys = pr_rd_u32(r + 28);
         c->idx = i;
         if (kind >= PR_TV_KINDS)
             return rfail(c, "kind: value %u out of range (below %d)", kind,
@@ -824,7 +824,7 @@ static int check_tvals(struct vctx *c)
         for (int k = 2; k < 8; k++)
             if (r[k])
                 return rfail(c, "padding is not zero");
-        double num = pr_get_f64(r + 8);
+        double num = pr_rd_f64(r + 8);
         if (!isfinite(num))
             return rfail(c, "number: not finite");
         if (kind == PR_TV_STR) {
@@ -985,7 +985,7 @@ const char *pr_plan_str(const struct pr_plan *p, uint32_t ref, size_t *len)
     if (!s->p || ref == PR_PLAN_NONE || ref >= s->size ||
         s->size - ref < 5)
         return "";
-    uint32_t n = pr_get_u32(s->p + ref);
+    uint32_t n = pr_rd_u32(s->p + ref);
     if (n > s->size - ref - 5)
         return "";
     if (len)
@@ -998,7 +998,7 @@ uint32_t pr_plan_list_at(const struct pr_plan *p, struct pr_list l,
 {
     if (k >= l.n || l.off > p->nlists || k >= p->nlists - l.off)
         return PR_PLAN_NONE;
-    return pr_get_u32(p->sec[PR_SEC_LISTS].p + ((size_t)l.off + k) * 4);
+    return pr_rd_u32(p->sec[PR_SEC_LISTS].p + ((size_t)l.off + k) * 4);
 }
 
 static struct pr_code code_at(const struct pr_plan *p, uint32_t off,
@@ -1023,33 +1023,33 @@ static uint8_t dec_1(const struct pr_plan *p, const uint8_t *a)
 static uint32_t dec_2(const struct pr_plan *p, const uint8_t *a)
 {
     (void)p;
-    return pr_get_u32(a);
+    return pr_rd_u32(a);
 }
 static uint64_t dec_3(const struct pr_plan *p, const uint8_t *a)
 {
     (void)p;
-    return pr_get_u64(a);
+    return pr_rd_u64(a);
 }
 static double dec_4(const struct pr_plan *p, const uint8_t *a)
 {
     (void)p;
-    return pr_get_f64(a);
+    return pr_rd_f64(a);
 }
 #define dec_5 dec_1
 #define dec_6 dec_1
 #define dec_7 dec_1
 static const char *dec_8(const struct pr_plan *p, const uint8_t *a)
 {
-    return pr_plan_str(p, pr_get_u32(a), NULL);
+    return pr_plan_str(p, pr_rd_u32(a), NULL);
 }
 static const char *dec_9(const struct pr_plan *p, const uint8_t *a)
 {
-    uint32_t ref = pr_get_u32(a);
+    uint32_t ref = pr_rd_u32(a);
     return ref == PR_PLAN_NONE ? NULL : pr_plan_str(p, ref, NULL);
 }
 static struct pr_code dec_10(const struct pr_plan *p, const uint8_t *a)
 {
-    return code_at(p, pr_get_u32(a), pr_get_u32(a + 4));
+    return code_at(p, pr_rd_u32(a), pr_rd_u32(a + 4));
 }
 #define dec_11 dec_2
 #define dec_12 dec_2
@@ -1059,7 +1059,7 @@ static struct pr_code dec_10(const struct pr_plan *p, const uint8_t *a)
 static struct pr_list dec_16(const struct pr_plan *p, const uint8_t *a)
 {
     (void)p;
-    struct pr_list l = {pr_get_u32(a), pr_get_u32(a + 4)};
+    struct pr_list l = {pr_rd_u32(a), pr_rd_u32(a + 4)};
     return l;
 }
 
@@ -1111,8 +1111,8 @@ void pr_plan_interp(const struct pr_plan *p, uint32_t i,
     memset(out, 0, sizeof *out);
     if (!r)
         return;
-    out->first = pr_get_u32(r);
-    out->n = pr_get_u32(r + 4);
+    out->first = pr_rd_u32(r);
+    out->n = pr_rd_u32(r + 4);
     out->pure = r[8] != 0;
 }
 
@@ -1125,9 +1125,9 @@ void pr_plan_part(const struct pr_plan *p, uint32_t i,
         return;
     size_t n;
     out->kind = r[0];
-    out->text = pr_plan_str(p, pr_get_u32(r + 4), &n);
+    out->text = pr_plan_str(p, pr_rd_u32(r + 4), &n);
     out->text_len = (uint32_t)n;
-    out->code = code_at(p, pr_get_u32(r + 8), pr_get_u32(r + 12));
+    out->code = code_at(p, pr_rd_u32(r + 8), pr_rd_u32(r + 12));
 }
 
 void pr_plan_tval(const struct pr_plan *p, uint32_t i,
@@ -1139,9 +1139,9 @@ void pr_plan_tval(const struct pr_plan *p, uint32_t i,
         return;
     out->kind = r[0];
     out->b = r[1] != 0;
-    out->num = pr_get_f64(r + 8);
-    out->interp = pr_get_u32(r + 16);
-    out->first = pr_get_u32(r + 20);
-    out->n = pr_get_u32(r + 24);
-    out->keys = pr_get_u32(r + 28);
+    out->num = pr_rd_f64(r + 8);
+    out->interp = pr_rd_u32(r + 16);
+    out->first = pr_rd_u32(r + 20);
+    out->n = pr_rd_u32(r + 24);
+    out->keys = pr_rd_u32(r + 28);
 }

@@ -241,6 +241,19 @@ for d in json.load(sys.stdin):
     [ "$ok" = 1 ] && pass
 done
 
+# ---- inputs that once crashed the compiler: a clean exit 0 or 1 ----
+for f in "$corpus"/crashes/*.poml; do
+    [ -f "$f" ] || continue
+    name=crashes/$(basename "$f")
+    lint "$f"
+    sanity "$name" || continue
+    if [ "$rc" -gt 1 ]; then
+        fail "$name: exit $rc, expected 0 or 1"
+    else
+        pass
+    fi
+done
+
 # ---- usage errors: exit 2 and a message ----
 usage() {
     name=$1

@@ -1,0 +1,74 @@
+/* util.h -- small helpers both programs share: little-endian bytes, UTF-8,
+ * hex digits, error messages and "did you mean"
+ *
+ * Everything that reads a plan, writes one, decodes escapes or suggests a
+ * name goes through these, so each rule is written once.
+ */
+#ifndef POML_UTIL_H
+#define POML_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Little-endian reads and writes of possibly unaligned bytes. */
+static inline uint16_t pr_rd_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (unsigned)p[1] << 8);
+}
+static inline uint32_t pr_rd_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+static inline uint64_t pr_rd_u64(const uint8_t *p)
+{
+    return (uint64_t)pr_rd_u32(p) | (uint64_t)pr_rd_u32(p + 4) << 32;
+}
+static inline double pr_rd_f64(const uint8_t *p)
+{
+    uint64_t v = pr_rd_u64(p);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+static inline void pr_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+static inline void pr_put_u64(uint8_t *p, uint64_t v)
+{
+    pr_put_u32(p, (uint32_t)v);
+    pr_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static inline void pr_put_f64(uint8_t *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    pr_put_u64(p, v);
+}
+
+/* The value of a hex digit, or -1. */
+int pr_hexval(char c);
+
+/* Encodes code point CP (at most 0x10FFFF) as UTF-8 into OUT; returns the
+ * number of bytes, 1 to 4. */
+size_t pr_utf8_put(char out[4], unsigned long cp);
+
+/* Formats into ERR (when ERR and CAP allow) and returns -1: the one way
+ * library code reports a failure with a message. */
+int pr_errf(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Levenshtein distance of two short strings; (size_t)-1 past 64 bytes. */
+size_t pr_edit_distance(const char *a, const char *b);
+
+/* The candidate closest to WORD, when close enough to be what was meant
+ * ("did you mean"), else NULL. */
+const char *pr_closest(const char *word, const char *const *cands,
+                       size_t n);
+
+#endif
