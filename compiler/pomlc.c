@@ -337,6 +337,12 @@ int main(int argc, char **argv)
         rc = usage_error("no input files%s", "");
         goto done;
     }
+    if (deps.md && !output && !deps.mt &&
+        (emit == EMIT_DOT || emit == EMIT_JSON)) {
+        rc = usage_error("'-MD' needs '-o FILE' or '-MT TARGET' when the "
+                         "output goes to standard output%s", "");
+        goto done;
+    }
     if (output && nfiles > 1 && emit != EMIT_NONE) {
         rc = usage_error("'-o' needs exactly one input file%s", "");
         goto done;

@@ -51,10 +51,39 @@ static void unknown(const struct pr_plan *p, const char *name,
     fputc('\n', errs);
 }
 
+/* Decimal notation only: sign, digits, fraction, exponent; no blanks, hex,
+ * "inf" or "nan", which strtod would also take. */
+static bool decimal(const char *s, bool integer)
+{
+    if (*s == '-' || *s == '+')
+        s++;
+    bool digits = false;
+    while (*s >= '0' && *s <= '9')
+        s++, digits = true;
+    if (integer)
+        return digits && !*s;
+    if (*s == '.')
+        for (s++; *s >= '0' && *s <= '9'; s++)
+            digits = true;
+    if (digits && (*s == 'e' || *s == 'E')) {
+        s++;
+        if (*s == '-' || *s == '+')
+            s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return digits && !*s;
+}
+
 /* Reads TEXT as a value of TYPE; NULL when it does not fit. */
 static cJSON *from_text(const char *text, uint8_t type)
 {
     char *end;
+    if ((type == PR_T_INTEGER || type == PR_T_NUMBER) &&
+        !decimal(text, type == PR_T_INTEGER))
+        return NULL;
     switch (type) {
     case PR_T_STRING:
         return cJSON_CreateString(text);
@@ -99,7 +128,8 @@ static bool fits(const cJSON *v, uint8_t type)
     switch (type) {
     case PR_T_STRING: return cJSON_IsString(v);
     case PR_T_INTEGER:
-        return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble);
+        return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
+               fabs(v->valuedouble) <= 9007199254740992.0; /* 2^53 */
     case PR_T_NUMBER: return cJSON_IsNumber(v);
     case PR_T_BOOLEAN: return cJSON_IsBool(v);
     case PR_T_ARRAY: return cJSON_IsArray(v);

@@ -227,8 +227,8 @@ static int check_header(struct vctx *c, const uint8_t *d, size_t size)
                        "header", size, PR_PLAN_HEADER_SIZE);
     uint16_t major = pr_rd_u16(d + 8), minor = pr_rd_u16(d + 10);
     if (major > PR_PLAN_MAJOR)
-        return fail(c, "plan format %u.%u is newer than this pomlrun "
-                       "understands (%d.x)", major, minor, PR_PLAN_MAJOR);
+        return fail(c, "plan format %u.%u is newer than this version of "
+                       "poml reads (%d.x)", major, minor, PR_PLAN_MAJOR);
     if (major < PR_PLAN_MAJOR)
         return fail(c, "plan format %u.%u is not supported (%d.x expected)",
                     major, minor, PR_PLAN_MAJOR);

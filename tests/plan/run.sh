@@ -1,0 +1,852 @@
+#!/bin/sh
+# run.sh -- plan files and the command lines around them
+#
+# Checks what a user of pomlc and pomlrun sees: plans that do not depend on
+# where or by whom they were compiled, make and ninja dependency files,
+# pomlrun --check on damaged plans, parameter binding and --dry-run, the
+# Graphviz, JSON, --stats and --dump outputs, and the exit statuses.  Data
+# files are in tests/plan/cli.  Prints one line per failed check, then a
+# count; exits 1 when a check failed.
+LC_ALL=C
+export LC_ALL
+
+here=$(cd "$(dirname "$0")" && pwd)
+: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${POML_STDLIB:=$top_srcdir/stdlib}"
+export POML_STDLIB
+pomlc=$top_builddir/pomlc
+pomlrun=$top_builddir/pomlrun
+data=$top_srcdir/tests/plan/cli
+examples=$top_srcdir/examples
+
+for prog in "$pomlc" "$pomlrun"; do
+    if [ ! -x "$prog" ]; then
+        echo "error: $prog not built"
+        exit 1
+    fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/plan-cli.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+passed=0
+failed=0
+
+fail() {
+    printf 'FAIL: %s\n' "$*"
+    failed=$((failed + 1))
+}
+
+pass() {
+    passed=$((passed + 1))
+}
+
+# ok WHAT COMMAND...: the command succeeds
+ok() {
+    what=$1
+    shift
+    if "$@"; then pass; else fail "$what"; fi
+}
+
+# run PROGRAM ARGS...: leaves $tmp/out, $tmp/err and $rc
+run() {
+    "$@" > "$tmp/out" 2> "$tmp/err"
+    rc=$?
+}
+
+# first FILE: the first line of FILE, or (empty)
+first() {
+    if [ -s "$1" ]; then head -n 1 "$1"; else echo '(empty)'; fi
+}
+
+# status WHAT N: the last run exited with N
+status() {
+    if [ "$rc" -eq "$2" ]; then
+        pass
+    else
+        fail "$1: expected exit status $2, got $rc ($(first "$tmp/err"))"
+    fi
+}
+
+# errline WHAT WORDS...: standard error has exactly the line WORDS
+errline() {
+    what=$1
+    shift
+    if grep -Fx -e "$*" "$tmp/err" > /dev/null; then
+        pass
+    else
+        fail "$what: expected the message '$*', got '$(first "$tmp/err")'"
+    fi
+}
+
+# errhas WHAT WORDS...: a line of standard error contains WORDS
+errhas() {
+    what=$1
+    shift
+    if grep -F -e "$*" "$tmp/err" > /dev/null; then
+        pass
+    else
+        fail "$what: expected '$*' on standard error, got" \
+             "'$(first "$tmp/err")'"
+    fi
+}
+
+# errlacks WHAT TEXT: no line of standard error contains TEXT
+errlacks() {
+    if grep -F -e "$2" "$tmp/err" > /dev/null; then
+        fail "$1: did not expect '$2' on standard error, got" \
+             "'$(grep -F -e "$2" "$tmp/err" | head -n 1)'"
+    else
+        pass
+    fi
+}
+
+# silent WHAT: the last run printed nothing
+silent() {
+    if [ -s "$tmp/out" ] || [ -s "$tmp/err" ]; then
+        fail "$1: expected no output, got" \
+             "'$(cat "$tmp/out" "$tmp/err" | head -n 1)'"
+    else
+        pass
+    fi
+}
+
+# same WHAT EXPECTED ACTUAL: two strings are equal
+same() {
+    if [ "$2" = "$3" ]; then
+        pass
+    else
+        fail "$1: expected '$2', got '$3'"
+    fi
+}
+
+# samefile WHAT EXPECTED-FILE ACTUAL-FILE: two files hold the same bytes
+samefile() {
+    if cmp -s "$2" "$3"; then
+        pass
+    else
+        fail "$1: $(cmp "$2" "$3" 2>&1 | head -n 1)"
+    fi
+}
+
+# absent WHAT FILE: FILE does not exist
+absent() {
+    if [ -e "$2" ]; then fail "$1: $2 exists"; else pass; fi
+}
+
+# count FILE TEXT: how many lines of FILE (binary or not) contain TEXT
+count() {
+    grep -a -c -F -e "$2" "$1"
+}
+
+have_python=false
+if command -v python3 > /dev/null 2>&1; then
+    have_python=true
+else
+    echo "note: python3 not found; JSON and DOT parsing checks skipped"
+fi
+
+# ---- 1. determinism --------------------------------------------------
+
+# The same sources compiled from the source tree with a relative path,
+# from a copy elsewhere with another relative path and another copy of the
+# standard library, and through an absolute path give the same bytes, and
+# none of those directories shows in the plan.
+mkdir "$tmp/det" "$tmp/elsewhere" "$tmp/elsewhere/sub"
+cp -R "$examples" "$tmp/elsewhere/sub/tree"
+cp -R "$POML_STDLIB" "$tmp/stdlib"
+# a source tree may be read-only (make distcheck); its copies must not be
+chmod -R u+w "$tmp/elsewhere" "$tmp/stdlib"
+list=$(cd "$examples" &&
+    for f in ./*.poml ./seeds/*.poml; do echo "${f#./}"; done)
+if echo "$list" | grep -Fx seeds/code-review.poml > /dev/null; then
+    pass
+else
+    fail "examples: seeds/code-review.poml not found in $examples"
+fi
+for f in $list; do
+    n=$(echo "$f" | tr / _)
+    (cd "$top_srcdir" && "$pomlc" -o "$tmp/det/$n.1" "examples/$f") \
+        2> /dev/null
+    rc1=$?
+    (cd "$tmp/elsewhere" &&
+        POML_STDLIB=$tmp/stdlib "$pomlc" -o "$tmp/det/$n.2" "sub/tree/$f") \
+        2> /dev/null
+    rc2=$?
+    (cd / && "$pomlc" --stdlib "$tmp/stdlib" -o "$tmp/det/$n.3" \
+        "$tmp/elsewhere/sub/tree/$f") 2> /dev/null
+    rc3=$?
+    same "$f: exit status of the three compilations" "0 0 0" \
+         "$rc1 $rc2 $rc3"
+    samefile "$f: relative path elsewhere" "$tmp/det/$n.1" "$tmp/det/$n.2"
+    samefile "$f: absolute path" "$tmp/det/$n.1" "$tmp/det/$n.3"
+    c=$(cat "$tmp/det/$n.1" "$tmp/det/$n.2" "$tmp/det/$n.3" 2> /dev/null |
+        grep -a -c -F -e "$tmp" -e "$top_srcdir" -e "$top_builddir")
+    same "$f: lines of the plans naming a directory of this machine" 0 "$c"
+done
+
+# Keys stay in the environment: the plan names the variable, never the
+# value, and is the same with or without it.
+for f in seeds/code-review.poml multi-model.poml; do
+    n=$(echo "$f" | tr / _)
+    (cd "$top_srcdir" &&
+        OPENAI_API_KEY=sk-test-SECRET-123 \
+        ANTHROPIC_API_KEY=sk-ant-test-SECRET-456 \
+        GROQ_API_KEY=gsk-test-SECRET-789 \
+        "$pomlc" -o "$tmp/det/$n.env" "examples/$f") 2> /dev/null
+    same "$f: plan lines holding a key" 0 \
+         "$(count "$tmp/det/$n.env" SECRET)"
+    samefile "$f: plan with keys in the environment" "$tmp/det/$n.1" \
+             "$tmp/det/$n.env"
+done
+run "$pomlc" --dump "$tmp/det/seeds_code-review.poml.env"
+# shellcheck disable=SC2016
+if grep -F 'key from $ANTHROPIC_API_KEY' "$tmp/out" > /dev/null; then
+    pass
+else
+    fail "--dump: expected 'key from \$ANTHROPIC_API_KEY' in the model line"
+fi
+
+# ---- 2. make and ninja dependency files ------------------------------
+
+gmake=
+for m in ${MAKE:-} gmake make; do
+    if "$m" --version 2> /dev/null | grep 'GNU Make' > /dev/null; then
+        gmake=$m
+        break
+    fi
+done
+
+proj=$tmp/proj
+cp -R "$data/proj" "$proj"
+chmod -R u+w "$proj"
+sl=$tmp/stdlib
+
+# age: every input a year older than the plan, so that the next touch is
+# newer whatever the file system's time resolution
+age() {
+    find "$1" "$sl" -type f -exec touch -t 202001010000 {} +
+    for p in "$1"/*.plan; do
+        if [ -f "$p" ]; then touch -t 202101010000 "$p"; fi
+    done
+}
+
+# mk ARGS...: runs make in the project
+mk() {
+    (cd "$proj" && "$gmake" POMLC="$pomlc --stdlib $sl" "$@") \
+        > "$tmp/out" 2> "$tmp/err"
+    rc=$?
+}
+
+if [ -n "$gmake" ]; then
+    cat > "$proj/Makefile" << 'EOF'
+# the usual way to use pomlc from make
+POMLC = pomlc
+all: wf.plan
+%.plan: %.poml
+	$(POMLC) -MD $(MP) -MF $*.d $< -o $@
+-include *.d
+EOF
+    mk
+    status "make: first build" 0
+    ok "make: first build writes wf.plan" test -f "$proj/wf.plan"
+    ok "make: first build writes wf.d" test -f "$proj/wf.d"
+    run "$pomlrun" --check "$proj/wf.plan"
+    status "make: pomlrun --check on the plan make built" 0
+    mk
+    status "make: second build" 0
+    if grep -F -e "$pomlc" "$tmp/out" > /dev/null; then
+        fail "make: second build ran pomlc again: $(first "$tmp/out")"
+    else
+        pass
+    fi
+    mk -q
+    status "make -q right after a build (up to date)" 0
+
+    d=$proj/wf.d
+    # shellcheck disable=SC1003
+    same "wf.d: first line, the target" 'wf.plan: \' "$(head -n 1 "$d")"
+    for dep in wf.poml defs.poml prompts/p.md "$sl/models.poml"; do
+        if grep -E "^ (\./)?$dep( \\\\)?\$" "$d" > /dev/null; then
+            pass
+        else
+            fail "wf.d: expected a line naming $dep, got" \
+                 "'$(tr '\n' ' ' < "$d")'"
+        fi
+    done
+    same "wf.d: lines naming notes.txt" 0 "$(count "$d" notes.txt)"
+    same "wf.d: phony rules without -MP" 0 "$(grep -c '^[^ ].*:$' "$d")"
+
+    for dep in defs.poml prompts/p.md "$sl/models.poml"; do
+        age "$proj"
+        mk -q
+        status "make -q after the plan was made newer than its inputs" 0
+        case $dep in
+        /*) touch "$dep" ;;
+        *) touch "$proj/$dep" ;;
+        esac
+        mk -q
+        status "make -q after touching $dep (out of date)" 1
+        mk
+        status "make after touching $dep" 0
+        if grep -F -e "-MF wf.d wf.poml -o wf.plan" "$tmp/out" > /dev/null
+        then
+            pass
+        else
+            fail "make after touching $dep: expected wf.plan to be rebuilt," \
+                 "got '$(first "$tmp/out")'"
+        fi
+        mk -q
+        status "make -q after the rebuild for $dep" 0
+    done
+    age "$proj"
+    touch "$proj/notes.txt"
+    mk -q
+    status "make -q after touching an unrelated file" 0
+
+    # -MP: once the workflow stops importing defs.poml and reading the
+    # prompt file, both may go away without make stopping at them
+    mk MP=-MP
+    age "$proj"
+    touch "$proj/wf.poml"
+    mk MP=-MP
+    status "make with -MP" 0
+    for dep in defs.poml prompts/p.md "$sl/models.poml"; do
+        if grep -E "^(\./)?$dep:\$" "$d" > /dev/null; then
+            pass
+        else
+            fail "wf.d with -MP: expected an empty rule '$dep:', got" \
+                 "'$(tr '\n' ' ' < "$d")'"
+        fi
+    done
+    cp "$proj/alone.poml" "$proj/wf.poml"
+    rm "$proj/defs.poml" "$proj/prompts/p.md"
+    mk MP=-MP
+    status "make with -MP after removing an import and a prompt file" 0
+    mk MP=-MP -q
+    status "make -q after that rebuild" 0
+else
+    echo "note: GNU make not found; make checks skipped"
+fi
+
+# -MT names the target; without -MF the file is the output's with .d
+cp -R "$data/proj" "$tmp/mt"
+chmod -R u+w "$tmp/mt"
+run "$pomlc" --stdlib "$sl" -MD -MT 'custom target' -o "$tmp/mt/out.plan" \
+    "$tmp/mt/wf.poml"
+status "pomlc -MD -MT" 0
+ok "-MD without -MF writes the output's name with .d" test -f "$tmp/mt/out.d"
+# shellcheck disable=SC1003
+same "-MT: the first line" 'custom\ target: \' "$(head -n 1 "$tmp/mt/out.d")"
+# Output on standard output: the dependency file must not make the
+# source depend on itself
+(cd "$tmp/mt" && "$pomlc" --stdlib "$sl" --emit=dot -MD wf.poml) \
+    > /dev/null 2>&1
+if [ -f "$tmp/mt/wf.d" ] && grep '^wf\.poml:' "$tmp/mt/wf.d" > /dev/null
+then
+    fail "--emit=dot -MD: wf.d makes wf.poml depend on itself:" \
+         "'$(head -n 2 "$tmp/mt/wf.d" | tr '\n' ' ')'"
+else
+    pass
+fi
+run "$pomlc" --stdlib "$sl" --lint -MD -o "$tmp/mt/lint.plan" \
+    "$tmp/mt/wf.poml"
+absent "--lint -MD writes no dependency file" "$tmp/mt/lint.d"
+
+if command -v ninja > /dev/null 2>&1; then
+    np=$tmp/ninja
+    cp -R "$data/proj" "$np"
+    chmod -R u+w "$np"
+    cat > "$np/build.ninja" << EOF
+rule pomlc
+  command = $pomlc --stdlib $sl -MD -MF \$out.d \$in -o \$out
+  depfile = \$out.d
+  deps = gcc
+build wf.plan: pomlc wf.poml
+EOF
+    # nj ARGS...: runs ninja in the project
+    nj() {
+        (cd "$np" && ninja "$@") > "$tmp/out" 2> "$tmp/err"
+        rc=$?
+    }
+    nj
+    status "ninja: first build" 0
+    ok "ninja: first build writes wf.plan" test -f "$np/wf.plan"
+    nj -n
+    if grep 'no work to do' "$tmp/out" > /dev/null; then
+        pass
+    else
+        fail "ninja -n after a build: expected 'no work to do', got" \
+             "'$(first "$tmp/out")'"
+    fi
+    for dep in prompts/p.md defs.poml "$sl/models.poml"; do
+        age "$np"
+        case $dep in
+        /*) touch "$dep" ;;
+        *) touch "$np/$dep" ;;
+        esac
+        nj -n
+        if grep -F -e "$pomlc" "$tmp/out" > /dev/null; then
+            pass
+        else
+            fail "ninja -n after touching $dep: expected a rebuild, got" \
+                 "'$(first "$tmp/out")'"
+        fi
+        nj
+        status "ninja after touching $dep" 0
+        nj -n
+        if grep 'no work to do' "$tmp/out" > /dev/null; then
+            pass
+        else
+            fail "ninja -n after the rebuild for $dep: expected 'no work" \
+                 "to do', got '$(first "$tmp/out")'"
+        fi
+    done
+    touch "$np/notes.txt"
+    nj -n
+    if grep 'no work to do' "$tmp/out" > /dev/null; then
+        pass
+    else
+        fail "ninja -n after touching an unrelated file: expected 'no" \
+             "work to do', got '$(first "$tmp/out")'"
+    fi
+else
+    echo "note: ninja not found; ninja checks skipped"
+fi
+
+# ---- 3. pomlrun --check ----------------------------------------------
+
+plans=$tmp/plans
+mkdir "$plans"
+"$pomlc" -o "$plans/hello.plan" "$examples/hello.poml" 2> /dev/null
+"$pomlc" -o "$plans/cr.plan" "$examples/seeds/code-review.poml" 2> /dev/null
+"$pomlc" -o "$plans/typed.plan" "$data/typed.poml" 2> /dev/null
+"$pomlc" -o "$plans/noparam.plan" "$examples/seeds/chain.poml" 2> /dev/null
+for p in hello cr typed; do
+    run "$pomlrun" --check "$plans/$p.plan"
+    status "pomlrun --check $p.plan" 0
+    silent "pomlrun --check $p.plan"
+done
+
+good=$plans/hello.plan
+size=$(wc -c < "$good" | tr -d ' ')
+
+# flip FILE OFFSET: replaces the byte at OFFSET by its complement
+flip() {
+    b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
+    # shellcheck disable=SC2059
+    printf "\\$(printf %03o $((255 - b)))" |
+        dd of="$1" bs=1 seek="$2" conv=notrunc 2> /dev/null
+}
+
+c=$tmp/corrupt
+mkdir "$c"
+head -c $((size / 2)) "$good" > "$c/truncated.plan"
+head -c 40 "$good" > "$c/short.plan"
+cp "$good" "$c/body.plan"
+flip "$c/body.plan" $((size / 2))
+cp "$good" "$c/header.plan"
+flip "$c/header.plan" 28
+{ cat "$good"; printf 'x'; } > "$c/trailing.plan"
+: > "$c/empty.plan"
+printf 'workflow_id: hello\nsteps: []\n' > "$c/text.plan"
+mkdir "$c/dir.plan"
+cp "$good" "$c/v2.plan"
+printf '\002' | dd of="$c/v2.plan" bs=1 seek=8 conv=notrunc 2> /dev/null
+{ printf '\211PLN\n\032\n'; tail -c +9 "$good"; } > "$c/textmode.plan"
+{ printf '\011PLN\r\n\032\n'; tail -c +9 "$good"; } > "$c/7bit.plan"
+
+# The loader checks the version before the checksums, so a plan from a
+# newer pomlc is reported as such even though its header checksum no
+# longer matches.
+half=$((size / 2))
+while read -r name reason; do
+    f=$c/$name.plan
+    run "$pomlrun" --check "$f"
+    status "pomlrun --check $name.plan" 1
+    case $reason in
+    *...) errhas "pomlrun --check $name.plan" \
+                 "pomlrun: error: $f: ${reason%...}" ;;
+    *) errline "pomlrun --check $name.plan" "pomlrun: error: $f: $reason" ;;
+    esac
+    sed 's/^pomlrun: /pomlc: /' "$tmp/err" > "$tmp/runerr"
+    run "$pomlc" --dump "$f"
+    status "pomlc --dump $name.plan" 1
+    samefile "pomlc --dump $name.plan: the same reason as pomlrun" \
+             "$tmp/runerr" "$tmp/err"
+done << EOF
+truncated truncated: header says $size bytes, file has $half
+short truncated: 40 bytes, shorter than the 64-byte header
+body body checksum mismatch (file damaged)
+header header checksum mismatch
+trailing trailing bytes: header says $size bytes, file has $((size + 1))
+empty empty file
+text not a plan file (bad magic)
+dir not a regular file
+missing cannot open: ...
+v2 plan format 2.0 is newer than this version of poml reads (1.x)
+textmode damaged in transfer (text-mode conversion)
+7bit damaged in transfer (high bit stripped)
+EOF
+
+# ---- 4. pomlrun --dry-run and parameters -----------------------------
+
+# steps: the dry run's "ORDER ID KIND stage N" lines as "ID N"
+steps() {
+    awk '{ print $2, $NF }' "$tmp/out" | tr '\n' ' ' | sed 's/ $//'
+}
+
+run "$pomlrun" --dry-run "$good"
+status "pomlrun --dry-run hello.plan" 0
+case $(steps) in
+"greet 0 count 0 report 1" | "count 0 greet 0 report 1") pass ;;
+*) fail "pomlrun --dry-run hello.plan: expected greet and count (stage 0)" \
+        "then report (stage 1), got '$(steps)'" ;;
+esac
+run "$pomlrun" --dry-run "$good" -p name=poml
+status "pomlrun --dry-run hello.plan -p name=poml" 0
+
+cr=$plans/cr.plan
+run "$pomlrun" --dry-run "$cr"
+status "code-review without repo" 1
+errhas "code-review without repo" \
+       "pomlrun: error: missing required parameter 'repo'"
+same "code-review without repo: steps listed" "" "$(cat "$tmp/out")"
+
+run "$pomlrun" --dry-run "$cr" -p repo=x
+status "code-review -p repo=x" 0
+got=$(steps)
+first3=$(echo "$got" | awk '{ print $1, $3, $5 }' | tr ' ' '\n' | sort |
+         tr '\n' ' ')
+same "code-review: the first three steps" \
+     "analyze_code quality_check security_scan " "$first3"
+same "code-review: the stages of the first three" "0 0 0" \
+     "$(echo "$got" | awk '{ print $2, $4, $6 }')"
+same "code-review: the last three steps" \
+     "aggregate_findings 1 generate_report 2 create_pr_comment 3" \
+     "$(echo "$got" | awk '{ print $7, $8, $9, $10, $11, $12 }')"
+same "code-review: number of steps listed" 6 \
+     "$(wc -l < "$tmp/out" | tr -d ' ')"
+
+run "$pomlrun" --dry-run "$cr" -p repo=x -p nope=1
+status "-p nope=1" 1
+errhas "-p nope=1" "pomlrun: error: -p: unknown parameter 'nope'"
+run "$pomlrun" --dry-run "$cr" -p rep=x
+status "-p rep=x" 1
+errhas "-p rep=x" "unknown parameter 'rep'; did you mean 'repo'?"
+run "$pomlrun" --dry-run "$good" -p zzzzzzzz=1
+errlacks "-p zzzzzzzz=1 (nothing close)" "did you mean"
+
+tp=$plans/typed.plan
+run "$pomlrun" --dry-run "$tp" -p n=3 -p n=-7 -p ratio=2.5 -p ratio=1e-3 \
+    -p flag=true -p flag=false -p 'list=[1, "a", null]' \
+    -p 'obj={"a": {"b": [1]}}' -p mode=slow
+status "typed: good values" 0
+silent_err=$(first "$tmp/err")
+same "typed: standard error with good values" "(empty)" "$silent_err"
+same "typed: the step listed" "show 0" "$(steps)"
+
+while read -r arg message; do
+    run "$pomlrun" --dry-run "$tp" -p "$arg"
+    status "typed: -p $arg" 1
+    errline "typed: -p $arg" "pomlrun: error: -p: $message"
+done << 'EOF'
+n=abc parameter 'n' must be an integer, not 'abc'
+n=1.5 parameter 'n' must be an integer, not '1.5'
+n= parameter 'n' must be an integer, not ''
+ratio=x parameter 'ratio' must be a number, not 'x'
+ratio=inf parameter 'ratio' must be a number, not 'inf'
+flag=yes parameter 'flag' must be true or false, not 'yes'
+list=notjson parameter 'list' must be a JSON array, not 'notjson'
+list={} parameter 'list' must be a JSON array, not '{}'
+obj=3 parameter 'obj' must be a JSON object, not '3'
+obj=[] parameter 'obj' must be a JSON object, not '[]'
+mode=other parameter 'mode' is 'other', not one of ["fast","slow"]
+EOF
+
+run "$pomlrun" --dry-run "$tp" --params "$data/good.json"
+status "typed: --params good.json" 0
+same "typed: --params good.json, standard error" "(empty)" \
+     "$(first "$tmp/err")"
+run "$pomlrun" --dry-run "$tp" --params "$data/wrong-type.json"
+status "typed: --params wrong-type.json" 1
+errline "typed: --params wrong-type.json" \
+        "pomlrun: error: $data/wrong-type.json: parameter 'n' must be an" \
+        "integer, not a string"
+run "$pomlrun" --dry-run "$tp" --params "$data/not-object.json"
+status "typed: --params not-object.json" 1
+errline "typed: --params not-object.json" \
+        "pomlrun: error: $data/not-object.json: not a JSON object of" \
+        "parameter values"
+run "$pomlrun" --dry-run "$tp" --params "$tmp/missing.json"
+status "typed: --params missing.json" 1
+errhas "typed: --params missing.json" \
+       "pomlrun: error: cannot read '$tmp/missing.json'"
+
+# A JSON number is an integer only within the range -p accepts (2^53).
+printf '{"n": 1e300}\n' > "$tmp/huge.json"
+run "$pomlrun" --dry-run "$tp" --params "$tmp/huge.json"
+status "typed: --params with n = 1e300" 1
+errhas "typed: --params with n = 1e300" "parameter 'n' must be an integer"
+# Numbers on the command line are read as JSON numbers, as integers are.
+run "$pomlrun" --dry-run "$tp" -p ratio=0x10
+status "typed: -p ratio=0x10 (not a JSON number)" 1
+errhas "typed: -p ratio=0x10" "parameter 'ratio' must be a number"
+
+run "$pomlrun" --dry-run "$plans/noparam.plan" -p x=1
+status "-p on a workflow without parameters" 1
+errline "-p on a workflow without parameters" \
+        "pomlrun: error: -p: unknown parameter 'x'; this workflow takes" \
+        "no parameters"
+
+# every mistake in one run
+run "$pomlrun" --dry-run "$tp" -p n=abc -p flag=yes
+status "two bad values" 1
+same "two bad values: error lines" 2 "$(count "$tmp/err" 'pomlrun: error:')"
+run "$pomlrun" --dry-run "$cr" -p rep=x -p severity_threshold=extreme
+status "unknown, bad enum and missing parameters" 1
+same "unknown, bad enum and missing parameters: error lines" 3 \
+     "$(count "$tmp/err" 'pomlrun: error:')"
+
+# usage errors
+while read -r what args; do
+    # shellcheck disable=SC2086
+    run "$pomlrun" $args
+    status "pomlrun usage: $what" 2
+    errhas "pomlrun usage: $what" "pomlrun: try 'pomlrun --help'"
+done << EOF
+no-plan --dry-run
+no-plan-with-p -p name=x
+unknown-option --frobnicate $good
+p-without-equals --dry-run $good -p name
+p-empty-name --dry-run $good -p =x
+p-at-the-end --dry-run $good -p
+params-without-file --dry-run $good --params
+two-plans --check $good $good
+EOF
+
+# ---- 5. --emit=dot, --emit=json, --stats, --dump ---------------------
+
+crsrc=$examples/seeds/code-review.poml
+run "$pomlc" --emit=dot "$crsrc"
+status "--emit=dot code-review" 0
+cp "$tmp/out" "$tmp/cr.dot"
+if command -v dot > /dev/null 2>&1; then
+    if dot -Tsvg "$tmp/cr.dot" > /dev/null 2> "$tmp/doterr"; then
+        pass
+    else
+        fail "dot -Tsvg rejects --emit=dot output: $(first "$tmp/doterr")"
+    fi
+fi
+same "--emit=dot: first line" 'digraph "code_review_workflow" {' \
+     "$(head -n 1 "$tmp/cr.dot")"
+same "--emit=dot: last line" '}' "$(tail -n 1 "$tmp/cr.dot")"
+same "--emit=dot: stage clusters" \
+     "cluster_stage0 cluster_stage1 cluster_stage2 cluster_stage3" \
+     "$(sed -n 's/^ *subgraph \(cluster_stage[0-9]*\) {$/\1/p' \
+        "$tmp/cr.dot" | tr '\n' ' ' | sed 's/ $//')"
+same "--emit=dot: edges" 5 "$(count "$tmp/cr.dot" ' -> ')"
+same "--emit=dot: red nodes" \
+     "analyze_code aggregate_findings generate_report create_pr_comment" \
+     "$(sed -n 's/^ *"\([^"]*\)" \[label=.*color=red.*/\1/p' \
+        "$tmp/cr.dot" | tr '\n' ' ' | sed 's/ $//')"
+
+run "$pomlc" --stats "$crsrc"
+status "--stats code-review" 0
+cp "$tmp/out" "$tmp/cr.stats"
+# field NAME: the rest of the --stats line starting with NAME
+field() {
+    sed -n "s/^$1  *//p" "$tmp/cr.stats"
+}
+same "--stats: steps" "6 (4 LLM)" "$(field steps)"
+same "--stats: edges" 5 "$(field edges)"
+same "--stats: stages" 4 "$(field stages)"
+same "--stats: widest stage" 3 "$(field 'widest stage')"
+same "--stats: critical path" "4 steps: analyze_code → aggregate_findings\
+ → generate_report → create_pr_comment" "$(field 'critical path')"
+
+# Every example: the DOT parses and draws what the JSON says, and the
+# JSON agrees with --stats and --dump.
+if $have_python; then
+    for f in $list; do
+        src=$examples/$f
+        "$pomlc" --emit=dot -o "$tmp/g.dot" "$src" 2> /dev/null
+        "$pomlc" --emit=json -o "$tmp/g.json" "$src" 2> /dev/null
+        if python3 "$data/graph.py" dot "$tmp/g.dot" > "$tmp/g.dotsum" \
+            2> "$tmp/err"; then
+            pass
+        else
+            fail "$f: --emit=dot is not valid DOT: $(first "$tmp/err")"
+            continue
+        fi
+        if python3 "$data/graph.py" json "$tmp/g.json" > "$tmp/g.jsonsum" \
+            2> "$tmp/err"; then
+            pass
+        else
+            fail "$f: --emit=json does not parse: $(first "$tmp/err")"
+            continue
+        fi
+        if cmp -s "$tmp/g.jsonsum" "$tmp/g.dotsum"; then
+            pass
+        else
+            fail "$f: --emit=dot and --emit=json disagree:" \
+                 "$(diff "$tmp/g.jsonsum" "$tmp/g.dotsum" | grep '^[<>]' |
+                    head -n 2 | tr '\n' ' ')"
+        fi
+        python3 "$data/graph.py" stats "$tmp/g.json" > "$tmp/g.want"
+        "$pomlc" --stats "$src" 2> /dev/null | awk '
+            /^(steps|edges|stages|widest stage|critical path) / {
+                sub(/   */, " ")
+                print
+            }' > "$tmp/g.got"
+        if cmp -s "$tmp/g.want" "$tmp/g.got"; then
+            pass
+        else
+            fail "$f: --stats disagrees with --emit=json:" \
+                 "$(diff "$tmp/g.want" "$tmp/g.got" | grep '^[<>]' |
+                    head -n 2 | tr '\n' ' ')"
+        fi
+        # --dump: every step with its stage, as in the JSON
+        "$pomlc" -o "$tmp/g.plan" "$src" 2> /dev/null
+        "$pomlc" --dump "$tmp/g.plan" > "$tmp/g.dump"
+        sed -n 's/^stage \([0-9]*\): //p' "$tmp/g.jsonsum" > "$tmp/g.st"
+        awk '{ for (i = 1; i <= NF; i++) print $i, NR - 1 }' "$tmp/g.st" |
+            sort > "$tmp/g.want"
+        awk '/^step [0-9]+ [^ ]+  \[[a-z]+\] stage [0-9]+,/ {
+                 print $3, $6 + 0
+             }' "$tmp/g.dump" | sort > "$tmp/g.got"
+        if cmp -s "$tmp/g.want" "$tmp/g.got"; then
+            pass
+        else
+            fail "$f: --dump steps and stages differ from --emit=json:" \
+                 "$(diff "$tmp/g.want" "$tmp/g.got" | grep '^[<>]' |
+                    head -n 2 | tr '\n' ' ')"
+        fi
+    done
+fi
+
+run "$pomlc" --dump "$cr"
+status "--dump code-review" 0
+for s in "analyze_code 0" "security_scan 0" "quality_check 0" \
+         "aggregate_findings 1" "generate_report 2" "create_pr_comment 3"; do
+    id=${s% *}
+    st=${s#* }
+    if grep "^step [0-9]* $id  \[[a-z]*\] stage $st," "$tmp/out" > /dev/null
+    then
+        pass
+    else
+        fail "--dump code-review: expected step $id in stage $st"
+    fi
+done
+if grep -Fx '  6 steps in 4 stages, widest 3, critical path 4 steps' \
+    "$tmp/out" > /dev/null; then
+    pass
+else
+    fail "--dump code-review: expected '6 steps in 4 stages, widest 3," \
+         "critical path 4 steps'"
+fi
+same "--dump code-review: lines naming a directory, after the first" 0 \
+     "$(sed 1d "$tmp/out" | grep -c -F -e "$top_srcdir" -e "$tmp")"
+
+# -o with two inputs
+out=$tmp/two
+mkdir "$out"
+run "$pomlc" -o "$out/x.plan" "$examples/hello.poml" "$examples/ci.poml"
+status "pomlc -o with two inputs" 2
+errline "pomlc -o with two inputs" \
+        "pomlc: error: '-o' needs exactly one input file"
+absent "pomlc -o with two inputs writes nothing" "$out/x.plan"
+
+# A compile error writes no plan and leaves an existing one alone.
+w=$tmp/werr
+mkdir "$w"
+cat > "$w/bad.poml" << 'EOF'
+workflow_id: bad
+steps:
+  - id: a
+    depnds_on: [b]
+    run: echo a
+EOF
+run "$pomlc" "$w/bad.poml"
+status "pomlc on a bad workflow" 1
+errline "pomlc on a bad workflow" \
+        "$w/bad.poml:4:5: error: unknown key 'depnds_on' in step" \
+        "[-Wunknown-key]"
+absent "a compile error writes no plan" "$w/bad.plan"
+echo "an older plan" > "$w/bad.plan"
+echo "an older plan" > "$w/keep.plan"
+run "$pomlc" "$w/bad.poml"
+status "pomlc on a bad workflow, plan present" 1
+same "a compile error leaves the existing plan" "an older plan" \
+     "$(cat "$w/bad.plan")"
+run "$pomlc" -MD -o "$w/keep.plan" "$w/bad.poml"
+same "a compile error leaves the existing -o plan" "an older plan" \
+     "$(cat "$w/keep.plan")"
+absent "a compile error writes no dependency file" "$w/keep.d"
+same "files left in the directory" "bad.plan bad.poml keep.plan" \
+     "$(cd "$w" && echo *)"
+run "$pomlc" -o "$tmp/nodir/x.plan" "$examples/hello.poml"
+status "pomlc -o into a missing directory" 1
+errhas "pomlc -o into a missing directory" \
+       "pomlc: error: cannot write '$tmp/nodir/x.plan'"
+
+# ---- 6. exit statuses of pomlc ----------------------------------------
+
+e=$tmp/exit
+mkdir "$e"
+run "$pomlc" -o "$e/hello.plan" "$examples/hello.poml"
+status "pomlc on a clean workflow" 0
+silent "pomlc on a clean workflow"
+run "$pomlc" --lint "$examples/hello.poml"
+status "pomlc --lint on a clean workflow" 0
+run "$pomlc" -o "$e/alerts.plan" "$examples/seeds/alerts.poml"
+status "pomlc on a workflow with a warning" 0
+errhas "pomlc on a workflow with a warning" "warning: the workflow has no steps"
+ok "a warning still writes the plan" test -f "$e/alerts.plan"
+rm -f "$e/alerts.plan"
+run "$pomlc" -Werror -o "$e/alerts.plan" "$examples/seeds/alerts.poml"
+status "pomlc -Werror on a warning" 1
+errhas "pomlc -Werror on a warning" "error: the workflow has no steps"
+absent "-Werror on a warning writes no plan" "$e/alerts.plan"
+run "$pomlc" -Werror=empty-step --lint "$examples/seeds/alerts.poml"
+status "pomlc -Werror=empty-step on that warning" 1
+run "$pomlc" -Werror=sla --lint "$examples/seeds/alerts.poml"
+status "pomlc -Werror=sla on another warning" 0
+run "$pomlc" -Wno-empty-step --lint "$examples/seeds/alerts.poml"
+status "pomlc -Wno-empty-step" 0
+silent "pomlc -Wno-empty-step"
+run "$pomlc" --lint "$w/bad.poml"
+status "pomlc --lint on errors" 1
+run "$pomlc" --stats "$w/bad.poml"
+status "pomlc --stats on errors" 1
+run "$pomlc" --lint "$tmp/no-such.poml"
+status "pomlc on a missing file" 1
+
+while read -r what args; do
+    # shellcheck disable=SC2086
+    run "$pomlc" $args
+    status "pomlc usage: $what" 2
+    errhas "pomlc usage: $what" "pomlc: try 'pomlc --help'"
+done << EOF
+no-input --lint
+unknown-option --frobnicate $examples/hello.poml
+bad-emit --emit=svg $examples/hello.poml
+o-without-file $examples/hello.poml -o
+mf-without-file $examples/hello.poml -MF
+dump-without-plan --dump
+unknown-warning -Wfrobnicate $examples/hello.poml
+disable-an-error -Wno-import $examples/hello.poml
+bad-max-errors -fmax-errors=x $examples/hello.poml
+bad-color --color=sometimes $examples/hello.poml
+bad-diag-format --diagnostics-format=xml $examples/hello.poml
+EOF
+run "$pomlc" --help
+status "pomlc --help" 0
+run "$pomlrun" --help
+status "pomlrun --help" 0
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
