@@ -1328,206 +1328,201 @@ static void read_phases(struct pc_build *b, const struct pc_node *n)
     }
 }
 
-static void read_models(struct pc_build *b, const struct pc_node *n)
+static const char *const models_keys[] = {
+    "provider", "id", "protocol", "base_url", "api_key_env",
+    "base_url_env", "input_per_mtok", "output_per_mtok",
+    "context_window", "max_output_tokens", "capabilities",
+    "description", NULL};
+
+static void read_models_one(struct pc_build *b, const struct pc_node *k,
+                            const struct pc_node *def)
 {
-    static const char *const keys[] = {
-        "provider", "id", "protocol", "base_url", "api_key_env",
-        "base_url_env", "input_per_mtok", "output_per_mtok",
-        "context_window", "max_output_tokens", "capabilities",
-        "description", NULL};
-    if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "models"))
+    struct pc_model *m = pc_catalog_add_model(b->ctx, b->cat, k->str);
+    if (!m)
         return;
-    pc_catalog_models(b->ctx, b->cat);
-    for (size_t i = 0; i < n->len; i++) {
-        const struct pc_node *k = n->pairs[i].key, *def = n->pairs[i].value;
-        if (!pc_want_kind(b->ctx, def, PC_NODE_MAP, k->str))
-            continue;
-        pc_check_keys(b->ctx, def, keys, "model");
-        struct pc_model *m = pc_catalog_add_model(b->ctx, b->cat, k->str);
-        if (!m)
-            return;
-        const struct pc_node *v;
-        if ((v = pc_map_get(def, "provider"))) {
-            m->provider = pc_get_str(b->ctx, v, "provider");
-            for (size_t j = 0; m->provider && j + 1 < b->cat->nmodels; j++) {
-                struct pc_model *o = &b->cat->models[j];
-                if (o->provider && !strcmp(o->provider, m->provider)) {
-                    m->protocol = o->protocol;
-                    m->base_url = o->base_url;
-                    m->api_key_env = o->api_key_env;
-                    m->base_url_env = o->base_url_env;
-                    break;
-                }
+    const struct pc_node *v;
+    if ((v = pc_map_get(def, "provider"))) {
+        m->provider = pc_get_str(b->ctx, v, "provider");
+        for (size_t j = 0; m->provider && j + 1 < b->cat->nmodels; j++) {
+            struct pc_model *o = &b->cat->models[j];
+            if (o->provider && !strcmp(o->provider, m->provider)) {
+                m->protocol = o->protocol;
+                m->base_url = o->base_url;
+                m->api_key_env = o->api_key_env;
+                m->base_url_env = o->base_url_env;
+                break;
             }
         }
-        if ((v = pc_map_get(def, "id")))
-            m->wire_id = pc_get_str(b->ctx, v, "id");
-        if ((v = pc_map_get(def, "protocol"))) {
-            m->protocol = pc_get_str(b->ctx, v, "protocol");
-            if (m->protocol && strcmp(m->protocol, "openai") &&
-                strcmp(m->protocol, "anthropic"))
-                pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
-                          "'protocol' must be openai or anthropic");
+    }
+    if ((v = pc_map_get(def, "id")))
+        m->wire_id = pc_get_str(b->ctx, v, "id");
+    if ((v = pc_map_get(def, "protocol"))) {
+        m->protocol = pc_get_str(b->ctx, v, "protocol");
+        if (m->protocol && strcmp(m->protocol, "openai") &&
+            strcmp(m->protocol, "anthropic"))
+            pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
+                      "'protocol' must be openai or anthropic");
+    }
+    if ((v = pc_map_get(def, "base_url")))
+        m->base_url = pc_get_str(b->ctx, v, "base_url");
+    if ((v = pc_map_get(def, "api_key_env")))
+        m->api_key_env = pc_get_str(b->ctx, v, "api_key_env");
+    if ((v = pc_map_get(def, "base_url_env")))
+        m->base_url_env = pc_get_str(b->ctx, v, "base_url_env");
+    if ((v = pc_map_get(def, "input_per_mtok")))
+        pc_get_num(b->ctx, v, "input_per_mtok", &m->input_per_mtok);
+    if ((v = pc_map_get(def, "output_per_mtok")))
+        pc_get_num(b->ctx, v, "output_per_mtok", &m->output_per_mtok);
+    if ((v = pc_map_get(def, "context_window")))
+        pc_get_uint(b->ctx, v, "context_window", UINT32_MAX,
+                    &m->context_window);
+    if ((v = pc_map_get(def, "max_output_tokens")))
+        pc_get_uint(b->ctx, v, "max_output_tokens", UINT32_MAX,
+                    &m->max_output_tokens);
+    if ((v = pc_map_get(def, "capabilities")))
+        m->features = pc_get_str_list(b->ctx, v, "capabilities",
+                                      &m->nfeatures, NULL);
+    if (!m->protocol)
+        pc_report(b->ctx, PC_D_MISSING_FIELD, k->loc,
+                  "model '%s' needs a 'provider' from the catalog or a "
+                  "'protocol' (openai or anthropic)", k->str);
+}
+
+static const char *const agents_keys[] = {
+    "description", "model", "capability", "agent_capability",
+    "system", "role", NULL};
+
+static void read_agents_one(struct pc_build *b, const struct pc_node *k,
+                            const struct pc_node *def)
+{
+    struct pc_wf_agent *a = PR_PUSH(&b->ctx->arena, b->wf->agents,
+                                    b->wf->nagents, b->wf->capagents);
+    if (!a) {
+        pc_oom(b->ctx);
+        return;
+    }
+    memset(a, 0, sizeof *a);
+    a->name = k->str;
+    a->loc = k->loc;
+    const struct pc_node *v;
+    if ((v = pc_map_get(def, "model"))) {
+        const char *m = pc_get_str(b->ctx, v, "model");
+        if (m && !(a->model = find_wf_model(b, m)))
+            a->model = pc_use_model(b, m, v->loc);
+    }
+    if ((v = pc_map_get(def, "capability")) ||
+        (v = pc_map_get(def, "agent_capability"))) {
+        a->capability = pc_get_str(b->ctx, v, "capability");
+        pc_catalog_models(b->ctx, b->cat);
+        if (a->capability &&
+            !pc_catalog_capability(b->cat, a->capability)) {
+            struct pc_diag *d = pc_report(
+                b->ctx, PC_D_UNKNOWN_CAPABILITY, v->loc,
+                "unknown capability '%s'", a->capability);
+            const char *near =
+                pc_catalog_suggest_capability(b->cat, a->capability);
+            if (near)
+                pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
+            a->capability = NULL;
         }
-        if ((v = pc_map_get(def, "base_url")))
-            m->base_url = pc_get_str(b->ctx, v, "base_url");
-        if ((v = pc_map_get(def, "api_key_env")))
-            m->api_key_env = pc_get_str(b->ctx, v, "api_key_env");
-        if ((v = pc_map_get(def, "base_url_env")))
-            m->base_url_env = pc_get_str(b->ctx, v, "base_url_env");
-        if ((v = pc_map_get(def, "input_per_mtok")))
-            pc_get_num(b->ctx, v, "input_per_mtok", &m->input_per_mtok);
-        if ((v = pc_map_get(def, "output_per_mtok")))
-            pc_get_num(b->ctx, v, "output_per_mtok", &m->output_per_mtok);
-        if ((v = pc_map_get(def, "context_window")))
-            pc_get_uint(b->ctx, v, "context_window", UINT32_MAX,
-                        &m->context_window);
-        if ((v = pc_map_get(def, "max_output_tokens")))
-            pc_get_uint(b->ctx, v, "max_output_tokens", UINT32_MAX,
-                        &m->max_output_tokens);
-        if ((v = pc_map_get(def, "capabilities")))
-            m->features = pc_get_str_list(b->ctx, v, "capabilities",
-                                          &m->nfeatures, NULL);
-        if (!m->protocol)
+    }
+    if ((v = pc_map_get(def, "system")) || (v = pc_map_get(def, "role")))
+        a->system = pc_get_str(b->ctx, v, "system");
+}
+
+static const char *const tools_keys[] = {"server", "name", "command",
+                                   "description", NULL};
+
+static void read_tools_one(struct pc_build *b, const struct pc_node *k,
+                           const struct pc_node *def)
+{
+    struct pc_wf_tool *t = PR_PUSH(&b->ctx->arena, b->wf->tools,
+                                   b->wf->ntools, b->wf->captools);
+    if (!t) {
+        pc_oom(b->ctx);
+        return;
+    }
+    memset(t, 0, sizeof *t);
+    t->name = k->str;
+    t->remote_name = k->str;
+    t->loc = k->loc;
+    const struct pc_node *v;
+    if ((v = pc_map_get(def, "name")))
+        t->remote_name = pc_get_str(b->ctx, v, "name");
+    if ((v = pc_map_get(def, "server")))
+        t->server = pc_get_str(b->ctx, v, "server");
+    if ((v = pc_map_get(def, "command")))
+        t->argv = pc_get_str_list(b->ctx, v, "command", &t->argc, NULL);
+    if (!t->server && !t->argv)
+        pc_report(b->ctx, PC_D_MISSING_FIELD, k->loc,
+                  "tool '%s' needs a 'command' (the MCP server to start) "
+                  "or a catalog 'server'", k->str);
+}
+
+static const char *const aggregation_keys[] = {"type", "strategy", "logic", "run",
+                                   "description", NULL};
+
+static void read_aggregation_one(struct pc_build *b, const struct pc_node *k,
+                                 const struct pc_node *def)
+{
+    struct pc_agg_def *a = PR_PUSH(&b->ctx->arena, b->wf->aggs,
+                                   b->wf->naggs, b->wf->capaggs);
+    if (!a) {
+        pc_oom(b->ctx);
+        return;
+    }
+    memset(a, 0, sizeof *a);
+    a->name = k->str;
+    a->loc = k->loc;
+    const struct pc_node *v;
+    if ((v = pc_map_get(def, "run")))
+        a->run = interp_of(b, v, "run");
+    const char *base = NULL;
+    bool named = false;
+    if ((v = pc_map_get(def, "strategy"))) {
+        base = pc_get_str(b->ctx, v, "strategy");
+        named = true;
+    }
+    if (base && !pc_is_builtin_strategy(base))
+        pc_report(b->ctx, PC_D_UNKNOWN_STRATEGY, v->loc,
+                  "unknown aggregation strategy '%s'", base);
+    else if (base)
+        a->builtin = base;
+    const struct pc_node *logic = pc_map_get(def, "logic");
+    if (!a->builtin && !a->run && !named) {
+        if (pc_is_builtin_strategy(k->str)) {
+            a->builtin = k->str;
+            if (logic)
+                pc_report(b->ctx, PC_D_CUSTOM_LOGIC, logic->loc,
+                          "'logic' text is not executed; the built-in "
+                          "'%s' strategy runs instead (give 'run' a "
+                          "command to customise it)", k->str);
+        } else {
             pc_report(b->ctx, PC_D_MISSING_FIELD, k->loc,
-                      "model '%s' needs a 'provider' from the catalog or a "
-                      "'protocol' (openai or anthropic)", k->str);
+                      "aggregation '%s' needs a built-in 'strategy' or "
+                      "a 'run' command%s", k->str,
+                      logic ? "; 'logic' text is not executed" : "");
+        }
     }
 }
 
-static void read_agents(struct pc_build *b, const struct pc_node *n)
+/* Reads each NAME: {...} entry of a definitions section with FN, after
+ * checking it is a mapping of known keys. */
+static void each_definition(struct pc_build *b, const struct pc_node *n,
+                            const char *section, const char *what,
+                            const char *const *keys,
+                            void (*fn)(struct pc_build *,
+                                       const struct pc_node *,
+                                       const struct pc_node *))
 {
-    static const char *const keys[] = {
-        "description", "model", "capability", "agent_capability",
-        "system", "role", NULL};
-    if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "agents"))
+    if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, section))
         return;
-    for (size_t i = 0; i < n->len; i++) {
+    for (size_t i = 0; i < n->len && !b->ctx->oom; i++) {
         const struct pc_node *k = n->pairs[i].key, *def = n->pairs[i].value;
         if (!pc_want_kind(b->ctx, def, PC_NODE_MAP, k->str))
             continue;
-        pc_check_keys(b->ctx, def, keys, "agent");
-        struct pc_wf_agent *a = PR_PUSH(&b->ctx->arena, b->wf->agents,
-                                        b->wf->nagents, b->wf->capagents);
-        if (!a) {
-            pc_oom(b->ctx);
-            return;
-        }
-        memset(a, 0, sizeof *a);
-        a->name = k->str;
-        a->loc = k->loc;
-        const struct pc_node *v;
-        if ((v = pc_map_get(def, "model"))) {
-            const char *m = pc_get_str(b->ctx, v, "model");
-            if (m && !(a->model = find_wf_model(b, m)))
-                a->model = pc_use_model(b, m, v->loc);
-        }
-        if ((v = pc_map_get(def, "capability")) ||
-            (v = pc_map_get(def, "agent_capability"))) {
-            a->capability = pc_get_str(b->ctx, v, "capability");
-            pc_catalog_models(b->ctx, b->cat);
-            if (a->capability &&
-                !pc_catalog_capability(b->cat, a->capability)) {
-                struct pc_diag *d = pc_report(
-                    b->ctx, PC_D_UNKNOWN_CAPABILITY, v->loc,
-                    "unknown capability '%s'", a->capability);
-                const char *near =
-                    pc_catalog_suggest_capability(b->cat, a->capability);
-                if (near)
-                    pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
-                a->capability = NULL;
-            }
-        }
-        if ((v = pc_map_get(def, "system")) || (v = pc_map_get(def, "role")))
-            a->system = pc_get_str(b->ctx, v, "system");
-    }
-}
-
-static void read_tools(struct pc_build *b, const struct pc_node *n)
-{
-    static const char *const keys[] = {"server", "name", "command",
-                                       "description", NULL};
-    if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "tools"))
-        return;
-    for (size_t i = 0; i < n->len; i++) {
-        const struct pc_node *k = n->pairs[i].key, *def = n->pairs[i].value;
-        if (!pc_want_kind(b->ctx, def, PC_NODE_MAP, k->str))
-            continue;
-        pc_check_keys(b->ctx, def, keys, "tool");
-        struct pc_wf_tool *t = PR_PUSH(&b->ctx->arena, b->wf->tools,
-                                       b->wf->ntools, b->wf->captools);
-        if (!t) {
-            pc_oom(b->ctx);
-            return;
-        }
-        memset(t, 0, sizeof *t);
-        t->name = k->str;
-        t->remote_name = k->str;
-        t->loc = k->loc;
-        const struct pc_node *v;
-        if ((v = pc_map_get(def, "name")))
-            t->remote_name = pc_get_str(b->ctx, v, "name");
-        if ((v = pc_map_get(def, "server")))
-            t->server = pc_get_str(b->ctx, v, "server");
-        if ((v = pc_map_get(def, "command")))
-            t->argv = pc_get_str_list(b->ctx, v, "command", &t->argc, NULL);
-        if (!t->server && !t->argv)
-            pc_report(b->ctx, PC_D_MISSING_FIELD, k->loc,
-                      "tool '%s' needs a 'command' (the MCP server to start) "
-                      "or a catalog 'server'", k->str);
-    }
-}
-
-static void read_aggregation(struct pc_build *b, const struct pc_node *n)
-{
-    static const char *const keys[] = {"type", "strategy", "logic", "run",
-                                       "description", NULL};
-    if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "aggregation"))
-        return;
-    for (size_t i = 0; i < n->len; i++) {
-        const struct pc_node *k = n->pairs[i].key, *def = n->pairs[i].value;
-        if (!pc_want_kind(b->ctx, def, PC_NODE_MAP, k->str))
-            continue;
-        pc_check_keys(b->ctx, def, keys, "aggregation");
-        struct pc_agg_def *a = PR_PUSH(&b->ctx->arena, b->wf->aggs,
-                                       b->wf->naggs, b->wf->capaggs);
-        if (!a) {
-            pc_oom(b->ctx);
-            return;
-        }
-        memset(a, 0, sizeof *a);
-        a->name = k->str;
-        a->loc = k->loc;
-        const struct pc_node *v;
-        if ((v = pc_map_get(def, "run")))
-            a->run = interp_of(b, v, "run");
-        const char *base = NULL;
-        bool named = false;
-        if ((v = pc_map_get(def, "strategy"))) {
-            base = pc_get_str(b->ctx, v, "strategy");
-            named = true;
-        }
-        if (base && !pc_is_builtin_strategy(base))
-            pc_report(b->ctx, PC_D_UNKNOWN_STRATEGY, v->loc,
-                      "unknown aggregation strategy '%s'", base);
-        else if (base)
-            a->builtin = base;
-        const struct pc_node *logic = pc_map_get(def, "logic");
-        if (!a->builtin && !a->run && !named) {
-            if (pc_is_builtin_strategy(k->str)) {
-                a->builtin = k->str;
-                if (logic)
-                    pc_report(b->ctx, PC_D_CUSTOM_LOGIC, logic->loc,
-                              "'logic' text is not executed; the built-in "
-                              "'%s' strategy runs instead (give 'run' a "
-                              "command to customise it)", k->str);
-            } else {
-                pc_report(b->ctx, PC_D_MISSING_FIELD, k->loc,
-                          "aggregation '%s' needs a built-in 'strategy' or "
-                          "a 'run' command%s", k->str,
-                          logic ? "; 'logic' text is not executed" : "");
-            }
-        }
+        pc_check_keys(b->ctx, def, keys, what);
+        fn(b, k, def);
     }
 }
 
@@ -1550,14 +1545,19 @@ static void read_definitions(struct pc_build *b, const struct pc_node *root,
             import_file(b, &tmp, files[i], dir, depth + 1);
         }
     }
-    if ((v = pc_map_get(root, "models")))
-        read_models(b, v);
+    if ((v = pc_map_get(root, "models"))) {
+        pc_catalog_models(b->ctx, b->cat);
+        each_definition(b, v, "models", "model", models_keys,
+                        read_models_one);
+    }
     if ((v = pc_map_get(root, "agents")))
-        read_agents(b, v);
+        each_definition(b, v, "agents", "agent", agents_keys,
+                        read_agents_one);
     if ((v = pc_map_get(root, "tools")))
-        read_tools(b, v);
+        each_definition(b, v, "tools", "tool", tools_keys, read_tools_one);
     if ((v = pc_map_get(root, "aggregation")))
-        read_aggregation(b, v);
+        each_definition(b, v, "aggregation", "aggregation",
+                        aggregation_keys, read_aggregation_one);
 }
 
 static void import_file(struct pc_build *b, const struct pc_node *where,
