@@ -16,8 +16,9 @@
  *   u32   4 bytes
  *   f64   8 bytes, the IEEE 754 binary64 bit pattern
  *
- * A "string" operand is a u32 index into the plan's string table; the
- * string's bytes are taken as they are (UTF-8, not NUL terminated).  A
+ * A "string" operand is a u32 reference into the plan's string table (in
+ * a plan, the byte offset of a string record, see plan.h); the string's
+ * bytes are taken with their length, never up to a NUL.  A
  * "target" operand is a u32 byte offset from the first byte of the
  * expression's code (not from the instruction).  Jumps go forward only: a
  * target must be at least the offset of the next instruction and less than
@@ -96,7 +97,8 @@
 
 #include "util.h"
 
-/* Version of this encoding, for the plan header. */
+/* Version of this encoding; it changes only with the plan's major
+ * version, which is what a reader checks. */
 #define PR_BYTECODE_VERSION 1
 
 /* Deepest evaluation stack; pomlc rejects expressions that would need more. */

@@ -5,9 +5,11 @@
  * pomlc --dump read them through plan_load.c, which validates every byte
  * that matters once, so that afterwards every access is in bounds.
  *
- * LAYOUT.  All integers are little-endian.  Records are aligned to 8 bytes
- * within the file.  Nothing is a pointer: references are byte offsets into
- * a section or indices into an array.
+ * LAYOUT.  All integers are little-endian.  Every section starts on an
+ * 8-byte boundary and every fixed-size record is a multiple of 8 bytes, so
+ * records stay aligned; STRINGS (variable records) and LISTS (u32 entries)
+ * are packed.  Nothing is a pointer: references are byte offsets into a
+ * section or indices into an array.
  *
  *   offset size  header (64 bytes)
  *   0      8     magic 89 50 4C 4E 0D 0A 1A 0A  ("\x89PLN\r\n\x1a\n": the
@@ -26,8 +28,8 @@
  *
  * SECTION TABLE.  An array of entries of 16 bytes, sorted by id, each id at
  * most once: u32 id, u32 flags (zero), u32 offset, u32 size.  A section
- * lies inside the file, after the header, starts on an 8-byte boundary and
- * overlaps no other section nor the table.  Every section of version 1 must
+ * lies after the header and before the section table, starts on an 8-byte
+ * boundary and overlaps no other section.  Every section of version 1 must
  * be present; unknown ids are skipped (a minor version may add sections).
  *
  * STRINGS (id 1).  Records of u32 length, the bytes, a NUL.  A string

@@ -17,7 +17,8 @@ static void usage(FILE *out)
 {
     fputs("usage: pomlrun [options] PLAN\n"
           "\n"
-          "Validates and runs a plan compiled by pomlc.\n"
+          "Validates a plan compiled by pomlc, binds its parameters and\n"
+          "prints the order its steps would start in.\n"
           "\n"
           "  --check              validate the plan and exit\n"
           "  --dry-run            bind parameters and print the order in\n"
@@ -78,7 +79,7 @@ static char *read_file(const char *path)
 /* Prints the order in which a scheduler that starts the ready step with
  * the longest remaining critical path first would start the steps, if
  * every step finished at once and succeeded. */
-static void dry_run(const struct pr_plan *p)
+static int dry_run(const struct pr_plan *p)
 {
     uint32_t n = p->nsteps;
     uint32_t *pending = calloc((size_t)n + 1, sizeof *pending);
@@ -89,7 +90,7 @@ static void dry_run(const struct pr_plan *p)
         free(pending);
         free(heap);
         free(steps);
-        return;
+        return -1;
     }
     size_t hn = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -156,6 +157,7 @@ static void dry_run(const struct pr_plan *p)
     free(pending);
     free(heap);
     free(steps);
+    return fflush(stdout) == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -243,7 +245,8 @@ int main(int argc, char **argv)
     if (pr_params_bind(&plan, args, nargs, &params, stderr)) {
         rc = EXIT_FAIL;
     } else if (dry) {
-        dry_run(&plan);
+        if (dry_run(&plan) < 0)
+            rc = EXIT_FAIL;
     } else {
         fprintf(stderr, "pomlrun: error: executing plans is not available "
                         "in this version; use --check or --dry-run\n");
