@@ -22,7 +22,8 @@ $CC -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$build" -I"$build/grammar" -I"$src/runtime" -I"$src/compiler" \
     -I"$src/grammar" \
     -o "$src/fuzz/fuzz_yaml" \
-    "$src/fuzz/fuzz_yaml.c" "$src/runtime/arena.c" "$src/compiler/source.c" \
+    "$src/fuzz/fuzz_yaml.c" "$src/runtime/arena.c" "$src/runtime/util.c" \
+    "$src/compiler/source.c" \
     "$src/compiler/diag.c" "$src/compiler/yaml.c" \
     "$build/grammar/yaml_scan.c" "$build/grammar/yaml_parse.c" -lcjson
 
