@@ -24,6 +24,15 @@ $CC -std=c11 -D_GNU_SOURCE -I"$src/runtime" -o "$tmp/seeds" \
     -lcjson -lm -lpthread
 mkdir -p "$src/fuzz/corpus-plan"
 POML_PLAN_SEEDS="$src/fuzz/corpus-plan" "$tmp/seeds"
+# compiled examples, when pomlc has been built in the source tree
+if [ -x "$src/pomlc" ]; then
+    for f in "$src"/examples/*.poml "$src"/examples/seeds/*.poml; do
+        [ -f "$f" ] || continue
+        b=$(basename "$f" .poml)
+        POML_STDLIB="$src/stdlib" "$src/pomlc" "$f" \
+            -o "$src/fuzz/corpus-plan/example-$b" 2>/dev/null || true
+    done
+fi
 for f in "$src"/tests/plan/crashes/*; do
     case $f in */README) continue ;; esac
     [ -f "$f" ] && cp "$f" "$src/fuzz/corpus-plan/"

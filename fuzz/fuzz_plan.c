@@ -103,6 +103,14 @@ static size_t walk(const struct pr_plan *p)
                 h += touch(pr_plan_str(p, pr_plan_list_at(p, l, k), NULL));
         }
     }
+    /* the string table, record by record */
+    uint32_t ssize = p->sec[PR_SEC_STRINGS].size;
+    for (uint64_t ref = 0; ref < ssize;) {
+        size_t n;
+        const char *s = pr_plan_str(p, (uint32_t)ref, &n);
+        h += n + (s[n] == '\0');
+        ref += (uint64_t)n + 5;
+    }
     struct pr_list all = {0, p->nlists};
     for (uint32_t k = 0; k < p->nlists; k++) {
         size_t n;

@@ -233,10 +233,10 @@ static void fix_crc(uint8_t *d, size_t size)
 /* Offset of section ID's entry in the table, and of the section. */
 static uint8_t *entry(uint8_t *d, uint32_t id)
 {
-    uint32_t n = pr_get_u32(d + 28);
-    uint64_t t = pr_get_u64(d + 32);
+    uint32_t n = pr_rd_u32(d + 28);
+    uint64_t t = pr_rd_u64(d + 32);
     for (uint32_t i = 0; i < n; i++)
-        if (pr_get_u32(d + t + (size_t)i * 16) == id)
+        if (pr_rd_u32(d + t + (size_t)i * 16) == id)
             return d + t + (size_t)i * 16;
     ck_abort_msg("no section %u", id);
     return NULL;
@@ -244,7 +244,7 @@ static uint8_t *entry(uint8_t *d, uint32_t id)
 
 static uint8_t *sec(uint8_t *d, uint32_t id)
 {
-    return d + pr_get_u32(entry(d, id) + 8);
+    return d + pr_rd_u32(entry(d, id) + 8);
 }
 
 static uint8_t *rec(uint8_t *d, uint32_t id, size_t size, uint32_t i)
@@ -571,16 +571,16 @@ CORRUPT(c_sec_order, {
 })
 CORRUPT(c_sec_flags, pr_put_u32(entry(d, 3) + 4, 1))
 CORRUPT(c_sec_align, pr_put_u32(entry(d, 9) + 8,
-                                pr_get_u32(entry(d, 9) + 8) + 4))
+                                pr_rd_u32(entry(d, 9) + 8) + 4))
 CORRUPT(c_sec_overlap, pr_put_u32(entry(d, 4) + 8,
-                                  pr_get_u32(entry(d, 3) + 8)))
+                                  pr_rd_u32(entry(d, 3) + 8)))
 CORRUPT(c_sec_missing, pr_put_u32(entry(d, 15), 16))
 CORRUPT(c_sec_size, pr_put_u32(entry(d, 4) + 12, 3 * 256 - 8))
 CORRUPT(c_wf_size, pr_put_u32(entry(d, 2) + 12, 0))
 CORRUPT(c_lists_size, pr_put_u32(entry(d, 5) + 12,
-                                 pr_get_u32(entry(d, 5) + 12) - 2))
+                                 pr_rd_u32(entry(d, 5) + 12) - 2))
 CORRUPT(c_prompts, {
-    pr_put_u32(entry(d, 15) + 8, pr_get_u32(entry(d, 14) + 8));
+    pr_put_u32(entry(d, 15) + 8, pr_rd_u32(entry(d, 14) + 8));
     pr_put_u32(entry(d, 15) + 12, 8);
     pr_put_u32(entry(d, 14) + 12, 0);
 })
@@ -631,7 +631,7 @@ CORRUPT(c_part_code, pr_put_u32(rec(d, 7, 16, 1) + 12, 0))
 CORRUPT(c_text_code, pr_put_u32(rec(d, 7, 16, 0) + 12, 1))
 CORRUPT(c_part_bytecode, {
     uint8_t *p = rec(d, 7, 16, 1);
-    sec(d, 9)[pr_get_u32(p + 8) + 1] = 9;
+    sec(d, 9)[pr_rd_u32(p + 8) + 1] = 9;
 })
 CORRUPT(c_interp_range, pr_put_u32(rec(d, 6, 16, 1) + 4, 2))
 CORRUPT(c_interp_pure, rec(d, 6, 16, 1)[8] = 2)
@@ -650,7 +650,7 @@ CORRUPT(c_tval_scalar_kids, {
 })
 CORRUPT(c_phase_gate, pr_put_u32(rec(d, 11, 48, 0) + 8, 3))
 CORRUPT(c_phase_fb, pr_put_u32(rec(d, 11, 48, 0) + 12, 1))
-CORRUPT(c_phase_code, sec(d, 9)[pr_get_u32(rec(d, 11, 48, 0) + 24)] = 0x7f)
+CORRUPT(c_phase_code, sec(d, 9)[pr_rd_u32(rec(d, 11, 48, 0) + 24)] = 0x7f)
 CORRUPT(c_alert_str, pr_put_u32(rec(d, 14, 32, 0) + 20, 0xffffffff))
 
 static const struct {
@@ -664,7 +664,7 @@ static const struct {
     {c_high_bit, RAW, "damaged in transfer (high bit stripped)"},
     {c_short, RAW, "truncated: 40 bytes, shorter than the 64-byte header"},
     {c_trunc, RAW, "truncated: header says"},
-    {c_major, RAW, "plan format 2.0 is newer than this pomlrun understands "
+    {c_major, RAW, "plan format 2.0 is newer than this version of poml reads "
                    "(1.x)"},
     {c_major0, RAW, "plan format 0.0 is not supported"},
     {c_hsize, RAW, "header size 72, expected 64"},
