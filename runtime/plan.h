@@ -45,6 +45,7 @@
  *   ENUM(n)            a u8 below n
  *   FLAGS(mask)        a u8 with no bit outside mask
  *   ZERO               a u8 that must be 0 (padding)
+ *   ZERO32             a u32 that must be 0 (padding)
  *   STR                a u32 string reference
  *   OPTSTR             a u32 string reference or 0xFFFFFFFF (absent)
  *   CODE               u32 offset and u32 length in CODE (length 0: absent);
@@ -132,6 +133,7 @@ enum pr_section {
 #define PR_FT_MODEL 14
 #define PR_FT_PHASE 15
 #define PR_FT_LIST 16
+#define PR_FT_ZERO32 17
 
 /* List entry kinds */
 #define PR_LK_STR 1
@@ -209,7 +211,7 @@ enum pr_type {
     X(flags, PR_FT_FLAGS, PR_PF_ALL, 17)                                     \
     X(pad0, PR_FT_ZERO, 0, 18)                                               \
     X(pad1, PR_FT_ZERO, 0, 19)                                               \
-    X(pad2, PR_FT_U32, 0, 20)
+    X(pad2, PR_FT_ZERO32, 0, 20)
 #define PR_PARAM_SIZE 24
 
 #define PR_STEP_FIELDS(X)                                                    \
@@ -273,7 +275,7 @@ enum pr_type {
     X(base_url, PR_FT_STR, 0, 16)                                            \
     X(api_key_env, PR_FT_STR, 0, 20)                                         \
     X(base_url_env, PR_FT_STR, 0, 24)                                        \
-    X(pad0, PR_FT_U32, 0, 28)                                                \
+    X(pad0, PR_FT_ZERO32, 0, 28)                                             \
     X(input_per_mtok, PR_FT_F64, 0, 32)                                      \
     X(output_per_mtok, PR_FT_F64, 0, 40)                                     \
     X(context_window, PR_FT_U64, 0, 48)                                      \
@@ -290,14 +292,14 @@ enum pr_type {
     X(gate, PR_FT_CODE, 0, 24)                                               \
     X(feedback_when, PR_FT_CODE, 0, 32)                                      \
     X(max_loops, PR_FT_U32, 0, 40)                                           \
-    X(pad0, PR_FT_U32, 0, 44)
+    X(pad0, PR_FT_ZERO32, 0, 44)
 #define PR_PHASE_SIZE 48
 
 #define PR_TOOL_FIELDS(X)                                                    \
     X(name, PR_FT_STR, 0, 0)                                                 \
     X(server, PR_FT_STR, 0, 4)                                               \
     X(remote_name, PR_FT_STR, 0, 8)                                          \
-    X(pad0, PR_FT_U32, 0, 12)                                                \
+    X(pad0, PR_FT_ZERO32, 0, 12)                                             \
     X(argv, PR_FT_LIST, PR_LK_STR, 16)
 #define PR_TOOL_SIZE 24
 
@@ -305,7 +307,7 @@ enum pr_type {
     X(name, PR_FT_STR, 0, 0)                                                 \
     X(builtin, PR_FT_OPTSTR, 0, 4)                                           \
     X(run, PR_FT_INTERP, 0, 8)                                               \
-    X(pad0, PR_FT_U32, 0, 12)
+    X(pad0, PR_FT_ZERO32, 0, 12)
 #define PR_AGG_SIZE 16
 
 #define PR_ALERT_FIELDS(X)                                                   \
@@ -370,6 +372,7 @@ struct pr_code {
 #define PR_CT_14 uint32_t
 #define PR_CT_15 uint32_t
 #define PR_CT_16 struct pr_list
+#define PR_CT_17 uint32_t
 #define PR_CTYPE(t) PR_CT_##t
 #define PR_CTYPE_(t) PR_CTYPE(t)
 

@@ -610,6 +610,10 @@ static int check_record(struct vctx *c, const struct rkind *k,
             if (a[0])
                 return rfail(c, "%s: padding is not zero", f->name);
             break;
+        case PR_FT_ZERO32:
+            if (pr_rd_u32(a))
+                return rfail(c, "%s: padding is not zero", f->name);
+            break;
         case PR_FT_STR:
         case PR_FT_OPTSTR:
             v = pr_rd_u32(a);
@@ -1056,6 +1060,7 @@ static struct pr_code dec_10(const struct pr_plan *p, const uint8_t *a)
 #define dec_13 dec_2
 #define dec_14 dec_2
 #define dec_15 dec_2
+#define dec_17 dec_2
 static struct pr_list dec_16(const struct pr_plan *p, const uint8_t *a)
 {
     (void)p;

@@ -291,6 +291,7 @@ static size_t touch_list(const struct pr_plan *p, struct pr_list l)
 #define touch_14(p, x) (*(x))
 #define touch_15(p, x) (*(x))
 #define touch_16(p, x) touch_list(p, *(x))
+#define touch_17(p, x) (*(x))
 #define TF(name, type, arg, off) h += TF_(type)(p, &v.name);
 #define TF_(t) TF__(t)
 #define TF__(t) touch_##t
