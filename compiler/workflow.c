@@ -754,6 +754,25 @@ static struct pc_expr *literal_list(struct pc_build *b,
     return e;
 }
 
+/* A file a step names (prompt file, sub-workflow), relative to the
+ * workflow's directory: it must be readable, and it becomes a dependency
+ * of the plan. */
+static void need_file(struct pc_build *b, const char *path,
+                      struct pc_loc loc, const char *what)
+{
+    struct pc_ctx *c = b->ctx;
+    char *p = path[0] == '/' ? pr_arena_strdup(&c->arena, path)
+                             : pr_arena_printf(&c->arena, "%s/%s", b->dir,
+                                               path);
+    FILE *f = p ? fopen(p, "rb") : NULL;
+    if (!f) {
+        pc_report(c, PC_D_IMPORT, loc, "cannot read %s '%s'", what, path);
+        return;
+    }
+    fclose(f);
+    pc_add_file(b, p);
+}
+
 static struct pc_interp *interp_of(struct pc_build *b,
                                    const struct pc_node *v,
                                    const char *field)
@@ -819,20 +838,8 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         s->prompt = interp_of(b, v, "params");
     if ((v = pc_map_get(def, "prompt_file"))) {
         s->prompt_file = pc_get_str(c, v, "prompt_file");
-        if (s->prompt_file) {
-            char *p = s->prompt_file[0] == '/'
-                          ? pr_arena_strdup(&c->arena, s->prompt_file)
-                          : pr_arena_printf(&c->arena, "%s/%s", b->dir,
-                                            s->prompt_file);
-            FILE *f = p ? fopen(p, "rb") : NULL;
-            if (!f)
-                pc_report(c, PC_D_IMPORT, v->loc,
-                          "cannot read prompt file '%s'", s->prompt_file);
-            else {
-                fclose(f);
-                pc_add_file(b, p);
-            }
-        }
+        if (s->prompt_file)
+            need_file(b, s->prompt_file, v->loc, "prompt file");
         if (s->prompt)
             pc_report(c, PC_D_CONFLICTING_KIND, v->loc,
                       "step '%s' has both 'prompt' and 'prompt_file'",
@@ -900,20 +907,8 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         s->strategy = pc_get_str(c, v, "strategy");
     if ((v = pc_map_get(def, "workflow"))) {
         s->workflow = pc_get_str(c, v, "workflow");
-        if (s->workflow) {
-            char *p = s->workflow[0] == '/'
-                          ? pr_arena_strdup(&c->arena, s->workflow)
-                          : pr_arena_printf(&c->arena, "%s/%s", b->dir,
-                                            s->workflow);
-            FILE *f = p ? fopen(p, "rb") : NULL;
-            if (!f)
-                pc_report(c, PC_D_IMPORT, v->loc,
-                          "cannot read sub-workflow '%s'", s->workflow);
-            else {
-                fclose(f);
-                pc_add_file(b, p);
-            }
-        }
+        if (s->workflow)
+            need_file(b, s->workflow, v->loc, "sub-workflow");
     }
     if ((v = pc_map_get(def, "with")) &&
         pc_want_kind(c, v, PC_NODE_MAP, "with"))
