@@ -220,16 +220,18 @@ int pc_emit_json(struct pc_workflow *wf, FILE *out)
     size_t k = 0;
     for (uint32_t st = 0; st < wf->nstages; st++) {
         cJSON *a = cJSON_CreateArray();
-        for (; k < wf->nsteps && wf->steps[wf->order[k]].stage == st; k++)
-            cJSON_AddItemToArray(a,
-                                 cJSON_CreateString(wf->steps[wf->order[k]].id));
+        for (; k < wf->nsteps && wf->steps[wf->order[k]].stage == st; k++) {
+            const char *id = wf->steps[wf->order[k]].id;
+            cJSON_AddItemToArray(a, cJSON_CreateString(id));
+        }
         cJSON_AddItemToArray(stages, a);
     }
     cJSON *cp = cJSON_AddArrayToObject(root, "critical_path");
     for (k = 0; k < wf->nsteps; k++)
-        if (wf->steps[wf->order[k]].on_critical_path)
-            cJSON_AddItemToArray(cp,
-                                 cJSON_CreateString(wf->steps[wf->order[k]].id));
+        if (wf->steps[wf->order[k]].on_critical_path) {
+            const char *id = wf->steps[wf->order[k]].id;
+            cJSON_AddItemToArray(cp, cJSON_CreateString(id));
+        }
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
     if (!txt)

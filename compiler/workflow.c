@@ -1426,7 +1426,7 @@ static void read_agents_one(struct pc_build *b, const struct pc_node *k,
 }
 
 static const char *const tools_keys[] = {"server", "name", "command",
-                                   "description", NULL};
+                                         "description", NULL};
 
 static void read_tools_one(struct pc_build *b, const struct pc_node *k,
                            const struct pc_node *def)
@@ -1454,8 +1454,8 @@ static void read_tools_one(struct pc_build *b, const struct pc_node *k,
                   "or a catalog 'server'", k->str);
 }
 
-static const char *const aggregation_keys[] = {"type", "strategy", "logic", "run",
-                                   "description", NULL};
+static const char *const aggregation_keys[] = {
+    "type", "strategy", "logic", "run", "description", NULL};
 
 static void read_aggregation_one(struct pc_build *b, const struct pc_node *k,
                                  const struct pc_node *def)

@@ -1,10 +1,11 @@
 /* yaml.c -- the YAML subset: layout pass, scalar decoding, node tree
  *
- * grammar/yaml_scan.l hands over raw tokens with their columns; the layout pass
- * here keeps the stack of open block collections and emits BMAP / BSEQ /
- * BEND tokens for grammar/yaml_parse.y, the way an indentation-sensitive scanner
- * emits INDENT and DEDENT.  It also decodes scalars, reports what the subset
- * does not support, and answers questions about scalars for later passes.
+ * grammar/yaml_scan.l hands over raw tokens with their columns; the layout
+ * pass here keeps the stack of open block collections and emits BMAP /
+ * BSEQ / BEND tokens for grammar/yaml_parse.y, the way an
+ * indentation-sensitive scanner emits INDENT and DEDENT.  It also decodes
+ * scalars, reports what the subset does not support, and answers questions
+ * about scalars for later passes.
  */
 #include "yaml.h"
 
