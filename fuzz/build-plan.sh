@@ -13,13 +13,15 @@ rt=$(ls "$src"/runtime/*.c | grep -v '/pomlrun\.c$' | grep -v '/params\.c$')
 
 $CC -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -fno-omit-frame-pointer -g -O1 -std=c11 -D_GNU_SOURCE \
-    -I"$src/runtime" -o "$src/fuzz/fuzz_plan" "$src/fuzz/fuzz_plan.c" $rt \
+    -I"$src/runtime" -I"$src/tests/plan" -o "$src/fuzz/fuzz_plan" \
+    "$src/fuzz/fuzz_plan.c" $rt \
     -lcjson -lm -lpthread
 
 # seeds: the unit test's plans, and earlier findings
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-$CC -std=c11 -D_GNU_SOURCE -I"$src/runtime" -o "$tmp/seeds" \
+$CC -std=c11 -D_GNU_SOURCE -I"$src/runtime" -I"$src/tests/plan" \
+    -o "$tmp/seeds" \
     "$src/tests/unit/check_plan.c" $rt $(pkg-config --cflags --libs check) \
     -lcjson -lm -lpthread
 mkdir -p "$src/fuzz/corpus-plan"
