@@ -27,24 +27,9 @@ if [ ! -x "$pomlc" ]; then
     exit 1
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lint.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$top_srcdir/tests/lib.sh"
+test_begin lint
 
-passed=0
-failed=0
-sanitizer='AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer'
-sanitizer="$sanitizer|MemorySanitizer|runtime error:"
-
-fail() {
-    printf 'FAIL: %s\n' "$*"
-    failed=$((failed + 1))
-}
-
-pass() {
-    passed=$((passed + 1))
-}
 
 # lint FILE [FLAGS...]: runs pomlc, leaving $tmp/out, $tmp/err and $rc
 lint() {
@@ -277,5 +262,4 @@ usage no-input "no input files" --lint
 usage bad-format "unknown diagnostics format" --lint --diagnostics-format=xml "$one"
 usage bad-color "'--color' takes auto, always or never" --lint --color=sometimes "$one"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+test_end

@@ -27,22 +27,9 @@ for prog in "$pomlc" "$pomlrun"; do
     fi
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/plan-cli.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$top_srcdir/tests/lib.sh"
+test_begin plan-cli
 
-passed=0
-failed=0
-
-fail() {
-    printf 'FAIL: %s\n' "$*"
-    failed=$((failed + 1))
-}
-
-pass() {
-    passed=$((passed + 1))
-}
 
 # ok WHAT COMMAND...: the command succeeds
 ok() {
@@ -848,5 +835,4 @@ status "pomlc --help" 0
 run "$pomlrun" --help
 status "pomlrun --help" 0
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+test_end

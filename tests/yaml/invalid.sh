@@ -22,22 +22,10 @@ if [ ! -x "$dump" ]; then
     exit 1
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/invalid.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$top_srcdir/tests/lib.sh"
+test_begin invalid
 
-passed=0
-failed=0
 
-sanitizer='AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer'
-sanitizer="$sanitizer|MemorySanitizer|runtime error:"
-
-# one output line per failure
-fail() {
-    printf 'FAIL: %s\n' "$*"
-    failed=$((failed + 1))
-}
 
 # expect FILE NAME: runs yaml_dump on FILE and checks its expect lines
 expect() {
@@ -164,5 +152,4 @@ for f in "$crashes"/*.yaml; do
     fi
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+test_end
