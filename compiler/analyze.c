@@ -675,7 +675,8 @@ static bool tool_known(struct pc_build *b, const char *name)
     for (size_t i = 0; i < b->wf->ntools; i++)
         if (!strcmp(b->wf->tools[i].name, name))
             return true;
-    pc_catalog_tools(b->ctx, b->cat);
+    if (pc_catalog_tools(b->ctx, b->cat) < 0)
+        return true; /* its load error was reported */
     return pc_catalog_tool(b->cat, name) != NULL;
 }
 

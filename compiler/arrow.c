@@ -697,8 +697,8 @@ static void yaml_swarm(struct pc_build *b, const struct pc_node *n)
             struct pc_loc *locs;
             const char **caps = pc_get_str_list(b->ctx, v, "capabilities",
                                                 &nc, &locs);
-            pc_catalog_models(b->ctx, b->cat);
-            for (size_t j = 0; j < nc; j++) {
+            bool catalog = pc_catalog_models(b->ctx, b->cat) == 0;
+            for (size_t j = 0; catalog && j < nc; j++) {
                 if (pc_catalog_capability(b->cat, caps[j]))
                     continue;
                 struct pc_diag *d = pc_report(
@@ -714,7 +714,7 @@ static void yaml_swarm(struct pc_build *b, const struct pc_node *n)
         }
         if ((v = pc_map_get(def, "tools")))
             s->tools = pc_get_str_list(b->ctx, v, "tools", &s->ntools, NULL);
-        if (!s->model)
+        if (!pc_map_get(def, "model"))
             pc_report(b->ctx, PC_D_MISSING_FIELD, k->loc,
                       "swarm agent '%s' has no 'model'", k->str);
         uint32_t idx = (uint32_t)(s - b->wf->steps);

@@ -168,11 +168,24 @@ static void read_model(struct pc_ctx *ctx, struct pc_model *m,
                                       NULL);
 }
 
+static int load_models(struct pc_ctx *ctx, struct pc_catalog *cat);
+
+/* Loads once; a catalog that failed to load keeps saying so, and callers
+ * then stay quiet about names it would have defined. */
 int pc_catalog_models(struct pc_ctx *ctx, struct pc_catalog *cat)
 {
-    if (cat->loaded_models)
-        return 0;
-    cat->loaded_models = true;
+    if (!cat->loaded_models) {
+        cat->loaded_models = true;
+        unsigned errors = ctx->nerrors;
+        cat->models_rc = load_models(ctx, cat);
+        if (ctx->nerrors != errors)
+            cat->models_rc = -1;
+    }
+    return cat->models_rc;
+}
+
+static int load_models(struct pc_ctx *ctx, struct pc_catalog *cat)
+{
     struct pc_node *root = load(ctx, cat, "models.poml");
     if (!root)
         return -1;
@@ -241,11 +254,24 @@ int pc_catalog_models(struct pc_ctx *ctx, struct pc_catalog *cat)
     return 0;
 }
 
+static int load_agents(struct pc_ctx *ctx, struct pc_catalog *cat);
+
+/* Loads once; a catalog that failed to load keeps saying so, and callers
+ * then stay quiet about names it would have defined. */
 int pc_catalog_agents(struct pc_ctx *ctx, struct pc_catalog *cat)
 {
-    if (cat->loaded_agents)
-        return 0;
-    cat->loaded_agents = true;
+    if (!cat->loaded_agents) {
+        cat->loaded_agents = true;
+        unsigned errors = ctx->nerrors;
+        cat->agents_rc = load_agents(ctx, cat);
+        if (ctx->nerrors != errors)
+            cat->agents_rc = -1;
+    }
+    return cat->agents_rc;
+}
+
+static int load_agents(struct pc_ctx *ctx, struct pc_catalog *cat)
+{
     struct pc_node *root = load(ctx, cat, "commands.poml");
     if (!root)
         return -1;
@@ -283,11 +309,24 @@ int pc_catalog_agents(struct pc_ctx *ctx, struct pc_catalog *cat)
     return 0;
 }
 
+static int load_tools(struct pc_ctx *ctx, struct pc_catalog *cat);
+
+/* Loads once; a catalog that failed to load keeps saying so, and callers
+ * then stay quiet about names it would have defined. */
 int pc_catalog_tools(struct pc_ctx *ctx, struct pc_catalog *cat)
 {
-    if (cat->loaded_tools)
-        return 0;
-    cat->loaded_tools = true;
+    if (!cat->loaded_tools) {
+        cat->loaded_tools = true;
+        unsigned errors = ctx->nerrors;
+        cat->tools_rc = load_tools(ctx, cat);
+        if (ctx->nerrors != errors)
+            cat->tools_rc = -1;
+    }
+    return cat->tools_rc;
+}
+
+static int load_tools(struct pc_ctx *ctx, struct pc_catalog *cat)
+{
     struct pc_node *root = load(ctx, cat, "tools.poml");
     if (!root)
         return -1;

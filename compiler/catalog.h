@@ -37,6 +37,7 @@ struct pc_tool {
 struct pc_catalog {
     const char *dir;            /* the stdlib directory */
     bool loaded_models, loaded_agents, loaded_tools;
+    int models_rc, agents_rc, tools_rc;     /* how the first load went */
     struct pc_model *models;
     size_t nmodels, capmodels;
     struct pc_alias {

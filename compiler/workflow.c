@@ -188,7 +188,8 @@ static void note_used(struct pc_build *b, struct pc_model *m)
 struct pc_model *pc_use_model(struct pc_build *b, const char *name,
                               struct pc_loc loc)
 {
-    pc_catalog_models(b->ctx, b->cat);
+    if (pc_catalog_models(b->ctx, b->cat) < 0)
+        return NULL; /* the catalog's own error says it all */
     struct pc_model *m = pc_catalog_model(b->cat, name);
     if (!m) {
         struct pc_diag *d = pc_report(b->ctx, PC_D_UNKNOWN_MODEL, loc,
@@ -219,7 +220,8 @@ static struct pc_wf_agent *find_wf_agent(struct pc_build *b,
 static void use_capability(struct pc_build *b, const char *name,
                            struct pc_loc loc, struct pc_step *s)
 {
-    pc_catalog_models(b->ctx, b->cat);
+    if (pc_catalog_models(b->ctx, b->cat) < 0)
+        return;
     struct pc_capability *c = pc_catalog_capability(b->cat, name);
     if (!c) {
         struct pc_diag *d = pc_report(b->ctx, PC_D_UNKNOWN_CAPABILITY, loc,
@@ -261,7 +263,8 @@ const char *pc_resolve_agent(struct pc_build *b, const char *name,
         }
         return wa->name;
     }
-    pc_catalog_agents(b->ctx, b->cat);
+    if (pc_catalog_agents(b->ctx, b->cat) < 0)
+        return name;
     struct pc_agent *a = pc_catalog_agent(b->cat, name);
     if (!a) {
         struct pc_diag *d = pc_report(b->ctx, PC_D_UNKNOWN_AGENT, loc,
@@ -1408,8 +1411,7 @@ static void read_agents_one(struct pc_build *b, const struct pc_node *k,
     if ((v = pc_map_get(def, "capability")) ||
         (v = pc_map_get(def, "agent_capability"))) {
         a->capability = pc_get_str(b->ctx, v, "capability");
-        pc_catalog_models(b->ctx, b->cat);
-        if (a->capability &&
+        if (a->capability && pc_catalog_models(b->ctx, b->cat) == 0 &&
             !pc_catalog_capability(b->cat, a->capability)) {
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_UNKNOWN_CAPABILITY, v->loc,

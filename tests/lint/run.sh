@@ -239,6 +239,29 @@ for f in "$corpus"/crashes/*.poml; do
     fi
 done
 
+# ---- a missing or broken standard library: its own error, no echoes ----
+mkdir -p "$tmp/badlib"
+printf 'models: [oops\n' > "$tmp/badlib/models.poml"
+for lib in "$tmp/nolib" "$tmp/badlib"; do
+    "$pomlc" --lint --color=never --stdlib "$lib" \
+        "$top_srcdir/examples/multi-model.poml" \
+        "$top_srcdir/examples/seeds/swarm.poml" > "$tmp/out" 2> "$tmp/err"
+    rc=$?
+    sanity "stdlib $(basename "$lib")" || continue
+    n=$(grep -c ': error: ' "$tmp/err")
+    if [ "$rc" != 1 ]; then
+        fail "stdlib $(basename "$lib"): exit $rc, expected 1"
+    elif ! grep -q "$(basename "$lib")/models.poml" "$tmp/err"; then
+        fail "stdlib $(basename "$lib"): no error names models.poml"
+    elif grep -q 'unknown model\|no .model.' "$tmp/err"; then
+        fail "stdlib $(basename "$lib"): echoes: $(grep 'unknown model\|no .model.' "$tmp/err" | head -n 1)"
+    elif [ "$n" -gt 3 ]; then
+        fail "stdlib $(basename "$lib"): $n errors, expected one per catalog file"
+    else
+        pass
+    fi
+done
+
 # ---- usage errors: exit 2 and a message ----
 usage() {
     name=$1
