@@ -375,10 +375,17 @@ static int load_tools(struct pc_ctx *ctx, struct pc_catalog *cat)
     return 0;
 }
 
+bool pc_catalog_visible(const struct pc_catalog *cat,
+                        const struct pc_model *m)
+{
+    return !m->owner || m->owner == cat->scope;
+}
+
 struct pc_model *pc_catalog_model(struct pc_catalog *cat, const char *name)
 {
     for (size_t i = 0; i < cat->nmodels; i++)
-        if (strcmp(cat->models[i].name, name) == 0)
+        if (strcmp(cat->models[i].name, name) == 0 &&
+            pc_catalog_visible(cat, &cat->models[i]))
             return &cat->models[i];
     for (size_t i = 0; i < cat->naliases; i++)
         if (strcmp(cat->aliases[i].name, name) == 0)
@@ -423,6 +430,7 @@ struct pc_model *pc_catalog_add_model(struct pc_ctx *ctx,
     }
     m->name = name;
     m->wire_id = name;
+    m->owner = cat->scope;
     return m;
 }
 
@@ -432,31 +440,35 @@ static const char *suggest(const char *name, const char *const *names,
     return n ? pc_closest(name, names, n) : NULL;
 }
 
-#define SUGGEST_FROM(arr, count, field)                                      \
+/* The closest of the names of ARR[i] for which KEEP holds. */
+#define SUGGEST_FROM(arr, count, field, keep)                                \
     do {                                                                     \
         const char **names = malloc(((count) + 1) * sizeof *names);          \
+        size_t kept = 0;                                                     \
         if (!names)                                                          \
             return NULL;                                                     \
         for (size_t i = 0; i < (count); i++)                                 \
-            names[i] = (arr)[i] field;                                       \
-        const char *r = suggest(name, names, (count));                       \
+            if (keep)                                                        \
+                names[kept++] = (arr)[i] field;                              \
+        const char *r = suggest(name, names, kept);                          \
         free(names);                                                         \
         return r;                                                            \
     } while (0)
 
 const char *pc_catalog_suggest_model(struct pc_catalog *cat, const char *name)
 {
-    SUGGEST_FROM(cat->models, cat->nmodels, .name);
+    SUGGEST_FROM(cat->models, cat->nmodels, .name,
+                 pc_catalog_visible(cat, &cat->models[i]));
 }
 
 const char *pc_catalog_suggest_capability(struct pc_catalog *cat,
                                           const char *name)
 {
-    SUGGEST_FROM(cat->caps, cat->ncaps, .name);
+    SUGGEST_FROM(cat->caps, cat->ncaps, .name, true);
 }
 
 const char *pc_catalog_suggest_agent(struct pc_catalog *cat,
                                      const char *name)
 {
-    SUGGEST_FROM(cat->agents, cat->nagents, .name);
+    SUGGEST_FROM(cat->agents, cat->nagents, .name, true);
 }

@@ -53,6 +53,8 @@ struct pc_catalog {
     size_t ntools, captools;
     const char **files;         /* catalog files read, for -MD */
     size_t nfiles, capfiles;
+    const void *scope;          /* the workflow being compiled: the models
+                                   other workflows define are hidden */
 };
 
 /* Finds the stdlib directory: --stdlib, $POML_STDLIB, the directory beside
@@ -67,12 +69,16 @@ int pc_catalog_agents(struct pc_ctx *ctx, struct pc_catalog *cat);
 int pc_catalog_tools(struct pc_ctx *ctx, struct pc_catalog *cat);
 
 struct pc_model *pc_catalog_model(struct pc_catalog *cat, const char *name);
+/* Whether M is the catalog's or the workflow in scope defines it. */
+bool pc_catalog_visible(const struct pc_catalog *cat,
+                        const struct pc_model *m);
 struct pc_capability *pc_catalog_capability(struct pc_catalog *cat,
                                             const char *name);
 struct pc_agent *pc_catalog_agent(struct pc_catalog *cat, const char *name);
 struct pc_tool *pc_catalog_tool(struct pc_catalog *cat, const char *name);
 
-/* Adds a model defined by a workflow's models: section. */
+/* Adds a model defined by a workflow's models: section, visible while
+ * that workflow is in scope. */
 struct pc_model *pc_catalog_add_model(struct pc_ctx *ctx,
                                       struct pc_catalog *cat,
                                       const char *name);

@@ -2,7 +2,8 @@
  *
  * pc_compile reads a workflow file and runs the passes in order: reading
  * (workflow.c, arrow.c), then analysis (analyze.c).  Each pass reports into
- * the context and carries on, so one run shows every error of a file.
+ * the context and carries on, so one run shows every error of a file.  The
+ * sub-workflows the steps name are compiled in turn (compile.c).
  */
 #ifndef POML_COMPILE_H
 #define POML_COMPILE_H
@@ -24,7 +25,8 @@ struct pc_build {
     size_t nimported, capimported;
 };
 
-/* Compiles PATH into *OUT.  Returns 0 when no error was reported. */
+/* Compiles PATH, and the sub-workflows it names, into *OUT.  Returns 0
+ * when no error was reported. */
 int pc_compile(struct pc_ctx *ctx, struct pc_catalog *cat, const char *path,
                struct pc_workflow **out);
 /* The same for a source already in memory (its path names it in messages
@@ -41,6 +43,8 @@ int pc_add_dep(struct pc_build *b, struct pc_step *s, uint32_t on,
 long pc_step_index(struct pc_build *b, const char *id);
 void pc_suggest_step(struct pc_build *b, struct pc_diag *d, const char *id);
 void pc_add_file(struct pc_build *b, const char *path);
+/* The path of a file a step names, relative to the workflow's directory. */
+const char *pc_step_file(struct pc_build *b, const char *path);
 int pc_read_step(struct pc_build *b, const struct pc_node *def,
                  struct pc_step *s);
 struct pc_model *pc_use_model(struct pc_build *b, const char *name,

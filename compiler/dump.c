@@ -2,8 +2,9 @@
  *
  * Like objdump or luac -l: the header, the workflow record, parameters,
  * models, then every step in plan order with its edges, settings and the
- * disassembly of its expressions.  Reads through the runtime's loader, so
- * a damaged plan is reported exactly as pomlrun would report it.
+ * disassembly of its expressions, the tools, and the embedded plans of the
+ * sub-workflows.  Reads through the runtime's loader, so a damaged plan is
+ * reported exactly as pomlrun would report it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -165,6 +166,33 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
         fprintf(out, "    with: value %u\n", s.with);
 }
 
+/* The plans P embeds, one line each, their own embedded plans indented
+ * below them. */
+static void dump_subplans(const struct pr_plan *p, FILE *out, int indent)
+{
+    for (uint32_t i = 0; i < p->nsubplans; i++) {
+        struct pr_subplan v;
+        struct pr_plan sub;
+        struct pr_workflow w;
+        const uint8_t *data;
+        size_t size;
+        char err[256];
+        pr_plan_subplan_at(p, i, &v);
+        fprintf(out, "%*ssubplan %s: %u bytes", indent, "", v.name, v.size);
+        if (pr_plan_subplan(p, v.name, &data, &size) < 0 ||
+            pr_plan_load_mem(&sub, data, size, err, sizeof err) < 0) {
+            fputs(", not readable\n", out);
+            continue;
+        }
+        pr_plan_workflow(&sub, &w);
+        fprintf(out, ", format %u.%u, workflow %s (from %s), %u step%s\n",
+                sub.major, sub.minor, w.id, w.source, sub.nsteps,
+                sub.nsteps == 1 ? "" : "s");
+        dump_subplans(&sub, out, indent + 2);
+        pr_plan_close(&sub);
+    }
+}
+
 int pc_dump_plan(const char *path, FILE *out)
 {
     struct pr_plan p;
@@ -241,6 +269,9 @@ int pc_dump_plan(const char *path, FILE *out)
         fprintf(out, "tool %s: %s on server %s\n", t.name, t.remote_name,
                 *t.server ? t.server : "-");
     }
+    if (p.nsubplans)
+        fputc('\n', out);
+    dump_subplans(&p, out, 0);
     pr_plan_close(&p);
     return ferror(out) ? 1 : 0;
 }

@@ -4,7 +4,8 @@
  * the same sources always give the same bytes.  Paths are stored as written
  * (the main source by its base name only), and nothing secret exists in
  * the IR to begin with: models carry the names of environment variables,
- * never their values.
+ * never their values.  The plans of the sub-workflows are written the same
+ * way and embedded whole, each written once however many plans embed it.
  */
 #include "emit.h"
 
@@ -15,12 +16,24 @@
 #include "buf.h"
 #include "plan.h"
 
+/* The plans written so far in one pc_emit_plan, by workflow. */
+struct plan_cache {
+    struct written {
+        const struct pc_workflow *wf;
+        uint8_t *data;
+        size_t size;
+    } *v;
+    size_t n, cap;
+};
+
 struct emitter {
     struct pc_ctx *ctx;
+    struct pc_catalog *cat;
     struct pc_workflow *wf;
     struct pr_plan_builder *b;
     struct pc_model **models;   /* plan model index -> catalog entry */
     size_t nmodels;
+    struct plan_cache *cache;
     bool failed;
 };
 
@@ -420,8 +433,9 @@ static void emit_tool(struct emitter *e, const char *name,
     put_strs(e, PR_SEC_TOOLS, PR_TOOL_SIZE, idx, 16, argv, argc);
 }
 
-static void emit_tools(struct emitter *e, struct pc_catalog *cat)
+static void emit_tools(struct emitter *e)
 {
+    struct pc_catalog *cat = e->cat;
     struct pc_workflow *wf = e->wf;
     for (size_t i = 0; i < wf->ntools; i++) {
         struct pc_wf_tool *t = &wf->tools[i];
@@ -456,10 +470,61 @@ static void emit_tools(struct emitter *e, struct pc_catalog *cat)
     free(seen);
 }
 
+static int emit_workflow(struct pc_ctx *ctx, struct pc_catalog *cat,
+                         struct pc_workflow *wf, struct plan_cache *cache,
+                         uint8_t **out, size_t *size);
+
+/* The plan of WF, written now or earlier in this emission. */
+static const struct written *plan_of(struct emitter *e,
+                                     struct pc_workflow *wf)
+{
+    struct plan_cache *c = e->cache;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].wf == wf)
+            return &c->v[i];
+    struct written w = {wf, NULL, 0};
+    if (emit_workflow(e->ctx, e->cat, wf, c, &w.data, &w.size) < 0)
+        return NULL;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        struct written *v = realloc(c->v, cap * sizeof *v);
+        if (!v) {
+            free(w.data);
+            return NULL;
+        }
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n] = w;
+    return &c->v[c->n++];
+}
+
+static void emit_subplans(struct emitter *e)
+{
+    for (size_t i = 0; i < e->wf->nsubs; i++) {
+        const struct pc_sub *sub = &e->wf->subs[i];
+        const struct written *p = sub->wf ? plan_of(e, sub->wf) : NULL;
+        if (!p || pr_pb_subplan(e->b, sub->name, p->data, p->size) < 0)
+            e->failed = true;
+    }
+}
+
 int pc_emit_plan(struct pc_ctx *ctx, struct pc_catalog *cat,
                  struct pc_workflow *wf, uint8_t **out, size_t *size)
 {
-    struct emitter e = {ctx, wf, pr_pb_new(), NULL, 0, false};
+    struct plan_cache cache = {NULL, 0, 0};
+    int rc = emit_workflow(ctx, cat, wf, &cache, out, size);
+    for (size_t i = 0; i < cache.n; i++)
+        free(cache.v[i].data);
+    free(cache.v);
+    return rc;
+}
+
+static int emit_workflow(struct pc_ctx *ctx, struct pc_catalog *cat,
+                         struct pc_workflow *wf, struct plan_cache *cache,
+                         uint8_t **out, size_t *size)
+{
+    struct emitter e = {ctx, cat, wf, pr_pb_new(), NULL, 0, cache, false};
     if (!e.b)
         return -1;
     e.models = wf->models;
@@ -564,7 +629,7 @@ int pc_emit_plan(struct pc_ctx *ctx, struct pc_catalog *cat,
                sizeof r);
     }
 
-    emit_tools(&e, cat);
+    emit_tools(&e);
 
     for (size_t i = 0; i < wf->naggs; i++) {
         const struct pc_agg_def *a = &wf->aggs[i];
@@ -591,6 +656,7 @@ int pc_emit_plan(struct pc_ctx *ctx, struct pc_catalog *cat,
                sizeof r);
     }
 
+    emit_subplans(&e);
     int rc = e.failed || pr_pb_failed(e.b) ? -1
                                            : pr_pb_finish(e.b, out, size);
     pr_pb_free(e.b);

@@ -74,7 +74,7 @@ struct pc_model {               /* a catalog entry */
     uint64_t context_window, max_output_tokens;
     const char **features;
     size_t nfeatures;
-    bool used;                  /* referenced by the workflow */
+    const void *owner;          /* the workflow defining it; NULL: catalog */
 };
 
 struct pc_param {
@@ -130,6 +130,7 @@ struct pc_step {
     const char *tool;                   /* tool step */
     const char *strategy;               /* aggregator */
     const char *workflow;               /* sub-workflow file */
+    struct pc_loc workflow_loc;
     struct pc_tval *with;               /* sub-workflow parameters */
 
     struct pc_dep *deps;
@@ -253,6 +254,11 @@ struct pc_workflow {
     double breaker_reset;               /* seconds */
     const char **deps_files;            /* every file read: -MD */
     size_t ndeps_files, capdeps_files;
+    struct pc_sub {                     /* the sub-workflows steps name */
+        const char *name;               /* as written: the plan's key */
+        struct pc_workflow *wf;         /* NULL: not compiled (an error) */
+    } *subs;                            /* in the order steps name them */
+    size_t nsubs, capsubs;
 };
 
 #endif

@@ -172,11 +172,12 @@ static struct pc_model *find_wf_model(struct pc_build *b, const char *name)
     return NULL;
 }
 
+/* Lists M among the models of the workflow, once. */
 static void note_used(struct pc_build *b, struct pc_model *m)
 {
-    if (m->used)
-        return;
-    m->used = true;
+    for (size_t i = 0; i < b->wf->nmodels; i++)
+        if (b->wf->models[i] == m)
+            return;
     struct pc_model **slot = PR_PUSH(&b->ctx->arena, b->wf->models,
                                      b->wf->nmodels, b->wf->capmodels);
     if (slot)
@@ -757,16 +758,20 @@ static struct pc_expr *literal_list(struct pc_build *b,
     return e;
 }
 
-/* A file a step names (prompt file, sub-workflow), relative to the
- * workflow's directory: it must be readable, and it becomes a dependency
- * of the plan. */
+const char *pc_step_file(struct pc_build *b, const char *path)
+{
+    struct pr_arena *a = &b->ctx->arena;
+    return path[0] == '/' ? pr_arena_strdup(a, path)
+                          : pr_arena_printf(a, "%s/%s", b->dir, path);
+}
+
+/* A prompt file, relative to the workflow's directory: it must be
+ * readable, and it becomes a dependency of the plan. */
 static void need_file(struct pc_build *b, const char *path,
                       struct pc_loc loc, const char *what)
 {
     struct pc_ctx *c = b->ctx;
-    char *p = path[0] == '/' ? pr_arena_strdup(&c->arena, path)
-                             : pr_arena_printf(&c->arena, "%s/%s", b->dir,
-                                               path);
+    const char *p = pc_step_file(b, path);
     FILE *f = p ? fopen(p, "rb") : NULL;
     if (!f) {
         pc_report(c, PC_D_IMPORT, loc, "cannot read %s '%s'", what, path);
@@ -908,10 +913,9 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
     }
     if ((v = pc_map_get(def, "strategy")))
         s->strategy = pc_get_str(c, v, "strategy");
-    if ((v = pc_map_get(def, "workflow"))) {
+    if ((v = pc_map_get(def, "workflow"))) {   /* compile.c reads it */
         s->workflow = pc_get_str(c, v, "workflow");
-        if (s->workflow)
-            need_file(b, s->workflow, v->loc, "sub-workflow");
+        s->workflow_loc = v->loc;
     }
     if ((v = pc_map_get(def, "with")) &&
         pc_want_kind(c, v, PC_NODE_MAP, "with"))
@@ -1011,6 +1015,11 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         if (!s->tool)
             pc_report(c, PC_D_MISSING_FIELD, s->loc,
                       "tool step '%s' names no 'tool'", s->id);
+        break;
+    case PC_STEP_WORKFLOW:
+        if (!s->workflow)
+            pc_report(c, PC_D_MISSING_FIELD, s->loc,
+                      "workflow step '%s' names no 'workflow' file", s->id);
         break;
     default:
         break;
@@ -1343,7 +1352,8 @@ static void read_models_one(struct pc_build *b, const struct pc_node *k,
         m->provider = pc_get_str(b->ctx, v, "provider");
         for (size_t j = 0; m->provider && j + 1 < b->cat->nmodels; j++) {
             struct pc_model *o = &b->cat->models[j];
-            if (o->provider && !strcmp(o->provider, m->provider)) {
+            if (o->provider && !strcmp(o->provider, m->provider) &&
+                pc_catalog_visible(b->cat, o)) {
                 m->protocol = o->protocol;
                 m->base_url = o->base_url;
                 m->api_key_env = o->api_key_env;

@@ -29,8 +29,9 @@
  * SECTION TABLE.  An array of entries of 16 bytes, sorted by id, each id at
  * most once: u32 id, u32 flags (zero), u32 offset, u32 size.  A section
  * lies after the header and before the section table, starts on an 8-byte
- * boundary and overlaps no other section.  Every section of version 1 must
- * be present; unknown ids are skipped (a minor version may add sections).
+ * boundary and overlaps no other section.  Every section the file's minor
+ * version defines must be present (1 to 15 in 1.0, 1 to 16 from 1.1);
+ * unknown ids are skipped (a minor version may add sections).
  *
  * STRINGS (id 1).  Records of u32 length, the bytes, a NUL.  A string
  * reference is the byte offset of a record; 0 is the empty string.  The
@@ -73,6 +74,19 @@
  * list offset (maps: child count string entries in LISTS).  Children of a
  * node come after it.
  *
+ * SUBPLANS (id 16, from format 1.1) makes a plan self-contained: the plans
+ * of the sub-workflows its steps name, embedded whole.  The section starts
+ * with N records (PR_SUBPLAN_FIELDS): a name, the byte offset of the plan
+ * from the start of the section and its size; the first record's offset is
+ * N * 16, so the plans begin right after the records.  Names are non-empty,
+ * without NUL, sorted bytewise, each once; the plans lie inside the section
+ * in record order, each on an 8-byte boundary and after the end of the one
+ * before (zero padding between them), so no two share a byte.  Each is a
+ * complete plan, validated by the same rules, nested at most
+ * PR_PLAN_MAX_DEPTH levels below the outermost.  The `workflow` field of
+ * every workflow step is the very string reference of a record's name.  In
+ * a 1.0 plan section 16 is unknown: skipped, and nothing is embedded.
+ *
  * VERSIONING.  The major version changes when a reader of the previous one
  * would misread a file; the minor version when fields or sections are only
  * added, in bytes the old reader ignores (reserved bytes it checks must
@@ -91,10 +105,11 @@
 
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
 #define PR_PLAN_MAJOR 1
-#define PR_PLAN_MINOR 0
+#define PR_PLAN_MINOR 1
 #define PR_PLAN_HEADER_SIZE 64
 #define PR_PLAN_NONE 0xFFFFFFFFu
 #define PR_EDGE_AFTER 0x80000000u
+#define PR_PLAN_MAX_DEPTH 16    /* levels of embedded plans below the top */
 
 enum pr_section {
     PR_SEC_STRINGS = 1,
@@ -112,8 +127,9 @@ enum pr_section {
     PR_SEC_AGGS = 13,
     PR_SEC_ALERTS = 14,
     PR_SEC_PROMPTS = 15,        /* compiled prompt templates: reserved,
-                                   empty in version 1.0 */
-    PR_SEC_COUNT = 15
+                                   empty in versions 1.0 and 1.1 */
+    PR_SEC_SUBPLANS = 16,       /* embedded sub-workflow plans, from 1.1 */
+    PR_SEC_COUNT = 16           /* the highest id */
 };
 
 /* Field types for the X-macro lists. */
@@ -320,6 +336,14 @@ enum pr_type {
     X(threshold, PR_FT_F64, 0, 24)
 #define PR_ALERT_SIZE 32
 
+/* SUBPLANS records; the embedded plans follow them. */
+#define PR_SUBPLAN_FIELDS(X)                                                 \
+    X(name, PR_FT_STR, 0, 0)                                                 \
+    X(offset, PR_FT_U32, 0, 4)                                               \
+    X(size, PR_FT_U32, 0, 8)                                                 \
+    X(pad0, PR_FT_ZERO32, 0, 12)
+#define PR_SUBPLAN_SIZE 16
+
 #define PR_INTERP_SIZE 16
 #define PR_PART_SIZE 16
 #define PR_TVAL_SIZE 32
@@ -343,6 +367,7 @@ struct pr_plan {
     } sec[PR_SEC_COUNT + 1];
     uint32_t nparams, nsteps, nmodels, nphases, ntools, naggs, nalerts;
     uint32_t ninterps, nparts, ntvals, nlists;
+    uint32_t nsubplans;         /* 0 in a 1.0 plan */
 };
 
 /* A decoded list reference. */
@@ -386,6 +411,7 @@ struct pr_phase { PR_PHASE_FIELDS(PR_DECL_FIELD) };
 struct pr_tool { PR_TOOL_FIELDS(PR_DECL_FIELD) };
 struct pr_agg { PR_AGG_FIELDS(PR_DECL_FIELD) };
 struct pr_alert { PR_ALERT_FIELDS(PR_DECL_FIELD) };
+struct pr_subplan { PR_SUBPLAN_FIELDS(PR_DECL_FIELD) };
 
 struct pr_interp_view {
     uint32_t first, n;
@@ -427,6 +453,8 @@ void pr_plan_phase(const struct pr_plan *p, uint32_t i, struct pr_phase *out);
 void pr_plan_tool(const struct pr_plan *p, uint32_t i, struct pr_tool *out);
 void pr_plan_agg(const struct pr_plan *p, uint32_t i, struct pr_agg *out);
 void pr_plan_alert(const struct pr_plan *p, uint32_t i, struct pr_alert *out);
+void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
+                        struct pr_subplan *out);
 void pr_plan_interp(const struct pr_plan *p, uint32_t i,
                     struct pr_interp_view *out);
 void pr_plan_part(const struct pr_plan *p, uint32_t i,
@@ -438,6 +466,20 @@ uint32_t pr_plan_list_at(const struct pr_plan *p, struct pr_list l,
                          uint32_t k);
 /* A string by reference, with its length; "" for an absent reference. */
 const char *pr_plan_str(const struct pr_plan *p, uint32_t ref, size_t *len);
+/* The embedded plan of the sub-workflow NAME (a step's `workflow`): 0 with
+ * its bytes, validated with P and valid while P is open, in *DATA and
+ * *SIZE (for pr_plan_load_mem, or to write to a file); -1, NULL and 0 when
+ * P has none by that name (always in a 1.0 plan). */
+int pr_plan_subplan(const struct pr_plan *p, const char *name,
+                    const uint8_t **data, size_t *size);
+
+/* The order of SUBPLANS names: bytewise, a prefix before what extends it. */
+static inline int pr_plan_name_cmp(const char *a, size_t na, const char *b,
+                                   size_t nb)
+{
+    int c = memcmp(a, b, na < nb ? na : nb);
+    return c ? c : (na > nb) - (na < nb);
+}
 
 /* CRC-32C (Castagnoli), shared by the writer and the loader. */
 uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len);
@@ -458,6 +500,10 @@ uint8_t *pr_pb_record(struct pr_plan_builder *b, enum pr_section sec,
  * in bytes (CODE) or entries (LISTS). */
 uint32_t pr_pb_code(struct pr_plan_builder *b, const void *code, size_t n);
 uint32_t pr_pb_list(struct pr_plan_builder *b, const uint32_t *v, size_t n);
+/* Embeds the plan DATA (SIZE bytes, copied) in SUBPLANS under NAME, which
+ * no other call gives; pr_pb_finish sorts the records.  0 or -1. */
+int pr_pb_subplan(struct pr_plan_builder *b, const char *name,
+                  const uint8_t *data, size_t size);
 /* The record at INDEX of a record section, for filling in later. */
 uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec,
                   size_t size, uint32_t index);

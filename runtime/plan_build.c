@@ -2,8 +2,10 @@
  *
  * The writer's half of plan.h.  Sections are built in memory and laid out
  * in id order, each on an 8-byte boundary, after the header; the section
- * table comes last.  Identical strings are stored once.  Nothing here knows
- * about workflows: compiler/emit.c decides what goes in the records.
+ * table comes last.  Identical strings are stored once.  Embedded plans
+ * are collected as given and laid out in SUBPLANS, sorted by name, when
+ * the file is finished.  Nothing here knows about workflows:
+ * compiler/emit.c decides what goes in the records.
  */
 #include "plan.h"
 
@@ -17,10 +19,18 @@ struct str_slot {
     uint32_t hash;
 };
 
+struct subplan {
+    uint32_t name;              /* string reference */
+    uint8_t *data;              /* a copy of the embedded plan */
+    size_t size;
+};
+
 struct pr_plan_builder {
     struct pr_buf sec[PR_SEC_COUNT + 1];
     struct str_slot *slots;     /* open addressing over STRINGS records */
     size_t nslots, used;
+    struct subplan *subs;       /* SUBPLANS, laid out by pr_pb_finish */
+    size_t nsubs, capsubs;
     bool failed;
 };
 
@@ -52,6 +62,9 @@ void pr_pb_free(struct pr_plan_builder *b)
         return;
     for (int i = 0; i <= PR_SEC_COUNT; i++)
         pr_buf_free(&b->sec[i]);
+    for (size_t i = 0; i < b->nsubs; i++)
+        free(b->subs[i].data);
+    free(b->subs);
     free(b->slots);
     free(b);
 }
@@ -166,16 +179,85 @@ uint32_t pr_pb_list(struct pr_plan_builder *b, const uint32_t *v, size_t n)
     return off;
 }
 
+int pr_pb_subplan(struct pr_plan_builder *b, const char *name,
+                  const uint8_t *data, size_t size)
+{
+    uint32_t ref = pr_pb_str(b, name, strlen(name));
+    if (b->nsubs == b->capsubs) {
+        size_t cap = b->capsubs ? b->capsubs * 2 : 8;
+        struct subplan *v = realloc(b->subs, cap * sizeof *v);
+        if (!v)
+            b->failed = true;
+        else
+            b->subs = v, b->capsubs = cap;
+    }
+    uint8_t *copy = size ? malloc(size) : NULL;
+    if (b->failed || !ref || !copy) {
+        free(copy);
+        b->failed = true;
+        return -1;
+    }
+    memcpy(copy, data, size);
+    b->subs[b->nsubs++] = (struct subplan){ref, copy, size};
+    return 0;
+}
+
 static size_t align8(size_t n)
 {
     return (n + 7) & ~(size_t)7;
+}
+
+/* Orders two SUBPLANS entries by name. */
+static int sub_cmp(const struct pr_plan_builder *b, const struct subplan *x,
+                   const struct subplan *y)
+{
+    const uint8_t *st = b->sec[PR_SEC_STRINGS].data;
+    return pr_plan_name_cmp((const char *)st + x->name + 4,
+                            pr_rd_u32(st + x->name),
+                            (const char *)st + y->name + 4,
+                            pr_rd_u32(st + y->name));
+}
+
+/* SUBPLANS: the records sorted by name, then each plan 8-byte aligned. */
+static int lay_out_subplans(struct pr_plan_builder *b)
+{
+    struct subplan *v = b->subs;
+    for (size_t i = 1; i < b->nsubs; i++) /* insertion sort: a few names */
+        for (size_t j = i; j > 0 && sub_cmp(b, &v[j - 1], &v[j]) > 0; j--) {
+            struct subplan t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    struct pr_buf *out = &b->sec[PR_SEC_SUBPLANS];
+    size_t end = b->nsubs * PR_SUBPLAN_SIZE;
+    for (size_t i = 0; i < b->nsubs; i++) {
+        if (i > 0 && sub_cmp(b, &v[i - 1], &v[i]) == 0)
+            return -1;
+        size_t off = align8(end);
+        if (off + v[i].size > 0xFFFFFFF0u)
+            return -1;
+        uint8_t r[PR_SUBPLAN_SIZE] = {0};
+        pr_put_u32(r, v[i].name);
+        pr_put_u32(r + 4, (uint32_t)off);
+        pr_put_u32(r + 8, (uint32_t)v[i].size);
+        if (pr_buf_append(out, r, sizeof r) < 0)
+            return -1;
+        end = off + v[i].size;
+    }
+    for (size_t i = 0; i < b->nsubs; i++) {
+        static const uint8_t zero[8];
+        if (pr_buf_append(out, zero, align8(out->len) - out->len) < 0 ||
+            pr_buf_append(out, v[i].data, v[i].size) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int pr_pb_finish(struct pr_plan_builder *b, uint8_t **out, size_t *size)
 {
     *out = NULL;
     *size = 0;
-    if (b->failed)
+    if (b->failed || lay_out_subplans(b) < 0)
         return -1;
     size_t total = PR_PLAN_HEADER_SIZE;
     uint32_t offs[PR_SEC_COUNT + 1];

@@ -39,6 +39,7 @@ static const struct field phase_fields[] = {PR_PHASE_FIELDS(FIELD_ROW)};
 static const struct field tool_fields[] = {PR_TOOL_FIELDS(FIELD_ROW)};
 static const struct field agg_fields[] = {PR_AGG_FIELDS(FIELD_ROW)};
 static const struct field alert_fields[] = {PR_ALERT_FIELDS(FIELD_ROW)};
+static const struct field subplan_fields[] = {PR_SUBPLAN_FIELDS(FIELD_ROW)};
 #undef FIELD_ROW
 
 /* Every field lies inside its record. */
@@ -76,6 +77,9 @@ PR_AGG_FIELDS(FIT)
 #undef FIT_SIZE
 #define FIT_SIZE PR_ALERT_SIZE
 PR_ALERT_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_SUBPLAN_SIZE
+PR_SUBPLAN_FIELDS(FIT)
 #undef FIT_SIZE
 #undef FIT
 
@@ -115,6 +119,8 @@ static const struct rkind k_agg =
     RKIND("aggregate", PR_SEC_AGGS, PR_AGG_SIZE, agg_fields);
 static const struct rkind k_alert =
     RKIND("alert", PR_SEC_ALERTS, PR_ALERT_SIZE, alert_fields);
+static const struct rkind k_subplan =
+    RKIND("subplan", PR_SEC_SUBPLANS, PR_SUBPLAN_SIZE, subplan_fields);
 #undef RKIND
 
 static const char *const sec_names[PR_SEC_COUNT + 1] = {
@@ -125,7 +131,13 @@ static const char *const sec_names[PR_SEC_COUNT + 1] = {
     [PR_SEC_CODE] = "code",         [PR_SEC_MODELS] = "models",
     [PR_SEC_PHASES] = "phases",     [PR_SEC_TOOLS] = "tools",
     [PR_SEC_AGGS] = "aggs",         [PR_SEC_ALERTS] = "alerts",
-    [PR_SEC_PROMPTS] = "prompts",
+    [PR_SEC_PROMPTS] = "prompts",   [PR_SEC_SUBPLANS] = "subplans",
+};
+
+/* The minor version that added each section: in a plan of an earlier
+ * minor version the section is unknown, so skipped and not required. */
+static const uint8_t sec_minor[PR_SEC_COUNT + 1] = {
+    [PR_SEC_SUBPLANS] = 1,
 };
 
 /* Record size of each section; 0: not an array of records. */
@@ -149,6 +161,7 @@ struct vctx {
     const char *what;           /* the record being checked, for messages */
     uint32_t idx;
     bool single;                /* the one workflow record: no index */
+    unsigned depth;             /* levels of embedding above this plan */
 };
 
 static int fail(struct vctx *c, const char *fmt, ...)
@@ -318,7 +331,7 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
         e[i].id = id;
         e[i].off = off;
         e[i].size = sz;
-        if (id >= 1 && id <= PR_SEC_COUNT) {
+        if (id >= 1 && id <= PR_SEC_COUNT && sec_minor[id] <= c->p->minor) {
             c->p->sec[id].p = d + off;
             c->p->sec[id].size = (uint32_t)sz;
         }
@@ -339,6 +352,8 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
         last = e[i].id;
     }
     for (uint32_t id = 1; id <= PR_SEC_COUNT; id++) {
+        if (sec_minor[id] > c->p->minor)
+            continue;
         if (!c->p->sec[id].p) {
             fail(c, "section %lu (%s) is missing", (unsigned long)id,
                  sec_names[id]);
@@ -357,8 +372,9 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
             goto out;
         }
     }
-    if (c->p->minor == 0 && c->p->sec[PR_SEC_PROMPTS].size) {
-        fail(c, "section 15 (prompts) must be empty in format 1.0");
+    if (c->p->minor <= PR_PLAN_MINOR && c->p->sec[PR_SEC_PROMPTS].size) {
+        fail(c, "section 15 (prompts) must be empty in format %u.%u",
+             (unsigned)c->p->major, (unsigned)c->p->minor);
         goto out;
     }
     rc = 0;
@@ -669,7 +685,9 @@ _Static_assert(sizeof step_fields / sizeof step_fields[0] <= MAX_FIELDS,
 _Static_assert(sizeof workflow_fields / sizeof workflow_fields[0] <=
                    MAX_FIELDS, "raise MAX_FIELDS");
 
-static int check_records(struct vctx *c, const struct rkind *k)
+/* N records of kind K at BASE. */
+static int check_array(struct vctx *c, const struct rkind *k,
+                       const uint8_t *base, uint32_t n)
 {
     bool nonneg[MAX_FIELDS] = {false};
     char key[40];
@@ -679,16 +697,22 @@ static int check_records(struct vctx *c, const struct rkind *k)
         snprintf(key, sizeof key, " %s ", k->f[i].name);
         nonneg[i] = k->f[i].type == PR_FT_F64 && strstr(nonneg_f64, key);
     }
-    const struct pr_sec *s = &c->p->sec[k->sec];
     c->what = k->what;
     c->single = k->sec == PR_SEC_WORKFLOW;
-    for (uint32_t i = 0; i < s->size / k->size; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         c->idx = i;
-        if (check_record(c, k, nonneg, s->p + (size_t)i * k->size) < 0)
+        if (check_record(c, k, nonneg, base + (size_t)i * k->size) < 0)
             return -1;
     }
     c->single = false;
     return 0;
+}
+
+/* Every record of a record section. */
+static int check_records(struct vctx *c, const struct rkind *k)
+{
+    const struct pr_sec *s = &c->p->sec[k->sec];
+    return check_array(c, k, s->p, s->size / k->size);
 }
 
 /* A 64-bit mix (splitmix64's finalizer) of one dependency edge. */
@@ -858,6 +882,169 @@ static int check_tvals(struct vctx *c)
     return 0;
 }
 
+/* ---- sub-plans ---- */
+
+static int load(struct pr_plan *p, const void *data, size_t size, char *err,
+                size_t errcap, unsigned depth);
+
+/* A name from the file, fit for a message: printable ASCII, shortened. */
+static const char *printable(char out[48], const char *s, size_t n)
+{
+    size_t k = 0;
+    for (; k < n && k < 40; k++) {
+        unsigned char ch = (unsigned char)s[k];
+        out[k] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    if (k < n)
+        memcpy(out + k, "...", 3), k += 3;
+    out[k] = '\0';
+    return out;
+}
+
+/* The number of records: the first one's offset over 16. */
+static int count_subplans(struct vctx *c)
+{
+    const struct pr_sec *s = &c->p->sec[PR_SEC_SUBPLANS];
+    if (!s->size)
+        return 0;
+    if (s->size < PR_SUBPLAN_SIZE)
+        return fail(c, "section 16 (subplans) has %lu bytes, less than one "
+                       "record", (unsigned long)s->size);
+    uint32_t first = pr_rd_u32(s->p + 4);
+    if (!first || first % PR_SUBPLAN_SIZE || first > s->size)
+        return fail(c, "section 16 (subplans): the first plan's offset %lu "
+                       "does not end the records (a multiple of %d, not 0, "
+                       "within the %lu bytes)", (unsigned long)first,
+                    PR_SUBPLAN_SIZE, (unsigned long)s->size);
+    if (c->depth >= PR_PLAN_MAX_DEPTH)
+        return fail(c, "section 16 (subplans): plans nested deeper than %d "
+                       "levels", PR_PLAN_MAX_DEPTH);
+    c->p->nsubplans = first / PR_SUBPLAN_SIZE;
+    return 0;
+}
+
+/* Record I's name: not empty, no NUL, after the name before it. */
+static int check_subplan_name(struct vctx *c, uint32_t i)
+{
+    const uint8_t *r = c->p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16;
+    size_t n, np = 0;
+    const char *name = pr_plan_str(c->p, pr_rd_u32(r), &n);
+    const char *prev = i ? pr_plan_str(c->p, pr_rd_u32(r - 16), &np) : NULL;
+    char q[48], qp[48];
+    if (!n)
+        return rfail(c, "name: empty");
+    if (memchr(name, 0, n))
+        return rfail(c, "name: '%s' holds a NUL byte", printable(q, name, n));
+    int d = prev ? pr_plan_name_cmp(prev, np, name, n) : -1;
+    if (d == 0)
+        return rfail(c, "name: '%s' is given twice", printable(q, name, n));
+    if (d > 0)
+        return rfail(c, "name: '%s' after '%s' is out of order (names are "
+                        "sorted)", printable(q, name, n),
+                     printable(qp, prev, np));
+    return 0;
+}
+
+/* The names, and the plans in record order inside the section, aligned,
+ * none sharing a byte with the records or another plan. */
+static int check_subplan_layout(struct vctx *c)
+{
+    const struct pr_sec *s = &c->p->sec[PR_SEC_SUBPLANS];
+    uint64_t end = (uint64_t)c->p->nsubplans * PR_SUBPLAN_SIZE;
+    c->what = "subplan";
+    for (uint32_t i = 0; i < c->p->nsubplans; i++) {
+        const uint8_t *r = s->p + (size_t)i * PR_SUBPLAN_SIZE;
+        uint64_t off = pr_rd_u32(r + 4), size = pr_rd_u32(r + 8);
+        c->idx = i;
+        if (check_subplan_name(c, i) < 0)
+            return -1;
+        if (off % 8)
+            return rfail(c, "plan at offset %llu is not aligned to 8 bytes",
+                         (unsigned long long)off);
+        if (off < end)
+            return rfail(c, "plan at offset %llu starts before %llu, the end "
+                            "of the plan before it", (unsigned long long)off,
+                         (unsigned long long)end);
+        if (off > s->size || size > s->size - off)
+            return rfail(c, "plan %llu+%llu lies outside the section (%lu "
+                            "bytes)", (unsigned long long)off,
+                         (unsigned long long)size, (unsigned long)s->size);
+        end = off + size;
+    }
+    return 0;
+}
+
+static int by_ref(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Every workflow step names a sub-plan: its `workflow` is the string
+ * reference of a record's name. */
+static int check_workflow_steps(struct vctx *c)
+{
+    enum { KIND = 12, WORKFLOW = 208 };
+    const struct pr_plan *p = c->p;
+    uint32_t *refs = malloc(((size_t)p->nsubplans + 1) * sizeof *refs);
+    if (!refs)
+        return fail(c, "out of memory");
+    for (uint32_t i = 0; i < p->nsubplans; i++)
+        refs[i] = pr_rd_u32(p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16);
+    qsort(refs, p->nsubplans, sizeof *refs, by_ref);
+    int rc = 0;
+    c->what = "step";
+    for (uint32_t i = 0; rc == 0 && i < p->nsteps; i++) {
+        const uint8_t *r = p->sec[PR_SEC_STEPS].p + (size_t)i * PR_STEP_SIZE;
+        uint32_t ref = pr_rd_u32(r + WORKFLOW);
+        c->idx = i;
+        if (r[KIND] != PR_STEP_WORKFLOW)
+            continue;
+        if (ref == PR_PLAN_NONE) {
+            rc = rfail(c, "workflow: absent on a workflow step");
+        } else if (!bsearch(&ref, refs, p->nsubplans, sizeof *refs,
+                            by_ref)) {
+            size_t n;
+            const char *w = pr_plan_str(p, ref, &n);
+            char q[48];
+            rc = rfail(c, "workflow: no plan for '%s' in section 16 "
+                          "(subplans)", printable(q, w, n));
+        }
+    }
+    free(refs);
+    return rc;
+}
+
+/* Each embedded plan, by the same rules, one level deeper. */
+static int check_subplan_plans(struct vctx *c)
+{
+    const struct pr_sec *s = &c->p->sec[PR_SEC_SUBPLANS];
+    for (uint32_t i = 0; i < c->p->nsubplans; i++) {
+        const uint8_t *r = s->p + (size_t)i * PR_SUBPLAN_SIZE;
+        struct pr_plan sub;
+        char why[512], q[48];
+        size_t n;
+        const char *name = pr_plan_str(c->p, pr_rd_u32(r), &n);
+        if (load(&sub, s->p + pr_rd_u32(r + 4), pr_rd_u32(r + 8), why,
+                 sizeof why, c->depth + 1) < 0)
+            return fail(c, "subplan %lu (%s): %s", (unsigned long)i,
+                        printable(q, name, n), why);
+    }
+    return 0;
+}
+
+static int check_subplans(struct vctx *c)
+{
+    if (sec_minor[PR_SEC_SUBPLANS] > c->p->minor)
+        return 0;
+    if (count_subplans(c) < 0 ||
+        check_array(c, &k_subplan, c->p->sec[PR_SEC_SUBPLANS].p,
+                    c->p->nsubplans) < 0 ||
+        check_subplan_layout(c) < 0 || check_workflow_steps(c) < 0)
+        return -1;
+    return check_subplan_plans(c);
+}
+
 static int validate(struct vctx *c, const uint8_t *d, size_t size)
 {
     struct pr_plan *p = c->p;
@@ -891,13 +1078,19 @@ static int validate(struct vctx *c, const uint8_t *d, size_t size)
             return -1;
     if (check_graph(c) < 0 || check_interps(c) < 0 || check_tvals(c) < 0)
         return -1;
-    return 0;
+    return check_subplans(c);
 }
 
 int pr_plan_load_mem(struct pr_plan *p, const void *data, size_t size,
                      char *err, size_t errcap)
 {
-    struct vctx c = {.p = p, .err = err, .errcap = errcap};
+    return load(p, data, size, err, errcap, 0);
+}
+
+static int load(struct pr_plan *p, const void *data, size_t size, char *err,
+                size_t errcap, unsigned depth)
+{
+    struct vctx c = {.p = p, .err = err, .errcap = errcap, .depth = depth};
     memset(p, 0, sizeof *p);
     if (err && errcap)
         err[0] = '\0';
@@ -1099,6 +1292,43 @@ VIEW(pr_plan_phase, pr_phase, PR_SEC_PHASES, PR_PHASE_SIZE, PR_PHASE_FIELDS)
 VIEW(pr_plan_tool, pr_tool, PR_SEC_TOOLS, PR_TOOL_SIZE, PR_TOOL_FIELDS)
 VIEW(pr_plan_agg, pr_agg, PR_SEC_AGGS, PR_AGG_SIZE, PR_AGG_FIELDS)
 VIEW(pr_plan_alert, pr_alert, PR_SEC_ALERTS, PR_ALERT_SIZE, PR_ALERT_FIELDS)
+
+void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
+                        struct pr_subplan *out)
+{
+    memset(out, 0, sizeof *out);
+    if (i >= p->nsubplans)
+        return;
+    const uint8_t *r = p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16;
+    PR_SUBPLAN_FIELDS(DECODE_FIELD)
+}
+
+int pr_plan_subplan(const struct pr_plan *p, const char *name,
+                    const uint8_t **data, size_t *size)
+{
+    const uint8_t *sec = p->sec[PR_SEC_SUBPLANS].p;
+    size_t n = name ? strlen(name) : 0;
+    uint32_t lo = 0, hi = name ? p->nsubplans : 0;
+    *data = NULL;
+    *size = 0;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const uint8_t *r = sec + (size_t)mid * PR_SUBPLAN_SIZE;
+        size_t len;
+        const char *s = pr_plan_str(p, pr_rd_u32(r), &len);
+        int d = pr_plan_name_cmp(s, len, name, n);
+        if (d == 0) {
+            *data = sec + pr_rd_u32(r + 4);
+            *size = pr_rd_u32(r + 8);
+            return 0;
+        }
+        if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
 
 void pr_plan_workflow(const struct pr_plan *p, struct pr_workflow *out)
 {

@@ -4,9 +4,9 @@
 # Checks what a user of pomlc and pomlrun sees: plans that do not depend on
 # where or by whom they were compiled, make and ninja dependency files,
 # pomlrun --check on damaged plans, parameter binding and --dry-run, the
-# Graphviz, JSON, --stats and --dump outputs, and the exit statuses.  Data
-# files are in tests/plan/cli.  Prints one line per failed check, then a
-# count; exits 1 when a check failed.
+# Graphviz, JSON, --stats and --dump outputs, the exit statuses, and plans
+# embedding their sub-workflows.  Data files are in tests/plan/cli.  Prints
+# one line per failed check, then a count; exits 1 when a check failed.
 LC_ALL=C
 export LC_ALL
 
@@ -256,7 +256,8 @@ EOF
     d=$proj/wf.d
     # shellcheck disable=SC1003
     same "wf.d: first line, the target" 'wf.plan: \' "$(head -n 1 "$d")"
-    for dep in wf.poml defs.poml prompts/p.md "$sl/models.poml"; do
+    for dep in wf.poml defs.poml prompts/p.md subs/file.poml subs/leaf.poml \
+               "$sl/models.poml"; do
         if grep -E "^ (\./)?$dep( \\\\)?\$" "$d" > /dev/null; then
             pass
         else
@@ -267,7 +268,7 @@ EOF
     same "wf.d: lines naming notes.txt" 0 "$(count "$d" notes.txt)"
     same "wf.d: phony rules without -MP" 0 "$(grep -c '^[^ ].*:$' "$d")"
 
-    for dep in defs.poml prompts/p.md "$sl/models.poml"; do
+    for dep in defs.poml prompts/p.md subs/leaf.poml "$sl/models.poml"; do
         age "$proj"
         mk -q
         status "make -q after the plan was made newer than its inputs" 0
@@ -294,14 +295,16 @@ EOF
     mk -q
     status "make -q after touching an unrelated file" 0
 
-    # -MP: once the workflow stops importing defs.poml and reading the
-    # prompt file, both may go away without make stopping at them
+    # -MP: once the workflow stops importing defs.poml, reading the prompt
+    # file and naming sub-workflows, they may go away without make stopping
+    # at them
     mk MP=-MP
     age "$proj"
     touch "$proj/wf.poml"
     mk MP=-MP
     status "make with -MP" 0
-    for dep in defs.poml prompts/p.md "$sl/models.poml"; do
+    for dep in defs.poml prompts/p.md subs/file.poml subs/leaf.poml \
+               "$sl/models.poml"; do
         if grep -E "^(\./)?$dep:\$" "$d" > /dev/null; then
             pass
         else
@@ -310,9 +313,9 @@ EOF
         fi
     done
     cp "$proj/alone.poml" "$proj/wf.poml"
-    rm "$proj/defs.poml" "$proj/prompts/p.md"
+    rm -r "$proj/defs.poml" "$proj/prompts/p.md" "$proj/subs"
     mk MP=-MP
-    status "make with -MP after removing an import and a prompt file" 0
+    status "make with -MP after removing what alone.poml does not need" 0
     mk MP=-MP -q
     status "make -q after that rebuild" 0
 else
@@ -369,7 +372,7 @@ EOF
         fail "ninja -n after a build: expected 'no work to do', got" \
              "'$(first "$tmp/out")'"
     fi
-    for dep in prompts/p.md defs.poml "$sl/models.poml"; do
+    for dep in prompts/p.md defs.poml subs/leaf.poml "$sl/models.poml"; do
         age "$np"
         case $dep in
         /*) touch "$dep" ;;
@@ -474,7 +477,7 @@ empty empty file
 text not a plan file (bad magic)
 dir not a regular file
 missing cannot open: ...
-v2 plan format 2.0 is newer than this version of poml reads (1.x)
+v2 plan format 2.1 is newer than this version of poml reads (1.x)
 textmode damaged in transfer (text-mode conversion)
 7bit damaged in transfer (high bit stripped)
 EOF
@@ -834,5 +837,156 @@ run "$pomlc" --help
 status "pomlc --help" 0
 run "$pomlrun" --help
 status "pomlrun --help" 0
+
+# ---- 7. sub-workflows ------------------------------------------------
+
+# u32 FILE OFFSET: the little-endian u32 at OFFSET of FILE
+u32() {
+    od -An -tu1 -j "$2" -N 4 "$1" |
+        awk '{ print $1 + 256 * ($2 + 256 * ($3 + 256 * $4)) }'
+}
+
+# subsec PLAN: the offset of the SUBPLANS section, the table's last entry
+subsec() {
+    u32 "$1" $(($(u32 "$1" 32) + ($(u32 "$1" 28) - 1) * 16 + 8))
+}
+
+# subplan PLAN I OUT: writes the plan of SUBPLANS record I of PLAN to OUT
+subplan() {
+    at=$(subsec "$1")
+    off=$(u32 "$1" $((at + $2 * 16 + 4)))
+    len=$(u32 "$1" $((at + $2 * 16 + 8)))
+    tail -c +$((at + off + 1)) "$1" | head -c "$len" > "$3"
+}
+
+# A plan embeds the plans of its sub-workflows, the bytes pomlc writes for
+# each on its own, and the same bytes from wherever it is compiled.
+sd=$data/subs
+sub=$tmp/sub
+mkdir "$sub" "$sub/elsewhere"
+cp -R "$sd" "$sub/elsewhere/tree"
+chmod -R u+w "$sub/elsewhere"
+(cd "$data" && "$pomlc" -o "$sub/main.1" subs/main.poml) 2> /dev/null
+rc1=$?
+(cd "$sub/elsewhere" && "$pomlc" -o "$sub/main.2" tree/main.poml) 2> /dev/null
+rc2=$?
+(cd / && "$pomlc" -o "$sub/main.3" "$sub/elsewhere/tree/main.poml") \
+    2> /dev/null
+rc3=$?
+same "sub-workflows: exit status of the three compilations" "0 0 0" \
+     "$rc1 $rc2 $rc3"
+samefile "sub-workflows: relative path elsewhere" "$sub/main.1" "$sub/main.2"
+samefile "sub-workflows: absolute path" "$sub/main.1" "$sub/main.3"
+same "sub-workflows: lines of the plans naming a directory of this machine" \
+     0 "$(cat "$sub/main.1" "$sub/main.2" "$sub/main.3" |
+          grep -a -c -F -e "$tmp" -e "$top_srcdir" -e "$top_builddir")"
+mp=$sub/main.1
+same "sub-workflows: SUBPLANS is the last section" 16 \
+     "$(u32 "$mp" $(($(u32 "$mp" 32) + ($(u32 "$mp" 28) - 1) * 16)))"
+(cd "$sd/flows" && "$pomlc" -o "$sub/check.plan" check.poml) 2> /dev/null
+"$pomlc" -o "$sub/notify.plan" "$sd/flows/notify.poml" 2> /dev/null
+i=0
+for want in check check notify; do
+    subplan "$mp" $i "$sub/got$i.plan"
+    samefile "sub-plan $i: the plan of $want.poml on its own" \
+             "$sub/$want.plan" "$sub/got$i.plan"
+    i=$((i + 1))
+done
+run "$pomlrun" --check "$mp"
+status "pomlrun --check on a plan with sub-plans" 0
+run "$pomlc" --dump "$mp"
+status "--dump of a plan with sub-plans" 0
+# the lines "subplan NAME: N bytes, format 1.1, workflow ID (from F), K
+# steps" without the size, format and file
+sed -n '/^ *subplan /{
+            s/: [0-9]* bytes, format 1\.1, /: /
+            s/ (from [a-z]*\.poml)//p
+        }' "$tmp/out" > "$tmp/subs"
+cat > "$tmp/want" << 'EOF'
+subplan ./flows/check.poml: workflow check, 2 steps
+  subplan leaf.poml: workflow leaf, 1 step
+subplan flows/check.poml: workflow check, 2 steps
+  subplan leaf.poml: workflow leaf, 1 step
+subplan flows/notify.poml: workflow notify, 1 step
+EOF
+samefile "--dump: the sub-plans" "$tmp/want" "$tmp/subs"
+
+# -MD names every file of every sub-workflow, once
+run "$pomlc" -MD -o "$sub/md.plan" "$sd/main.poml"
+status "pomlc -MD on a workflow with sub-workflows" 0
+for dep in main.poml flows/check.poml flows/leaf.poml flows/notify.poml; do
+    same "md.d: lines naming $dep" 1 "$(count "$sub/md.d" "/$dep")"
+done
+
+# A workflow naming itself through another: the chain, where it closes
+cy=$data/cycle
+run "$pomlc" -o "$sub/cycle.plan" "$cy/a.poml"
+status "a sub-workflow cycle" 1
+errline "a sub-workflow cycle" "$cy/sub/b.poml:4:15: error: sub-workflow" \
+        "cycle: a.poml -> sub/b.poml -> a.poml [-Wsub-workflow]"
+absent "a sub-workflow cycle writes no plan" "$sub/cycle.plan"
+run "$pomlc" --lint "$cy/sub/b.poml"
+status "the same cycle from b.poml" 1
+errline "the same cycle from b.poml" "$cy/sub/../a.poml:4:15: error:" \
+        "sub-workflow cycle: b.poml -> ../a.poml -> b.poml [-Wsub-workflow]"
+
+# 16 levels of sub-workflows below the main file, and one more
+deep=$sub/deep
+mkdir "$deep"
+i=0
+while [ $i -le 17 ]; do
+    {
+        printf 'workflow_id: w%d\nsteps:\n  - id: s\n' $i
+        if [ $i -lt 17 ]; then
+            printf '    workflow: w%d.poml\n' $((i + 1))
+        else
+            printf '    run: echo w%d\n' $i
+        fi
+    } > "$deep/w$i.poml"
+    i=$((i + 1))
+done
+run "$pomlc" -o "$deep/w1.plan" "$deep/w1.poml"
+status "sub-workflows 16 levels deep" 0
+run "$pomlrun" --check "$deep/w1.plan"
+status "pomlrun --check on sub-plans 16 levels deep" 0
+run "$pomlc" --dump "$deep/w1.plan"
+same "--dump: the innermost of 16 levels" 1 \
+     "$(grep -c '^ \{30\}subplan w17.poml: ' "$tmp/out")"
+run "$pomlc" -o "$deep/w0.plan" "$deep/w0.poml"
+status "sub-workflows 17 levels deep" 1
+errline "sub-workflows 17 levels deep" "$deep/w16.poml:4:15: error:" \
+        "sub-workflows nested deeper than 16 levels: 'w17.poml' here would" \
+        "reach level 17 [-Wsub-workflow]"
+absent "sub-workflows 17 levels deep: no plan" "$deep/w0.plan"
+
+# A sub-workflow's errors carry its own file and position; the models its
+# caller defines are not its own.
+mkdir "$sub/err" "$sub/err/flows"
+printf '%s\n' 'workflow_id: main' 'models:' \
+    '  house-model: {protocol: openai, base_url: "http://127.0.0.1:1/v1"}' \
+    'steps:' '  - id: ask' '    model: house-model' '    prompt: hi' \
+    '  - id: sub' '    workflow: flows/sub.poml' > "$sub/err/main.poml"
+printf '%s\n' 'workflow_id: sub' 'steps:' '  - id: ask' \
+    '    model: house-model' '    prompt: hi' > "$sub/err/flows/sub.poml"
+run "$pomlc" -o "$sub/err/main.plan" "$sub/err/main.poml"
+status "a sub-workflow with an error" 1
+errline "a sub-workflow with an error" "$sub/err/flows/sub.poml:4:12:" \
+        "error: unknown model 'house-model' [-Wunknown-model]"
+same "a sub-workflow with an error: error lines" 1 \
+     "$(count "$tmp/err" ': error: ')"
+absent "a sub-workflow with an error: no plan" "$sub/err/main.plan"
+
+# Files compiled in one run share the catalog, and each plan still lists
+# the models it uses.
+mkdir "$sub/two"
+cp "$examples/multi-model.poml" "$sub/two/a.poml"
+cp "$examples/multi-model.poml" "$sub/two/b.poml"
+run "$pomlc" "$sub/two/a.poml" "$sub/two/b.poml"
+status "two workflows with the same models in one run" 0
+run "$pomlrun" --check "$sub/two/b.plan"
+status "pomlrun --check on the second plan of one run" 0
+"$pomlc" -o "$sub/two/alone.plan" "$sub/two/b.poml" 2> /dev/null
+samefile "the second plan of one run, as compiled alone" \
+         "$sub/two/alone.plan" "$sub/two/b.plan"
 
 test_end

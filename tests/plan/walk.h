@@ -1,7 +1,8 @@
 /* walk.h -- reads every view of a loaded plan, for tests and fuzzing
  *
  * Every record of every section through its typed view, every list entry,
- * interpolation part, template value and string.  A plan the loader
+ * interpolation part, template value and string, and every embedded plan,
+ * looked up by name, loaded on its own and walked.  A plan the loader
  * accepted must survive this under the sanitizers; the returned sum keeps
  * the reads from being optimised away.  Header-only: the unit tests and the
  * fuzz harness include it.
@@ -11,6 +12,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "plan.h"
@@ -56,6 +58,31 @@ static size_t touch_list(const struct pr_plan *p, struct pr_list l)
 #define TF(name, type, arg, off) h += TF_(type)(p, &v.name);
 #define TF_(t) TF__(t)
 #define TF__(t) touch_##t
+
+static size_t walk(const struct pr_plan *p);
+
+/* Each SUBPLANS record, and the plan under its name: validated with P, it
+ * must be found and load on its own (abort() otherwise). */
+static size_t walk_subplans(const struct pr_plan *p)
+{
+    size_t h = 0;
+    const uint8_t *d;
+    size_t n;
+    for (uint32_t i = 0; i <= p->nsubplans; i++) {
+        struct pr_subplan v;
+        struct pr_plan sub;
+        pr_plan_subplan_at(p, i, &v);
+        PR_SUBPLAN_FIELDS(TF)
+        if (i == p->nsubplans)
+            break;
+        if (pr_plan_subplan(p, v.name, &d, &n) < 0 || n != v.size ||
+            pr_plan_load_mem(&sub, d, n, NULL, 0) < 0)
+            abort();
+        h += walk(&sub);
+        pr_plan_close(&sub);
+    }
+    return h + (pr_plan_subplan(p, "", &d, &n) == -1);
+}
 
 static size_t walk(const struct pr_plan *p)
 {
@@ -117,7 +144,7 @@ static size_t walk(const struct pr_plan *p)
         const char *s = pr_plan_str(p, pr_plan_list_at(p, all, k), &n);
         h += n + (s[n] == '\0');
     }
-    return h;
+    return h + walk_subplans(p);
 }
 
 #endif

@@ -1,11 +1,13 @@
 /* check_plan.c -- unit tests of the plan loader
  *
  * Builds small plans with the writer, loads them and reads every view;
- * then one corruption per check, each with its own message; then every
- * byte of a valid plan flipped, zeroed and cut, with and without the
- * checksums recomputed, and the saved fuzzer findings in tests/plan.
+ * then one corruption per check, each with its own message, in a plain
+ * plan and in one embedding the plans of two sub-workflows; then every
+ * byte of both flipped, zeroed and cut, with and without the checksums
+ * recomputed, and the saved fuzzer findings in tests/plan.
  */
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
@@ -25,6 +27,13 @@ struct built {
     uint8_t *data;
     size_t size;
     uint32_t s_name, s_x;       /* string references the tests reuse */
+    uint32_t s_nul;             /* "a\0b", in plans with sub-plans */
+};
+
+/* A plan to embed, and its name. */
+struct sub {
+    const char *name;
+    const struct built *plan;
 };
 
 #define STR(b, s) pr_pb_str(b, s, strlen(s))
@@ -54,8 +63,10 @@ static size_t std_cond(uint8_t *c, uint32_t s_name, uint32_t s_x)
 /* Three steps (1 after 0, 2 after 0 and order-only after 1), a parameter,
  * a model, a phase, a tool, an aggregate, an alert, an interpolation with
  * an expression part and a map template value.  COND, when given, is the
- * code of step 1's condition (else std_cond). */
-static void build(struct built *out, const uint8_t *cond, size_t ncond)
+ * code of step 1's condition (else std_cond).  With NSUBS plans to embed,
+ * step 0 is a workflow step naming the first. */
+static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
+                       const struct sub *subs, size_t nsubs)
 {
     struct pr_plan_builder *b = pr_pb_new();
     ck_assert_ptr_nonnull(b);
@@ -136,7 +147,9 @@ static void build(struct built *out, const uint8_t *cond, size_t ncond)
         uint32_t s_id = STR(b, ids[i]);
         r = pr_pb_record(b, PR_SEC_STEPS, PR_STEP_SIZE, NULL);
         pr_put_u32(r, s_id);
-        r[12] = i == 2 ? PR_STEP_LLM : PR_STEP_SHELL;
+        r[12] = i == 2                ? PR_STEP_LLM
+                : i == 0 && nsubs ? PR_STEP_WORKFLOW
+                                  : PR_STEP_SHELL;
         r[13] = PR_SF_CACHE;
         r[14] = PR_BACKOFF_FIXED;
         pr_put_u32(r + 16, i);
@@ -164,7 +177,8 @@ static void build(struct built *out, const uint8_t *cond, size_t ncond)
         }
         for (int o = 176; o <= 188; o += 4)
             pr_put_u32(r + o, PR_PLAN_NONE);
-        pr_put_u32(r + 208, PR_PLAN_NONE);
+        pr_put_u32(r + 208, i == 0 && nsubs ? STR(b, subs[0].name)
+                                            : PR_PLAN_NONE);
         pr_put_u32(r + 212, i == 2 ? 0 : PR_PLAN_NONE);
         pr_put_u32(r + 216, PR_PLAN_NONE);
         pr_put_u32(r + 220, PR_PLAN_NONE);
@@ -212,9 +226,35 @@ static void build(struct built *out, const uint8_t *cond, size_t ncond)
     pr_put_u32(r + 8, s_gt);
     pr_put_f64(r + 24, -1.5);
 
+    out->s_nul = nsubs ? pr_pb_str(b, "a\0b", 3) : 0;
+    for (size_t i = 0; i < nsubs; i++)
+        ck_assert_int_eq(pr_pb_subplan(b, subs[i].name, subs[i].plan->data,
+                                       subs[i].plan->size), 0);
     ck_assert(!pr_pb_failed(b));
     ck_assert_int_eq(pr_pb_finish(b, &out->data, &out->size), 0);
     pr_pb_free(b);
+}
+
+static void build(struct built *out, const uint8_t *cond, size_t ncond)
+{
+    build_with(out, cond, ncond, NULL, 0);
+}
+
+/* A plan embedding two plain ones: "b.poml", which step 0 names, given
+ * first, then "a.poml"; the writer sorts them.  The last one built is in
+ * NESTED, for the corruptions to find its strings. */
+static struct built nested;
+
+static void build_nested(struct built *out)
+{
+    struct built a, b;
+    build(&a, NULL, 0);
+    build(&b, NULL, 0);
+    struct sub subs[] = {{"b.poml", &b}, {"a.poml", &a}};
+    build_with(out, NULL, 0, subs, 2);
+    nested = *out;
+    free(a.data);
+    free(b.data);
 }
 
 static void fix_crc(uint8_t *d, size_t size)
@@ -410,6 +450,127 @@ START_TEST(test_open_file)
 }
 END_TEST
 
+/* ---- embedded plans ---- */
+
+START_TEST(test_load_subplans)
+{
+    struct built b, plain;
+    build_nested(&b);
+    build(&plain, NULL, 0);
+    struct pr_plan p, sub;
+    char err[256];
+    int rc = pr_plan_load_mem(&p, b.data, b.size, err, sizeof err);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_uint_eq(p.minor, 1);
+    ck_assert_uint_eq(p.nsubplans, 2);
+    struct pr_subplan v;
+    pr_plan_subplan_at(&p, 0, &v);
+    ck_assert_str_eq(v.name, "a.poml");
+    ck_assert_uint_eq(v.offset, 2 * PR_SUBPLAN_SIZE);
+    ck_assert_uint_eq(v.size, plain.size);
+    pr_plan_subplan_at(&p, 1, &v);
+    ck_assert_str_eq(v.name, "b.poml");
+    ck_assert_uint_eq(v.offset, (2 * PR_SUBPLAN_SIZE + plain.size + 7) & ~7u);
+    pr_plan_subplan_at(&p, 2, &v);      /* out of range: zeroed */
+    ck_assert_ptr_null(v.name);
+    ck_assert_uint_eq(v.size, 0);
+
+    struct pr_step s;
+    pr_plan_step(&p, 0, &s);
+    ck_assert_uint_eq(s.kind, PR_STEP_WORKFLOW);
+    ck_assert_str_eq(s.workflow, "b.poml");
+    const uint8_t *d;
+    size_t n;
+    ck_assert_int_eq(pr_plan_subplan(&p, s.workflow, &d, &n), 0);
+    ck_assert_uint_eq(n, plain.size);   /* the very bytes given */
+    ck_assert_int_eq(memcmp(d, plain.data, n), 0);
+    rc = pr_plan_load_mem(&sub, d, n, err, sizeof err);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_uint_eq(sub.nsteps, 3);
+    ck_assert_uint_eq(sub.nsubplans, 0);
+    pr_plan_close(&sub);
+    ck_assert_int_eq(pr_plan_subplan(&p, "a.poml", &d, &n), 0);
+    ck_assert_int_eq(memcmp(d, plain.data, n), 0);
+    const char *absent[] = {"c.poml", "a.pom", "a.poml2", "", "B.poml"};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+        ck_assert_int_eq(pr_plan_subplan(&p, absent[i], &d, &n), -1);
+        ck_assert_ptr_null(d);
+        ck_assert_uint_eq(n, 0);
+    }
+    ck_assert_int_eq(pr_plan_subplan(&p, NULL, &d, &n), -1);
+    ck_assert_uint_gt(walk(&p), 0);
+    pr_plan_close(&p);
+    ck_assert_int_eq(pr_plan_subplan(&p, "a.poml", &d, &n), -1);
+    free(plain.data);
+    free(b.data);
+}
+END_TEST
+
+/* A 1.0 plan knows no section 16: without it, or with it (then unknown
+ * and skipped), it loads with no sub-plans, workflow steps and all. */
+START_TEST(test_format_1_0)
+{
+    struct built b;
+    build_nested(&b);
+    for (int keep = 0; keep < 2; keep++) {
+        uint8_t *d = malloc(b.size);
+        ck_assert_ptr_nonnull(d);
+        memcpy(d, b.data, b.size);
+        d[10] = 0;
+        if (!keep)
+            pr_put_u32(d + 28, PR_SEC_COUNT - 1);
+        fix_crc(d, b.size);
+        struct pr_plan p;
+        char err[256];
+        int rc = pr_plan_load_mem(&p, d, b.size, err, sizeof err);
+        ck_assert_msg(rc == 0, "%s", err);
+        ck_assert_uint_eq(p.minor, 0);
+        ck_assert_uint_eq(p.nsubplans, 0);
+        ck_assert_ptr_null(p.sec[PR_SEC_SUBPLANS].p);
+        const uint8_t *sd;
+        size_t sn;
+        ck_assert_int_eq(pr_plan_subplan(&p, "b.poml", &sd, &sn), -1);
+        struct pr_step s;
+        pr_plan_step(&p, 0, &s);
+        ck_assert_uint_eq(s.kind, PR_STEP_WORKFLOW);
+        ck_assert_uint_gt(walk(&p), 0);
+        pr_plan_close(&p);
+        free(d);
+    }
+    free(b.data);
+}
+END_TEST
+
+/* Plans embedded PR_PLAN_MAX_DEPTH levels deep load; one more is
+ * refused, the message naming each level. */
+START_TEST(test_subplan_depth)
+{
+    enum { N = PR_PLAN_MAX_DEPTH + 1 };
+    struct built level[N + 1];
+    build(&level[0], NULL, 0);
+    for (int k = 1; k <= N; k++) {
+        struct sub s = {"a.poml", &level[k - 1]};
+        build_with(&level[k], NULL, 0, &s, 1);
+    }
+    struct pr_plan p;
+    char err[2048], want[2048] = "";
+    int rc = pr_plan_load_mem(&p, level[N - 1].data, level[N - 1].size, err,
+                              sizeof err);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_uint_gt(walk(&p), 0);
+    pr_plan_close(&p);
+    rc = pr_plan_load_mem(&p, level[N].data, level[N].size, err, sizeof err);
+    ck_assert_int_eq(rc, -1);
+    for (int k = 0; k < PR_PLAN_MAX_DEPTH; k++)
+        strcat(want, "subplan 0 (a.poml): ");
+    strcat(want, "section 16 (subplans): plans nested deeper than 16 "
+                 "levels");
+    ck_assert_str_eq(err, want);
+    for (int k = 0; k <= N; k++)
+        free(level[k].data);
+}
+END_TEST
+
 /* ---- one corruption per check ---- */
 
 enum { RAW, FIX };
@@ -417,10 +578,30 @@ enum { RAW, FIX };
 /* Applies a corruption to a fresh valid plan and expects MSG. */
 typedef void (*corrupt_fn)(uint8_t *d, size_t *size);
 
-static void expect(corrupt_fn fn, int fix, const char *msg)
+/* Whether MSG occurs in ERR, each '#' of MSG standing for a number. */
+static bool has_msg(const char *err, const char *msg)
+{
+    for (const char *at = err;; at++) {
+        const char *e = at, *m = msg;
+        while (*m && (*m == '#' ? isdigit((unsigned char)*e) : *e == *m)) {
+            if (*m++ != '#')
+                e++;
+            else
+                while (isdigit((unsigned char)*e))
+                    e++;
+        }
+        if (!*m)
+            return true;
+        if (!*at)
+            return false;
+    }
+}
+
+static void expect_in(void (*make)(struct built *), corrupt_fn fn, int fix,
+                      const char *msg)
 {
     struct built b;
-    build(&b, NULL, 0);
+    make(&b);
     size_t size = b.size;
     fn(b.data, &size);
     if (fix == FIX)
@@ -428,9 +609,14 @@ static void expect(corrupt_fn fn, int fix, const char *msg)
     struct pr_plan p;
     char err[256];
     ck_assert_int_eq(pr_plan_load_mem(&p, b.data, size, err, sizeof err), -1);
-    ck_assert_msg(strstr(err, msg) != NULL, "expected \"%s\", got \"%s\"",
-                  msg, err);
+    ck_assert_msg(has_msg(err, msg), "expected \"%s\", got \"%s\"", msg,
+                  err);
     free(b.data);
+}
+
+static void build_plain(struct built *out)
+{
+    build(out, NULL, 0);
 }
 
 static void expect_code(const uint8_t *code, size_t n, const char *msg)
@@ -441,8 +627,8 @@ static void expect_code(const uint8_t *code, size_t n, const char *msg)
     char err[256];
     ck_assert_int_eq(pr_plan_load_mem(&p, b.data, b.size, err, sizeof err),
                      -1);
-    ck_assert_msg(strstr(err, msg) != NULL, "expected \"%s\", got \"%s\"",
-                  msg, err);
+    ck_assert_msg(has_msg(err, msg), "expected \"%s\", got \"%s\"", msg,
+                  err);
     free(b.data);
 }
 
@@ -489,7 +675,10 @@ CORRUPT(c_sec_align, pr_put_u32(entry(d, 9) + 8,
                                 pr_rd_u32(entry(d, 9) + 8) + 4))
 CORRUPT(c_sec_overlap, pr_put_u32(entry(d, 4) + 8,
                                   pr_rd_u32(entry(d, 3) + 8)))
-CORRUPT(c_sec_missing, pr_put_u32(entry(d, 15), 16))
+CORRUPT(c_sec_missing, {
+    pr_put_u32(entry(d, 16), 17);
+    pr_put_u32(entry(d, 15), 16);
+})
 CORRUPT(c_sec_size, pr_put_u32(entry(d, 4) + 12, 3 * 256 - 8))
 CORRUPT(c_wf_size, pr_put_u32(entry(d, 2) + 12, 0))
 CORRUPT(c_lists_size, pr_put_u32(entry(d, 5) + 12,
@@ -568,11 +757,13 @@ CORRUPT(c_phase_fb, pr_put_u32(rec(d, 11, 48, 0) + 12, 1))
 CORRUPT(c_phase_code, sec(d, 9)[pr_rd_u32(rec(d, 11, 48, 0) + 24)] = 0x7f)
 CORRUPT(c_alert_str, pr_put_u32(rec(d, 14, 32, 0) + 20, 0xffffffff))
 
-static const struct {
+struct reject {
     corrupt_fn fn;
     int fix;
     const char *msg;
-} cases[] = {
+};
+
+static const struct reject cases[] = {
     {c_magic, RAW, "not a plan file (bad magic)"},
     {c_crlf, RAW, "damaged in transfer (text-mode conversion)"},
     {c_lf_crlf, RAW, "damaged in transfer (text-mode conversion)"},
@@ -581,7 +772,7 @@ static const struct {
     {c_trunc, RAW, "truncated: header says"},
     {c_major, RAW, "plan format 2.0 is newer than this version of poml reads "
                    "(1.x)"},
-    {c_major0, RAW, "plan format 0.0 is not supported"},
+    {c_major0, RAW, "plan format 0.1 is not supported"},
     {c_hsize, RAW, "header size 72, expected 64"},
     {c_flags, RAW, "unknown incompatible flags 0x4"},
     {c_reserved, RAW, "reserved header bytes are not zero"},
@@ -663,7 +854,97 @@ static const struct {
 
 START_TEST(test_reject)
 {
-    expect(cases[_i].fn, cases[_i].fix, cases[_i].msg);
+    expect_in(build_plain, cases[_i].fn, cases[_i].fix, cases[_i].msg);
+}
+END_TEST
+
+/* ---- one corruption per check of SUBPLANS, in build_nested's plan ---- */
+
+#define SP(i) rec(d, PR_SEC_SUBPLANS, PR_SUBPLAN_SIZE, i)
+#define SP_PLAN(i) (sec(d, PR_SEC_SUBPLANS) + pr_rd_u32(SP(i) + 4))
+#define STEP0_WORKFLOW (rec(d, PR_SEC_STEPS, PR_STEP_SIZE, 0) + 208)
+
+CORRUPT(c_sp_missing, pr_put_u32(entry(d, 16), 17))
+CORRUPT(c_sp_small, pr_put_u32(entry(d, 16) + 12, 8))
+CORRUPT(c_sp_first, pr_put_u32(SP(0) + 4, 24))
+CORRUPT(c_sp_first0, pr_put_u32(SP(0) + 4, 0))
+CORRUPT(c_sp_first_out, pr_put_u32(SP(0) + 4, 0xfffffff0u))
+CORRUPT(c_sp_name, pr_put_u32(SP(0), 3))
+CORRUPT(c_sp_pad, pr_put_u32(SP(1) + 12, 1))
+CORRUPT(c_sp_empty, pr_put_u32(SP(0), 0))
+CORRUPT(c_sp_nul, pr_put_u32(SP(1), nested.s_nul))
+CORRUPT(c_sp_dup, pr_put_u32(SP(1), pr_rd_u32(SP(0))))
+CORRUPT(c_sp_order, {
+    uint32_t a = pr_rd_u32(SP(0));
+    pr_put_u32(SP(0), pr_rd_u32(SP(1)));
+    pr_put_u32(SP(1), a);
+})
+CORRUPT(c_sp_align, pr_put_u32(SP(1) + 4, pr_rd_u32(SP(1) + 4) + 4))
+CORRUPT(c_sp_overlap, pr_put_u32(SP(1) + 4, pr_rd_u32(SP(1) + 4) - 8))
+CORRUPT(c_sp_records, pr_put_u32(SP(1) + 4, 16))
+CORRUPT(c_sp_shared, {
+    pr_put_u32(SP(1) + 4, pr_rd_u32(SP(0) + 4));
+    pr_put_u32(SP(1) + 8, pr_rd_u32(SP(0) + 8));
+})
+CORRUPT(c_sp_outside, pr_put_u32(SP(1) + 8, pr_rd_u32(SP(1) + 8) + 8))
+CORRUPT(c_sp_far, pr_put_u32(SP(1) + 4, 0xfffffff8u))
+CORRUPT(c_sp_step, pr_put_u32(STEP0_WORKFLOW, nested.s_x))
+CORRUPT(c_sp_step_none, pr_put_u32(STEP0_WORKFLOW, PR_PLAN_NONE))
+CORRUPT(c_sp_inner_crc, SP_PLAN(0)[100] ^= 1)
+CORRUPT(c_sp_inner_cut, pr_put_u32(SP(1) + 8, pr_rd_u32(SP(1) + 8) - 8))
+CORRUPT(c_sp_inner_step, {
+    uint8_t *in = SP_PLAN(1);
+    rec(in, PR_SEC_STEPS, PR_STEP_SIZE, 2)[12] = PR_STEP_KINDS;
+    fix_crc(in, pr_rd_u32(SP(1) + 8));
+})
+CORRUPT(c_sp_inner_wf, {
+    uint8_t *in = SP_PLAN(1);
+    rec(in, PR_SEC_STEPS, PR_STEP_SIZE, 0)[12] = PR_STEP_WORKFLOW;
+    fix_crc(in, pr_rd_u32(SP(1) + 8));
+})
+
+static const struct reject sub_cases[] = {
+    {c_sp_missing, FIX, "section 16 (subplans) is missing"},
+    {c_sp_small, FIX, "section 16 (subplans) has 8 bytes, less than one "
+                      "record"},
+    {c_sp_first, FIX, "section 16 (subplans): the first plan's offset 24 "
+                      "does not end the records"},
+    {c_sp_first0, FIX, "the first plan's offset 0 does not end"},
+    {c_sp_first_out, FIX, "the first plan's offset 4294967280 does not end "
+                          "the records (a multiple of 16, not 0, within the "
+                          "# bytes)"},
+    {c_sp_name, FIX, "subplan 0: name: string reference 0x3 out of range"},
+    {c_sp_pad, FIX, "subplan 1: pad0: padding is not zero"},
+    {c_sp_empty, FIX, "subplan 0: name: empty"},
+    {c_sp_nul, FIX, "subplan 1: name: 'a?b' holds a NUL byte"},
+    {c_sp_dup, FIX, "subplan 1: name: 'a.poml' is given twice"},
+    {c_sp_order, FIX, "subplan 1: name: 'a.poml' after 'b.poml' is out of "
+                      "order (names are sorted)"},
+    {c_sp_align, FIX, "subplan 1: plan at offset # is not aligned to 8 "
+                      "bytes"},
+    {c_sp_overlap, FIX, "subplan 1: plan at offset # starts before #, the "
+                        "end of the plan before it"},
+    {c_sp_records, FIX, "subplan 1: plan at offset 16 starts before #"},
+    {c_sp_shared, FIX, "subplan 1: plan at offset 32 starts before #"},
+    {c_sp_outside, FIX, "subplan 1: plan #+# lies outside the section (# "
+                        "bytes)"},
+    {c_sp_far, FIX, "subplan 1: plan 4294967288+# lies outside"},
+    {c_sp_step, FIX, "step 0: workflow: no plan for 'x' in section 16 "
+                     "(subplans)"},
+    {c_sp_step_none, FIX, "step 0: workflow: absent on a workflow step"},
+    {c_sp_inner_crc, FIX, "subplan 0 (a.poml): body checksum mismatch"},
+    {c_sp_inner_cut, FIX, "subplan 1 (b.poml): truncated: header says # "
+                          "bytes, file has #"},
+    {c_sp_inner_step, FIX, "subplan 1 (b.poml): step 2: kind: value 6 out "
+                           "of range (below 6)"},
+    {c_sp_inner_wf, FIX, "subplan 1 (b.poml): step 0: workflow: absent on a "
+                         "workflow step"},
+};
+
+START_TEST(test_reject_sub)
+{
+    expect_in(build_nested, sub_cases[_i].fn, sub_cases[_i].fix,
+              sub_cases[_i].msg);
 }
 END_TEST
 
@@ -821,10 +1102,14 @@ static void try_variant(const uint8_t *d, size_t size, bool must_fail)
     free(copy);
 }
 
+/* The plain plan (_i 0) and build_nested's. */
 START_TEST(test_every_byte)
 {
     struct built b;
-    build(&b, NULL, 0);
+    if (_i == 0)
+        build(&b, NULL, 0);
+    else
+        build_nested(&b);
     uint8_t *d = malloc(b.size);
     ck_assert_ptr_nonnull(d);
     variants = accepted = 0;
@@ -896,8 +1181,13 @@ static Suite *plan_suite(void)
     TCase *tc = tcase_create("load");
     tcase_add_test(tc, test_load_views);
     tcase_add_test(tc, test_open_file);
+    tcase_add_test(tc, test_load_subplans);
+    tcase_add_test(tc, test_format_1_0);
+    tcase_add_test(tc, test_subplan_depth);
     tcase_add_loop_test(tc, test_reject, 0,
                         (int)(sizeof cases / sizeof cases[0]));
+    tcase_add_loop_test(tc, test_reject_sub, 0,
+                        (int)(sizeof sub_cases / sizeof sub_cases[0]));
     tcase_add_test(tc, test_reject_trailing);
     tcase_add_test(tc, test_bytecode_ok);
     tcase_add_test(tc, test_bytecode_bad);
@@ -905,7 +1195,7 @@ static Suite *plan_suite(void)
     suite_add_tcase(s, tc);
     TCase *hx = tcase_create("corruption");
     tcase_set_timeout(hx, 300);
-    tcase_add_test(hx, test_every_byte);
+    tcase_add_loop_test(hx, test_every_byte, 0, 2);
     tcase_add_test(hx, test_crashes);
     suite_add_tcase(s, hx);
     return s;
@@ -932,11 +1222,16 @@ START_TEST(test_write_seeds)
         {"plan-list", big, sizeof big},
         {"plan-not", small, sizeof small},
     };
-    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+    for (size_t i = 0; i <= sizeof seeds / sizeof seeds[0]; i++) {
         struct built b;
-        build(&b, seeds[i].code, seeds[i].n);
+        bool sub = i == sizeof seeds / sizeof seeds[0];
+        if (sub)
+            build_nested(&b);
+        else
+            build(&b, seeds[i].code, seeds[i].n);
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, seeds[i].name);
+        snprintf(path, sizeof path, "%s/%s", dir,
+                 sub ? "plan-sub" : seeds[i].name);
         FILE *f = fopen(path, "wb");
         ck_assert_msg(f && fwrite(b.data, 1, b.size, f) == b.size &&
                           fclose(f) == 0, "cannot write %s", path);

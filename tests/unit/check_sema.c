@@ -767,6 +767,49 @@ START_TEST(test_import)
 }
 END_TEST
 
+/* Each distinct sub-workflow compiled once, in the IR with its files;
+ * the models a caller defines are not its sub-workflows'. */
+START_TEST(test_sub_workflows)
+{
+    put("leaf.poml", "steps:\n  - id: x\n    run: echo x\n");
+    put("mid.poml", "workflow_id: mid\nsteps:\n  - id: l\n"
+                    "    workflow: leaf.poml\n");
+    struct pc_workflow *wf = compile_ok(
+        "steps:\n  - id: a\n    workflow: mid.poml\n"
+        "  - id: b\n    workflow: ./mid.poml\n"
+        "  - id: c\n    workflow: mid.poml\n");
+    ck_assert_uint_eq(wf->nsubs, 2);
+    ck_assert_str_eq(wf->subs[0].name, "mid.poml");
+    ck_assert_str_eq(wf->subs[1].name, "./mid.poml");
+    ck_assert_ptr_eq(wf->subs[0].wf, wf->subs[1].wf);
+    struct pc_workflow *mid = wf->subs[0].wf;
+    ck_assert_str_eq(mid->id, "mid");
+    ck_assert_uint_eq(mid->nsubs, 1);
+    ck_assert_str_eq(mid->subs[0].wf->id, "leaf");
+    size_t found = 0;
+    for (size_t i = 0; i < wf->ndeps_files; i++)
+        found += strstr(wf->deps_files[i], "mid.poml") ||
+                 strstr(wf->deps_files[i], "leaf.poml");
+    ck_assert_uint_eq(found, 2);
+
+    put("uses.poml", "steps:\n  - id: x\n    model: own\n"
+                     "    prompt: hi\n");
+    expect_diag("models:\n  own: {protocol: openai}\n"
+                "steps:\n  - id: a\n    model: own\n    prompt: hi\n"
+                "  - id: b\n    workflow: uses.poml\n",
+                PC_D_UNKNOWN_MODEL);
+}
+END_TEST
+
+START_TEST(test_sub_workflow_cycle)
+{
+    put("back.poml", "steps:\n  - id: b\n    workflow: w.poml\n");
+    expect_diag("steps:\n  - id: a\n    workflow: back.poml\n",
+                PC_D_SUB_WORKFLOW);
+    ck_assert_uint_eq(count_diag(PC_D_SUB_WORKFLOW), 1);
+}
+END_TEST
+
 START_TEST(test_conflicting_kind)
 {
     expect_diag("steps:\n  - id: a\n    run: x\n    tool: read_file\n",
@@ -913,6 +956,8 @@ static Suite *sema_suite(void)
     tcase_add_test(t, test_arrow_syntax);
     tcase_add_test(t, test_arrow_unknown_step);
     tcase_add_test(t, test_import);
+    tcase_add_test(t, test_sub_workflows);
+    tcase_add_test(t, test_sub_workflow_cycle);
     tcase_add_test(t, test_conflicting_kind);
     tcase_add_test(t, test_duplicate_id);
     tcase_add_test(t, test_reader_checks);
