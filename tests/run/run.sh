@@ -1,0 +1,1153 @@
+#!/bin/sh
+# run.sh -- pomlrun running workflows, with real processes
+#
+# Each check compiles a workflow of tests/run/wf with pomlc, runs it with
+# pomlrun (mostly --json, read with python3) and looks at the result, the
+# events, the files the steps leave and the processes left behind:
+# parallelism and --jobs, dependencies, failures and what they block,
+# on_failure, conditions and `after`, for_each, retries, timeouts,
+# SIGINT / SIGTERM, values that try to inject shell code, NUL characters,
+# step outputs, aggregators, sub-workflows, parameter errors, --events,
+# -q, and the examples that need no model.  Steps are ordered with files
+# and FIFOs, never with sleeps; a short sleep only paces a bounded wait
+# for a condition.  Prints one line per failed check, then a count; exits
+# 1 when a check failed.
+# shellcheck disable=SC2016 # '$' in single quotes is meant literally
+LC_ALL=C
+export LC_ALL
+
+here=$(cd "$(dirname "$0")" && pwd)
+: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${POML_STDLIB:=$top_srcdir/stdlib}"
+export POML_STDLIB
+pomlc=$top_builddir/pomlc
+pomlrun=$top_builddir/pomlrun
+wf=$top_srcdir/tests/run/wf
+examples=$top_srcdir/examples
+
+for prog in "$pomlc" "$pomlrun"; do
+    if [ ! -x "$prog" ]; then
+        echo "error: $prog not built"
+        exit 1
+    fi
+done
+if ! command -v python3 > /dev/null 2>&1; then
+    echo "error: python3 is needed to read pomlrun's JSON"
+    exit 1
+fi
+
+. "$top_srcdir/tests/lib.sh"
+test_begin run
+
+# a number of seconds no step reaches, unique to this driver, so that the
+# sleeps of a run can be told from every other process: sleep ${long}N
+long=300.$$
+
+# ---- helpers ----
+
+# first FILE: the first line of FILE, or (empty)
+first() {
+    if [ -s "$1" ]; then head -n 1 "$1"; else echo '(empty)'; fi
+}
+
+# sanitized WHAT FILE: FILE (a standard error) has no sanitizer report
+sanitized() {
+    if grep -E "$sanitizer" "$2" > /dev/null 2>&1; then
+        fail "$1: sanitizer report: $(grep -E "$sanitizer" "$2" | head -n 1)"
+        return 1
+    fi
+    return 0
+}
+
+# compile CHECK NAME [DIR]: $tmp/NAME.plan from DIR/NAME.poml (default
+# tests/run/wf); a failure fails CHECK
+compile() {
+    "$pomlc" -o "$tmp/$2.plan" "${3:-$wf}/$2.poml" > "$tmp/pomlc.err" 2>&1
+    c=$?
+    sanitized "$1: pomlc $2.poml" "$tmp/pomlc.err" || return 1
+    if [ "$c" -ne 0 ] || [ ! -s "$tmp/$2.plan" ]; then
+        fail "$1: pomlc $2.poml failed (status $c): $(grep -m1 'error' \
+            "$tmp/pomlc.err")"
+        return 1
+    fi
+    return 0
+}
+
+# prun CHECK DIR ARGS...: runs pomlrun ARGS in DIR; leaves DIR/res.json
+# (standard output), DIR/err and $rc; a sanitizer report fails CHECK
+prun() {
+    _what=$1
+    _dir=$2
+    shift 2
+    (cd "$_dir" && exec "$pomlrun" "$@") > "$_dir/res.json" 2> "$_dir/err"
+    rc=$?
+    sanitized "$_what" "$_dir/err"
+}
+
+# status CHECK N: the last run exited with N
+status() {
+    if [ "$rc" -eq "$2" ]; then
+        pass
+    else
+        fail "$1: expected exit status $2, got $rc ($(first "$d/err"))"
+    fi
+}
+
+# JSON comparisons, type-strict (true is not 1), numbers by value
+py_lib='
+import json, sys
+MISSING = object()
+def get(d, path):
+    for k in path.split(".") if path else []:
+        if isinstance(d, list):
+            try:
+                d = d[int(k)]
+            except (ValueError, IndexError):
+                return MISSING
+        elif isinstance(d, dict) and k in d:
+            d = d[k]
+        else:
+            return MISSING
+    return d
+def same(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+def show(v):
+    return "(missing)" if v is MISSING else json.dumps(v)
+def load(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except Exception as e:
+        print("no JSON result in %s (%s)" % (path.split("/")[-1], e))
+        sys.exit(0)
+def lines(path):
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, l in enumerate(f, 1):
+                try:
+                    out.append(json.loads(l))
+                except ValueError:
+                    print("line %d is not JSON: %r" % (n, l[:80]))
+                    sys.exit(0)
+    except OSError as e:
+        print("no events file (%s)" % e)
+        sys.exit(0)
+    return out
+'
+
+# report CHECK: each line of $tmp/py is a failure of CHECK; none: a pass
+report() {
+    if [ -s "$tmp/py" ]; then
+        while IFS= read -r line; do
+            fail "$1: $line"
+        done < "$tmp/py"
+    else
+        pass
+    fi
+}
+
+# expect CHECK FILE PATH JSON [PATH JSON]...: in the JSON document FILE,
+# each PATH (keys and list indices separated by dots) holds JSON
+expect() {
+    _what=$1
+    _file=$2
+    shift 2
+    python3 -c "$py_lib"'
+r = load(sys.argv[1])
+a = sys.argv[2:]
+for i in range(0, len(a), 2):
+    got, want = get(r, a[i]), json.loads(a[i + 1])
+    if got is MISSING or not same(got, want):
+        print("%s is %s, expected %s" % (a[i], show(got), show(want)))
+' "$_file" "$@" > "$tmp/py" 2>&1
+    report "$_what"
+}
+
+# holds CHECK FILE EXPR [SHOW]: the Python expression EXPR is true of the
+# JSON document FILE (r; get(r, "a.b") reads a path); SHOW is printed
+# when it is not
+holds() {
+    python3 -c "$py_lib"'
+r = load(sys.argv[1])
+if not eval(sys.argv[2]):
+    print("not true: %s%s" % (sys.argv[2],
+          ("; " + show(eval(sys.argv[3]))) if len(sys.argv) > 3 else ""))
+' "$2" "$3" ${4+"$4"} > "$tmp/py" 2>&1
+    report "$1"
+}
+
+# reason CHECK FILE STEP WORDS: the reason of STEP contains WORDS
+reason() {
+    python3 -c "$py_lib"'
+r = load(sys.argv[1])
+why = get(r, "steps.%s.reason" % sys.argv[2])
+if not isinstance(why, str) or sys.argv[3] not in why:
+    print("reason of %s is %s, expected it to mention %r"
+          % (sys.argv[2], show(why), sys.argv[3]))
+' "$2" "$3" "$4" > "$tmp/py" 2>&1
+    report "$1"
+}
+
+# wait_until COMMAND...: COMMAND succeeds within about 20 s
+wait_until() {
+    i=0
+    until "$@"; do
+        i=$((i + 1))
+        [ "$i" -lt 400 ] || return 1
+        sleep 0.05
+    done
+    return 0
+}
+
+# proc_live PID: the process exists and is not a zombie
+proc_live() {
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# live PATTERN: ids of live processes whose command line matches PATTERN
+live() {
+    for p in $(pgrep -f -- "$1"); do
+        if proc_live "$p"; then echo "$p"; fi
+    done
+}
+
+# live_run RUN_ID: ids of live processes started by that run of pomlrun
+# (their environment holds POML_RUN_ID)
+live_run() {
+    [ -n "$1" ] || return 0
+    for e in /proc/[0-9]*/environ; do
+        if { tr '\0' '\n' < "$e"; } 2>/dev/null |
+            grep -qxF "POML_RUN_ID=$1"; then
+            p=${e#/proc/}
+            p=${p%/environ}
+            if proc_live "$p"; then echo "$p"; fi
+        fi
+    done
+}
+
+# no_live PATTERN: no live process matches PATTERN
+no_live() {
+    [ -z "$(live "$1")" ]
+}
+
+# none_left CHECK PATTERN RUN_ID: no process of the run remains (waiting a
+# little for ones that were just sent SIGKILL); what is left is killed
+none_left() {
+    if wait_until no_live "$2" && [ -z "$(live_run "$3")" ]; then
+        pass
+    else
+        left="$(live "$2") $(live_run "$3")"
+        fail "$1: processes left behind:" \
+            "$(for p in $left; do tr '\0' ' ' < "/proc/$p/cmdline"; \
+               echo "[$p];"; done 2>/dev/null)"
+        for p in $left; do kill -KILL "$p" 2>/dev/null; done
+    fi
+}
+
+# run_id FILE: the run_id of a JSON result
+run_id() {
+    python3 -c 'import json, sys
+try:
+    print(json.load(open(sys.argv[1]))["run_id"])
+except Exception:
+    pass' "$1"
+}
+
+# exited PID: the process is gone or a zombie
+exited() {
+    ! proc_live "$1"
+}
+
+# finish PID: waits (at most about 20 s) for the background pomlrun PID
+# and sets $rc; kills it when it does not end
+finish() {
+    if wait_until exited "$1"; then
+        wait "$1"
+        rc=$?
+        return 0
+    fi
+    kill -KILL "$1" 2>/dev/null
+    wait "$1"
+    rc=$?
+    return 1
+}
+
+# now: wall-clock seconds
+now() {
+    python3 -c 'import time; print("%.3f" % time.time())'
+}
+
+# scratch NAME: a fresh directory for one check
+scratch() {
+    d=$tmp/$1
+    rm -rf "$d"
+    mkdir -p "$d"
+}
+
+# ---- 1. parallel steps overlap; --jobs 1 runs one at a time ----
+
+# a and b each wait, through a FIFO, for the other
+check_overlap() {
+    scratch overlap
+    compile overlap overlap || return
+    mkfifo "$d/ab" "$d/ba"
+    prun overlap "$d" --json --jobs 2 "$tmp/overlap.plan" -p dir="$d"
+    status "overlap (--jobs 2)" 0
+    expect "overlap (--jobs 2)" "$d/res.json" \
+        status '"succeeded"' \
+        steps.a.status '"succeeded"' steps.a.outputs.stdout '"from-b"' \
+        steps.b.status '"succeeded"' steps.b.outputs.stdout '"from-a"'
+}
+
+# with --jobs 1 the markers come in start/end pairs, and the events never
+# show two steps running
+check_serial() {
+    scratch serial
+    compile serial serial || return
+    : > "$d/log"
+    prun serial "$d" --json --jobs 1 --events "$d/ev" "$tmp/serial.plan" \
+        -p mark="$wf/mark.sh" -p log="$d/log"
+    status "serial (--jobs 1)" 0
+    expect "serial (--jobs 1)" "$d/res.json" status '"succeeded"'
+    if awk '
+        NR % 2 == 1 { if ($1 != "start") exit 1; id = $2; next }
+        { if ($1 != "end" || $2 != id) exit 1 }
+        END { if (NR != 6) exit 1 }' "$d/log"; then
+        pass
+    else
+        fail "serial (--jobs 1): steps interleaved:" \
+            "$(tr '\n' ',' < "$d/log")"
+    fi
+    python3 -c "$py_lib"'
+running, most = 0, 0
+for e in lines(sys.argv[1]):
+    if "instance" in e:
+        continue
+    if e["event"] == "step_started":
+        running += 1
+        most = max(most, running)
+    elif e["event"] == "step_finished" and e.get("attempts", 0) > 0:
+        running -= 1
+if most != 1:
+    print("the events show %d steps running at once" % most)
+' "$d/ev" > "$tmp/py" 2>&1
+    report "serial (--jobs 1) events"
+}
+
+# ---- 2. dependents wait and see their dependencies' results ----
+
+check_deps() {
+    scratch deps
+    compile deps deps || return
+    prun deps "$d" --json --events "$d/ev" "$tmp/deps.plan" -p dir="$d"
+    status deps 0
+    expect deps "$d/res.json" \
+        status '"succeeded"' \
+        steps.b.outputs.stdout '"written by a\nstdout of a"' \
+        steps.c.outputs.stdout '"c saw written by a\nstdout of a"'
+    python3 -c "$py_lib"'
+ev = lines(sys.argv[1])
+def at(kind, step):
+    for i, e in enumerate(ev):
+        if e["event"] == kind and e.get("step") == step:
+            return i
+    return None
+for dep, step in (("a", "b"), ("b", "c")):
+    f, s = at("step_finished", dep), at("step_started", step)
+    if f is None or s is None or not f < s:
+        print("%s started (event %s) before %s finished (event %s)"
+              % (step, s, dep, f))
+' "$d/ev" > "$tmp/py" 2>&1
+    report "deps order"
+    events_ok "events (deps)" "$d/ev" "$d/res.json"
+}
+
+# ---- 3. a failure blocks its dependents, not the other branch ----
+
+check_failure() {
+    scratch failure
+    compile failure failure || return
+    prun failure "$d" --json --jobs 2 --events "$d/ev" "$tmp/failure.plan" \
+        -p ev="$d/ev"
+    status failure 1
+    expect failure "$d/res.json" \
+        status '"failed"' \
+        steps.bad.status '"failed"' \
+        steps.bad.outputs.exit_code 3 \
+        steps.bad.outputs.stderr '"oops\n"' \
+        steps.child.status '"skipped"' \
+        steps.grandchild.status '"skipped"' \
+        steps.other.status '"succeeded"' \
+        steps.other.outputs.stdout '"other ran"' \
+        steps.other2.status '"succeeded"' \
+        steps.other2.outputs.stdout '"after other ran"'
+    reason "failure: child's reason" "$d/res.json" child "'bad'"
+    reason "failure: grandchild's reason" "$d/res.json" grandchild "'child'"
+    reason "failure: bad's reason" "$d/res.json" bad "exit status 3"
+    if grep -F 'oops' "$d/err" > /dev/null; then
+        pass
+    else
+        fail "failure: the failed step's standard error is not reported" \
+            "($(first "$d/err"))"
+    fi
+    events_ok "events (failure)" "$d/ev" "$d/res.json"
+}
+
+# ---- 4. on_failure: continue ----
+
+check_continue() {
+    scratch continue
+    compile continue continue || return
+    prun continue "$d" --json "$tmp/continue.plan"
+    status "on_failure continue" 0
+    expect "on_failure continue" "$d/res.json" \
+        status '"succeeded"' \
+        steps.x.status '"failed"' \
+        steps.x.outputs.stdout '"partial"' \
+        steps.y.status '"succeeded"' \
+        steps.y.outputs.stdout '"x was failed with 4"' \
+        steps.z.status '"succeeded"' \
+        steps.z.outputs.stdout '"handled"'
+}
+
+# ---- 5. conditions; `after` ----
+
+check_condition() {
+    scratch condition
+    compile condition condition || return
+    prun condition "$d" --json --events "$d/ev" "$tmp/condition.plan"
+    status "condition true" 0
+    expect "condition true" "$d/res.json" \
+        status '"succeeded"' \
+        steps.if_true.status '"succeeded"' \
+        steps.if_false.status '"skipped"' \
+        steps.if_false.reason '"condition is false"' \
+        steps.needs_false.status '"skipped"' \
+        steps.follows_false.status '"succeeded"' \
+        steps.follows_false.outputs.stdout '"follows"' \
+        steps.needs_true.status '"succeeded"' \
+        steps.needs_true.outputs.stdout '"got yes"'
+    reason "condition: dependent of a skipped step" "$d/res.json" \
+        needs_false "'if_false'"
+    events_ok "events (condition)" "$d/ev" "$d/res.json"
+
+    prun condition "$d" --json "$tmp/condition.plan" -p flag=false
+    status "condition false" 0
+    expect "condition false" "$d/res.json" \
+        status '"succeeded"' \
+        steps.if_true.status '"skipped"' \
+        steps.if_true.reason '"condition is false"' \
+        steps.needs_true.status '"skipped"' \
+        steps.if_false.status '"succeeded"' \
+        steps.needs_false.status '"succeeded"' \
+        steps.follows_false.status '"succeeded"'
+}
+
+check_after() {
+    scratch after
+    compile after after || return
+    prun after "$d" --json "$tmp/after.plan"
+    status "after a failed step" 1
+    expect "after a failed step" "$d/res.json" \
+        status '"failed"' \
+        steps.broken.status '"failed"' \
+        steps.cleanup.status '"succeeded"' \
+        steps.cleanup.outputs.stdout '"cleaning"' \
+        steps.needs_broken.status '"skipped"'
+}
+
+# ---- 6. for_each ----
+
+check_foreach() {
+    scratch foreach
+    compile for_each foreach || return
+    prun "for_each, 4 items" "$d" --json --jobs 4 --events "$d/ev" \
+        "$tmp/foreach.plan" -p 'list=["a","b c","*","d"]' -p ev="$d/ev"
+    status "for_each, 4 items" 0
+    expect "for_each, 4 items" "$d/res.json" \
+        status '"succeeded"' \
+        steps.each.status '"succeeded"' \
+        steps.each.outputs.stdout '["0:a","1:b c","2:*","3:d"]' \
+        steps.each.outputs.pos '[0,1,2,3]' \
+        steps.each.outputs.exit_code '[0,0,0,0]' \
+        steps.each.instances.0.item '"a"' \
+        steps.each.instances.0.index 0 \
+        steps.each.instances.3.item '"d"' \
+        steps.each.instances.3.index 3 \
+        steps.each.instances.3.outputs.stdout '"3:d"' \
+        steps.literal.status '"succeeded"' \
+        steps.literal.outputs.stdout '["0|x","1|y z","2|3","3|$HOME"]' \
+        steps.joined.outputs.stdout '"0:a,1:b c,2:*,3:d/4"'
+    holds "for_each, 4 items: instances" "$d/res.json" \
+        'len(get(r, "steps.each.instances")) == 4 and all(i["status"] == "succeeded" for i in get(r, "steps.each.instances"))' \
+        'get(r, "steps.each.instances")'
+    # the instances finished last to first
+    python3 -c "$py_lib"'
+order = [e["instance"] for e in lines(sys.argv[1])
+         if e["event"] == "step_finished" and e.get("step") == "each"
+         and "instance" in e]
+if order != [3, 2, 1, 0]:
+    print("instances finished in the order %s, the workflow forces [3, 2, 1, 0]"
+          % order)
+' "$d/ev" > "$tmp/py" 2>&1
+    report "for_each, 4 items: finishing order"
+    events_ok "events (for_each)" "$d/ev" "$d/res.json"
+
+    scratch foreach1
+    prun "for_each, 1 item" "$d" --json --jobs 4 --events "$d/ev" \
+        "$tmp/foreach.plan" -p 'list=["only"]' -p ev="$d/ev"
+    status "for_each, 1 item" 0
+    expect "for_each, 1 item" "$d/res.json" \
+        status '"succeeded"' \
+        steps.each.outputs.stdout '["0:only"]' \
+        steps.each.outputs.pos '[0]' \
+        steps.each.instances.0.item '"only"' \
+        steps.joined.outputs.stdout '"0:only/1"'
+    holds "for_each, 1 item: instances" "$d/res.json" \
+        'len(get(r, "steps.each.instances")) == 1'
+
+    scratch foreach0
+    prun "for_each, no item" "$d" --json --jobs 4 --events "$d/ev" \
+        "$tmp/foreach.plan" -p 'list=[]' -p ev="$d/ev"
+    status "for_each, no item" 0
+    expect "for_each, no item" "$d/res.json" \
+        status '"succeeded"' \
+        steps.each.status '"succeeded"' \
+        steps.each.instances '[]' \
+        steps.each.outputs.stdout '[]' \
+        steps.each.outputs.stderr '[]' \
+        steps.each.outputs.exit_code '[]' \
+        steps.each.outputs.pos '[]' \
+        steps.joined.outputs.stdout '"/0"'
+}
+
+# ---- 7. retries ----
+
+check_retry() {
+    scratch retry
+    compile retry retry || return
+    prun retry "$d" --json --events "$d/ev" "$tmp/retry.plan" -p dir="$d"
+    status retry 1
+    expect retry "$d/res.json" \
+        status '"failed"' \
+        steps.flaky.status '"succeeded"' \
+        steps.flaky.attempts 3 \
+        steps.flaky.outputs.stdout '"attempt 3"' \
+        steps.flaky.history.0.status '"failed"' \
+        steps.flaky.history.1.status '"failed"' \
+        steps.flaky.history.2.status '"succeeded"' \
+        steps.hopeless.status '"failed"' \
+        steps.hopeless.attempts 2 \
+        steps.hopeless.history.0.status '"failed"' \
+        steps.hopeless.history.1.status '"failed"' \
+        steps.hopeless.history.1.exit_code 5
+    holds "retry: history lengths" "$d/res.json" \
+        'len(get(r, "steps.flaky.history")) == 3 and len(get(r, "steps.hopeless.history")) == 2'
+    if [ "$(cat "$d/count" 2>/dev/null)" = 3 ] &&
+        [ "$(wc -l < "$d/hopeless" 2>/dev/null)" -eq 2 ]; then
+        pass
+    else
+        fail "retry: expected 3 runs of flaky and 2 of hopeless, got" \
+            "$(cat "$d/count" 2>/dev/null) and" \
+            "$(wc -l < "$d/hopeless" 2>/dev/null)"
+    fi
+    # each attempt has its own times, in sequence
+    holds "retry: history times" "$d/res.json" \
+        'all(h[i]["started_at"] >= h[i - 1]["finished_at"] for h in [get(r, "steps.flaky.history")] for i in range(1, len(h)))' \
+        '[(a["started_at"], a["finished_at"]) for a in get(r, "steps.flaky.history")]'
+    events_ok "events (retry)" "$d/ev" "$d/res.json"
+}
+
+# ---- 8. timeouts ----
+
+check_timeout() {
+    scratch timeout
+    compile timeout timeout || return
+    t=${long}08
+    start=$(now)
+    prun timeout "$d" --json --kill-grace 0.5 "$tmp/timeout.plan" -p t="$t"
+    took=$(python3 -c "import time; print('%.2f' % (time.time() - $start))")
+    status timeout 1
+    expect timeout "$d/res.json" \
+        status '"failed"' \
+        steps.slow.status '"failed"' \
+        steps.slow.reason '"timeout"' \
+        steps.stubborn.status '"failed"' \
+        steps.stubborn.reason '"timeout"' \
+        steps.stubborn.outputs.exit_code 137 \
+        steps.after_slow.status '"skipped"'
+    # 0.5 s, then SIGKILL 0.5 s later for 'stubborn' (not 5 s later)
+    if python3 -c "import sys; sys.exit(not ($took < 4))"; then
+        pass
+    else
+        fail "timeout: 0.5 s timeouts with --kill-grace 0.5 took $took s"
+    fi
+    none_left "timeout: processes" "sleep $t" "$(run_id "$d/res.json")"
+}
+
+# ---- 9. SIGINT and SIGTERM ----
+
+# ready DIR NAME...: every DIR/NAME.ready exists
+ready() {
+    dir=$1
+    shift
+    for n in "$@"; do
+        [ -e "$dir/$n.ready" ] || return 1
+    done
+    return 0
+}
+
+# check_signal SIG CODE
+check_signal() {
+    sig=$1
+    code=$2
+    what="$sig"
+    scratch "signal-$sig"
+    compile "$what" signal || return
+    t=${long}1$code
+    (cd "$d" && exec "$pomlrun" --json --jobs 4 --kill-grace 0.5 \
+        --events "$d/ev" "$tmp/signal.plan" -p t="$t" -p dir="$d") \
+        > "$d/res.json" 2> "$d/err" &
+    pid=$!
+    if ! wait_until ready "$d" plain background stubborn retrying ||
+        ! wait_until grep -q '"step":"stubborn","attempt":1' "$d/ev" ||
+        ! wait_until grep -q '"step":"retrying","message":"attempt 1 failed' \
+            "$d/ev"; then
+        fail "$what: the steps did not start ($(first "$d/err"))"
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid"
+        for p in $(live "sleep $t"); do kill -KILL "$p"; done
+        return
+    fi
+    start=$(now)
+    kill -"$sig" "$pid"
+    if ! finish "$pid"; then
+        fail "$what: pomlrun did not end within 20 s of SIG$sig"
+    fi
+    took=$(python3 -c "import time; print('%.2f' % (time.time() - $start))")
+    sanitized "$what" "$d/err"
+    status "$what" "$code"
+    expect "$what" "$d/res.json" \
+        status '"cancelled"' \
+        steps.plain.status '"cancelled"' \
+        steps.background.status '"cancelled"' \
+        steps.stubborn.status '"cancelled"' \
+        steps.retrying.status '"cancelled"' \
+        steps.retrying.attempts 1 \
+        steps.later.status '"cancelled"'
+    # every cancelled step says so
+    for s in plain background stubborn retrying later; do
+        expect "$what: reason of $s" "$d/res.json" \
+            "steps.$s.reason" '"cancelled"'
+    done
+    if [ -e "$d/later.ran" ]; then
+        fail "$what: a step started after the signal"
+    else
+        pass
+    fi
+    # 'stubborn' ignores SIGTERM: it ends by SIGKILL after --kill-grace
+    # (0.5 s), not at once and not after the default 5 s
+    if python3 -c "import sys; sys.exit(not (0.45 <= $took < 4))"; then
+        pass
+    else
+        fail "$what: pomlrun took $took s to end after SIG$sig" \
+            "(--kill-grace 0.5, a step ignoring SIGTERM)"
+    fi
+    expect "$what: stubborn killed" "$d/res.json" \
+        steps.stubborn.outputs.exit_code 137
+    if grep -F "received SIG$sig" "$d/err" > /dev/null; then
+        pass
+    else
+        fail "$what: standard error does not say 'received SIG$sig'" \
+            "($(first "$d/err"))"
+    fi
+    none_left "$what: processes" "sleep $t" "$(run_id "$d/res.json")"
+    events_ok "events ($what)" "$d/ev" "$d/res.json"
+}
+
+# a second SIGINT stops the steps at once, without the grace period
+check_twice() {
+    what="SIGINT twice"
+    scratch twice
+    compile "$what" signal || return
+    t=${long}2
+    (cd "$d" && exec "$pomlrun" --json --jobs 4 --events "$d/ev" \
+        "$tmp/signal.plan" -p t="$t" -p dir="$d") > "$d/res.json" 2> "$d/err" &
+    pid=$!
+    if ! wait_until ready "$d" plain background stubborn; then
+        fail "$what: the steps did not start ($(first "$d/err"))"
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid"
+        for p in $(live "sleep $t"); do kill -KILL "$p"; done
+        return
+    fi
+    start=$(now)
+    kill -INT "$pid"
+    wait_until grep -q 'received SIGINT' "$d/ev"
+    kill -INT "$pid"
+    if ! finish "$pid"; then
+        fail "$what: pomlrun did not end within 20 s"
+    fi
+    took=$(python3 -c "import time; print('%.2f' % (time.time() - $start))")
+    sanitized "$what" "$d/err"
+    status "$what" 130
+    expect "$what" "$d/res.json" \
+        status '"cancelled"' steps.stubborn.status '"cancelled"'
+    if python3 -c "import sys; sys.exit(not ($took < 3))"; then
+        pass
+    else
+        fail "$what: pomlrun took $took s to end (the grace period is 5 s)"
+    fi
+    none_left "$what: processes" "sleep $t" "$(run_id "$d/res.json")"
+}
+
+# ---- more: a failing for_each instance, leftovers, env ----
+
+check_misc() {
+    scratch misc
+    compile misc misc || return
+    t=${long}3
+    prun misc "$d" --json "$tmp/misc.plan" -p t="$t"
+    status misc 1
+    expect misc "$d/res.json" \
+        status '"failed"' \
+        steps.each.status '"failed"' \
+        steps.each.outputs.stdout '["1", "2", "3"]' \
+        steps.each.outputs.exit_code '[0, 1, 0]' \
+        steps.each.instances.1.status '"failed"' \
+        steps.each.instances.0.status '"succeeded"' \
+        steps.after_each.status '"skipped"' \
+        steps.leaves_one.status '"succeeded"' \
+        steps.leaves_one.outputs.stdout '"started"' \
+        steps.env.outputs.stdout '"/x y|<started>|started"'
+    reason "misc: for_each reason" "$d/res.json" each "1 of 3"
+    # what a step leaves running ends with it
+    none_left "misc: processes" "sleep $t" "$(run_id "$d/res.json")"
+}
+
+# ---- 10. values that try to inject shell code ----
+
+# inject_value VALUE: every step of inject.poml prints VALUE exactly
+inject_value() {
+    v=$1
+    rm -f "$tmp/pwned"
+    prun "inject" "$d" --json "$tmp/inject.plan" -p "x=$v"
+    status "inject $(printf '%s' "$v" | tr '\n' '|')" 0
+    python3 -c "$py_lib"'
+r = load(sys.argv[1])
+v = sys.argv[2]
+for step, res in r["steps"].items():
+    want = ("pre%s<%s>(%s)post" % (v, v, v)) if step == "mixed" else v
+    got = res.get("outputs", {}).get("stdout")
+    if got != want:
+        print("%s printed %s, expected %s (%s)" % (step, json.dumps(got),
+              json.dumps(want), res.get("reason", res["status"])))
+' "$d/res.json" "$v" > "$tmp/py" 2>&1
+    report "inject $(printf '%s' "$v" | tr '\n' '|')"
+    if [ -e "$tmp/pwned" ]; then
+        fail "inject $(printf '%s' "$v" | tr '\n' '|'): the value ran a command"
+    else
+        pass
+    fi
+}
+
+check_inject() {
+    scratch inject
+    compile inject inject || return
+    # a file that a glob in the steps' directory would find
+    : > "$d/glob-would-find-me"
+    nl='
+'
+    inject_value "\$(touch $tmp/pwned)"
+    inject_value "\`touch $tmp/pwned\`"
+    inject_value "; touch $tmp/pwned"
+    inject_value "' ; touch $tmp/pwned ; '"
+    inject_value "\" ; touch $tmp/pwned ; \""
+    inject_value "a${nl}touch $tmp/pwned"
+    inject_value "x${nl}EOF${nl}touch $tmp/pwned${nl}cat <<EOF"
+    inject_value '*'
+    inject_value '  two  spaces  '
+    inject_value '$HOME'
+    inject_value '${HOME} \$HOME \\ \n %s -- }'
+    inject_value '-n'
+    inject_value ''
+}
+
+# ---- NUL characters ----
+
+check_nul() {
+    scratch nul
+    compile nul nul-param || return
+    printf '{"x": "a\\u0000b"}\n' > "$d/params.json"
+    prun "NUL in --params" "$d" --json "$tmp/nul-param.plan" \
+        --params "$d/params.json"
+    nul_param "NUL in --params" "$d/res.json" echo_param '"a\u0000b"'
+    prun "NUL in -p (JSON)" "$d" --json "$tmp/nul-param.plan" \
+        -p 'tags=["a\u0000b","c"]'
+    nul_param "NUL in -p (JSON)" "$d/res.json" echo_tags '"a\u0000b,c"'
+
+    # NUL bytes a step writes cannot reach another process: replaced (by
+    # U+FFFD) or refused, never cut short
+    compile nul nul-output || return
+    prun "NUL in outputs" "$d" --json "$tmp/nul-output.plan"
+    python3 -c "$py_lib"'
+r = load(sys.argv[1])
+st = r["steps"]
+def value(src, name, dst):
+    s = st[src]
+    if s["status"] == "failed" and "NUL" in s.get("reason", ""):
+        return
+    got = s["outputs"].get(name)
+    if got not in ("a\ufffdb", "a\u0000b"):
+        print("%s.%s is %s, expected a, a NUL (or U+FFFD) and b"
+              % (src, name, json.dumps(got)))
+    rd = st[dst]["outputs"].get("stdout")
+    if rd not in ("a\ufffdb", "a\u0000b"):
+        print("%s printed %s, expected a, a NUL (or U+FFFD) and b"
+              % (dst, json.dumps(rd)))
+value("nul_stdout", "stdout", "read_stdout")
+value("nul_raw", "v", "read_raw")
+value("nul_escaped", "v", "read_escaped")
+' "$d/res.json" > "$tmp/py" 2>&1
+    report "NUL in outputs"
+}
+
+# nul_param CHECK RESULT STEP JSON: the last run refused a NUL in a
+# parameter before running anything, or STEP printed JSON exactly
+nul_param() {
+    if [ "$rc" -ne 0 ]; then
+        if grep -E 'NUL|\\u0000' "$d/err" > /dev/null &&
+            ! grep -F '"steps"' "$2" > /dev/null; then
+            pass
+        else
+            fail "$1: exit status $rc without a message about the NUL" \
+                "($(first "$d/err"))"
+        fi
+        return
+    fi
+    expect "$1 (the run did not refuse it)" "$2" \
+        "steps.$3.outputs.stdout" "$4"
+}
+
+# ---- 11. outputs ----
+
+check_outputs() {
+    scratch outputs
+    compile outputs outputs || return
+    prun outputs "$d" --json "$tmp/outputs.plan"
+    status outputs 0
+    expect outputs "$d/res.json" \
+        status '"succeeded"' \
+        steps.a.outputs.count 41 \
+        steps.a.outputs.obj '{"k": [1, 2], "s": "x y"}' \
+        steps.a.outputs.word '"hello world"' \
+        steps.a.outputs.block '"line 1\nline=2\n"' \
+        steps.a.outputs.list '[true, null, "z"]' \
+        steps.a.outputs.quoted '"41"' \
+        steps.a.outputs.stdout '"text with trailing newline"' \
+        steps.a.outputs.exit_code 0 \
+        steps.b.outputs.stdout '"42|20|x y|0|true|3"' \
+        steps.code.status '"failed"' \
+        steps.code.outputs.exit_code 7 \
+        steps.c.outputs.stdout '"7/some/failed"' \
+        steps.two_lines.outputs.stdout '"x\n"' \
+        steps.no_newline.outputs.stdout '"y"' \
+        steps.crlf.outputs.stdout '"w"' \
+        steps.single.outputs.value '{"n": 5}' \
+        steps.d.outputs.stdout '"5"'
+}
+
+# ---- 12. aggregators ----
+
+check_aggregate() {
+    scratch aggregate
+    compile aggregate aggregate || return
+    prun aggregate "$d" --json "$tmp/aggregate.plan"
+    status aggregate 0
+    expect "aggregate (inputs)" "$d/res.json" \
+        status '"succeeded"' \
+        steps.in_concat_str.outputs.result '"a\nb c\n"' \
+        steps.in_concat_list.outputs.result '[1, 2, 3, 4]' \
+        steps.in_merge.outputs.result '{"a": 1, "b": 2, "c": 3}' \
+        steps.in_dedupe.outputs.result '[1, 2, [2, 3], 3, "x"]' \
+        steps.in_first.outputs.result '"second"' \
+        steps.in_vote.outputs.result '"b"' \
+        steps.in_vote.outputs.votes 3 \
+        steps.in_vote_tie.outputs.result '"x"' \
+        steps.in_reduce_num.outputs.result 6.5 \
+        steps.in_reduce_str.outputs.result '"abcd"' \
+        steps.in_reduce_list.outputs.result '[1, 2, 3]' \
+        steps.in_reduce_obj.outputs.result '{"a": 2, "b": 3}'
+    expect "aggregate (dependencies)" "$d/res.json" \
+        steps.dep_concat.outputs.result '"one\ntwo\none"' \
+        steps.dep_merge.outputs.result '{"a": 1, "b": 2, "c": [3]}' \
+        steps.dep_dedupe.outputs.result '["one", "two", 1, 2, [2, 3]]' \
+        steps.dep_vote.outputs.result '"one"' \
+        steps.dep_vote.outputs.votes 2 \
+        steps.dep_reduce.outputs.result '"onetwoone"' \
+        steps.dep_of_agg.outputs.result '"a\nb c\n\none\ntwo\none"'
+    # the dependencies count in the order depends_on gives them
+    expect "aggregate (depends_on order)" "$d/res.json" \
+        steps.dep_concat_order.outputs.result '"two\none"' \
+        steps.dep_first.outputs.result '"two"'
+}
+
+# ---- 13. sub-workflows ----
+
+check_subflow() {
+    scratch subflow
+    compile subflow subflow || return
+    prun subflow "$d" --json "$tmp/subflow.plan"
+    status subflow 0
+    expect subflow "$d/res.json" \
+        status '"succeeded"' \
+        steps.call.status '"succeeded"' \
+        steps.call.outputs.result \
+        '{"stdout": "hello Ada; $(touch pwned)!", "stderr": "", "exit_code": 0, "n": 3}' \
+        steps.call.outputs.outputs.greet.stdout '"hello Ada; $(touch pwned)"' \
+        steps.call.outputs.outputs.shout.n 3 \
+        steps.use.outputs.stdout \
+        '"hello Ada; $(touch pwned)! hello Ada; $(touch pwned) 3"' \
+        steps.call_fail.status '"failed"'
+    reason "subflow: failed sub-workflow" "$d/res.json" call_fail \
+        "sub-workflow"
+    if [ -e "$d/pwned" ]; then
+        fail "subflow: a value passed with 'with' ran a command"
+    else
+        pass
+    fi
+}
+
+# ---- 14. parameters ----
+
+# bad_params CHECK NAME ARGS...: pomlrun ARGS exits 1 before running
+# anything, naming parameter NAME
+bad_params() {
+    what=$1
+    name=$2
+    shift 2
+    rm -f "$d/ran"
+    prun "$what" "$d" --json "$tmp/params.plan" "$@"
+    status "$what" 1
+    if grep -F "'$name'" "$d/err" > /dev/null; then
+        pass
+    else
+        fail "$what: the error does not name '$name' ($(first "$d/err"))"
+    fi
+    if [ -e "$d/ran" ] || [ -s "$d/res.json" ]; then
+        fail "$what: the workflow ran"
+    else
+        pass
+    fi
+}
+
+check_params() {
+    scratch params
+    compile params params || return
+    bad_params "unknown -p" nope -p dir="$d" -p nope=1
+    bad_params "integer -p" count -p dir="$d" -p count=abc
+    bad_params "fractional integer -p" count -p dir="$d" -p count=3.5
+    bad_params "number -p" ratio -p dir="$d" -p ratio=1e
+    bad_params "boolean -p" verbose -p dir="$d" -p verbose=yes
+    bad_params "enum -p" level -p dir="$d" -p level=mid
+    bad_params "array -p" tags -p dir="$d" -p 'tags={}'
+    bad_params "missing required" dir
+    printf '{"dir": "%s", "count": "3"}\n' "$d" > "$d/p.json"
+    bad_params "--params type" count --params "$d/p.json"
+    printf '{"dir": "%s", "cuont": 3}\n' "$d" > "$d/p.json"
+    bad_params "--params unknown" cuont --params "$d/p.json"
+
+    rm -f "$d/ran"
+    prun "good parameters" "$d" --json "$tmp/params.plan" -p dir="$d" \
+        -p count=7 -p ratio=2.5 -p verbose=true -p level=high \
+        -p 'tags=["a","b"]'
+    status "good parameters" 0
+    expect "good parameters" "$d/res.json" \
+        steps.touch.outputs.stdout '"7/2.5/true/high/2"'
+}
+
+# ---- 15. --events ----
+
+# events_ok CHECK EVENTS RESULT: EVENTS is JSON lines, run_started first,
+# run_finished last and agreeing with RESULT, one step_finished per step
+events_ok() {
+    python3 -c "$py_lib"'
+ev = lines(sys.argv[1])
+r = load(sys.argv[2])
+if not ev:
+    print("no events")
+    sys.exit(0)
+for n, e in enumerate(ev, 1):
+    if not isinstance(e, dict) or "event" not in e or "time" not in e:
+        print("event %d has no event or time: %s" % (n, json.dumps(e)))
+if ev[0].get("event") != "run_started":
+    print("the first event is %s" % json.dumps(ev[0]))
+if ev[-1].get("event") != "run_finished":
+    print("the last event is %s" % json.dumps(ev[-1]))
+for k in ("run_started", "run_finished"):
+    c = sum(e.get("event") == k for e in ev)
+    if c != 1:
+        print("%d %s events" % (c, k))
+end = ev[-1]
+if end.get("status") != r.get("status"):
+    print("run_finished says %s, the result %s"
+          % (end.get("status"), r.get("status")))
+for e in (ev[0], end):
+    if e.get("run_id") != r.get("run_id"):
+        print("%s has run_id %s, the result %s"
+              % (e.get("event"), e.get("run_id"), r.get("run_id")))
+steps = r.get("steps", {})
+for sid, s in steps.items():
+    fin = [e for e in ev if e.get("event") == "step_finished"
+           and e.get("step") == sid and "instance" not in e]
+    if len(fin) != 1:
+        print("%d step_finished events for %s" % (len(fin), sid))
+        continue
+    if fin[0].get("status") != s["status"]:
+        print("step_finished says %s is %s, the result %s"
+              % (sid, fin[0].get("status"), s["status"]))
+    for i, inst in enumerate(s.get("instances", [])):
+        c = sum(e.get("event") == "step_finished" and e.get("step") == sid
+                and e.get("instance") == i for e in ev)
+        if c != 1:
+            print("%d step_finished events for %s[%d]" % (c, sid, i))
+    started = [k for k, e in enumerate(ev) if e.get("event") ==
+               "step_started" and e.get("step") == sid and "instance" not in e]
+    done = ev.index(fin[0])
+    if any(k > done for k in started):
+        print("%s started after it finished" % sid)
+for e in ev:
+    if e.get("event") in ("step_started", "step_finished", "note") and \
+            "step" in e and e["step"] not in steps:
+        print("an event names the unknown step %s" % e["step"])
+' "$2" "$3" > "$tmp/py" 2>&1
+    report "$1"
+}
+
+# ---- 16. -q, and output that is not a terminal ----
+
+check_quiet() {
+    scratch quiet
+    compile quiet deps || return
+    prun "-q" "$d" -q "$tmp/deps.plan" -p dir="$d"
+    status "-q" 0
+    if [ -s "$d/res.json" ] || [ -s "$d/err" ]; then
+        fail "-q: a successful run printed something:" \
+            "$(cat "$d/res.json" "$d/err" | head -n 2 | tr '\n' '|')"
+    else
+        pass
+    fi
+    prun "-q failure" "$d" -q "$tmp/after.plan"
+    if [ "$rc" -eq 1 ] && grep -F broken "$d/err" > /dev/null &&
+        ! grep -F cleanup "$d/err" > /dev/null; then
+        pass
+    else
+        fail "-q: a failure should be reported, and only the failure" \
+            "(status $rc): $(tr '\n' '|' < "$d/err")"
+    fi
+    prun "plain output" "$d" "$tmp/deps.plan" -p dir="$d"
+    status "plain output" 0
+    esc=$(printf '\033')
+    if grep -F "$esc" "$d/err" "$d/res.json" > /dev/null; then
+        fail "plain output: escape sequences on a file:" \
+            "$(grep -F "$esc" "$d/err" | head -n 1 | od -c | head -n 1)"
+    elif grep -v '^pomlrun: ' "$d/err" > /dev/null ||
+        [ "$(grep -c . "$d/err")" -ne 4 ]; then
+        fail "plain output: expected 4 lines 'pomlrun: ...', got" \
+            "$(tr '\n' '|' < "$d/err")"
+    elif [ -s "$d/res.json" ]; then
+        fail "plain output: standard output is not empty" \
+            "($(first "$d/res.json"))"
+    else
+        pass
+    fi
+}
+
+# ---- the examples that need no model ----
+
+check_examples() {
+    scratch examples
+    compile hello.poml hello "$examples" || return
+    prun "hello.poml" "$d" --json "$tmp/hello.plan"
+    status "hello.poml" 0
+    expect "hello.poml" "$d/res.json" \
+        status '"succeeded"' \
+        steps.greet.outputs.stdout '"Hello, world!"' \
+        steps.count.outputs.stdout '"5"' \
+        steps.report.outputs.stdout '"Hello, world! (5 letters)"'
+    prun "hello.poml -p" "$d" --json "$tmp/hello.plan" -p 'name=Ada $(x) "*"'
+    status "hello.poml -p" 0
+    expect "hello.poml -p" "$d/res.json" \
+        steps.report.outputs.stdout '"Hello, Ada $(x) \"*\"! (12 letters)"'
+
+    # steps without a kind run as gates: the seeds' shapes
+    for s in sequential parallel conditional; do
+        "$pomlc" -Wno-empty-step -o "$tmp/$s.plan" \
+            "$examples/seeds/$s.poml" > "$tmp/pomlc.err" 2>&1 || {
+            fail "seeds/$s.poml: pomlc failed: $(first "$tmp/pomlc.err")"
+            continue
+        }
+        sanitized "seeds/$s.poml: pomlc" "$tmp/pomlc.err" || continue
+        prun "seeds/$s.poml" "$d" --json "$tmp/$s.plan"
+        status "seeds/$s.poml" 0
+        expect "seeds/$s.poml" "$d/res.json" status '"succeeded"'
+    done
+    expect "seeds/conditional.poml" "$d/res.json" \
+        steps.analyze.status '"succeeded"' \
+        steps.fix_issues.status '"skipped"' \
+        steps.deploy.status '"succeeded"'
+
+    # fan-out.poml: shell steps, for_each and an aggregator
+    if [ -f "$examples/fan-out.poml" ]; then
+        compile fan-out.poml fan-out "$examples" || return
+        mkdir "$d/files"
+        printf 'a\nb\n' > "$d/files/one.txt"
+        printf 'c\n' > "$d/files/two words.txt"
+        printf 'x\ny\nz\n' > "$d/files/\$(three).txt"
+        : > "$d/files/skip.dat"
+        prun "fan-out.poml" "$d" --json "$tmp/fan-out.plan" \
+            -p dir="$d/files" -p 'pattern=*.txt'
+        status "fan-out.poml" 0
+        expect "fan-out.poml" "$d/res.json" \
+            status '"succeeded"' \
+            steps.count.outputs.lines '[3, 2, 1]' \
+            steps.total.outputs.lines 6 \
+            steps.report.outputs.stdout '"3 files, 6 lines"'
+    fi
+}
+
+check_overlap
+check_serial
+check_deps
+check_failure
+check_continue
+check_condition
+check_after
+check_foreach
+check_retry
+check_timeout
+check_signal INT 130
+check_signal TERM 143
+check_twice
+check_misc
+check_inject
+check_nul
+check_outputs
+check_aggregate
+check_subflow
+check_params
+check_quiet
+check_examples
+
+test_end
