@@ -338,6 +338,12 @@ static int op_member(struct vm *m, uint32_t idx)
     if (!s)
         return -1;
     struct slot *top = &m->st[m->sp - 1];
+    if (m->env->step && top->v == m->env->steps && m->env->steps) {
+        cJSON *v = m->env->step(m->env->ud, s, n);
+        drop(top);
+        top->v = v ? v : &k_null;
+        return 0;
+    }
     if (cJSON_IsNull(top->v)) {
         drop(top);
         top->v = &k_null;

@@ -27,7 +27,11 @@ struct pr_eval_env {
     /* A bare name (not params, steps, item or index): its value, or NULL
      * when the name is unknown (an error).  May itself be NULL. */
     cJSON *(*name)(void *ud, const char *name, size_t len);
-    void *ud;                   /* passed to both callbacks */
+    /* steps.ID: the outputs of step ID, or NULL (reads as null).  When
+     * set, member reads of the steps object go through it (a run looks
+     * steps up by index, not by scanning an object).  May be NULL. */
+    cJSON *(*step)(void *ud, const char *id, size_t len);
+    void *ud;                   /* passed to the callbacks */
     cJSON *params;              /* object of parameters */
     cJSON *steps;               /* object: step id -> its outputs */
     cJSON *item;                /* the for_each element, when has_item */

@@ -123,6 +123,25 @@ static cJSON *from_text(const char *text, uint8_t type)
     }
 }
 
+/* True when JSON text holds the escape \u0000 inside a string: cJSON
+ * would cut the string there, and no process could receive it. */
+static bool has_nul_escape(const char *t)
+{
+    bool in = false;
+    for (; *t; t++) {
+        if (*t == '"') {
+            in = !in;
+        } else if (in && *t == '\\') {
+            if (t[1] == 'u' && t[2] == '0' && t[3] == '0' && t[4] == '0' &&
+                t[5] == '0')
+                return true;
+            if (t[1])
+                t++;
+        }
+    }
+    return false;
+}
+
 static bool fits(const cJSON *v, uint8_t type)
 {
     switch (type) {
@@ -189,6 +208,13 @@ int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
         const struct pr_param_arg *a = &args[i];
         if (!a->name) {
             /* a JSON file: an object of name -> value */
+            if (has_nul_escape(a->text)) {
+                fprintf(errs, "pomlrun: error: %s: a string holds a NUL "
+                              "character (\\u0000), which no step can "
+                              "receive; remove it\n", a->origin);
+                bad++;
+                continue;
+            }
             cJSON *j = cJSON_Parse(a->text);
             if (!cJSON_IsObject(j)) {
                 fprintf(errs, "pomlrun: error: %s: not a JSON object of "

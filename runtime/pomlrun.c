@@ -1,15 +1,18 @@
 /* pomlrun.c -- command line of the workflow runtime
  *
- * Maps a plan, validates it, binds parameters and (for now) reports what
- * it would run.  Loading lives in plan_load.c, binding in params.c.
+ * Maps a plan, validates it, binds parameters and runs it.  Loading lives
+ * in plan_load.c, binding in params.c, the scheduler in exec.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "params.h"
 #include "plan.h"
+#include "run.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -17,19 +20,31 @@ static void usage(FILE *out)
 {
     fputs("usage: pomlrun [options] PLAN\n"
           "\n"
-          "Validates a plan compiled by pomlc, binds its parameters and\n"
-          "prints the order its steps would start in.\n"
+          "Runs a workflow plan compiled by pomlc.\n"
           "\n"
-          "  --check              validate the plan and exit\n"
-          "  --dry-run            bind parameters and print the order in\n"
-          "                       which steps would start; run nothing\n"
           "  -p NAME=VALUE        set a parameter (arrays and objects as "
           "JSON)\n"
           "  --params FILE.json   set parameters from a JSON object\n"
+          "  -j, --jobs N         run at most N processes at once (default:\n"
+          "                       the number of CPUs)\n"
+          "  --json               print the result as JSON on stdout\n"
+          "  --events FILE        write a JSON line per state change to "
+          "FILE\n"
+          "                       ('-': stdout)\n"
+          "  -q, --quiet          report failures only\n"
+          "  -v, --verbose        report starts, notes and every step's "
+          "output\n"
+          "  --kill-grace SECONDS between SIGTERM and SIGKILL when a step\n"
+          "                       is stopped (default 5)\n"
+          "  --check              validate the plan and exit\n"
+          "  --dry-run            bind parameters and print the order in\n"
+          "                       which steps would start; run nothing\n"
           "  -h, --help           show this help and exit\n"
           "  -V, --version        show the version and exit\n"
           "\n"
-          "Exit status: 0 success, 1 invalid plan or parameters, 2 usage.\n",
+          "Exit status: 0 success, 1 a step failed or the plan or the\n"
+          "parameters are invalid, 2 usage, 128+N stopped by signal N\n"
+          "(130 SIGINT, 143 SIGTERM).\n",
           out);
 }
 
@@ -160,9 +175,80 @@ static int dry_run(const struct pr_plan *p)
     return fflush(stdout) == 0 ? 0 : -1;
 }
 
+static bool parse_count(const char *s, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = s ? strtoul(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || v == 0 || v > 4096 || *s == '-')
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+static bool parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || !*s || *end || !(v >= 0) || v > 86400)
+        return false;
+    *out = v;
+    return true;
+}
+
+static const char *self_exe(const char *argv0, char *buf, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n > 0) {
+        buf[n] = '\0';
+        return buf;
+    }
+    return argv0;
+}
+
+static int execute(const struct pr_plan *plan, cJSON *params,
+                   const struct pr_run_opts *opt, bool json)
+{
+    struct pr_run run;
+    if (pr_run_init(&run, plan, params, opt) < 0) {
+        pr_run_free(&run);
+        return EXIT_FAIL;
+    }
+    int rc = pr_run_exec(&run);
+    if (json) {
+        cJSON *res = pr_report_result(&run);
+        char *t = res ? cJSON_Print(res) : NULL;
+        if (t) {
+            puts(t);
+            free(t);
+        } else {
+            fputs("pomlrun: error: out of memory writing the result\n",
+                  stderr);
+            rc = rc ? rc : EXIT_FAIL;
+        }
+        cJSON_Delete(res);
+    }
+    pr_run_free(&run);
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, "pomlrun: error: writing the result: %s\n",
+                strerror(errno));
+        rc = EXIT_FAIL;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    bool check = false, dry = false;
+    bool check = false, dry = false, json = false;
+    const char *events_path = NULL;
+    char exe[PATH_MAX];
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    struct pr_run_opts opt = {
+        .jobs = ncpu > 0 ? (unsigned)ncpu : 1,
+        .verbosity = PR_NORMAL,
+        .progress = isatty(2),
+        .self_exe = self_exe(argv[0], exe, sizeof exe),
+        .kill_grace = 5};
     const char *plan_path = NULL;
     struct pr_param_arg *args = calloc((size_t)argc + 1, sizeof *args);
     char **texts = calloc((size_t)argc + 1, sizeof *texts);
@@ -184,6 +270,40 @@ int main(int argc, char **argv)
             check = true;
         } else if (!strcmp(a, "--dry-run")) {
             dry = true;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            opt.verbosity = PR_QUIET;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            opt.verbosity = PR_VERBOSE;
+        } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs") ||
+                   (!strncmp(a, "-j", 2) && a[2])) {
+            const char *v = a[1] == 'j' && a[2] ? a + 2
+                            : ++i < argc        ? argv[i]
+                                                : NULL;
+            if (!parse_count(v, &opt.jobs)) {
+                rc = usage_error("'--jobs' needs a number from 1 to 4096%s",
+                                 "");
+                goto done;
+            }
+        } else if (!strncmp(a, "--jobs=", 7)) {
+            if (!parse_count(a + 7, &opt.jobs)) {
+                rc = usage_error("'--jobs' needs a number from 1 to 4096%s",
+                                 "");
+                goto done;
+            }
+        } else if (!strcmp(a, "--events")) {
+            if (++i >= argc) {
+                rc = usage_error("'--events' needs a file name or '-'%s", "");
+                goto done;
+            }
+            events_path = argv[i];
+        } else if (!strcmp(a, "--kill-grace")) {
+            if (!parse_seconds(++i < argc ? argv[i] : NULL, &opt.kill_grace)) {
+                rc = usage_error("'--kill-grace' needs seconds from 0 to "
+                                 "86400%s", "");
+                goto done;
+            }
         } else if (!strcmp(a, "-p") || !strncmp(a, "-p", 2)) {
             const char *kv = a[2] ? a + 2 : (++i < argc ? argv[i] : NULL);
             const char *eq = kv ? strchr(kv, '=') : NULL;
@@ -230,6 +350,11 @@ int main(int argc, char **argv)
         rc = usage_error("no plan given%s", "");
         goto done;
     }
+    if (events_path && !strcmp(events_path, "-") && json) {
+        rc = usage_error("'--events -' and '--json' both write to stdout; "
+                         "send the events to a file%s", "");
+        goto done;
+    }
     struct pr_plan plan;
     char err[256];
     if (pr_plan_open(&plan, plan_path, err, sizeof err) < 0) {
@@ -244,15 +369,34 @@ int main(int argc, char **argv)
     cJSON *params = NULL;
     if (pr_params_bind(&plan, args, nargs, &params, stderr)) {
         rc = EXIT_FAIL;
+        cJSON_Delete(params);
     } else if (dry) {
         if (dry_run(&plan) < 0)
             rc = EXIT_FAIL;
+        cJSON_Delete(params);
     } else {
-        fprintf(stderr, "pomlrun: error: executing plans is not available "
-                        "in this version; use --check or --dry-run\n");
-        rc = EXIT_FAIL;
+        FILE *ev = NULL;
+        if (events_path && strcmp(events_path, "-")) {
+            ev = fopen(events_path, "w");
+            if (!ev) {
+                fprintf(stderr, "pomlrun: error: cannot write '%s': %s\n",
+                        events_path, strerror(errno));
+                cJSON_Delete(params);
+                pr_plan_close(&plan);
+                rc = EXIT_FAIL;
+                goto done;
+            }
+        }
+        opt.events = events_path ? ev ? ev : stdout : NULL;
+        if (opt.verbosity == PR_QUIET)
+            opt.progress = false;
+        rc = execute(&plan, params, &opt, json);   /* takes params */
+        if (ev && fclose(ev) != 0 && rc == 0) {
+            fprintf(stderr, "pomlrun: error: writing '%s': %s\n",
+                    events_path, strerror(errno));
+            rc = EXIT_FAIL;
+        }
     }
-    cJSON_Delete(params);
     pr_plan_close(&plan);
 done:
     for (size_t i = 0; i < ntexts; i++)

@@ -1,0 +1,989 @@
+/* exec.c -- the scheduler: dependency counts, a ready queue, attempts
+ *
+ * A step becomes ready the moment its last dependency finishes (no stage
+ * barriers).  Ready steps that run a process wait in a heap ordered by the
+ * longest remaining critical path; at most --jobs of them run at once.
+ * In-process steps (gates, aggregators) run as soon as they are ready.
+ *
+ * Outcome rules (poml(5) says the same):
+ *   - a dependency that failed blocks its dependents (they are skipped)
+ *     unless it has on_failure: continue;
+ *   - a dependency that was skipped blocks its dependents too;
+ *   - an order-only dependency ("after") blocks nothing: it only orders;
+ *   - a false condition skips the step.
+ * Everything runs from the one event loop; nothing here blocks.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "eval.h"
+#include "run.h"
+
+static const char *const status_names[] = {
+    "waiting", "running", "succeeded", "failed", "skipped", "cancelled"};
+
+const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap)
+{
+    const char *id = pr_job_step(j)->id;
+    if (j->instance < 0)
+        return id;
+    snprintf(buf, cap, "%s[%d]", id, (int)j->instance);
+    return buf;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* ---- values ---- */
+
+static const char *plan_str(void *ud, uint32_t idx, size_t *len)
+{
+    const struct pr_plan *p = ud;
+    if (idx >= p->sec[PR_SEC_STRINGS].size)
+        return NULL;
+    return pr_plan_str(p, idx, len);
+}
+
+/* The outputs object of a finished job as expressions see it. */
+static cJSON *job_view(struct pr_job *j)
+{
+    if (!j->outputs)
+        j->outputs = cJSON_CreateObject();
+    if (j->outputs && !cJSON_GetObjectItemCaseSensitive(j->outputs, "status")) {
+        cJSON_AddStringToObject(j->outputs, "status",
+                                status_names[j->status]);
+        cJSON_AddNumberToObject(j->outputs, "attempts", j->attempts);
+    }
+    return j->outputs;
+}
+
+struct lookup {
+    struct pr_run *run;
+    const struct pr_plan *plan;
+};
+
+/* Step ids are unique; a run keeps no index of them, so it searches the
+ * step's own dependencies first (nearly always where a reference points)
+ * and then every step. */
+static cJSON *find_step(struct pr_run *r, uint32_t from, const char *id,
+                        size_t n)
+{
+    const struct pr_step *s = &r->steps[from];
+    for (uint32_t k = 0; k < s->deps.n; k++) {
+        uint32_t d = pr_plan_list_at(r->plan, s->deps, k) & ~PR_EDGE_AFTER;
+        if (d < r->nsteps && strlen(r->steps[d].id) == n &&
+            !memcmp(r->steps[d].id, id, n))
+            return r->jobs[d].status >= PR_ST_SUCCEEDED
+                       ? job_view(&r->jobs[d])
+                       : NULL;
+    }
+    for (uint32_t d = 0; d < r->nsteps; d++)
+        if (strlen(r->steps[d].id) == n && !memcmp(r->steps[d].id, id, n))
+            return r->jobs[d].status >= PR_ST_SUCCEEDED
+                       ? job_view(&r->jobs[d])
+                       : NULL;
+    return NULL;
+}
+
+struct env_ud {
+    struct pr_run *r;
+    uint32_t step;
+};
+
+static const char *env_str(void *ud, uint32_t idx, size_t *len)
+{
+    return plan_str((void *)((struct env_ud *)ud)->r->plan, idx, len);
+}
+
+static cJSON *env_step(void *ud, const char *id, size_t n)
+{
+    struct env_ud *e = ud;
+    return find_step(e->r, e->step, id, n);
+}
+
+int pr_run_expr(struct pr_job *j, struct pr_code code, cJSON **out,
+                char *err, size_t errcap)
+{
+    static cJSON steps_marker;  /* member reads go through env_step */
+    struct pr_run *r = j->run;
+    struct env_ud ud = {r, j->step};
+    struct pr_eval_env env = {
+        .str = env_str, .name = NULL, .step = env_step, .ud = &ud,
+        .params = r->params, .steps = &steps_marker,
+        .item = j->item, .index = j->index, .has_item = j->instance >= 0};
+    steps_marker.type = cJSON_Object;
+    return pr_eval(code.p, code.len, &env, out, err, errcap);
+}
+
+int pr_run_interp(struct pr_job *j, uint32_t interp, cJSON **out, char *err,
+                  size_t errcap)
+{
+    const struct pr_plan *p = j->run->plan;
+    struct pr_interp_view iv;
+    *out = NULL;
+    if (interp == PR_PLAN_NONE) {
+        *out = cJSON_CreateString("");
+        return *out ? 0 : pr_errf(err, errcap, "out of memory");
+    }
+    pr_plan_interp(p, interp, &iv);
+    if (iv.pure && iv.n == 1) {
+        struct pr_part_view pv;
+        pr_plan_part(p, iv.first, &pv);
+        if (pv.kind == 1)
+            return pr_run_expr(j, pv.code, out, err, errcap);
+    }
+    struct pr_buf b;
+    pr_buf_init(&b);
+    for (uint32_t k = 0; k < iv.n; k++) {
+        struct pr_part_view pv;
+        pr_plan_part(p, iv.first + k, &pv);
+        if (pv.kind == 0) {
+            if (pr_buf_append(&b, pv.text, pv.text_len) < 0)
+                goto oom;
+            continue;
+        }
+        cJSON *v;
+        if (pr_run_expr(j, pv.code, &v, err, errcap) < 0) {
+            pr_buf_free(&b);
+            return -1;
+        }
+        char *t = pr_value_text(v);
+        cJSON_Delete(v);
+        if (!t || pr_buf_append(&b, t, strlen(t)) < 0) {
+            free(t);
+            goto oom;
+        }
+        free(t);
+    }
+    if (pr_buf_append_u8(&b, 0) < 0)
+        goto oom;
+    *out = cJSON_CreateString(b.data ? (char *)b.data : "");
+    pr_buf_free(&b);
+    return *out ? 0 : pr_errf(err, errcap, "out of memory");
+oom:
+    pr_buf_free(&b);
+    return pr_errf(err, errcap, "out of memory");
+}
+
+int pr_run_tval(struct pr_job *j, uint32_t tval, cJSON **out, char *err,
+                size_t errcap)
+{
+    const struct pr_plan *p = j->run->plan;
+    struct pr_tval_view tv;
+    *out = NULL;
+    if (tval == PR_PLAN_NONE) {
+        *out = cJSON_CreateNull();
+        return 0;
+    }
+    pr_plan_tval(p, tval, &tv);
+    switch (tv.kind) {
+    case PR_TV_NULL: *out = cJSON_CreateNull(); break;
+    case PR_TV_BOOL: *out = cJSON_CreateBool(tv.b); break;
+    case PR_TV_NUM: *out = cJSON_CreateNumber(tv.num); break;
+    case PR_TV_STR: return pr_run_interp(j, tv.interp, out, err, errcap);
+    case PR_TV_LIST:
+    case PR_TV_MAP: {
+        cJSON *c = tv.kind == PR_TV_LIST ? cJSON_CreateArray()
+                                         : cJSON_CreateObject();
+        for (uint32_t k = 0; c && k < tv.n; k++) {
+            cJSON *v;
+            if (pr_run_tval(j, tv.first + k, &v, err, errcap) < 0) {
+                cJSON_Delete(c);
+                return -1;
+            }
+            if (tv.kind == PR_TV_LIST) {
+                cJSON_AddItemToArray(c, v);
+            } else {
+                struct pr_list keys = {tv.keys, tv.n};
+                const char *key =
+                    pr_plan_str(p, pr_plan_list_at(p, keys, k), NULL);
+                cJSON_AddItemToObject(c, key, v);
+            }
+        }
+        *out = c;
+        break;
+    }
+    }
+    return *out ? 0 : pr_errf(err, errcap, "out of memory");
+}
+
+void pr_job_output(struct pr_job *j, const char *name, cJSON *v)
+{
+    if (!v)
+        return;
+    if (!j->outputs)
+        j->outputs = cJSON_CreateObject();
+    if (!j->outputs) {
+        cJSON_Delete(v);
+        return;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(j->outputs, name);
+    cJSON_AddItemToObject(j->outputs, name, v);
+}
+
+const cJSON *pr_job_main_output(const struct pr_job *j)
+{
+    static const char *const names[] = {"result", "json", "text", "stdout",
+                                        NULL};
+    if (j->status != PR_ST_SUCCEEDED && j->status != PR_ST_FAILED)
+        return NULL;
+    for (size_t k = 0; names[k]; k++) {
+        const cJSON *v =
+            cJSON_GetObjectItemCaseSensitive(j->outputs, names[k]);
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+/* ---- the ready heap ---- */
+
+static bool before(const struct pr_run *r, const struct pr_job *a,
+                   const struct pr_job *b)
+{
+    const struct pr_step *x = &r->steps[a->step], *y = &r->steps[b->step];
+    if (x->cp_seconds != y->cp_seconds)
+        return x->cp_seconds > y->cp_seconds;
+    if (x->cp_steps != y->cp_steps)
+        return x->cp_steps > y->cp_steps;
+    if (a->step != b->step)
+        return a->step < b->step;
+    return a->instance < b->instance;
+}
+
+static int heap_push(struct pr_run *r, struct pr_job *j)
+{
+    if (r->nheap == r->capheap) {
+        size_t n = r->capheap ? r->capheap * 2 : 64;
+        void *h = realloc(r->heap, n * sizeof *r->heap);
+        if (!h)
+            return -1;
+        r->heap = h;
+        r->capheap = n;
+    }
+    size_t k = r->nheap++;
+    while (k && before(r, j, r->heap[(k - 1) / 2])) {
+        r->heap[k] = r->heap[(k - 1) / 2];
+        k = (k - 1) / 2;
+    }
+    r->heap[k] = j;
+    return 0;
+}
+
+static struct pr_job *heap_pop(struct pr_run *r)
+{
+    struct pr_job *top = r->heap[0], *x = r->heap[--r->nheap];
+    size_t k = 0;
+    for (;;) {
+        size_t c = 2 * k + 1;
+        if (c >= r->nheap)
+            break;
+        if (c + 1 < r->nheap && before(r, r->heap[c + 1], r->heap[c]))
+            c++;
+        if (!before(r, r->heap[c], x))
+            break;
+        r->heap[k] = r->heap[c];
+        k = c;
+    }
+    if (r->nheap)
+        r->heap[k] = x;
+    return top;
+}
+
+static int now_push(struct pr_run *r, struct pr_job *j)
+{
+    if (r->nnow == r->capnow) {
+        size_t n = r->capnow ? r->capnow * 2 : 64;
+        void *h = realloc(r->now, n * sizeof *r->now);
+        if (!h)
+            return -1;
+        r->now = h;
+        r->capnow = n;
+    }
+    r->now[r->nnow++] = j;
+    return 0;
+}
+
+/* ---- outcomes ---- */
+
+static void step_done(struct pr_job *j);
+static void start_attempt(struct pr_job *j);
+
+static void set_reason(struct pr_job *j, const char *reason)
+{
+    free(j->reason);
+    j->reason = dup_or_null(reason);
+}
+
+/* Ends a job that never ran (skipped, or failed before starting). */
+static void end_unstarted(struct pr_job *j, enum pr_status st,
+                          const char *reason)
+{
+    j->status = (uint8_t)st;
+    set_reason(j, reason);
+    if (!j->started_at)
+        j->started_at = j->finished_at = wall_now();
+    else
+        j->finished_at = wall_now();
+    step_done(j);
+}
+
+/* A for_each step whose instances all finished. */
+static void instances_done(struct pr_job *p)
+{
+    struct pr_run *r = p->run;
+    const struct pr_step *s = pr_job_step(p);
+    uint32_t nfail = 0, ncancel = 0, nok = 0;
+    double last = p->started_at;
+    for (uint32_t i = 0; i < p->ninst; i++) {
+        struct pr_job *x = &p->inst[i];
+        nfail += x->status == PR_ST_FAILED;
+        ncancel += x->status == PR_ST_CANCELLED || x->status == PR_ST_WAITING;
+        nok += x->status == PR_ST_SUCCEEDED;
+        if (x->finished_at > last)
+            last = x->finished_at;
+        if (x->attempts > p->attempts)
+            p->attempts = x->attempts;
+    }
+    /* outputs become lists in item order */
+    cJSON *lists = cJSON_CreateObject();
+    for (uint32_t i = 0; lists && i < p->ninst; i++) {
+        cJSON *o = p->inst[i].outputs, *e;
+        cJSON_ArrayForEach(e, o) {
+            if (!strcmp(e->string, "status") || !strcmp(e->string, "attempts"))
+                continue;
+            cJSON *l = cJSON_GetObjectItemCaseSensitive(lists, e->string);
+            if (!l)
+                l = cJSON_AddArrayToObject(lists, e->string);
+            while (l && cJSON_GetArraySize(l) < (int)i)
+                cJSON_AddItemToArray(l, cJSON_CreateNull());
+            if (l)
+                cJSON_AddItemToArray(l, cJSON_Duplicate(e, true));
+        }
+    }
+    /* the outputs every instance would have had, for an empty list */
+    static const char *const builtin[PR_STEP_KINDS][4] = {
+        [PR_STEP_SHELL] = {"stdout", "stderr", "exit_code"},
+        [PR_STEP_AGGREGATE] = {"result"},
+        [PR_STEP_WORKFLOW] = {"result", "outputs"}};
+    for (size_t k = 0; lists && k < 4 && builtin[s->kind][k]; k++)
+        if (!cJSON_GetObjectItemCaseSensitive(lists, builtin[s->kind][k]))
+            cJSON_AddArrayToObject(lists, builtin[s->kind][k]);
+    for (uint32_t k = 0; lists && k < s->outputs.n; k++) {
+        const char *name =
+            pr_plan_str(r->plan, pr_plan_list_at(r->plan, s->outputs, k),
+                        NULL);
+        if (!cJSON_GetObjectItemCaseSensitive(lists, name))
+            cJSON_AddArrayToObject(lists, name);
+    }
+    cJSON *l;
+    cJSON_ArrayForEach(l, lists) {
+        while (cJSON_GetArraySize(l) < (int)p->ninst)
+            cJSON_AddItemToArray(l, cJSON_CreateNull());
+    }
+    cJSON_Delete(p->outputs);
+    p->outputs = lists;
+    p->finished_at = last > p->started_at ? last : wall_now();
+    char why[96];
+    if (ncancel) {
+        p->status = PR_ST_CANCELLED;
+        set_reason(p, "cancelled");
+    } else if (nfail) {
+        snprintf(why, sizeof why, "%u of %u instances failed", nfail,
+                 p->ninst);
+        p->status = PR_ST_FAILED;
+        set_reason(p, why);
+    } else {
+        p->status = PR_ST_SUCCEEDED;
+    }
+    (void)nok;
+    step_done(p);
+}
+
+static void instance_done(struct pr_job *j)
+{
+    struct pr_job *p = j->parent;
+    pr_report_job(j->run, j, status_names[j->status]);
+    if (++p->inst_done == p->ninst)
+        instances_done(p);
+}
+
+static int enqueue(struct pr_job *j);
+
+/* Decides what happens to a step whose dependencies all finished. */
+static void make_ready(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    char err[512];
+    if (r->cancelling) {
+        end_unstarted(j, PR_ST_CANCELLED, "cancelled");
+        return;
+    }
+    uint32_t b = r->blocker[j->step];
+    if (b) {
+        const struct pr_job *d = &r->jobs[b - 1];
+        snprintf(err, sizeof err, "dependency '%s' %s", r->steps[b - 1].id,
+                 status_names[d->status]);
+        end_unstarted(j, PR_ST_SKIPPED, err);
+        return;
+    }
+    if (s->condition.p && !s->for_each.p) {
+        cJSON *v;
+        if (pr_run_expr(j, s->condition, &v, err, sizeof err) < 0) {
+            char why[600];
+            snprintf(why, sizeof why, "condition: %s", err);
+            end_unstarted(j, PR_ST_FAILED, why);
+            return;
+        }
+        bool t = pr_truthy(v);
+        cJSON_Delete(v);
+        if (!t) {
+            end_unstarted(j, PR_ST_SKIPPED, "condition is false");
+            return;
+        }
+    }
+    if (s->for_each.p) {
+        cJSON *list;
+        if (pr_run_expr(j, s->for_each, &list, err, sizeof err) < 0) {
+            char why[600];
+            snprintf(why, sizeof why, "for_each: %s", err);
+            end_unstarted(j, PR_ST_FAILED, why);
+            return;
+        }
+        if (!cJSON_IsArray(list)) {
+            snprintf(err, sizeof err, "for_each gave %s, not a list",
+                     pr_json_type_name(list));
+            cJSON_Delete(list);
+            end_unstarted(j, PR_ST_FAILED, err);
+            return;
+        }
+        uint32_t n = (uint32_t)cJSON_GetArraySize(list);
+        j->started_at = wall_now();
+        j->status = PR_ST_RUNNING;
+        j->inst = n ? calloc(n, sizeof *j->inst) : NULL;
+        if (n && !j->inst) {
+            cJSON_Delete(list);
+            end_unstarted(j, PR_ST_FAILED, "out of memory");
+            return;
+        }
+        j->ninst = n;
+        pr_report_job(r, j, "started");
+        cJSON *it = list->child;
+        for (uint32_t i = 0; i < n; i++, it = it->next) {
+            struct pr_job *x = &j->inst[i];
+            x->run = r;
+            x->step = j->step;
+            x->instance = (int32_t)i;
+            x->parent = j;
+            x->index = i;
+            x->item = it;
+        }
+        j->item = list;         /* owns the items */
+        if (n == 0) {
+            instances_done(j);
+            return;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            enqueue(&j->inst[i]);
+        return;
+    }
+    enqueue(j);
+}
+
+static int enqueue(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    j->queued = true;
+    if (r->exec[pr_job_step(j)->kind]->in_process)
+        return now_push(r, j);
+    return heap_push(r, j);
+}
+
+/* A step finished (any status): count it, tell its dependents. */
+static void step_done(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    r->done++;
+    switch (j->status) {
+    case PR_ST_SUCCEEDED: r->succeeded++; break;
+    case PR_ST_FAILED:
+        r->failed++;
+        if (!(s->flags & PR_SF_CONTINUE))
+            r->failed_hard = true;
+        break;
+    case PR_ST_SKIPPED: r->skipped++; break;
+    default: r->cancelled++; break;
+    }
+    pr_report_job(r, j, status_names[j->status]);
+    bool passes = j->status == PR_ST_SUCCEEDED ||
+                  (j->status == PR_ST_FAILED && (s->flags & PR_SF_CONTINUE));
+    for (uint32_t k = 0; k < s->dependents.n; k++) {
+        uint32_t e = pr_plan_list_at(r->plan, s->dependents, k);
+        uint32_t d = e & ~PR_EDGE_AFTER;
+        if (d >= r->nsteps)
+            continue;
+        if (!passes && !(e & PR_EDGE_AFTER) && !r->blocker[d])
+            r->blocker[d] = j->step + 1;
+        if (--r->pending[d] == 0)
+            now_push(r, &r->jobs[d]);
+    }
+}
+
+/* ---- attempts ---- */
+
+static double retry_delay(const struct pr_step *s, uint32_t attempt)
+{
+    double base = s->initial_delay, cap = s->max_delay;
+    switch (s->backoff) {
+    case PR_BACKOFF_NONE:
+        return 0;
+    case PR_BACKOFF_FIXED:
+        return base < cap ? base : cap;
+    default: {
+        /* exponential with full jitter */
+        double d = base * ldexp(1.0, (int)(attempt > 30 ? 30 : attempt - 1));
+        if (d > cap)
+            d = cap;
+        return d * ((double)random() / (double)RAND_MAX);
+    }
+    }
+}
+
+static void record_attempt(struct pr_job *j, bool ok, const char *reason)
+{
+    if (!j->history)
+        j->history = cJSON_CreateArray();
+    cJSON *a = cJSON_CreateObject();
+    if (!a || !j->history) {
+        cJSON_Delete(a);
+        return;
+    }
+    char t[64];
+    pr_time_rfc3339(j->attempt_started, t);
+    cJSON_AddStringToObject(a, "started_at", t);
+    pr_time_rfc3339(wall_now(), t);
+    cJSON_AddStringToObject(a, "finished_at", t);
+    cJSON_AddStringToObject(a, "status", ok ? "succeeded" : "failed");
+    if (reason)
+        cJSON_AddStringToObject(a, "reason", reason);
+    cJSON *ec = cJSON_GetObjectItemCaseSensitive(j->outputs, "exit_code");
+    if (ec)
+        cJSON_AddItemToObject(a, "exit_code", cJSON_Duplicate(ec, false));
+    cJSON_AddItemToArray(j->history, a);
+}
+
+static void on_retry(void *ud)
+{
+    struct pr_job *j = ud;
+    struct pr_run *r = j->run;
+    j->timer = 0;
+    j->retry_wait = false;
+    r->waiting_retry--;
+    if (r->cancelling) {
+        j->status = PR_ST_CANCELLED;
+        j->finished_at = wall_now();
+        if (j->parent)
+            instance_done(j);
+        else
+            step_done(j);
+        return;
+    }
+    enqueue(j);
+}
+
+void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
+                   bool retryable)
+{
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    if (j->timer) {
+        pr_loop_cancel(r->loop, j->timer);
+        j->timer = 0;
+    }
+    if (!r->exec[s->kind]->in_process)
+        r->running--;
+    if (j->timed_out) {
+        ok = false;
+        reason = "timeout";
+    }
+    if (r->cancelling && !ok) {
+        reason = "cancelled";
+        retryable = false;
+    }
+    if (s->max_attempts > 1)
+        record_attempt(j, ok, reason);
+    j->finished_at = wall_now();
+    if (!ok && retryable && j->attempts < s->max_attempts && !r->cancelling) {
+        double d = retry_delay(s, j->attempts);
+        pr_report_note(r, j, "attempt %u failed (%s); retrying in %.2f s",
+                       j->attempts, reason ? reason : "failed", d);
+        j->timer = pr_loop_timer(r->loop, d, on_retry, j);
+        if (j->timer) {
+            j->retry_wait = true;
+            r->waiting_retry++;
+            return;
+        }
+    }
+    set_reason(j, ok ? NULL : reason ? reason : "failed");
+    j->status = ok                ? PR_ST_SUCCEEDED
+                : r->cancelling   ? PR_ST_CANCELLED
+                                  : PR_ST_FAILED;
+    if (j->parent)
+        instance_done(j);
+    else
+        step_done(j);
+}
+
+static void on_grace(void *ud)
+{
+    struct pr_job *j = ud;
+    j->timer = 0;
+    j->run->exec[pr_job_step(j)->kind]->stop(j, SIGKILL);
+}
+
+static void on_timeout(void *ud)
+{
+    struct pr_job *j = ud;
+    struct pr_run *r = j->run;
+    j->timed_out = true;
+    j->timer = pr_loop_timer(r->loop, r->opt.kill_grace, on_grace, j);
+    r->exec[pr_job_step(j)->kind]->stop(j, SIGTERM);
+}
+
+/* The condition of a for_each step holds per item: false skips the
+ * instance.  True when the instance goes ahead. */
+static bool instance_condition(struct pr_job *j)
+{
+    const struct pr_step *s = pr_job_step(j);
+    char err[512], why[600];
+    cJSON *v;
+    if (j->instance < 0 || j->attempts || !s->condition.p)
+        return true;
+    const char *reason = NULL;
+    if (pr_run_expr(j, s->condition, &v, err, sizeof err) < 0) {
+        snprintf(why, sizeof why, "condition: %s", err);
+        j->status = PR_ST_FAILED;
+        reason = why;
+    } else {
+        bool t = pr_truthy(v);
+        cJSON_Delete(v);
+        if (t)
+            return true;
+        j->status = PR_ST_SKIPPED;
+        reason = "condition is false";
+    }
+    set_reason(j, reason);
+    j->started_at = j->finished_at = wall_now();
+    instance_done(j);
+    return false;
+}
+
+static void start_attempt(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    const struct pr_executor *x = r->exec[s->kind];
+    j->queued = false;
+    if (!instance_condition(j))
+        return;
+    j->attempts++;
+    j->timed_out = false;
+    j->status = PR_ST_RUNNING;
+    j->attempt_started = wall_now();
+    if (j->attempts == 1)
+        j->started_at = j->attempt_started;
+    j->mono_started = pr_loop_now();
+    if (!x->in_process) {
+        r->running++;
+        double t = s->timeout > 0 ? s->timeout : r->wf.sla_step_timeout;
+        if (t > 0)
+            j->timer = pr_loop_timer(r->loop, t, on_timeout, j);
+    }
+    if (j->attempts == 1)
+        pr_report_job(r, j, "started");
+    x->start(j);
+}
+
+/* Runs everything that can run now. */
+static void dispatch(struct pr_run *r)
+{
+    for (;;) {
+        if (r->nnow) {
+            struct pr_job *j = r->now[--r->nnow];
+            if (j->queued)
+                start_attempt(j);       /* an in-process job */
+            else
+                make_ready(j);          /* its dependencies finished */
+            continue;
+        }
+        if (r->nheap && !r->cancelling && r->running < r->opt.jobs) {
+            start_attempt(heap_pop(r));
+            continue;
+        }
+        break;
+    }
+}
+
+/* ---- cancelling ---- */
+
+static void stop_all(struct pr_run *r, int sig)
+{
+    for (uint32_t i = 0; i < r->nsteps; i++) {
+        struct pr_job *j = &r->jobs[i];
+        const struct pr_executor *x = r->exec[r->steps[i].kind];
+        if (x->in_process)
+            continue;
+        struct pr_job *list = j->inst ? j->inst : j;
+        uint32_t n = j->inst ? j->ninst : 1;
+        for (uint32_t k = 0; k < n; k++)
+            if (list[k].status == PR_ST_RUNNING && !list[k].queued &&
+                !list[k].retry_wait)
+                x->stop(&list[k], sig);
+    }
+}
+
+static void on_signal(void *ud, int signo)
+{
+    struct pr_run *r = ud;
+    if (r->cancelling) {
+        stop_all(r, SIGKILL);   /* asked twice: no grace */
+        return;
+    }
+    r->signal = signo;
+    r->cancelling = true;
+    pr_report_note(r, NULL, "received %s; stopping running steps",
+                   signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM"
+                                                                 : "SIGHUP");
+    stop_all(r, SIGTERM);
+    /* steps waiting between attempts end now */
+    for (uint32_t i = 0; i < r->nsteps; i++) {
+        struct pr_job *j = &r->jobs[i];
+        struct pr_job *list = j->inst ? j->inst : j;
+        uint32_t n = j->inst ? j->ninst : 1;
+        for (uint32_t k = 0; k < n; k++) {
+            struct pr_job *x = &list[k];
+            if (!x->retry_wait)
+                continue;
+            pr_loop_cancel(r->loop, x->timer);
+            on_retry(x);
+        }
+    }
+}
+
+static void kill_stragglers(void *ud)
+{
+    struct pr_run *r = ud;
+    stop_all(r, SIGKILL);
+}
+
+/* ---- the run ---- */
+
+static void make_run_id(struct pr_run *r)
+{
+    unsigned char b[16];
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(b, 1, sizeof b, f) : 0;
+    if (f)
+        fclose(f);
+    for (size_t i = got; i < sizeof b; i++)
+        b[i] = (unsigned char)random();
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* UUID version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(r->run_id, sizeof r->run_id,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+             b[10], b[11], b[12], b[13], b[14], b[15]);
+    unsigned seed = 0;
+    for (size_t i = 0; i < sizeof b; i++)
+        seed = seed * 31 + b[i];
+    srandom(seed ^ (unsigned)getpid());
+}
+
+int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
+                const struct pr_run_opts *opt)
+{
+    memset(r, 0, sizeof *r);
+    r->plan = plan;
+    r->params = params;
+    r->opt = *opt;
+    r->nsteps = plan->nsteps;
+    pr_plan_workflow(plan, &r->wf);
+    size_t n = (size_t)r->nsteps + 1;
+    r->steps = calloc(n, sizeof *r->steps);
+    r->jobs = calloc(n, sizeof *r->jobs);
+    r->pending = calloc(n, sizeof *r->pending);
+    r->blocker = calloc(n, sizeof *r->blocker);
+    r->kind_state = calloc(n, sizeof *r->kind_state);
+    r->loop = pr_loop_new();
+    if (!r->steps || !r->jobs || !r->pending || !r->blocker ||
+        !r->kind_state || !r->loop) {
+        fputs("pomlrun: error: out of memory\n", stderr);
+        return -1;
+    }
+    for (uint32_t i = 0; i < r->nsteps; i++) {
+        pr_plan_step(plan, i, &r->steps[i]);
+        r->jobs[i].run = r;
+        r->jobs[i].step = i;
+        r->jobs[i].instance = -1;
+        r->pending[i] = r->steps[i].deps.n;
+    }
+    r->exec[PR_STEP_GATE] = &pr_exec_gate;
+    r->exec[PR_STEP_SHELL] = &pr_exec_shell;
+    r->exec[PR_STEP_LLM] = &pr_exec_unsupported;
+    r->exec[PR_STEP_TOOL] = &pr_exec_unsupported;
+    r->exec[PR_STEP_AGGREGATE] = &pr_exec_agg;
+    r->exec[PR_STEP_WORKFLOW] = &pr_exec_sub;
+    if (r->opt.jobs == 0)
+        r->opt.jobs = 1;
+    if (r->wf.max_parallel && r->wf.max_parallel < r->opt.jobs)
+        r->opt.jobs = r->wf.max_parallel;
+    if (r->opt.kill_grace < 0)
+        r->opt.kill_grace = 5;
+    make_run_id(r);
+    const char *tmp = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pomlrun-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(path)) {
+        fprintf(stderr, "pomlrun: error: cannot create a directory in "
+                        "'%s': %s; set TMPDIR to a writable directory\n",
+                tmp && *tmp ? tmp : "/tmp", strerror(errno));
+        return -1;
+    }
+    r->tmpdir = strdup(path);
+    pr_loop_on_signal(r->loop, on_signal, r);
+    return r->tmpdir ? 0 : -1;
+}
+
+static void on_progress(void *ud)
+{
+    struct pr_run *r = ud;
+    pr_report_progress(r, false);
+    r->progress_timer = pr_loop_timer(r->loop, 0.1, on_progress, r);
+}
+
+int pr_run_exec(struct pr_run *r)
+{
+    r->started_at = wall_now();
+    r->mono0 = pr_loop_now();
+    pr_report_run(r, "run_started");
+    for (uint32_t i = 0; i < r->nsteps; i++)
+        if (r->pending[i] == 0)
+            now_push(r, &r->jobs[i]);
+    /* reverse, so that the stack pops them in plan order */
+    for (size_t a = 0, b = r->nnow; b > a + 1; a++, b--) {
+        struct pr_job *t = r->now[a];
+        r->now[a] = r->now[b - 1];
+        r->now[b - 1] = t;
+    }
+    if (r->opt.progress)
+        r->progress_timer = pr_loop_timer(r->loop, 0.1, on_progress, r);
+    bool straggler_timer = false;
+    for (;;) {
+        dispatch(r);
+        if (r->cancelling) {
+            /* ready steps never start */
+            while (r->nheap) {
+                struct pr_job *j = heap_pop(r);
+                j->queued = false;
+                j->status = PR_ST_CANCELLED;
+                set_reason(j, "cancelled");
+                j->finished_at = wall_now();
+                if (j->parent)
+                    instance_done(j);
+                else
+                    step_done(j);
+            }
+            dispatch(r);
+            if (!straggler_timer && r->running) {
+                pr_loop_timer(r->loop, r->opt.kill_grace, kill_stragglers,
+                              r);
+                straggler_timer = true;
+            }
+            if (r->running == 0 && r->waiting_retry == 0)
+                break;
+        } else if (r->done == r->nsteps) {
+            break;
+        } else if (r->running == 0 && r->waiting_retry == 0 && !r->nheap &&
+                   !r->nnow) {
+            /* nothing can make progress: cannot happen with a valid
+               plan, but never spin */
+            break;
+        }
+        if (pr_loop_once(r->loop, -1) < 0 && errno != EINTR)
+            break;
+    }
+    if (r->progress_timer)
+        pr_loop_cancel(r->loop, r->progress_timer);
+    /* steps that never became ready */
+    for (uint32_t i = 0; i < r->nsteps; i++) {
+        struct pr_job *j = &r->jobs[i];
+        if (j->status == PR_ST_WAITING || j->status == PR_ST_RUNNING) {
+            j->status = PR_ST_CANCELLED;
+            set_reason(j, "cancelled");
+            r->cancelled++;
+            r->done++;
+        }
+    }
+    r->finished_at = wall_now();
+    if (r->opt.progress)
+        pr_report_progress(r, true);
+    pr_report_run(r, "run_finished");
+    if (r->signal)
+        return 128 + r->signal;
+    return r->failed_hard ? 1 : 0;
+}
+
+static void free_job(struct pr_job *j)
+{
+    free(j->reason);
+    cJSON_Delete(j->outputs);
+    cJSON_Delete(j->history);
+    for (uint32_t k = 0; k < j->ninst; k++)
+        free_job(&j->inst[k]);
+    free(j->inst);
+    if (j->instance < 0)
+        cJSON_Delete(j->item);
+}
+
+void pr_run_free(struct pr_run *r)
+{
+    for (uint32_t i = 0; r->jobs && i < r->nsteps; i++) {
+        const struct pr_executor *x = r->exec[r->steps[i].kind];
+        if (r->kind_state && r->kind_state[i] && x && x->release)
+            x->release(r->kind_state[i]);
+        free_job(&r->jobs[i]);
+    }
+    if (r->tmpdir) {
+        rmdir(r->tmpdir);
+        free(r->tmpdir);
+    }
+    pr_loop_free(r->loop);
+    free(r->steps);
+    free(r->jobs);
+    free(r->pending);
+    free(r->blocker);
+    free(r->kind_state);
+    free(r->heap);
+    free(r->now);
+    cJSON_Delete(r->params);
+}

@@ -1,0 +1,38 @@
+/* exec_proc.h -- steps that run a process: shell steps, sub-workflows
+ *
+ * pr_proc_start spawns (child.c), registers the exit with the loop and,
+ * when the process ends, calls DONE with its wait status and capture
+ * files; DONE must call pr_job_finish.  The process group is signalled
+ * after the exit, so nothing a step started outlives it.
+ */
+#ifndef POML_EXEC_PROC_H
+#define POML_EXEC_PROC_H
+
+#include <stddef.h>
+
+#include "run.h"
+#include "child.h"
+
+typedef void (*pr_proc_done)(struct pr_job *j, int status,
+                             struct pr_child *c, const char *out_path);
+
+/* Starts ARGV for J.  On failure J is already finished (failed) and -1
+ * is returned. */
+int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
+                  const char *dir, const char *out_path, pr_proc_done done);
+/* The executor's stop: signals the process group. */
+void pr_proc_stop(struct pr_job *j, int sig);
+/* The exit code a wait status stands for (128 + N for signal N), and
+ * a reason when it is not 0. */
+int pr_proc_status(int status, char *reason, size_t cap);
+
+/* A NULL-terminated vector of malloc'd strings. */
+struct pr_strv {
+    char **v;
+    size_t n, cap;
+};
+/* Appends S (taken over; NULL means out of memory).  0 or -1. */
+int pr_strv_add(struct pr_strv *sv, char *s);
+void pr_strv_free(struct pr_strv *sv);
+
+#endif

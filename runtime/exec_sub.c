@@ -1,0 +1,137 @@
+/* exec_sub.c -- sub-workflow steps
+ *
+ * The sub-workflow's plan is embedded in the parent's (pomlc compiles it
+ * along).  A step runs it as a child pomlrun process: its own process
+ * group, so a timeout or a cancel stops it like any step; its parameters
+ * are the step's `with`, evaluated; its result comes back as JSON on
+ * standard output.  Outputs: `outputs` (each step's outputs, by id) and
+ * `result` (the outputs of its last step).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec_proc.h"
+#include "run.h"
+
+extern char **environ;
+
+static int write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(data, 1, n, f);
+    int rc = fclose(f);
+    return w == n && rc == 0 ? 0 : -1;
+}
+
+static void cleanup(struct pr_job *j)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/sub-%u-%d.plan", j->run->tmpdir, j->step,
+             (int)j->instance);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/sub-%u-%d.json", j->run->tmpdir, j->step,
+             (int)j->instance);
+    unlink(path);
+}
+
+static void sub_done(struct pr_job *j, int status, struct pr_child *c,
+                     const char *out_path)
+{
+    (void)out_path;
+    char reason[512] = "";
+    int code = pr_proc_status(status, reason, sizeof reason);
+    size_t len, total;
+    char *out = pr_spawn_read(c->out_fd, (size_t)64 << 20, &len, &total);
+    cJSON *res = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    cleanup(j);
+    cJSON *steps = cJSON_GetObjectItemCaseSensitive(res, "steps");
+    if (!cJSON_IsObject(steps)) {
+        size_t el, et;
+        char *e = pr_spawn_read(c->err_fd, 4096, &el, &et);
+        char *nl = e ? strrchr(e, '\n') : NULL;
+        if (nl && nl[1] == '\0')
+            *nl = '\0';
+        snprintf(reason, sizeof reason, "the sub-workflow did not run: %s",
+                 e && *e ? e : "no result");
+        free(e);
+        cJSON_Delete(res);
+        pr_job_finish(j, false, reason, false);
+        return;
+    }
+    cJSON *outputs = cJSON_CreateObject(), *st, *last = NULL;
+    cJSON_ArrayForEach(st, steps) {
+        cJSON *o = cJSON_GetObjectItemCaseSensitive(st, "outputs");
+        cJSON_AddItemToObject(outputs, st->string,
+                              o ? cJSON_Duplicate(o, true)
+                                : cJSON_CreateObject());
+        last = o;
+    }
+    pr_job_output(j, "result", last ? cJSON_Duplicate(last, true)
+                                    : cJSON_CreateObject());
+    pr_job_output(j, "outputs", outputs);
+    const char *sub_status = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(res, "status"));
+    if (code && !reason[0])
+        snprintf(reason, sizeof reason, "exit status %d", code);
+    if (code && sub_status && !strcmp(sub_status, "failed"))
+        snprintf(reason, sizeof reason, "the sub-workflow failed");
+    cJSON_Delete(res);
+    pr_job_finish(j, code == 0, code ? reason : NULL, true);
+}
+
+static void sub_start(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    const uint8_t *data;
+    size_t size;
+    char err[512], plan_path[4200], params_path[4200], jobs[32];
+    if (!s->workflow || pr_plan_subplan(r->plan, s->workflow, &data, &size)) {
+        snprintf(err, sizeof err, "the plan holds no sub-workflow '%s'",
+                 s->workflow ? s->workflow : "");
+        pr_job_finish(j, false, err, false);
+        return;
+    }
+    cJSON *with = NULL;
+    if (s->with != PR_PLAN_NONE &&
+        pr_run_tval(j, s->with, &with, err, sizeof err) < 0) {
+        char why[600];
+        snprintf(why, sizeof why, "in 'with': %s", err);
+        pr_job_finish(j, false, why, false);
+        return;
+    }
+    if (!with)
+        with = cJSON_CreateObject();
+    char *params = cJSON_PrintUnformatted(with);
+    cJSON_Delete(with);
+    snprintf(plan_path, sizeof plan_path, "%s/sub-%u-%d.plan", r->tmpdir,
+             j->step, (int)j->instance);
+    snprintf(params_path, sizeof params_path, "%s/sub-%u-%d.json", r->tmpdir,
+             j->step, (int)j->instance);
+    if (!params || write_file(plan_path, data, size) < 0 ||
+        write_file(params_path, params, strlen(params)) < 0) {
+        snprintf(err, sizeof err, "cannot write to '%s': %s", r->tmpdir,
+                 params ? strerror(errno) : "out of memory");
+        free(params);
+        cleanup(j);
+        pr_job_finish(j, false, err, false);
+        return;
+    }
+    free(params);
+    char grace[32];
+    snprintf(jobs, sizeof jobs, "%u", r->opt.jobs);
+    snprintf(grace, sizeof grace, "%g", r->opt.kill_grace);
+    char *argv[] = {(char *)r->opt.self_exe, "--json", "-q", "--jobs", jobs,
+                    "--kill-grace", grace, "--params", params_path,
+                    plan_path, NULL};
+    pr_proc_start(j, argv, environ, NULL, NULL, sub_done);
+}
+
+const struct pr_executor pr_exec_sub = {
+    .in_process = false, .start = sub_start, .stop = pr_proc_stop};

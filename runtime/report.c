@@ -1,0 +1,330 @@
+/* report.c -- what a run tells people and programs
+ *
+ *   log lines      stderr, one per finished step (failures with the end of
+ *                  their stderr); -q: failures only; -v: starts, notes
+ *                  and output too
+ *   progress       on a terminal, one status line redrawn in place
+ *   events         --events: a JSON object per line, per state change
+ *   result         --json: one JSON object when the run ends
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "run.h"
+
+void pr_time_rfc3339(double t, char buf[64])
+{
+    time_t s = (time_t)floor(t);
+    int ms = (int)((t - (double)s) * 1000);
+    if (ms > 999)
+        ms = 999;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ms);
+}
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "12 ms", "3.40 s", "2 min 5 s" */
+static const char *duration(double s, char buf[32])
+{
+    if (s < 0)
+        s = 0;
+    if (s < 1)
+        snprintf(buf, 32, "%.0f ms", s * 1000);
+    else if (s < 120)
+        snprintf(buf, 32, "%.2f s", s);
+    else
+        snprintf(buf, 32, "%.0f min %.0f s", floor(s / 60), fmod(s, 60));
+    return buf;
+}
+
+static void clear_line(struct pr_run *r)
+{
+    if (r->opt.progress)
+        fputs("\r\033[K", stderr);
+}
+
+static void emit_event(struct pr_run *r, cJSON *ev)
+{
+    char *t = cJSON_PrintUnformatted(ev);
+    if (t) {
+        fputs(t, r->opt.events);
+        fputc('\n', r->opt.events);
+        fflush(r->opt.events);
+        free(t);
+    }
+    cJSON_Delete(ev);
+}
+
+static cJSON *new_event(const char *name)
+{
+    cJSON *ev = cJSON_CreateObject();
+    char t[64];
+    pr_time_rfc3339(wall(), t);
+    cJSON_AddStringToObject(ev, "time", t);
+    cJSON_AddStringToObject(ev, "event", name);
+    return ev;
+}
+
+void pr_report_run(struct pr_run *r, const char *event)
+{
+    bool end = !strcmp(event, "run_finished");
+    if (r->opt.events) {
+        cJSON *ev = new_event(event);
+        cJSON_AddStringToObject(ev, "workflow_id", r->wf.id);
+        cJSON_AddStringToObject(ev, "run_id", r->run_id);
+        if (end) {
+            cJSON_AddStringToObject(ev, "status",
+                                    r->signal        ? "cancelled"
+                                    : r->failed_hard ? "failed"
+                                                     : "succeeded");
+            cJSON_AddNumberToObject(ev, "succeeded", r->succeeded);
+            cJSON_AddNumberToObject(ev, "failed", r->failed);
+            cJSON_AddNumberToObject(ev, "skipped", r->skipped);
+            cJSON_AddNumberToObject(ev, "cancelled", r->cancelled);
+        }
+        emit_event(r, ev);
+    }
+    if (end && r->opt.verbosity > PR_QUIET) {
+        char d[32];
+        clear_line(r);
+        fprintf(stderr,
+                "pomlrun: %s %s in %s: %u succeeded, %u failed, "
+                "%u skipped%s",
+                r->wf.id,
+                r->signal ? "cancelled" : r->failed_hard ? "failed"
+                                                         : "succeeded",
+                duration(r->finished_at - r->started_at, d), r->succeeded,
+                r->failed,
+                r->skipped, r->cancelled ? "" : "\n");
+        if (r->cancelled)
+            fprintf(stderr, ", %u cancelled\n", r->cancelled);
+    }
+}
+
+static const char *status_word(uint8_t st)
+{
+    static const char *const w[] = {"waiting", "running", "succeeded",
+                                     "failed", "skipped", "cancelled"};
+    return st < 6 ? w[st] : "?";
+}
+
+/* The last LINES lines of S. */
+static const char *tail(const char *s, int lines)
+{
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '\n')
+        n--;
+    const char *p = s + n;
+    while (p > s) {
+        if (p[-1] == '\n' && --lines == 0)
+            break;
+        p--;
+    }
+    return p;
+}
+
+static void print_output(const struct pr_job *j, const char *name,
+                         int lines)
+{
+    const char *s = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(j->outputs, name));
+    if (!s || !*s)
+        return;
+    const char *t = lines ? tail(s, lines) : s;
+    for (const char *p = t; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        fprintf(stderr, "  %s| %.*s\n", name[3] == 'e' ? "!" : " ", (int)n,
+                p);
+        p += n + (e != NULL);
+    }
+}
+
+void pr_report_job(struct pr_run *r, struct pr_job *j, const char *event)
+{
+    char name[300];
+    const char *id = pr_job_name(j, name, sizeof name);
+    bool start = !strcmp(event, "started");
+    if (r->opt.events) {
+        cJSON *ev = new_event(start ? "step_started" : "step_finished");
+        cJSON_AddStringToObject(ev, "step", pr_job_step(j)->id);
+        if (j->instance >= 0)
+            cJSON_AddNumberToObject(ev, "instance", j->instance);
+        if (start) {
+            if (j->attempts)
+                cJSON_AddNumberToObject(ev, "attempt", j->attempts);
+        } else {
+            cJSON_AddStringToObject(ev, "status", status_word(j->status));
+            cJSON_AddNumberToObject(ev, "attempts", j->attempts);
+            if (j->reason)
+                cJSON_AddStringToObject(ev, "reason", j->reason);
+        }
+        emit_event(r, ev);
+    }
+    if (start) {
+        if (r->opt.verbosity == PR_VERBOSE) {
+            clear_line(r);
+            fprintf(stderr, "pomlrun: %s started\n", id);
+        }
+        return;
+    }
+    bool bad = j->status == PR_ST_FAILED;
+    if (r->opt.verbosity == PR_QUIET && !bad)
+        return;
+    if (pr_job_step(j)->flags & PR_SF_SYNTHETIC && !bad &&
+        r->opt.verbosity < PR_VERBOSE)
+        return;
+    if (j->status == PR_ST_CANCELLED && r->opt.verbosity < PR_VERBOSE)
+        return;
+    clear_line(r);
+    char d[32];
+    double took = j->finished_at - j->started_at;
+    if (j->status == PR_ST_SKIPPED)
+        fprintf(stderr, "pomlrun: %s skipped: %s\n", id,
+                j->reason ? j->reason : "");
+    else if (bad)
+        fprintf(stderr, "pomlrun: %s failed after %s (%s%s)\n", id,
+                duration(took, d),
+                j->reason ? j->reason : "failed",
+                (pr_job_step(j)->flags & PR_SF_CONTINUE) ? "; continuing"
+                                                         : "");
+    else
+        fprintf(stderr, "pomlrun: %s %s in %s\n", id,
+                status_word(j->status), duration(took, d));
+    if (r->opt.verbosity == PR_VERBOSE) {
+        print_output(j, "stdout", 0);
+        print_output(j, "stderr", 0);
+    } else if (bad) {
+        print_output(j, "stderr", 10);
+    }
+}
+
+void pr_report_note(struct pr_run *r, const struct pr_job *j,
+                    const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (r->opt.events) {
+        cJSON *ev = new_event("note");
+        if (j)
+            cJSON_AddStringToObject(ev, "step", pr_job_step(j)->id);
+        if (j && j->instance >= 0)
+            cJSON_AddNumberToObject(ev, "instance", j->instance);
+        cJSON_AddStringToObject(ev, "message", msg);
+        emit_event(r, ev);
+    }
+    if (r->opt.verbosity == PR_QUIET)
+        return;
+    char name[300];
+    clear_line(r);
+    if (j)
+        fprintf(stderr, "pomlrun: %s: %s\n", pr_job_name(j, name, sizeof name),
+                msg);
+    else
+        fprintf(stderr, "pomlrun: %s\n", msg);
+}
+
+void pr_report_progress(struct pr_run *r, bool final)
+{
+    if (!r->opt.progress || r->opt.verbosity == PR_QUIET)
+        return;
+    if (final) {
+        clear_line(r);
+        return;
+    }
+    char line[200];
+    int n = snprintf(line, sizeof line, "[%u/%u] %.1f s  %u running",
+                     r->done, r->nsteps, pr_loop_now() - r->mono0,
+                     r->running);
+    if (r->failed && n > 0 && (size_t)n < sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, ", %u failed",
+                      r->failed);
+    /* name a few of the running steps */
+    unsigned shown = 0;
+    for (uint32_t i = 0; i < r->nsteps && shown < 3 && n > 0 &&
+                         (size_t)n + 40 < sizeof line;
+         i++) {
+        const struct pr_job *j = &r->jobs[i];
+        if (j->status != PR_ST_RUNNING || j->queued || j->retry_wait)
+            continue;
+        n += snprintf(line + n, sizeof line - (size_t)n, "%s%.30s",
+                      shown ? ", " : ": ", r->steps[i].id);
+        shown++;
+    }
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+}
+
+/* ---- the result ---- */
+
+static void add_time(cJSON *o, const char *key, double t)
+{
+    if (t <= 0)
+        return;
+    char b[64];
+    pr_time_rfc3339(t, b);
+    cJSON_AddStringToObject(o, key, b);
+}
+
+static cJSON *job_result(const struct pr_job *j)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (j->instance >= 0) {
+        cJSON_AddNumberToObject(o, "index", j->instance);
+        cJSON_AddItemToObject(o, "item", j->item ? cJSON_Duplicate(j->item, true)
+                                                 : cJSON_CreateNull());
+    }
+    cJSON_AddStringToObject(o, "status", status_word(j->status));
+    cJSON_AddNumberToObject(o, "attempts", j->attempts);
+    if (j->reason)
+        cJSON_AddStringToObject(o, "reason", j->reason);
+    add_time(o, "started_at", j->started_at);
+    add_time(o, "finished_at", j->finished_at);
+    cJSON *out = cJSON_AddObjectToObject(o, "outputs");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, j->outputs) {
+        if (strcmp(e->string, "status") && strcmp(e->string, "attempts"))
+            cJSON_AddItemToObject(out, e->string, cJSON_Duplicate(e, true));
+    }
+    if (j->history && cJSON_GetArraySize(j->history) > 1)
+        cJSON_AddItemToObject(o, "history", cJSON_Duplicate(j->history, true));
+    if (j->inst || (j->status != PR_ST_SKIPPED && j->ninst == 0 &&
+                    j->item && j->instance < 0)) {
+        cJSON *list = cJSON_AddArrayToObject(o, "instances");
+        for (uint32_t k = 0; k < j->ninst; k++)
+            cJSON_AddItemToArray(list, job_result(&j->inst[k]));
+    }
+    return o;
+}
+
+cJSON *pr_report_result(struct pr_run *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "workflow_id", r->wf.id);
+    cJSON_AddStringToObject(o, "run_id", r->run_id);
+    cJSON_AddStringToObject(o, "status", r->signal        ? "cancelled"
+                                         : r->failed_hard ? "failed"
+                                                          : "succeeded");
+    add_time(o, "started_at", r->started_at);
+    add_time(o, "finished_at", r->finished_at);
+    cJSON *steps = cJSON_AddObjectToObject(o, "steps");
+    for (uint32_t i = 0; i < r->nsteps; i++)
+        cJSON_AddItemToObject(steps, r->steps[i].id, job_result(&r->jobs[i]));
+    return o;
+}
