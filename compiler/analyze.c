@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "read.h"
+#include "shell.h"
 
 #define NOLOC ((struct pc_loc){0, 0, 0})
 
@@ -742,6 +743,33 @@ static void check_command(struct pc_build *b, struct pc_step *s)
               t + i);
 }
 
+/* A ${...} the shell would not expand (a quoted here-document): the
+ * same preparation pomlrun makes, run at compile time. */
+static void check_run_quoting(struct pc_build *b, struct pc_step *s)
+{
+    if (!s->run || !s->run->nparts)
+        return;
+    struct pr_shell_part *parts = calloc(s->run->nparts, sizeof *parts);
+    if (!parts) {
+        pc_oom(b->ctx);
+        return;
+    }
+    for (size_t i = 0; i < s->run->nparts; i++) {
+        const struct pc_interp_part *p = &s->run->parts[i];
+        parts[i].text = p->expr ? NULL : p->text;
+        parts[i].len = p->expr ? 0 : p->len;
+    }
+    struct pr_shell_cmd cmd;
+    char err[256];
+    if (pr_shell_prepare(parts, s->run->nparts, &cmd, err, sizeof err) < 0)
+        pc_report(b->ctx, PC_D_SHELL_QUOTING,
+                  s->run_loc.file ? s->run_loc : s->loc, "step '%s': %s",
+                  s->id, err);
+    else
+        pr_shell_cmd_free(&cmd);
+    free(parts);
+}
+
 static void check_step(struct pc_build *b, struct pc_step *s)
 {
     struct pc_ctx *c = b->ctx;
@@ -800,8 +828,10 @@ static void check_step(struct pc_build *b, struct pc_step *s)
     for (size_t i = 0; i < s->ntools; i++)
         check_tool(b, s, s->tools[i],
                    s->tools_locs ? s->tools_locs[i] : s->loc);
-    if (s->kind == PC_STEP_SHELL)
+    if (s->kind == PC_STEP_SHELL) {
         check_command(b, s);
+        check_run_quoting(b, s);
+    }
     if (s->judge) {
         long t = pc_step_index(b, s->judge);
         if (t < 0) {

@@ -337,10 +337,7 @@ static void end_unstarted(struct pr_job *j, enum pr_status st,
 {
     j->status = (uint8_t)st;
     set_reason(j, reason);
-    if (!j->started_at)
-        j->started_at = j->finished_at = wall_now();
-    else
-        j->finished_at = wall_now();
+    j->finished_at = wall_now();    /* no started_at: it never started */
     step_done(j);
 }
 
@@ -599,6 +596,7 @@ static void on_retry(void *ud)
     r->waiting_retry--;
     if (r->cancelling) {
         j->status = PR_ST_CANCELLED;
+        set_reason(j, "cancelled");
         j->finished_at = wall_now();
         if (j->parent)
             instance_done(j);
@@ -691,7 +689,7 @@ static bool instance_condition(struct pr_job *j)
         reason = "condition is false";
     }
     set_reason(j, reason);
-    j->started_at = j->finished_at = wall_now();
+    j->finished_at = wall_now();
     instance_done(j);
     return false;
 }

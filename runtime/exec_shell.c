@@ -221,18 +221,22 @@ static bool reserved_output(const char *name)
     return false;
 }
 
-/* A value written by a step: JSON when it parses as JSON, else text. */
+/* A value written by a step: JSON when it parses as JSON, else text.  A
+ * NUL, raw or as \u0000 in JSON, becomes U+FFFD (no value can carry it
+ * to a process). */
 static cJSON *output_value(const char *s, size_t n)
 {
+    if (n == 0 || memchr(s, '\0', n))
+        return pr_text_value(s, n, NULL);
     char *t = strndup(s, n);
     if (!t)
         return NULL;
+    for (long at; (at = pr_json_nul_escape(t, n)) >= 0;)
+        memcpy(t + at + 2, "FFFD", 4);
     const char *end = NULL;
-    cJSON *v = n ? cJSON_ParseWithOpts(t, &end, 1) : NULL;
-    if (!v)
-        v = pr_text_value(t, n, NULL);
+    cJSON *v = cJSON_ParseWithOpts(t, &end, 1);
     free(t);
-    return v;
+    return v ? v : pr_text_value(s, n, NULL);
 }
 
 static int parse_output_file(struct pr_job *j, const char *text, size_t n,
@@ -335,6 +339,34 @@ static void release(void *state)
     free(p);
 }
 
+/* policy.allowed_commands: the program a run starts with must be listed
+ * (as the compiler warns).  0, or -1 with the reason in ERR. */
+static int check_policy(const struct pr_run *r, const struct pr_shell_part *p,
+                        size_t n, char *err, size_t cap)
+{
+    if (!(r->wf.flags & PR_WF_POLICY_COMMANDS))
+        return 0;
+    if (!n || !p[0].text)
+        return pr_errf(err, cap, "policy: the command's program comes from "
+                                 "a value; allowed_commands is set");
+    const char *t = p[0].text;
+    size_t len = p[0].len, i = 0;
+    while (i < len && strchr(" \t\n", t[i]))
+        i++;
+    size_t k = i;
+    while (k < len && !strchr(" \t\n;|&", t[k]))
+        k++;
+    for (uint32_t a = 0; a < r->wf.allowed_commands.n; a++) {
+        const char *name = pr_plan_str(
+            r->plan, pr_plan_list_at(r->plan, r->wf.allowed_commands, a),
+            NULL);
+        if (strlen(name) == k - i && !memcmp(name, t + i, k - i))
+            return 0;
+    }
+    return pr_errf(err, cap, "policy: '%.*s' is not in allowed_commands",
+                   (int)(k - i), t + i);
+}
+
 static struct prepared *prepare(struct pr_job *j)
 {
     struct pr_run *r = j->run;
@@ -366,7 +398,8 @@ static struct prepared *prepare(struct pr_job *j)
             p->codes[nc++] = pv.code;
         }
     }
-    if (pr_shell_prepare(parts, iv.n, &p->cmd, p->err, sizeof p->err) < 0 &&
+    if (check_policy(r, parts, iv.n, p->err, sizeof p->err) == 0 &&
+        pr_shell_prepare(parts, iv.n, &p->cmd, p->err, sizeof p->err) < 0 &&
         !p->err[0])
         snprintf(p->err, sizeof p->err, "out of memory");
     free(parts);

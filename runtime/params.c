@@ -108,6 +108,8 @@ static cJSON *from_text(const char *text, uint8_t type)
         return NULL;
     case PR_T_ARRAY:
     case PR_T_OBJECT: {
+        if (pr_json_nul_escape(text, strlen(text)) >= 0)
+            return NULL;
         cJSON *j = cJSON_Parse(text);
         if (j && ((type == PR_T_ARRAY && cJSON_IsArray(j)) ||
                   (type == PR_T_OBJECT && cJSON_IsObject(j))))
@@ -117,29 +119,11 @@ static cJSON *from_text(const char *text, uint8_t type)
     }
     default: {
         /* any: JSON when it reads as JSON, else the text itself */
-        cJSON *j = cJSON_Parse(text);
+        cJSON *j = pr_json_nul_escape(text, strlen(text)) >= 0 ? NULL
+                                                            : cJSON_Parse(text);
         return j ? j : cJSON_CreateString(text);
     }
     }
-}
-
-/* True when JSON text holds the escape \u0000 inside a string: cJSON
- * would cut the string there, and no process could receive it. */
-static bool has_nul_escape(const char *t)
-{
-    bool in = false;
-    for (; *t; t++) {
-        if (*t == '"') {
-            in = !in;
-        } else if (in && *t == '\\') {
-            if (t[1] == 'u' && t[2] == '0' && t[3] == '0' && t[4] == '0' &&
-                t[5] == '0')
-                return true;
-            if (t[1])
-                t++;
-        }
-    }
-    return false;
 }
 
 static bool fits(const cJSON *v, uint8_t type)
@@ -208,7 +192,7 @@ int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
         const struct pr_param_arg *a = &args[i];
         if (!a->name) {
             /* a JSON file: an object of name -> value */
-            if (has_nul_escape(a->text)) {
+            if (pr_json_nul_escape(a->text, strlen(a->text)) >= 0) {
                 fprintf(errs, "pomlrun: error: %s: a string holds a NUL "
                               "character (\\u0000), which no step can "
                               "receive; remove it\n", a->origin);
@@ -256,6 +240,14 @@ int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
         struct pr_param pa;
         pr_plan_param(p, (uint32_t)k, &pa);
         cJSON *v = from_text(a->text, pa.type);
+        if (!v && (pa.type == PR_T_ARRAY || pa.type == PR_T_OBJECT) &&
+            pr_json_nul_escape(a->text, strlen(a->text)) >= 0) {
+            fprintf(errs, "pomlrun: error: %s: parameter '%s': a string "
+                          "holds a NUL character (\\u0000), which no step "
+                          "can receive; remove it\n", a->origin, pa.name);
+            bad++;
+            continue;
+        }
         if (!v) {
             fprintf(errs, "pomlrun: error: %s: parameter '%s' must be %s, "
                           "not '%s'\n",

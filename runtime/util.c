@@ -97,3 +97,18 @@ const char *pr_closest(const char *word, const char *const *cands, size_t n)
         limit = 4;
     return bestd <= limit && bestd < wl ? best : NULL;
 }
+
+long pr_json_nul_escape(const char *t, size_t n)
+{
+    bool in = false;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == '"') {
+            in = !in;
+        } else if (in && t[i] == '\\') {
+            if (i + 5 < n && !memcmp(t + i + 1, "u0000", 5))
+                return (long)i;
+            i++;
+        }
+    }
+    return -1;
+}

@@ -7,6 +7,7 @@
 #ifndef POML_UTIL_H
 #define POML_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -70,5 +71,9 @@ size_t pr_edit_distance(const char *a, const char *b);
  * ("did you mean"), else NULL. */
 const char *pr_closest(const char *word, const char *const *cands,
                        size_t n);
+
+/* The offset of the first escape \u0000 inside a JSON string in TEXT,
+ * or -1.  cJSON would cut a string there. */
+long pr_json_nul_escape(const char *text, size_t n);
 
 #endif
