@@ -198,12 +198,14 @@ if not isinstance(why, str) or sys.argv[3] not in why:
     report "$1"
 }
 
-# wait_until COMMAND...: COMMAND succeeds within about 20 s
+# wait_until COMMAND...: COMMAND succeeds within about 20 s ($patience
+# tries, 20 a second)
+patience=400
 wait_until() {
     i=0
     until "$@"; do
         i=$((i + 1))
-        [ "$i" -lt 400 ] || return 1
+        [ "$i" -lt "$patience" ] || return 1
         sleep 0.05
     done
     return 0
@@ -222,13 +224,13 @@ live() {
     done
 }
 
-# live_run RUN_ID: ids of live processes started by that run of pomlrun
-# (their environment holds POML_RUN_ID)
-live_run() {
-    [ -n "$1" ] || return 0
+# live_tag: ids of live processes started by the current check's pomlrun,
+# its steps and its sub-workflows included: their environment holds the
+# check's POML_TEST_TAG
+live_tag() {
     for e in /proc/[0-9]*/environ; do
         if { tr '\0' '\n' < "$e"; } 2>/dev/null |
-            grep -qxF "POML_RUN_ID=$1"; then
+            grep -qxF "POML_TEST_TAG=$POML_TEST_TAG"; then
             p=${e#/proc/}
             p=${p%/environ}
             if proc_live "$p"; then echo "$p"; fi
@@ -241,27 +243,21 @@ no_live() {
     [ -z "$(live "$1")" ]
 }
 
-# none_left CHECK PATTERN RUN_ID: no process of the run remains (waiting a
-# little for ones that were just sent SIGKILL); what is left is killed
+# none_left CHECK PATTERN: no process matching PATTERN and no process of
+# the check's runs remains (waiting a little for ones that were just sent
+# SIGKILL); what is left is killed
 none_left() {
-    if wait_until no_live "$2" && [ -z "$(live_run "$3")" ]; then
+    patience=60
+    if wait_until no_live "$2" && [ -z "$(live_tag)" ]; then
         pass
     else
-        left="$(live "$2") $(live_run "$3")"
+        left="$(live "$2") $(live_tag)"
         fail "$1: processes left behind:" \
-            "$(for p in $left; do tr '\0' ' ' < "/proc/$p/cmdline"; \
-               echo "[$p];"; done 2>/dev/null)"
+            "$(for p in $left; do tr '\0\n' '  ' < "/proc/$p/cmdline"; \
+               printf "[%s]; " "$p"; done 2>/dev/null)"
         for p in $left; do kill -KILL "$p" 2>/dev/null; done
     fi
-}
-
-# run_id FILE: the run_id of a JSON result
-run_id() {
-    python3 -c 'import json, sys
-try:
-    print(json.load(open(sys.argv[1]))["run_id"])
-except Exception:
-    pass' "$1"
+    patience=400
 }
 
 # exited PID: the process is gone or a zombie
@@ -288,11 +284,14 @@ now() {
     python3 -c 'import time; print("%.3f" % time.time())'
 }
 
-# scratch NAME: a fresh directory for one check
+# scratch NAME: a fresh directory for one check, and a tag in the
+# environment of the processes it starts
 scratch() {
     d=$tmp/$1
     rm -rf "$d"
     mkdir -p "$d"
+    POML_TEST_TAG=poml-run-test-$$-$1
+    export POML_TEST_TAG
 }
 
 # ---- 1. parallel steps overlap; --jobs 1 runs one at a time ----
@@ -345,6 +344,25 @@ if most != 1:
     report "serial (--jobs 1) events"
 }
 
+# the workflow's max_parallel lowers --jobs
+check_max_parallel() {
+    scratch serial-mp
+    compile max_parallel serial-mp || return
+    : > "$d/log"
+    prun max_parallel "$d" --json --jobs 4 "$tmp/serial-mp.plan" \
+        -p mark="$wf/mark.sh" -p log="$d/log"
+    status "max_parallel 1" 0
+    if awk '
+        NR % 2 == 1 { if ($1 != "start") exit 1; id = $2; next }
+        { if ($1 != "end" || $2 != id) exit 1 }
+        END { if (NR != 6) exit 1 }' "$d/log"; then
+        pass
+    else
+        fail "max_parallel 1 (--jobs 4): steps interleaved:" \
+            "$(tr '\n' ',' < "$d/log")"
+    fi
+}
+
 # ---- 2. dependents wait and see their dependencies' results ----
 
 check_deps() {
@@ -392,6 +410,12 @@ check_failure() {
         steps.other.outputs.stdout '"other ran"' \
         steps.other2.status '"succeeded"' \
         steps.other2.outputs.stdout '"after other ran"'
+    # a skipped step made no attempt; its times are when it was skipped
+    expect "failure: skipped step" "$d/res.json" \
+        steps.child.attempts 0 steps.grandchild.attempts 0
+    holds "failure: skipped step times" "$d/res.json" \
+        '"finished_at" in get(r, "steps.child") and get(r, "steps.child").get("started_at", get(r, "steps.child.finished_at")) == get(r, "steps.child.finished_at")' \
+        'get(r, "steps.child")'
     reason "failure: child's reason" "$d/res.json" child "'bad'"
     reason "failure: grandchild's reason" "$d/res.json" grandchild "'child'"
     reason "failure: bad's reason" "$d/res.json" bad "exit status 3"
@@ -551,7 +575,11 @@ check_retry() {
         steps.hopeless.attempts 2 \
         steps.hopeless.history.0.status '"failed"' \
         steps.hopeless.history.1.status '"failed"' \
-        steps.hopeless.history.1.exit_code 5
+        steps.hopeless.history.1.exit_code 5 \
+        steps.notfound.status '"failed"' \
+        steps.notfound.outputs.exit_code 127 \
+        steps.notfound_sh.status '"failed"' \
+        steps.notfound_sh.outputs.exit_code 127
     holds "retry: history lengths" "$d/res.json" \
         'len(get(r, "steps.flaky.history")) == 3 and len(get(r, "steps.hopeless.history")) == 2'
     if [ "$(cat "$d/count" 2>/dev/null)" = 3 ] &&
@@ -562,6 +590,10 @@ check_retry() {
             "$(cat "$d/count" 2>/dev/null) and" \
             "$(wc -l < "$d/hopeless" 2>/dev/null)"
     fi
+    # a command started without a shell behaves as through /bin/sh
+    holds "retry: program not found, with and without a shell" "$d/res.json" \
+        'get(r, "steps.notfound.attempts") == get(r, "steps.notfound_sh.attempts")' \
+        '[get(r, "steps.notfound.attempts"), get(r, "steps.notfound_sh.attempts")]'
     # each attempt has its own times, in sequence
     holds "retry: history times" "$d/res.json" \
         'all(h[i]["started_at"] >= h[i - 1]["finished_at"] for h in [get(r, "steps.flaky.history")] for i in range(1, len(h)))' \
@@ -576,16 +608,25 @@ check_timeout() {
     compile timeout timeout || return
     t=${long}08
     start=$(now)
-    prun timeout "$d" --json --kill-grace 0.5 "$tmp/timeout.plan" -p t="$t"
+    prun timeout "$d" --json --jobs 4 --kill-grace 0.5 "$tmp/timeout.plan" \
+        -p t="$t"
     took=$(python3 -c "import time; print('%.2f' % (time.time() - $start))")
     status timeout 1
     expect timeout "$d/res.json" \
         status '"failed"' \
         steps.slow.status '"failed"' \
         steps.slow.reason '"timeout"' \
+        steps.slow.outputs.exit_code 143 \
+        steps.again.status '"failed"' \
+        steps.again.reason '"timeout"' \
+        steps.again.attempts 2 \
+        steps.again.history.0.reason '"timeout"' \
+        steps.again.history.1.reason '"timeout"' \
         steps.stubborn.status '"failed"' \
         steps.stubborn.reason '"timeout"' \
         steps.stubborn.outputs.exit_code 137 \
+        steps.nested.status '"failed"' \
+        steps.nested.reason '"timeout"' \
         steps.after_slow.status '"skipped"'
     # 0.5 s, then SIGKILL 0.5 s later for 'stubborn' (not 5 s later)
     if python3 -c "import sys; sys.exit(not ($took < 4))"; then
@@ -593,7 +634,7 @@ check_timeout() {
     else
         fail "timeout: 0.5 s timeouts with --kill-grace 0.5 took $took s"
     fi
-    none_left "timeout: processes" "sleep $t" "$(run_id "$d/res.json")"
+    none_left "timeout: processes" "sleep $t"
 }
 
 # ---- 9. SIGINT and SIGTERM ----
@@ -612,7 +653,7 @@ ready() {
 check_signal() {
     sig=$1
     code=$2
-    what="$sig"
+    what="SIG$sig"
     scratch "signal-$sig"
     compile "$what" signal || return
     t=${long}1$code
@@ -620,7 +661,7 @@ check_signal() {
         --events "$d/ev" "$tmp/signal.plan" -p t="$t" -p dir="$d") \
         > "$d/res.json" 2> "$d/err" &
     pid=$!
-    if ! wait_until ready "$d" plain background stubborn retrying ||
+    if ! wait_until ready "$d" plain background stubborn retrying nested ||
         ! wait_until grep -q '"step":"stubborn","attempt":1' "$d/ev" ||
         ! wait_until grep -q '"step":"retrying","message":"attempt 1 failed' \
             "$d/ev"; then
@@ -645,9 +686,12 @@ check_signal() {
         steps.stubborn.status '"cancelled"' \
         steps.retrying.status '"cancelled"' \
         steps.retrying.attempts 1 \
+        steps.nested.status '"cancelled"' \
         steps.later.status '"cancelled"'
+    expect "$what: a step that became ready after the signal" \
+        "$d/res.json" steps.later.attempts 0
     # every cancelled step says so
-    for s in plain background stubborn retrying later; do
+    for s in plain background stubborn retrying nested later; do
         expect "$what: reason of $s" "$d/res.json" \
             "steps.$s.reason" '"cancelled"'
     done
@@ -672,20 +716,22 @@ check_signal() {
         fail "$what: standard error does not say 'received SIG$sig'" \
             "($(first "$d/err"))"
     fi
-    none_left "$what: processes" "sleep $t" "$(run_id "$d/res.json")"
+    none_left "$what: processes" "sleep $t"
     events_ok "events ($what)" "$d/ev" "$d/res.json"
 }
 
-# a second SIGINT stops the steps at once, without the grace period
+# a second SIGINT stops the steps at once, without the grace period,
+# those of a sub-workflow (which ignore SIGTERM) included
 check_twice() {
     what="SIGINT twice"
     scratch twice
     compile "$what" signal || return
     t=${long}2
     (cd "$d" && exec "$pomlrun" --json --jobs 4 --events "$d/ev" \
-        "$tmp/signal.plan" -p t="$t" -p dir="$d") > "$d/res.json" 2> "$d/err" &
+        "$tmp/signal.plan" -p t="$t" -p dir="$d" -p stubborn_nested=true) \
+        > "$d/res.json" 2> "$d/err" &
     pid=$!
-    if ! wait_until ready "$d" plain background stubborn; then
+    if ! wait_until ready "$d" plain background stubborn nested; then
         fail "$what: the steps did not start ($(first "$d/err"))"
         kill -KILL "$pid" 2>/dev/null
         wait "$pid"
@@ -709,7 +755,7 @@ check_twice() {
     else
         fail "$what: pomlrun took $took s to end (the grace period is 5 s)"
     fi
-    none_left "$what: processes" "sleep $t" "$(run_id "$d/res.json")"
+    none_left "$what: processes" "sleep $t"
 }
 
 # ---- more: a failing for_each instance, leftovers, env ----
@@ -718,7 +764,12 @@ check_misc() {
     scratch misc
     compile misc misc || return
     t=${long}3
-    prun misc "$d" --json "$tmp/misc.plan" -p t="$t"
+    # POML_V* from outside are not passed on; other variables are.
+    # Standard input is a FIFO that never ends: a step reading it would
+    # hang (it must get /dev/null)
+    mkfifo "$d/stdin"
+    POML_V1=outside POML_V9=outside POML_TEST_KEEP=kept \
+        prun misc "$d" --json "$tmp/misc.plan" -p t="$t" <> "$d/stdin"
     status misc 1
     expect misc "$d/res.json" \
         status '"failed"' \
@@ -730,10 +781,31 @@ check_misc() {
         steps.after_each.status '"skipped"' \
         steps.leaves_one.status '"succeeded"' \
         steps.leaves_one.outputs.stdout '"started"' \
-        steps.env.outputs.stdout '"/x y|<started>|started"'
+        steps.env.outputs.stdout '"/x y|<started>|started"' \
+        steps.inherited.outputs.stdout '"unset|unset|kept"' \
+        steps.cwd.outputs.stdout "\"$(cd "$d" && pwd -P)\"" \
+        steps.in_root.outputs.stdout '"/"' \
+        steps.stdin.outputs.stdout '"/dev/null"'
+    holds "misc: POML_STEP_ID and POML_RUN_ID" "$d/res.json" \
+        'get(r, "steps.ids.outputs.stdout") == "ids " + r["run_id"]' \
+        'get(r, "steps.ids.outputs.stdout")'
+
+    # a ${...} in a quoted here-document: refused, by pomlc or before the
+    # step starts
+    if "$pomlc" -o "$tmp/quoted-heredoc.plan" "$wf/quoted-heredoc.poml" \
+        > "$tmp/pomlc.err" 2>&1; then
+        prun "quoted here-document" "$d" --json "$tmp/quoted-heredoc.plan"
+        status "quoted here-document" 1
+        reason "quoted here-document" "$d/res.json" quoted "<<EOF"
+    elif grep -F '<<EOF' "$tmp/pomlc.err" > /dev/null; then
+        pass
+    else
+        fail "quoted here-document: pomlc failed without saying why:" \
+            "$(first "$tmp/pomlc.err")"
+    fi
     reason "misc: for_each reason" "$d/res.json" each "1 of 3"
     # what a step leaves running ends with it
-    none_left "misc: processes" "sleep $t" "$(run_id "$d/res.json")"
+    none_left "misc: processes" "sleep $t"
 }
 
 # ---- 10. values that try to inject shell code ----
@@ -748,7 +820,8 @@ inject_value() {
 r = load(sys.argv[1])
 v = sys.argv[2]
 for step, res in r["steps"].items():
-    want = ("pre%s<%s>(%s)post" % (v, v, v)) if step == "mixed" else v
+    want = {"mixed": "pre%s<%s>(%s)post" % (v, v, v),
+            "direct_mid": "pre%spost" % v}.get(step, v)
     got = res.get("outputs", {}).get("stdout")
     if got != want:
         print("%s printed %s, expected %s (%s)" % (step, json.dumps(got),
@@ -893,14 +966,21 @@ check_aggregate() {
         steps.dep_concat.outputs.result '"one\ntwo\none"' \
         steps.dep_merge.outputs.result '{"a": 1, "b": 2, "c": [3]}' \
         steps.dep_dedupe.outputs.result '["one", "two", 1, 2, [2, 3]]' \
+        steps.dep_first.outputs.result '"two"' \
+        steps.dep_concat_null.outputs.result '[null, "two"]' \
+        steps.dep_foreach.outputs.result '["one", "1", "2"]' \
         steps.dep_vote.outputs.result '"one"' \
         steps.dep_vote.outputs.votes 2 \
         steps.dep_reduce.outputs.result '"onetwoone"' \
         steps.dep_of_agg.outputs.result '"a\nb c\n\none\ntwo\none"'
-    # the dependencies count in the order depends_on gives them
-    expect "aggregate (depends_on order)" "$d/res.json" \
-        steps.dep_concat_order.outputs.result '"two\none"' \
-        steps.dep_first.outputs.result '"two"'
+    # the dependencies count in plan order, whatever depends_on says
+    expect "aggregate (plan order)" "$d/res.json" \
+        steps.dep_plan_order.outputs.result '"one\ntwo"'
+    expect "aggregate (refused items)" "$d/res.json" \
+        steps.bad_merge.status '"failed"' \
+        steps.bad_first.status '"failed"' \
+        steps.bad_vote.status '"failed"' \
+        steps.bad_reduce.status '"failed"'
 }
 
 # ---- 13. sub-workflows ----
@@ -919,9 +999,17 @@ check_subflow() {
         steps.call.outputs.outputs.shout.n 3 \
         steps.use.outputs.stdout \
         '"hello Ada; $(touch pwned)! hello Ada; $(touch pwned) 3"' \
-        steps.call_fail.status '"failed"'
+        steps.call_fail.status '"failed"' \
+        steps.call_fail.attempts 2 \
+        steps.call_fail.outputs.result.exit_code 1 \
+        steps.call_bad.status '"failed"' \
+        steps.call_bad.attempts 1
     reason "subflow: failed sub-workflow" "$d/res.json" call_fail \
-        "sub-workflow"
+        "the sub-workflow failed"
+    reason "subflow: sub-workflow that cannot start" "$d/res.json" call_bad \
+        "the sub-workflow did not run"
+    reason "subflow: sub-workflow that cannot start" "$d/res.json" call_bad \
+        "'times'"
     if [ -e "$d/pwned" ]; then
         fail "subflow: a value passed with 'with' ran a command"
     else
@@ -1108,27 +1196,28 @@ check_examples() {
         steps.fix_issues.status '"skipped"' \
         steps.deploy.status '"succeeded"'
 
-    # fan-out.poml: shell steps, for_each and an aggregator
-    if [ -f "$examples/fan-out.poml" ]; then
-        compile fan-out.poml fan-out "$examples" || return
-        mkdir "$d/files"
-        printf 'a\nb\n' > "$d/files/one.txt"
-        printf 'c\n' > "$d/files/two words.txt"
-        printf 'x\ny\nz\n' > "$d/files/\$(three).txt"
-        : > "$d/files/skip.dat"
-        prun "fan-out.poml" "$d" --json "$tmp/fan-out.plan" \
-            -p dir="$d/files" -p 'pattern=*.txt'
-        status "fan-out.poml" 0
-        expect "fan-out.poml" "$d/res.json" \
-            status '"succeeded"' \
-            steps.count.outputs.lines '[3, 2, 1]' \
-            steps.total.outputs.lines 6 \
-            steps.report.outputs.stdout '"3 files, 6 lines"'
-    fi
+    # fan-out.poml: shell steps, for_each and an aggregator; file names
+    # that need quoting in JSON and in the shell
+    compile fan-out.poml fan-out "$examples" || return
+    mkdir "$d/files"
+    printf 'a\nb\n' > "$d/files/one.txt"
+    printf 'c\n' > "$d/files/two words.txt"
+    printf 'x\ny\nz\n' > "$d/files/\$(three).txt"
+    printf 'q\n' > "$d/files/q\"uote.txt"
+    : > "$d/files/skip.dat"
+    prun "fan-out.poml" "$d" --json "$tmp/fan-out.plan" \
+        -p dir="$d/files" -p 'pattern=*.txt'
+    status "fan-out.poml" 0
+    expect "fan-out.poml" "$d/res.json" \
+        status '"succeeded"' \
+        steps.count.outputs.lines '[3, 2, 1, 1]' \
+        steps.total.outputs.lines 7 \
+        steps.report.outputs.stdout '"4 files, 7 lines"'
 }
 
 check_overlap
 check_serial
+check_max_parallel
 check_deps
 check_failure
 check_continue
@@ -1139,6 +1228,7 @@ check_retry
 check_timeout
 check_signal INT 130
 check_signal TERM 143
+check_signal HUP 129
 check_twice
 check_misc
 check_inject
