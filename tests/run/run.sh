@@ -967,15 +967,15 @@ check_aggregate() {
         steps.dep_merge.outputs.result '{"a": 1, "b": 2, "c": [3]}' \
         steps.dep_dedupe.outputs.result '["one", "two", 1, 2, [2, 3]]' \
         steps.dep_first.outputs.result '"two"' \
-        steps.dep_concat_null.outputs.result '[null, "two"]' \
-        steps.dep_foreach.outputs.result '["one", "1", "2"]' \
+        steps.dep_concat_null.outputs.result '["two", null]' \
+        steps.dep_foreach.outputs.result '["1", "2", "one"]' \
         steps.dep_vote.outputs.result '"one"' \
         steps.dep_vote.outputs.votes 2 \
         steps.dep_reduce.outputs.result '"onetwoone"' \
         steps.dep_of_agg.outputs.result '"a\nb c\n\none\ntwo\none"'
-    # the dependencies count in plan order, whatever depends_on says
-    expect "aggregate (plan order)" "$d/res.json" \
-        steps.dep_plan_order.outputs.result '"one\ntwo"'
+    # the dependencies count in the order depends_on gives them
+    expect "aggregate (depends_on order)" "$d/res.json" \
+        steps.dep_concat_order.outputs.result '"two\none"'
     expect "aggregate (refused items)" "$d/res.json" \
         steps.bad_merge.status '"failed"' \
         steps.bad_first.status '"failed"' \
