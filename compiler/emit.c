@@ -305,7 +305,8 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
     pr_put_f64(r + 80, s->budget.max_cost_usd);
     pr_put_u64(r + 88, s->budget.max_tokens);
     pr_put_u64(r + 96, s->budget.max_llm_calls);
-    /* deps: plan indices, sorted, order-only flagged */
+    /* deps: plan indices in the order written (implied ones after),
+       order-only flagged; aggregators read their inputs in this order */
     uint32_t *deps = malloc((s->ndeps + 1) * sizeof *deps);
     if (!deps) {
         e->failed = true;
@@ -314,13 +315,6 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
     for (size_t i = 0; i < s->ndeps; i++)
         deps[i] = wf->steps[s->deps[i].step].topo |
                   (s->deps[i].order_only ? PR_EDGE_AFTER : 0);
-    for (size_t i = 1; i < s->ndeps; i++) /* insertion sort: small lists */
-        for (size_t j = i; j > 0 && (deps[j - 1] & ~PR_EDGE_AFTER) >
-                                        (deps[j] & ~PR_EDGE_AFTER); j--) {
-            uint32_t t = deps[j];
-            deps[j] = deps[j - 1];
-            deps[j - 1] = t;
-        }
     put_list(e, r + 104, deps, s->ndeps);
     free(deps);
     put_code(e, r + 120, s->condition);

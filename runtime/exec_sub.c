@@ -8,6 +8,7 @@
  * `result` (the outputs of its last step).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,5 +134,15 @@ static void sub_start(struct pr_job *j)
     pr_proc_start(j, argv, environ, NULL, NULL, sub_done);
 }
 
+/* The child pomlrun's steps live in process groups of their own, which a
+ * SIGKILL to the child would orphan.  So the child only ever gets
+ * SIGTERM: the first makes it stop its steps gracefully, a second makes
+ * it kill them at once, as it does on a second signal of its own. */
+static void sub_stop(struct pr_job *j, int sig)
+{
+    (void)sig;
+    pr_proc_stop(j, SIGTERM);
+}
+
 const struct pr_executor pr_exec_sub = {
-    .in_process = false, .start = sub_start, .stop = pr_proc_stop};
+    .in_process = false, .start = sub_start, .stop = sub_stop};
