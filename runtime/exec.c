@@ -507,8 +507,9 @@ static void make_ready(struct pr_job *j)
 static int enqueue(struct pr_job *j)
 {
     struct pr_run *r = j->run;
+    const struct pr_executor *x = r->exec[pr_job_step(j)->kind];
     j->queued = true;
-    if (r->exec[pr_job_step(j)->kind]->in_process)
+    if (x->in_process || x->own_slots)
         return now_push(r, j);
     return heap_push(r, j);
 }
@@ -616,7 +617,10 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         pr_loop_cancel(r->loop, j->timer);
         j->timer = 0;
     }
-    if (!r->exec[s->kind]->in_process)
+    const struct pr_executor *x = r->exec[s->kind];
+    if (x->own_slots)
+        r->inflight--;
+    else if (!x->in_process)
         r->running--;
     if (j->timed_out) {
         ok = false;
@@ -626,11 +630,16 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         reason = "cancelled";
         retryable = false;
     }
-    if (s->max_attempts > 1)
+    if (s->max_attempts > 1 || x->default_attempts > 1)
         record_attempt(j, ok, reason);
     j->finished_at = wall_now();
-    if (!ok && retryable && j->attempts < s->max_attempts && !r->cancelling) {
+    uint32_t max = s->max_attempts > 1 ? s->max_attempts
+                   : x->default_attempts ? x->default_attempts
+                                         : 1;
+    if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
+        if (j->retry_after > d)
+            d = j->retry_after;
         pr_report_note(r, j, "attempt %u failed (%s); retrying in %.2f s",
                        j->attempts, reason ? reason : "failed", d);
         j->timer = pr_loop_timer(r->loop, d, on_retry, j);
@@ -709,8 +718,11 @@ static void start_attempt(struct pr_job *j)
     if (j->attempts == 1)
         j->started_at = j->attempt_started;
     j->mono_started = pr_loop_now();
+    if (x->own_slots)
+        r->inflight++;
     if (!x->in_process) {
-        r->running++;
+        if (!x->own_slots)
+            r->running++;
         double t = s->timeout > 0 ? s->timeout : r->wf.sla_step_timeout;
         if (t > 0)
             j->timer = pr_loop_timer(r->loop, t, on_timeout, j);
@@ -846,7 +858,7 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
     }
     r->exec[PR_STEP_GATE] = &pr_exec_gate;
     r->exec[PR_STEP_SHELL] = &pr_exec_shell;
-    r->exec[PR_STEP_LLM] = &pr_exec_unsupported;
+    r->exec[PR_STEP_LLM] = &pr_exec_llm;
     r->exec[PR_STEP_TOOL] = &pr_exec_unsupported;
     r->exec[PR_STEP_AGGREGATE] = &pr_exec_agg;
     r->exec[PR_STEP_WORKFLOW] = &pr_exec_sub;
@@ -912,17 +924,17 @@ int pr_run_exec(struct pr_run *r)
                     step_done(j);
             }
             dispatch(r);
-            if (!straggler_timer && r->running) {
+            if (!straggler_timer && (r->running || r->inflight)) {
                 pr_loop_timer(r->loop, r->opt.kill_grace, kill_stragglers,
                               r);
                 straggler_timer = true;
             }
-            if (r->running == 0 && r->waiting_retry == 0)
+            if (r->running == 0 && r->inflight == 0 && r->waiting_retry == 0)
                 break;
         } else if (r->done == r->nsteps) {
             break;
-        } else if (r->running == 0 && r->waiting_retry == 0 && !r->nheap &&
-                   !r->nnow) {
+        } else if (r->running == 0 && r->inflight == 0 &&
+                   r->waiting_retry == 0 && !r->nheap && !r->nnow) {
             /* nothing can make progress: cannot happen with a valid
                plan, but never spin */
             break;

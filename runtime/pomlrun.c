@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "llm.h"
 #include "params.h"
 #include "plan.h"
 #include "run.h"
@@ -36,6 +37,16 @@ static void usage(FILE *out)
           "output\n"
           "  --kill-grace SECONDS between SIGTERM and SIGKILL when a step\n"
           "                       is stopped (default 5)\n"
+          "  --record FILE        write every LLM exchange to the cassette "
+          "FILE\n"
+          "  --replay FILE        answer LLM requests from the cassette "
+          "FILE,\n"
+          "                       without network or keys\n"
+          "  --provider-jobs N    LLM requests in flight per provider "
+          "(default 64)\n"
+          "  --no-stream          ask providers for whole replies instead "
+          "of\n"
+          "                       server-sent events\n"
           "  --check              validate the plan and exit\n"
           "  --dry-run            bind parameters and print the order in\n"
           "                       which steps would start; run nothing\n"
@@ -207,10 +218,13 @@ static const char *self_exe(const char *argv0, char *buf, size_t cap)
 }
 
 static int execute(const struct pr_plan *plan, cJSON *params,
-                   const struct pr_run_opts *opt, bool json)
+                   const struct pr_run_opts *opt,
+                   const struct pr_llm_opts *lopt, bool json)
 {
     struct pr_run run;
-    if (pr_run_init(&run, plan, params, opt) < 0) {
+    if (pr_run_init(&run, plan, params, opt) < 0 ||
+        pr_llm_init(&run, lopt) < 0) {
+        pr_llm_finish(&run);
         pr_run_free(&run);
         return EXIT_FAIL;
     }
@@ -228,6 +242,8 @@ static int execute(const struct pr_plan *plan, cJSON *params,
         }
         cJSON_Delete(res);
     }
+    if (pr_llm_finish(&run) < 0 && rc == 0)
+        rc = EXIT_FAIL;
     pr_run_free(&run);
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "pomlrun: error: writing the result: %s\n",
@@ -249,6 +265,7 @@ int main(int argc, char **argv)
         .progress = isatty(2),
         .self_exe = self_exe(argv[0], exe, sizeof exe),
         .kill_grace = 5};
+    struct pr_llm_opts lopt = {.provider_jobs = 64};
     const char *plan_path = NULL;
     struct pr_param_arg *args = calloc((size_t)argc + 1, sizeof *args);
     char **texts = calloc((size_t)argc + 1, sizeof *texts);
@@ -298,6 +315,24 @@ int main(int argc, char **argv)
                 goto done;
             }
             events_path = argv[i];
+        } else if (!strcmp(a, "--record") || !strcmp(a, "--replay")) {
+            if (++i >= argc) {
+                rc = usage_error("'%s' needs a cassette file", a);
+                goto done;
+            }
+            if (a[2] == 'r' && a[3] == 'e' && a[4] == 'c')
+                lopt.record = argv[i];
+            else
+                lopt.replay = argv[i];
+        } else if (!strcmp(a, "--no-stream")) {
+            lopt.no_stream = true;
+        } else if (!strcmp(a, "--provider-jobs")) {
+            if (!parse_count(++i < argc ? argv[i] : NULL,
+                             &lopt.provider_jobs)) {
+                rc = usage_error("'--provider-jobs' needs a number from 1 "
+                                 "to 4096%s", "");
+                goto done;
+            }
         } else if (!strcmp(a, "--kill-grace")) {
             if (!parse_seconds(++i < argc ? argv[i] : NULL, &opt.kill_grace)) {
                 rc = usage_error("'--kill-grace' needs seconds from 0 to "
@@ -350,6 +385,11 @@ int main(int argc, char **argv)
         rc = usage_error("no plan given%s", "");
         goto done;
     }
+    if (lopt.record && lopt.replay) {
+        rc = usage_error("'--record' and '--replay' exclude each other%s",
+                         "");
+        goto done;
+    }
     if (events_path && !strcmp(events_path, "-") && json) {
         rc = usage_error("'--events -' and '--json' both write to stdout; "
                          "send the events to a file%s", "");
@@ -390,7 +430,7 @@ int main(int argc, char **argv)
         opt.events = events_path ? ev ? ev : stdout : NULL;
         if (opt.verbosity == PR_QUIET)
             opt.progress = false;
-        rc = execute(&plan, params, &opt, json);   /* takes params */
+        rc = execute(&plan, params, &opt, &lopt, json);   /* takes params */
         if (ev && fclose(ev) != 0 && rc == 0) {
             fprintf(stderr, "pomlrun: error: writing '%s': %s\n",
                     events_path, strerror(errno));

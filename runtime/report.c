@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "llm.h"
 #include "run.h"
 
 void pr_time_rfc3339(double t, char buf[64])
@@ -323,6 +324,16 @@ cJSON *pr_report_result(struct pr_run *r)
                                                           : "succeeded");
     add_time(o, "started_at", r->started_at);
     add_time(o, "finished_at", r->finished_at);
+    double cost;
+    uint64_t in_tok, out_tok, calls;
+    pr_llm_totals(r, &cost, &in_tok, &out_tok, &calls);
+    if (calls) {
+        cJSON *u = cJSON_AddObjectToObject(o, "usage");
+        cJSON_AddNumberToObject(u, "llm_calls", (double)calls);
+        cJSON_AddNumberToObject(u, "input_tokens", (double)in_tok);
+        cJSON_AddNumberToObject(u, "output_tokens", (double)out_tok);
+        cJSON_AddNumberToObject(u, "cost_usd", cost);
+    }
     cJSON *steps = cJSON_AddObjectToObject(o, "steps");
     for (uint32_t i = 0; i < r->nsteps; i++)
         cJSON_AddItemToObject(steps, r->steps[i].id, job_result(&r->jobs[i]));

@@ -32,6 +32,11 @@ struct pr_job;
 struct pr_executor {
     /* Finishes inside start (no process, no --jobs slot). */
     bool in_process;
+    /* Works asynchronously but limits itself (LLM requests per
+     * provider): takes no --jobs slot. */
+    bool own_slots;
+    /* Attempts when the step sets no retry (0: 1). */
+    unsigned default_attempts;
     /* Begins one attempt.  Must call pr_job_finish exactly once, now or
      * later; on an error before anything started it calls it with the
      * reason. */
@@ -64,6 +69,8 @@ struct pr_job {
     cJSON *item;                /* the for_each element */
     long long index;
     uint64_t timer;             /* timeout, grace or retry timer */
+    double retry_after;         /* the server's wish before the next
+                                   attempt, seconds; < 0: none */
     void *priv;                 /* the executor's state */
     struct pr_job *inst;        /* for_each: the instances */
     uint32_t ninst, inst_done, inst_next;
@@ -106,6 +113,8 @@ struct pr_run {
     double mono0;
 
     unsigned running;           /* attempts holding a slot */
+    unsigned inflight;          /* attempts of own_slots executors */
+    struct pr_llm *llm;         /* LLM calls: llm.h */
     unsigned waiting_retry;     /* jobs between attempts */
     uint32_t done, succeeded, failed, skipped, cancelled;
     bool failed_hard;           /* a failure without on_failure continue */
@@ -172,6 +181,6 @@ cJSON *pr_report_result(struct pr_run *r);
 void pr_time_rfc3339(double t, char buf[64]);
 
 extern const struct pr_executor pr_exec_gate, pr_exec_shell, pr_exec_agg,
-    pr_exec_sub, pr_exec_unsupported;
+    pr_exec_sub, pr_exec_llm, pr_exec_unsupported;
 
 #endif

@@ -1,0 +1,262 @@
+/* http.c -- libcurl's multi socket interface on the runtime's loop */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+
+struct pr_http {
+    struct pr_loop *loop;
+    CURLM *multi;
+    uint64_t timer;
+    int depth;                  /* inside a curl call: no removals */
+};
+
+struct pr_http_req {
+    struct pr_http *h;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;
+    struct pr_http_opts o;
+    double retry_after;
+    char errbuf[CURL_ERROR_SIZE];
+    int cancelled;
+};
+
+static int curl_ready = 0;
+
+static void check_done(struct pr_http *h);
+
+static void on_sock(void *ud, int fd, int events)
+{
+    struct pr_http *h = ud;
+    int flags = (events & PR_LOOP_IN ? CURL_CSELECT_IN : 0) |
+                (events & PR_LOOP_OUT ? CURL_CSELECT_OUT : 0);
+    int running;
+    h->depth++;
+    curl_multi_socket_action(h->multi, fd, flags, &running);
+    h->depth--;
+    check_done(h);
+}
+
+static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp,
+                   void *socketp)
+{
+    struct pr_http *h = userp;
+    (void)e;
+    (void)socketp;
+    int ev = what == CURL_POLL_IN    ? PR_LOOP_IN
+             : what == CURL_POLL_OUT ? PR_LOOP_OUT
+             : what == CURL_POLL_INOUT ? PR_LOOP_IN | PR_LOOP_OUT
+                                       : 0;
+    return pr_loop_fd(h->loop, (int)s, ev, on_sock, h) < 0 ? -1 : 0;
+}
+
+static void on_timer(void *ud)
+{
+    struct pr_http *h = ud;
+    int running;
+    h->timer = 0;
+    h->depth++;
+    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    h->depth--;
+    check_done(h);
+}
+
+static int timer_cb(CURLM *m, long ms, void *userp)
+{
+    struct pr_http *h = userp;
+    (void)m;
+    if (h->timer) {
+        pr_loop_cancel(h->loop, h->timer);
+        h->timer = 0;
+    }
+    if (ms >= 0) {
+        h->timer = pr_loop_timer(h->loop, (double)ms / 1e3, on_timer, h);
+        if (!h->timer)
+            return -1;
+    }
+    return 0;
+}
+
+struct pr_http *pr_http_new(struct pr_loop *loop)
+{
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+            return NULL;
+        curl_ready = 1;
+    }
+    struct pr_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->loop = loop;
+    h->multi = curl_multi_init();
+    if (!h->multi) {
+        free(h);
+        return NULL;
+    }
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    return h;
+}
+
+void pr_http_free(struct pr_http *h)
+{
+    if (!h)
+        return;
+    if (h->timer)
+        pr_loop_cancel(h->loop, h->timer);
+    curl_multi_cleanup(h->multi);
+    free(h);
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+    struct pr_http_req *r = ud;
+    size_t len = size * n;
+    if (r->cancelled)
+        return 0;
+    if (r->o.on_data && r->o.on_data(r->o.ud, p, len) < 0)
+        return 0;
+    return len;
+}
+
+/* retry-after: seconds or an HTTP date (then: ignored); retry-after-ms */
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+    struct pr_http_req *r = ud;
+    size_t len = size * n;
+    static const char ra[] = "retry-after:", ram[] = "retry-after-ms:";
+    char buf[64];
+    if (len >= sizeof ram - 1 && !strncasecmp(p, ram, sizeof ram - 1)) {
+        size_t k = len - (sizeof ram - 1);
+        snprintf(buf, sizeof buf, "%.*s", (int)(k < 60 ? k : 60),
+                 p + sizeof ram - 1);
+        char *end;
+        double v = strtod(buf, &end);
+        if (end != buf && v >= 0)
+            r->retry_after = v / 1e3;
+    } else if (len >= sizeof ra - 1 && !strncasecmp(p, ra, sizeof ra - 1) &&
+               r->retry_after < 0) {
+        size_t k = len - (sizeof ra - 1);
+        snprintf(buf, sizeof buf, "%.*s", (int)(k < 60 ? k : 60),
+                 p + sizeof ra - 1);
+        char *end;
+        double v = strtod(buf, &end);
+        while (*end && isspace((unsigned char)*end))
+            end++;
+        if (end != buf && v >= 0 && !*end)
+            r->retry_after = v;
+    }
+    return len;
+}
+
+static void finish(struct pr_http_req *r, CURLcode code)
+{
+    struct pr_http_result res = {0};
+    res.curl_code = (int)code;
+    res.error = code == CURLE_OK ? NULL
+                : r->errbuf[0]   ? r->errbuf
+                                 : curl_easy_strerror(code);
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    char *ct = NULL;
+    curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+    res.content_type = ct;
+    res.retry_after = r->retry_after;
+    res.cancelled = r->cancelled;
+    r->o.on_done(r->o.ud, &res);
+    curl_multi_remove_handle(r->h->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    free(r->body);
+    free(r);
+}
+
+static void check_done(struct pr_http *h)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(h->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct pr_http_req *r = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        if (r)
+            finish(r, m->data.result);
+    }
+}
+
+struct pr_http_req *pr_http_start(struct pr_http *h,
+                                  const struct pr_http_opts *o)
+{
+    struct pr_http_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->h = h;
+    r->o = *o;
+    r->retry_after = -1;
+    r->easy = curl_easy_init();
+    if (o->body) {
+        r->body = malloc(o->body_len + 1);
+        if (r->body) {
+            memcpy(r->body, o->body, o->body_len);
+            r->body[o->body_len] = '\0';
+        }
+    }
+    for (size_t i = 0; o->headers && o->headers[i]; i++) {
+        struct curl_slist *n = curl_slist_append(r->headers, o->headers[i]);
+        if (!n)
+            goto fail;
+        r->headers = n;
+    }
+    if (!r->easy || (o->body && !r->body))
+        goto fail;
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_URL, o->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (o->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)o->body_len);
+    }
+    if (o->timeout > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1e3));
+    if (o->connect_timeout > 0)
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                         (long)(o->connect_timeout * 1e3));
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
+        goto fail;
+    return r;
+fail:
+    if (r->easy)
+        curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    free(r->body);
+    free(r);
+    return NULL;
+}
+
+void pr_http_cancel(struct pr_http_req *r)
+{
+    r->cancelled = 1;
+    if (r->h->depth == 0)
+        finish(r, CURLE_ABORTED_BY_CALLBACK);
+    /* inside curl: the write callback refuses the next bytes, and a
+       request that receives none ends by its timeout */
+}

@@ -1,0 +1,1222 @@
+/* llm.c -- LLM steps: requests, streaming replies, failures, budgets
+ *
+ * One attempt of an LLM step:
+ *   1. pick the model: the step's, or the first of its fallbacks whose
+ *      circuit breaker lets a call through;
+ *   2. check the budget (workflow and step): no call starts once spent;
+ *   3. build the request for the model's protocol (openai | anthropic),
+ *      with the key from the environment only (never logged, never in a
+ *      cassette);
+ *   4. send it on the loop (http.c) or serve it from the cassette; parse
+ *      the server-sent events as they arrive (or the whole JSON reply);
+ *   5. classify the end: 408, 409, 429, 5xx and connection failures are
+ *      retryable (retry-after honoured), other 4xx are not; a reply that
+ *      is not JSON when JSON was asked for, or that misses the output
+ *      schema, is retryable with the reason.
+ * Outputs: text, json (when the text is JSON), usage, cost, model,
+ * tool_calls, and each declared output as a field of the JSON reply.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "eval.h"
+#include "http.h"
+#include "llm.h"
+#include "run.h"
+
+#define DEFAULT_ATTEMPTS 3
+#define DEFAULT_BREAKER_THRESHOLD 5
+#define DEFAULT_BREAKER_RESET 60.0
+#define DEFAULT_MAX_TOKENS 4096
+#define MAX_REPLY ((size_t)32 << 20)
+
+enum breaker { B_CLOSED, B_OPEN, B_HALF_OPEN };
+
+struct model_state {
+    enum breaker state;
+    unsigned failures;          /* consecutive */
+    double opened_at;           /* monotonic */
+    bool trial;                 /* half-open: the one call is out */
+};
+
+struct provider_slot {
+    const char *name;
+    unsigned in_flight;
+};
+
+struct exchange {               /* a cassette entry */
+    char key[17];
+    long status;
+    char *content_type;
+    char *body;
+    size_t len;
+    bool used;
+};
+
+struct pr_llm {
+    struct pr_llm_opts o;
+    struct pr_http *http;
+    struct model_state *models;
+    struct provider_slot *providers;
+    size_t nproviders;
+    struct pr_job **waiting;    /* for a provider slot, FIFO */
+    size_t nwaiting, capwaiting;
+    double cost;
+    uint64_t in_tok, out_tok, calls;
+    struct exchange *tape;
+    size_t ntape, captape;
+    bool tape_dirty;
+};
+
+struct step_spend {
+    double cost;
+    uint64_t tokens, calls;
+};
+
+struct call {
+    struct pr_job *j;
+    struct pr_http_req *req;
+    uint32_t model;
+    bool anthropic, stream, json_mode;
+    struct provider_slot *slot;
+    struct pr_buf raw;          /* every byte of the reply */
+    size_t sse_at;              /* parsed up to here */
+    struct pr_buf text;
+    cJSON *tools;               /* tool calls being assembled */
+    uint64_t in_tok, out_tok;
+    bool done_event;
+    char *stream_error;
+    char key[17];
+    char *req_body;
+};
+
+/* ---- small helpers ---- */
+
+static struct pr_llm *state(const struct pr_run *r)
+{
+    return r->llm;
+}
+
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ull;
+    return h;
+}
+
+static char *env_or_null(const char *name)
+{
+    const char *v = name && *name ? getenv(name) : NULL;
+    return v && *v ? (char *)v : NULL;
+}
+
+/* ---- cassettes ---- */
+
+static int load_tape(struct pr_llm *L, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "pomlrun: error: cannot read cassette '%s': %s\n",
+                path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    unsigned lineno = 0;
+    int rc = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (n <= 1)
+            continue;
+        cJSON *e = cJSON_Parse(line);
+        const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(e, "key"));
+        cJSON *body = cJSON_GetObjectItem(e, "body");
+        cJSON *st = cJSON_GetObjectItem(e, "status");
+        if (!key || strlen(key) != 16 || !cJSON_IsString(body) ||
+            !cJSON_IsNumber(st)) {
+            fprintf(stderr,
+                    "pomlrun: error: %s:%u: not a cassette entry (a JSON "
+                    "object with key, status and body)\n", path, lineno);
+            cJSON_Delete(e);
+            rc = -1;
+            break;
+        }
+        if (L->ntape == L->captape) {
+            size_t c = L->captape ? L->captape * 2 : 16;
+            void *t = realloc(L->tape, c * sizeof *L->tape);
+            if (!t) {
+                cJSON_Delete(e);
+                rc = -1;
+                break;
+            }
+            L->tape = t;
+            L->captape = c;
+        }
+        struct exchange *x = &L->tape[L->ntape++];
+        memset(x, 0, sizeof *x);
+        memcpy(x->key, key, 17);
+        x->status = (long)st->valuedouble;
+        const char *ct = cJSON_GetStringValue(
+            cJSON_GetObjectItem(e, "content_type"));
+        x->content_type = ct ? strdup(ct) : NULL;
+        x->body = strdup(body->valuestring);
+        x->len = strlen(body->valuestring);
+        cJSON_Delete(e);
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+static int save_tape(struct pr_llm *L, const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "pomlrun: error: cannot write cassette '%s': %s\n",
+                path, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < L->ntape; i++) {
+        struct exchange *x = &L->tape[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "key", x->key);
+        cJSON_AddNumberToObject(e, "status", (double)x->status);
+        if (x->content_type)
+            cJSON_AddStringToObject(e, "content_type", x->content_type);
+        cJSON_AddStringToObject(e, "body", x->body ? x->body : "");
+        char *t = cJSON_PrintUnformatted(e);
+        if (t) {
+            fputs(t, f);
+            fputc('\n', f);
+        }
+        free(t);
+        cJSON_Delete(e);
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "pomlrun: error: writing cassette '%s': %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- run state ---- */
+
+int pr_llm_init(struct pr_run *r, const struct pr_llm_opts *o)
+{
+    struct pr_llm *L = calloc(1, sizeof *L);
+    if (!L)
+        return -1;
+    r->llm = L;
+    L->o = *o;
+    if (!L->o.provider_jobs)
+        L->o.provider_jobs = 64;
+    L->models = calloc((size_t)r->plan->nmodels + 1, sizeof *L->models);
+    L->providers = calloc((size_t)r->plan->nmodels + 1, sizeof *L->providers);
+    if (!L->models || !L->providers)
+        return -1;
+    if (o->replay && load_tape(L, o->replay) < 0)
+        return -1;
+    if (!o->replay) {
+        L->http = pr_http_new(r->loop);
+        if (!L->http) {
+            fputs("pomlrun: error: cannot start libcurl\n", stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int pr_llm_finish(struct pr_run *r)
+{
+    struct pr_llm *L = state(r);
+    int rc = 0;
+    if (!L)
+        return 0;
+    if (L->o.record && L->tape_dirty)
+        rc = save_tape(L, L->o.record);
+    pr_http_free(L->http);
+    for (size_t i = 0; i < L->ntape; i++) {
+        free(L->tape[i].body);
+        free(L->tape[i].content_type);
+    }
+    free(L->tape);
+    free(L->models);
+    free(L->providers);
+    free(L->waiting);
+    free(L);
+    r->llm = NULL;
+    return rc;
+}
+
+void pr_llm_totals(const struct pr_run *r, double *cost, uint64_t *in_tok,
+                   uint64_t *out_tok, uint64_t *calls)
+{
+    const struct pr_llm *L = state(r);
+    *cost = L ? L->cost : 0;
+    *in_tok = L ? L->in_tok : 0;
+    *out_tok = L ? L->out_tok : 0;
+    *calls = L ? L->calls : 0;
+}
+
+/* ---- model choice: breakers and fallbacks ---- */
+
+static bool breaker_allows(const struct pr_run *r, struct model_state *m)
+{
+    double reset = r->wf.breaker_reset > 0 ? r->wf.breaker_reset
+                                           : DEFAULT_BREAKER_RESET;
+    switch (m->state) {
+    case B_CLOSED:
+        return true;
+    case B_OPEN:
+        if (pr_loop_now() - m->opened_at < reset)
+            return false;
+        m->state = B_HALF_OPEN;
+        m->trial = false;
+        /* fall through */
+    case B_HALF_OPEN:
+        return !m->trial;
+    }
+    return false;
+}
+
+static void breaker_result(const struct pr_run *r, struct model_state *m,
+                           bool ok)
+{
+    unsigned threshold = r->wf.breaker_threshold
+                             ? r->wf.breaker_threshold
+                             : DEFAULT_BREAKER_THRESHOLD;
+    if (ok) {
+        m->state = B_CLOSED;
+        m->failures = 0;
+        return;
+    }
+    m->failures++;
+    if (m->state == B_HALF_OPEN || m->failures >= threshold) {
+        m->state = B_OPEN;
+        m->opened_at = pr_loop_now();
+    }
+    m->trial = false;
+}
+
+/* The model for this attempt, or PR_PLAN_NONE (every breaker open). */
+static uint32_t pick_model(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    struct pr_llm *L = state(r);
+    if (s->model != PR_PLAN_NONE && breaker_allows(r, &L->models[s->model]))
+        return s->model;
+    for (uint32_t k = 0; k < s->fallback.n; k++) {
+        uint32_t m = pr_plan_list_at(r->plan, s->fallback, k);
+        if (m < r->plan->nmodels && breaker_allows(r, &L->models[m]))
+            return m;
+    }
+    return PR_PLAN_NONE;
+}
+
+/* ---- budget ---- */
+
+static const char *over_budget(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    struct pr_llm *L = state(r);
+    struct step_spend *sp = r->kind_state[j->step];
+    if (r->wf.budget_calls && L->calls >= r->wf.budget_calls)
+        return "budget: the workflow's max_llm_calls is spent";
+    if (r->wf.budget_tokens && L->in_tok + L->out_tok >= r->wf.budget_tokens)
+        return "budget: the workflow's max_tokens is spent";
+    if (r->wf.budget_cost > 0 && L->cost >= r->wf.budget_cost)
+        return "budget: the workflow's max_cost_usd is spent";
+    if (sp && s->budget_calls && sp->calls >= s->budget_calls)
+        return "budget: the step's max_llm_calls is spent";
+    if (sp && s->budget_tokens && sp->tokens >= s->budget_tokens)
+        return "budget: the step's max_tokens is spent";
+    if (sp && s->budget_cost > 0 && sp->cost >= s->budget_cost)
+        return "budget: the step's max_cost_usd is spent";
+    return NULL;
+}
+
+static void spend(struct pr_job *j, const struct pr_model *m,
+                  uint64_t in_tok, uint64_t out_tok, double *cost)
+{
+    struct pr_run *r = j->run;
+    struct pr_llm *L = state(r);
+    *cost = (double)in_tok * m->input_per_mtok / 1e6 +
+            (double)out_tok * m->output_per_mtok / 1e6;
+    L->cost += *cost;
+    L->in_tok += in_tok;
+    L->out_tok += out_tok;
+    struct step_spend *sp = r->kind_state[j->step];
+    if (!sp)
+        sp = r->kind_state[j->step] = calloc(1, sizeof *sp);
+    if (sp) {
+        sp->cost += *cost;
+        sp->tokens += in_tok + out_tok;
+    }
+}
+
+/* ---- structured output: a JSON Schema subset ---- */
+
+static bool type_is(const cJSON *v, const char *t)
+{
+    if (!strcmp(t, "object")) return cJSON_IsObject(v);
+    if (!strcmp(t, "array")) return cJSON_IsArray(v);
+    if (!strcmp(t, "string")) return cJSON_IsString(v);
+    if (!strcmp(t, "boolean")) return cJSON_IsBool(v);
+    if (!strcmp(t, "null")) return cJSON_IsNull(v);
+    if (!strcmp(t, "number")) return cJSON_IsNumber(v);
+    if (!strcmp(t, "integer"))
+        return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble);
+    return true;
+}
+
+/* Checks V against SCHEMA (type, enum, required, properties, items);
+ * writes where it fails into ERR. */
+static bool conforms(const cJSON *v, const cJSON *schema, const char *path,
+                     char *err, size_t cap, int depth)
+{
+    if (!cJSON_IsObject(schema) || depth > 64)
+        return true;
+    const cJSON *t = cJSON_GetObjectItem(schema, "type");
+    if (cJSON_IsString(t) && !type_is(v, t->valuestring)) {
+        snprintf(err, cap, "%s: expected %s, got %s", path, t->valuestring,
+                 pr_json_type_name(v));
+        return false;
+    }
+    const cJSON *en = cJSON_GetObjectItem(schema, "enum");
+    if (cJSON_IsArray(en)) {
+        const cJSON *e;
+        bool found = false;
+        cJSON_ArrayForEach(e, en) found |= pr_json_equal(e, v);
+        if (!found) {
+            snprintf(err, cap, "%s: not one of the enum values", path);
+            return false;
+        }
+    }
+    const cJSON *req = cJSON_GetObjectItem(schema, "required");
+    const cJSON *e;
+    if (cJSON_IsObject(v) && cJSON_IsArray(req)) {
+        cJSON_ArrayForEach(e, req) {
+            if (cJSON_IsString(e) &&
+                !cJSON_GetObjectItemCaseSensitive(v, e->valuestring)) {
+                snprintf(err, cap, "%s: missing required field '%s'", path,
+                         e->valuestring);
+                return false;
+            }
+        }
+    }
+    const cJSON *props = cJSON_GetObjectItem(schema, "properties");
+    if (cJSON_IsObject(v) && cJSON_IsObject(props)) {
+        cJSON_ArrayForEach(e, props) {
+            const cJSON *x = cJSON_GetObjectItemCaseSensitive(v, e->string);
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s.%s", path, e->string);
+            if (x && !conforms(x, e, sub, err, cap, depth + 1))
+                return false;
+        }
+    }
+    const cJSON *items = cJSON_GetObjectItem(schema, "items");
+    if (cJSON_IsArray(v) && cJSON_IsObject(items)) {
+        int i = 0;
+        cJSON_ArrayForEach(e, v) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s[%d]", path, i++);
+            if (!conforms(e, items, sub, err, cap, depth + 1))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* ---- requests ---- */
+
+static cJSON *schema_of(const struct pr_step *s)
+{
+    return s->output_schema ? cJSON_Parse(s->output_schema) : NULL;
+}
+
+static char *build_body(struct call *c, const struct pr_model *m,
+                        const char *prompt, const char *system)
+{
+    const struct pr_step *s = pr_job_step(c->j);
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "model", m->wire_id);
+    uint64_t max_tokens = s->max_tokens ? s->max_tokens
+                          : m->max_output_tokens &&
+                                  m->max_output_tokens < DEFAULT_MAX_TOKENS
+                              ? m->max_output_tokens
+                              : DEFAULT_MAX_TOKENS;
+    cJSON *schema = c->json_mode ? schema_of(s) : NULL;
+    cJSON *msgs = cJSON_CreateArray();
+    if (c->anthropic) {
+        cJSON_AddNumberToObject(b, "max_tokens", (double)max_tokens);
+        char *sys = NULL;
+        if (c->json_mode) {
+            char *sch = schema ? cJSON_PrintUnformatted(schema) : NULL;
+            size_t n = (system ? strlen(system) : 0) +
+                       (sch ? strlen(sch) : 0) + 128;
+            sys = malloc(n);
+            if (sys)
+                snprintf(sys, n, "%s%sReply with one JSON value only%s%s.",
+                         system ? system : "", system && *system ? "\n\n" : "",
+                         sch ? ", matching this JSON Schema: " : "",
+                         sch ? sch : "");
+            free(sch);
+        }
+        if (sys || (system && *system))
+            cJSON_AddStringToObject(b, "system", sys ? sys : system);
+        free(sys);
+    } else {
+        if (s->max_tokens)
+            cJSON_AddNumberToObject(b, "max_tokens", (double)max_tokens);
+        if (system && *system) {
+            cJSON *sm = cJSON_CreateObject();
+            cJSON_AddStringToObject(sm, "role", "system");
+            cJSON_AddStringToObject(sm, "content", system);
+            cJSON_AddItemToArray(msgs, sm);
+        }
+        if (c->json_mode) {
+            cJSON *rf = cJSON_AddObjectToObject(b, "response_format");
+            if (schema) {
+                cJSON_AddStringToObject(rf, "type", "json_schema");
+                cJSON *js = cJSON_AddObjectToObject(rf, "json_schema");
+                cJSON_AddStringToObject(js, "name", "output");
+                cJSON_AddItemToObject(js, "schema",
+                                      cJSON_Duplicate(schema, true));
+            } else {
+                cJSON_AddStringToObject(rf, "type", "json_object");
+            }
+        }
+    }
+    cJSON *um = cJSON_CreateObject();
+    cJSON_AddStringToObject(um, "role", "user");
+    cJSON_AddStringToObject(um, "content", prompt);
+    cJSON_AddItemToArray(msgs, um);
+    cJSON_AddItemToObject(b, "messages", msgs);
+    if (s->temperature >= 0)
+        cJSON_AddNumberToObject(b, "temperature", s->temperature);
+    if (c->stream) {
+        cJSON_AddTrueToObject(b, "stream");
+        if (!c->anthropic) {
+            cJSON *so = cJSON_AddObjectToObject(b, "stream_options");
+            cJSON_AddTrueToObject(so, "include_usage");
+        }
+    }
+    cJSON_Delete(schema);
+    char *t = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    return t;
+}
+
+/* ---- replies ---- */
+
+static void add_tool_delta(struct call *c, int index, const char *id,
+                           const char *name, const char *args)
+{
+    if (!c->tools)
+        c->tools = cJSON_CreateArray();
+    while (cJSON_GetArraySize(c->tools) <= index) {
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "id", "");
+        cJSON_AddStringToObject(t, "name", "");
+        cJSON_AddStringToObject(t, "arguments", "");
+        cJSON_AddItemToArray(c->tools, t);
+    }
+    cJSON *t = cJSON_GetArrayItem(c->tools, index);
+    const char *fields[3] = {"id", "name", "arguments"};
+    const char *vals[3] = {id, name, args};
+    for (int k = 0; k < 3; k++) {
+        if (!vals[k] || !*vals[k])
+            continue;
+        const char *old = cJSON_GetStringValue(cJSON_GetObjectItem(t, fields[k]));
+        size_t a = old ? strlen(old) : 0, b = strlen(vals[k]);
+        char *n = malloc(a + b + 1);
+        if (!n)
+            continue;
+        memcpy(n, old ? old : "", a);
+        memcpy(n + a, vals[k], b + 1);
+        cJSON_ReplaceItemInObject(t, fields[k], cJSON_CreateString(n));
+        free(n);
+    }
+}
+
+static const char *str_at(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItem(o, a);
+    if (b)
+        x = cJSON_GetObjectItem(x, b);
+    return cJSON_GetStringValue(x);
+}
+
+static double num_at(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItem(o, a);
+    if (b)
+        x = cJSON_GetObjectItem(x, b);
+    return cJSON_IsNumber(x) ? x->valuedouble : 0;
+}
+
+static void append_text(struct call *c, const char *t)
+{
+    if (t)
+        pr_buf_append(&c->text, t, strlen(t));
+}
+
+/* One server-sent event (its data lines joined). */
+static void on_event(struct call *c, const char *data)
+{
+    if (!strcmp(data, "[DONE]")) {
+        c->done_event = true;
+        return;
+    }
+    cJSON *e = cJSON_Parse(data);
+    if (!e) {
+        if (!c->stream_error)
+            c->stream_error = strdup("an event's data is not JSON");
+        return;
+    }
+    if (c->anthropic) {
+        const char *type = str_at(e, "type", NULL);
+        if (!type) {
+        } else if (!strcmp(type, "message_start")) {
+            cJSON *msg = cJSON_GetObjectItem(e, "message");
+            c->in_tok += (uint64_t)num_at(msg, "usage", "input_tokens");
+            c->out_tok += (uint64_t)num_at(msg, "usage", "output_tokens");
+        } else if (!strcmp(type, "content_block_start")) {
+            cJSON *b = cJSON_GetObjectItem(e, "content_block");
+            int idx = (int)num_at(e, "index", NULL);
+            if (idx >= 0 && idx < 1024 && str_at(b, "type", NULL) &&
+                !strcmp(str_at(b, "type", NULL), "tool_use"))
+                add_tool_delta(c, idx, str_at(b, "id", NULL),
+                               str_at(b, "name", NULL), NULL);
+            else
+                append_text(c, str_at(b, "text", NULL));
+        } else if (!strcmp(type, "content_block_delta")) {
+            cJSON *d = cJSON_GetObjectItem(e, "delta");
+            const char *dt = str_at(d, "type", NULL);
+            int idx = (int)num_at(e, "index", NULL);
+            if (dt && !strcmp(dt, "input_json_delta") && idx >= 0 &&
+                idx < 1024)
+                add_tool_delta(c, idx, NULL, NULL,
+                               str_at(d, "partial_json", NULL));
+            else
+                append_text(c, str_at(d, "text", NULL));
+        } else if (!strcmp(type, "message_delta")) {
+            uint64_t o = (uint64_t)num_at(e, "usage", "output_tokens");
+            if (o)
+                c->out_tok = o;
+        } else if (!strcmp(type, "message_stop")) {
+            c->done_event = true;
+        } else if (!strcmp(type, "error") && !c->stream_error) {
+            const char *m = str_at(e, "error", "message");
+            size_t n = (m ? strlen(m) : 0) + 32;
+            c->stream_error = malloc(n);
+            if (c->stream_error)
+                snprintf(c->stream_error, n, "server error: %s",
+                         m ? m : "unknown");
+        }
+    } else {
+        cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(e, "choices"), 0);
+        cJSON *d = cJSON_GetObjectItem(ch, "delta");
+        append_text(c, str_at(d, "content", NULL));
+        cJSON *tc;
+        cJSON_ArrayForEach(tc, cJSON_GetObjectItem(d, "tool_calls")) {
+            int idx = (int)num_at(tc, "index", NULL);
+            if (idx >= 0 && idx < 1024)
+                add_tool_delta(c, idx, str_at(tc, "id", NULL),
+                               str_at(tc, "function", "name"),
+                               str_at(tc, "function", "arguments"));
+        }
+        cJSON *u = cJSON_GetObjectItem(e, "usage");
+        if (cJSON_IsObject(u)) {
+            c->in_tok = (uint64_t)num_at(u, "prompt_tokens", NULL);
+            c->out_tok = (uint64_t)num_at(u, "completion_tokens", NULL);
+        }
+        const char *em = str_at(e, "error", "message");
+        if (em && !c->stream_error)
+            c->stream_error = strdup(em);
+    }
+    cJSON_Delete(e);
+}
+
+/* Parses the complete events in c->raw after sse_at. */
+static void parse_sse(struct call *c)
+{
+    const char *b = (const char *)c->raw.data;
+    size_t n = c->raw.len;
+    for (;;) {
+        size_t at = c->sse_at, end = (size_t)-1, next = 0;
+        for (size_t i = at; i + 1 < n; i++) {
+            if (b[i] == '\n' && b[i + 1] == '\n') {
+                end = i, next = i + 2;
+                break;
+            }
+            if (b[i] == '\n' && b[i + 1] == '\r' && i + 2 < n &&
+                b[i + 2] == '\n') {
+                end = i, next = i + 3;
+                break;
+            }
+        }
+        if (end == (size_t)-1)
+            return;
+        struct pr_buf data;
+        pr_buf_init(&data);
+        for (size_t i = at; i < end;) {
+            size_t e = i;
+            while (e < end && b[e] != '\n')
+                e++;
+            size_t len = e - i;
+            if (len && b[i + len - 1] == '\r')
+                len--;
+            if (len >= 5 && !memcmp(b + i, "data:", 5)) {
+                size_t o = 5 + (len > 5 && b[i + 5] == ' ');
+                if (data.len)
+                    pr_buf_append_u8(&data, '\n');
+                pr_buf_append(&data, b + i + o, len - o);
+            }
+            i = e + 1;
+        }
+        pr_buf_append_u8(&data, 0);
+        if (data.data && data.len > 1)
+            on_event(c, (const char *)data.data);
+        pr_buf_free(&data);
+        c->sse_at = next;
+    }
+}
+
+static int on_data(void *ud, const char *p, size_t n)
+{
+    struct call *c = ud;
+    if (c->raw.len + n > MAX_REPLY)
+        return -1;
+    if (pr_buf_append(&c->raw, p, n) < 0)
+        return -1;
+    if (c->stream)
+        parse_sse(c);
+    return 0;
+}
+
+/* A whole (not streamed) reply. */
+static const char *parse_whole(struct call *c, cJSON *r)
+{
+    if (c->anthropic) {
+        cJSON *b;
+        int idx = 0;
+        cJSON_ArrayForEach(b, cJSON_GetObjectItem(r, "content")) {
+            const char *t = str_at(b, "type", NULL);
+            if (t && !strcmp(t, "tool_use")) {
+                cJSON *in = cJSON_GetObjectItem(b, "input");
+                char *args = in ? cJSON_PrintUnformatted(in) : NULL;
+                add_tool_delta(c, idx, str_at(b, "id", NULL),
+                               str_at(b, "name", NULL), args);
+                free(args);
+            } else {
+                append_text(c, str_at(b, "text", NULL));
+            }
+            idx++;
+        }
+        c->in_tok = (uint64_t)num_at(r, "usage", "input_tokens");
+        c->out_tok = (uint64_t)num_at(r, "usage", "output_tokens");
+        if (!cJSON_IsArray(cJSON_GetObjectItem(r, "content")))
+            return "the reply has no 'content' list";
+    } else {
+        cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "choices"), 0);
+        cJSON *m = cJSON_GetObjectItem(ch, "message");
+        if (!m)
+            return "the reply has no choices[0].message";
+        append_text(c, str_at(m, "content", NULL));
+        cJSON *tc;
+        int idx = 0;
+        cJSON_ArrayForEach(tc, cJSON_GetObjectItem(m, "tool_calls")) {
+            add_tool_delta(c, idx++, str_at(tc, "id", NULL),
+                           str_at(tc, "function", "name"),
+                           str_at(tc, "function", "arguments"));
+        }
+        c->in_tok = (uint64_t)num_at(r, "usage", "prompt_tokens");
+        c->out_tok = (uint64_t)num_at(r, "usage", "completion_tokens");
+    }
+    return NULL;
+}
+
+/* The error message in an error reply body, if it has one. */
+static void error_message(const struct call *c, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    cJSON *e = c->raw.data ? cJSON_ParseWithLength((const char *)c->raw.data,
+                                                   c->raw.len)
+                           : NULL;
+    const char *m = str_at(e, "error", "message");
+    if (m)
+        snprintf(buf, cap, ": %.300s", m);
+    cJSON_Delete(e);
+}
+
+static void free_call(struct call *c)
+{
+    pr_buf_free(&c->raw);
+    pr_buf_free(&c->text);
+    cJSON_Delete(c->tools);
+    free(c->stream_error);
+    free(c->req_body);
+    free(c);
+}
+
+static void start_waiting(struct pr_run *r);
+
+/* Builds the outputs of a good reply; returns NULL or why it is not
+ * acceptable (retryable). */
+static const char *outputs(struct call *c, const struct pr_model *m,
+                           char *why, size_t cap)
+{
+    struct pr_job *j = c->j;
+    const struct pr_step *s = pr_job_step(j);
+    const struct pr_plan *p = j->run->plan;
+    pr_buf_append_u8(&c->text, 0);
+    const char *text = c->text.data ? (const char *)c->text.data : "";
+    cJSON_Delete(j->outputs);
+    j->outputs = NULL;
+    pr_job_output(j, "text", pr_text_value(text, strlen(text), NULL));
+    double cost;
+    spend(j, m, c->in_tok, c->out_tok, &cost);
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "input_tokens", (double)c->in_tok);
+    cJSON_AddNumberToObject(u, "output_tokens", (double)c->out_tok);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)(c->in_tok + c->out_tok));
+    pr_job_output(j, "usage", u);
+    pr_job_output(j, "cost", cJSON_CreateNumber(cost));
+    pr_job_output(j, "model", cJSON_CreateString(m->name));
+    if (c->tools) {
+        cJSON *t;
+        cJSON_ArrayForEach(t, c->tools) {
+            const char *a = str_at(t, "arguments", NULL);
+            cJSON *parsed = a && *a ? cJSON_Parse(a) : NULL;
+            if (parsed)
+                cJSON_ReplaceItemInObject(t, "arguments", parsed);
+        }
+        pr_job_output(j, "tool_calls", c->tools);
+        c->tools = NULL;
+    }
+    /* a fenced ```json block counts as JSON too */
+    const char *js = text;
+    size_t jl = strlen(text);
+    while (jl && strchr(" \t\r\n", *js))
+        js++, jl--;
+    if (jl > 7 && !strncmp(js, "```", 3)) {
+        const char *nl = strchr(js, '\n');
+        const char *close = nl ? strstr(nl, "```") : NULL;
+        if (close) {
+            js = nl + 1;
+            jl = (size_t)(close - js);
+        }
+    }
+    cJSON *json = jl ? cJSON_ParseWithLength(js, jl) : NULL;
+    if (c->json_mode && !json) {
+        snprintf(why, cap, "the reply is not JSON, though JSON was asked for");
+        return why;
+    }
+    if (json) {
+        cJSON *schema = schema_of(s);
+        char err[300];
+        bool ok = !schema || conforms(json, schema, "$", err, sizeof err, 0);
+        cJSON_Delete(schema);
+        if (c->json_mode && !ok) {
+            cJSON_Delete(json);
+            snprintf(why, cap, "the reply does not match the output schema: "
+                               "%s", err);
+            return why;
+        }
+        for (uint32_t k = 0; k < s->outputs.n; k++) {
+            const char *name = pr_plan_str(
+                p, pr_plan_list_at(p, s->outputs, k), NULL);
+            cJSON *f = cJSON_GetObjectItemCaseSensitive(json, name);
+            pr_job_output(j, name, f ? cJSON_Duplicate(f, true)
+                                     : s->outputs.n == 1
+                                         ? cJSON_Duplicate(json, true)
+                                         : cJSON_CreateNull());
+        }
+        pr_job_output(j, "json", json);
+    } else {
+        for (uint32_t k = 0; k < s->outputs.n; k++)
+            pr_job_output(j,
+                          pr_plan_str(p, pr_plan_list_at(p, s->outputs, k),
+                                      NULL),
+                          s->outputs.n == 1 ? cJSON_CreateString(text)
+                                            : cJSON_CreateNull());
+    }
+    return NULL;
+}
+
+static void record(struct pr_llm *L, const struct call *c,
+                   const struct pr_http_result *res)
+{
+    if (!L->o.record || res->cancelled || !res->status)
+        return;
+    if (L->ntape == L->captape) {
+        size_t n = L->captape ? L->captape * 2 : 16;
+        void *t = realloc(L->tape, n * sizeof *L->tape);
+        if (!t)
+            return;
+        L->tape = t;
+        L->captape = n;
+    }
+    struct exchange *x = &L->tape[L->ntape++];
+    memset(x, 0, sizeof *x);
+    memcpy(x->key, c->key, 17);
+    x->status = res->status;
+    x->content_type = res->content_type ? strdup(res->content_type) : NULL;
+    x->body = malloc(c->raw.len + 1);
+    if (x->body) {
+        memcpy(x->body, c->raw.data ? c->raw.data : (const uint8_t *)"",
+               c->raw.len);
+        x->body[c->raw.len] = '\0';
+    }
+    L->tape_dirty = true;
+}
+
+static void on_done(void *ud, const struct pr_http_result *res)
+{
+    struct call *c = ud;
+    struct pr_job *j = c->j;
+    struct pr_run *r = j->run;
+    struct pr_llm *L = state(r);
+    struct pr_model m;
+    pr_plan_model(r->plan, c->model, &m);
+    c->req = NULL;
+    j->priv = NULL;
+    if (c->slot && c->slot->in_flight)
+        c->slot->in_flight--;
+    record(L, c, res);
+    char why[600], msg[400];
+    bool ok = false, retryable = true;
+    j->retry_after = res->retry_after;
+    if (res->cancelled) {
+        snprintf(why, sizeof why, "cancelled");
+        retryable = false;
+    } else if (res->curl_code) {
+        snprintf(why, sizeof why, "%s: %s", m.name,
+                 res->error ? res->error : "request failed");
+    } else if (res->status < 200 || res->status > 299) {
+        error_message(c, msg, sizeof msg);
+        long st = res->status;
+        retryable = st == 408 || st == 409 || st == 429 || st >= 500;
+        snprintf(why, sizeof why, "%s: HTTP %ld%s", m.name, st, msg);
+    } else {
+        const char *ct = res->content_type ? res->content_type : "";
+        bool sse = !strncmp(ct, "text/event-stream", 17);
+        bool json = !strncmp(ct, "application/json", 16);
+        if (c->stream && sse) {
+            parse_sse(c);
+            if (c->stream_error)
+                snprintf(why, sizeof why, "%s: %s", m.name, c->stream_error);
+            else if (!c->done_event)
+                snprintf(why, sizeof why,
+                         "%s: the stream ended before the reply was "
+                         "complete", m.name);
+            else
+                ok = true;
+        } else if (json || (c->stream && !sse && json)) {
+            cJSON *body = cJSON_ParseWithLength(
+                c->raw.data ? (const char *)c->raw.data : "", c->raw.len);
+            const char *bad = body ? parse_whole(c, body)
+                                   : "the reply body is not valid JSON";
+            cJSON_Delete(body);
+            if (bad)
+                snprintf(why, sizeof why, "%s: %s", m.name, bad);
+            else
+                ok = true;
+        } else {
+            snprintf(why, sizeof why,
+                     "%s: unexpected content type '%.80s' (HTTP %ld)",
+                     m.name, ct, res->status);
+            retryable = false;
+        }
+        if (ok) {
+            const char *bad = outputs(c, &m, why, sizeof why);
+            if (bad) {
+                ok = false;
+                char tmp[sizeof why];
+                snprintf(tmp, sizeof tmp, "%s", bad);
+                snprintf(why, sizeof why, "%.80s: %.500s", m.name, tmp);
+            }
+        }
+    }
+    if (!res->cancelled)
+        breaker_result(r, &L->models[c->model],
+                       ok || (!retryable && res->status >= 400 &&
+                              res->status < 500));
+    free_call(c);
+    pr_job_finish(j, ok, ok ? NULL : why, retryable);
+    start_waiting(r);
+}
+
+/* ---- starting ---- */
+
+static void fail_now(struct pr_job *j, const char *why, bool retryable)
+{
+    pr_job_finish(j, false, why, retryable);
+}
+
+static struct provider_slot *slot_for(struct pr_llm *L, const char *name)
+{
+    for (size_t i = 0; i < L->nproviders; i++)
+        if (!strcmp(L->providers[i].name, name))
+            return &L->providers[i];
+    struct provider_slot *s = &L->providers[L->nproviders++];
+    s->name = name;
+    s->in_flight = 0;
+    return s;
+}
+
+static void replay(struct call *c)
+{
+    struct pr_llm *L = state(c->j->run);
+    struct exchange *x = NULL;
+    for (size_t i = 0; i < L->ntape && !x; i++)
+        if (!memcmp(L->tape[i].key, c->key, 16) && !L->tape[i].used)
+            x = &L->tape[i];
+    for (size_t i = 0; i < L->ntape && !x; i++)
+        if (!memcmp(L->tape[i].key, c->key, 16))
+            x = &L->tape[i];
+    struct pr_http_result res = {0};
+    res.retry_after = -1;
+    if (!x) {
+        char why[300];
+        snprintf(why, sizeof why,
+                 "the cassette '%s' has no exchange for this request (key "
+                 "%s); record it with --record",
+                 L->o.replay, c->key);
+        struct pr_job *j = c->j;
+        j->priv = NULL;
+        if (c->slot && c->slot->in_flight)
+            c->slot->in_flight--;
+        free_call(c);
+        fail_now(j, why, false);
+        return;
+    }
+    x->used = true;
+    on_data(c, x->body, x->len);
+    res.status = x->status;
+    res.content_type = x->content_type;
+    on_done(c, &res);
+}
+
+static void begin(struct pr_job *j);
+
+static void start_waiting(struct pr_run *r)
+{
+    struct pr_llm *L = state(r);
+    size_t k = 0;
+    for (size_t i = 0; i < L->nwaiting; i++) {
+        struct pr_job *j = L->waiting[i];
+        const struct pr_step *s = pr_job_step(j);
+        struct pr_model m;
+        pr_plan_model(r->plan, s->model, &m);
+        if (slot_for(L, m.provider)->in_flight < L->o.provider_jobs &&
+            !r->cancelling)
+            begin(j);
+        else
+            L->waiting[k++] = j;
+    }
+    L->nwaiting = k;
+}
+
+static void begin(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    struct pr_llm *L = state(r);
+    const struct pr_step *s = pr_job_step(j);
+    char why[600];
+    const char *over = over_budget(j);
+    if (over) {
+        fail_now(j, over, false);
+        return;
+    }
+    uint32_t mi = pick_model(j);
+    if (mi == PR_PLAN_NONE) {
+        fail_now(j, "circuit breaker open for the model and every fallback",
+                 true);
+        return;
+    }
+    struct pr_model m;
+    pr_plan_model(r->plan, mi, &m);
+    cJSON *pv = NULL, *sv = NULL;
+    char err[400];
+    if (pr_run_interp(j, s->prompt, &pv, err, sizeof err) < 0 ||
+        (s->system != PR_PLAN_NONE &&
+         pr_run_interp(j, s->system, &sv, err, sizeof err) < 0)) {
+        snprintf(why, sizeof why, "in the prompt: %s", err);
+        cJSON_Delete(pv);
+        fail_now(j, why, false);
+        return;
+    }
+    char *ptext = pr_value_text(pv), *stext = sv ? pr_value_text(sv) : NULL;
+    cJSON_Delete(pv);
+    cJSON_Delete(sv);
+    struct call *c = calloc(1, sizeof *c);
+    if (!c || !ptext) {
+        free(c);
+        free(ptext);
+        free(stext);
+        fail_now(j, "out of memory", false);
+        return;
+    }
+    c->j = j;
+    c->model = mi;
+    c->anthropic = !strcmp(m.protocol, "anthropic");
+    c->stream = !L->o.no_stream;
+    c->json_mode = (s->flags & PR_SF_JSON) || s->output_schema;
+    c->req_body = build_body(c, &m, ptext, stext);
+    free(ptext);
+    free(stext);
+    if (!c->req_body) {
+        free_call(c);
+        fail_now(j, "out of memory", false);
+        return;
+    }
+    const char *path = c->anthropic ? "/messages" : "/chat/completions";
+    uint64_t h = fnv1a(m.protocol, strlen(m.protocol), 1469598103934665603ull);
+    h = fnv1a(path, strlen(path), h);
+    h = fnv1a(c->req_body, strlen(c->req_body), h);
+    snprintf(c->key, sizeof c->key, "%016llx", (unsigned long long)h);
+    c->slot = slot_for(L, m.provider);
+    c->slot->in_flight++;
+    L->calls++;
+    struct step_spend *sp = r->kind_state[j->step];
+    if (!sp)
+        sp = r->kind_state[j->step] = calloc(1, sizeof *sp);
+    if (sp)
+        sp->calls++;
+    if (L->models[mi].state == B_HALF_OPEN)
+        L->models[mi].trial = true;
+    j->priv = c;
+    if (mi != s->model)
+        pr_report_note(r, j, "using fallback model '%s'", m.name);
+    if (L->o.replay) {
+        replay(c);
+        return;
+    }
+    /* the endpoint and the key: environment first, then the catalog */
+    const char *base = env_or_null(m.base_url_env);
+    if (!base)
+        base = env_or_null(c->anthropic ? "ANTHROPIC_BASE_URL"
+                                        : "OPENAI_BASE_URL");
+    if (!base || (m.base_url_env[0] == '\0' &&
+                  strcmp(m.provider, c->anthropic ? "anthropic" : "openai")))
+        base = m.base_url[0] ? m.base_url : base;
+    const char *key = env_or_null(m.api_key_env);
+    if (!key && !m.api_key_env[0])
+        key = env_or_null(c->anthropic ? "ANTHROPIC_API_KEY"
+                                       : "OPENAI_API_KEY");
+    if (!base || !*base) {
+        snprintf(why, sizeof why, "model '%s' has no base URL; set %s",
+                 m.name, m.base_url_env[0] ? m.base_url_env : "base_url");
+        goto fail;
+    }
+    char url[2048];
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
+    char auth[1024] = "", ver[] = "anthropic-version: 2023-06-01";
+    if (key)
+        snprintf(auth, sizeof auth, c->anthropic ? "x-api-key: %s"
+                                                 : "Authorization: Bearer %s",
+                 key);
+    const char *headers[6];
+    size_t nh = 0;
+    headers[nh++] = "Content-Type: application/json";
+    headers[nh++] = c->stream ? "Accept: text/event-stream"
+                              : "Accept: application/json";
+    if (key)
+        headers[nh++] = auth;
+    if (c->anthropic)
+        headers[nh++] = ver;
+    headers[nh] = NULL;
+    double t = L->o.request_timeout > 0 ? L->o.request_timeout
+               : s->timeout > 0         ? s->timeout
+                                        : 600;
+    struct pr_http_opts o = {
+        .url = url, .headers = headers, .body = c->req_body,
+        .body_len = strlen(c->req_body), .timeout = t,
+        .connect_timeout = 30, .on_data = on_data, .on_done = on_done,
+        .ud = c};
+    c->req = pr_http_start(L->http, &o);
+    memset(auth, 0, sizeof auth);
+    if (!c->req) {
+        snprintf(why, sizeof why, "cannot start the request: out of memory");
+        goto fail;
+    }
+    return;
+fail:
+    j->priv = NULL;
+    c->slot->in_flight--;
+    free_call(c);
+    fail_now(j, why, false);
+}
+
+static void llm_start(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    struct pr_llm *L = state(r);
+    const struct pr_step *s = pr_job_step(j);
+    j->retry_after = -1;
+    if (!L) {
+        fail_now(j, "LLM steps are not set up in this run", false);
+        return;
+    }
+    if (s->model == PR_PLAN_NONE) {
+        fail_now(j, "the step names no model", false);
+        return;
+    }
+    struct pr_model m;
+    pr_plan_model(r->plan, s->model, &m);
+    if (slot_for(L, m.provider)->in_flight >= L->o.provider_jobs) {
+        if (L->nwaiting == L->capwaiting) {
+            size_t n = L->capwaiting ? L->capwaiting * 2 : 64;
+            void *w = realloc(L->waiting, n * sizeof *L->waiting);
+            if (!w) {
+                fail_now(j, "out of memory", false);
+                return;
+            }
+            L->waiting = w;
+            L->capwaiting = n;
+        }
+        L->waiting[L->nwaiting++] = j;
+        return;
+    }
+    begin(j);
+}
+
+static void llm_stop(struct pr_job *j, int sig)
+{
+    struct pr_llm *L = state(j->run);
+    (void)sig;
+    for (size_t i = 0; L && i < L->nwaiting; i++)
+        if (L->waiting[i] == j) {
+            memmove(L->waiting + i, L->waiting + i + 1,
+                    (L->nwaiting - i - 1) * sizeof *L->waiting);
+            L->nwaiting--;
+            pr_job_finish(j, false, "cancelled", false);
+            return;
+        }
+    struct call *c = j->priv;
+    if (c && c->req)
+        pr_http_cancel(c->req);
+}
+
+const struct pr_executor pr_exec_llm = {
+    .in_process = false,
+    .own_slots = true,
+    .default_attempts = DEFAULT_ATTEMPTS,
+    .start = llm_start,
+    .stop = llm_stop,
+    .release = free,
+};

@@ -1,0 +1,37 @@
+/* llm.h -- what a run keeps about language-model calls
+ *
+ * The LLM executor (llm.c) speaks the OpenAI chat-completions protocol
+ * (any compatible server) and Anthropic's messages protocol over http.c.
+ * Per run it keeps: the HTTP multi handle, a circuit breaker per model,
+ * the spending against the workflow's budget, in-flight counts per
+ * provider, and the cassette (recorded exchanges) when recording or
+ * replaying.
+ */
+#ifndef POML_LLM_H
+#define POML_LLM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pr_run;
+
+struct pr_llm_opts {
+    const char *record;         /* cassette to write, or NULL */
+    const char *replay;         /* cassette to serve from, or NULL */
+    unsigned provider_jobs;     /* requests in flight per provider */
+    bool no_stream;             /* ask for whole replies, not SSE */
+    double request_timeout;     /* seconds per request; 0: the step's */
+};
+
+/* Sets up the run's LLM state (cassette loaded, breakers closed).  -1
+ * with a message on stderr (a cassette that cannot be read). */
+int pr_llm_init(struct pr_run *r, const struct pr_llm_opts *o);
+/* Writes the cassette when recording; frees everything.  -1 when the
+ * cassette cannot be written (reported on stderr). */
+int pr_llm_finish(struct pr_run *r);
+
+/* Totals for the result. */
+void pr_llm_totals(const struct pr_run *r, double *cost, uint64_t *in_tok,
+                   uint64_t *out_tok, uint64_t *calls);
+
+#endif
