@@ -208,6 +208,7 @@ void pr_report_job(struct pr_run *r, struct pr_job *j, const char *event)
     if (r->opt.verbosity == PR_VERBOSE) {
         print_output(j, "stdout", 0);
         print_output(j, "stderr", 0);
+        print_output(j, "text", 0);
     } else if (bad) {
         print_output(j, "stderr", 10);
     }
