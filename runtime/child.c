@@ -12,8 +12,22 @@
 #include "child.h"
 #include "util.h"
 
+/* Capture files are reused: creating a file costs the file system an
+ * inode, truncating one costs next to nothing.  A file goes back to the
+ * pool only when nothing of its step's process group is left that could
+ * still write to it. */
+#define POOL_MAX 256
+static int pool[POOL_MAX];
+static size_t npool;
+
 static int capture_file(const char *dir)
 {
+    while (npool) {
+        int fd = pool[--npool];
+        if (ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0)
+            return fd;
+        close(fd);
+    }
 #ifdef O_TMPFILE
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0)
@@ -111,6 +125,21 @@ char *pr_spawn_read(int fd, size_t cap, size_t *len, size_t *total)
     *len = got;
     *total = size > got ? size : got;
     return buf;
+}
+
+void pr_spawn_release(struct pr_child *c)
+{
+    bool group_gone = c->pid > 0 && kill(-c->pid, 0) < 0 && errno == ESRCH;
+    int fds[2] = {c->out_fd, c->err_fd};
+    for (int i = 0; i < 2 && group_gone; i++)
+        if (fds[i] >= 0 && npool < POOL_MAX) {
+            pool[npool++] = fds[i];
+            if (i == 0)
+                c->out_fd = -1;
+            else
+                c->err_fd = -1;
+        }
+    pr_spawn_close(c);
 }
 
 void pr_spawn_close(struct pr_child *c)

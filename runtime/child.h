@@ -40,6 +40,9 @@ char *pr_spawn_read(int fd, size_t cap, size_t *len, size_t *total);
 
 /* Closes the capture files. */
 void pr_spawn_close(struct pr_child *c);
+/* The same after the process ended: the files are kept for reuse when
+ * no process of its group is left. */
+void pr_spawn_release(struct pr_child *c);
 
 /* Sends SIG to the process group of C (ESRCH ignored). */
 void pr_spawn_signal(const struct pr_child *c, int sig);

@@ -47,7 +47,7 @@ static void on_exit_status(void *ud, pid_t pid, int status)
                                                               : SIGTERM);
     j->priv = NULL;
     p->done(j, status, &p->c, p->out_path[0] ? p->out_path : NULL);
-    pr_spawn_close(&p->c);
+    pr_spawn_release(&p->c);
     if (p->out_path[0])
         unlink(p->out_path);
     free(p);
