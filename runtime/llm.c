@@ -26,6 +26,7 @@
 #include "eval.h"
 #include "http.h"
 #include "llm.h"
+#include "llm_call.h"
 #include "run.h"
 
 #define DEFAULT_ATTEMPTS 3
@@ -63,7 +64,7 @@ struct pr_llm {
     struct model_state *models;
     struct provider_slot *providers;
     size_t nproviders;
-    struct pr_job **waiting;    /* for a provider slot, FIFO */
+    struct call **waiting;      /* for a provider slot, FIFO */
     size_t nwaiting, capwaiting;
     double cost;
     uint64_t in_tok, out_tok, calls;
@@ -79,7 +80,10 @@ struct step_spend {
 
 struct call {
     struct pr_job *j;
+    pr_llm_done done;
+    void *ud;
     struct pr_http_req *req;
+    bool waiting;               /* queued for a provider slot */
     uint32_t model;
     bool anthropic, stream, json_mode;
     struct provider_slot *slot;
@@ -323,7 +327,7 @@ static uint32_t pick_model(struct pr_job *j)
 
 /* ---- budget ---- */
 
-static const char *over_budget(struct pr_job *j)
+const char *pr_llm_over_budget(struct pr_job *j)
 {
     struct pr_run *r = j->run;
     const struct pr_step *s = pr_job_step(j);
@@ -769,30 +773,35 @@ static void free_call(struct call *c)
     free(c);
 }
 
-static void start_waiting(struct pr_run *r);
 
-/* Builds the outputs of a good reply; returns NULL or why it is not
- * acceptable (retryable). */
-static const char *outputs(struct call *c, const struct pr_model *m,
-                           char *why, size_t cap)
+static void put(cJSON *o, const char *name, cJSON *v)
 {
-    struct pr_job *j = c->j;
-    const struct pr_step *s = pr_job_step(j);
-    const struct pr_plan *p = j->run->plan;
+    cJSON_DeleteItemFromObjectCaseSensitive(o, name);
+    if (v)
+        cJSON_AddItemToObject(o, name, v);
+}
+
+/* The outputs of a good reply into *OUT; NULL, or why the reply is not
+ * acceptable (a retry may help). */
+static const char *outputs(struct call *c, const struct pr_model *m,
+                           cJSON **out, double *cost, char *why, size_t cap)
+{
+    const struct pr_step *s = pr_job_step(c->j);
+    const struct pr_plan *p = c->j->run->plan;
     pr_buf_append_u8(&c->text, 0);
     const char *text = c->text.data ? (const char *)c->text.data : "";
-    cJSON_Delete(j->outputs);
-    j->outputs = NULL;
-    pr_job_output(j, "text", pr_text_value(text, strlen(text), NULL));
-    double cost;
-    spend(j, m, c->in_tok, c->out_tok, &cost);
+    cJSON *o = cJSON_CreateObject();
+    *out = o;
+    put(o, "text", pr_text_value(text, strlen(text), NULL));
+    spend(c->j, m, c->in_tok, c->out_tok, cost);
     cJSON *u = cJSON_CreateObject();
     cJSON_AddNumberToObject(u, "input_tokens", (double)c->in_tok);
     cJSON_AddNumberToObject(u, "output_tokens", (double)c->out_tok);
-    cJSON_AddNumberToObject(u, "total_tokens", (double)(c->in_tok + c->out_tok));
-    pr_job_output(j, "usage", u);
-    pr_job_output(j, "cost", cJSON_CreateNumber(cost));
-    pr_job_output(j, "model", cJSON_CreateString(m->name));
+    cJSON_AddNumberToObject(u, "total_tokens",
+                            (double)(c->in_tok + c->out_tok));
+    put(o, "usage", u);
+    put(o, "cost", cJSON_CreateNumber(*cost));
+    put(o, "model", cJSON_CreateString(m->name));
     if (c->tools) {
         cJSON *t;
         cJSON_ArrayForEach(t, c->tools) {
@@ -801,7 +810,7 @@ static const char *outputs(struct call *c, const struct pr_model *m,
             if (parsed)
                 cJSON_ReplaceItemInObject(t, "arguments", parsed);
         }
-        pr_job_output(j, "tool_calls", c->tools);
+        put(o, "tool_calls", c->tools);
         c->tools = NULL;
     }
     /* a fenced ```json block counts as JSON too */
@@ -837,19 +846,16 @@ static const char *outputs(struct call *c, const struct pr_model *m,
             const char *name = pr_plan_str(
                 p, pr_plan_list_at(p, s->outputs, k), NULL);
             cJSON *f = cJSON_GetObjectItemCaseSensitive(json, name);
-            pr_job_output(j, name, f ? cJSON_Duplicate(f, true)
-                                     : s->outputs.n == 1
-                                         ? cJSON_Duplicate(json, true)
-                                         : cJSON_CreateNull());
+            put(o, name, f ? cJSON_Duplicate(f, true)
+                         : s->outputs.n == 1 ? cJSON_Duplicate(json, true)
+                                             : cJSON_CreateNull());
         }
-        pr_job_output(j, "json", json);
+        put(o, "json", json);
     } else {
         for (uint32_t k = 0; k < s->outputs.n; k++)
-            pr_job_output(j,
-                          pr_plan_str(p, pr_plan_list_at(p, s->outputs, k),
-                                      NULL),
-                          s->outputs.n == 1 ? cJSON_CreateString(text)
-                                            : cJSON_CreateNull());
+            put(o, pr_plan_str(p, pr_plan_list_at(p, s->outputs, k), NULL),
+                s->outputs.n == 1 ? cJSON_CreateString(text)
+                                  : cJSON_CreateNull());
     }
     return NULL;
 }
@@ -881,32 +887,45 @@ static void record(struct pr_llm *L, const struct call *c,
     L->tape_dirty = true;
 }
 
+static void start_waiting(struct pr_run *r);
+
+/* Ends C: the callback gets the reply, C is freed. */
+static void conclude(struct call *c, struct pr_llm_reply *rep)
+{
+    struct pr_run *r = c->j->run;
+    pr_llm_done done = c->done;
+    void *ud = c->ud;
+    free_call(c);
+    done(ud, rep);
+    start_waiting(r);
+}
+
 static void on_done(void *ud, const struct pr_http_result *res)
 {
     struct call *c = ud;
-    struct pr_job *j = c->j;
-    struct pr_run *r = j->run;
+    struct pr_run *r = c->j->run;
     struct pr_llm *L = state(r);
     struct pr_model m;
     pr_plan_model(r->plan, c->model, &m);
     c->req = NULL;
-    j->priv = NULL;
     if (c->slot && c->slot->in_flight)
         c->slot->in_flight--;
     record(L, c, res);
     char why[600], msg[400];
-    bool ok = false, retryable = true;
-    j->retry_after = res->retry_after;
+    struct pr_llm_reply rep = {.retryable = true, .why = why,
+                               .retry_after = res->retry_after,
+                               .cancelled = res->cancelled != 0};
+    bool ok = false;
     if (res->cancelled) {
         snprintf(why, sizeof why, "cancelled");
-        retryable = false;
+        rep.retryable = false;
     } else if (res->curl_code) {
         snprintf(why, sizeof why, "%s: %s", m.name,
                  res->error ? res->error : "request failed");
     } else if (res->status < 200 || res->status > 299) {
         error_message(c, msg, sizeof msg);
         long st = res->status;
-        retryable = st == 408 || st == 409 || st == 429 || st >= 500;
+        rep.retryable = st == 408 || st == 409 || st == 429 || st >= 500;
         snprintf(why, sizeof why, "%s: HTTP %ld%s", m.name, st, msg);
     } else {
         const char *ct = res->content_type ? res->content_type : "";
@@ -922,7 +941,7 @@ static void on_done(void *ud, const struct pr_http_result *res)
                          "complete", m.name);
             else
                 ok = true;
-        } else if (json || (c->stream && !sse && json)) {
+        } else if (json) {
             cJSON *body = cJSON_ParseWithLength(
                 c->raw.data ? (const char *)c->raw.data : "", c->raw.len);
             const char *bad = body ? parse_whole(c, body)
@@ -936,33 +955,31 @@ static void on_done(void *ud, const struct pr_http_result *res)
             snprintf(why, sizeof why,
                      "%s: unexpected content type '%.80s' (HTTP %ld)",
                      m.name, ct, res->status);
-            retryable = false;
+            rep.retryable = false;
         }
         if (ok) {
-            const char *bad = outputs(c, &m, why, sizeof why);
+            char bad_buf[600];
+            const char *bad = outputs(c, &m, &rep.outputs, &rep.cost, bad_buf,
+                                      sizeof bad_buf);
+            rep.in_tok = c->in_tok;
+            rep.out_tok = c->out_tok;
             if (bad) {
                 ok = false;
-                char tmp[sizeof why];
-                snprintf(tmp, sizeof tmp, "%s", bad);
-                snprintf(why, sizeof why, "%.80s: %.500s", m.name, tmp);
+                cJSON_Delete(rep.outputs);
+                rep.outputs = NULL;
+                snprintf(why, sizeof why, "%.80s: %.500s", m.name, bad);
             }
         }
     }
+    rep.ok = ok;
     if (!res->cancelled)
         breaker_result(r, &L->models[c->model],
-                       ok || (!retryable && res->status >= 400 &&
+                       ok || (!rep.retryable && res->status >= 400 &&
                               res->status < 500));
-    free_call(c);
-    pr_job_finish(j, ok, ok ? NULL : why, retryable);
-    start_waiting(r);
+    conclude(c, &rep);
 }
 
 /* ---- starting ---- */
-
-static void fail_now(struct pr_job *j, const char *why, bool retryable)
-{
-    pr_job_finish(j, false, why, retryable);
-}
 
 static struct provider_slot *slot_for(struct pr_llm *L, const char *name)
 {
@@ -975,6 +992,13 @@ static struct provider_slot *slot_for(struct pr_llm *L, const char *name)
     return s;
 }
 
+static void fail_call(struct call *c, const char *why, bool retryable)
+{
+    struct pr_llm_reply rep = {.why = why, .retryable = retryable,
+                               .retry_after = -1};
+    conclude(c, &rep);
+}
+
 static void replay(struct call *c)
 {
     struct pr_llm *L = state(c->j->run);
@@ -985,132 +1009,56 @@ static void replay(struct call *c)
     for (size_t i = 0; i < L->ntape && !x; i++)
         if (!memcmp(L->tape[i].key, c->key, 16))
             x = &L->tape[i];
-    struct pr_http_result res = {0};
-    res.retry_after = -1;
     if (!x) {
         char why[300];
         snprintf(why, sizeof why,
                  "the cassette '%s' has no exchange for this request (key "
                  "%s); record it with --record",
                  L->o.replay, c->key);
-        struct pr_job *j = c->j;
-        j->priv = NULL;
         if (c->slot && c->slot->in_flight)
             c->slot->in_flight--;
-        free_call(c);
-        fail_now(j, why, false);
+        fail_call(c, why, false);
         return;
     }
     x->used = true;
+    struct pr_http_result res = {0};
+    res.retry_after = -1;
     on_data(c, x->body, x->len);
     res.status = x->status;
     res.content_type = x->content_type;
     on_done(c, &res);
 }
 
-static void begin(struct pr_job *j);
-
-static void start_waiting(struct pr_run *r)
+/* Sends C (its body built, its slot taken). */
+static void send_call(struct call *c)
 {
+    struct pr_run *r = c->j->run;
     struct pr_llm *L = state(r);
-    size_t k = 0;
-    for (size_t i = 0; i < L->nwaiting; i++) {
-        struct pr_job *j = L->waiting[i];
-        const struct pr_step *s = pr_job_step(j);
-        struct pr_model m;
-        pr_plan_model(r->plan, s->model, &m);
-        if (slot_for(L, m.provider)->in_flight < L->o.provider_jobs &&
-            !r->cancelling)
-            begin(j);
-        else
-            L->waiting[k++] = j;
-    }
-    L->nwaiting = k;
-}
-
-static void begin(struct pr_job *j)
-{
-    struct pr_run *r = j->run;
-    struct pr_llm *L = state(r);
-    const struct pr_step *s = pr_job_step(j);
-    char why[600];
-    const char *over = over_budget(j);
-    if (over) {
-        fail_now(j, over, false);
-        return;
-    }
-    uint32_t mi = pick_model(j);
-    if (mi == PR_PLAN_NONE) {
-        fail_now(j, "circuit breaker open for the model and every fallback",
-                 true);
-        return;
-    }
+    const struct pr_step *s = pr_job_step(c->j);
     struct pr_model m;
-    pr_plan_model(r->plan, mi, &m);
-    cJSON *pv = NULL, *sv = NULL;
-    char err[400];
-    if (pr_run_interp(j, s->prompt, &pv, err, sizeof err) < 0 ||
-        (s->system != PR_PLAN_NONE &&
-         pr_run_interp(j, s->system, &sv, err, sizeof err) < 0)) {
-        snprintf(why, sizeof why, "in the prompt: %s", err);
-        cJSON_Delete(pv);
-        fail_now(j, why, false);
-        return;
-    }
-    char *ptext = pr_value_text(pv), *stext = sv ? pr_value_text(sv) : NULL;
-    cJSON_Delete(pv);
-    cJSON_Delete(sv);
-    struct call *c = calloc(1, sizeof *c);
-    if (!c || !ptext) {
-        free(c);
-        free(ptext);
-        free(stext);
-        fail_now(j, "out of memory", false);
-        return;
-    }
-    c->j = j;
-    c->model = mi;
-    c->anthropic = !strcmp(m.protocol, "anthropic");
-    c->stream = !L->o.no_stream;
-    c->json_mode = (s->flags & PR_SF_JSON) || s->output_schema;
-    c->req_body = build_body(c, &m, ptext, stext);
-    free(ptext);
-    free(stext);
-    if (!c->req_body) {
-        free_call(c);
-        fail_now(j, "out of memory", false);
-        return;
-    }
-    const char *path = c->anthropic ? "/messages" : "/chat/completions";
-    uint64_t h = fnv1a(m.protocol, strlen(m.protocol), 1469598103934665603ull);
-    h = fnv1a(path, strlen(path), h);
-    h = fnv1a(c->req_body, strlen(c->req_body), h);
-    snprintf(c->key, sizeof c->key, "%016llx", (unsigned long long)h);
-    c->slot = slot_for(L, m.provider);
+    pr_plan_model(r->plan, c->model, &m);
+    char why[600];
     c->slot->in_flight++;
     L->calls++;
-    struct step_spend *sp = r->kind_state[j->step];
+    struct step_spend *sp = r->kind_state[c->j->step];
     if (!sp)
-        sp = r->kind_state[j->step] = calloc(1, sizeof *sp);
+        sp = r->kind_state[c->j->step] = calloc(1, sizeof *sp);
     if (sp)
         sp->calls++;
-    if (L->models[mi].state == B_HALF_OPEN)
-        L->models[mi].trial = true;
-    j->priv = c;
-    if (mi != s->model)
-        pr_report_note(r, j, "using fallback model '%s'", m.name);
+    if (L->models[c->model].state == B_HALF_OPEN)
+        L->models[c->model].trial = true;
     if (L->o.replay) {
         replay(c);
         return;
     }
+    const char *path = c->anthropic ? "/messages" : "/chat/completions";
     /* the endpoint and the key: environment first, then the catalog */
     const char *base = env_or_null(m.base_url_env);
-    if (!base)
+    if (!base && !m.base_url[0])
         base = env_or_null(c->anthropic ? "ANTHROPIC_BASE_URL"
                                         : "OPENAI_BASE_URL");
-    if (!base || (m.base_url_env[0] == '\0' &&
-                  strcmp(m.provider, c->anthropic ? "anthropic" : "openai")))
-        base = m.base_url[0] ? m.base_url : base;
+    if (!base)
+        base = m.base_url;
     const char *key = env_or_null(m.api_key_env);
     if (!key && !m.api_key_env[0])
         key = env_or_null(c->anthropic ? "ANTHROPIC_API_KEY"
@@ -1118,7 +1066,9 @@ static void begin(struct pr_job *j)
     if (!base || !*base) {
         snprintf(why, sizeof why, "model '%s' has no base URL; set %s",
                  m.name, m.base_url_env[0] ? m.base_url_env : "base_url");
-        goto fail;
+        c->slot->in_flight--;
+        fail_call(c, why, false);
+        return;
     }
     char url[2048];
     size_t bl = strlen(base);
@@ -1151,72 +1101,106 @@ static void begin(struct pr_job *j)
     c->req = pr_http_start(L->http, &o);
     memset(auth, 0, sizeof auth);
     if (!c->req) {
-        snprintf(why, sizeof why, "cannot start the request: out of memory");
-        goto fail;
+        c->slot->in_flight--;
+        fail_call(c, "cannot start the request: out of memory", false);
     }
-    return;
-fail:
-    j->priv = NULL;
-    c->slot->in_flight--;
-    free_call(c);
-    fail_now(j, why, false);
 }
 
-static void llm_start(struct pr_job *j)
+static void start_waiting(struct pr_run *r)
+{
+    struct pr_llm *L = state(r);
+    while (L && L->nwaiting) {
+        struct call *c = L->waiting[0];
+        if (c->slot->in_flight >= L->o.provider_jobs)
+            return;
+        memmove(L->waiting, L->waiting + 1,
+                (L->nwaiting - 1) * sizeof *L->waiting);
+        L->nwaiting--;
+        c->waiting = false;
+        send_call(c);
+    }
+}
+
+struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
+                                pr_llm_done done, void *ud)
 {
     struct pr_run *r = j->run;
     struct pr_llm *L = state(r);
-    const struct pr_step *s = pr_job_step(j);
-    j->retry_after = -1;
-    if (!L) {
-        fail_now(j, "LLM steps are not set up in this run", false);
-        return;
+    struct call *c = calloc(1, sizeof *c);
+    if (!c) {
+        struct pr_llm_reply rep = {.why = "out of memory", .retry_after = -1};
+        done(ud, &rep);
+        return NULL;
     }
-    if (s->model == PR_PLAN_NONE) {
-        fail_now(j, "the step names no model", false);
-        return;
+    c->j = j;
+    c->done = done;
+    c->ud = ud;
+    const char *over = pr_llm_over_budget(j);
+    if (over) {
+        fail_call(c, over, false);
+        return NULL;
+    }
+    uint32_t mi = a->model != PR_PLAN_NONE ? a->model : pick_model(j);
+    if (mi == PR_PLAN_NONE) {
+        fail_call(c, "circuit breaker open for the model and every fallback",
+                  true);
+        return NULL;
     }
     struct pr_model m;
-    pr_plan_model(r->plan, s->model, &m);
-    if (slot_for(L, m.provider)->in_flight >= L->o.provider_jobs) {
+    pr_plan_model(r->plan, mi, &m);
+    if (a->model == PR_PLAN_NONE && mi != pr_job_step(j)->model)
+        pr_report_note(r, j, "using fallback model '%s'", m.name);
+    c->model = mi;
+    c->anthropic = !strcmp(m.protocol, "anthropic");
+    c->stream = !L->o.no_stream;
+    c->json_mode = a->json_mode;
+    c->req_body = build_body(c, &m, a->prompt, a->system);
+    if (!c->req_body) {
+        fail_call(c, "out of memory", false);
+        return NULL;
+    }
+    const char *path = c->anthropic ? "/messages" : "/chat/completions";
+    uint64_t h = fnv1a(m.protocol, strlen(m.protocol), 1469598103934665603ull);
+    h = fnv1a(path, strlen(path), h);
+    h = fnv1a(c->req_body, strlen(c->req_body), h);
+    snprintf(c->key, sizeof c->key, "%016llx", (unsigned long long)h);
+    c->slot = slot_for(L, m.provider);
+    if (c->slot->in_flight >= L->o.provider_jobs) {
         if (L->nwaiting == L->capwaiting) {
             size_t n = L->capwaiting ? L->capwaiting * 2 : 64;
             void *w = realloc(L->waiting, n * sizeof *L->waiting);
             if (!w) {
-                fail_now(j, "out of memory", false);
-                return;
+                fail_call(c, "out of memory", false);
+                return NULL;
             }
             L->waiting = w;
             L->capwaiting = n;
         }
-        L->waiting[L->nwaiting++] = j;
+        c->waiting = true;
+        L->waiting[L->nwaiting++] = c;
+        return (struct pr_llm_call *)c;
+    }
+    send_call(c);
+    return (struct pr_llm_call *)c;
+}
+
+void pr_llm_cancel(struct pr_llm_call *pc)
+{
+    struct call *c = (struct call *)pc;
+    struct pr_llm *L = state(c->j->run);
+    if (c->waiting) {
+        for (size_t i = 0; i < L->nwaiting; i++)
+            if (L->waiting[i] == c) {
+                memmove(L->waiting + i, L->waiting + i + 1,
+                        (L->nwaiting - i - 1) * sizeof *L->waiting);
+                L->nwaiting--;
+                break;
+            }
+        struct pr_llm_reply rep = {.why = "cancelled", .cancelled = true,
+                                   .retry_after = -1};
+        conclude(c, &rep);
         return;
     }
-    begin(j);
-}
-
-static void llm_stop(struct pr_job *j, int sig)
-{
-    struct pr_llm *L = state(j->run);
-    (void)sig;
-    for (size_t i = 0; L && i < L->nwaiting; i++)
-        if (L->waiting[i] == j) {
-            memmove(L->waiting + i, L->waiting + i + 1,
-                    (L->nwaiting - i - 1) * sizeof *L->waiting);
-            L->nwaiting--;
-            pr_job_finish(j, false, "cancelled", false);
-            return;
-        }
-    struct call *c = j->priv;
-    if (c && c->req)
+    if (c->req)
         pr_http_cancel(c->req);
 }
-
-const struct pr_executor pr_exec_llm = {
-    .in_process = false,
-    .own_slots = true,
-    .default_attempts = DEFAULT_ATTEMPTS,
-    .start = llm_start,
-    .stop = llm_stop,
-    .release = free,
-};

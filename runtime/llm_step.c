@@ -1,0 +1,437 @@
+/* llm_step.c -- the LLM step executor and its strategies
+ *
+ *   single     one call to the step's model (or the first fallback whose
+ *              circuit breaker is closed)
+ *   cascade    draft then refine: the first model of `cascade` answers
+ *              the prompt, each next one improves the previous answer;
+ *              outputs are the last answer's, plus `drafts`
+ *   best_of N  N calls at once; the best answer is chosen by the `judge`
+ *              step's model (asked for the number of the best candidate,
+ *              with the judge step's prompt as its criteria) or, without a
+ *              judge, by vote (the most frequent answer; ties: the first);
+ *              outputs are the chosen answer's, plus `candidates`
+ * Usage and cost count every call a strategy made.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval.h"
+#include "llm_call.h"
+#include "run.h"
+
+enum mode { SINGLE, CASCADE, BEST_OF };
+
+struct slot {
+    struct pr_llm_call *call;
+    bool pending;
+};
+
+struct llm_job {
+    struct pr_job *j;
+    enum mode mode;
+    char *prompt, *system;
+    bool json_mode;
+    struct slot *slots;
+    unsigned nslots, outstanding;
+    unsigned stage;
+    cJSON *drafts;              /* cascade: every answer's text */
+    cJSON *cands;               /* best_of: outputs, null when failed */
+    bool judging;
+    uint64_t in_tok, out_tok;
+    double cost;
+    char why[600];
+    bool retryable;
+    double retry_after;
+    bool stopped;
+    unsigned depth;             /* inside ask(): freeing waits */
+    bool finished;
+};
+
+static void free_lj(struct llm_job *lj)
+{
+    if (lj->depth) {
+        lj->finished = true;    /* ask() frees it on the way out */
+        return;
+    }
+    free(lj->prompt);
+    free(lj->system);
+    free(lj->slots);
+    cJSON_Delete(lj->drafts);
+    cJSON_Delete(lj->cands);
+    free(lj);
+}
+
+static void set_totals(struct llm_job *lj, cJSON *o)
+{
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "input_tokens", (double)lj->in_tok);
+    cJSON_AddNumberToObject(u, "output_tokens", (double)lj->out_tok);
+    cJSON_AddNumberToObject(u, "total_tokens",
+                            (double)(lj->in_tok + lj->out_tok));
+    cJSON_ReplaceItemInObject(o, "usage", u);
+    cJSON_ReplaceItemInObject(o, "cost", cJSON_CreateNumber(lj->cost));
+}
+
+static void succeed(struct llm_job *lj, cJSON *outputs)
+{
+    struct pr_job *j = lj->j;
+    set_totals(lj, outputs);
+    if (lj->drafts) {
+        cJSON_AddItemToObject(outputs, "drafts", lj->drafts);
+        lj->drafts = NULL;
+    }
+    if (lj->mode == BEST_OF && lj->cands) {
+        cJSON *texts = cJSON_CreateArray(), *c;
+        cJSON_ArrayForEach(c, lj->cands) cJSON_AddItemToArray(
+            texts, cJSON_Duplicate(cJSON_GetObjectItem(c, "text"), true)
+                       ?: cJSON_CreateNull());
+        cJSON_AddItemToObject(outputs, "candidates", texts);
+    }
+    cJSON_Delete(j->outputs);
+    j->outputs = outputs;
+    j->priv = NULL;
+    free_lj(lj);
+    pr_job_finish(j, true, NULL, false);
+}
+
+static void fail(struct llm_job *lj)
+{
+    struct pr_job *j = lj->j;
+    char why[sizeof lj->why];
+    bool retryable = lj->retryable && !lj->stopped;
+    snprintf(why, sizeof why, "%s", lj->stopped ? "cancelled" : lj->why);
+    j->retry_after = lj->retry_after;
+    j->priv = NULL;
+    free_lj(lj);
+    pr_job_finish(j, false, why, retryable);
+}
+
+static void note_failure(struct llm_job *lj, const struct pr_llm_reply *rep)
+{
+    snprintf(lj->why, sizeof lj->why, "%s", rep->why ? rep->why : "failed");
+    lj->retryable = rep->retryable;
+    if (rep->retry_after > lj->retry_after)
+        lj->retry_after = rep->retry_after;
+}
+
+static void count(struct llm_job *lj, const struct pr_llm_reply *rep)
+{
+    lj->in_tok += rep->in_tok;
+    lj->out_tok += rep->out_tok;
+    lj->cost += rep->cost;
+}
+
+static void ask(struct llm_job *lj, unsigned slot, uint32_t model,
+                const char *prompt, const char *system);
+
+/* ---- best_of ---- */
+
+static const char *text_of(const cJSON *o)
+{
+    const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(o, "text"));
+    return t ? t : "";
+}
+
+static int vote(const cJSON *cands)
+{
+    int best = -1, best_n = 0, i = 0;
+    const cJSON *a, *b;
+    cJSON_ArrayForEach(a, cands) {
+        if (cJSON_IsObject(a)) {
+            int n = 0;
+            cJSON_ArrayForEach(b, cands) n += cJSON_IsObject(b) &&
+                                             !strcmp(text_of(a), text_of(b));
+            if (n > best_n)
+                best = i, best_n = n;
+        }
+        i++;
+    }
+    return best;
+}
+
+static void choose(struct llm_job *lj, int k)
+{
+    cJSON *pick = cJSON_GetArrayItem(lj->cands, k);
+    succeed(lj, cJSON_Duplicate(pick, true));
+}
+
+static void judge(struct llm_job *lj)
+{
+    struct pr_job *j = lj->j;
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    const struct pr_step *js = &r->steps[s->judge];
+    cJSON *crit = NULL;
+    char err[400];
+    if (js->prompt != PR_PLAN_NONE &&
+        pr_run_interp(j, js->prompt, &crit, err, sizeof err) < 0)
+        crit = NULL;
+    char *ct = crit ? pr_value_text(crit) : NULL;
+    cJSON_Delete(crit);
+    size_t n = strlen(lj->prompt) + (ct ? strlen(ct) : 0) + 512;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, lj->cands) n += strlen(text_of(c)) + 32;
+    char *p = malloc(n);
+    if (!p) {
+        free(ct);
+        choose(lj, vote(lj->cands));
+        return;
+    }
+    int at = snprintf(p, n,
+                      "%s%sThe task was:\n%s\n\nCandidate answers:\n",
+                      ct ? ct : "Pick the best answer.", "\n\n", lj->prompt);
+    int i = 1;
+    cJSON_ArrayForEach(c, lj->cands) {
+        if (cJSON_IsObject(c))
+            at += snprintf(p + at, n - (size_t)at, "\n[%d]\n%s\n", i,
+                           text_of(c));
+        i++;
+    }
+    snprintf(p + at, n - (size_t)at,
+             "\nReply with the number of the best candidate only.");
+    free(ct);
+    lj->judging = true;
+    ask(lj, 0, js->model, p, NULL);
+    free(p);
+}
+
+static void best_of_done(struct llm_job *lj)
+{
+    if (lj->stopped) {
+        fail(lj);
+        return;
+    }
+    if (vote(lj->cands) < 0) {
+        fail(lj);               /* no candidate succeeded: the last reason */
+        return;
+    }
+    const struct pr_step *s = pr_job_step(lj->j);
+    if (s->judge != PR_PLAN_NONE &&
+        lj->j->run->steps[s->judge].model != PR_PLAN_NONE) {
+        judge(lj);
+        return;
+    }
+    choose(lj, vote(lj->cands));
+}
+
+static void judged(struct llm_job *lj, struct pr_llm_reply *rep)
+{
+    int n = cJSON_GetArraySize(lj->cands), k = -1;
+    if (rep->ok) {
+        const char *t = text_of(rep->outputs);
+        while (*t && !isdigit((unsigned char)*t))
+            t++;
+        k = *t ? atoi(t) - 1 : -1;
+        cJSON_Delete(rep->outputs);
+    }
+    if (k < 0 || k >= n || !cJSON_IsObject(cJSON_GetArrayItem(lj->cands, k))) {
+        pr_report_note(lj->j->run, lj->j,
+                       "the judge gave no usable candidate number; choosing "
+                       "by vote");
+        k = vote(lj->cands);
+    }
+    choose(lj, k);
+}
+
+/* ---- the callback ---- */
+
+/* Slots carry a back pointer through this table. */
+struct slot_ud {
+    struct llm_job *lj;
+    unsigned slot;
+};
+
+static void on_answer(void *ud, struct pr_llm_reply *rep)
+{
+    struct slot_ud *su = ud;
+    struct llm_job *lj = su->lj;
+    unsigned k = su->slot;
+    free(su);
+    lj->slots[k].pending = false;
+    lj->slots[k].call = NULL;
+    lj->outstanding--;
+    count(lj, rep);
+    if (!rep->ok)
+        note_failure(lj, rep);
+    if (lj->judging) {
+        judged(lj, rep);
+        return;
+    }
+    switch (lj->mode) {
+    case SINGLE:
+        if (rep->ok)
+            succeed(lj, rep->outputs);
+        else
+            fail(lj);
+        return;
+    case CASCADE: {
+        if (!rep->ok || lj->stopped) {
+            cJSON_Delete(rep->outputs);
+            fail(lj);
+            return;
+        }
+        const struct pr_step *s = pr_job_step(lj->j);
+        const char *text = text_of(rep->outputs);
+        cJSON_AddItemToArray(lj->drafts, cJSON_CreateString(text));
+        if (++lj->stage >= s->cascade.n) {
+            succeed(lj, rep->outputs);
+            return;
+        }
+        size_t n = strlen(lj->prompt) + strlen(text) + 256;
+        char *p = malloc(n);
+        if (p)
+            snprintf(p, n,
+                     "Improve the draft answer below: keep what is right, "
+                     "fix what is wrong, and reply with the improved answer "
+                     "only.\n\nTask:\n%s\n\nDraft:\n%s",
+                     lj->prompt, text);
+        cJSON_Delete(rep->outputs);
+        if (!p) {
+            snprintf(lj->why, sizeof lj->why, "out of memory");
+            lj->retryable = false;
+            fail(lj);
+            return;
+        }
+        uint32_t m = pr_plan_list_at(lj->j->run->plan, s->cascade, lj->stage);
+        ask(lj, 0, m, p, lj->system);
+        free(p);
+        return;
+    }
+    case BEST_OF:
+        cJSON_ReplaceItemInArray(lj->cands, (int)k,
+                                 rep->ok ? rep->outputs : cJSON_CreateNull());
+        if (lj->outstanding == 0)
+            best_of_done(lj);
+        return;
+    }
+}
+
+static void ask(struct llm_job *lj, unsigned slot, uint32_t model,
+                const char *prompt, const char *system)
+{
+    struct slot_ud *su = malloc(sizeof *su);
+    if (!su) {
+        snprintf(lj->why, sizeof lj->why, "out of memory");
+        lj->retryable = false;
+        if (lj->outstanding == 0)
+            fail(lj);
+        return;
+    }
+    su->lj = lj;
+    su->slot = slot;
+    lj->outstanding++;
+    lj->slots[slot].pending = true;
+    struct pr_llm_ask a = {model, prompt, system,
+                           lj->json_mode && !lj->judging};
+    lj->depth++;
+    struct pr_llm_call *c = pr_llm_call(lj->j, &a, on_answer, su);
+    lj->depth--;
+    if (lj->finished) {
+        lj->finished = false;
+        free_lj(lj);
+        return;
+    }
+    /* the answer may already have come (a cassette, a refusal) */
+    if (lj->slots[slot].pending)
+        lj->slots[slot].call = c;
+}
+
+/* ---- the executor ---- */
+
+static void llm_start(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    j->retry_after = -1;
+    if (!r->llm) {
+        pr_job_finish(j, false, "LLM steps are not set up in this run",
+                      false);
+        return;
+    }
+    if (s->model == PR_PLAN_NONE && s->cascade.n == 0) {
+        pr_job_finish(j, false, "the step names no model", false);
+        return;
+    }
+    cJSON *pv = NULL, *sv = NULL;
+    char err[400], why[600];
+    if (pr_run_interp(j, s->prompt, &pv, err, sizeof err) < 0 ||
+        (s->system != PR_PLAN_NONE &&
+         pr_run_interp(j, s->system, &sv, err, sizeof err) < 0)) {
+        snprintf(why, sizeof why, "in the prompt: %s", err);
+        cJSON_Delete(pv);
+        pr_job_finish(j, false, why, false);
+        return;
+    }
+    struct llm_job *lj = calloc(1, sizeof *lj);
+    if (lj) {
+        lj->j = j;
+        lj->prompt = pr_value_text(pv);
+        lj->system = sv ? pr_value_text(sv) : NULL;
+        lj->retry_after = -1;
+        lj->json_mode = (s->flags & PR_SF_JSON) || s->output_schema;
+        lj->mode = s->cascade.n > 1 ? CASCADE
+                   : s->best_of > 1 ? BEST_OF
+                                    : SINGLE;
+        lj->nslots = lj->mode == BEST_OF ? s->best_of : 1;
+        lj->slots = calloc(lj->nslots, sizeof *lj->slots);
+        lj->drafts = lj->mode == CASCADE ? cJSON_CreateArray() : NULL;
+        lj->cands = lj->mode == BEST_OF ? cJSON_CreateArray() : NULL;
+        for (unsigned k = 0; lj->cands && k < lj->nslots; k++)
+            cJSON_AddItemToArray(lj->cands, cJSON_CreateNull());
+    }
+    cJSON_Delete(pv);
+    cJSON_Delete(sv);
+    if (!lj || !lj->prompt || !lj->slots ||
+        (lj->mode == CASCADE && !lj->drafts) ||
+        (lj->mode == BEST_OF && !lj->cands)) {
+        if (lj)
+            free_lj(lj);
+        pr_job_finish(j, false, "out of memory", false);
+        return;
+    }
+    j->priv = lj;
+    if (lj->mode == CASCADE) {
+        ask(lj, 0, pr_plan_list_at(r->plan, s->cascade, 0), lj->prompt,
+            lj->system);
+        return;
+    }
+    if (lj->mode == SINGLE) {
+        ask(lj, 0, PR_PLAN_NONE, lj->prompt, lj->system);
+        return;
+    }
+    /* best_of: a guard keeps the count above zero until every call has
+       been made, as answers may come at once (a cassette, a refusal) */
+    lj->outstanding++;
+    for (unsigned k = 0; k < lj->nslots; k++)
+        ask(lj, k, PR_PLAN_NONE, lj->prompt, lj->system);
+    if (--lj->outstanding == 0)
+        best_of_done(lj);
+}
+
+static void llm_stop(struct pr_job *j, int sig)
+{
+    struct llm_job *lj = j->priv;
+    (void)sig;
+    if (!lj)
+        return;
+    lj->stopped = true;
+    for (unsigned k = 0; k < lj->nslots; k++)
+        if (lj->slots[k].pending && lj->slots[k].call) {
+            struct pr_llm_call *c = lj->slots[k].call;
+            lj->slots[k].call = NULL;
+            pr_llm_cancel(c);
+            if (j->priv != lj)
+                return;         /* the job ended */
+        }
+}
+
+const struct pr_executor pr_exec_llm = {
+    .in_process = false,
+    .own_slots = true,
+    .default_attempts = 3,
+    .start = llm_start,
+    .stop = llm_stop,
+    .release = free,            /* the step's spending (llm.c) */
+};
