@@ -84,6 +84,7 @@ struct call {
     void *ud;
     struct pr_http_req *req;
     bool waiting;               /* queued for a provider slot */
+    bool had_key;               /* an API key was sent */
     uint32_t model;
     bool anthropic, stream, json_mode;
     struct provider_slot *slot;
@@ -926,7 +927,14 @@ static void on_done(void *ud, const struct pr_http_result *res)
         error_message(c, msg, sizeof msg);
         long st = res->status;
         rep.retryable = st == 408 || st == 409 || st == 429 || st >= 500;
-        snprintf(why, sizeof why, "%s: HTTP %ld%s", m.name, st, msg);
+        snprintf(why, sizeof why, "%s: HTTP %ld%s%s%s%s", m.name, st, msg,
+                 st == 401 && !c->had_key ? " (no API key was sent: set " : "",
+                 st == 401 && !c->had_key
+                     ? (m.api_key_env[0] ? m.api_key_env
+                        : c->anthropic   ? "ANTHROPIC_API_KEY"
+                                         : "OPENAI_API_KEY")
+                     : "",
+                 st == 401 && !c->had_key ? ")" : "");
     } else {
         const char *ct = res->content_type ? res->content_type : "";
         bool sse = !strncmp(ct, "text/event-stream", 17);
@@ -1076,6 +1084,7 @@ static void send_call(struct call *c)
         bl--;
     snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
     char auth[1024] = "", ver[] = "anthropic-version: 2023-06-01";
+    c->had_key = key != NULL;
     if (key)
         snprintf(auth, sizeof auth, c->anthropic ? "x-api-key: %s"
                                                  : "Authorization: Bearer %s",
