@@ -47,6 +47,8 @@ struct model_state {
 struct provider_slot {
     const char *name;
     unsigned in_flight;
+    /* token buckets of the --rpm / --tpm limits, refilled continuously */
+    double req_avail, tok_avail, last;
 };
 
 struct exchange {               /* a cassette entry */
@@ -71,6 +73,8 @@ struct pr_llm {
     struct exchange *tape;
     size_t ntape, captape;
     bool tape_dirty;
+    uint64_t wake;              /* timer: a rate limit frees up */
+    struct pr_run *run;
 };
 
 struct step_spend {
@@ -85,6 +89,7 @@ struct call {
     struct pr_http_req *req;
     bool waiting;               /* queued for a provider slot */
     bool had_key;               /* an API key was sent */
+    double est_tokens;          /* what the rate limiter was charged */
     uint32_t model;
     bool anthropic, stream, json_mode;
     struct provider_slot *slot;
@@ -220,6 +225,7 @@ int pr_llm_init(struct pr_run *r, const struct pr_llm_opts *o)
         return -1;
     r->llm = L;
     L->o = *o;
+    L->run = r;
     if (!L->o.provider_jobs)
         L->o.provider_jobs = 64;
     L->models = calloc((size_t)r->plan->nmodels + 1, sizeof *L->models);
@@ -246,6 +252,8 @@ int pr_llm_finish(struct pr_run *r)
         return 0;
     if (L->o.record && L->tape_dirty)
         rc = save_tape(L, L->o.record);
+    if (L->wake)
+        pr_loop_cancel(r->loop, L->wake);
     pr_http_free(L->http);
     for (size_t i = 0; i < L->ntape; i++) {
         free(L->tape[i].body);
@@ -889,11 +897,13 @@ static void record(struct pr_llm *L, const struct call *c,
 }
 
 static void start_waiting(struct pr_run *r);
+static void settle_tokens(struct call *c);
 
 /* Ends C: the callback gets the reply, C is freed. */
 static void conclude(struct call *c, struct pr_llm_reply *rep)
 {
     struct pr_run *r = c->j->run;
+    settle_tokens(c);
     pr_llm_done done = c->done;
     void *ud = c->ud;
     free_call(c);
@@ -1115,19 +1125,83 @@ static void send_call(struct call *c)
     }
 }
 
+/* Admits C under its provider's limits: 0 (the buckets are charged),
+ * or the seconds until it could be admitted (-1: a concurrency slot must
+ * free up first). */
+static double admit(struct pr_llm *L, struct call *c)
+{
+    struct provider_slot *s = c->slot;
+    if (s->in_flight >= L->o.provider_jobs)
+        return -1;
+    double rpm = L->o.rpm, tpm = L->o.tpm;
+    if (!rpm && !tpm)
+        return 0;
+    double now = pr_loop_now();
+    if (!s->last) {
+        s->req_avail = rpm;
+        s->tok_avail = tpm;
+    } else {
+        s->req_avail += (now - s->last) * rpm / 60;
+        s->tok_avail += (now - s->last) * tpm / 60;
+        if (s->req_avail > rpm)
+            s->req_avail = rpm;
+        if (s->tok_avail > tpm)
+            s->tok_avail = tpm;
+    }
+    s->last = now;
+    double need = c->est_tokens < tpm ? c->est_tokens : tpm, wait = 0;
+    if (rpm && s->req_avail < 1)
+        wait = (1 - s->req_avail) * 60 / rpm;
+    if (tpm && s->tok_avail < need && (need - s->tok_avail) * 60 / tpm > wait)
+        wait = (need - s->tok_avail) * 60 / tpm;
+    if (wait > 0)
+        return wait;
+    if (rpm)
+        s->req_avail -= 1;
+    if (tpm)
+        s->tok_avail -= c->est_tokens;
+    return 0;
+}
+
+static void on_wake(void *ud)
+{
+    struct pr_llm *L = ud;
+    L->wake = 0;
+    start_waiting(L->run);
+}
+
+/* Starts every waiting call its provider's limits admit, in order; sets
+ * a timer for the earliest a rate limit admits the rest. */
 static void start_waiting(struct pr_run *r)
 {
     struct pr_llm *L = state(r);
-    while (L && L->nwaiting) {
-        struct call *c = L->waiting[0];
-        if (c->slot->in_flight >= L->o.provider_jobs)
-            return;
-        memmove(L->waiting, L->waiting + 1,
-                (L->nwaiting - 1) * sizeof *L->waiting);
+    if (!L)
+        return;
+    double soonest = -1;
+    for (size_t i = 0; i < L->nwaiting;) {
+        struct call *c = L->waiting[i];
+        double w = admit(L, c);
+        if (w != 0) {
+            if (w > 0 && (soonest < 0 || w < soonest))
+                soonest = w;
+            i++;
+            continue;
+        }
+        memmove(L->waiting + i, L->waiting + i + 1,
+                (L->nwaiting - i - 1) * sizeof *L->waiting);
         L->nwaiting--;
         c->waiting = false;
         send_call(c);
     }
+    if (soonest > 0 && !L->wake)
+        L->wake = pr_loop_timer(r->loop, soonest, on_wake, L);
+}
+
+/* The rate limiter charged an estimate; settle with what was used. */
+static void settle_tokens(struct call *c)
+{
+    if (c->slot && c->est_tokens > 0)
+        c->slot->tok_avail -= (double)(c->in_tok + c->out_tok) - c->est_tokens;
 }
 
 struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
@@ -1174,7 +1248,8 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
     h = fnv1a(c->req_body, strlen(c->req_body), h);
     snprintf(c->key, sizeof c->key, "%016llx", (unsigned long long)h);
     c->slot = slot_for(L, m.provider);
-    if (c->slot->in_flight >= L->o.provider_jobs) {
+    c->est_tokens = L->o.tpm ? (double)strlen(c->req_body) / 4 : 0;
+    if (L->nwaiting || admit(L, c) != 0) {
         if (L->nwaiting == L->capwaiting) {
             size_t n = L->capwaiting ? L->capwaiting * 2 : 64;
             void *w = realloc(L->waiting, n * sizeof *L->waiting);
@@ -1187,6 +1262,7 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
         }
         c->waiting = true;
         L->waiting[L->nwaiting++] = c;
+        start_waiting(r);
         return (struct pr_llm_call *)c;
     }
     send_call(c);

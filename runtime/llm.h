@@ -19,6 +19,8 @@ struct pr_llm_opts {
     const char *record;         /* cassette to write, or NULL */
     const char *replay;         /* cassette to serve from, or NULL */
     unsigned provider_jobs;     /* requests in flight per provider */
+    unsigned rpm, tpm;          /* requests / tokens per minute and
+                                   provider; 0: no limit */
     bool no_stream;             /* ask for whole replies, not SSE */
     double request_timeout;     /* seconds per request; 0: the step's */
 };

@@ -44,6 +44,9 @@ static void usage(FILE *out)
           "                       without network or keys\n"
           "  --provider-jobs N    LLM requests in flight per provider "
           "(default 64)\n"
+          "  --rpm N              at most N LLM requests a minute per "
+          "provider\n"
+          "  --tpm N              at most N tokens a minute per provider\n"
           "  --no-stream          ask providers for whole replies instead "
           "of\n"
           "                       server-sent events\n"
@@ -326,6 +329,21 @@ int main(int argc, char **argv)
                 lopt.replay = argv[i];
         } else if (!strcmp(a, "--no-stream")) {
             lopt.no_stream = true;
+        } else if (!strcmp(a, "--rpm") || !strcmp(a, "--tpm")) {
+            const char *v = ++i < argc ? argv[i] : NULL;
+            char *end;
+            errno = 0;
+            unsigned long n = v ? strtoul(v, &end, 10) : 0;
+            if (!v || !*v || *end || errno || *v == '-' || n == 0 ||
+                n > 100000000) {
+                rc = usage_error("'%s' needs a number from 1 to 100000000",
+                                 a);
+                goto done;
+            }
+            if (a[2] == 'r')
+                lopt.rpm = (unsigned)n;
+            else
+                lopt.tpm = (unsigned)n;
         } else if (!strcmp(a, "--provider-jobs")) {
             if (!parse_count(++i < argc ? argv[i] : NULL,
                              &lopt.provider_jobs)) {
