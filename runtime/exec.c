@@ -269,14 +269,9 @@ static bool before(const struct pr_run *r, const struct pr_job *a,
 
 static int heap_push(struct pr_run *r, struct pr_job *j)
 {
-    if (r->nheap == r->capheap) {
-        size_t n = r->capheap ? r->capheap * 2 : 64;
-        void *h = realloc(r->heap, n * sizeof *r->heap);
-        if (!h)
-            return -1;
-        r->heap = h;
-        r->capheap = n;
-    }
+    if (pr_grow((void **)&r->heap, &r->capheap, r->nheap + 1,
+                sizeof *r->heap) < 0)
+        return -1;
     size_t k = r->nheap++;
     while (k && before(r, j, r->heap[(k - 1) / 2])) {
         r->heap[k] = r->heap[(k - 1) / 2];
@@ -308,14 +303,9 @@ static struct pr_job *heap_pop(struct pr_run *r)
 
 static int now_push(struct pr_run *r, struct pr_job *j)
 {
-    if (r->nnow == r->capnow) {
-        size_t n = r->capnow ? r->capnow * 2 : 64;
-        void *h = realloc(r->now, n * sizeof *r->now);
-        if (!h)
-            return -1;
-        r->now = h;
-        r->capnow = n;
-    }
+    if (pr_grow((void **)&r->now, &r->capnow, r->nnow + 1, sizeof *r->now) <
+        0)
+        return -1;
     r->now[r->nnow++] = j;
     return 0;
 }

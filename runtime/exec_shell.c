@@ -411,15 +411,9 @@ int pr_strv_add(struct pr_strv *sv, char *s)
 {
     if (!s)
         return -1;
-    if (sv->n + 2 > sv->cap) {
-        size_t c = sv->cap ? sv->cap * 2 : 32;
-        char **nv = realloc(sv->v, c * sizeof *nv);
-        if (!nv) {
-            free(s);
-            return -1;
-        }
-        sv->v = nv;
-        sv->cap = c;
+    if (pr_grow((void **)&sv->v, &sv->cap, sv->n + 2, sizeof *sv->v) < 0) {
+        free(s);
+        return -1;
     }
     sv->v[sv->n++] = s;
     sv->v[sv->n] = NULL;

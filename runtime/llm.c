@@ -157,16 +157,11 @@ static int load_tape(struct pr_llm *L, const char *path)
             rc = -1;
             break;
         }
-        if (L->ntape == L->captape) {
-            size_t c = L->captape ? L->captape * 2 : 16;
-            void *t = realloc(L->tape, c * sizeof *L->tape);
-            if (!t) {
-                cJSON_Delete(e);
-                rc = -1;
-                break;
-            }
-            L->tape = t;
-            L->captape = c;
+        if (pr_grow((void **)&L->tape, &L->captape, L->ntape + 1,
+                    sizeof *L->tape) < 0) {
+            cJSON_Delete(e);
+            rc = -1;
+            break;
         }
         struct exchange *x = &L->tape[L->ntape++];
         memset(x, 0, sizeof *x);
@@ -874,14 +869,9 @@ static void record(struct pr_llm *L, const struct call *c,
 {
     if (!L->o.record || res->cancelled || !res->status)
         return;
-    if (L->ntape == L->captape) {
-        size_t n = L->captape ? L->captape * 2 : 16;
-        void *t = realloc(L->tape, n * sizeof *L->tape);
-        if (!t)
-            return;
-        L->tape = t;
-        L->captape = n;
-    }
+    if (pr_grow((void **)&L->tape, &L->captape, L->ntape + 1,
+                sizeof *L->tape) < 0)
+        return;
     struct exchange *x = &L->tape[L->ntape++];
     memset(x, 0, sizeof *x);
     memcpy(x->key, c->key, 17);
@@ -1250,15 +1240,10 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
     c->slot = slot_for(L, m.provider);
     c->est_tokens = L->o.tpm ? (double)strlen(c->req_body) / 4 : 0;
     if (L->nwaiting || admit(L, c) != 0) {
-        if (L->nwaiting == L->capwaiting) {
-            size_t n = L->capwaiting ? L->capwaiting * 2 : 64;
-            void *w = realloc(L->waiting, n * sizeof *L->waiting);
-            if (!w) {
-                fail_call(c, "out of memory", false);
-                return NULL;
-            }
-            L->waiting = w;
-            L->capwaiting = n;
+        if (pr_grow((void **)&L->waiting, &L->capwaiting, L->nwaiting + 1,
+                    sizeof *L->waiting) < 0) {
+            fail_call(c, "out of memory", false);
+            return NULL;
         }
         c->waiting = true;
         L->waiting[L->nwaiting++] = c;

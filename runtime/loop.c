@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "util.h"
 
 struct watch {
     int events;                 /* 0: unused */
@@ -125,27 +126,12 @@ void pr_loop_free(struct pr_loop *l)
     free(l);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 8;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * size);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 int pr_loop_fd(struct pr_loop *l, int fd, int events, pr_fd_fn fn, void *ud)
 {
     if (fd < 0)
         return -1;
     size_t old = l->wcap;
-    if (grow((void **)&l->w, &l->wcap, (size_t)fd + 1, sizeof *l->w) < 0)
+    if (pr_grow((void **)&l->w, &l->wcap, (size_t)fd + 1, sizeof *l->w) < 0)
         return -1;
     if (l->wcap > old)
         memset(l->w + old, 0, (l->wcap - old) * sizeof *l->w);
@@ -221,9 +207,9 @@ uint64_t pr_loop_timer(struct pr_loop *l, double after, pr_timer_fn fn,
     } else {
         if (l->tused == l->tcap) {
             size_t n = l->tcap, hc = l->tcap, fc = l->tcap;
-            if (grow((void **)&l->t, &n, n + 1, sizeof *l->t) < 0 ||
-                grow((void **)&l->heap, &hc, n, sizeof *l->heap) < 0 ||
-                grow((void **)&l->free_t, &fc, n, sizeof *l->free_t) < 0)
+            if (pr_grow((void **)&l->t, &n, n + 1, sizeof *l->t) < 0 ||
+                pr_grow((void **)&l->heap, &hc, n, sizeof *l->heap) < 0 ||
+                pr_grow((void **)&l->free_t, &fc, n, sizeof *l->free_t) < 0)
                 return 0;
             l->tcap = n;
         }
@@ -256,7 +242,7 @@ void pr_loop_cancel(struct pr_loop *l, uint64_t id)
 
 int pr_loop_child(struct pr_loop *l, pid_t pid, pr_child_fn fn, void *ud)
 {
-    if (grow((void **)&l->c, &l->ccap, l->nc + 1, sizeof *l->c) < 0)
+    if (pr_grow((void **)&l->c, &l->ccap, l->nc + 1, sizeof *l->c) < 0)
         return -1;
     l->c[l->nc++] = (struct child){pid, fn, ud};
     return 0;
@@ -334,7 +320,7 @@ int pr_loop_once(struct pr_loop *l, double timeout)
     if (!pr_loop_busy(l) && timeout < 0)
         return -1;
     size_t n = 1;
-    if (grow((void **)&l->pfd, &l->pfdcap, l->nwatch + 1, sizeof *l->pfd) <
+    if (pr_grow((void **)&l->pfd, &l->pfdcap, l->nwatch + 1, sizeof *l->pfd) <
         0)
         return -1;
     l->pfd[0] = (struct pollfd){sig_pipe[0], POLLIN, 0};

@@ -72,6 +72,10 @@ size_t pr_edit_distance(const char *a, const char *b);
 const char *pr_closest(const char *word, const char *const *cands,
                        size_t n);
 
+/* Makes *P (an array of SIZE-byte items, *CAP allocated) hold at least
+ * NEED items, doubling from 8.  0, or -1 (out of memory; *P unchanged). */
+int pr_grow(void **p, size_t *cap, size_t need, size_t size);
+
 /* The offset of the first escape \u0000 inside a JSON string in TEXT,
  * or -1.  cJSON would cut a string there. */
 long pr_json_nul_escape(const char *text, size_t n);
