@@ -45,6 +45,13 @@ static double wall_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Why steps end unfinished when the run stops. */
+static const char *cancel_reason(const struct pr_run *r)
+{
+    return r->sla_exceeded ? "sla: the workflow's max_duration is over"
+                           : "cancelled";
+}
+
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -390,7 +397,7 @@ static void instances_done(struct pr_job *p)
     char why[96];
     if (ncancel) {
         p->status = PR_ST_CANCELLED;
-        set_reason(p, "cancelled");
+        set_reason(p, cancel_reason(p->run));
     } else if (nfail) {
         snprintf(why, sizeof why, "%u of %u instances failed", nfail,
                  p->ninst);
@@ -420,7 +427,7 @@ static void make_ready(struct pr_job *j)
     const struct pr_step *s = pr_job_step(j);
     char err[512];
     if (r->cancelling) {
-        end_unstarted(j, PR_ST_CANCELLED, "cancelled");
+        end_unstarted(j, PR_ST_CANCELLED, cancel_reason(r));
         return;
     }
     uint32_t b = r->blocker[j->step];
@@ -587,7 +594,7 @@ static void on_retry(void *ud)
     r->waiting_retry--;
     if (r->cancelling) {
         j->status = PR_ST_CANCELLED;
-        set_reason(j, "cancelled");
+        set_reason(j, cancel_reason(j->run));
         j->finished_at = wall_now();
         if (j->parent)
             instance_done(j);
@@ -617,7 +624,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         reason = "timeout";
     }
     if (r->cancelling && !ok) {
-        reason = "cancelled";
+        reason = cancel_reason(r);
         retryable = false;
     }
     if (s->max_attempts > 1 || x->default_attempts > 1)
@@ -760,18 +767,11 @@ static void stop_all(struct pr_run *r, int sig)
     }
 }
 
-static void on_signal(void *ud, int signo)
+/* Stops the run: nothing new starts, running steps are stopped, steps
+ * waiting between attempts end. */
+static void cancel_run(struct pr_run *r)
 {
-    struct pr_run *r = ud;
-    if (r->cancelling) {
-        stop_all(r, SIGKILL);   /* asked twice: no grace */
-        return;
-    }
-    r->signal = signo;
     r->cancelling = true;
-    pr_report_note(r, NULL, "received %s; stopping running steps",
-                   signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM"
-                                                                 : "SIGHUP");
     stop_all(r, SIGTERM);
     /* steps waiting between attempts end now */
     for (uint32_t i = 0; i < r->nsteps; i++) {
@@ -786,6 +786,35 @@ static void on_signal(void *ud, int signo)
             on_retry(x);
         }
     }
+}
+
+static void on_signal(void *ud, int signo)
+{
+    struct pr_run *r = ud;
+    if (r->cancelling) {
+        stop_all(r, SIGKILL);   /* asked twice: no grace */
+        return;
+    }
+    r->signal = signo;
+    pr_report_note(r, NULL, "received %s; stopping running steps",
+                   signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM"
+                                                                 : "SIGHUP");
+    cancel_run(r);
+}
+
+/* sla.max_duration: the run fails, what is running is stopped. */
+static void on_sla(void *ud)
+{
+    struct pr_run *r = ud;
+    r->sla_timer = 0;
+    if (r->cancelling)
+        return;
+    r->sla_exceeded = true;
+    r->failed_hard = true;
+    pr_report_note(r, NULL,
+                   "the workflow's sla.max_duration (%g s) is over; stopping "
+                   "running steps", r->wf.sla_max_duration);
+    cancel_run(r);
 }
 
 static void kill_stragglers(void *ud)
@@ -897,6 +926,9 @@ int pr_run_exec(struct pr_run *r)
     }
     if (r->opt.progress)
         r->progress_timer = pr_loop_timer(r->loop, 0.1, on_progress, r);
+    if (r->wf.sla_max_duration > 0)
+        r->sla_timer = pr_loop_timer(r->loop, r->wf.sla_max_duration, on_sla,
+                                     r);
     bool straggler_timer = false;
     for (;;) {
         dispatch(r);
@@ -906,7 +938,7 @@ int pr_run_exec(struct pr_run *r)
                 struct pr_job *j = heap_pop(r);
                 j->queued = false;
                 j->status = PR_ST_CANCELLED;
-                set_reason(j, "cancelled");
+                set_reason(j, cancel_reason(j->run));
                 j->finished_at = wall_now();
                 if (j->parent)
                     instance_done(j);
@@ -934,12 +966,14 @@ int pr_run_exec(struct pr_run *r)
     }
     if (r->progress_timer)
         pr_loop_cancel(r->loop, r->progress_timer);
+    if (r->sla_timer)
+        pr_loop_cancel(r->loop, r->sla_timer);
     /* steps that never became ready */
     for (uint32_t i = 0; i < r->nsteps; i++) {
         struct pr_job *j = &r->jobs[i];
         if (j->status == PR_ST_WAITING || j->status == PR_ST_RUNNING) {
             j->status = PR_ST_CANCELLED;
-            set_reason(j, "cancelled");
+            set_reason(j, cancel_reason(j->run));
             r->cancelled++;
             r->done++;
         }

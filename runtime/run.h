@@ -121,6 +121,8 @@ struct pr_run {
     int signal;                 /* the signal that cancels the run, or 0 */
     bool cancelling;
     uint64_t progress_timer;
+    uint64_t sla_timer;         /* sla.max_duration */
+    bool sla_exceeded;
 };
 
 /* Prepares a run of PLAN with bound PARAMS (taken over).  -1 with a
