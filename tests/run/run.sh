@@ -637,6 +637,23 @@ check_timeout() {
     none_left "timeout: processes" "sleep $t"
 }
 
+# sla.max_duration over: the run fails and stops what runs
+check_sla() {
+    scratch sla
+    compile sla sla || return
+    t=${long}09
+    prun sla "$d" --json --kill-grace 0.5 "$tmp/sla.plan" -p t="$t"
+    status sla 1
+    expect sla "$d/res.json" \
+        status '"failed"' \
+        steps.slow.status '"cancelled"' \
+        steps.after.status '"cancelled"' \
+        steps.quick.status '"succeeded"' \
+        steps.quick.outputs.stdout '"in time"'
+    reason sla "$d/res.json" slow "sla: the workflow's max_duration is over"
+    none_left "sla: processes" "sleep $t"
+}
+
 # ---- 9. SIGINT and SIGTERM ----
 
 # ready DIR NAME...: every DIR/NAME.ready exists
@@ -1226,6 +1243,7 @@ check_after
 check_foreach
 check_retry
 check_timeout
+check_sla
 check_signal INT 130
 check_signal TERM 143
 check_signal HUP 129
