@@ -622,6 +622,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
     if (j->timed_out) {
         ok = false;
         reason = "timeout";
+        retryable = true;       /* whatever the stopped executor said */
     }
     if (r->cancelling && !ok) {
         reason = cancel_reason(r);
