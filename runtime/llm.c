@@ -572,6 +572,23 @@ static double num_at(const cJSON *o, const char *a, const char *b)
     return cJSON_IsNumber(x) ? x->valuedouble : 0;
 }
 
+/* A count from a reply, clamped: a server's number never overflows a
+ * conversion (-1 for "none" where a negative or fractional one is). */
+static uint64_t count_at(const cJSON *o, const char *a, const char *b)
+{
+    double d = num_at(o, a, b);
+    if (!(d >= 0))
+        return 0;
+    return d > 9007199254740992.0 ? (uint64_t)9007199254740992ull
+                                  : (uint64_t)d;
+}
+
+static int index_at(const cJSON *o, const char *a)
+{
+    double d = num_at(o, a, NULL);
+    return d >= 0 && d < 1024 ? (int)d : -1;
+}
+
 static void append_text(struct call *c, const char *t)
 {
     if (t)
@@ -596,11 +613,11 @@ static void on_event(struct call *c, const char *data)
         if (!type) {
         } else if (!strcmp(type, "message_start")) {
             cJSON *msg = cJSON_GetObjectItem(e, "message");
-            c->in_tok += (uint64_t)num_at(msg, "usage", "input_tokens");
-            c->out_tok += (uint64_t)num_at(msg, "usage", "output_tokens");
+            c->in_tok += count_at(msg, "usage", "input_tokens");
+            c->out_tok += count_at(msg, "usage", "output_tokens");
         } else if (!strcmp(type, "content_block_start")) {
             cJSON *b = cJSON_GetObjectItem(e, "content_block");
-            int idx = (int)num_at(e, "index", NULL);
+            int idx = index_at(e, "index");
             if (idx >= 0 && idx < 1024 && str_at(b, "type", NULL) &&
                 !strcmp(str_at(b, "type", NULL), "tool_use"))
                 add_tool_delta(c, idx, str_at(b, "id", NULL),
@@ -610,7 +627,7 @@ static void on_event(struct call *c, const char *data)
         } else if (!strcmp(type, "content_block_delta")) {
             cJSON *d = cJSON_GetObjectItem(e, "delta");
             const char *dt = str_at(d, "type", NULL);
-            int idx = (int)num_at(e, "index", NULL);
+            int idx = index_at(e, "index");
             if (dt && !strcmp(dt, "input_json_delta") && idx >= 0 &&
                 idx < 1024)
                 add_tool_delta(c, idx, NULL, NULL,
@@ -618,7 +635,7 @@ static void on_event(struct call *c, const char *data)
             else
                 append_text(c, str_at(d, "text", NULL));
         } else if (!strcmp(type, "message_delta")) {
-            uint64_t o = (uint64_t)num_at(e, "usage", "output_tokens");
+            uint64_t o = count_at(e, "usage", "output_tokens");
             if (o)
                 c->out_tok = o;
         } else if (!strcmp(type, "message_stop")) {
@@ -637,7 +654,7 @@ static void on_event(struct call *c, const char *data)
         append_text(c, str_at(d, "content", NULL));
         cJSON *tc;
         cJSON_ArrayForEach(tc, cJSON_GetObjectItem(d, "tool_calls")) {
-            int idx = (int)num_at(tc, "index", NULL);
+            int idx = index_at(tc, "index");
             if (idx >= 0 && idx < 1024)
                 add_tool_delta(c, idx, str_at(tc, "id", NULL),
                                str_at(tc, "function", "name"),
@@ -645,8 +662,8 @@ static void on_event(struct call *c, const char *data)
         }
         cJSON *u = cJSON_GetObjectItem(e, "usage");
         if (cJSON_IsObject(u)) {
-            c->in_tok = (uint64_t)num_at(u, "prompt_tokens", NULL);
-            c->out_tok = (uint64_t)num_at(u, "completion_tokens", NULL);
+            c->in_tok = count_at(u, "prompt_tokens", NULL);
+            c->out_tok = count_at(u, "completion_tokens", NULL);
         }
         const char *em = str_at(e, "error", "message");
         if (em && !c->stream_error)
@@ -731,8 +748,8 @@ static const char *parse_whole(struct call *c, cJSON *r)
             }
             idx++;
         }
-        c->in_tok = (uint64_t)num_at(r, "usage", "input_tokens");
-        c->out_tok = (uint64_t)num_at(r, "usage", "output_tokens");
+        c->in_tok = count_at(r, "usage", "input_tokens");
+        c->out_tok = count_at(r, "usage", "output_tokens");
         if (!cJSON_IsArray(cJSON_GetObjectItem(r, "content")))
             return "the reply has no 'content' list";
     } else {
@@ -748,8 +765,8 @@ static const char *parse_whole(struct call *c, cJSON *r)
                            str_at(tc, "function", "name"),
                            str_at(tc, "function", "arguments"));
         }
-        c->in_tok = (uint64_t)num_at(r, "usage", "prompt_tokens");
-        c->out_tok = (uint64_t)num_at(r, "usage", "completion_tokens");
+        c->in_tok = count_at(r, "usage", "prompt_tokens");
+        c->out_tok = count_at(r, "usage", "completion_tokens");
     }
     return NULL;
 }
