@@ -49,6 +49,10 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
                  struct pc_step *s);
 struct pc_model *pc_use_model(struct pc_build *b, const char *name,
                               struct pc_loc loc);
+/* A model the workflow defines, else one of the catalog (reported when
+ * unknown). */
+struct pc_model *pc_find_model(struct pc_build *b, const char *name,
+                               struct pc_loc loc);
 const char *pc_resolve_agent(struct pc_build *b, const char *name,
                              struct pc_loc loc, struct pc_step *s);
 struct pc_param *pc_find_param(struct pc_workflow *wf, const char *name);

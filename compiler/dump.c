@@ -2,7 +2,8 @@
  *
  * Like objdump or luac -l: the header, the workflow record, parameters,
  * models, then every step in plan order with its edges, settings and the
- * disassembly of its expressions, the tools, and the embedded plans of the
+ * disassembly of its expressions, the tools, the prompt files and partials
+ * with their compiled templates, and the embedded plans of the
  * sub-workflows.  Reads through the runtime's loader, so a damaged plan is
  * reported exactly as pomlrun would report it.
  */
@@ -12,6 +13,7 @@
 
 #include "bytecode.h"
 #include "plan.h"
+#include "template.h"
 
 int pc_dump_plan(const char *path, FILE *out);
 
@@ -143,8 +145,13 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
         fprintf(out, "    strategy: %s\n", s.strategy);
     if (s.workflow)
         fprintf(out, "    workflow: %s\n", s.workflow);
-    if (s.prompt_file)
-        fprintf(out, "    prompt file: %s\n", s.prompt_file);
+    if (s.prompt_file) {
+        uint32_t k = pr_plan_prompt_find(p, s.prompt_file);
+        fprintf(out, "    prompt file: %s", s.prompt_file);
+        if (k != PR_PLAN_NONE)
+            fprintf(out, " (prompt %u)", k);
+        fputc('\n', out);
+    }
     if (s.best_of)
         fprintf(out, "    best of: %u\n", s.best_of);
     for (uint32_t k = 0; k < s.fallback.n; k++)
@@ -164,6 +171,34 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
         fprintf(out, "    inputs: value %u\n", s.inputs);
     if (s.with != PR_PLAN_NONE)
         fprintf(out, "    with: value %u\n", s.with);
+}
+
+/* A prompt record: what its frontmatter gave, then its template's code. */
+static void dump_prompt(const struct pr_plan *p, uint32_t i, FILE *out)
+{
+    struct pr_prompt v;
+    pr_plan_prompt(p, i, &v);
+    fprintf(out, "prompt %u %s  [%s]", i, v.name,
+            v.kind == PR_PROMPT_PARTIAL ? "partial" : "prompt file");
+    if (*v.title)
+        fprintf(out, " %s", v.title);
+    fputc('\n', out);
+    if (*v.description)
+        fprintf(out, "    %s\n", v.description);
+    const char *m = model_name(p, v.model);
+    if (m)
+        fprintf(out, "    model: %s\n", m);
+    static const char *const labels[] = {"config", "input schema",
+                                         "input defaults", "output format",
+                                         "output schema"};
+    const char *vals[] = {v.config, v.input_schema, v.input_default,
+                          v.output_format, v.output_schema};
+    for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++)
+        if (vals[k])
+            fprintf(out, "    %s: %s\n", labels[k], vals[k]);
+    fprintf(out, "    template: %u bytes\n", v.code.len);
+    if (v.code.p)
+        pr_tpl_disasm(v.code.p, v.code.len, out);
 }
 
 /* The plans P embeds, one line each, their own embedded plans indented
@@ -268,6 +303,10 @@ int pc_dump_plan(const char *path, FILE *out)
         pr_plan_tool(&p, i, &t);
         fprintf(out, "tool %s: %s on server %s\n", t.name, t.remote_name,
                 *t.server ? t.server : "-");
+    }
+    for (uint32_t i = 0; i < p.nprompts; i++) {
+        fputc('\n', out);
+        dump_prompt(&p, i, out);
     }
     if (p.nsubplans)
         fputc('\n', out);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "handlebars.h"
 #include "plan.h"
 
 /* The plans written so far in one pc_emit_plan, by workflow. */
@@ -163,50 +164,11 @@ static uint32_t emit_tval(struct emitter *e, const struct pc_tval *t)
     return at;
 }
 
-/* YAML node -> JSON text with core-schema types, for defaults, enums and
- * schemas. */
-static cJSON *node_json(const struct pc_node *n, int depth)
-{
-    long long iv;
-    double dv;
-    bool b;
-    if (!n || depth > 200)
-        return cJSON_CreateNull();
-    switch (n->kind) {
-    case PC_NODE_NULL:
-        return cJSON_CreateNull();
-    case PC_NODE_SCALAR:
-        if (pc_scalar_null(n))
-            return cJSON_CreateNull();
-        if (pc_scalar_bool(n, &b) == 0)
-            return cJSON_CreateBool(b);
-        if (pc_scalar_int(n, &iv) == 0)
-            return cJSON_CreateNumber((double)iv);
-        if (pc_scalar_float(n, &dv) == 0)
-            return cJSON_CreateNumber(dv);
-        return cJSON_CreateString(n->str);
-    case PC_NODE_SEQ: {
-        cJSON *a = cJSON_CreateArray();
-        for (size_t i = 0; a && i < n->len; i++)
-            cJSON_AddItemToArray(a, node_json(n->items[i], depth + 1));
-        return a;
-    }
-    case PC_NODE_MAP: {
-        cJSON *o = cJSON_CreateObject();
-        for (size_t i = 0; o && i < n->len; i++)
-            cJSON_AddItemToObject(o, n->pairs[i].key->str,
-                                  node_json(n->pairs[i].value, depth + 1));
-        return o;
-    }
-    }
-    return cJSON_CreateNull();
-}
-
 static uint32_t json_str(struct emitter *e, const struct pc_node *n)
 {
     if (!n)
         return PR_PLAN_NONE;
-    cJSON *j = node_json(n, 0);
+    cJSON *j = pc_node_json(n);
     char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!txt) {
@@ -468,6 +430,68 @@ static int emit_workflow(struct pc_ctx *ctx, struct pc_catalog *cat,
                          struct pc_workflow *wf, struct plan_cache *cache,
                          uint8_t **out, size_t *size);
 
+/* PROMPTS: by kind (prompt files, then partials), then by name. */
+static int prompt_cmp(const void *a, const void *b)
+{
+    const struct pc_prompt *x = *(const struct pc_prompt *const *)a;
+    const struct pc_prompt *y = *(const struct pc_prompt *const *)b;
+    if (x->partial != y->partial)
+        return x->partial ? 1 : -1;
+    return pr_plan_name_cmp(x->name, strlen(x->name), y->name,
+                            strlen(y->name));
+}
+
+static uint32_t prompt_index(void *ud, void *target)
+{
+    (void)ud;
+    return ((const struct pc_prompt *)target)->index;
+}
+
+static void emit_prompt(struct emitter *e, const struct pc_prompt *p)
+{
+    struct pr_buf code;
+    pr_buf_init(&code);
+    if (pc_tpl_encode(p->tpl, prompt_index, NULL, &code) < 0)
+        e->failed = true;
+    uint32_t off = code.len ? pr_pb_code(e->b, code.data, code.len) : 0;
+    uint8_t r[PR_PROMPT_SIZE] = {0};
+    pr_put_u32(r, str(e, p->name));
+    pr_put_u32(r + 4, str(e, p->title));
+    pr_put_u32(r + 8, off);
+    pr_put_u32(r + 12, (uint32_t)code.len);
+    r[16] = p->partial ? PR_PROMPT_PARTIAL : PR_PROMPT_FILE;
+    pr_put_u32(r + 20, str(e, p->description));
+    pr_put_u32(r + 24, model_index(e, p->model));
+    pr_put_u32(r + 28, optstr(e, p->config));
+    pr_put_u32(r + 32, optstr(e, p->input_schema));
+    pr_put_u32(r + 36, optstr(e, p->input_default));
+    pr_put_u32(r + 40, optstr(e, p->output_format));
+    pr_put_u32(r + 44, optstr(e, p->output_schema));
+    memcpy(pr_pb_record(e->b, PR_SEC_PROMPTS, PR_PROMPT_SIZE, NULL), r,
+           sizeof r);
+    pr_buf_free(&code);
+}
+
+static void emit_prompts(struct emitter *e)
+{
+    struct pc_workflow *wf = e->wf;
+    struct pc_prompt **v = malloc((wf->nprompts + 1) * sizeof *v);
+    size_t n = 0;
+    if (!v) {
+        e->failed = true;
+        return;
+    }
+    for (size_t i = 0; i < wf->nprompts; i++)
+        if (wf->prompts[i]->tpl)
+            v[n++] = wf->prompts[i];
+    qsort(v, n, sizeof *v, prompt_cmp);
+    for (size_t i = 0; i < n; i++)
+        v[i]->index = (uint32_t)i;
+    for (size_t i = 0; i < n; i++)
+        emit_prompt(e, v[i]);
+    free(v);
+}
+
 /* The plan of WF, written now or earlier in this emission. */
 static const struct written *plan_of(struct emitter *e,
                                      struct pc_workflow *wf)
@@ -650,6 +674,7 @@ static int emit_workflow(struct pc_ctx *ctx, struct pc_catalog *cat,
                sizeof r);
     }
 
+    emit_prompts(&e);
     emit_subplans(&e);
     int rc = e.failed || pr_pb_failed(e.b) ? -1
                                            : pr_pb_finish(e.b, out, size);

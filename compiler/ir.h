@@ -77,6 +77,29 @@ struct pc_model {               /* a catalog entry */
     const void *owner;          /* the workflow defining it; NULL: catalog */
 };
 
+/* A prompt file or a partial, compiled once per workflow. */
+struct pc_prompt {
+    const char *name;           /* the plan's key: the prompt_file as steps
+                                   write it, or a partial's file relative
+                                   to the workflow's directory */
+    const char *path;           /* the file as opened */
+    bool partial;
+    uint32_t file;              /* its source (0: not read) */
+    const struct pc_node *front;        /* the frontmatter, or NULL */
+    struct pc_tpl *tpl;                 /* the body (handlebars.h) */
+    const char *title;                  /* frontmatter name */
+    const char *description;
+    const char *model_name;
+    struct pc_loc model_loc;
+    struct pc_model *model;             /* model_name, resolved */
+    const char *config;                 /* JSON text, or NULL */
+    const char *input_schema;           /* JSON Schema text, or NULL */
+    const char *input_default;          /* JSON text, or NULL */
+    const char *output_format;          /* json / text, or NULL */
+    const char *output_schema;          /* JSON Schema text, or NULL */
+    uint32_t index;                     /* in PROMPTS, set by the writer */
+};
+
 struct pc_param {
     const char *name;
     struct pc_loc loc;
@@ -113,6 +136,8 @@ struct pc_step {
     const char *capability;
     struct pc_interp *prompt;
     const char *prompt_file;
+    struct pc_loc prompt_file_loc;
+    struct pc_prompt *prompt_def;       /* prompt_file, compiled */
     struct pc_interp *system;
     struct pc_model **fallback;
     size_t nfallback;
@@ -259,6 +284,8 @@ struct pc_workflow {
         struct pc_workflow *wf;         /* NULL: not compiled (an error) */
     } *subs;                            /* in the order steps name them */
     size_t nsubs, capsubs;
+    struct pc_prompt **prompts;         /* prompt files and partials */
+    size_t nprompts, capprompts;
 };
 
 #endif

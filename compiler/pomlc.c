@@ -15,6 +15,7 @@
 #include "config.h"
 #include "diag.h"
 #include "emit.h"
+#include "prompt_file.h"
 
 enum { EXIT_OK = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
@@ -23,7 +24,8 @@ static void usage(FILE *out)
     fputs(
         "usage: pomlc [options] FILE.poml...\n"
         "\n"
-        "Checks POML workflow files and compiles them into plans.\n"
+        "Checks POML workflow files and compiles them into plans; checks\n"
+        "prompt files (FILE.md, FILE.prompt) given alone.\n"
         "\n"
         "  -o FILE                    write the output to FILE (default: the\n"
         "                             source with .plan, or standard output\n"
@@ -207,6 +209,14 @@ static int write_deps(struct pc_workflow *wf, const char *output,
 
 int pc_dump_plan(const char *path, FILE *out);
 
+/* A prompt file (.md or .prompt) rather than a workflow. */
+static bool is_prompt_file(const char *path)
+{
+    size_t n = strlen(path);
+    return (n > 3 && !strcmp(path + n - 3, ".md")) ||
+           (n > 7 && !strcmp(path + n - 7, ".prompt"));
+}
+
 int main(int argc, char **argv)
 {
     struct pc_ctx ctx;
@@ -357,6 +367,14 @@ int main(int argc, char **argv)
     pc_catalog_init(&cat, pc_stdlib_dir(stdlib_opt, argv[0]));
     for (size_t i = 0; i < nfiles; i++) {
         struct pc_workflow *wf;
+        if (is_prompt_file(files[i])) {
+            /* checked alone; its code goes into the plans naming it */
+            if (pc_lint_prompt(&ctx, &cat, files[i]) < 0)
+                rc = EXIT_ERRORS;
+            if (ctx.opts.format == PC_DIAG_TEXT)
+                pc_diag_flush(&ctx, stderr);
+            continue;
+        }
         int bad = pc_compile(&ctx, &cat, files[i], &wf);
         if (ctx.opts.format == PC_DIAG_TEXT)
             pc_diag_flush(&ctx, stderr);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prompt_file.h"
 #include "read.h"
 
 #define NOLOC ((struct pc_loc){0, 0, 0})
@@ -170,6 +171,13 @@ static struct pc_model *find_wf_model(struct pc_build *b, const char *name)
         if (strcmp(b->wf->models[i]->name, name) == 0)
             return b->wf->models[i];
     return NULL;
+}
+
+struct pc_model *pc_find_model(struct pc_build *b, const char *name,
+                               struct pc_loc loc)
+{
+    struct pc_model *m = find_wf_model(b, name);
+    return m ? m : pc_use_model(b, name, loc);
 }
 
 /* Lists M among the models of the workflow, once. */
@@ -610,9 +618,7 @@ static struct pc_model **read_model_list(struct pc_build *b,
         return NULL;
     }
     for (size_t i = 0; i < len; i++) {
-        struct pc_model *m = find_wf_model(b, names[i]);
-        if (!m)
-            m = pc_use_model(b, names[i], locs[i]);
+        struct pc_model *m = pc_find_model(b, names[i], locs[i]);
         if (m)
             out[(*count)++] = m;
     }
@@ -765,22 +771,6 @@ const char *pc_step_file(struct pc_build *b, const char *path)
                           : pr_arena_printf(a, "%s/%s", b->dir, path);
 }
 
-/* A prompt file, relative to the workflow's directory: it must be
- * readable, and it becomes a dependency of the plan. */
-static void need_file(struct pc_build *b, const char *path,
-                      struct pc_loc loc, const char *what)
-{
-    struct pc_ctx *c = b->ctx;
-    const char *p = pc_step_file(b, path);
-    FILE *f = p ? fopen(p, "rb") : NULL;
-    if (!f) {
-        pc_report(c, PC_D_IMPORT, loc, "cannot read %s '%s'", what, path);
-        return;
-    }
-    fclose(f);
-    pc_add_file(b, p);
-}
-
 static struct pc_interp *interp_of(struct pc_build *b,
                                    const struct pc_node *v,
                                    const char *field)
@@ -819,11 +809,8 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
     /* llm */
     if ((v = pc_map_get(def, "model"))) {
         const char *m = pc_get_str(c, v, "model");
-        if (m) {
-            s->model = find_wf_model(b, m);
-            if (!s->model)
-                s->model = pc_use_model(b, m, v->loc);
-        }
+        if (m)
+            s->model = pc_find_model(b, m, v->loc);
     }
     const struct pc_node *agent = pc_map_get(def, "agent");
     if (!agent)
@@ -846,8 +833,9 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         s->prompt = interp_of(b, v, "params");
     if ((v = pc_map_get(def, "prompt_file"))) {
         s->prompt_file = pc_get_str(c, v, "prompt_file");
+        s->prompt_file_loc = v->loc;
         if (s->prompt_file)
-            need_file(b, s->prompt_file, v->loc, "prompt file");
+            s->prompt_def = pc_load_prompt(b, s->prompt_file, v->loc);
         if (s->prompt)
             pc_report(c, PC_D_CONFLICTING_KIND, v->loc,
                       "step '%s' has both 'prompt' and 'prompt_file'",
@@ -987,10 +975,18 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         pc_get_uint(c, v, "parallelism", 4096, &u) == 0)
         s->parallelism = (unsigned)u;
 
+    /* a prompt file may name the model and declare the inputs */
+    if (s->prompt_def) {
+        if (!s->model)
+            s->model = s->prompt_def->model;
+        pc_check_prompt_inputs(b, s);
+    }
+
     /* what each kind needs */
     switch (s->kind) {
     case PC_STEP_LLM:
         if (!pc_map_get(def, "model") && !pc_map_get(def, "agent") &&
+            !(s->prompt_def && s->prompt_def->model_name) &&
             !pc_map_get(def, "agent_capability") &&
             !pc_map_get(def, "command") && !pc_map_get(def, "processor") &&
             !pc_map_get(def, "cascade"))

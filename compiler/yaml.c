@@ -1235,3 +1235,57 @@ const char *pc_node_kind_name(const struct pc_node *n)
     default: return "a scalar";
     }
 }
+
+static cJSON *node_json(const struct pc_node *n, int depth)
+{
+    long long iv;
+    double dv;
+    bool b;
+    if (!n || depth > PC_YAML_MAX_DEPTH * 4)
+        return cJSON_CreateNull();
+    switch (n->kind) {
+    case PC_NODE_NULL:
+        return cJSON_CreateNull();
+    case PC_NODE_SCALAR:
+        if (pc_scalar_null(n))
+            return cJSON_CreateNull();
+        if (pc_scalar_bool(n, &b) == 0)
+            return cJSON_CreateBool(b);
+        if (pc_scalar_int(n, &iv) == 0)
+            return cJSON_CreateNumber((double)iv);
+        if (pc_scalar_float(n, &dv) == 0)
+            return cJSON_CreateNumber(dv);
+        return cJSON_CreateString(n->str);
+    case PC_NODE_SEQ: {
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; a && i < n->len; i++) {
+            cJSON *item = node_json(n->items[i], depth + 1);
+            if (!item || !cJSON_AddItemToArray(a, item)) {
+                cJSON_Delete(item);
+                cJSON_Delete(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    case PC_NODE_MAP: {
+        cJSON *o = cJSON_CreateObject();
+        for (size_t i = 0; o && i < n->len; i++) {
+            cJSON *item = node_json(n->pairs[i].value, depth + 1);
+            if (!item ||
+                !cJSON_AddItemToObject(o, n->pairs[i].key->str, item)) {
+                cJSON_Delete(item);
+                cJSON_Delete(o);
+                return NULL;
+            }
+        }
+        return o;
+    }
+    }
+    return cJSON_CreateNull();
+}
+
+cJSON *pc_node_json(const struct pc_node *n)
+{
+    return node_json(n, 0);
+}

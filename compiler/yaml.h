@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "diag.h"
 
 enum pc_node_kind { PC_NODE_NULL, PC_NODE_SCALAR, PC_NODE_SEQ, PC_NODE_MAP };
@@ -70,5 +72,9 @@ int pc_scalar_float(const struct pc_node *n, double *out);   /* 0 or -1 */
 struct pc_loc pc_node_subloc(const struct pc_node *n, size_t i, size_t len);
 
 const char *pc_node_kind_name(const struct pc_node *n);
+
+/* The node as JSON with the core schema's types (plain null, booleans and
+ * numbers typed, everything else a string); NULL when out of memory. */
+cJSON *pc_node_json(const struct pc_node *n);
 
 #endif

@@ -51,6 +51,9 @@
  *   OPTSTR             a u32 string reference or 0xFFFFFFFF (absent)
  *   CODE               u32 offset and u32 length in CODE (length 0: absent);
  *                      the bytecode is verified instruction by instruction
+ *   TCODE              u32 offset and u32 length in CODE of a compiled
+ *                      template (template.h; length 0: the empty template),
+ *                      verified by pr_tpl_verify
  *   INTERP             u32 index into INTERPS or 0xFFFFFFFF
  *   TVAL               u32 index into TVALS or 0xFFFFFFFF
  *   STEP, MODEL, PHASE u32 index into that array or 0xFFFFFFFF
@@ -87,6 +90,18 @@
  * every workflow step is the very string reference of a record's name.  In
  * a 1.0 plan section 16 is unknown: skipped, and nothing is embedded.
  *
+ * PROMPTS (id 15, from format 1.2) records (PR_PROMPT_FIELDS): the prompt
+ * files the steps name (kind 0) and the partials their templates include
+ * (kind 1), each with its compiled template in CODE and its frontmatter:
+ * model (resolved), config, input schema and defaults, output format and
+ * schema (JSON text; schemas are JSON Schema, Picoschema already
+ * converted).  Records are sorted by kind, then bytewise by name, each
+ * (kind, name) once.  A prompt's name is the `prompt_file` of the steps
+ * naming it, the very string reference: a step finds its prompt by
+ * pr_plan_prompt_find.  A partial's name is its file, relative to the
+ * workflow's directory.  Partial instructions name records by index.  In
+ * formats 1.0 and 1.1 the section is reserved and must be empty.
+ *
  * VERSIONING.  The major version changes when a reader of the previous one
  * would misread a file; the minor version when fields or sections are only
  * added, in bytes the old reader ignores (reserved bytes it checks must
@@ -105,7 +120,7 @@
 
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
 #define PR_PLAN_MAJOR 1
-#define PR_PLAN_MINOR 1
+#define PR_PLAN_MINOR 2
 #define PR_PLAN_HEADER_SIZE 64
 #define PR_PLAN_NONE 0xFFFFFFFFu
 #define PR_EDGE_AFTER 0x80000000u
@@ -126,8 +141,8 @@ enum pr_section {
     PR_SEC_TOOLS = 12,
     PR_SEC_AGGS = 13,
     PR_SEC_ALERTS = 14,
-    PR_SEC_PROMPTS = 15,        /* compiled prompt templates: reserved,
-                                   empty in versions 1.0 and 1.1 */
+    PR_SEC_PROMPTS = 15,        /* prompt files and partials, from 1.2;
+                                   reserved, empty in 1.0 and 1.1 */
     PR_SEC_SUBPLANS = 16,       /* embedded sub-workflow plans, from 1.1 */
     PR_SEC_COUNT = 16           /* the highest id */
 };
@@ -150,6 +165,7 @@ enum pr_section {
 #define PR_FT_PHASE 15
 #define PR_FT_LIST 16
 #define PR_FT_ZERO32 17
+#define PR_FT_TCODE 18
 
 /* List entry kinds */
 #define PR_LK_STR 1
@@ -336,6 +352,26 @@ enum pr_type {
     X(threshold, PR_FT_F64, 0, 24)
 #define PR_ALERT_SIZE 32
 
+/* PROMPTS records: prompt files and partials. */
+enum pr_prompt_kind { PR_PROMPT_FILE, PR_PROMPT_PARTIAL, PR_PROMPT_KINDS };
+
+#define PR_PROMPT_FIELDS(X)                                                  \
+    X(name, PR_FT_STR, 0, 0)                                                 \
+    X(title, PR_FT_STR, 0, 4)                                                \
+    X(code, PR_FT_TCODE, 0, 8)                                               \
+    X(kind, PR_FT_ENUM, PR_PROMPT_KINDS, 16)                                 \
+    X(pad0, PR_FT_ZERO, 0, 17)                                               \
+    X(pad1, PR_FT_ZERO, 0, 18)                                               \
+    X(pad2, PR_FT_ZERO, 0, 19)                                               \
+    X(description, PR_FT_STR, 0, 20)                                         \
+    X(model, PR_FT_MODEL, 0, 24)                                             \
+    X(config, PR_FT_OPTSTR, 0, 28)                                           \
+    X(input_schema, PR_FT_OPTSTR, 0, 32)                                     \
+    X(input_default, PR_FT_OPTSTR, 0, 36)                                    \
+    X(output_format, PR_FT_OPTSTR, 0, 40)                                    \
+    X(output_schema, PR_FT_OPTSTR, 0, 44)
+#define PR_PROMPT_SIZE 48
+
 /* SUBPLANS records; the embedded plans follow them. */
 #define PR_SUBPLAN_FIELDS(X)                                                 \
     X(name, PR_FT_STR, 0, 0)                                                 \
@@ -368,6 +404,7 @@ struct pr_plan {
     uint32_t nparams, nsteps, nmodels, nphases, ntools, naggs, nalerts;
     uint32_t ninterps, nparts, ntvals, nlists;
     uint32_t nsubplans;         /* 0 in a 1.0 plan */
+    uint32_t nprompts;          /* 0 before 1.2 */
 };
 
 /* A decoded list reference. */
@@ -398,6 +435,7 @@ struct pr_code {
 #define PR_CT_15 uint32_t
 #define PR_CT_16 struct pr_list
 #define PR_CT_17 uint32_t
+#define PR_CT_18 struct pr_code
 #define PR_CTYPE(t) PR_CT_##t
 #define PR_CTYPE_(t) PR_CTYPE(t)
 
@@ -412,6 +450,7 @@ struct pr_tool { PR_TOOL_FIELDS(PR_DECL_FIELD) };
 struct pr_agg { PR_AGG_FIELDS(PR_DECL_FIELD) };
 struct pr_alert { PR_ALERT_FIELDS(PR_DECL_FIELD) };
 struct pr_subplan { PR_SUBPLAN_FIELDS(PR_DECL_FIELD) };
+struct pr_prompt { PR_PROMPT_FIELDS(PR_DECL_FIELD) };
 
 struct pr_interp_view {
     uint32_t first, n;
@@ -455,6 +494,8 @@ void pr_plan_agg(const struct pr_plan *p, uint32_t i, struct pr_agg *out);
 void pr_plan_alert(const struct pr_plan *p, uint32_t i, struct pr_alert *out);
 void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
                         struct pr_subplan *out);
+void pr_plan_prompt(const struct pr_plan *p, uint32_t i,
+                    struct pr_prompt *out);
 void pr_plan_interp(const struct pr_plan *p, uint32_t i,
                     struct pr_interp_view *out);
 void pr_plan_part(const struct pr_plan *p, uint32_t i,
@@ -472,6 +513,10 @@ const char *pr_plan_str(const struct pr_plan *p, uint32_t ref, size_t *len);
  * P has none by that name (always in a 1.0 plan). */
 int pr_plan_subplan(const struct pr_plan *p, const char *name,
                     const uint8_t **data, size_t *size);
+
+/* The PROMPTS record of the prompt file NAME (a step's `prompt_file`):
+ * its index, or PR_PLAN_NONE when there is none (always before 1.2). */
+uint32_t pr_plan_prompt_find(const struct pr_plan *p, const char *name);
 
 /* The order of SUBPLANS names: bytewise, a prefix before what extends it. */
 static inline int pr_plan_name_cmp(const char *a, size_t na, const char *b,

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bytecode.h"
+#include "template.h"
 
 /* ---- field tables, generated from the lists in plan.h ---- */
 
@@ -40,12 +41,13 @@ static const struct field tool_fields[] = {PR_TOOL_FIELDS(FIELD_ROW)};
 static const struct field agg_fields[] = {PR_AGG_FIELDS(FIELD_ROW)};
 static const struct field alert_fields[] = {PR_ALERT_FIELDS(FIELD_ROW)};
 static const struct field subplan_fields[] = {PR_SUBPLAN_FIELDS(FIELD_ROW)};
+static const struct field prompt_fields[] = {PR_PROMPT_FIELDS(FIELD_ROW)};
 #undef FIELD_ROW
 
 /* Every field lies inside its record. */
 #define FIELD_BYTES(type)                                                    \
     ((type) == PR_FT_U64 || (type) == PR_FT_F64 || (type) == PR_FT_CODE ||   \
-             (type) == PR_FT_LIST                                            \
+             (type) == PR_FT_LIST || (type) == PR_FT_TCODE                   \
          ? 8                                                                 \
      : (type) == PR_FT_U8 || (type) == PR_FT_ENUM ||                         \
              (type) == PR_FT_FLAGS || (type) == PR_FT_ZERO                   \
@@ -80,6 +82,9 @@ PR_ALERT_FIELDS(FIT)
 #undef FIT_SIZE
 #define FIT_SIZE PR_SUBPLAN_SIZE
 PR_SUBPLAN_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_PROMPT_SIZE
+PR_PROMPT_FIELDS(FIT)
 #undef FIT_SIZE
 #undef FIT
 
@@ -121,6 +126,8 @@ static const struct rkind k_alert =
     RKIND("alert", PR_SEC_ALERTS, PR_ALERT_SIZE, alert_fields);
 static const struct rkind k_subplan =
     RKIND("subplan", PR_SEC_SUBPLANS, PR_SUBPLAN_SIZE, subplan_fields);
+static const struct rkind k_prompt =
+    RKIND("prompt", PR_SEC_PROMPTS, PR_PROMPT_SIZE, prompt_fields);
 #undef RKIND
 
 static const char *const sec_names[PR_SEC_COUNT + 1] = {
@@ -148,7 +155,12 @@ static const uint32_t sec_record[PR_SEC_COUNT + 1] = {
     [PR_SEC_TVALS] = PR_TVAL_SIZE,        [PR_SEC_MODELS] = PR_MODEL_SIZE,
     [PR_SEC_PHASES] = PR_PHASE_SIZE,      [PR_SEC_TOOLS] = PR_TOOL_SIZE,
     [PR_SEC_AGGS] = PR_AGG_SIZE,          [PR_SEC_ALERTS] = PR_ALERT_SIZE,
+    [PR_SEC_PROMPTS] = PR_PROMPT_SIZE,
 };
+
+/* The minor version that gave PROMPTS its records; before it the section
+ * is reserved and empty. */
+#define PROMPTS_MINOR 2
 
 /* ---- the validation context ---- */
 
@@ -372,7 +384,7 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
             goto out;
         }
     }
-    if (c->p->minor <= PR_PLAN_MINOR && c->p->sec[PR_SEC_PROMPTS].size) {
+    if (c->p->minor < PROMPTS_MINOR && c->p->sec[PR_SEC_PROMPTS].size) {
         fail(c, "section 15 (prompts) must be empty in format %u.%u",
              (unsigned)c->p->major, (unsigned)c->p->minor);
         goto out;
@@ -537,6 +549,29 @@ static int check_code(struct vctx *c, const char *field, uint32_t off,
     return verify_code(c, field, c->p->sec[PR_SEC_CODE].p + off, len);
 }
 
+/* A TCODE reference: (offset, length) inside CODE, a template's code that
+ * pr_tpl_verify accepts; length 0 is the empty template. */
+static int check_tcode(struct vctx *c, const char *field, uint32_t off,
+                       uint32_t len)
+{
+    uint32_t csize = c->p->sec[PR_SEC_CODE].size;
+    char why[128];
+    if (len == 0) {
+        if (off)
+            return rfail(c, "%s: empty template with offset %lu", field,
+                         (unsigned long)off);
+        return 0;
+    }
+    if (off > csize || len > csize - off)
+        return rfail(c, "%s: template %lu+%lu outside the code section (%lu "
+                        "bytes)", field, (unsigned long)off,
+                     (unsigned long)len, (unsigned long)csize);
+    if (pr_tpl_verify(c->p->sec[PR_SEC_CODE].p + off, len, c->p->nprompts,
+                      why, sizeof why) < 0)
+        return rfail(c, "%s: invalid template code %s", field, why);
+    return 0;
+}
+
 /* ---- lists ---- */
 
 static int check_list(struct vctx *c, const char *field, unsigned kind,
@@ -641,6 +676,10 @@ static int check_record(struct vctx *c, const struct rkind *k,
             break;
         case PR_FT_CODE:
             if (check_code(c, f->name, pr_rd_u32(a), pr_rd_u32(a + 4)) < 0)
+                return -1;
+            break;
+        case PR_FT_TCODE:
+            if (check_tcode(c, f->name, pr_rd_u32(a), pr_rd_u32(a + 4)) < 0)
                 return -1;
             break;
         case PR_FT_INTERP:
@@ -882,6 +921,116 @@ static int check_tvals(struct vctx *c)
     return 0;
 }
 
+/* ---- prompts ---- */
+
+static int by_ref(const void *a, const void *b);
+static const char *printable(char out[48], const char *s, size_t n);
+
+/* A JSON field of a prompt: absent, or an object. */
+static int check_json(struct vctx *c, const char *field, uint32_t ref)
+{
+    size_t n;
+    const char *s = pr_plan_str(c->p, ref, &n);
+    const char *end = NULL;
+    if (ref == PR_PLAN_NONE)
+        return 0;
+    cJSON *j = cJSON_ParseWithOpts(s, &end, 0);
+    bool ok = cJSON_IsObject(j) && end == s + n;
+    cJSON_Delete(j);
+    return ok ? 0 : rfail(c, "%s: not a JSON object", field);
+}
+
+/* Order and uniqueness by (kind, name); the JSON fields; the format. */
+static int check_prompt_records(struct vctx *c)
+{
+    const struct pr_plan *p = c->p;
+    const uint8_t *sec = p->sec[PR_SEC_PROMPTS].p;
+    c->what = "prompt";
+    for (uint32_t i = 0; i < p->nprompts; i++) {
+        const uint8_t *r = sec + (size_t)i * PR_PROMPT_SIZE;
+        size_t n, np;
+        char q[48], qp[48];
+        const char *name = pr_plan_str(p, pr_rd_u32(r), &n);
+        c->idx = i;
+        if (!n)
+            return rfail(c, "name: empty");
+        if (memchr(name, 0, n))
+            return rfail(c, "name: '%s' holds a NUL byte",
+                         printable(q, name, n));
+        if (i > 0) {
+            const uint8_t *pr = r - PR_PROMPT_SIZE;
+            const char *prev = pr_plan_str(p, pr_rd_u32(pr), &np);
+            int d = r[16] != pr[16] ? (r[16] > pr[16] ? 1 : -1)
+                                    : pr_plan_name_cmp(name, n, prev, np);
+            if (d == 0)
+                return rfail(c, "name: '%s' is given twice",
+                             printable(q, name, n));
+            if (d < 0)
+                return rfail(c, "name: '%s' after '%s' is out of order "
+                                "(records are sorted by kind, then name)",
+                             printable(q, name, n), printable(qp, prev, np));
+        }
+        static const struct {
+            const char *field;
+            uint16_t off;
+        } json[] = {{"config", 28}, {"input_schema", 32},
+                    {"input_default", 36}, {"output_schema", 44}};
+        for (size_t k = 0; k < sizeof json / sizeof json[0]; k++)
+            if (check_json(c, json[k].field, pr_rd_u32(r + json[k].off)) < 0)
+                return -1;
+        uint32_t f = pr_rd_u32(r + 40);
+        const char *fmt = pr_plan_str(p, f, &n);
+        if (f != PR_PLAN_NONE && strcmp(fmt, "json") && strcmp(fmt, "text"))
+            return rfail(c, "output_format: '%s' is not json or text",
+                         printable(q, fmt, n));
+    }
+    return 0;
+}
+
+/* Every step naming a prompt file finds its record: a prompt whose name
+ * is the very string reference of the step's prompt_file. */
+static int check_prompt_steps(struct vctx *c)
+{
+    const struct pr_plan *p = c->p;
+    uint32_t *refs = malloc(((size_t)p->nprompts + 1) * sizeof *refs);
+    size_t nrefs = 0;
+    if (!refs)
+        return fail(c, "out of memory");
+    for (uint32_t i = 0; i < p->nprompts; i++) {
+        const uint8_t *r = p->sec[PR_SEC_PROMPTS].p +
+                           (size_t)i * PR_PROMPT_SIZE;
+        if (r[16] == PR_PROMPT_FILE)
+            refs[nrefs++] = pr_rd_u32(r);
+    }
+    qsort(refs, nrefs, sizeof *refs, by_ref);
+    int rc = 0;
+    c->what = "step";
+    for (uint32_t i = 0; rc == 0 && i < p->nsteps; i++) {
+        const uint8_t *r = p->sec[PR_SEC_STEPS].p + (size_t)i * PR_STEP_SIZE;
+        uint32_t ref = pr_rd_u32(r + 148);
+        c->idx = i;
+        if (ref != PR_PLAN_NONE &&
+            !bsearch(&ref, refs, nrefs, sizeof *refs, by_ref)) {
+            size_t n;
+            const char *w = pr_plan_str(p, ref, &n);
+            char q[48];
+            rc = rfail(c, "prompt_file: no prompt '%s' in section 15 "
+                          "(prompts)", printable(q, w, n));
+        }
+    }
+    free(refs);
+    return rc;
+}
+
+static int check_prompts(struct vctx *c)
+{
+    if (c->p->minor < PROMPTS_MINOR)
+        return 0;
+    if (check_prompt_records(c) < 0)
+        return -1;
+    return check_prompt_steps(c);
+}
+
 /* ---- sub-plans ---- */
 
 static int load(struct pr_plan *p, const void *data, size_t size, char *err,
@@ -1063,6 +1212,7 @@ static int validate(struct vctx *c, const uint8_t *d, size_t size)
     p->nparts = p->sec[PR_SEC_PARTS].size / PR_PART_SIZE;
     p->ntvals = p->sec[PR_SEC_TVALS].size / PR_TVAL_SIZE;
     p->nlists = p->sec[PR_SEC_LISTS].size / 4;
+    p->nprompts = p->sec[PR_SEC_PROMPTS].size / PR_PROMPT_SIZE;
     if (check_strings(c) < 0)
         return -1;
     c->jdepth = calloc((size_t)p->sec[PR_SEC_CODE].size + 1,
@@ -1070,13 +1220,14 @@ static int validate(struct vctx *c, const uint8_t *d, size_t size)
     if (!c->jdepth)
         return fail(c, "out of memory");
     static const struct rkind *const kinds[] = {
-        &k_workflow, &k_param, &k_step, &k_model,
-        &k_phase,    &k_tool,  &k_agg,  &k_alert,
+        &k_workflow, &k_param, &k_step,  &k_model, &k_phase,
+        &k_tool,     &k_agg,   &k_alert, &k_prompt,
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (check_records(c, kinds[i]) < 0)
             return -1;
-    if (check_graph(c) < 0 || check_interps(c) < 0 || check_tvals(c) < 0)
+    if (check_graph(c) < 0 || check_interps(c) < 0 || check_tvals(c) < 0 ||
+        check_prompts(c) < 0)
         return -1;
     return check_subplans(c);
 }
@@ -1254,6 +1405,7 @@ static struct pr_code dec_10(const struct pr_plan *p, const uint8_t *a)
 #define dec_14 dec_2
 #define dec_15 dec_2
 #define dec_17 dec_2
+#define dec_18 dec_10
 static struct pr_list dec_16(const struct pr_plan *p, const uint8_t *a)
 {
     (void)p;
@@ -1301,6 +1453,37 @@ void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
         return;
     const uint8_t *r = p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16;
     PR_SUBPLAN_FIELDS(DECODE_FIELD)
+}
+
+void pr_plan_prompt(const struct pr_plan *p, uint32_t i,
+                    struct pr_prompt *out)
+{
+    const uint8_t *r = record(p, PR_SEC_PROMPTS, PR_PROMPT_SIZE, i);
+    memset(out, 0, sizeof *out);
+    if (!r)
+        return;
+    PR_PROMPT_FIELDS(DECODE_FIELD)
+}
+
+uint32_t pr_plan_prompt_find(const struct pr_plan *p, const char *name)
+{
+    const uint8_t *sec = p->sec[PR_SEC_PROMPTS].p;
+    size_t n = name ? strlen(name) : 0;
+    uint32_t lo = 0, hi = name && sec ? p->nprompts : 0;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const uint8_t *r = sec + (size_t)mid * PR_PROMPT_SIZE;
+        size_t len;
+        const char *s = pr_plan_str(p, pr_rd_u32(r), &len);
+        int d = r[16] != PR_PROMPT_FILE ? 1 : pr_plan_name_cmp(s, len, name, n);
+        if (d == 0)
+            return mid;
+        if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return PR_PLAN_NONE;
 }
 
 int pr_plan_subplan(const struct pr_plan *p, const char *name,

@@ -296,7 +296,7 @@ for list in $(cut -d' ' -f1 "$tmp/fields" | uniq); do
     while read -r l name type arg off; do
         case $type in
         U8|ENUM|FLAGS|ZERO) bytes=1 ;;
-        U64|F64|CODE|LIST) bytes=8 ;;
+        U64|F64|CODE|TCODE|LIST) bytes=8 ;;
         *) bytes=4 ;;
         esac
         want=$type

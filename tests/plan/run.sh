@@ -445,7 +445,8 @@ flip "$c/header.plan" 28
 printf 'workflow_id: hello\nsteps: []\n' > "$c/text.plan"
 mkdir "$c/dir.plan"
 cp "$good" "$c/v2.plan"
-printf '\002' | dd of="$c/v2.plan" bs=1 seek=8 conv=notrunc 2> /dev/null
+printf '\002\000\001' | dd of="$c/v2.plan" bs=1 seek=8 conv=notrunc \
+    2> /dev/null
 { printf '\211PLN\n\032\n'; tail -c +9 "$good"; } > "$c/textmode.plan"
 { printf '\011PLN\r\n\032\n'; tail -c +9 "$good"; } > "$c/7bit.plan"
 
@@ -896,10 +897,10 @@ run "$pomlrun" --check "$mp"
 status "pomlrun --check on a plan with sub-plans" 0
 run "$pomlc" --dump "$mp"
 status "--dump of a plan with sub-plans" 0
-# the lines "subplan NAME: N bytes, format 1.1, workflow ID (from F), K
+# the lines "subplan NAME: N bytes, format 1.N, workflow ID (from F), K
 # steps" without the size, format and file
 sed -n '/^ *subplan /{
-            s/: [0-9]* bytes, format 1\.1, /: /
+            s/: [0-9]* bytes, format 1\.[0-9]*, /: /
             s/ (from [a-z]*\.poml)//p
         }' "$tmp/out" > "$tmp/subs"
 cat > "$tmp/want" << 'EOF'

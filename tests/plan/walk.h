@@ -1,7 +1,8 @@
 /* walk.h -- reads every view of a loaded plan, for tests and fuzzing
  *
  * Every record of every section through its typed view, every list entry,
- * interpolation part, template value and string, and every embedded plan,
+ * interpolation part, template value and string, every prompt rendered,
+ * every step's prompt looked up, and every embedded plan,
  * looked up by name, loaded on its own and walked.  A plan the loader
  * accepted must survive this under the sanitizers; the returned sum keeps
  * the reads from being optimised away.  Header-only: the unit tests and the
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "plan.h"
+#include "prompt.h"
 
 static size_t touch(const char *s)
 {
@@ -55,11 +57,44 @@ static size_t touch_list(const struct pr_plan *p, struct pr_list l)
 #define touch_15(p, x) (*(x))
 #define touch_16(p, x) touch_list(p, *(x))
 #define touch_17(p, x) (*(x))
+#define touch_18(p, x) touch_code(*(x))
 #define TF(name, type, arg, off) h += TF_(type)(p, &v.name);
 #define TF_(t) TF__(t)
 #define TF__(t) touch_##t
 
 static size_t walk(const struct pr_plan *p);
+
+/* Every prompt rendered over an empty context, on a short leash: code the
+ * loader accepted may fail to render, never crash.  Every step's prompt
+ * file has its record (abort() otherwise). */
+static size_t walk_prompts(const struct pr_plan *p)
+{
+    size_t h = 0;
+    struct pr_tpl_set set;
+    struct pr_tpl_opts o = {.max_work = 20000, .max_output = 1 << 20};
+    pr_plan_tpl_set(p, &set);
+    for (uint32_t i = 0; i < p->nprompts; i++) {
+        struct pr_prompt v;
+        struct pr_tpl_out out;
+        pr_plan_prompt(p, i, &v);
+        pr_tpl_out_init(&out);
+        if (pr_tpl_render(v.code.p, v.code.len, &set, NULL, &o, &out, NULL,
+                          0) == 0) {
+            cJSON *m = pr_tpl_messages(&out, NULL);
+            h += out.text.len + out.nmarks + (m != NULL);
+            cJSON_Delete(m);
+        }
+        pr_tpl_out_free(&out);
+    }
+    for (uint32_t i = 0; p->minor >= 2 && i < p->nsteps; i++) {
+        struct pr_step s;
+        pr_plan_step(p, i, &s);
+        if (s.prompt_file &&
+            pr_plan_prompt_find(p, s.prompt_file) == PR_PLAN_NONE)
+            abort();
+    }
+    return h;
+}
 
 /* Each SUBPLANS record, and the plan under its name: validated with P, it
  * must be found and load on its own (abort() otherwise). */
@@ -105,6 +140,7 @@ static size_t walk(const struct pr_plan *p)
     WALK(ntools, pr_tool, pr_plan_tool, PR_TOOL_FIELDS)
     WALK(naggs, pr_agg, pr_plan_agg, PR_AGG_FIELDS)
     WALK(nalerts, pr_alert, pr_plan_alert, PR_ALERT_FIELDS)
+    WALK(nprompts, pr_prompt, pr_plan_prompt, PR_PROMPT_FIELDS)
 #undef WALK
     for (uint32_t i = 0; i <= p->ninterps; i++) {
         struct pr_interp_view v;
@@ -144,7 +180,7 @@ static size_t walk(const struct pr_plan *p)
         const char *s = pr_plan_str(p, pr_plan_list_at(p, all, k), &n);
         h += n + (s[n] == '\0');
     }
-    return h + walk_subplans(p);
+    return h + walk_prompts(p) + walk_subplans(p);
 }
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "bytecode.h"
 #include "plan.h"
+#include "prompt.h"
 
 /* ---- building a plan ---- */
 
@@ -60,9 +61,21 @@ static size_t std_cond(uint8_t *c, uint32_t s_name, uint32_t s_x)
     return n;
 }
 
+/* The template of prompt "p.md", "Hi {{name}}{{> 1}}", and of its
+ * partial "_x.md", "!": see template.h.  PROMPT_PARTIAL_AT is the offset
+ * of the partial instruction's template number. */
+static const uint8_t prompt_code[] = {
+    0x01, 3, 0, 0, 0, 'H', 'i', ' ',                    /* text "Hi " */
+    0x02, 0, 0, 0, 1, 4, 0, 'n', 'a', 'm', 'e',         /* var name */
+    0x04, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* partial 1 */
+};
+static const uint8_t partial_code[] = {0x01, 1, 0, 0, 0, '!'};
+#define PROMPT_PARTIAL_AT 20
+
 /* Three steps (1 after 0, 2 after 0 and order-only after 1), a parameter,
  * a model, a phase, a tool, an aggregate, an alert, an interpolation with
- * an expression part and a map template value.  COND, when given, is the
+ * an expression part, a map template value, and prompt "p.md" of step 2
+ * with its partial.  COND, when given, is the
  * code of step 1's condition (else std_cond).  With NSUBS plans to embed,
  * step 0 is a workflow step naming the first. */
 static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
@@ -168,7 +181,7 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
         pr_put_u32(r + 136, i == 2 ? PR_PLAN_NONE : 0);
         pr_put_u32(r + 140, i == 2 ? 0 : PR_PLAN_NONE);
         pr_put_u32(r + 144, PR_PLAN_NONE);
-        pr_put_u32(r + 148, PR_PLAN_NONE);
+        pr_put_u32(r + 148, i == 2 ? STR(b, "p.md") : PR_PLAN_NONE);
         pr_put_u32(r + 152, i == 2 ? 0 : PR_PLAN_NONE);
         pr_put_u32(r + 156, PR_PLAN_NONE);
         if (i == 2) {
@@ -225,6 +238,22 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
     r = pr_pb_record(b, PR_SEC_ALERTS, PR_ALERT_SIZE, NULL);
     pr_put_u32(r + 8, s_gt);
     pr_put_f64(r + 24, -1.5);
+
+    uint32_t c_prompt = pr_pb_code(b, prompt_code, sizeof prompt_code);
+    uint32_t c_partial = pr_pb_code(b, partial_code, sizeof partial_code);
+    for (int k = 0; k < 2; k++) {
+        r = pr_pb_record(b, PR_SEC_PROMPTS, PR_PROMPT_SIZE, NULL);
+        pr_put_u32(r, STR(b, k ? "_x.md" : "p.md"));
+        pr_put_u32(r + 8, k ? c_partial : c_prompt);
+        pr_put_u32(r + 12, k ? sizeof partial_code : sizeof prompt_code);
+        r[16] = k ? PR_PROMPT_PARTIAL : PR_PROMPT_FILE;
+        pr_put_u32(r + 24, k ? PR_PLAN_NONE : 0);
+        pr_put_u32(r + 28, k ? PR_PLAN_NONE : STR(b, "{}"));
+        pr_put_u32(r + 32, PR_PLAN_NONE);
+        pr_put_u32(r + 36, k ? PR_PLAN_NONE : STR(b, "{\"name\":\"x\"}"));
+        pr_put_u32(r + 40, k ? PR_PLAN_NONE : STR(b, "text"));
+        pr_put_u32(r + 44, PR_PLAN_NONE);
+    }
 
     out->s_nul = nsubs ? pr_pb_str(b, "a\0b", 3) : 0;
     for (size_t i = 0; i < nsubs; i++)
@@ -366,6 +395,49 @@ START_TEST(test_load_views)
     ck_assert_ptr_null(s.id);
     ck_assert_uint_eq(s.deps.n, 0);
 
+    /* the prompt of step 2, its partial, and the prompt rendered */
+    pr_plan_step(&p, 2, &s);
+    ck_assert_str_eq(s.prompt_file, "p.md");
+    ck_assert_uint_eq(p.nprompts, 2);
+    uint32_t k = pr_plan_prompt_find(&p, s.prompt_file);
+    ck_assert_uint_eq(k, 0);
+    ck_assert_uint_eq(pr_plan_prompt_find(&p, "_x.md"), PR_PLAN_NONE);
+    ck_assert_uint_eq(pr_plan_prompt_find(&p, "q.md"), PR_PLAN_NONE);
+    ck_assert_uint_eq(pr_plan_prompt_find(&p, NULL), PR_PLAN_NONE);
+    struct pr_prompt pr;
+    pr_plan_prompt(&p, 0, &pr);
+    ck_assert_str_eq(pr.name, "p.md");
+    ck_assert_uint_eq(pr.kind, PR_PROMPT_FILE);
+    ck_assert_uint_eq(pr.code.len, sizeof prompt_code);
+    ck_assert_uint_eq(pr.model, 0);
+    ck_assert_str_eq(pr.output_format, "text");
+    ck_assert_ptr_null(pr.input_schema);
+    pr_plan_prompt(&p, 1, &pr);
+    ck_assert_str_eq(pr.name, "_x.md");
+    ck_assert_uint_eq(pr.kind, PR_PROMPT_PARTIAL);
+    ck_assert_ptr_null(pr.config);
+    pr_plan_prompt(&p, 2, &pr);         /* out of range: zeroed */
+    ck_assert_ptr_null(pr.name);
+    cJSON *msgs, *in = cJSON_Parse("{\"other\":1}");
+    ck_assert_int_eq(pr_prompt_render(&p, 0, in, NULL, NULL, &msgs, err,
+                                      sizeof err), 0);
+    char *txt = cJSON_PrintUnformatted(msgs);
+    ck_assert_str_eq(txt, "[{\"role\":\"user\",\"content\":"
+                          "[{\"text\":\"Hi x!\"}]}]");
+    free(txt);
+    cJSON_Delete(msgs);
+    cJSON_AddStringToObject(in, "name", "y");
+    ck_assert_int_eq(pr_prompt_render(&p, 0, in, NULL, NULL, &msgs, err,
+                                      sizeof err), 0);
+    txt = cJSON_PrintUnformatted(msgs);
+    ck_assert_ptr_nonnull(strstr(txt, "Hi y!"));
+    free(txt);
+    cJSON_Delete(msgs);
+    cJSON_Delete(in);
+    ck_assert_int_eq(pr_prompt_render(&p, 2, NULL, NULL, NULL, &msgs, err,
+                                      sizeof err), -1);
+    ck_assert_str_eq(err, "no prompt 2 in the plan");
+
     struct pr_model m;
     pr_plan_model(&p, 0, &m);
     ck_assert_str_eq(m.name, "gpt");
@@ -461,7 +533,7 @@ START_TEST(test_load_subplans)
     char err[256];
     int rc = pr_plan_load_mem(&p, b.data, b.size, err, sizeof err);
     ck_assert_msg(rc == 0, "%s", err);
-    ck_assert_uint_eq(p.minor, 1);
+    ck_assert_uint_eq(p.minor, PR_PLAN_MINOR);
     ck_assert_uint_eq(p.nsubplans, 2);
     struct pr_subplan v;
     pr_plan_subplan_at(&p, 0, &v);
@@ -507,7 +579,8 @@ START_TEST(test_load_subplans)
 END_TEST
 
 /* A 1.0 plan knows no section 16: without it, or with it (then unknown
- * and skipped), it loads with no sub-plans, workflow steps and all. */
+ * and skipped), it loads with no sub-plans, workflow steps and all; its
+ * PROMPTS is empty, and steps may name prompt files without records. */
 START_TEST(test_format_1_0)
 {
     struct built b;
@@ -517,6 +590,7 @@ START_TEST(test_format_1_0)
         ck_assert_ptr_nonnull(d);
         memcpy(d, b.data, b.size);
         d[10] = 0;
+        pr_put_u32(entry(d, PR_SEC_PROMPTS) + 12, 0);
         if (!keep)
             pr_put_u32(d + 28, PR_SEC_COUNT - 1);
         fix_crc(d, b.size);
@@ -526,6 +600,8 @@ START_TEST(test_format_1_0)
         ck_assert_msg(rc == 0, "%s", err);
         ck_assert_uint_eq(p.minor, 0);
         ck_assert_uint_eq(p.nsubplans, 0);
+        ck_assert_uint_eq(p.nprompts, 0);
+        ck_assert_uint_eq(pr_plan_prompt_find(&p, "p.md"), PR_PLAN_NONE);
         ck_assert_ptr_null(p.sec[PR_SEC_SUBPLANS].p);
         const uint8_t *sd;
         size_t sn;
@@ -688,6 +764,24 @@ CORRUPT(c_prompts, {
     pr_put_u32(entry(d, 15) + 12, 8);
     pr_put_u32(entry(d, 14) + 12, 0);
 })
+CORRUPT(c_prompts_1_1, d[10] = 1)
+CORRUPT(c_prompt_kind, rec(d, 15, 48, 1)[16] = PR_PROMPT_KINDS)
+CORRUPT(c_prompt_order, rec(d, 15, 48, 1)[16] = PR_PROMPT_FILE)
+CORRUPT(c_prompt_twice, {
+    rec(d, 15, 48, 1)[16] = PR_PROMPT_FILE;
+    memcpy(rec(d, 15, 48, 1), rec(d, 15, 48, 0), 4);
+})
+CORRUPT(c_prompt_json, memcpy(rec(d, 15, 48, 0) + 36,
+                              rec(d, 15, 48, 1), 4))
+CORRUPT(c_prompt_format, memcpy(rec(d, 15, 48, 0) + 40,
+                                rec(d, 15, 48, 1), 4))
+CORRUPT(c_prompt_code, sec(d, 9)[pr_rd_u32(rec(d, 15, 48, 0) + 8) +
+                                 PROMPT_PARTIAL_AT] = 2)
+CORRUPT(c_prompt_code_len, pr_put_u32(rec(d, 15, 48, 0) + 12,
+                                      sizeof prompt_code - 1))
+CORRUPT(c_prompt_empty, pr_put_u32(rec(d, 15, 48, 1) + 12, 0))
+CORRUPT(c_prompt_step, memcpy(rec(d, 4, 256, 2) + 148,
+                              rec(d, 15, 48, 1), 4))
 CORRUPT(c_str_start, sec(d, 1)[0] = 1)
 CORRUPT(c_str_len, pr_put_u32(sec(d, 1) + 5, 1000))
 CORRUPT(c_str_nul, sec(d, 1)[5 + 4 + 2] = 'x')
@@ -772,7 +866,7 @@ static const struct reject cases[] = {
     {c_trunc, RAW, "truncated: header says"},
     {c_major, RAW, "plan format 2.0 is newer than this version of poml reads "
                    "(1.x)"},
-    {c_major0, RAW, "plan format 0.1 is not supported"},
+    {c_major0, RAW, "is not supported (1.x expected)"},
     {c_hsize, RAW, "header size 72, expected 64"},
     {c_flags, RAW, "unknown incompatible flags 0x4"},
     {c_reserved, RAW, "reserved header bytes are not zero"},
@@ -792,7 +886,22 @@ static const struct reject cases[] = {
     {c_sec_size, FIX, "section 4 (steps) size 760 is not a multiple of 256"},
     {c_wf_size, FIX, "section 2 (workflow) has 0 bytes"},
     {c_lists_size, FIX, "section 5 (lists)"},
-    {c_prompts, FIX, "section 15 (prompts) must be empty"},
+    {c_prompts, FIX, "section 15 (prompts) size 8 is not a multiple of 48"},
+    {c_prompts_1_1, FIX, "section 15 (prompts) must be empty in format 1.1"},
+    {c_prompt_kind, FIX, "prompt 1: kind: value 2 out of range (below 2)"},
+    {c_prompt_order, FIX, "prompt 1: name: '_x.md' after 'p.md' is out of "
+                          "order"},
+    {c_prompt_twice, FIX, "prompt 1: name: 'p.md' is given twice"},
+    {c_prompt_json, FIX, "prompt 0: input_default: not a JSON object"},
+    {c_prompt_format, FIX, "prompt 0: output_format: '_x.md' is not json "
+                           "or text"},
+    {c_prompt_code, FIX, "prompt 0: code: invalid template code at byte 19: "
+                         "partial names no template"},
+    {c_prompt_code_len, FIX, "prompt 0: code: invalid template code at byte "
+                             "19: truncated"},
+    {c_prompt_empty, FIX, "prompt 1: code: empty template with offset"},
+    {c_prompt_step, FIX, "step 2: prompt_file: no prompt '_x.md' in section "
+                         "15 (prompts)"},
     {c_str_start, FIX, "does not start with the empty string"},
     {c_str_len, FIX, "strings: record at 0x5 has length 1000"},
     {c_str_nul, FIX, "strings: record at 0x5 lacks its NUL"},
