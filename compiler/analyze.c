@@ -27,8 +27,9 @@ struct walk {
 static const char *const builtin_any[] = {"status", "attempts", NULL};
 static const char *const builtin_shell[] = {"stdout", "stderr", "exit_code",
                                             NULL};
-static const char *const builtin_llm[] = {"text", "json", "usage", "cost",
-                                          "model", NULL};
+static const char *const builtin_llm[] = {
+    "text", "json", "usage", "cost", "model", "tool_calls", "drafts",
+    "candidates", NULL};
 static const char *const builtin_tool[] = {"result", "text", "json",
                                            "is_error", NULL};
 static const char *const builtin_agg[] = {"result", NULL};
@@ -552,9 +553,7 @@ static int order_steps(struct pc_build *b, struct graph *g)
                 best_secs = ch->cp_seconds;
         }
         s->cp_steps = best_steps + 1;
-        s->cp_seconds = best_secs + s->timeout * (s->retry.max_attempts
-                                                      ? s->retry.max_attempts
-                                                      : 1);
+        s->cp_seconds = best_secs + s->timeout * pc_attempts(s);
     }
     /* mark one longest path (by steps), ties to the earliest step */
     long cur = -1;
@@ -919,7 +918,7 @@ int pc_analyze(struct pc_build *b)
             if (s->on_critical_path && s->timeout > 0) {
                 fmt_secs(a, sizeof a, s->timeout);
                 pc_note(c, d, s->loc, "'%s' may take up to %s x %u", s->id,
-                        a, s->retry.max_attempts);
+                        a, pc_attempts(s));
             }
         }
     }

@@ -256,7 +256,7 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
     r[14] = (uint8_t)s->retry.backoff;
     pr_put_u32(r + 16, s->stage);
     pr_put_u32(r + 20, s->cp_steps);
-    pr_put_u32(r + 24, s->retry.max_attempts ? s->retry.max_attempts : 1);
+    pr_put_u32(r + 24, pc_attempts(s));
     pr_put_u32(r + 28, s->best_of);
     pr_put_f64(r + 32, s->cp_seconds);
     pr_put_f64(r + 40, s->timeout);

@@ -201,7 +201,7 @@ int pc_emit_json(struct pc_workflow *wf, FILE *out)
         cJSON_AddItemToObject(o, "workflow", str_or_null(s->workflow));
         cJSON_AddNumberToObject(o, "timeout", s->timeout);
         cJSON *r = cJSON_AddObjectToObject(o, "retry");
-        cJSON_AddNumberToObject(r, "max_attempts", s->retry.max_attempts);
+        cJSON_AddNumberToObject(r, "max_attempts", pc_attempts(s));
         cJSON_AddStringToObject(r, "backoff",
                                 s->retry.backoff == PC_BACKOFF_EXPONENTIAL
                                     ? "exponential"
@@ -272,8 +272,7 @@ void pc_emit_stats(struct pc_workflow *wf, FILE *out)
             unbounded++;
             continue;
         }
-        double per = (double)(s->retry.max_attempts ? s->retry.max_attempts
-                                                    : 1);
+        double per = (double)pc_attempts(s);
         per *= s->best_of ? s->best_of : 1;
         per *= s->ncascade ? s->ncascade : 1;
         per *= s->judge ? 1 : 1;

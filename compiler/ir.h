@@ -50,7 +50,7 @@ struct pc_tval {
 };
 
 struct pc_retry {
-    unsigned max_attempts;      /* 1: no retry */
+    unsigned max_attempts;      /* 1: no retry; 0: not set (pc_attempts) */
     enum pc_backoff backoff;
     double initial_delay;       /* seconds */
     double max_delay;           /* seconds */
@@ -287,5 +287,14 @@ struct pc_workflow {
     struct pc_prompt **prompts;         /* prompt files and partials */
     size_t nprompts, capprompts;
 };
+
+/* The attempts a step makes: as set, else 3 for an LLM step (as the
+ * providers' SDKs retry) and 1 for the rest. */
+static inline unsigned pc_attempts(const struct pc_step *s)
+{
+    return s->retry.max_attempts       ? s->retry.max_attempts
+           : s->kind == PC_STEP_LLM ? 3
+                                    : 1;
+}
 
 #endif

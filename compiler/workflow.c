@@ -1626,7 +1626,7 @@ int pc_read_workflow(struct pc_build *b, const struct pc_node *root)
 {
     struct pc_ctx *c = b->ctx;
     struct pc_workflow *wf = b->wf;
-    wf->default_retry.max_attempts = 1;
+    wf->default_retry.max_attempts = 0;     /* by kind: pc_attempts */
     wf->default_retry.backoff = PC_BACKOFF_EXPONENTIAL;
     wf->default_retry.initial_delay = 1;
     wf->default_retry.max_delay = 60;

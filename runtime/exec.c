@@ -628,16 +628,17 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         reason = cancel_reason(r);
         retryable = false;
     }
-    if (s->max_attempts > 1 || x->default_attempts > 1)
+    if (s->max_attempts > 1)
         record_attempt(j, ok, reason);
     j->finished_at = wall_now();
-    uint32_t max = s->max_attempts > 1 ? s->max_attempts
-                   : x->default_attempts ? x->default_attempts
-                                         : 1;
+    uint32_t max = s->max_attempts ? s->max_attempts : 1;
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
+        /* the server's wish, within the step's max_delay (60 s at most
+           when it has none) */
+        double cap = s->max_delay > 0 ? s->max_delay : 60;
         if (j->retry_after > d)
-            d = j->retry_after;
+            d = j->retry_after < cap ? j->retry_after : cap;
         pr_report_note(r, j, "attempt %u failed (%s); retrying in %.2f s",
                        j->attempts, reason ? reason : "failed", d);
         j->timer = pr_loop_timer(r->loop, d, on_retry, j);

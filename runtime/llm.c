@@ -89,7 +89,8 @@ struct call {
     struct pr_http_req *req;
     bool waiting;               /* queued for a provider slot */
     bool had_key;               /* an API key was sent */
-    double est_tokens;          /* what the rate limiter was charged */
+    double est_tokens;          /* what the rate limiter charges */
+    bool charged;
     uint32_t model;
     bool anthropic, stream, json_mode;
     struct provider_slot *slot;
@@ -313,16 +314,24 @@ static void breaker_result(const struct pr_run *r, struct model_state *m,
     m->trial = false;
 }
 
-/* The model for this attempt, or PR_PLAN_NONE (every breaker open). */
+/* The model for this attempt, or PR_PLAN_NONE (every breaker open).  The
+ * chain is the step's model, then its fallbacks in order: attempt N
+ * starts at link N (a retry after a failure moves down the chain, the
+ * last link keeps the remaining attempts), and a link whose breaker is
+ * open is passed over. */
 static uint32_t pick_model(struct pr_job *j)
 {
     struct pr_run *r = j->run;
     const struct pr_step *s = pr_job_step(j);
     struct pr_llm *L = state(r);
-    if (s->model != PR_PLAN_NONE && breaker_allows(r, &L->models[s->model]))
-        return s->model;
-    for (uint32_t k = 0; k < s->fallback.n; k++) {
-        uint32_t m = pr_plan_list_at(r->plan, s->fallback, k);
+    uint32_t links = 1 + s->fallback.n;
+    uint32_t first = j->attempts > 0 ? j->attempts - 1 : 0;
+    if (first >= links)
+        first = links - 1;
+    for (uint32_t k = 0; k < links; k++) {
+        uint32_t at = (first + k) % links;
+        uint32_t m = at == 0 ? s->model
+                             : pr_plan_list_at(r->plan, s->fallback, at - 1);
         if (m < r->plan->nmodels && breaker_allows(r, &L->models[m]))
             return m;
     }
@@ -997,10 +1006,12 @@ static void on_done(void *ud, const struct pr_http_result *res)
         }
     }
     rep.ok = ok;
-    if (!res->cancelled)
-        breaker_result(r, &L->models[c->model],
-                       ok || (!rep.retryable && res->status >= 400 &&
-                              res->status < 500));
+    /* a refusal of the request itself (4xx) says nothing of the
+       server's health: it neither opens nor closes the breaker */
+    bool client_error = !ok && !rep.retryable && res->status >= 400 &&
+                        res->status < 500;
+    if (!res->cancelled && !client_error)
+        breaker_result(r, &L->models[c->model], ok);
     conclude(c, &rep);
 }
 
@@ -1077,15 +1088,20 @@ static void send_call(struct call *c)
         return;
     }
     const char *path = c->anthropic ? "/messages" : "/chat/completions";
-    /* the endpoint and the key: environment first, then the catalog */
+    /* the endpoint and the key: the model's variables, then (for the
+       providers they belong to, as their SDKs do) OPENAI_* or
+       ANTHROPIC_*, then the catalog; a key never goes to a server of
+       another provider */
+    const char *own = c->anthropic ? "anthropic" : "openai";
+    bool official = !strcmp(m.provider, own);
     const char *base = env_or_null(m.base_url_env);
-    if (!base && !m.base_url[0])
+    if (!base && official)
         base = env_or_null(c->anthropic ? "ANTHROPIC_BASE_URL"
                                         : "OPENAI_BASE_URL");
     if (!base)
         base = m.base_url;
     const char *key = env_or_null(m.api_key_env);
-    if (!key && !m.api_key_env[0])
+    if (!key && !m.api_key_env[0] && official)
         key = env_or_null(c->anthropic ? "ANTHROPIC_API_KEY"
                                        : "OPENAI_API_KEY");
     if (!base || !*base) {
@@ -1165,8 +1181,10 @@ static double admit(struct pr_llm *L, struct call *c)
         return wait;
     if (rpm)
         s->req_avail -= 1;
-    if (tpm)
+    if (tpm) {
         s->tok_avail -= c->est_tokens;
+        c->charged = true;
+    }
     return 0;
 }
 
@@ -1207,7 +1225,7 @@ static void start_waiting(struct pr_run *r)
 /* The rate limiter charged an estimate; settle with what was used. */
 static void settle_tokens(struct call *c)
 {
-    if (c->slot && c->est_tokens > 0)
+    if (c->slot && c->charged)
         c->slot->tok_avail -= (double)(c->in_tok + c->out_tok) - c->est_tokens;
 }
 

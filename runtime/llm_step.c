@@ -430,7 +430,6 @@ static void llm_stop(struct pr_job *j, int sig)
 const struct pr_executor pr_exec_llm = {
     .in_process = false,
     .own_slots = true,
-    .default_attempts = 3,
     .start = llm_start,
     .stop = llm_stop,
     .release = free,            /* the step's spending (llm.c) */

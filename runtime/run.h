@@ -35,8 +35,6 @@ struct pr_executor {
     /* Works asynchronously but limits itself (LLM requests per
      * provider): takes no --jobs slot. */
     bool own_slots;
-    /* Attempts when the step sets no retry (0: 1). */
-    unsigned default_attempts;
     /* Begins one attempt.  Must call pr_job_finish exactly once, now or
      * later; on an error before anything started it calls it with the
      * reason. */
