@@ -460,8 +460,45 @@ static cJSON *schema_of(const struct pr_step *s)
     return s->output_schema ? cJSON_Parse(s->output_schema) : NULL;
 }
 
+/* One turn of a conversation in the protocol's shape: text, or text and
+ * media parts. */
+static cJSON *turn(bool anthropic, const char *role, const char *text,
+                   const cJSON *media)
+{
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "role", role);
+    if (!cJSON_GetArraySize(media)) {
+        cJSON_AddStringToObject(t, "content", text);
+        return t;
+    }
+    cJSON *parts = cJSON_AddArrayToObject(t, "content");
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "type", "text");
+    cJSON_AddStringToObject(p, "text", text);
+    cJSON_AddItemToArray(parts, p);
+    const cJSON *u;
+    cJSON_ArrayForEach(u, media) {
+        if (!cJSON_IsString(u))
+            continue;
+        p = cJSON_CreateObject();
+        if (anthropic) {
+            cJSON_AddStringToObject(p, "type", "image");
+            cJSON *src = cJSON_AddObjectToObject(p, "source");
+            cJSON_AddStringToObject(src, "type", "url");
+            cJSON_AddStringToObject(src, "url", u->valuestring);
+        } else {
+            cJSON_AddStringToObject(p, "type", "image_url");
+            cJSON *iu = cJSON_AddObjectToObject(p, "image_url");
+            cJSON_AddStringToObject(iu, "url", u->valuestring);
+        }
+        cJSON_AddItemToArray(parts, p);
+    }
+    return t;
+}
+
 static char *build_body(struct call *c, const struct pr_model *m,
-                        const char *prompt, const char *system)
+                        const char *prompt, const char *system,
+                        const cJSON *turns)
 {
     const struct pr_step *s = pr_job_step(c->j);
     cJSON *b = cJSON_CreateObject();
@@ -513,10 +550,21 @@ static char *build_body(struct call *c, const struct pr_model *m,
             }
         }
     }
-    cJSON *um = cJSON_CreateObject();
-    cJSON_AddStringToObject(um, "role", "user");
-    cJSON_AddStringToObject(um, "content", prompt);
-    cJSON_AddItemToArray(msgs, um);
+    if (turns) {
+        const cJSON *t;
+        cJSON_ArrayForEach(t, turns) {
+            const char *role = cJSON_GetStringValue(
+                cJSON_GetObjectItem(t, "role"));
+            const char *text = cJSON_GetStringValue(
+                cJSON_GetObjectItem(t, "text"));
+            cJSON_AddItemToArray(msgs, turn(c->anthropic,
+                                            role ? role : "user",
+                                            text ? text : "",
+                                            cJSON_GetObjectItem(t, "media")));
+        }
+    } else {
+        cJSON_AddItemToArray(msgs, turn(c->anthropic, "user", prompt, NULL));
+    }
     cJSON_AddItemToObject(b, "messages", msgs);
     if (s->temperature >= 0)
         cJSON_AddNumberToObject(b, "temperature", s->temperature);
@@ -1262,7 +1310,7 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
     c->anthropic = !strcmp(m.protocol, "anthropic");
     c->stream = !L->o.no_stream;
     c->json_mode = a->json_mode;
-    c->req_body = build_body(c, &m, a->prompt, a->system);
+    c->req_body = build_body(c, &m, a->prompt, a->system, a->turns);
     if (!c->req_body) {
         fail_call(c, "out of memory", false);
         return NULL;

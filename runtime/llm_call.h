@@ -36,6 +36,9 @@ struct pr_llm_ask {
                                    breaker allows a call */
     const char *prompt;
     const char *system;         /* NULL: none */
+    /* the conversation instead of PROMPT as one user turn: [{"role":
+     * "user" | "assistant", "text": T, "media"?: [URL...]}...] */
+    const cJSON *turns;
     bool json_mode;             /* ask for JSON, check the step's schema */
 };
 

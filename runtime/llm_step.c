@@ -17,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "eval.h"
 #include "llm_call.h"
+#include "prompt.h"
 #include "run.h"
 
 enum mode { SINGLE, CASCADE, BEST_OF };
@@ -45,6 +47,7 @@ struct llm_job {
     bool retryable;
     double retry_after;
     bool stopped;
+    cJSON *turns;               /* from a prompt file, or NULL */
     unsigned depth;             /* inside ask(): freeing waits */
     bool finished;
 };
@@ -60,6 +63,7 @@ static void free_lj(struct llm_job *lj)
     free(lj->slots);
     cJSON_Delete(lj->drafts);
     cJSON_Delete(lj->cands);
+    cJSON_Delete(lj->turns);
     free(lj);
 }
 
@@ -323,8 +327,11 @@ static void ask(struct llm_job *lj, unsigned slot, uint32_t model,
     su->slot = slot;
     lj->outstanding++;
     lj->slots[slot].pending = true;
-    struct pr_llm_ask a = {model, prompt, system,
-                           lj->json_mode && !lj->judging};
+    struct pr_llm_ask a = {
+        .model = model, .prompt = prompt, .system = system,
+        /* the first call of every strategy asks the conversation */
+        .turns = lj->stage == 0 && !lj->judging ? lj->turns : NULL,
+        .json_mode = lj->json_mode && !lj->judging};
     lj->depth++;
     struct pr_llm_call *c = pr_llm_call(lj->j, &a, on_answer, su);
     lj->depth--;
@@ -336,6 +343,104 @@ static void ask(struct llm_job *lj, unsigned slot, uint32_t model,
     /* the answer may already have come (a cassette, a refusal) */
     if (lj->slots[slot].pending)
         lj->slots[slot].call = c;
+}
+
+/* ---- prompt files ---- */
+
+static int append(struct pr_buf *b, const char *sep, const char *t)
+{
+    if (!t || !*t)
+        return 0;
+    if (b->len && pr_buf_append(b, sep, strlen(sep)) < 0)
+        return -1;
+    return pr_buf_append(b, t, strlen(t));
+}
+
+static char *buf_string(struct pr_buf *b)
+{
+    if (pr_buf_append_u8(b, 0) < 0) {
+        pr_buf_free(b);
+        return NULL;
+    }
+    return (char *)b->data;
+}
+
+/* Renders the step's prompt file over its inputs into the conversation
+ * LJ asks: system messages join the system prompt; user and model
+ * messages become turns (a step's own prompt is one more user turn at
+ * the end); LJ->prompt becomes their text, for refining and judging. */
+static int render_prompt_file(struct llm_job *lj, char *err, size_t cap)
+{
+    struct pr_job *j = lj->j;
+    const struct pr_plan *p = j->run->plan;
+    const struct pr_step *s = pr_job_step(j);
+    uint32_t pi = pr_plan_prompt_find(p, s->prompt_file);
+    if (pi == PR_PLAN_NONE)
+        return pr_errf(err, cap, "the plan holds no prompt file '%s'",
+                       s->prompt_file);
+    cJSON *input = NULL, *msgs = NULL;
+    char e[400];
+    if (s->inputs != PR_PLAN_NONE &&
+        pr_run_tval(j, s->inputs, &input, e, sizeof e) < 0)
+        return pr_errf(err, cap, "in 'inputs': %s", e);
+    int rc = pr_prompt_render(p, pi, cJSON_IsObject(input) ? input : NULL,
+                              NULL, NULL, &msgs, e, sizeof e);
+    cJSON_Delete(input);
+    if (rc < 0)
+        return pr_errf(err, cap, "prompt file '%s': %s", s->prompt_file, e);
+    struct pr_buf sys, all;
+    pr_buf_init(&sys);
+    pr_buf_init(&all);
+    append(&sys, "\n\n", lj->system);
+    lj->turns = cJSON_CreateArray();
+    const cJSON *m;
+    cJSON_ArrayForEach(m, msgs) {
+        const char *role = cJSON_GetStringValue(cJSON_GetObjectItem(m, "role"));
+        struct pr_buf text;
+        pr_buf_init(&text);
+        cJSON *media = cJSON_CreateArray();
+        const cJSON *part;
+        cJSON_ArrayForEach(part, cJSON_GetObjectItem(m, "content")) {
+            append(&text, "", cJSON_GetStringValue(
+                                  cJSON_GetObjectItem(part, "text")));
+            const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(
+                cJSON_GetObjectItem(part, "media"), "url"));
+            if (url)
+                cJSON_AddItemToArray(media, cJSON_CreateString(url));
+        }
+        char *t = buf_string(&text);
+        if (role && !strcmp(role, "system")) {
+            append(&sys, "\n\n", t);
+            cJSON_Delete(media);
+        } else {
+            cJSON *tu = cJSON_CreateObject();
+            cJSON_AddStringToObject(tu, "role", role && !strcmp(role, "model")
+                                                    ? "assistant"
+                                                    : "user");
+            cJSON_AddStringToObject(tu, "text", t ? t : "");
+            cJSON_AddItemToObject(tu, "media", media);
+            cJSON_AddItemToArray(lj->turns, tu);
+            append(&all, "\n\n", t);
+        }
+        free(t);
+    }
+    cJSON_Delete(msgs);
+    if (lj->prompt && *lj->prompt) {
+        cJSON *tu = cJSON_CreateObject();
+        cJSON_AddStringToObject(tu, "role", "user");
+        cJSON_AddStringToObject(tu, "text", lj->prompt);
+        cJSON_AddItemToArray(lj->turns, tu);
+        append(&all, "\n\n", lj->prompt);
+    }
+    free(lj->prompt);
+    free(lj->system);
+    lj->prompt = buf_string(&all);
+    lj->system = sys.len ? buf_string(&sys) : NULL;
+    if (!sys.len)
+        pr_buf_free(&sys);
+    if (!lj->prompt)
+        lj->prompt = strdup("");
+    return lj->prompt && lj->turns ? 0 : pr_errf(err, cap, "out of memory");
 }
 
 /* ---- the executor ---- */
@@ -389,6 +494,11 @@ static void llm_start(struct pr_job *j)
         if (lj)
             free_lj(lj);
         pr_job_finish(j, false, "out of memory", false);
+        return;
+    }
+    if (s->prompt_file && render_prompt_file(lj, why, sizeof why) < 0) {
+        free_lj(lj);
+        pr_job_finish(j, false, why, false);
         return;
     }
     j->priv = lj;
