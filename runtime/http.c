@@ -20,6 +20,8 @@ struct pr_http_req {
     CURL *easy;
     struct curl_slist *headers;
     char *body;
+    size_t sent;                /* body bytes handed to curl */
+    int should_retry;           /* x-should-retry: 1, 0, or -1 absent */
     struct pr_http_opts o;
     double retry_after;
     char errbuf[CURL_ERROR_SIZE];
@@ -127,13 +129,49 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* The body, read by curl as it sends it. */
+static size_t read_cb(char *buf, size_t size, size_t n, void *ud)
+{
+    struct pr_http_req *r = ud;
+    size_t left = r->o.body_len - r->sent, k = size * n;
+    if (k > left)
+        k = left;
+    memcpy(buf, r->body + r->sent, k);
+    r->sent += k;
+    return k;
+}
+
+/* curl rewinds the body to send the request again on a new connection
+ * when a reused one died before any reply.  That would be a second
+ * request the caller never counted (a retry outside its attempts, its
+ * backoff and its budget): refuse it, and let the request fail, so that
+ * the caller's retry rules decide. */
+static int seek_cb(void *ud, curl_off_t offset, int origin)
+{
+    struct pr_http_req *r = ud;
+    if (origin != SEEK_SET || offset != 0 || r->sent > 0)
+        return CURL_SEEKFUNC_FAIL;
+    return CURL_SEEKFUNC_OK;
+}
+
 /* retry-after: seconds or an HTTP date (then: ignored); retry-after-ms */
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 {
     struct pr_http_req *r = ud;
     size_t len = size * n;
-    static const char ra[] = "retry-after:", ram[] = "retry-after-ms:";
+    static const char ra[] = "retry-after:", ram[] = "retry-after-ms:",
+                      sr[] = "x-should-retry:";
     char buf[64];
+    if (len >= sizeof sr - 1 && !strncasecmp(p, sr, sizeof sr - 1)) {
+        const char *v = p + sizeof sr - 1;
+        while (v < p + len && (*v == ' ' || *v == '\t'))
+            v++;
+        size_t k = (size_t)(p + len - v);
+        r->should_retry = k >= 4 && !strncasecmp(v, "true", 4)    ? 1
+                          : k >= 5 && !strncasecmp(v, "false", 5) ? 0
+                                                                 : -1;
+        return len;
+    }
     if (len >= sizeof ram - 1 && !strncasecmp(p, ram, sizeof ram - 1)) {
         size_t k = len - (sizeof ram - 1);
         snprintf(buf, sizeof buf, "%.*s", (int)(k < 60 ? k : 60),
@@ -169,6 +207,7 @@ static void finish(struct pr_http_req *r, CURLcode code)
     curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
     res.content_type = ct;
     res.retry_after = r->retry_after;
+    res.should_retry = r->should_retry;
     res.cancelled = r->cancelled;
     r->o.on_done(r->o.ud, &res);
     curl_multi_remove_handle(r->h->multi, r->easy);
@@ -201,6 +240,7 @@ struct pr_http_req *pr_http_start(struct pr_http *h,
     r->h = h;
     r->o = *o;
     r->retry_after = -1;
+    r->should_retry = -1;
     r->easy = curl_easy_init();
     if (o->body) {
         r->body = malloc(o->body_len + 1);
@@ -231,9 +271,13 @@ struct pr_http_req *pr_http_start(struct pr_http *h,
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     if (o->body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)o->body_len);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+        curl_easy_setopt(e, CURLOPT_READDATA, r);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_cb);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, r);
     }
     if (o->timeout > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1e3));

@@ -23,6 +23,7 @@ struct pr_http_result {
     long status;                /* HTTP status, 0 when none arrived */
     const char *content_type;   /* NULL when absent */
     double retry_after;         /* seconds from retry-after(-ms), or -1 */
+    int should_retry;           /* x-should-retry: 1 true, 0 false, -1 */
     int cancelled;              /* pr_http_cancel was called */
 };
 

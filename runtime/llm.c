@@ -89,6 +89,9 @@ struct call {
     struct pr_http_req *req;
     bool waiting;               /* queued for a provider slot */
     bool had_key;               /* an API key was sent */
+    int16_t block_tool[64];     /* Anthropic: content block -> tool call
+                                   index + 1 (0: not a tool block) */
+    int ntools;
     double est_tokens;          /* what the rate limiter charges */
     bool charged;
     uint32_t model;
@@ -675,22 +678,27 @@ static void on_event(struct call *c, const char *data)
         } else if (!strcmp(type, "content_block_start")) {
             cJSON *b = cJSON_GetObjectItem(e, "content_block");
             int idx = index_at(e, "index");
-            if (idx >= 0 && idx < 1024 && str_at(b, "type", NULL) &&
-                !strcmp(str_at(b, "type", NULL), "tool_use"))
-                add_tool_delta(c, idx, str_at(b, "id", NULL),
+            const char *bt = str_at(b, "type", NULL);
+            if (bt && !strcmp(bt, "tool_use")) {
+                int t = c->ntools < 1024 ? c->ntools++ : 1023;
+                if (idx >= 0 && idx < 64)
+                    c->block_tool[idx] = (int16_t)(t + 1);
+                add_tool_delta(c, t, str_at(b, "id", NULL),
                                str_at(b, "name", NULL), NULL);
-            else
+            } else {
                 append_text(c, str_at(b, "text", NULL));
+            }
         } else if (!strcmp(type, "content_block_delta")) {
             cJSON *d = cJSON_GetObjectItem(e, "delta");
             const char *dt = str_at(d, "type", NULL);
             int idx = index_at(e, "index");
-            if (dt && !strcmp(dt, "input_json_delta") && idx >= 0 &&
-                idx < 1024)
-                add_tool_delta(c, idx, NULL, NULL,
-                               str_at(d, "partial_json", NULL));
-            else
+            if (dt && !strcmp(dt, "input_json_delta")) {
+                if (idx >= 0 && idx < 64 && c->block_tool[idx])
+                    add_tool_delta(c, c->block_tool[idx] - 1, NULL, NULL,
+                                   str_at(d, "partial_json", NULL));
+            } else {
                 append_text(c, str_at(d, "text", NULL));
+            }
         } else if (!strcmp(type, "message_delta")) {
             uint64_t o = count_at(e, "usage", "output_tokens");
             if (o)
@@ -794,16 +802,15 @@ static const char *parse_whole(struct call *c, cJSON *r)
         int idx = 0;
         cJSON_ArrayForEach(b, cJSON_GetObjectItem(r, "content")) {
             const char *t = str_at(b, "type", NULL);
-            if (t && !strcmp(t, "tool_use")) {
+            if (t && !strcmp(t, "tool_use") && idx < 1024) {
                 cJSON *in = cJSON_GetObjectItem(b, "input");
                 char *args = in ? cJSON_PrintUnformatted(in) : NULL;
-                add_tool_delta(c, idx, str_at(b, "id", NULL),
+                add_tool_delta(c, idx++, str_at(b, "id", NULL),
                                str_at(b, "name", NULL), args);
                 free(args);
             } else {
                 append_text(c, str_at(b, "text", NULL));
             }
-            idx++;
         }
         c->in_tok = count_at(r, "usage", "input_tokens");
         c->out_tok = count_at(r, "usage", "output_tokens");
@@ -839,6 +846,20 @@ static void error_message(const struct call *c, char *buf, size_t cap)
     if (m)
         snprintf(buf, cap, ": %.300s", m);
     cJSON_Delete(e);
+}
+
+/* OpenAI's 429 for an account out of credit: waiting does not help. */
+static bool is_quota_error(const struct call *c)
+{
+    cJSON *e = c->raw.data ? cJSON_ParseWithLength((const char *)c->raw.data,
+                                                   c->raw.len)
+                           : NULL;
+    const char *code = str_at(e, "error", "code");
+    const char *type = str_at(e, "error", "type");
+    bool q = (code && !strcmp(code, "insufficient_quota")) ||
+             (type && !strcmp(type, "insufficient_quota"));
+    cJSON_Delete(e);
+    return q;
 }
 
 static void free_call(struct call *c)
@@ -1001,6 +1022,12 @@ static void on_done(void *ud, const struct pr_http_result *res)
         error_message(c, msg, sizeof msg);
         long st = res->status;
         rep.retryable = st == 408 || st == 409 || st == 429 || st >= 500;
+        /* as the SDKs: the server's x-should-retry decides; a spent
+           quota is no rate limit to wait out */
+        if (res->should_retry >= 0)
+            rep.retryable = res->should_retry == 1;
+        if (st == 429 && is_quota_error(c))
+            rep.retryable = false;
         snprintf(why, sizeof why, "%s: HTTP %ld%s%s%s%s", m.name, st, msg,
                  st == 401 && !c->had_key ? " (no API key was sent: set " : "",
                  st == 401 && !c->had_key
@@ -1170,9 +1197,10 @@ static void send_call(struct call *c)
         snprintf(auth, sizeof auth, c->anthropic ? "x-api-key: %s"
                                                  : "Authorization: Bearer %s",
                  key);
-    const char *headers[6];
+    const char *headers[7];
     size_t nh = 0;
     headers[nh++] = "Content-Type: application/json";
+    headers[nh++] = "Expect:";      /* no 100-continue round trip */
     headers[nh++] = c->stream ? "Accept: text/event-stream"
                               : "Accept: application/json";
     if (key)

@@ -91,7 +91,9 @@ START_TEST(test_tool_deltas)
         "{\"output_tokens\":9}}\n\n"
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
     c = feed(1, 1, a, sizeof a - 1, 5);
-    t = cJSON_GetArrayItem(c->tools, 1);
+    /* the first tool call, though content block 1 */
+    ck_assert_int_eq(cJSON_GetArraySize(c->tools), 1);
+    t = cJSON_GetArrayItem(c->tools, 0);
     ck_assert_str_eq(str_at(t, "id", NULL), "t1");
     ck_assert_str_eq(str_at(t, "arguments", NULL), "{\"a\":2}");
     ck_assert_uint_eq(c->in_tok, 5);
