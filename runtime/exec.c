@@ -793,6 +793,16 @@ static void cancel_run(struct pr_run *r)
 static void on_signal(void *ud, int signo)
 {
     struct pr_run *r = ud;
+    if (signo == SIGUSR1) {
+        /* stop at once: what a parent run sends its sub-workflow when
+           asked twice (two SIGTERMs could arrive as one) */
+        if (!r->cancelling) {
+            r->signal = SIGTERM;
+            cancel_run(r);
+        }
+        stop_all(r, SIGKILL);
+        return;
+    }
     if (r->cancelling) {
         stop_all(r, SIGKILL);   /* asked twice: no grace */
         return;

@@ -135,13 +135,12 @@ static void sub_start(struct pr_job *j)
 }
 
 /* The child pomlrun's steps live in process groups of their own, which a
- * SIGKILL to the child would orphan.  So the child only ever gets
- * SIGTERM: the first makes it stop its steps gracefully, a second makes
- * it kill them at once, as it does on a second signal of its own. */
+ * SIGKILL to the child would orphan.  So the child gets SIGTERM to stop
+ * its steps gracefully, and SIGUSR1 instead of SIGKILL to kill them at
+ * once and end. */
 static void sub_stop(struct pr_job *j, int sig)
 {
-    (void)sig;
-    pr_proc_stop(j, SIGTERM);
+    pr_proc_stop(j, sig == SIGKILL ? SIGUSR1 : SIGTERM);
 }
 
 const struct pr_executor pr_exec_sub = {

@@ -58,10 +58,10 @@ struct pr_loop {
 
     pr_signal_fn on_signal;
     void *signal_ud;
-    struct sigaction old[4];
+    struct sigaction old[5];
 };
 
-static const int caught[4] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP};
+static const int caught[5] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGUSR1};
 static int sig_pipe[2] = {-1, -1};
 
 static void on_sig(int signo)
@@ -106,7 +106,7 @@ struct pr_loop *pr_loop_new(void)
     sa.sa_handler = on_sig;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         sigaction(caught[i], &sa, &l->old[i]);
     return l;
 }
@@ -115,7 +115,7 @@ void pr_loop_free(struct pr_loop *l)
 {
     if (!l)
         return;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         sigaction(caught[i], &l->old[i], NULL);
     free(l->w);
     free(l->pfd);

@@ -33,8 +33,8 @@ typedef void (*pr_timer_fn)(void *ud);
 typedef void (*pr_child_fn)(void *ud, pid_t pid, int status);
 typedef void (*pr_signal_fn)(void *ud, int signo);
 
-/* Creates the loop and installs handlers for SIGCHLD, SIGINT, SIGTERM and
- * SIGHUP.  NULL when out of memory or a pipe cannot be made. */
+/* Creates the loop and installs handlers for SIGCHLD, SIGINT, SIGTERM,
+ * SIGHUP and SIGUSR1.  NULL when out of memory or a pipe cannot be made. */
 struct pr_loop *pr_loop_new(void);
 /* Restores the signal handlers it changed and frees everything. */
 void pr_loop_free(struct pr_loop *l);
@@ -60,7 +60,8 @@ void pr_loop_cancel(struct pr_loop *l, uint64_t id);
  * must have been started by this process after pr_loop_new. */
 int pr_loop_child(struct pr_loop *l, pid_t pid, pr_child_fn fn, void *ud);
 
-/* Called for SIGINT, SIGTERM and SIGHUP, from the loop (not the handler). */
+/* Called for SIGINT, SIGTERM, SIGHUP and SIGUSR1, from the loop (not the
+ * handler). */
 void pr_loop_on_signal(struct pr_loop *l, pr_signal_fn fn, void *ud);
 
 /* Runs one round: waits until something happens (or TIMEOUT seconds, < 0
