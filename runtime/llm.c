@@ -655,6 +655,15 @@ static void append_text(struct call *c, const char *t)
         pr_buf_append(&c->text, t, strlen(t));
 }
 
+/* Text of a streamed reply as it arrives: kept, and shown live (events,
+ * the progress line). */
+static void stream_text(struct call *c, const char *t)
+{
+    append_text(c, t);
+    if (t && *t && c->j)
+        pr_report_stream(c->j->run, c->j, t, strlen(t));
+}
+
 /* One server-sent event (its data lines joined). */
 static void on_event(struct call *c, const char *data)
 {
@@ -686,7 +695,7 @@ static void on_event(struct call *c, const char *data)
                 add_tool_delta(c, t, str_at(b, "id", NULL),
                                str_at(b, "name", NULL), NULL);
             } else {
-                append_text(c, str_at(b, "text", NULL));
+                stream_text(c, str_at(b, "text", NULL));
             }
         } else if (!strcmp(type, "content_block_delta")) {
             cJSON *d = cJSON_GetObjectItem(e, "delta");
@@ -697,7 +706,7 @@ static void on_event(struct call *c, const char *data)
                     add_tool_delta(c, c->block_tool[idx] - 1, NULL, NULL,
                                    str_at(d, "partial_json", NULL));
             } else {
-                append_text(c, str_at(d, "text", NULL));
+                stream_text(c, str_at(d, "text", NULL));
             }
         } else if (!strcmp(type, "message_delta")) {
             uint64_t o = count_at(e, "usage", "output_tokens");
@@ -716,7 +725,7 @@ static void on_event(struct call *c, const char *data)
     } else {
         cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(e, "choices"), 0);
         cJSON *d = cJSON_GetObjectItem(ch, "delta");
-        append_text(c, str_at(d, "content", NULL));
+        stream_text(c, str_at(d, "content", NULL));
         cJSON *tc;
         cJSON_ArrayForEach(tc, cJSON_GetObjectItem(d, "tool_calls")) {
             int idx = index_at(tc, "index");

@@ -253,7 +253,10 @@ void pr_report_progress(struct pr_run *r, bool final)
     char line[200];
     int n = snprintf(line, sizeof line, "[%u/%u] %.1f s  %u running",
                      r->done, r->nsteps, pr_loop_now() - r->mono0,
-                     r->running);
+                     r->running + r->inflight);
+    if (r->streamed && n > 0 && (size_t)n < sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, ", %llu B streamed",
+                      (unsigned long long)r->streamed);
     if (r->failed && n > 0 && (size_t)n < sizeof line)
         n += snprintf(line + n, sizeof line - (size_t)n, ", %u failed",
                       r->failed);
@@ -271,6 +274,21 @@ void pr_report_progress(struct pr_run *r, bool final)
     }
     fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
+}
+
+void pr_report_stream(struct pr_run *r, const struct pr_job *j,
+                      const char *text, size_t n)
+{
+    r->streamed += n;
+    if (!r->opt.events)
+        return;
+    cJSON *ev = new_event("step_output");
+    cJSON_AddStringToObject(ev, "step", pr_job_step(j)->id);
+    if (j->instance >= 0)
+        cJSON_AddNumberToObject(ev, "instance", j->instance);
+    cJSON_AddNumberToObject(ev, "attempt", j->attempts);
+    cJSON_AddItemToObject(ev, "text", pr_text_value(text, n, NULL));
+    emit_event(r, ev);
 }
 
 /* ---- the result ---- */

@@ -120,6 +120,7 @@ struct pr_run {
     bool cancelling;
     uint64_t progress_timer;
     uint64_t sla_timer;         /* sla.max_duration */
+    uint64_t streamed;          /* bytes of LLM text received */
     bool sla_exceeded;
 };
 
@@ -177,6 +178,9 @@ void pr_report_note(struct pr_run *r, const struct pr_job *j,
                     const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void pr_report_progress(struct pr_run *r, bool final);
+/* Text an LLM step receives as it streams in (N bytes at TEXT). */
+void pr_report_stream(struct pr_run *r, const struct pr_job *j,
+                      const char *text, size_t n);
 cJSON *pr_report_result(struct pr_run *r);
 void pr_time_rfc3339(double t, char buf[64]);
 
