@@ -440,10 +440,21 @@ check_sse() {
     scratch sse
     compile sse sse || return
     mark
-    prun sse --json "$tmp/sse.plan" -p text="$text"
+    prun sse --json --events "$D/events" "$tmp/sse.plan" -p text="$text"
     status sse 0
-    py "sse framing" << 'EOF'
+    py "sse framing" "$D/events" << 'EOF'
 r = load()
+# the step_output events of each step join to its text, in order
+pieces = {}
+for line in open(sys.argv[1], encoding="utf-8"):
+    ev = json.loads(line)
+    if ev["event"] == "step_output":
+        pieces.setdefault(ev["step"], []).append(ev["text"])
+for sid, st in r["steps"].items():
+    got = "".join(pieces.get(sid, []))
+    if got != st["outputs"].get("text"):
+        print("step_output events of %s join to %r, its text is %r"
+              % (sid, got, st["outputs"].get("text")))
 want = "echo: " + E["TEXT"]
 expect(r, "status", "succeeded")
 for f in ("split", "coalesce", "crlf", "comments", "all"):
