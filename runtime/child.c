@@ -24,18 +24,18 @@ static int capture_file(const char *dir)
 {
     while (npool) {
         int fd = pool[--npool];
-        if (ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0)
+        if (ftruncate(fd, 0) == 0)    /* O_APPEND: writes go to the end */
             return fd;
         close(fd);
     }
 #ifdef O_TMPFILE
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0)
         return fd;
 #endif
     char path[4096];
     snprintf(path, sizeof path, "%s/capture-XXXXXX", dir);
-    int t = mkostemp(path, O_CLOEXEC);
+    int t = mkostemp(path, O_APPEND | O_CLOEXEC);
     if (t >= 0)
         unlink(path);
     return t;
@@ -129,7 +129,8 @@ char *pr_spawn_read(int fd, size_t cap, size_t *len, size_t *total)
 
 void pr_spawn_release(struct pr_child *c)
 {
-    bool group_gone = c->pid > 0 && kill(-c->pid, 0) < 0 && errno == ESRCH;
+    bool group_gone = c->group_gone ||
+                      (c->pid > 0 && kill(-c->pid, 0) < 0 && errno == ESRCH);
     int fds[2] = {c->out_fd, c->err_fd};
     for (int i = 0; i < 2 && group_gone; i++)
         if (fds[i] >= 0 && npool < POOL_MAX) {
@@ -151,8 +152,8 @@ void pr_spawn_close(struct pr_child *c)
     c->out_fd = c->err_fd = -1;
 }
 
-void pr_spawn_signal(const struct pr_child *c, int sig)
+void pr_spawn_signal(struct pr_child *c, int sig)
 {
-    if (c->pid > 0)
-        kill(-c->pid, sig);
+    if (c->pid > 0 && kill(-c->pid, sig) < 0 && errno == ESRCH)
+        c->group_gone = true;
 }

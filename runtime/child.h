@@ -25,6 +25,7 @@ struct pr_spawn {
 struct pr_child {
     pid_t pid;                  /* also the process group id */
     int out_fd, err_fd;         /* the capture files, -1 when closed */
+    bool group_gone;            /* a signal found no process left */
 };
 
 /* Starts the process.  Returns 0, or -1 with the reason in ERR; an
@@ -45,6 +46,6 @@ void pr_spawn_close(struct pr_child *c);
 void pr_spawn_release(struct pr_child *c);
 
 /* Sends SIG to the process group of C (ESRCH ignored). */
-void pr_spawn_signal(const struct pr_child *c, int sig);
+void pr_spawn_signal(struct pr_child *c, int sig);
 
 #endif

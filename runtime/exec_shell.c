@@ -48,8 +48,6 @@ static void on_exit_status(void *ud, pid_t pid, int status)
     j->priv = NULL;
     p->done(j, status, &p->c, p->out_path[0] ? p->out_path : NULL);
     pr_spawn_release(&p->c);
-    if (p->out_path[0])
-        unlink(p->out_path);
     free(p);
 }
 
@@ -607,6 +605,7 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
         char *text = malloc(OUTPUT_FILE_CAP + 1);
         size_t n = text ? fread(text, 1, OUTPUT_FILE_CAP + 1, f) : 0;
         fclose(f);
+        unlink(out_path);
         char err[256];
         if (!text) {
             ok = false;
