@@ -4,8 +4,10 @@
  * the same sources always give the same bytes.  Paths are stored as written
  * (the main source by its base name only), and nothing secret exists in
  * the IR to begin with: models carry the names of environment variables,
- * never their values.  The plans of the sub-workflows are written the same
- * way and embedded whole, each written once however many plans embed it.
+ * never their values.  Prompt files and partials go into PROMPTS sorted by
+ * kind and name, their templates encoded (handlebars.c) with partials by
+ * record index.  The plans of the sub-workflows are written the same way
+ * and embedded whole, each written once however many plans embed it.
  */
 #include "emit.h"
 
@@ -302,7 +304,7 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
     pr_put_u32(r + 220, emit_tval(e, s->env));
     pr_put_u32(r + 224, optstr(e, s->shell_dir));
     pr_put_u32(r + 228, s->output_schema ? json_str(e, s->output_schema)
-                                         : PR_PLAN_NONE);
+                                         : optstr(e, s->output_schema_json));
     uint32_t phase = PR_PLAN_NONE;
     for (size_t i = 0; s->phase && i < wf->nphases; i++)
         if (!strcmp(wf->phases[i].name, s->phase))

@@ -140,10 +140,11 @@ static void add_text(struct parser *p, size_t from, size_t to)
 
 /* The end of a tag's content from I: the closing delimiter CLOSE outside
  * quotes, or NULL. */
-static const char *tag_end(const struct parser *p, size_t i,
+static const char *tag_end(const struct parser *p, size_t from,
                            const char *close, size_t cn)
 {
     char q = 0;
+    size_t i = from;
     for (; i + cn <= p->n; i++) {
         char c = p->s[i];
         if (q) {
@@ -158,7 +159,7 @@ static const char *tag_end(const struct parser *p, size_t i,
         }
     }
     /* an unbalanced quote: the first delimiter will do */
-    return q ? find(p->s, p->n, i > p->n ? p->n : 0, close, cn) : NULL;
+    return q ? find(p->s, p->n, from, close, cn) : NULL;
 }
 
 /* {{=<% %>=}}: the new delimiters in OPEN and CLOSE. */
@@ -697,6 +698,7 @@ struct open {
     size_t nlen;
     struct pc_loc loc;
     bool in_else, chained;      /* chained: made by {{else if ...}} */
+    bool quiet;                 /* a failed opener's: closed silently */
 };
 
 struct builder {
@@ -794,7 +796,9 @@ static void build_var(struct builder *b, const struct tok *t)
     }
     c.i = e;
     struct pc_tnode tmp = {0};
-    if (!parse_args(&c, &tmp, 2, pr_tpl_helper_name((unsigned)h)))
+    char what[32];
+    snprintf(what, sizeof what, "'%s'", pr_tpl_helper_name((unsigned)h));
+    if (!parse_args(&c, &tmp, (size_t)pr_tpl_helper_argc((unsigned)h), what))
         return;
     if ((int)tmp.nargs != pr_tpl_helper_argc((unsigned)h)) {
         report_helper_args(&c, pr_tpl_helper_name((unsigned)h),
@@ -887,7 +891,10 @@ static struct pc_tnode *build_open(struct builder *b, const struct tok *t,
         tmp.sub = inverted ? PR_TB_INVERTED : PR_TB_SECTION;
     } else {
         const char *name = pr_tpl_block_name((unsigned)k);
-        if (!parse_args(&c, &tmp, 2, name))
+        char what[32];
+        snprintf(what, sizeof what, "'%s'", name);
+        if (!parse_args(&c, &tmp, (size_t)pr_tpl_block_argc((unsigned)k),
+                        what))
             return NULL;
         if (tmp.nhash) {
             pc_report(p->ctx, PC_D_TEMPLATE, tmp.hash[0].v.loc,
@@ -917,7 +924,30 @@ static struct pc_tnode *build_open(struct builder *b, const struct tok *t,
     o->loc = c.tag;
     o->in_else = false;
     o->chained = chained;
+    o->quiet = false;
     return n;
+}
+
+/* After an opener that failed, a block outside the tree for its closing
+ * tag to close, so one mistake gives one message. */
+static void open_placeholder(struct builder *b, const struct tok *t)
+{
+    struct parser *p = b->p;
+    struct cur c = {p, t->cs, t->ce, at(p, t->from, t->to)};
+    struct pc_tnode *n = pr_arena_alloc(p->a, sizeof *n);
+    struct open *o = n ? PR_PUSH(p->a, b->stack, b->depth, b->cap) : NULL;
+    if (!o) {
+        pc_oom(p->ctx);
+        return;
+    }
+    skip_ws(&c);
+    n->kind = T_BLOCK;
+    o->node = n;
+    o->name = p->s + c.i;
+    o->nlen = word_end(&c) - c.i;
+    o->loc = c.tag;
+    o->in_else = o->chained = false;
+    o->quiet = true;
 }
 
 static void build_else(struct builder *b, const struct tok *t)
@@ -1051,10 +1081,9 @@ static void build(struct builder *b)
             build_var(b, t);
             break;
         case '#':
-            build_open(b, t, t->cs, false, false);
-            break;
         case '^':
-            build_open(b, t, t->cs, true, false);
+            if (!build_open(b, t, t->cs, t->sigil == '^', false))
+                open_placeholder(b, t);
             break;
         case 'e':
             build_else(b, t);
@@ -1071,7 +1100,7 @@ static void build(struct builder *b)
     }
     while (b->depth) {
         const struct open *o = &b->stack[--b->depth];
-        if (o->chained)
+        if (o->chained || o->quiet)
             continue;
         pc_report(p->ctx, PC_D_TEMPLATE, o->loc,
                   "'{{#%.*s}}' is not closed; add '{{/%.*s}}'",

@@ -145,6 +145,8 @@ struct pc_step {
     uint64_t max_tokens;
     bool json_output;
     struct pc_node *output_schema;
+    const char *output_schema_json;     /* from the prompt file, when the
+                                           step has no output of its own */
     const char **tools;                 /* tools the model may call */
     size_t ntools;
     unsigned best_of;                   /* 0: off */

@@ -33,8 +33,7 @@ struct pico {
 static cJSON *fail(struct pico *p, const struct pc_node *at, const char *msg,
                    const char *arg)
 {
-    if (!p->failed)
-        pc_report(p->ctx, PC_D_PICOSCHEMA, at->loc, msg, arg);
+    pc_report(p->ctx, PC_D_PICOSCHEMA, at->loc, msg, arg);
     p->failed = true;
     return NULL;
 }
@@ -248,13 +247,15 @@ static cJSON *pico(struct pico *p, const struct pc_node *n, int depth)
         return NULL;
     }
     cJSON_AddFalseToObject(obj, "additionalProperties");
-    for (size_t i = 0; i < n->len; i++)
-        if (!property(p, &n->pairs[i], props, req, obj, depth)) {
-            cJSON_Delete(obj);
-            if (!p->failed)
-                pc_oom(p->ctx);
-            return NULL;
-        }
+    bool ok = true;
+    for (size_t i = 0; i < n->len; i++)     /* every problem, not the first */
+        ok &= property(p, &n->pairs[i], props, req, obj, depth);
+    if (!ok) {
+        cJSON_Delete(obj);
+        if (!p->failed)
+            pc_oom(p->ctx);
+        return NULL;
+    }
     if (!req->child)
         cJSON_DeleteItemFromObjectCaseSensitive(obj, "required");
     return obj;

@@ -207,7 +207,8 @@ static void read_front(struct pc_ctx *ctx, const struct pc_node *m,
         read_input(ctx, v, p, named, schema);
     if ((v = pc_map_get(m, "schema"))) {
         /* the seed's form: a top-level input schema */
-        if (p->input_schema)
+        const struct pc_node *in = pc_map_get(m, "input");
+        if (in && in->kind == PC_NODE_MAP && pc_map_get(in, "schema"))
             pc_report(ctx, PC_D_BAD_VALUE, v->loc,
                       "the input schema is given twice: 'schema' and "
                       "'input.schema'");
@@ -423,11 +424,25 @@ void pc_check_prompt_inputs(struct pc_build *b, const struct pc_step *s)
         pc_note(b->ctx, d, NOLOC, "add it under 'inputs:' of the step");
     }
     bool closed = cJSON_IsObject(props) && (!extra || cJSON_IsFalse(extra));
-    for (size_t i = 0; closed && s->inputs && i < s->inputs->len; i++)
-        if (!cJSON_GetObjectItemCaseSensitive(props, s->inputs->keys[i]))
-            pc_report(b->ctx, PC_D_UNKNOWN_INPUT, s->inputs->items[i]->loc,
-                      "input '%s' is not in the input schema of prompt file "
-                      "'%s'", s->inputs->keys[i], p->name);
+    const struct pc_node *in = s->node ? pc_map_get(s->node, "inputs") : NULL;
+    const char *names[64];
+    size_t nnames = 0;
+    for (const cJSON *c = closed ? props->child : NULL; c && nnames < 64;
+         c = c->next)
+        names[nnames++] = c->string;
+    for (size_t i = 0; closed && in && in->kind == PC_NODE_MAP && i < in->len;
+         i++) {
+        const struct pc_node *k = in->pairs[i].key;
+        if (cJSON_GetObjectItemCaseSensitive(props, k->str))
+            continue;
+        struct pc_diag *d = pc_report(
+            b->ctx, PC_D_UNKNOWN_INPUT, k->loc,
+            "input '%s' is not in the input schema of prompt file '%s'",
+            k->str, p->name);
+        const char *near = pc_closest(k->str, names, nnames);
+        if (near)
+            pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
+    }
     cJSON_Delete(schema);
     cJSON_Delete(defs);
 }

@@ -975,10 +975,17 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         pc_get_uint(c, v, "parallelism", 4096, &u) == 0)
         s->parallelism = (unsigned)u;
 
-    /* a prompt file may name the model and declare the inputs */
+    /* a prompt file may name the model, declare the inputs and the
+     * output */
     if (s->prompt_def) {
+        const struct pc_prompt *p = s->prompt_def;
         if (!s->model)
-            s->model = s->prompt_def->model;
+            s->model = p->model;
+        if (!pc_map_get(def, "output")) {
+            s->json_output = p->output_format &&
+                             !strcmp(p->output_format, "json");
+            s->output_schema_json = p->output_schema;
+        }
         pc_check_prompt_inputs(b, s);
     }
 

@@ -19,12 +19,13 @@ $CC -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -include "$build/config.h" -DPOML_STDLIB_DIR='"/nonexistent"' \
     -I"$build" -I"$build/grammar" -I"$src/runtime" -I"$src/compiler" \
     -I"$src/grammar" -o "$src/fuzz/fuzz_front" "$src/fuzz/fuzz_front.c" \
-    "$src"/compiler/[!p]*.c \
+    "$src"/compiler/[!p]*.c "$src"/compiler/picoschema.c \
+    "$src"/compiler/prompt_file.c \
     "$src"/runtime/[!p]*.c "$src"/runtime/plan_build.c \
-    "$src"/runtime/plan_load.c \
+    "$src"/runtime/plan_load.c "$src"/runtime/prompt.c \
     "$build"/grammar/yaml_scan.c "$build"/grammar/yaml_parse.c \
     "$build"/grammar/expr_scan.c "$build"/grammar/expr_parse.c \
-    -lcjson -lm -lpthread
+    -lcjson -lcurl -lm -lpthread
 mkdir -p "$src/fuzz/corpus-front"
 for f in "$src"/examples/*.poml "$src"/examples/seeds/*.poml \
     "$src"/tests/lint/valid/*.poml "$src"/tests/lint/invalid/*.poml; do

@@ -3,8 +3,9 @@
  * Takes the input as a plan file, repairs its size field and both
  * checksums so that mutations reach the structural checks, loads it and,
  * when it loads, reads every view of every record, every list entry,
- * string, interpolation part and template value, and every embedded
- * sub-plan, loaded on its own and read the same way (walk.h).  The seeds
+ * string, interpolation part and template value, renders every prompt
+ * template, and reads every embedded sub-plan, loaded on its own the same
+ * way (walk.h).  The seeds
  * include a plan with sub-plans.  Build: build-plan.sh.
  */
 #include <math.h>

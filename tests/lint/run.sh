@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh -- checks pomlc --lint against the diagnostics corpus
 #
-# tests/lint/invalid/*.poml start with comment lines
+# tests/lint/invalid/*.poml (and prompt files, *.md) hold comment lines
 #   # expect: LINE:COL: KIND: MESSAGE-SUBSTRING [-Wname]
 #   # flags: EXTRA-OPTIONS        (optional)
 #   # exit: N                     (optional, default 1)
@@ -120,8 +120,9 @@ sanity() {
     return 0
 }
 
-# ---- invalid files ----
-for f in "$corpus"/invalid/*.poml; do
+# ---- invalid files (prompt files too, their expect lines in comments
+# of the frontmatter) ----
+for f in "$corpus"/invalid/*.poml "$corpus"/invalid/*.md; do
     [ -f "$f" ] || continue
     name=invalid/${f##*/}
     sed -n 's/^# expect: //p' "$f" > "$tmp/exp"

@@ -256,8 +256,8 @@ EOF
     d=$proj/wf.d
     # shellcheck disable=SC1003
     same "wf.d: first line, the target" 'wf.plan: \' "$(head -n 1 "$d")"
-    for dep in wf.poml defs.poml prompts/p.md subs/file.poml subs/leaf.poml \
-               "$sl/models.poml"; do
+    for dep in wf.poml defs.poml prompts/p.md prompts/_sig.md subs/file.poml \
+               subs/leaf.poml "$sl/models.poml"; do
         if grep -E "^ (\./)?$dep( \\\\)?\$" "$d" > /dev/null; then
             pass
         else
@@ -268,7 +268,8 @@ EOF
     same "wf.d: lines naming notes.txt" 0 "$(count "$d" notes.txt)"
     same "wf.d: phony rules without -MP" 0 "$(grep -c '^[^ ].*:$' "$d")"
 
-    for dep in defs.poml prompts/p.md subs/leaf.poml "$sl/models.poml"; do
+    for dep in defs.poml prompts/p.md prompts/_sig.md subs/leaf.poml \
+               "$sl/models.poml"; do
         age "$proj"
         mk -q
         status "make -q after the plan was made newer than its inputs" 0
@@ -303,8 +304,8 @@ EOF
     touch "$proj/wf.poml"
     mk MP=-MP
     status "make with -MP" 0
-    for dep in defs.poml prompts/p.md subs/file.poml subs/leaf.poml \
-               "$sl/models.poml"; do
+    for dep in defs.poml prompts/p.md prompts/_sig.md subs/file.poml \
+               subs/leaf.poml "$sl/models.poml"; do
         if grep -E "^(\./)?$dep:\$" "$d" > /dev/null; then
             pass
         else
@@ -313,7 +314,7 @@ EOF
         fi
     done
     cp "$proj/alone.poml" "$proj/wf.poml"
-    rm -r "$proj/defs.poml" "$proj/prompts/p.md" "$proj/subs"
+    rm -r "$proj/defs.poml" "$proj/prompts" "$proj/subs"
     mk MP=-MP
     status "make with -MP after removing what alone.poml does not need" 0
     mk MP=-MP -q
