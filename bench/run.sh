@@ -11,6 +11,10 @@
 #            ninja and a bare posix_spawn loop (bench/spawnfloor.c, the floor)
 #   sched:   pomlrun scheduling 100,000 in-process steps (gates, aggregators),
 #            net of loading the plan (pomlrun --check)
+#   llm:     1,000 LLM calls, 64 in flight, against the loopback test server
+#            (tests/llm/server.py): pomlrun (a for_each step, and 1,000
+#            steps; streamed and whole replies) vs a python3 asyncio client
+#            sending the same requests (bench/llm_client.py)
 set -eu
 LC_ALL=C
 export LC_ALL
@@ -21,7 +25,12 @@ export POML_STDLIB
 pomlc=$builddir/pomlc
 pomlrun=$builddir/pomlrun
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+srv= # the LLM test server, while it runs
+trap '[ -z "$srv" ] || kill "$srv" 2>/dev/null || :; rm -rf "$work"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 141' PIPE
 
 python3 -c 'import yaml; yaml.CLoader' 2>/dev/null || {
     echo "bench: python3 with PyYAML (python3-yaml) is needed" >&2; exit 1; }
@@ -202,3 +211,211 @@ print("  %-30s %6.1f ms %8.1f ms %8.1f ms %13s"
 done
 echo "  (run: pomlrun -q, hyperfine mean of 5; --check: loading and validating"
 echo "   the plan, the same way; scheduling = run - --check)"
+
+## ---- LLM calls ----
+# One loopback server (tests/llm/server.py) for the whole section; pomlrun
+# and a python3 asyncio client (bench/llm_client.py) send it the same
+# requests, llm_jobs at a time.
+llm_n=1000
+llm_jobs=64
+llm_runs=7
+POML_BENCH_KEY=sk-bench-$$
+export POML_BENCH_KEY
+llm_log=$work/llm.log
+python3 "$srcdir/tests/llm/server.py" --port 0 --port-file "$work/llm.port" \
+    --key "$POML_BENCH_KEY" --log "$llm_log" 2>"$work/llm.srv" &
+srv=$!
+i=0
+until [ -s "$work/llm.port" ]; do
+    kill -0 $srv 2>/dev/null && [ $i -lt 100 ] || {
+        cat "$work/llm.srv" >&2
+        echo "bench: the LLM test server did not start" >&2; exit 1; }
+    sleep 0.1
+    i=$((i + 1))
+done
+port=$(cat "$work/llm.port")
+lp=$work/llm
+python3 "$srcdir/bench/gen_llm.py" for_each $llm_n $port "$lp-fe"
+python3 "$srcdir/bench/gen_llm.py" steps $llm_n $port "$lp-st"
+python3 "$srcdir/bench/gen_llm.py" for_each 0 $port "$lp-none"
+"$pomlc" "$lp-fe.poml" -o "$lp-fe.plan"
+"$pomlc" "$lp-st.poml" -o "$lp-st.plan"
+"$pomlc" "$lp-none.poml" -o "$lp-none.plan"
+# the interpreter itself, not a wrapper that finds it (pyenv's shims cost
+# more than its start-up)
+py=$(python3 -c 'import sys; print(sys.executable)')
+client="$py $srcdir/bench/llm_client.py --jobs $llm_jobs $port"
+prun="$pomlrun -q --provider-jobs $llm_jobs"
+
+llm_fail() {
+    echo "bench: llm: $1; to reproduce:" >&2
+    echo "  python3 $srcdir/tests/llm/server.py --port 0 --port-file p" \
+        "--key k --log log &" >&2
+    echo "  python3 $srcdir/bench/gen_llm.py for_each $llm_n \$(cat p) x &&" \
+        "POML_STDLIB=$POML_STDLIB $pomlc x.poml -o x.plan &&" >&2
+    echo "  POML_BENCH_KEY=k $pomlrun --json --provider-jobs $llm_jobs" \
+        "x.plan; POML_BENCH_KEY=k python3 $srcdir/bench/llm_client.py" \
+        "\$(cat p) x.stream.jsonl" >&2
+    exit 1
+}
+
+# llm_check NAME BODIES COMMAND...: one run of COMMAND (pomlrun --json or
+# llm_client.py) got all its replies, and the server received exactly the
+# bodies of BODIES, each once, and answered them 200; the header names it
+# got go to $lp.hdr.NAME
+llm_check() {
+    name=$1 bodies=$2
+    shift 2
+    from=$(wc -l < "$llm_log")
+    rc=0
+    "$@" > "$lp.out" 2> "$lp.err" || rc=$?
+    python3 -c 'import json, sys
+out, log, skip, bodies, name, rc, hdr = sys.argv[1:]
+text = open(out).read()
+if text.startswith("{"):                  # pomlrun --json
+    d = json.loads(text)
+    st = list(d["steps"].values())
+    xs = st[0].get("instances", st) if len(st) == 1 else st
+    ok = sum(1 for x in xs if x["status"] == "succeeded")
+else:                                     # llm_client.py
+    ok = int(text.split()[0]) if text.split() else 0
+want = sorted(json.dumps(json.loads(b), sort_keys=True)
+              for b in open(bodies))
+got, names, bad = [], set(), 0
+for i, line in enumerate(open(log)):
+    e = json.loads(line) if i >= int(skip) else None
+    if e and e.get("path") == "/v1/chat/completions":
+        got.append(json.dumps(e["body"], sort_keys=True))
+        names.update(e["headers"])
+        bad += e["status"] != 200
+got.sort()
+open(hdr, "w").write(" ".join(sorted(names)) + "\n")
+why = []
+if rc != "0":
+    why.append("exit status %s" % rc)
+if ok != len(want):
+    why.append("%d of %d calls succeeded" % (ok, len(want)))
+if got != want:
+    why.append("the server got %d requests, %d of them as in %s"
+               % (len(got), sum(1 for g in set(got) if g in set(want)),
+                  bodies))
+if bad:
+    why.append("%d replies were not 200" % bad)
+if why:
+    sys.exit("bench: llm: %s: %s" % (name, "; ".join(why)))' \
+        "$lp.out" "$llm_log" "$from" "$bodies" "$name" "$rc" \
+        "$lp.hdr.$name" || {
+        tail -n 5 "$lp.err" >&2; llm_fail "$name failed"; }
+}
+
+# every client, once (the warm-up too): all replies, the same requests
+llm_check pomlrun-fe "$lp-fe.stream.jsonl" $prun --json "$lp-fe.plan"
+llm_check pomlrun-st "$lp-fe.stream.jsonl" $prun --json "$lp-st.plan"
+llm_check pomlrun-whole "$lp-fe.whole.jsonl" \
+    $prun --no-stream --json "$lp-fe.plan"
+llm_check python "$lp-fe.stream.jsonl" $client "$lp-fe.stream.jsonl"
+llm_check python-whole "$lp-fe.whole.jsonl" $client "$lp-fe.whole.jsonl"
+cmp -s "$lp.hdr.pomlrun-fe" "$lp.hdr.python" || {
+    echo "bench: llm: the clients send different headers:" >&2
+    cat "$lp.hdr.pomlrun-fe" "$lp.hdr.python" >&2; exit 1; }
+
+# in flight: with barrier=K the server holds every request until K have
+# arrived, so a client with fewer than K at once never finishes.  Both
+# must finish with K = llm_jobs, and must not within 3 s with one more.
+for k in $llm_jobs $((llm_jobs + 1)); do
+    f="fault/barrier=$k,id=pomlrun-$k"
+    sed "s|^    id: bench-model\$|    id: \"$f\"|" "$lp-fe.poml" \
+        > "$lp-b$k.poml"
+    "$pomlc" "$lp-b$k.poml" -o "$lp-b$k.plan"
+done
+timeout 60 $prun "$lp-b$llm_jobs.plan" ||
+    llm_fail "pomlrun does not have $llm_jobs requests in flight at once"
+timeout 60 $client --fault "barrier=$llm_jobs,id=python-$llm_jobs" \
+    "$lp-fe.stream.jsonl" > /dev/null ||
+    llm_fail "llm_client.py does not have $llm_jobs requests in flight"
+k=$((llm_jobs + 1))
+rc=0; timeout 3 $prun "$lp-b$k.plan" 2>/dev/null || rc=$?
+[ $rc = 124 ] || llm_fail "pomlrun ended (status $rc) though the server holds
+    every request until $k are in flight"
+rc=0; timeout 3 $client --fault "barrier=$k,id=python-$k" \
+    "$lp-fe.stream.jsonl" > /dev/null 2>&1 || rc=$?
+[ $rc = 124 ] || llm_fail "llm_client.py ended (status $rc) though the server
+    holds every request until $k are in flight"
+head -n 1 "$lp-fe.stream.jsonl" > "$lp-one.jsonl"
+for s in pomlrun-$k python-$k; do # the K-th request frees the held ones
+    $client --fault "barrier=$k,id=$s" "$lp-one.jsonl" > /dev/null
+done
+
+# the server's CPU time (user + system, clock ticks) so far
+srvcpu() { awk '{ print $14 + $15 }' "/proc/$srv/stat"; }
+rm -f "$work"/t.*
+r=0
+while [ $r -lt $llm_runs ]; do
+    i=0
+    for cmd in "$client $lp-fe.stream.jsonl" "$prun $lp-fe.plan" \
+               "$prun $lp-st.plan" "$client $lp-fe.whole.jsonl" \
+               "$prun --no-stream $lp-fe.plan" \
+               "$client $lp-none.stream.jsonl" "$prun $lp-none.plan"; do
+        : > "$llm_log"
+        a=$(srvcpu)
+        t=$(stats 1 "$cmd")
+        echo "$t $(( $(srvcpu) - a ))" >> "$work/t.$i"
+        i=$((i + 1))
+    done
+    r=$((r + 1))
+done
+echo "== llm: 1,000 requests, $llm_jobs in flight, loopback server"
+PYTHONIOENCODING=utf-8 python3 -c 'import statistics, sys
+w, n, tick = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+med = statistics.median
+def load(i):
+    rs = [[float(v) for v in x.split()] for x in open("%s/t.%d" % (w, i))]
+    ts = [r[0] for r in rs]
+    return (med(ts), ts, med(r[2] + r[3] for r in rs),
+            statistics.mean(r[4] for r in rs) / tick)
+def span(ts):
+    return "%6.1f\u2013%6.1f" % (min(ts) * 1e3, max(ts) * 1e3)
+print("  %-35s %12s %15s %6s %8s %7s %6s  %11s %6s  %s" % ("",
+      "wall, median", "min\u2013max", "req/s", "\u00b5s/call", "-floor",
+      "ratio", "CPU \u00b5s/call", "ratio", "server CPU \u00b5s/call"))
+up = {"py": load(5), "poml": load(6)}
+print("  start-up alone, no requests (subtracted below)")
+for l, k in (("python3 asyncio client", "py"),
+             ("pomlrun, a for_each of no items", "poml")):
+    t, ts, c, s = up[k]
+    print("  %-35s %9.1f ms %15s %6s %8s %7s %6s  %8.1f ms" % (
+          l, t * 1e3, span(ts), "", "", "", "", c * 1e3))
+groups = [("streamed replies (SSE), the default", [
+              (0, "python3 asyncio client (reference)", "py"),
+              (1, "pomlrun (streaming), a for_each", "poml"),
+              (2, "pomlrun (streaming), 1,000 steps", "poml")]),
+          ("whole replies", [
+              (3, "python3 asyncio client (reference)", "py"),
+              (4, "pomlrun (--no-stream), a for_each", "poml")])]
+for title, rows in groups:
+    print("  %s" % title)
+    got = []
+    for i, l, k in rows:
+        t, ts, c, s = load(i)
+        # net of the client start-up: what the calls cost
+        got.append((l, t, ts, t - up[k][0], c - up[k][2], s))
+    floor = min(g[5] for g in got)
+    ref = got[0]
+    for l, t, ts, nt, c, s in got + [("server-bound floor (est.)", floor,
+                                      None, floor, None, floor)]:
+        print("  %-35s %9.1f ms %15s %6s %8.1f %+7.1f %5.2fx  %11s %6s  %8.1f"
+              % (l, t * 1e3, span(ts) if ts else "",
+                 "{:,.0f}".format(n / nt), nt / n * 1e6,
+                 (nt - floor) / n * 1e6, nt / ref[3],
+                 "%.1f" % (c / n * 1e6) if c is not None else "",
+                 "%.2fx" % (c / ref[4]) if c is not None else "",
+                 s / n * 1e6))' \
+    "$work" $llm_n "$(getconf CLK_TCK)"
+echo "  (checked first: each client gets every reply, the server gets the"
+echo "   same request bodies from both, and both keep $llm_jobs in flight;"
+echo "   median of $llm_runs runs, taken in turns; req/s, µs/call (wall /"
+echo "   calls) and CPU µs/call (user + system time / calls) are net of the"
+echo "   client's start-up, the same command with no requests; -floor: µs/call"
+echo "   less the floor's; server CPU: the server's, mean; floor: the least"
+echo "   server CPU time a call took with any client, what a client costing"
+echo "   nothing would still wait: the server's threads share one GIL)"
