@@ -57,6 +57,19 @@ static const char *default_id(struct pc_ctx *ctx, const char *path)
     return id;
 }
 
+const char *pc_dir_of(struct pc_ctx *ctx, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *d = !slash ? "."
+                           : pr_arena_strndup(&ctx->arena, path,
+                                              slash == path
+                                                  ? 1
+                                                  : (size_t)(slash - path));
+    if (!d)
+        pc_oom(ctx);
+    return d ? d : ".";
+}
+
 /* ---- the chain of sub-workflows ---- */
 
 /* PATH with symbolic links and dots resolved, or PATH when that fails. */
@@ -249,11 +262,7 @@ static struct pc_workflow *read_unit(struct pc_ctx *ctx,
     b->wf = wf;
     b->root_loc = (struct pc_loc){file, 0, 0};
     b->errors_at_start = errors_before;
-    const char *slash = strrchr(path, '/');
-    b->dir = !slash ? "."
-                    : pr_arena_strndup(&ctx->arena, path,
-                                       slash == path ? 1
-                                                     : (size_t)(slash - path));
+    b->dir = pc_dir_of(ctx, path);
     wf->path = path;
     pc_add_file(b, path);
 

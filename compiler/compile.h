@@ -34,6 +34,9 @@ int pc_compile(struct pc_ctx *ctx, struct pc_catalog *cat, const char *path,
 int pc_compile_source(struct pc_ctx *ctx, struct pc_catalog *cat,
                       struct pc_source *src, struct pc_workflow **out);
 
+/* The directory of PATH ("." when it has none), for relative names. */
+const char *pc_dir_of(struct pc_ctx *ctx, const char *path);
+
 /* workflow.c */
 int pc_read_workflow(struct pc_build *b, const struct pc_node *root);
 struct pc_step *pc_add_step(struct pc_build *b, const char *id,

@@ -162,28 +162,30 @@ static const char *tag_end(const struct parser *p, size_t from,
     return q ? find(p->s, p->n, from, close, cn) : NULL;
 }
 
+/* The next word of [*I, END) after white space: its start, and *I past
+ * it. */
+static size_t next_word(const char *s, size_t *i, size_t end)
+{
+    while (*i < end && is_space(s[*i]))
+        (*i)++;
+    size_t from = *i;
+    while (*i < end && !is_space(s[*i]))
+        (*i)++;
+    return from;
+}
+
 /* {{=<% %>=}}: the new delimiters in OPEN and CLOSE. */
 static bool set_delims(struct parser *p, size_t cs, size_t ce,
                        struct pc_loc loc, char open[16], char close[16])
 {
     const char *s = p->s;
-    size_t i = cs, a0, a1, b0, b1;
-    while (i < ce && is_space(s[i]))
-        i++;
-    a0 = i;
-    while (i < ce && !is_space(s[i]))
-        i++;
-    a1 = i;
-    while (i < ce && is_space(s[i]))
-        i++;
-    b0 = i;
-    while (i < ce && !is_space(s[i]))
-        i++;
-    b1 = i;
-    while (i < ce && is_space(s[i]))
-        i++;
-    if (a1 == a0 || b1 == b0 || i != ce || a1 - a0 >= 16 || b1 - b0 >= 16 ||
-        memchr(s + a0, '=', a1 - a0) || memchr(s + b0, '=', b1 - b0)) {
+    size_t i = cs;
+    size_t a0 = next_word(s, &i, ce), a1 = i;
+    size_t b0 = next_word(s, &i, ce), b1 = i;
+    size_t rest = next_word(s, &i, ce);
+    if (a1 == a0 || b1 == b0 || rest != ce || a1 - a0 >= 16 ||
+        b1 - b0 >= 16 || memchr(s + a0, '=', a1 - a0) ||
+        memchr(s + b0, '=', b1 - b0)) {
         pc_report(p->ctx, PC_D_TEMPLATE, loc,
                   "a delimiter tag needs two delimiters without spaces or "
                   "'=', of at most 15 bytes each, as in {{=<%% %%>=}}");
@@ -209,7 +211,23 @@ static void lex(struct parser *p)
             return;
         }
         size_t from = (size_t)(o - s);
-        add_text(p, pos, from);
+        if (from > pos && s[from - 1] == '\\' && !strcmp(open, "{{") &&
+            !(from - 1 > pos && s[from - 2] == '\\')) {
+            /* \{{x}}: the tag as text (Handlebars) */
+            const char *c = find(s, p->n, from + on, close, cn);
+            size_t end = c ? (size_t)(c - s) + cn : p->n;
+            add_text(p, pos, from - 1);
+            add_text(p, from, end);
+            pos = end;
+            continue;
+        }
+        if (from > pos + 1 && s[from - 1] == '\\' && s[from - 2] == '\\' &&
+            !strcmp(open, "{{")) {
+            add_text(p, pos, from - 1);     /* \\{{x}}: a backslash, a tag */
+            pos = from;
+        } else {
+            add_text(p, pos, from);
+        }
         size_t i = from + on;
         bool strip_l = false, triple = false;
         if (i < p->n && s[i] == '~')
@@ -696,6 +714,7 @@ struct open {
     struct pc_tnode *node;
     const char *name;           /* what the closing tag must say */
     size_t nlen;
+    char sigil;                 /* '#' or '^', for messages */
     struct pc_loc loc;
     bool in_else, chained;      /* chained: made by {{else if ...}} */
     bool quiet;                 /* a failed opener's: closed silently */
@@ -922,6 +941,7 @@ static struct pc_tnode *build_open(struct builder *b, const struct tok *t,
     o->name = p->s + nf;
     o->nlen = ne - nf;
     o->loc = c.tag;
+    o->sigil = inverted ? '^' : '#';
     o->in_else = false;
     o->chained = chained;
     o->quiet = false;
@@ -946,6 +966,7 @@ static void open_placeholder(struct builder *b, const struct tok *t)
     o->name = p->s + c.i;
     o->nlen = word_end(&c) - c.i;
     o->loc = c.tag;
+    o->sigil = t->sigil;
     o->in_else = o->chained = false;
     o->quiet = true;
 }
@@ -993,8 +1014,8 @@ static void build_close(struct builder *b, const struct tok *t)
         return;
     }
     struct pc_diag *d = pc_report(
-        p->ctx, PC_D_TEMPLATE, loc, "'{{/%.*s}}' does not close '{{#%.*s}}'",
-        (int)n, name, (int)(o->nlen > 60 ? 60 : o->nlen), o->name);
+        p->ctx, PC_D_TEMPLATE, loc, "'{{/%.*s}}' does not close '{{%c%.*s}}'",
+        (int)n, name, o->sigil, (int)(o->nlen > 60 ? 60 : o->nlen), o->name);
     pc_note(p->ctx, d, o->loc, "the block opened here");
     /* recover: close up to a matching opener further out, else take it
      * for a misspelt close of this block */
@@ -1103,7 +1124,7 @@ static void build(struct builder *b)
         if (o->chained || o->quiet)
             continue;
         pc_report(p->ctx, PC_D_TEMPLATE, o->loc,
-                  "'{{#%.*s}}' is not closed; add '{{/%.*s}}'",
+                  "'{{%c%.*s}}' is not closed; add '{{/%.*s}}'", o->sigil,
                   (int)(o->nlen > 60 ? 60 : o->nlen), o->name,
                   (int)(o->nlen > 60 ? 60 : o->nlen), o->name);
     }

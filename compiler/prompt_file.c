@@ -463,10 +463,7 @@ int pc_lint_prompt(struct pc_ctx *ctx, struct pc_catalog *cat,
     b.ctx = ctx;
     b.cat = cat;
     b.wf = wf;
-    b.dir = !slash ? "."
-                   : pr_arena_strndup(&ctx->arena, path,
-                                      slash == path ? 1
-                                                    : (size_t)(slash - path));
+    b.dir = pc_dir_of(ctx, path);
     wf->path = path;
     const void *scope = cat->scope;
     cat->scope = wf;

@@ -6,7 +6,7 @@
  * checker (abort() otherwise: the compiler and the checker disagree), and
  * it is rendered over a fixed context and split into messages.  As
  * compiled code: the raw bytes go to the checker, the disassembler and the
- * renderer, which must fail cleanly.  Build: build-template.sh.
+ * renderer, which must fail cleanly.  Build: build-front.sh.
  */
 #include <stdint.h>
 #include <stdio.h>

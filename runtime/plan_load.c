@@ -531,21 +531,31 @@ out:
     return rc;
 }
 
+/* (offset, length) inside CODE: 1 when present, 0 when absent (length
+ * and offset 0), -1 after a failure.  ABSENT and WHAT word the messages
+ * ("absent code", "code"). */
+static int code_range(struct vctx *c, const char *field, uint32_t off,
+                      uint32_t len, const char *absent, const char *what)
+{
+    uint32_t csize = c->p->sec[PR_SEC_CODE].size;
+    if (len == 0)
+        return off ? rfail(c, "%s: %s with offset %lu", field, absent,
+                           (unsigned long)off)
+                   : 0;
+    if (off > csize || len > csize - off)
+        return rfail(c, "%s: %s %lu+%lu outside the code section (%lu "
+                        "bytes)", field, what, (unsigned long)off,
+                     (unsigned long)len, (unsigned long)csize);
+    return 1;
+}
+
 /* A CODE reference: (offset, length) inside CODE, verified; or absent. */
 static int check_code(struct vctx *c, const char *field, uint32_t off,
                       uint32_t len)
 {
-    uint32_t csize = c->p->sec[PR_SEC_CODE].size;
-    if (len == 0) {
-        if (off)
-            return rfail(c, "%s: absent code with offset %lu", field,
-                         (unsigned long)off);
-        return 0;
-    }
-    if (off > csize || len > csize - off)
-        return rfail(c, "%s: code %lu+%lu outside the code section (%lu "
-                        "bytes)", field, (unsigned long)off,
-                     (unsigned long)len, (unsigned long)csize);
+    int rc = code_range(c, field, off, len, "absent code", "code");
+    if (rc <= 0)
+        return rc;
     return verify_code(c, field, c->p->sec[PR_SEC_CODE].p + off, len);
 }
 
@@ -554,18 +564,10 @@ static int check_code(struct vctx *c, const char *field, uint32_t off,
 static int check_tcode(struct vctx *c, const char *field, uint32_t off,
                        uint32_t len)
 {
-    uint32_t csize = c->p->sec[PR_SEC_CODE].size;
     char why[128];
-    if (len == 0) {
-        if (off)
-            return rfail(c, "%s: empty template with offset %lu", field,
-                         (unsigned long)off);
-        return 0;
-    }
-    if (off > csize || len > csize - off)
-        return rfail(c, "%s: template %lu+%lu outside the code section (%lu "
-                        "bytes)", field, (unsigned long)off,
-                     (unsigned long)len, (unsigned long)csize);
+    int rc = code_range(c, field, off, len, "empty template", "template");
+    if (rc <= 0)
+        return rc;
     if (pr_tpl_verify(c->p->sec[PR_SEC_CODE].p + off, len, c->p->nprompts,
                       why, sizeof why) < 0)
         return rfail(c, "%s: invalid template code %s", field, why);
@@ -921,10 +923,53 @@ static int check_tvals(struct vctx *c)
     return 0;
 }
 
-/* ---- prompts ---- */
+/* ---- names steps give: prompt files, sub-workflows ---- */
 
-static int by_ref(const void *a, const void *b);
 static const char *printable(char out[48], const char *s, size_t n);
+
+static int by_ref(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Offsets in a step record. */
+enum { STEP_KIND = 12, STEP_PROMPT_FILE = 148, STEP_WORKFLOW = 208 };
+
+/* The string reference at OFF of every step (of kind KIND when it is not
+ * -1, where it must be present) is one of REFS, which this sorts and
+ * frees; else "FIELD: no WHAT 'name' in section SEC". */
+static int check_step_refs(struct vctx *c, uint32_t *refs, size_t nrefs,
+                           size_t off, int kind, const char *what,
+                           const char *sec)
+{
+    const struct pr_plan *p = c->p;
+    const char *field = off == STEP_WORKFLOW ? "workflow" : "prompt_file";
+    int rc = 0;
+    qsort(refs, nrefs, sizeof *refs, by_ref);
+    c->what = "step";
+    for (uint32_t i = 0; rc == 0 && i < p->nsteps; i++) {
+        const uint8_t *r = p->sec[PR_SEC_STEPS].p + (size_t)i * PR_STEP_SIZE;
+        uint32_t ref = pr_rd_u32(r + off);
+        c->idx = i;
+        if (kind >= 0 && r[STEP_KIND] != kind)
+            continue;
+        if (ref == PR_PLAN_NONE) {
+            if (kind >= 0)
+                rc = rfail(c, "%s: absent on a %s step", field, field);
+        } else if (!bsearch(&ref, refs, nrefs, sizeof *refs, by_ref)) {
+            size_t n;
+            const char *w = pr_plan_str(p, ref, &n);
+            char q[48];
+            rc = rfail(c, "%s: no %s '%s' in section %s", field, what,
+                       printable(q, w, n), sec);
+        }
+    }
+    free(refs);
+    return rc;
+}
+
+/* ---- prompts ---- */
 
 /* A JSON field of a prompt: absent, or an object. */
 static int check_json(struct vctx *c, const char *field, uint32_t ref)
@@ -1002,24 +1047,8 @@ static int check_prompt_steps(struct vctx *c)
         if (r[16] == PR_PROMPT_FILE)
             refs[nrefs++] = pr_rd_u32(r);
     }
-    qsort(refs, nrefs, sizeof *refs, by_ref);
-    int rc = 0;
-    c->what = "step";
-    for (uint32_t i = 0; rc == 0 && i < p->nsteps; i++) {
-        const uint8_t *r = p->sec[PR_SEC_STEPS].p + (size_t)i * PR_STEP_SIZE;
-        uint32_t ref = pr_rd_u32(r + 148);
-        c->idx = i;
-        if (ref != PR_PLAN_NONE &&
-            !bsearch(&ref, refs, nrefs, sizeof *refs, by_ref)) {
-            size_t n;
-            const char *w = pr_plan_str(p, ref, &n);
-            char q[48];
-            rc = rfail(c, "prompt_file: no prompt '%s' in section 15 "
-                          "(prompts)", printable(q, w, n));
-        }
-    }
-    free(refs);
-    return rc;
+    return check_step_refs(c, refs, nrefs, STEP_PROMPT_FILE, -1, "prompt",
+                           "15 (prompts)");
 }
 
 static int check_prompts(struct vctx *c)
@@ -1123,45 +1152,18 @@ static int check_subplan_layout(struct vctx *c)
     return 0;
 }
 
-static int by_ref(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Every workflow step names a sub-plan: its `workflow` is the string
  * reference of a record's name. */
 static int check_workflow_steps(struct vctx *c)
 {
-    enum { KIND = 12, WORKFLOW = 208 };
     const struct pr_plan *p = c->p;
     uint32_t *refs = malloc(((size_t)p->nsubplans + 1) * sizeof *refs);
     if (!refs)
         return fail(c, "out of memory");
     for (uint32_t i = 0; i < p->nsubplans; i++)
         refs[i] = pr_rd_u32(p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16);
-    qsort(refs, p->nsubplans, sizeof *refs, by_ref);
-    int rc = 0;
-    c->what = "step";
-    for (uint32_t i = 0; rc == 0 && i < p->nsteps; i++) {
-        const uint8_t *r = p->sec[PR_SEC_STEPS].p + (size_t)i * PR_STEP_SIZE;
-        uint32_t ref = pr_rd_u32(r + WORKFLOW);
-        c->idx = i;
-        if (r[KIND] != PR_STEP_WORKFLOW)
-            continue;
-        if (ref == PR_PLAN_NONE) {
-            rc = rfail(c, "workflow: absent on a workflow step");
-        } else if (!bsearch(&ref, refs, p->nsubplans, sizeof *refs,
-                            by_ref)) {
-            size_t n;
-            const char *w = pr_plan_str(p, ref, &n);
-            char q[48];
-            rc = rfail(c, "workflow: no plan for '%s' in section 16 "
-                          "(subplans)", printable(q, w, n));
-        }
-    }
-    free(refs);
-    return rc;
+    return check_step_refs(c, refs, p->nsubplans, STEP_WORKFLOW,
+                           PR_STEP_WORKFLOW, "plan for", "16 (subplans)");
 }
 
 /* Each embedded plan, by the same rules, one level deeper. */
@@ -1465,17 +1467,23 @@ void pr_plan_prompt(const struct pr_plan *p, uint32_t i,
     PR_PROMPT_FIELDS(DECODE_FIELD)
 }
 
-uint32_t pr_plan_prompt_find(const struct pr_plan *p, const char *name)
+/* Binary search of N records of SIZE bytes at SEC, sorted by the name
+ * at offset 0; with KIND_AT set, only records whose byte there is 0 count
+ * (the others sort after them).  The index, or PR_PLAN_NONE. */
+static uint32_t find_named(const struct pr_plan *p, const uint8_t *sec,
+                           uint32_t n, size_t size, int kind_at,
+                           const char *name)
 {
-    const uint8_t *sec = p->sec[PR_SEC_PROMPTS].p;
-    size_t n = name ? strlen(name) : 0;
-    uint32_t lo = 0, hi = name && sec ? p->nprompts : 0;
+    size_t len = name ? strlen(name) : 0;
+    uint32_t lo = 0, hi = name && sec ? n : 0;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        const uint8_t *r = sec + (size_t)mid * PR_PROMPT_SIZE;
-        size_t len;
-        const char *s = pr_plan_str(p, pr_rd_u32(r), &len);
-        int d = r[16] != PR_PROMPT_FILE ? 1 : pr_plan_name_cmp(s, len, name, n);
+        const uint8_t *r = sec + (size_t)mid * size;
+        size_t rl;
+        const char *s = pr_plan_str(p, pr_rd_u32(r), &rl);
+        int d = kind_at >= 0 && r[kind_at] ? 1
+                                           : pr_plan_name_cmp(s, rl, name,
+                                                              len);
         if (d == 0)
             return mid;
         if (d < 0)
@@ -1486,31 +1494,25 @@ uint32_t pr_plan_prompt_find(const struct pr_plan *p, const char *name)
     return PR_PLAN_NONE;
 }
 
+uint32_t pr_plan_prompt_find(const struct pr_plan *p, const char *name)
+{
+    return find_named(p, p->sec[PR_SEC_PROMPTS].p, p->nprompts,
+                      PR_PROMPT_SIZE, 16, name);
+}
+
 int pr_plan_subplan(const struct pr_plan *p, const char *name,
                     const uint8_t **data, size_t *size)
 {
     const uint8_t *sec = p->sec[PR_SEC_SUBPLANS].p;
-    size_t n = name ? strlen(name) : 0;
-    uint32_t lo = 0, hi = name ? p->nsubplans : 0;
+    uint32_t i = find_named(p, sec, p->nsubplans, PR_SUBPLAN_SIZE, -1, name);
     *data = NULL;
     *size = 0;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        const uint8_t *r = sec + (size_t)mid * PR_SUBPLAN_SIZE;
-        size_t len;
-        const char *s = pr_plan_str(p, pr_rd_u32(r), &len);
-        int d = pr_plan_name_cmp(s, len, name, n);
-        if (d == 0) {
-            *data = sec + pr_rd_u32(r + 4);
-            *size = pr_rd_u32(r + 8);
-            return 0;
-        }
-        if (d < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    if (i == PR_PLAN_NONE)
+        return -1;
+    const uint8_t *r = sec + (size_t)i * PR_SUBPLAN_SIZE;
+    *data = sec + pr_rd_u32(r + 4);
+    *size = pr_rd_u32(r + 8);
+    return 0;
 }
 
 void pr_plan_workflow(const struct pr_plan *p, struct pr_workflow *out)

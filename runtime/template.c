@@ -216,6 +216,30 @@ static int hash_at(const uint8_t *code, size_t len, size_t *at,
     return 0;
 }
 
+/* A block's or helper's kind byte, argument count and arguments: the
+ * kind below COUNT, the count what ARGC_OF says; UNKNOWN and WRONG are
+ * the reasons for each failure. */
+static int kind_args(const uint8_t *code, size_t len, size_t *at,
+                     struct pr_tpl_insn *in, unsigned count,
+                     int (*argc_of)(unsigned), const char **why,
+                     const char *unknown, const char *wrong)
+{
+    NEED(2);
+    in->a = code[*at];
+    in->argc = code[*at + 1];
+    *at += 2;
+    if (in->a >= count) {
+        *why = unknown;
+        return -1;
+    }
+    if ((int)in->argc != argc_of(in->a)) {
+        *why = wrong;
+        return -1;
+    }
+    in->args = *at;
+    return values_at(code, len, at, in->argc, why);
+}
+
 int pr_tpl_decode(const uint8_t *code, size_t len, size_t pc,
                   struct pr_tpl_insn *in, const char **why)
 {
@@ -243,20 +267,9 @@ int pr_tpl_decode(const uint8_t *code, size_t len, size_t pc,
         break;
     }
     case PR_TOP_BLOCK:
-        NEED(2);
-        in->a = code[pos];
-        in->argc = code[pos + 1];
-        pos += 2;
-        if (in->a >= PR_TB_COUNT) {
-            *why = "unknown block kind";
-            return -1;
-        }
-        if ((int)in->argc != blocks[in->a].argc) {
-            *why = "wrong number of block arguments";
-            return -1;
-        }
-        in->args = pos;
-        if (values_at(code, len, at, in->argc, why) < 0)
+        if (kind_args(code, len, at, in, PR_TB_COUNT, pr_tpl_block_argc, why,
+                      "unknown block kind",
+                      "wrong number of block arguments") < 0)
             return -1;
         NEED(8);
         {
@@ -292,20 +305,9 @@ int pr_tpl_decode(const uint8_t *code, size_t len, size_t pc,
             return -1;
         break;
     case PR_TOP_HELPER:
-        NEED(2);
-        in->a = code[pos];
-        in->argc = code[pos + 1];
-        pos += 2;
-        if (in->a >= PR_TH_COUNT) {
-            *why = "unknown helper";
-            return -1;
-        }
-        if ((int)in->argc != helpers[in->a].argc) {
-            *why = "wrong number of helper arguments";
-            return -1;
-        }
-        in->args = pos;
-        if (values_at(code, len, at, in->argc, why) < 0)
+        if (kind_args(code, len, at, in, PR_TH_COUNT, pr_tpl_helper_argc,
+                      why, "unknown helper",
+                      "wrong number of helper arguments") < 0)
             return -1;
         in->hash = pos;
         if (hash_at(code, len, at, why) < 0)

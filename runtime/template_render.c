@@ -761,7 +761,8 @@ static int do_partial(struct rs *r, const uint8_t *code, size_t len,
     }
     r->indent = saved_indent;
     r->indent_len = saved_len;
-    r->bol = standalone;
+    if (!standalone)
+        r->bol = false;         /* the tag's line goes on */
     free(indent);
     return rc;
 }

@@ -18,7 +18,6 @@
  * (~lambdas, ~inheritance, ~dynamic-names) are counted, not judged.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +84,36 @@ static void verdict(struct tally *t, bool judged, const char *file,
                file, name, desc ? " / " : "", desc ? desc : "", why);
     if (judged)
         unexpected++;
+}
+
+/* The string member KEY of object O, or NULL. */
+static const char *field(const cJSON *o, const char *key)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* Whether DOC, the file FILE, is a list; if not, says so. */
+static bool readable(const char *file, const cJSON *doc)
+{
+    if (cJSON_IsArray(doc))
+        return true;
+    printf("FAIL %s: cannot read it\n", file);
+    unexpected++;
+    return false;
+}
+
+/* A file's line, and its counts added to ALL. */
+static void summary(const char *file, const struct tally *t, bool judged,
+                    struct tally *all)
+{
+    printf("%s: %d of %d pass%s", file, t->pass,
+           t->pass + t->fail + t->xfail, judged ? "" : " (optional)");
+    if (t->xfail)
+        printf(", %d known failure%s", t->xfail, t->xfail == 1 ? "" : "s");
+    putchar('\n');
+    all->pass += t->pass;
+    all->fail += t->fail;
+    all->xfail += t->xfail;
 }
 
 /* ---- compiling a template and its partials ---- */
@@ -260,37 +289,6 @@ static void differ(char *why, size_t cap, const char *want, const char *got)
     cJSON_Delete(b);
 }
 
-/* ---- files ---- */
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
-}
-
 /* ---- Mustache ---- */
 
 static void mustache_file(const char *dir, const char *base, bool judged,
@@ -298,26 +296,22 @@ static void mustache_file(const char *dir, const char *base, bool judged,
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.json", dir, base);
-    char *text = slurp(path, NULL);
-    cJSON *doc = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    struct pr_arena a;
+    pr_arena_init(&a);
+    struct pc_source *src = pc_source_read(&a, path);
+    cJSON *doc = src ? cJSON_Parse(src->text) : NULL;
+    pr_arena_free(&a);
     const cJSON *tests = cJSON_GetObjectItemCaseSensitive(doc, "tests");
     struct tally t = {0};
     char file[256];
     snprintf(file, sizeof file, "mustache/%s.json", base);
-    if (!cJSON_IsArray(tests)) {
-        printf("FAIL %s: cannot read it\n", file);
-        unexpected++;
+    if (!readable(file, tests)) {
         cJSON_Delete(doc);
         return;
     }
     for (const cJSON *c = tests->child; c; c = c->next) {
-        const char *name =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name"));
-        const char *tpl = cJSON_GetStringValue(
-            cJSON_GetObjectItemCaseSensitive(c, "template"));
-        const char *want = cJSON_GetStringValue(
-            cJSON_GetObjectItemCaseSensitive(c, "expected"));
+        const char *name = field(c, "name"), *tpl = field(c, "template");
+        const char *want = field(c, "expected");
         const cJSON *data = cJSON_GetObjectItemCaseSensitive(c, "data");
         const cJSON *partials =
             cJSON_GetObjectItemCaseSensitive(c, "partials");
@@ -353,14 +347,7 @@ static void mustache_file(const char *dir, const char *base, bool judged,
         verdict(&t, judged, file, name, NULL, why);
         set_free(&s);
     }
-    printf("%s: %d of %d pass%s", file, t.pass, t.pass + t.fail + t.xfail,
-           judged ? "" : " (optional)");
-    if (t.xfail)
-        printf(", %d known failure%s", t.xfail, t.xfail == 1 ? "" : "s");
-    putchar('\n');
-    all->pass += t.pass;
-    all->fail += t.fail;
-    all->xfail += t.xfail;
+    summary(file, &t, judged, all);
     cJSON_Delete(doc);
 }
 
@@ -544,17 +531,12 @@ static void dotprompt_file(const char *dir, const char *rel,
     snprintf(file, sizeof file, "dotprompt/%s", rel);
     cJSON *doc = yaml_file(path);
     struct tally t = {0};
-    if (!cJSON_IsArray(doc)) {
-        printf("FAIL %s: cannot read it\n", file);
-        unexpected++;
+    if (!readable(file, doc)) {
         cJSON_Delete(doc);
         return;
     }
     for (const cJSON *c = doc->child; c; c = c->next) {
-        const char *name =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name"));
-        const char *tpl = cJSON_GetStringValue(
-            cJSON_GetObjectItemCaseSensitive(c, "template"));
+        const char *name = field(c, "name"), *tpl = field(c, "template");
         const cJSON *tests = cJSON_GetObjectItemCaseSensitive(c, "tests");
         if (!name || !tpl || !cJSON_IsArray(tests)) {
             verdict(&t, true, file, name ? name : "?", NULL,
@@ -579,20 +561,13 @@ static void dotprompt_file(const char *dir, const char *rel,
         resolve(&s, 0);
         bool compiled = finish(&s) == 0;
         for (const cJSON *x = tests->child; x; x = x->next) {
-            const char *desc = cJSON_GetStringValue(
-                cJSON_GetObjectItemCaseSensitive(x, "desc"));
+            const char *desc = field(x, "desc");
             const char *why = compiled ? dotprompt_test(&s, &p, c, x) : s.why;
             verdict(&t, true, file, name, desc ? desc : "?", why);
         }
         set_free(&s);
     }
-    printf("%s: %d of %d pass", file, t.pass, t.pass + t.fail + t.xfail);
-    if (t.xfail)
-        printf(", %d known failure%s", t.xfail, t.xfail == 1 ? "" : "s");
-    putchar('\n');
-    all->pass += t.pass;
-    all->fail += t.fail;
-    all->xfail += t.xfail;
+    summary(file, &t, true, all);
     cJSON_Delete(doc);
 }
 

@@ -200,6 +200,8 @@ START_TEST(test_syntax_errors)
 {
     one_error("{{#if a}}x", "1:1 template: '{{#if}}' is not closed; add "
                             "'{{/if}}'");
+    one_error("{{^a}}{{/b}}", "1:7 template: '{{/b}}' does not close "
+                              "'{{^a}}'");
     one_error("a\n  {{/each}}", "2:3 template: '{{/each}}' closes no block");
     one_error("x {{ name", "1:3 template: '{{' is not closed by '}}'");
     one_error("{{{raw}}", "1:1 template: '{{' is not closed by '}}}'");
@@ -498,6 +500,7 @@ START_TEST(test_render_blocks)
             "    2.5,\n    {}\n  ],\n  \"b\": \"\\u0001\\n\"\n}|\"x\"|");
     renders("{{=| |=}}|x| {{x}} |={{ }}=|{{x}}", "{\"x\":1}", "1 {{x}} 1");
     renders("a  {{~x~}}  \n b {{!-- c --}}", "{\"x\":1}", "a1b ");
+    renders("\\{{x}} \\\\{{x}} \\{{y", "{\"x\":1}", "{{x}} \\1 {{y");
 }
 END_TEST
 
