@@ -355,20 +355,33 @@ static void instances_done(struct pr_job *p)
         if (x->attempts > p->attempts)
             p->attempts = x->attempts;
     }
-    /* outputs become lists in item order */
+    /* outputs become lists in item order; an instance without an
+       output gives null there */
     cJSON *lists = cJSON_CreateObject();
+    struct column {
+        cJSON *list;
+        uint32_t count;
+    } *cols = NULL;
+    size_t ncols = 0, capcols = 0;
     for (uint32_t i = 0; lists && i < p->ninst; i++) {
         cJSON *o = p->inst[i].outputs, *e;
         cJSON_ArrayForEach(e, o) {
             if (!strcmp(e->string, "status") || !strcmp(e->string, "attempts"))
                 continue;
-            cJSON *l = cJSON_GetObjectItemCaseSensitive(lists, e->string);
-            if (!l)
-                l = cJSON_AddArrayToObject(lists, e->string);
-            while (l && cJSON_GetArraySize(l) < (int)i)
-                cJSON_AddItemToArray(l, cJSON_CreateNull());
-            if (l)
-                cJSON_AddItemToArray(l, cJSON_Duplicate(e, true));
+            size_t c = 0;
+            while (c < ncols && strcmp(cols[c].list->string, e->string))
+                c++;
+            if (c == ncols) {
+                cJSON *l = cJSON_AddArrayToObject(lists, e->string);
+                if (!l || pr_grow((void **)&cols, &capcols, ncols + 1,
+                                  sizeof *cols) < 0)
+                    break;
+                cols[ncols++] = (struct column){l, 0};
+            }
+            for (; cols[c].count < i; cols[c].count++)
+                cJSON_AddItemToArray(cols[c].list, cJSON_CreateNull());
+            cJSON_AddItemToArray(cols[c].list, cJSON_Duplicate(e, true));
+            cols[c].count++;
         }
     }
     /* the outputs every instance would have had, for an empty list */
@@ -386,11 +399,17 @@ static void instances_done(struct pr_job *p)
         if (!cJSON_GetObjectItemCaseSensitive(lists, name))
             cJSON_AddArrayToObject(lists, name);
     }
+    /* pad every list to one entry per instance */
     cJSON *l;
     cJSON_ArrayForEach(l, lists) {
-        while (cJSON_GetArraySize(l) < (int)p->ninst)
+        uint32_t have = 0;
+        for (size_t c = 0; c < ncols; c++)
+            if (cols[c].list == l)
+                have = cols[c].count;
+        for (; have < p->ninst; have++)
             cJSON_AddItemToArray(l, cJSON_CreateNull());
     }
+    free(cols);
     cJSON_Delete(p->outputs);
     p->outputs = lists;
     p->finished_at = last > p->started_at ? last : wall_now();
@@ -494,7 +513,9 @@ static void make_ready(struct pr_job *j)
             instances_done(j);
             return;
         }
-        for (uint32_t i = 0; i < n; i++)
+        /* backwards: ready queues of in-process and LLM jobs are stacks,
+           so the instances start in item order */
+        for (uint32_t i = n; i-- > 0;)
             enqueue(&j->inst[i]);
         return;
     }

@@ -49,6 +49,9 @@ struct provider_slot {
     unsigned in_flight;
     /* token buckets of the --rpm / --tpm limits, refilled continuously */
     double req_avail, tok_avail, last;
+    /* calls waiting for this provider, in order: q[head .. len) */
+    struct call **q;
+    size_t head, len, cap;
 };
 
 struct exchange {               /* a cassette entry */
@@ -66,8 +69,7 @@ struct pr_llm {
     struct model_state *models;
     struct provider_slot *providers;
     size_t nproviders;
-    struct call **waiting;      /* for a provider slot, FIFO */
-    size_t nwaiting, capwaiting;
+    size_t nwaiting;            /* calls queued, all providers */
     double cost;
     uint64_t in_tok, out_tok, calls;
     struct exchange *tape;
@@ -261,7 +263,8 @@ int pr_llm_finish(struct pr_run *r)
     free(L->tape);
     free(L->models);
     free(L->providers);
-    free(L->waiting);
+    for (size_t i = 0; i < L->nproviders; i++)
+        free(L->providers[i].q);
     free(L);
     r->llm = NULL;
     return rc;
@@ -1280,28 +1283,31 @@ static void on_wake(void *ud)
     start_waiting(L->run);
 }
 
-/* Starts every waiting call its provider's limits admit, in order; sets
- * a timer for the earliest a rate limit admits the rest. */
+/* Starts, provider by provider, the waiting calls its limits admit, in
+ * order; sets a timer for the earliest a rate limit admits the rest. */
 static void start_waiting(struct pr_run *r)
 {
     struct pr_llm *L = state(r);
-    if (!L)
+    if (!L || !L->nwaiting)
         return;
     double soonest = -1;
-    for (size_t i = 0; i < L->nwaiting;) {
-        struct call *c = L->waiting[i];
-        double w = admit(L, c);
-        if (w != 0) {
-            if (w > 0 && (soonest < 0 || w < soonest))
-                soonest = w;
-            i++;
-            continue;
+    for (size_t k = 0; k < L->nproviders; k++) {
+        struct provider_slot *ps = &L->providers[k];
+        while (ps->head < ps->len) {
+            struct call *c = ps->q[ps->head];
+            double w = admit(L, c);
+            if (w != 0) {
+                if (w > 0 && (soonest < 0 || w < soonest))
+                    soonest = w;
+                break;
+            }
+            ps->head++;
+            L->nwaiting--;
+            c->waiting = false;
+            send_call(c);
         }
-        memmove(L->waiting + i, L->waiting + i + 1,
-                (L->nwaiting - i - 1) * sizeof *L->waiting);
-        L->nwaiting--;
-        c->waiting = false;
-        send_call(c);
+        if (ps->head == ps->len)
+            ps->head = ps->len = 0;
     }
     if (soonest > 0 && !L->wake)
         L->wake = pr_loop_timer(r->loop, soonest, on_wake, L);
@@ -1359,14 +1365,22 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
     snprintf(c->key, sizeof c->key, "%016llx", (unsigned long long)h);
     c->slot = slot_for(L, m.provider);
     c->est_tokens = L->o.tpm ? (double)strlen(c->req_body) / 4 : 0;
-    if (L->nwaiting || admit(L, c) != 0) {
-        if (pr_grow((void **)&L->waiting, &L->capwaiting, L->nwaiting + 1,
-                    sizeof *L->waiting) < 0) {
+    struct provider_slot *ps = c->slot;
+    if (ps->head < ps->len || admit(L, c) != 0) {
+        if (ps->head > 0 && ps->len == ps->cap) {       /* compact */
+            memmove(ps->q, ps->q + ps->head,
+                    (ps->len - ps->head) * sizeof *ps->q);
+            ps->len -= ps->head;
+            ps->head = 0;
+        }
+        if (pr_grow((void **)&ps->q, &ps->cap, ps->len + 1,
+                    sizeof *ps->q) < 0) {
             fail_call(c, "out of memory", false);
             return NULL;
         }
         c->waiting = true;
-        L->waiting[L->nwaiting++] = c;
+        ps->q[ps->len++] = c;
+        L->nwaiting++;
         start_waiting(r);
         return (struct pr_llm_call *)c;
     }
@@ -1379,10 +1393,12 @@ void pr_llm_cancel(struct pr_llm_call *pc)
     struct call *c = (struct call *)pc;
     struct pr_llm *L = state(c->j->run);
     if (c->waiting) {
-        for (size_t i = 0; i < L->nwaiting; i++)
-            if (L->waiting[i] == c) {
-                memmove(L->waiting + i, L->waiting + i + 1,
-                        (L->nwaiting - i - 1) * sizeof *L->waiting);
+        struct provider_slot *ps = c->slot;
+        for (size_t i = ps->head; i < ps->len; i++)
+            if (ps->q[i] == c) {
+                memmove(ps->q + i, ps->q + i + 1,
+                        (ps->len - i - 1) * sizeof *ps->q);
+                ps->len--;
                 L->nwaiting--;
                 break;
             }
