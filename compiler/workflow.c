@@ -993,13 +993,20 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
     switch (s->kind) {
     case PC_STEP_LLM:
         if (!pc_map_get(def, "model") && !pc_map_get(def, "agent") &&
-            !(s->prompt_def && s->prompt_def->model_name) &&
+            /* a prompt file's model, or its error already reported */
+            !(s->prompt_def ? s->prompt_def->model_name != NULL
+                            : s->prompt_file != NULL) &&
             !pc_map_get(def, "agent_capability") &&
             !pc_map_get(def, "command") && !pc_map_get(def, "processor") &&
-            !pc_map_get(def, "cascade"))
-            pc_report(c, PC_D_MISSING_FIELD, s->loc,
-                      "LLM step '%s' names no model, agent or "
-                      "agent_capability", s->id);
+            !pc_map_get(def, "cascade")) {
+            struct pc_diag *d = pc_report(c, PC_D_MISSING_FIELD, s->loc,
+                                          "LLM step '%s' names no model, "
+                                          "agent or agent_capability",
+                                          s->id);
+            if (s->prompt_def)
+                pc_note(c, d, s->prompt_file_loc,
+                        "nor does the frontmatter of its prompt file");
+        }
         break;
     case PC_STEP_SHELL:
         if (!pc_map_get(def, "run"))
