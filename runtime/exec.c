@@ -542,8 +542,6 @@ static void step_done(struct pr_job *j)
     case PR_ST_SUCCEEDED: r->succeeded++; break;
     case PR_ST_FAILED:
         r->failed++;
-        if (!(s->flags & PR_SF_CONTINUE))
-            r->failed_hard = true;
         break;
     case PR_ST_SKIPPED: r->skipped++; break;
     default: r->cancelled++; break;
@@ -556,10 +554,85 @@ static void step_done(struct pr_job *j)
         uint32_t d = e & ~PR_EDGE_AFTER;
         if (d >= r->nsteps)
             continue;
+        if (r->pending[d] == 0)
+            continue;   /* it ran already: a phase ran again (feedback) */
         if (!passes && !(e & PR_EDGE_AFTER) && !r->blocker[d])
             r->blocker[d] = j->step + 1;
         if (--r->pending[d] == 0)
             now_push(r, &r->jobs[d]);
+    }
+}
+
+/* ---- phase feedback ---- */
+
+static bool in_phases(const struct pr_step *s, uint32_t from, uint32_t to)
+{
+    return (s->phase != PR_PLAN_NONE && s->phase >= from && s->phase <= to) ||
+           (s->gate_of_phase != PR_PLAN_NONE && s->gate_of_phase >= from &&
+            s->gate_of_phase <= to);
+}
+
+static void free_job(struct pr_job *j);
+
+/* Takes a finished step back to waiting: its counts undone, its outputs
+ * and attempts forgotten, and the dependents outside the phases that
+ * still wait told to wait for it again. */
+static void unfinish(struct pr_run *r, struct pr_job *j, uint32_t from,
+                     uint32_t to)
+{
+    const struct pr_step *s = pr_job_step(j);
+    if (j->status >= PR_ST_SUCCEEDED) {
+        r->done--;
+        switch (j->status) {
+        case PR_ST_SUCCEEDED: r->succeeded--; break;
+        case PR_ST_FAILED: r->failed--; break;
+        case PR_ST_SKIPPED: r->skipped--; break;
+        default: r->cancelled--; break;
+        }
+        for (uint32_t k = 0; k < s->dependents.n; k++) {
+            uint32_t d = pr_plan_list_at(r->plan, s->dependents, k) &
+                         ~PR_EDGE_AFTER;
+            if (d < r->nsteps && !in_phases(&r->steps[d], from, to) &&
+                r->jobs[d].status == PR_ST_WAITING && r->pending[d])
+                r->pending[d]++;
+        }
+    }
+    free_job(j);
+    uint32_t step = j->step;
+    memset(j, 0, sizeof *j);
+    j->run = r;
+    j->step = step;
+    j->instance = -1;
+    r->blocker[step] = 0;
+}
+
+void pr_run_feedback(struct pr_job *gate, uint32_t from, uint32_t to)
+{
+    struct pr_run *r = gate->run;
+    for (uint32_t i = 0; i < r->nsteps; i++)
+        if (in_phases(&r->steps[i], from, to))
+            unfinish(r, &r->jobs[i], from, to);
+    /* what each step of the phases waits for: the steps of the phases */
+    for (uint32_t i = 0; i < r->nsteps; i++) {
+        const struct pr_step *s = &r->steps[i];
+        if (!in_phases(s, from, to))
+            continue;
+        r->pending[i] = 0;
+        for (uint32_t k = 0; k < s->deps.n; k++) {
+            uint32_t e = pr_plan_list_at(r->plan, s->deps, k);
+            uint32_t d = e & ~PR_EDGE_AFTER;
+            if (d >= r->nsteps)
+                continue;
+            if (in_phases(&r->steps[d], from, to))
+                r->pending[i]++;
+            else if (r->jobs[d].status != PR_ST_SUCCEEDED &&
+                     !(e & PR_EDGE_AFTER) && !r->blocker[i] &&
+                     !(r->jobs[d].status == PR_ST_FAILED &&
+                       (r->steps[d].flags & PR_SF_CONTINUE)))
+                r->blocker[i] = d + 1;
+        }
+        if (r->pending[i] == 0)
+            now_push(r, &r->jobs[i]);
     }
 }
 
@@ -895,9 +968,10 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
     r->pending = calloc(n, sizeof *r->pending);
     r->blocker = calloc(n, sizeof *r->blocker);
     r->kind_state = calloc(n, sizeof *r->kind_state);
+    r->loops = calloc((size_t)plan->nphases + 1, sizeof *r->loops);
     r->loop = pr_loop_new();
     if (!r->steps || !r->jobs || !r->pending || !r->blocker ||
-        !r->kind_state || !r->loop) {
+        !r->kind_state || !r->loops || !r->loop) {
         fputs("pomlrun: error: out of memory\n", stderr);
         return -1;
     }
@@ -1011,6 +1085,11 @@ int pr_run_exec(struct pr_run *r)
             r->done++;
         }
     }
+    /* a step that failed without on_failure: continue fails the run */
+    for (uint32_t i = 0; i < r->nsteps; i++)
+        if (r->jobs[i].status == PR_ST_FAILED &&
+            !(r->steps[i].flags & PR_SF_CONTINUE))
+            r->failed_hard = true;
     r->finished_at = wall_now();
     if (r->opt.progress)
         pr_report_progress(r, true);
@@ -1050,6 +1129,7 @@ void pr_run_free(struct pr_run *r)
     free(r->pending);
     free(r->blocker);
     free(r->kind_state);
+    free(r->loops);
     free(r->heap);
     free(r->now);
     cJSON_Delete(r->params);

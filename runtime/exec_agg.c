@@ -25,6 +25,41 @@
 
 /* ---- gates ---- */
 
+/* A phase's feedback: when its condition holds and loops remain, the
+ * phases from its target to this one run again (the gate does not
+ * finish: it waits again with them).  True when that happened. */
+static bool feedback(struct pr_job *j, const struct pr_phase *ph,
+                     uint32_t self)
+{
+    struct pr_run *r = j->run;
+    cJSON *v;
+    char err[400];
+    if (pr_run_expr(j, ph->feedback_when, &v, err, sizeof err) < 0) {
+        pr_report_note(r, j, "phase '%s' feedback: %s; going on", ph->name,
+                       err);
+        return false;
+    }
+    bool again = pr_truthy(v);
+    cJSON_Delete(v);
+    if (!again)
+        return false;
+    struct pr_phase to;
+    pr_plan_phase(r->plan, ph->feedback_to, &to);
+    unsigned max = ph->max_loops ? ph->max_loops : 1;
+    if (r->loops[self] >= max) {
+        pr_report_note(r, j,
+                       "phase '%s' feedback to '%s': all %u loops taken; "
+                       "going on",
+                       ph->name, to.name, max);
+        return false;
+    }
+    r->loops[self]++;
+    pr_report_note(r, j, "phase '%s' feedback: back to '%s' (loop %u of %u)",
+                   ph->name, to.name, r->loops[self], max);
+    pr_run_feedback(j, ph->feedback_to, self);
+    return true;
+}
+
 static void gate_start(struct pr_job *j)
 {
     struct pr_run *r = j->run;
@@ -83,6 +118,11 @@ static void gate_start(struct pr_job *j)
             pr_job_finish(j, false, why, false);
             return;
         }
+    }
+    if (ph.feedback_to != PR_PLAN_NONE && ph.feedback_when.p) {
+        if (feedback(j, &ph, s->gate_of_phase))
+            return;
+        pr_job_output(j, "loops", cJSON_CreateNumber(r->loops[s->gate_of_phase]));
     }
     pr_job_finish(j, true, NULL, false);
 }

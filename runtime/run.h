@@ -117,6 +117,7 @@ struct pr_run {
     uint32_t done, succeeded, failed, skipped, cancelled;
     bool failed_hard;           /* a failure without on_failure continue */
     int signal;                 /* the signal that cancels the run, or 0 */
+    uint32_t *loops;            /* feedback loops taken, per phase */
     bool cancelling;
     uint64_t progress_timer;
     uint64_t sla_timer;         /* sla.max_duration */
@@ -139,6 +140,11 @@ void pr_run_free(struct pr_run *r);
  * may be NULL).  RETRYABLE false stops further attempts. */
 void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
                    bool retryable);
+
+/* Phase feedback: takes the steps of phases FROM .. TO (GATE, the gate of
+ * TO, among them) back to waiting and starts them again.  Called by the
+ * gate instead of pr_job_finish. */
+void pr_run_feedback(struct pr_job *gate, uint32_t from, uint32_t to);
 
 /* The step record of J. */
 static inline const struct pr_step *pr_job_step(const struct pr_job *j)

@@ -654,6 +654,22 @@ check_sla() {
     none_left "sla: processes" "sleep $t"
 }
 
+# phase feedback: two loops back, then on to the next phase
+check_feedback() {
+    scratch feedback
+    compile feedback feedback || return
+    prun feedback "$d" --json "$tmp/feedback.plan"
+    status feedback 0
+    expect feedback "$d/res.json" \
+        status '"succeeded"' \
+        steps.make.outputs.stdout '"3"' \
+        steps.check.outputs.critical 0 \
+        steps.report.outputs.stdout '"done after 3 builds"'
+    holds feedback "$d/res.json" \
+        'r["steps"]["watch.gate"]["outputs"].get("loops") == 2' \
+        'the gate of watch took 2 loops'
+}
+
 # ---- 9. SIGINT and SIGTERM ----
 
 # ready DIR NAME...: every DIR/NAME.ready exists
@@ -1244,6 +1260,7 @@ check_foreach
 check_retry
 check_timeout
 check_sla
+check_feedback
 check_signal INT 130
 check_signal TERM 143
 check_signal HUP 129
