@@ -679,6 +679,19 @@ static void record_attempt(struct pr_job *j, bool ok, const char *reason)
     cJSON_AddItemToArray(j->history, a);
 }
 
+/* Ends a job that was waiting (to retry, or in a ready queue) when the
+ * run stopped. */
+static void end_cancelled(struct pr_job *j)
+{
+    j->status = PR_ST_CANCELLED;
+    set_reason(j, cancel_reason(j->run));
+    j->finished_at = wall_now();
+    if (j->parent)
+        instance_done(j);
+    else
+        step_done(j);
+}
+
 static void on_retry(void *ud)
 {
     struct pr_job *j = ud;
@@ -687,13 +700,7 @@ static void on_retry(void *ud)
     j->retry_wait = false;
     r->waiting_retry--;
     if (r->cancelling) {
-        j->status = PR_ST_CANCELLED;
-        set_reason(j, cancel_reason(j->run));
-        j->finished_at = wall_now();
-        if (j->parent)
-            instance_done(j);
-        else
-            step_done(j);
+        end_cancelled(j);
         return;
     }
     enqueue(j);
@@ -1044,13 +1051,7 @@ int pr_run_exec(struct pr_run *r)
             while (r->nheap) {
                 struct pr_job *j = heap_pop(r);
                 j->queued = false;
-                j->status = PR_ST_CANCELLED;
-                set_reason(j, cancel_reason(j->run));
-                j->finished_at = wall_now();
-                if (j->parent)
-                    instance_done(j);
-                else
-                    step_done(j);
+                end_cancelled(j);
             }
             dispatch(r);
             if (!straggler_timer && (r->running || r->inflight)) {
