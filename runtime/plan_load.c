@@ -1446,6 +1446,8 @@ VIEW(pr_plan_phase, pr_phase, PR_SEC_PHASES, PR_PHASE_SIZE, PR_PHASE_FIELDS)
 VIEW(pr_plan_tool, pr_tool, PR_SEC_TOOLS, PR_TOOL_SIZE, PR_TOOL_FIELDS)
 VIEW(pr_plan_agg, pr_agg, PR_SEC_AGGS, PR_AGG_SIZE, PR_AGG_FIELDS)
 VIEW(pr_plan_alert, pr_alert, PR_SEC_ALERTS, PR_ALERT_SIZE, PR_ALERT_FIELDS)
+VIEW(pr_plan_prompt, pr_prompt, PR_SEC_PROMPTS, PR_PROMPT_SIZE,
+     PR_PROMPT_FIELDS)
 
 void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
                         struct pr_subplan *out)
@@ -1455,16 +1457,6 @@ void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
         return;
     const uint8_t *r = p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16;
     PR_SUBPLAN_FIELDS(DECODE_FIELD)
-}
-
-void pr_plan_prompt(const struct pr_plan *p, uint32_t i,
-                    struct pr_prompt *out)
-{
-    const uint8_t *r = record(p, PR_SEC_PROMPTS, PR_PROMPT_SIZE, i);
-    memset(out, 0, sizeof *out);
-    if (!r)
-        return;
-    PR_PROMPT_FIELDS(DECODE_FIELD)
 }
 
 /* Binary search of N records of SIZE bytes at SEC, sorted by the name
