@@ -519,17 +519,20 @@ static char *build_body(struct call *c, const struct pr_model *m,
     if (c->anthropic) {
         cJSON_AddNumberToObject(b, "max_tokens", (double)max_tokens);
         char *sys = NULL;
-        if (c->json_mode) {
-            char *sch = schema ? cJSON_PrintUnformatted(schema) : NULL;
-            size_t n = (system ? strlen(system) : 0) +
-                       (sch ? strlen(sch) : 0) + 128;
+        if (schema) {
+            /* structured outputs: output_config.format */
+            cJSON *oc = cJSON_AddObjectToObject(b, "output_config");
+            cJSON *f = cJSON_AddObjectToObject(oc, "format");
+            cJSON_AddStringToObject(f, "type", "json_schema");
+            cJSON_AddItemToObject(f, "schema", cJSON_Duplicate(schema, true));
+        } else if (c->json_mode) {
+            /* JSON without a schema has no option of its own: ask */
+            size_t n = (system ? strlen(system) : 0) + 64;
             sys = malloc(n);
             if (sys)
-                snprintf(sys, n, "%s%sReply with one JSON value only%s%s.",
-                         system ? system : "", system && *system ? "\n\n" : "",
-                         sch ? ", matching this JSON Schema: " : "",
-                         sch ? sch : "");
-            free(sch);
+                snprintf(sys, n, "%s%sReply with one JSON value only.",
+                         system ? system : "",
+                         system && *system ? "\n\n" : "");
         }
         if (sys || (system && *system))
             cJSON_AddStringToObject(b, "system", sys ? sys : system);

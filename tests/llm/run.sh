@@ -758,9 +758,18 @@ if isinstance(j, dict):
         print("js: json %s does not match the schema" % show(j))
     expect(r, "steps.js.outputs.name", j.get("name"))
     expect(r, "steps.js.outputs.n", j.get("n"))
+expect(r, "steps.ajs.status", "succeeded")
+expect(r, "steps.ajs.outputs.name", "Zoë Ångström")
 for q in reqs:
     rf = q["body"].get("response_format")
-    if user_text(q) == "Describe the user.":
+    if user_text(q) == "Describe the account.":
+        fmt = get(q["body"], "output_config.format")
+        if get(fmt, "type") != "json_schema" or \
+                not same(get(fmt, "schema"), schema):
+            print("ajs: output_config.format is %s" % show(fmt))
+        if "response_format" in q["body"]:
+            print("ajs: an Anthropic request with response_format")
+    elif user_text(q) == "Describe the user.":
         if get(rf, "type") != "json_schema" or \
                 not same(get(rf, "json_schema.schema"), schema):
             print("js: response_format is %s" % show(rf))
@@ -768,8 +777,8 @@ for q in reqs:
         print("jo: response_format is %s" % show(rf))
 expect(r, "steps.jo.status", "succeeded")
 expect(r, "steps.jo.outputs.json", {"echo": "Any JSON will do."})
-if len(reqs) != 2:
-    print("the server saw %d requests, expected 2" % len(reqs))
+if len(reqs) != 3:
+    print("the server saw %d requests, expected 3" % len(reqs))
 EOF
         usage_ok "structured ($mode)" server
     done
