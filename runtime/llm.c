@@ -262,9 +262,9 @@ int pr_llm_finish(struct pr_run *r)
     }
     free(L->tape);
     free(L->models);
-    free(L->providers);
     for (size_t i = 0; i < L->nproviders; i++)
         free(L->providers[i].q);
+    free(L->providers);
     free(L);
     r->llm = NULL;
     return rc;
