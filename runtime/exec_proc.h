@@ -26,13 +26,16 @@ void pr_proc_stop(struct pr_job *j, int sig);
  * a reason when it is not 0. */
 int pr_proc_status(int status, char *reason, size_t cap);
 
-/* A NULL-terminated vector of malloc'd strings. */
+/* A NULL-terminated vector of strings: the first BORROWED are not the
+ * vector's (they outlive it), the rest are malloc'd and freed with it. */
 struct pr_strv {
     char **v;
-    size_t n, cap;
+    size_t n, cap, borrowed;
 };
 /* Appends S (taken over; NULL means out of memory).  0 or -1. */
 int pr_strv_add(struct pr_strv *sv, char *s);
+/* Appends S, not taken over; only before the first pr_strv_add. */
+int pr_strv_borrow(struct pr_strv *sv, char *s);
 void pr_strv_free(struct pr_strv *sv);
 
 #endif

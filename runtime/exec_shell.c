@@ -418,9 +418,21 @@ int pr_strv_add(struct pr_strv *sv, char *s)
     return 0;
 }
 
+int pr_strv_borrow(struct pr_strv *sv, char *s)
+{
+    if (sv->n != sv->borrowed)
+        return -1;
+    if (pr_grow((void **)&sv->v, &sv->cap, sv->n + 2, sizeof *sv->v) < 0)
+        return -1;
+    sv->v[sv->n++] = s;
+    sv->v[sv->n] = NULL;
+    sv->borrowed++;
+    return 0;
+}
+
 void pr_strv_free(struct pr_strv *sv)
 {
-    for (size_t i = 0; i < sv->n; i++)
+    for (size_t i = sv->borrowed; i < sv->n; i++)
         free(sv->v[i]);
     free(sv->v);
 }
@@ -500,7 +512,8 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
             if (strlen(x->string) == nl && !memcmp(x->string, *e, nl))
                 overridden = true;
         }
-        if (!overridden && pr_strv_add(env, strdup(*e)) < 0)
+        /* the process's own environment outlives the spawn: no copy */
+        if (!overridden && pr_strv_borrow(env, *e) < 0)
             goto oom;
     }
     cJSON *x;
