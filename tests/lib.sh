@@ -17,6 +17,38 @@ test_begin() {
     trap 'exit 143' TERM
 }
 
+# py_json: Python the drivers' JSON checks share: get(d, "a.b.0") (MISSING
+# when absent), same(a, b) (JSON equality, type-strict: true is not 1,
+# numbers by value) and show(v)
+py_json='
+import json, os, re, sys
+MISSING = object()
+def get(d, path):
+    for k in path.split(".") if path else []:
+        if isinstance(d, list):
+            try:
+                d = d[int(k)]
+            except (ValueError, IndexError):
+                return MISSING
+        elif isinstance(d, dict) and k in d:
+            d = d[k]
+        else:
+            return MISSING
+    return d
+def same(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+def show(v):
+    return "(missing)" if v is MISSING else json.dumps(v, ensure_ascii=False)
+'
+
 # one output line per failure
 fail() {
     printf 'FAIL: %s\n' "$*"

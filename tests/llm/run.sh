@@ -184,34 +184,8 @@ status() {
 }
 
 # the Python side of the checks
-py_lib='
-import json, os, re, sys
+py_lib="$py_json"'
 E = os.environ
-MISSING = object()
-def get(d, path):
-    for k in path.split(".") if path else []:
-        if isinstance(d, list):
-            try:
-                d = d[int(k)]
-            except (ValueError, IndexError):
-                return MISSING
-        elif isinstance(d, dict) and k in d:
-            d = d[k]
-        else:
-            return MISSING
-    return d
-def same(a, b):
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-def show(v):
-    return "(missing)" if v is MISSING else json.dumps(v, ensure_ascii=False)
 def load(path=None):
     path = path or E["RES"]
     try:

@@ -95,33 +95,7 @@ status() {
 }
 
 # JSON comparisons, type-strict (true is not 1), numbers by value
-py_lib='
-import json, sys
-MISSING = object()
-def get(d, path):
-    for k in path.split(".") if path else []:
-        if isinstance(d, list):
-            try:
-                d = d[int(k)]
-            except (ValueError, IndexError):
-                return MISSING
-        elif isinstance(d, dict) and k in d:
-            d = d[k]
-        else:
-            return MISSING
-    return d
-def same(a, b):
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-def show(v):
-    return "(missing)" if v is MISSING else json.dumps(v)
+py_lib="$py_json"'
 def load(path):
     try:
         with open(path, encoding="utf-8") as f:
