@@ -49,6 +49,20 @@ def show(v):
     return "(missing)" if v is MISSING else json.dumps(v, ensure_ascii=False)
 '
 
+# first FILE: the first line of FILE, or (empty)
+first() {
+    if [ -s "$1" ]; then head -n 1 "$1"; else echo '(empty)'; fi
+}
+
+# sanitized WHAT FILE: FILE (a standard error) has no sanitizer report
+sanitized() {
+    if grep -E "$sanitizer" "$2" > /dev/null 2>&1; then
+        fail "$1: sanitizer report: $(grep -E "$sanitizer" "$2" | head -n 1)"
+        return 1
+    fi
+    return 0
+}
+
 # one output line per failure
 fail() {
     printf 'FAIL: %s\n' "$*"

@@ -96,11 +96,6 @@ trap 'stop_prism; rm -rf "$tmp"' EXIT
 POML_TEST_KEY="sk-poml-prism-$$"
 export POML_TEST_KEY
 
-# first FILE: the first line of FILE, or (empty)
-first() {
-    if [ -s "$1" ]; then head -n 1 "$1"; else echo '(empty)'; fi
-}
-
 # ---- Prism on the filtered description ----
 
 grep -vE '^\s*nullable: (true|false)\s*$' "$spec" > "$tmp/openai.yaml"

@@ -88,20 +88,6 @@ export D RES ERR LOG MARK
 
 # ---- helpers ----
 
-# first FILE: the first line of FILE, or (empty)
-first() {
-    if [ -s "$1" ]; then head -n 1 "$1"; else echo '(empty)'; fi
-}
-
-# sanitized WHAT FILE: FILE (a standard error) has no sanitizer report
-sanitized() {
-    if grep -E "$sanitizer" "$2" > /dev/null 2>&1; then
-        fail "$1: sanitizer report: $(grep -E "$sanitizer" "$2" | head -n 1)"
-        return 1
-    fi
-    return 0
-}
-
 # start_server DIR: a server logging to DIR/log; sets srv_pid and
 # srv_port (empty when it did not start)
 start_server() {

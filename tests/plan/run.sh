@@ -44,11 +44,6 @@ run() {
     rc=$?
 }
 
-# first FILE: the first line of FILE, or (empty)
-first() {
-    if [ -s "$1" ]; then head -n 1 "$1"; else echo '(empty)'; fi
-}
-
 # status WHAT N: the last run exited with N
 status() {
     if [ "$rc" -eq "$2" ]; then
