@@ -714,13 +714,15 @@ check_signal() {
 }
 
 # a second SIGINT stops the steps at once, without the grace period,
-# those of a sub-workflow (which ignore SIGTERM) included
+# those of a sub-workflow (which ignore SIGTERM) included: with a grace
+# of 600 s, a run that ends at all did not wait for it
 check_twice() {
     what="SIGINT twice"
     scratch twice
     compile "$what" signal || return
     t=${long}2
-    (cd "$d" && exec "$pomlrun" --json --jobs 4 --events "$d/ev" \
+    (cd "$d" && exec "$pomlrun" --json --jobs 4 --kill-grace 600 \
+        --events "$d/ev" \
         "$tmp/signal.plan" -p t="$t" -p dir="$d" -p stubborn_nested=true) \
         > "$d/res.json" 2> "$d/err" &
     pid=$!
@@ -731,23 +733,18 @@ check_twice() {
         for p in $(live "sleep $t"); do kill -KILL "$p"; done
         return
     fi
-    start=$(now)
     kill -INT "$pid"
     wait_until grep -q 'received SIGINT' "$d/ev"
     kill -INT "$pid"
-    if ! finish "$pid"; then
-        fail "$what: pomlrun did not end within 20 s"
+    if finish "$pid"; then
+        pass
+    else
+        fail "$what: pomlrun waited for the grace period (600 s)"
     fi
-    took=$(python3 -c "import time; print('%.2f' % (time.time() - $start))")
     sanitized "$what" "$d/err"
     status "$what" 130
     expect "$what" "$d/res.json" \
         status '"cancelled"' steps.stubborn.status '"cancelled"'
-    if python3 -c "import sys; sys.exit(not ($took < 3))"; then
-        pass
-    else
-        fail "$what: pomlrun took $took s to end (the grace period is 5 s)"
-    fi
     none_left "$what: processes" "sleep $t"
 }
 
