@@ -613,7 +613,31 @@ p-empty-name --dry-run $good -p =x
 p-at-the-end --dry-run $good -p
 params-without-file --dry-run $good --params
 two-plans --check $good $good
+jobs-zero --jobs 0 $good
+jobs-word -j many $good
+jobs-at-the-end $good --jobs
+kill-grace-negative --kill-grace -1 $good
+kill-grace-word --kill-grace soon $good
+events-at-the-end $good --events
+record-and-replay --record a.jsonl --replay b.jsonl $good
+record-at-the-end $good --record
+provider-jobs-zero --provider-jobs 0 $good
+rpm-zero --rpm 0 $good
+tpm-word --tpm lots $good
+json-and-events-on-stdout --json --events - $good
 EOF
+
+# a cassette that is not one: a clear error, nothing runs
+printf 'not json\n' > "$tmp/bad.cassette"
+run "$pomlrun" --replay "$tmp/bad.cassette" "$good"
+status "--replay of a file that is no cassette" 1
+errhas "--replay of a file that is no cassette" "bad.cassette:1: not a cassette entry"
+run "$pomlrun" --replay "$tmp/no-such.cassette" "$good"
+status "--replay of a missing file" 1
+errhas "--replay of a missing file" "cannot read cassette"
+run "$pomlrun" --events /no/such/dir/ev.jsonl "$good"
+status "--events into a missing directory" 1
+errhas "--events into a missing directory" "cannot write '/no/such/dir/ev.jsonl'"
 
 # ---- 5. --emit=dot, --emit=json, --stats, --dump ---------------------
 

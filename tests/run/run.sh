@@ -614,6 +614,25 @@ check_sla() {
     none_left "sla: processes" "sleep $t"
 }
 
+# $POML_OUTPUT that does not parse: the step fails, naming the problem
+check_badoutput() {
+    scratch badoutput
+    compile badoutput badoutput || return
+    prun badoutput "$d" --json "$tmp/badoutput.plan"
+    status badoutput 1
+    expect badoutput "$d/res.json" \
+        steps.garbage.status '"failed"' \
+        steps.unclosed.status '"failed"' \
+        steps.reserved.status '"failed"' \
+        steps.fine.status '"succeeded"' \
+        steps.fine.outputs.v '"line one\nline two"'
+    reason badoutput "$d/res.json" garbage \
+        "POML_OUTPUT line 2: expected NAME=VALUE or NAME<<DELIMITER"
+    reason badoutput "$d/res.json" unclosed \
+        "the block 'v' has no closing line 'END'"
+    reason badoutput "$d/res.json" reserved "'exit_code' is recorded by pomlrun"
+}
+
 # phase feedback: two loops back, then on to the next phase
 check_feedback() {
     scratch feedback
@@ -1217,6 +1236,7 @@ check_foreach
 check_retry
 check_timeout
 check_sla
+check_badoutput
 check_feedback
 check_signal INT 130
 check_signal TERM 143
