@@ -22,6 +22,8 @@ struct walk {
     struct pc_step *step;       /* NULL outside a step */
     bool in_for_each;
     bool allow_refs;            /* step references become dependencies */
+    bool item_is_candidate;     /* a best_of score: item and index name
+                                   a candidate */
 };
 
 static const char *const builtin_any[] = {"status", "attempts", NULL};
@@ -29,7 +31,7 @@ static const char *const builtin_shell[] = {"stdout", "stderr", "exit_code",
                                             NULL};
 static const char *const builtin_llm[] = {
     "text", "json", "usage", "cost", "model", "tool_calls", "drafts",
-    "candidates", NULL};
+    "candidates", "chosen", NULL};
 static const char *const builtin_tool[] = {"result", "text", "json",
                                            "is_error", NULL};
 static const char *const builtin_agg[] = {"result", NULL};
@@ -161,7 +163,8 @@ static void visit_path(void *ud, struct pc_expr *p)
         return;
     }
     if (!strcmp(root, "item") || !strcmp(root, "index")) {
-        if (!w->step || !w->step->for_each || w->in_for_each)
+        if (!w->item_is_candidate &&
+            (!w->step || !w->step->for_each || w->in_for_each))
             pc_report(c, PC_D_UNDEFINED_VAR, p->segloc[0],
                       "'%s' is defined only inside a step with for_each",
                       root);
@@ -223,7 +226,7 @@ static void walk_tval(struct walk *w, struct pc_tval *t)
 
 static void resolve_step(struct pc_build *b, struct pc_step *s)
 {
-    struct walk w = {b, s, false, true};
+    struct walk w = {b, s, false, true, false};
     w.in_for_each = true;
     walk_expr(&w, s->for_each);
     w.in_for_each = false;
@@ -234,6 +237,8 @@ static void resolve_step(struct pc_build *b, struct pc_step *s)
     walk_tval(&w, s->inputs);
     walk_tval(&w, s->with);
     walk_tval(&w, s->env);
+    w.item_is_candidate = true;
+    walk_expr(&w, s->score);
 }
 
 /* ---- graph ---- */
@@ -661,7 +666,7 @@ static void link_phases(struct pc_build *b)
             pc_add_dep(b, s, wf->phases[p - 1].gate_step, false, false,
                        s->loc);
     }
-    struct walk w = {b, NULL, false, false};
+    struct walk w = {b, NULL, false, false, false};
     for (size_t p = 0; p < wf->nphases; p++) {
         walk_expr(&w, wf->phases[p].gate);
         walk_expr(&w, wf->phases[p].feedback_when);

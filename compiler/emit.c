@@ -283,7 +283,11 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
     free(deps);
     put_code(e, r + 120, s->condition);
     put_code(e, r + 128, s->for_each);
-    pr_put_u32(r + 136, emit_interp(e, s->run));
+    /* run: a shell step's command, or a best_of step's score as a
+       one-part interpolation */
+    struct pc_interp_part score_part = {NULL, 0, s->score};
+    struct pc_interp score = {&score_part, 1, true};
+    pr_put_u32(r + 136, emit_interp(e, s->score ? &score : s->run));
     pr_put_u32(r + 140, emit_interp(e, s->prompt));
     pr_put_u32(r + 144, emit_interp(e, s->system));
     pr_put_u32(r + 148, optstr(e, s->prompt_file));

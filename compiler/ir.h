@@ -151,6 +151,8 @@ struct pc_step {
     size_t ntools;
     unsigned best_of;                   /* 0: off */
     const char *judge;                  /* step id judging best_of */
+    struct pc_expr *score;              /* or an expression ranking the
+                                           candidates (item: one) */
     struct pc_model **cascade;
     size_t ncascade;
 

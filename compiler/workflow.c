@@ -528,7 +528,7 @@ static const char *const step_keys[] = {
     "id", "name", "description", "type", "run", "dir", "env", "model",
     "agent", "agent_capability", "prompt", "prompt_file", "system",
     "fallback", "temperature", "max_tokens", "output", "tools", "best_of",
-    "judge", "cascade", "tool", "strategy", "workflow", "with", "command",
+    "judge", "score", "cascade", "tool", "strategy", "workflow", "with", "command",
     "params", "depends_on", "after", "parallel", "condition", "for_each",
     "inputs", "outputs", "timeout", "retry", "on_failure", "cache", "phase",
     "budget", "batch_size", "parallelism", "processor", NULL};
@@ -893,6 +893,18 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
     if ((v = pc_map_get(def, "judge"))) {
         s->judge = pc_get_str(c, v, "judge");
         s->judge_loc = v->loc;
+    }
+    /* score: ranks the candidates of best_of (item: a candidate) */
+    if ((v = pc_map_get(def, "score")) && pc_get_str(c, v, "score")) {
+        pc_cond_parse(c, v, &s->score);
+        if (!pc_map_get(def, "best_of"))
+            pc_report(c, PC_D_MISSING_FIELD, v->loc,
+                      "'score' ranks the candidates of best_of, and step "
+                      "'%s' has no 'best_of'", s->id);
+        else if (s->judge)
+            pc_report(c, PC_D_CONFLICTING_KIND, v->loc,
+                      "step '%s' has both a 'judge' and a 'score'; keep one",
+                      s->id);
     }
     /* tool, aggregator, sub-workflow */
     if ((v = pc_map_get(def, "tool"))) {

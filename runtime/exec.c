@@ -124,8 +124,9 @@ static cJSON *env_step(void *ud, const char *id, size_t n)
     return find_step(e->r, e->step, id, n);
 }
 
-int pr_run_expr(struct pr_job *j, struct pr_code code, cJSON **out,
-                char *err, size_t errcap)
+int pr_run_expr_item(struct pr_job *j, struct pr_code code, cJSON *item,
+                     long long index, bool has_item, cJSON **out, char *err,
+                     size_t errcap)
 {
     static cJSON steps_marker;  /* member reads go through env_step */
     struct pr_run *r = j->run;
@@ -133,9 +134,16 @@ int pr_run_expr(struct pr_job *j, struct pr_code code, cJSON **out,
     struct pr_eval_env env = {
         .str = env_str, .name = NULL, .step = env_step, .ud = &ud,
         .params = r->params, .steps = &steps_marker,
-        .item = j->item, .index = j->index, .has_item = j->instance >= 0};
+        .item = item, .index = index, .has_item = has_item};
     steps_marker.type = cJSON_Object;
     return pr_eval(code.p, code.len, &env, out, err, errcap);
+}
+
+int pr_run_expr(struct pr_job *j, struct pr_code code, cJSON **out,
+                char *err, size_t errcap)
+{
+    return pr_run_expr_item(j, code, j->item, j->index, j->instance >= 0,
+                            out, err, errcap);
 }
 
 int pr_run_interp(struct pr_job *j, uint32_t interp, cJSON **out, char *err,

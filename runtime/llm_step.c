@@ -157,8 +157,43 @@ static int vote(const cJSON *cands)
 
 static void choose(struct llm_job *lj, int k)
 {
-    cJSON *pick = cJSON_GetArrayItem(lj->cands, k);
-    succeed(lj, cJSON_Duplicate(pick, true));
+    cJSON *pick = cJSON_Duplicate(cJSON_GetArrayItem(lj->cands, k), true);
+    if (pick)
+        cJSON_AddNumberToObject(pick, "chosen", k);
+    succeed(lj, pick);
+}
+
+/* The step's score over each good candidate (item: its outputs, index:
+ * its number); the highest wins, the first of equals.  -1 when a score
+ * is not a number (then the vote decides, with a note). */
+static int best_score(struct llm_job *lj, struct pr_code code)
+{
+    int best = -1, i = 0;
+    double top = 0;
+    cJSON *c;
+    cJSON_ArrayForEach(c, lj->cands) {
+        if (cJSON_IsObject(c)) {
+            cJSON *v;
+            char err[400];
+            if (pr_run_expr_item(lj->j, code, c, i, true, &v, err,
+                                 sizeof err) < 0 ||
+                !cJSON_IsNumber(v)) {
+                pr_report_note(lj->j->run, lj->j,
+                               "score of candidate %d: %s; choosing by "
+                               "vote",
+                               i, v ? "not a number" : err);
+                cJSON_Delete(v);
+                return -1;
+            }
+            if (best < 0 || v->valuedouble > top) {
+                best = i;
+                top = v->valuedouble;
+            }
+            cJSON_Delete(v);
+        }
+        i++;
+    }
+    return best;
 }
 
 static void judge(struct llm_job *lj)
@@ -212,6 +247,15 @@ static void best_of_done(struct llm_job *lj)
         return;
     }
     const struct pr_step *s = pr_job_step(lj->j);
+    if (s->run != PR_PLAN_NONE) {
+        struct pr_interp_view iv;
+        struct pr_part_view pv;
+        pr_plan_interp(lj->j->run->plan, s->run, &iv);
+        pr_plan_part(lj->j->run->plan, iv.first, &pv);
+        int k = iv.n == 1 && pv.kind == 1 ? best_score(lj, pv.code) : -1;
+        choose(lj, k >= 0 ? k : vote(lj->cands));
+        return;
+    }
     if (s->judge != PR_PLAN_NONE &&
         lj->j->run->steps[s->judge].model != PR_PLAN_NONE) {
         judge(lj);

@@ -271,7 +271,7 @@ enum pr_type {
     X(dependents, PR_FT_LIST, PR_LK_EDGE, 112)                               \
     X(condition, PR_FT_CODE, 0, 120)                                         \
     X(for_each, PR_FT_CODE, 0, 128)                                          \
-    X(run, PR_FT_INTERP, 0, 136)                                             \
+    X(run, PR_FT_INTERP, 0, 136) /* LLM, best_of: the score */              \
     X(prompt, PR_FT_INTERP, 0, 140)                                          \
     X(system, PR_FT_INTERP, 0, 144)                                          \
     X(prompt_file, PR_FT_OPTSTR, 0, 148)                                     \

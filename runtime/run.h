@@ -168,6 +168,10 @@ int pr_run_tval(struct pr_job *j, uint32_t tval, cJSON **out, char *err,
 /* Evaluates expression CODE for J. */
 int pr_run_expr(struct pr_job *j, struct pr_code code, cJSON **out,
                 char *err, size_t errcap);
+/* The same with ITEM and INDEX (when HAS_ITEM) in place of J's own. */
+int pr_run_expr_item(struct pr_job *j, struct pr_code code, cJSON *item,
+                     long long index, bool has_item, cJSON **out, char *err,
+                     size_t errcap);
 
 /* The value a dependency hands on when nothing names an output: stdout,
  * text, result... (borrowed; NULL when it has none). */

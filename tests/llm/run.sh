@@ -1076,8 +1076,13 @@ if len(v) != 4:
     print("vote: %d requests, expected 4" % len(v))
 expect(r, "steps.vote.outputs.candidates", ["echo: Name a number."] * 4)
 expect(r, "steps.vote.outputs.text", "echo: Name a number.")
-if len(reqs) != 11:
-    print("the server saw %d requests, expected 11" % len(reqs))
+expect(r, "steps.vote.outputs.chosen", 0)
+expect(r, "steps.best.outputs.chosen", 1)
+# best_of 3 by score: the highest (the last candidate) wins
+expect(r, "steps.scored.outputs.chosen", 2)
+expect(r, "steps.scored.outputs.candidates", ["echo: Name a shape."] * 3)
+if len(reqs) != 14:
+    print("the server saw %d requests, expected 14" % len(reqs))
 EOF
     usage_ok strategies server
 }
