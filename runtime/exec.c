@@ -533,7 +533,7 @@ static void make_ready(struct pr_job *j)
 static int enqueue(struct pr_job *j)
 {
     struct pr_run *r = j->run;
-    const struct pr_executor *x = r->exec[pr_job_step(j)->kind];
+    const struct pr_executor *x = r->execs[j->step];
     j->queued = true;
     if (x->in_process || x->own_slots)
         return now_push(r, j);
@@ -723,7 +723,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         pr_loop_cancel(r->loop, j->timer);
         j->timer = 0;
     }
-    const struct pr_executor *x = r->exec[s->kind];
+    const struct pr_executor *x = r->execs[j->step];
     if (x->own_slots)
         r->inflight--;
     else if (!x->in_process)
@@ -771,7 +771,7 @@ static void on_grace(void *ud)
 {
     struct pr_job *j = ud;
     j->timer = 0;
-    j->run->exec[pr_job_step(j)->kind]->stop(j, SIGKILL);
+    j->run->execs[j->step]->stop(j, SIGKILL);
 }
 
 static void on_timeout(void *ud)
@@ -780,7 +780,7 @@ static void on_timeout(void *ud)
     struct pr_run *r = j->run;
     j->timed_out = true;
     j->timer = pr_loop_timer(r->loop, r->opt.kill_grace, on_grace, j);
-    r->exec[pr_job_step(j)->kind]->stop(j, SIGTERM);
+    r->execs[j->step]->stop(j, SIGTERM);
 }
 
 /* The condition of a for_each step holds per item: false skips the
@@ -815,7 +815,7 @@ static void start_attempt(struct pr_job *j)
 {
     struct pr_run *r = j->run;
     const struct pr_step *s = pr_job_step(j);
-    const struct pr_executor *x = r->exec[s->kind];
+    const struct pr_executor *x = r->execs[j->step];
     j->queued = false;
     if (!instance_condition(j))
         return;
@@ -866,7 +866,7 @@ static void stop_all(struct pr_run *r, int sig)
 {
     for (uint32_t i = 0; i < r->nsteps; i++) {
         struct pr_job *j = &r->jobs[i];
-        const struct pr_executor *x = r->exec[r->steps[i].kind];
+        const struct pr_executor *x = r->execs[i];
         if (x->in_process)
             continue;
         struct pr_job *list = j->inst ? j->inst : j;
@@ -984,9 +984,10 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
     r->blocker = calloc(n, sizeof *r->blocker);
     r->kind_state = calloc(n, sizeof *r->kind_state);
     r->loops = calloc((size_t)plan->nphases + 1, sizeof *r->loops);
+    r->execs = calloc(n, sizeof *r->execs);
     r->loop = pr_loop_new();
     if (!r->steps || !r->jobs || !r->pending || !r->blocker ||
-        !r->kind_state || !r->loops || !r->loop) {
+        !r->kind_state || !r->loops || !r->execs || !r->loop) {
         fputs("pomlrun: error: out of memory\n", stderr);
         return -1;
     }
@@ -1003,6 +1004,10 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
     r->exec[PR_STEP_TOOL] = &pr_exec_unsupported;
     r->exec[PR_STEP_AGGREGATE] = &pr_exec_agg;
     r->exec[PR_STEP_WORKFLOW] = &pr_exec_sub;
+    for (uint32_t i = 0; i < r->nsteps; i++)
+        r->execs[i] = pr_agg_command(plan, &r->steps[i]) != PR_PLAN_NONE
+                          ? &pr_exec_agg_cmd
+                          : r->exec[r->steps[i].kind];
     if (r->opt.jobs == 0)
         r->opt.jobs = 1;
     if (r->wf.max_parallel && r->wf.max_parallel < r->opt.jobs)
@@ -1123,7 +1128,7 @@ static void free_job(struct pr_job *j)
 void pr_run_free(struct pr_run *r)
 {
     for (uint32_t i = 0; r->jobs && i < r->nsteps; i++) {
-        const struct pr_executor *x = r->exec[r->steps[i].kind];
+        const struct pr_executor *x = r->execs ? r->execs[i] : NULL;
         if (r->kind_state && r->kind_state[i] && x && x->release)
             x->release(r->kind_state[i]);
         free_job(&r->jobs[i]);
@@ -1139,6 +1144,7 @@ void pr_run_free(struct pr_run *r)
     free(r->blocker);
     free(r->kind_state);
     free(r->loops);
+    free(r->execs);
     free(r->heap);
     free(r->now);
     cJSON_Delete(r->params);

@@ -13,14 +13,19 @@
  *   vote                   the most common value (ties: the earliest)
  *   reduce                 numbers summed, strings and lists concatenated,
  *                          objects merged
- * The result is output `result` and every declared output.
+ * The result is output `result` and every declared output.  A strategy
+ * of the workflow's `aggregation:` section that is a `run` command runs as
+ * a process (pr_exec_agg_cmd): the items in the file $POML_ITEMS names,
+ * the result its standard output.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "eval.h"
+#include "exec_proc.h"
 #include "run.h"
 
 /* ---- gates ---- */
@@ -381,16 +386,9 @@ static void agg_start(struct pr_job *j)
         pr_plan_agg(p, k, &a);
         if (strcmp(a.name, strategy))
             continue;
-        if (a.builtin) {
+        if (a.builtin)
             strategy = a.builtin;
-            break;
-        }
-        snprintf(err, sizeof err,
-                 "aggregation '%s' runs a command; this pomlrun runs the "
-                 "built-in strategies only",
-                 a.name);
-        pr_job_finish(j, false, err, false);
-        return;
+        break;
     }
     cJSON *items = items_of(j, err, sizeof err);
     cJSON *res = NULL, *votes = NULL;
@@ -427,3 +425,101 @@ static void agg_start(struct pr_job *j)
 
 const struct pr_executor pr_exec_agg = {
     .in_process = true, .start = agg_start, .stop = no_stop};
+
+/* ---- aggregations that run a command ---- */
+
+/* The aggregation of the workflow's `aggregation:` section that step S
+ * names and that runs a command, or PR_PLAN_NONE. */
+uint32_t pr_agg_command(const struct pr_plan *p, const struct pr_step *s)
+{
+    if (s->kind != PR_STEP_AGGREGATE || !s->strategy)
+        return PR_PLAN_NONE;
+    for (uint32_t k = 0; k < p->naggs; k++) {
+        struct pr_agg a;
+        pr_plan_agg(p, k, &a);
+        if (!strcmp(a.name, s->strategy))
+            return !a.builtin && a.run != PR_PLAN_NONE ? k : PR_PLAN_NONE;
+    }
+    return PR_PLAN_NONE;
+}
+
+static void items_path(const struct pr_job *j, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/items-%u-%d-%u.json", j->run->tmpdir, j->step,
+             (int)j->instance, j->attempts);
+}
+
+static void agg_cmd_done(struct pr_job *j, int status, struct pr_child *c,
+                         const char *out_path)
+{
+    const struct pr_step *s = pr_job_step(j);
+    const struct pr_plan *p = j->run->plan;
+    char path[4200], reason[256] = "";
+    (void)out_path;
+    items_path(j, path, sizeof path);
+    unlink(path);
+    size_t len = 0, total = 0;
+    char *out = pr_spawn_read(c->out_fd, (size_t)16 << 20, &len, &total);
+    int code = pr_proc_status(status, reason, sizeof reason);
+    cJSON_Delete(j->outputs);
+    j->outputs = NULL;
+    pr_job_output(j, "exit_code", cJSON_CreateNumber(code));
+    size_t el = 0, et = 0;
+    char *err = pr_spawn_read(c->err_fd, (size_t)1 << 20, &el, &et);
+    if (err)
+        pr_job_output(j, "stderr", pr_text_value(err, el, NULL));
+    free(err);
+    if (code == 0 && out) {
+        /* the result: its standard output, JSON when it reads as JSON */
+        size_t n = len;
+        if (n && out[n - 1] == '\n')
+            n--;
+        cJSON *res = cJSON_ParseWithLength(out, n);
+        if (!res)
+            res = pr_text_value(out, n, NULL);
+        for (uint32_t k = 0; res && k < s->outputs.n; k++)
+            pr_job_output(j,
+                          pr_plan_str(p, pr_plan_list_at(p, s->outputs, k),
+                                      NULL),
+                          cJSON_Duplicate(res, true));
+        pr_job_output(j, "result", res);
+    }
+    free(out);
+    pr_job_finish(j, code == 0, code == 0 ? NULL : reason, true);
+}
+
+static void agg_cmd_start(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    uint32_t k = pr_agg_command(r->plan, pr_job_step(j));
+    char err[512] = "", path[4200];
+    struct pr_agg a;
+    pr_plan_agg(r->plan, k, &a);
+    cJSON *items = items_of(j, err, sizeof err);
+    char *text = items ? cJSON_PrintUnformatted(items) : NULL;
+    cJSON_Delete(items);
+    if (!text) {
+        pr_job_finish(j, false, err[0] ? err : "out of memory", false);
+        return;
+    }
+    items_path(j, path, sizeof path);
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    free(text);
+    if (!ok) {
+        snprintf(err, sizeof err, "cannot write the items to %.400s", path);
+        pr_job_finish(j, false, err, false);
+        return;
+    }
+    /* the items, a JSON list, in the file $POML_ITEMS names */
+    const char *var[2] = {"POML_ITEMS", path};
+    pr_shell_command(j, a.run, var, agg_cmd_done);
+}
+
+const struct pr_executor pr_exec_agg_cmd = {
+    .in_process = false,
+    .start = agg_cmd_start,
+    .stop = pr_proc_stop,
+    .release = pr_shell_release};

@@ -26,6 +26,14 @@ void pr_proc_stop(struct pr_job *j, int sig);
  * a reason when it is not 0. */
 int pr_proc_status(int status, char *reason, size_t cap);
 
+/* Runs the interpolation RUN (INTERPS index) as a shell step runs its
+ * `run`, with EXTRA_VAR ({name, value} or NULL) in its environment; DONE
+ * gets the exit.  Prepared commands are kept in run->kind_state (freed by
+ * pr_shell_release). */
+void pr_shell_command(struct pr_job *j, uint32_t run,
+                      const char *const *extra_var, pr_proc_done done);
+void pr_shell_release(void *state);
+
 /* A NULL-terminated vector of strings: the first BORROWED are not the
  * vector's (they outlive it), the rest are malloc'd and freed with it. */
 struct pr_strv {

@@ -329,7 +329,7 @@ struct prepared {
     char err[256];              /* preparation failed: why */
 };
 
-static void release(void *state)
+void pr_shell_release(void *state)
 {
     struct prepared *p = state;
     pr_shell_cmd_free(&p->cmd);
@@ -365,23 +365,22 @@ static int check_policy(const struct pr_run *r, const struct pr_shell_part *p,
                    (int)(k - i), t + i);
 }
 
-static struct prepared *prepare(struct pr_job *j)
+static struct prepared *prepare(struct pr_job *j, uint32_t run)
 {
     struct pr_run *r = j->run;
-    const struct pr_step *s = pr_job_step(j);
     if (r->kind_state[j->step])
         return r->kind_state[j->step];
     struct prepared *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     struct pr_interp_view iv = {0, 0, false};
-    if (s->run != PR_PLAN_NONE)
-        pr_plan_interp(r->plan, s->run, &iv);
+    if (run != PR_PLAN_NONE)
+        pr_plan_interp(r->plan, run, &iv);
     struct pr_shell_part *parts = calloc((size_t)iv.n + 1, sizeof *parts);
     p->codes = calloc((size_t)iv.n + 1, sizeof *p->codes);
     if (!parts || !p->codes) {
         free(parts);
-        release(p);
+        pr_shell_release(p);
         return NULL;
     }
     size_t nc = 0;
@@ -478,7 +477,8 @@ static int eval_values(struct pr_job *j, struct prepared *p, char **vals,
 static bool is_ours(const char *e)
 {
     static const char *const names[] = {"POML_OUTPUT=", "POML_RUN_ID=",
-                                        "POML_STEP_ID=", NULL};
+                                        "POML_STEP_ID=", "POML_ITEMS=",
+                                        NULL};
     for (size_t k = 0; names[k]; k++)
         if (!strncmp(e, names[k], strlen(names[k])))
             return true;
@@ -491,8 +491,8 @@ static bool is_ours(const char *e)
 }
 
 static int build_env(struct pr_job *j, char **vals, size_t nvals,
-                     const char *out_path, struct pr_strv *env, char *err,
-                     size_t cap)
+                     const char *out_path, const char *const *extra_var,
+                     struct pr_strv *env, char *err, size_t cap)
 {
     const struct pr_step *s = pr_job_step(j);
     cJSON *extra = NULL;
@@ -538,6 +538,9 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
         if (pr_strv_add(env, env_entry(name, vals[k])) < 0)
             goto oom;
     }
+    if (extra_var &&
+        pr_strv_add(env, env_entry(extra_var[0], extra_var[1])) < 0)
+        goto oom;
     if (pr_strv_add(env, env_entry("POML_OUTPUT", out_path)) < 0 ||
         pr_strv_add(env, env_entry("POML_RUN_ID", j->run->run_id)) < 0 ||
         pr_strv_add(env, env_entry("POML_STEP_ID", s->id)) < 0)
@@ -655,10 +658,11 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
     pr_job_finish(j, ok, ok ? NULL : reason, true);
 }
 
-static void shell_start(struct pr_job *j)
+void pr_shell_command(struct pr_job *j, uint32_t run,
+                      const char *const *extra_var, pr_proc_done done)
 {
     struct pr_run *r = j->run;
-    struct prepared *p = prepare(j);
+    struct prepared *p = prepare(j, run);
     char err[512];
     if (!p) {
         pr_job_finish(j, false, "out of memory", false);
@@ -676,7 +680,7 @@ static void shell_start(struct pr_job *j)
     int rc = vals ? eval_values(j, p, vals, err, sizeof err)
                   : pr_errf(err, sizeof err, "out of memory");
     if (rc == 0)
-        rc = build_env(j, vals, p->cmd.nvars, out_path, &env, err,
+        rc = build_env(j, vals, p->cmd.nvars, out_path, extra_var, &env, err,
                        sizeof err);
     /* a PATH of the step's own is searched by the shell, not by us */
     bool own_path = false;
@@ -690,7 +694,7 @@ static void shell_start(struct pr_job *j)
     free(vals);
     if (rc == 0) {
         const struct pr_step *s = pr_job_step(j);
-        pr_proc_start(j, argv.v, env.v, s->dir, out_path, shell_done);
+        pr_proc_start(j, argv.v, env.v, s->dir, out_path, done);
     } else {
         pr_job_finish(j, false, err, false);
     }
@@ -698,9 +702,14 @@ static void shell_start(struct pr_job *j)
     pr_strv_free(&argv);
 }
 
+static void shell_start(struct pr_job *j)
+{
+    pr_shell_command(j, pr_job_step(j)->run, NULL, shell_done);
+}
+
 const struct pr_executor pr_exec_shell = {
     .in_process = false,
     .start = shell_start,
     .stop = pr_proc_stop,
-    .release = release,
+    .release = pr_shell_release,
 };

@@ -100,6 +100,8 @@ struct pr_run {
                                    dependencies all finished */
     size_t nnow, capnow;
     const struct pr_executor *exec[PR_STEP_KINDS];
+    const struct pr_executor **execs;   /* per step: exec[kind], or the
+                                           command aggregator */
     void **kind_state;          /* per step, executors' prepared data */
 
     struct pr_loop *loop;
@@ -195,6 +197,9 @@ cJSON *pr_report_result(struct pr_run *r);
 void pr_time_rfc3339(double t, char buf[64]);
 
 extern const struct pr_executor pr_exec_gate, pr_exec_shell, pr_exec_agg,
-    pr_exec_sub, pr_exec_llm, pr_exec_unsupported;
+    pr_exec_agg_cmd, pr_exec_sub, pr_exec_llm, pr_exec_unsupported;
+
+/* exec_agg.c: the command aggregation step S uses, or PR_PLAN_NONE. */
+uint32_t pr_agg_command(const struct pr_plan *p, const struct pr_step *s);
 
 #endif

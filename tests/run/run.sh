@@ -633,6 +633,23 @@ check_badoutput() {
     reason badoutput "$d/res.json" reserved "'exit_code' is recorded by pomlrun"
 }
 
+# aggregations that run a command over the items in $POML_ITEMS
+check_aggcmd() {
+    scratch aggcmd
+    compile aggcmd aggcmd || return
+    prun aggcmd "$d" --json "$tmp/aggcmd.plan"
+    status aggcmd 1
+    expect aggcmd "$d/res.json" \
+        steps.all.status '"succeeded"' \
+        steps.all.outputs.result '["alpha", "be"]' \
+        steps.pick.outputs.result '"banana; rm -rf ~"' \
+        steps.pick.outputs.word '"banana; rm -rf ~"' \
+        steps.fails.status '"failed"' \
+        steps.fails.outputs.exit_code 3 \
+        steps.fails.outputs.stderr '"no good\n"'
+    reason aggcmd "$d/res.json" fails "exit status 3"
+}
+
 # phase feedback: two loops back, then on to the next phase
 check_feedback() {
     scratch feedback
@@ -1237,6 +1254,7 @@ check_retry
 check_timeout
 check_sla
 check_badoutput
+check_aggcmd
 check_feedback
 check_signal INT 130
 check_signal TERM 143
