@@ -564,13 +564,13 @@ for sid, model, n in (
                     in (a.get("reason") or ""):
                 print("%s: attempt %d reason %s" % (sid, i + 1,
                                                    show(a.get("reason"))))
-# the second attempt waited for the server's delay (and not much more)
-for model, lo, hi in (("fault/429x1,retry-after=1,id=o429", 0.95, 5.0),
-                      ("fault/429x1,retry-after-ms=400,id=a429", 0.38, 4.0)):
+# the second attempt waited for the server's delay
+for model, lo in (("fault/429x1,retry-after=1,id=o429", 0.95),
+                  ("fault/429x1,retry-after-ms=400,id=a429", 0.38)):
     t = [q["time"] for q in of(reqs, model)]
-    if len(t) == 2 and not lo <= t[1] - t[0] <= hi:
-        print("%s: second attempt %.3f s after the first, expected %.2f..%.1f"
-              % (model, t[1] - t[0], lo, hi))
+    if len(t) == 2 and t[1] - t[0] < lo:
+        print("%s: second attempt %.3f s after the first, before the "
+              "server's retry-after (%.2f s)" % (model, t[1] - t[0], lo))
 for sid, model in (("o400", "fault/400,id=o400"),
                    ("a400", "fault/400,id=a400")):
     expect(r, "steps.%s.status" % sid, "failed")
@@ -608,8 +608,9 @@ else:
     count(reqs, "fault/hang,id=hang", n, "one per attempt")
     took = at(r["steps"]["hang"]["finished_at"]) - \
         at(r["steps"]["hang"]["started_at"])
-    if not 0.9 * n <= took <= 1.0 * n + 3:
-        print("hang: %d attempts took %.2f s (timeout 1 s each)" % (n, took))
+    if took < 0.9 * n:
+        print("hang: %d attempts ended after %.2f s, before their 1 s "
+              "timeouts" % (n, took))
 for sid in ("o_reset", "a_reset"):
     expect(r, "steps.%s.status" % sid, "succeeded")
     expect(r, "steps.%s.attempts" % sid, 2)
