@@ -962,7 +962,7 @@ static void kill_stragglers(void *ud)
 static void make_run_id(struct pr_run *r)
 {
     unsigned char b[16];
-    FILE *f = fopen("/dev/urandom", "rb");
+    FILE *f = fopen("/dev/urandom", "rbe");
     size_t got = f ? fread(b, 1, sizeof b, f) : 0;
     if (f)
         fclose(f);

@@ -623,7 +623,7 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
     int code = pr_proc_status(status, reason, sizeof reason);
     pr_job_output(j, "exit_code", cJSON_CreateNumber(code));
     bool ok = code == 0;
-    FILE *f = out_path ? fopen(out_path, "rb") : NULL;
+    FILE *f = out_path ? fopen(out_path, "rbe") : NULL;
     if (f) {
         char *text = malloc(OUTPUT_FILE_CAP + 1);
         size_t n = text ? fread(text, 1, OUTPUT_FILE_CAP + 1, f) : 0;
