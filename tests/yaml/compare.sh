@@ -3,10 +3,11 @@
 #
 # Every file in tests/yaml/valid, and every ```yaml block of the seed
 # documents in ../shared/seeds ($POML_SHARED/seeds when that is set), is
-# parsed by yaml_dump and by PyYAML's BaseLoader (all scalars are strings, empty values are ""); both trees are
-# printed as compact JSON and must be identical.  Seed blocks that PyYAML
-# rejects, or that use a construct the subset refuses on purpose (anchors,
-# tags, several documents: -Wunsupported), are listed and skipped.
+# parsed by yaml_dump and by PyYAML's BaseLoader (all scalars are strings,
+# empty values are ""); both trees are printed as compact JSON and must be
+# identical.  Seed blocks that PyYAML rejects, or that use a construct the
+# subset refuses on purpose (anchors, tags, several documents:
+# -Wunsupported), are listed and skipped.
 LC_ALL=C
 export LC_ALL
 
