@@ -447,7 +447,9 @@ static void yaml_chain(struct pc_build *b, const struct pc_node *n)
             const char *es = pc_get_str(b->ctx, v, "error_strategy");
             if (es && !strcmp(es, "continue_on_failure"))
                 cont = true;
-            else if (es && strcmp(es, "fail_fast"))
+            else if (es && !strcmp(es, "fail_fast"))
+                b->wf->fail_fast = true;
+            else if (es)
                 pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
                           "'error_strategy' must be fail_fast or "
                           "continue_on_failure, not '%s'", es);
@@ -645,8 +647,11 @@ static void yaml_swarm(struct pc_build *b, const struct pc_node *n)
         uint64_t u;
         if ((v = pc_map_get(ex, "parallel_limit")) &&
             pc_get_uint(b->ctx, v, "parallel_limit", 65536, &u) == 0 &&
-            !b->wf->max_parallel)
+            !b->wf->max_parallel) {
+            /* the agents are LLM steps: the limit is on them */
             b->wf->max_parallel = (unsigned)u;
+            b->wf->max_parallel_llm = true;
+        }
         if ((v = pc_map_get(ex, "timeout")))
             pc_get_duration(b->ctx, v, "timeout", &timeout);
         if ((v = pc_map_get(ex, "retry_strategy"))) {

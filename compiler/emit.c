@@ -574,7 +574,9 @@ static int emit_workflow(struct pc_ctx *ctx, struct pc_catalog *cat,
     pr_put_u32(w + 88, wf->breaker_threshold);
     w[92] = (uint8_t)((wf->default_continue ? PR_WF_CONTINUE : 0) |
                       (wf->policy_tools_set ? PR_WF_POLICY_TOOLS : 0) |
-                      (wf->policy_commands_set ? PR_WF_POLICY_COMMANDS : 0));
+                      (wf->policy_commands_set ? PR_WF_POLICY_COMMANDS : 0) |
+                      (wf->fail_fast ? PR_WF_FAIL_FAST : 0) |
+                      (wf->max_parallel_llm ? PR_WF_LIMIT_LLM : 0));
     memcpy(pr_pb_record(e.b, PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, NULL), w,
            sizeof w);
     put_strs(&e, PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, 0, 96,

@@ -250,6 +250,8 @@ struct pc_workflow {
     struct pc_alert *alerts;
     size_t nalerts, capalerts;
     unsigned max_parallel;              /* 0: no workflow limit */
+    bool max_parallel_llm;              /* ... counting LLM steps too */
+    bool fail_fast;                     /* the first failure stops the run */
 
     struct pc_model **models;           /* catalog entries used */
     size_t nmodels, capmodels;

@@ -48,8 +48,9 @@ static double wall_now(void)
 /* Why steps end unfinished when the run stops. */
 static const char *cancel_reason(const struct pr_run *r)
 {
-    return r->sla_exceeded ? "sla: the workflow's max_duration is over"
-                           : "cancelled";
+    return r->sla_exceeded      ? "sla: the workflow's max_duration is over"
+           : r->stop_reason[0] ? r->stop_reason
+                               : "cancelled";
 }
 
 static char *dup_or_null(const char *s)
@@ -338,10 +339,37 @@ static int now_push(struct pr_run *r, struct pr_job *j)
     return 0;
 }
 
+/* An executor that limits itself still counts against a max_parallel
+ * that bounds LLM steps (a swarm's parallel_limit). */
+static bool limited(const struct pr_run *r, const struct pr_executor *x)
+{
+    return x->own_slots && (r->wf.flags & PR_WF_LIMIT_LLM) &&
+           r->wf.max_parallel;
+}
+
 /* ---- outcomes ---- */
 
 static void step_done(struct pr_job *j);
 static void start_attempt(struct pr_job *j);
+static void cancel_run(struct pr_run *r);
+
+/* error_strategy: fail_fast: the first failure that fails the run stops
+ * it (nothing new starts, what runs is stopped). */
+static void fail_fast(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    char buf[64];
+    if (!(r->wf.flags & PR_WF_FAIL_FAST) || r->cancelling ||
+        j->status != PR_ST_FAILED || (pr_job_step(j)->flags & PR_SF_CONTINUE))
+        return;
+    snprintf(r->stop_reason, sizeof r->stop_reason,
+             "stopped: step '%s' failed and error_strategy is fail_fast",
+             pr_job_name(j, buf, sizeof buf));
+    r->failed_hard = true;
+    pr_report_note(r, j, "failed; error_strategy is fail_fast: stopping "
+                         "the run");
+    cancel_run(r);
+}
 
 static void set_reason(struct pr_job *j, const char *reason)
 {
@@ -454,6 +482,7 @@ static void instance_done(struct pr_job *j)
 {
     struct pr_job *p = j->parent;
     pr_report_job(j->run, j, status_names[j->status]);
+    fail_fast(j);
     if (++p->inst_done == p->ninst)
         instances_done(p);
 }
@@ -582,6 +611,7 @@ static void step_done(struct pr_job *j)
         if (--r->pending[d] == 0)
             now_push(r, &r->jobs[d]);
     }
+    fail_fast(j);
 }
 
 /* ---- phase feedback ---- */
@@ -700,17 +730,24 @@ static void record_attempt(struct pr_job *j, bool ok, const char *reason)
     cJSON_AddItemToArray(j->history, a);
 }
 
-/* Ends a job that was waiting (to retry, or in a ready queue) when the
- * run stopped. */
-static void end_cancelled(struct pr_job *j)
+/* Ends a job that waited (to retry, or in a ready queue) and does not
+ * start again. */
+static void end_held(struct pr_job *j, enum pr_status st, const char *why)
 {
-    j->status = PR_ST_CANCELLED;
-    set_reason(j, cancel_reason(j->run));
+    j->queued = false;
+    j->status = (uint8_t)st;
+    set_reason(j, why);
     j->finished_at = wall_now();
     if (j->parent)
         instance_done(j);
     else
         step_done(j);
+}
+
+/* ... when the run stopped. */
+static void end_cancelled(struct pr_job *j)
+{
+    end_held(j, PR_ST_CANCELLED, cancel_reason(j->run));
 }
 
 static void on_retry(void *ud)
@@ -737,6 +774,8 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         j->timer = 0;
     }
     const struct pr_executor *x = r->execs[j->step];
+    if (x->own_slots && limited(r, x))
+        r->limited--;
     if (x->own_slots)
         r->inflight--;
     else if (!x->in_process)
@@ -839,6 +878,8 @@ static void start_attempt(struct pr_job *j)
     if (j->attempts == 1)
         j->started_at = j->attempt_started;
     j->mono_started = pr_loop_now();
+    if (x->own_slots && limited(r, x))
+        r->limited++;
     if (x->own_slots)
         r->inflight++;
     if (!x->in_process) {
@@ -859,10 +900,26 @@ static void dispatch(struct pr_run *r)
     for (;;) {
         if (r->nnow) {
             struct pr_job *j = r->now[--r->nnow];
+            if (j->queued && limited(r, r->execs[j->step]) &&
+                r->limited + r->nheld >= r->wf.max_parallel) {
+                /* waits for one of its kind to finish, in order */
+                if (pr_grow((void **)&r->held, &r->capheld, r->nheld + 1,
+                            sizeof *r->held) == 0)
+                    r->held[r->nheld++] = j;
+                else
+                    end_held(j, PR_ST_FAILED, "out of memory");
+                continue;
+            }
             if (j->queued)
-                start_attempt(j);       /* an in-process job */
+                start_attempt(j);       /* an in-process or LLM job */
             else
                 make_ready(j);          /* its dependencies finished */
+            continue;
+        }
+        if (r->nheld && !r->cancelling && r->limited < r->wf.max_parallel) {
+            struct pr_job *j = r->held[0];
+            memmove(r->held, r->held + 1, --r->nheld * sizeof *r->held);
+            start_attempt(j);
             continue;
         }
         if (r->nheap && !r->cancelling && r->running < r->opt.jobs) {
@@ -1079,6 +1136,9 @@ int pr_run_exec(struct pr_run *r)
                 j->queued = false;
                 end_cancelled(j);
             }
+            while (r->nheld)
+                end_held(r->held[--r->nheld], PR_ST_CANCELLED,
+                         cancel_reason(r));
             dispatch(r);
             if (!straggler_timer && (r->running || r->inflight)) {
                 pr_loop_timer(r->loop, r->opt.kill_grace, kill_stragglers,
@@ -1090,7 +1150,8 @@ int pr_run_exec(struct pr_run *r)
         } else if (r->done == r->nsteps) {
             break;
         } else if (r->running == 0 && r->inflight == 0 &&
-                   r->waiting_retry == 0 && !r->nheap && !r->nnow) {
+                   r->waiting_retry == 0 && !r->nheap && !r->nnow &&
+                   !r->nheld) {
             /* nothing can make progress: cannot happen with a valid
                plan, but never spin */
             break;
@@ -1160,5 +1221,6 @@ void pr_run_free(struct pr_run *r)
     free(r->execs);
     free(r->heap);
     free(r->now);
+    free(r->held);
     cJSON_Delete(r->params);
 }

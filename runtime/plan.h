@@ -204,7 +204,9 @@ enum pr_type {
 #define PR_WF_CONTINUE 0x01     /* error_handling.on_failure: continue */
 #define PR_WF_POLICY_TOOLS 0x02
 #define PR_WF_POLICY_COMMANDS 0x04
-#define PR_WF_ALL 0x07
+#define PR_WF_FAIL_FAST 0x08    /* error_strategy: fail_fast */
+#define PR_WF_LIMIT_LLM 0x10    /* max_parallel counts LLM steps too */
+#define PR_WF_ALL 0x1F
 
 /* X(name, type, arg, offset): arg is the enum bound, flag mask or list
  * kind where the type needs one, else 0. */

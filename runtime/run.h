@@ -114,6 +114,11 @@ struct pr_run {
 
     unsigned running;           /* attempts holding a slot */
     unsigned inflight;          /* attempts of own_slots executors */
+    unsigned limited;           /* ... of them counted by max_parallel
+                                   (PR_WF_LIMIT_LLM) */
+    struct pr_job **held;       /* ready for such a slot, first first */
+    size_t nheld, capheld;
+    char stop_reason[192];      /* why the run stopped early, or "" */
     struct pr_llm *llm;         /* LLM calls: llm.h */
     unsigned waiting_retry;     /* jobs between attempts */
     uint32_t done, succeeded, failed, skipped, cancelled;

@@ -1090,6 +1090,44 @@ EOF
 
 # ---- the whole run: the key never left its header ----
 
+# error_strategy fail_fast: the first failure cancels what runs and
+# starts nothing more
+check_failfast() {
+    compile failfast failfast || return
+    scratch failfast
+    mark
+    prun failfast --json --kill-grace 0.5 "$tmp/failfast.plan"
+    status failfast 1
+    py "failfast" << 'EOF'
+r = load()
+expect(r, "status", "failed")
+expect(r, "steps.broken.status", "failed")
+expect(r, "steps.wait.status", "cancelled")
+contains(r, "steps.wait.reason", "broken", "fail_fast")
+expect(r, "steps.later.status", "cancelled")
+EOF
+}
+
+# a swarm's execution.parallel_limit bounds its agents' requests in flight
+check_swarmlimit() {
+    compile swarmlimit swarmlimit || return
+    scratch swarmlimit
+    mark
+    prun swarmlimit --json --no-stream "$tmp/swarmlimit.plan" -p task=t
+    status swarmlimit 0
+    curl -s "$base/stats" > "$D/stats.json" || fail "GET /stats failed"
+    py "swarm parallel_limit" << 'EOF'
+r = load()
+st = load(os.path.join(E["D"], "stats.json"))
+expect(r, "status", "succeeded")
+if st.get("requests") != 4:
+    print("the server saw %s requests, expected 4" % st.get("requests"))
+if st.get("max_active") != 1:
+    print("peak requests in flight %s, expected 1" % show(st.get(
+        "max_active")))
+EOF
+}
+
 # a step inherits no descriptor of pomlrun's: not the --events file, not
 # the HTTP client's sockets
 check_fds() {
@@ -1143,6 +1181,8 @@ check_replay
 check_many
 check_strategies
 check_fds
+check_failfast
+check_swarmlimit
 check_key_everywhere
 
 stop_all

@@ -797,7 +797,7 @@ CORRUPT(c_inf, pr_put_f64(rec(d, 2, 120, 0) + 40, INFINITY))
 CORRUPT(c_negative, pr_put_f64(rec(d, 4, 256, 1) + 40, -1))
 CORRUPT(c_neg_price, pr_put_f64(rec(d, 10, 72, 0) + 32, -0.5))
 CORRUPT(c_param_type, rec(d, 3, 24, 0)[16] = PR_T_TYPES)
-CORRUPT(c_wf_flags, rec(d, 2, 120, 0)[92] = 0x08)
+CORRUPT(c_wf_flags, rec(d, 2, 120, 0)[92] = 0x20)
 CORRUPT(c_wf_list, pr_put_u32(rec(d, 2, 120, 0) + 100, 1000))
 CORRUPT(c_list_overflow, {
     pr_put_u32(rec(d, 2, 120, 0) + 96, 0xffffffffu);
@@ -918,7 +918,7 @@ static const struct reject cases[] = {
     {c_negative, FIX, "step 1: timeout: -1 is negative"},
     {c_neg_price, FIX, "model 0: input_per_mtok: -0.5 is negative"},
     {c_param_type, FIX, "parameter 0: type: value 7 out of range"},
-    {c_wf_flags, FIX, "workflow: flags: unknown bits 0x08"},
+    {c_wf_flags, FIX, "workflow: flags: unknown bits 0x20"},
     {c_wf_list, FIX, "workflow: allowed_tools: list"},
     {c_list_overflow, FIX, "workflow: allowed_tools: list 4294967295+2"},
     {c_list_str, FIX, "allowed_tools[0]: string reference 0x3 out of range"},
