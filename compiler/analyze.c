@@ -128,6 +128,7 @@ static void visit_path(void *ud, struct pc_expr *p)
         struct pc_param *pa = pc_find_param(b->wf, p->seg[1]);
         if (pa) {
             pa->used = true;
+            pc_expr_resolve(p, PC_REF_PARAMS, 0, 1);
             return;
         }
         struct pc_diag *d = pc_report(c, PC_D_UNDEFINED_PARAM, p->segloc[1],
@@ -160,9 +161,12 @@ static void visit_path(void *ud, struct pc_expr *p)
             return;
         }
         step_path(w, p, (uint32_t)t, 2);
+        pc_expr_resolve(p, PC_REF_STEP, (uint32_t)t, 2);
         return;
     }
     if (!strcmp(root, "item") || !strcmp(root, "index")) {
+        pc_expr_resolve(p, strcmp(root, "item") ? PC_REF_INDEX : PC_REF_ITEM,
+                        0, 1);
         if (!w->item_is_candidate &&
             (!w->step || !w->step->for_each || w->in_for_each))
             pc_report(c, PC_D_UNDEFINED_VAR, p->segloc[0],
@@ -175,8 +179,11 @@ static void visit_path(void *ud, struct pc_expr *p)
         pc_report(c, PC_D_BARE_REFERENCE, p->segloc[0],
                   "'%s' names a step; write steps.%s", root, root);
         step_path(w, p, (uint32_t)t, 1);
+        pc_expr_resolve(p, PC_REF_STEP, (uint32_t)t, 1);
         return;
     }
+    /* a bare name that is no step is a parameter: params.NAME */
+    pc_expr_resolve(p, PC_REF_PARAMS, 0, 0);
     struct pc_param *pa = pc_find_param(b->wf, root);
     if (pa && !pa->implicit) {
         pc_report(c, PC_D_BARE_REFERENCE, p->segloc[0],
@@ -671,6 +678,8 @@ static void link_phases(struct pc_build *b)
         walk_expr(&w, wf->phases[p].gate);
         walk_expr(&w, wf->phases[p].feedback_when);
     }
+    for (size_t i = 0; i < wf->naggs; i++)
+        walk_interp(&w, wf->aggs[i].run);
 }
 
 /* ---- checks on single steps ---- */

@@ -440,8 +440,12 @@ flip "$c/header.plan" 28
 : > "$c/empty.plan"
 printf 'workflow_id: hello\nsteps: []\n' > "$c/text.plan"
 mkdir "$c/dir.plan"
-cp "$good" "$c/v2.plan"
-printf '\002\000\001' | dd of="$c/v2.plan" bs=1 seek=8 conv=notrunc \
+cp "$good" "$c/v3.plan"
+printf '\003\000\001' | dd of="$c/v3.plan" bs=1 seek=8 conv=notrunc \
+    2> /dev/null
+# a plan of format 1.2, whose bytecode named steps: compiled again
+cp "$good" "$c/v1.plan"
+printf '\001\000\002' | dd of="$c/v1.plan" bs=1 seek=8 conv=notrunc \
     2> /dev/null
 { printf '\211PLN\n\032\n'; tail -c +9 "$good"; } > "$c/textmode.plan"
 { printf '\011PLN\r\n\032\n'; tail -c +9 "$good"; } > "$c/7bit.plan"
@@ -474,7 +478,8 @@ empty empty file
 text not a plan file (bad magic)
 dir not a regular file
 missing cannot open: ...
-v2 plan format 2.1 is newer than this version of poml reads (1.x)
+v3 plan format 3.1 is newer than this version of poml reads (2.x)
+v1 plan format 1.2 is not supported (2.x expected)
 textmode damaged in transfer (text-mode conversion)
 7bit damaged in transfer (high bit stripped)
 EOF
@@ -934,10 +939,10 @@ run "$pomlrun" --check "$mp"
 status "pomlrun --check on a plan with sub-plans" 0
 run "$pomlc" --dump "$mp"
 status "--dump of a plan with sub-plans" 0
-# the lines "subplan NAME: N bytes, format 1.N, workflow ID (from F), K
+# the lines "subplan NAME: N bytes, format M.N, workflow ID (from F), K
 # steps" without the size, format and file
 sed -n '/^ *subplan /{
-            s/: [0-9]* bytes, format 1\.[0-9]*, /: /
+            s/: [0-9]* bytes, format [0-9]*\.[0-9]*, /: /
             s/ (from [a-z]*\.poml)//p
         }' "$tmp/out" > "$tmp/subs"
 cat > "$tmp/want" << 'EOF'

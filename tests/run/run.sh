@@ -438,6 +438,38 @@ check_condition() {
         steps.follows_false.status '"succeeded"'
 }
 
+# every form of reference reaches its value: params.x and a bare x, a bare
+# name given with -p, steps.id.out and a bare id.out, item and index; in
+# conditions, for_each, env, inputs and run
+check_refs() {
+    scratch refs
+    compile refs refs || return
+    prun refs "$d" --json "$tmp/refs.plan" -p who=bob
+    status refs 0
+    expect refs "$d/res.json" \
+        status '"succeeded"' \
+        steps.probe.outputs.stdout '"px|px|bob"' \
+        steps.qualified.status '"succeeded"' \
+        steps.qualified.outputs.stdout '"px|px|bob/2"' \
+        steps.bare.status '"succeeded"' \
+        steps.bare.outputs.stdout '"px|px|bob/2/px|px|bob"' \
+        steps.bare_false.status '"skipped"' \
+        steps.each_param.outputs.stdout '["0:a:a", "1:b:b"]' \
+        steps.each_step.outputs.stdout '["0=2", "1=3"]' \
+        steps.gathered.outputs.result '"px|px|bob\npx|px|bob/2\nbob\npx"'
+
+    prun "refs, other values" "$d" --json "$tmp/refs.plan" -p who=eve \
+        -p x=qx -p 'list=["z"]'
+    status "refs, other values" 0
+    expect "refs, other values" "$d/res.json" \
+        steps.probe.outputs.stdout '"qx|qx|eve"' \
+        steps.qualified.status '"skipped"' \
+        steps.bare.status '"skipped"' \
+        steps.bare_false.status '"succeeded"' \
+        steps.each_param.outputs.stdout '["0:z:z"]' \
+        steps.gathered.status '"skipped"'
+}
+
 # a condition or for_each that cannot be evaluated fails the step before
 # it starts: no start time, and no duration on its line
 check_badcond() {
@@ -1274,6 +1306,7 @@ check_deps
 check_failure
 check_continue
 check_condition
+check_refs
 check_badcond
 check_after
 check_foreach
