@@ -922,6 +922,34 @@ for s in ("o", "a", "e"):
 EOF
 }
 
+# ---- 10b. every catalog provider takes its endpoint from the environment
+
+check_catalog_env() {
+    scratch catalogenv
+    compile catalogenv catalogenv || return
+    mark
+    for p in GROQ GEMINI MISTRAL DEEPSEEK AI21; do
+        eval "${p}_BASE_URL=\$base/v1 ${p}_API_KEY=\$key"
+        export "${p}_BASE_URL" "${p}_API_KEY"
+    done
+    prun catalogenv --json "$tmp/catalogenv.plan"
+    unset GROQ_BASE_URL GEMINI_BASE_URL MISTRAL_BASE_URL DEEPSEEK_BASE_URL \
+        AI21_BASE_URL GROQ_API_KEY GEMINI_API_KEY MISTRAL_API_KEY \
+        DEEPSEEK_API_KEY AI21_API_KEY
+    status "catalog providers' *_BASE_URL" 0
+    py "catalog providers' *_BASE_URL" << 'EOF'
+r = load()
+reqs = requests()
+for sid in ("groq", "google", "mistral", "deepseek", "ai21"):
+    expect(r, "steps.%s.status" % sid, "succeeded")
+    expect(r, "steps.%s.outputs.text" % sid, "echo: " + sid)
+    asked = [q for q in reqs if user_text(q) == sid]
+    if len(asked) != 1 or not asked[0]["auth"]["ok"]:
+        print("%s: %d requests reached the server with the key"
+              % (sid, len(asked)))
+EOF
+}
+
 # ---- 11. cassettes: record, then replay with the server stopped ----
 
 check_replay() {
@@ -1120,6 +1148,7 @@ check_badschema
 check_budget
 check_breaker
 check_key
+check_catalog_env
 check_replay
 check_many
 check_strategies
