@@ -743,11 +743,12 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
     uint32_t max = s->max_attempts ? s->max_attempts : 1;
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
-        /* the server's wish, within the step's max_delay (60 s at most
-           when it has none) */
-        double cap = s->max_delay > 0 ? s->max_delay : 60;
+        /* the server's wish (Retry-After), up to PR_RETRY_AFTER_MAX as
+           the providers' SDKs honour it: the step's max_delay bounds
+           its own backoff, not what the server asks for */
         if (j->retry_after > d)
-            d = j->retry_after < cap ? j->retry_after : cap;
+            d = j->retry_after < PR_RETRY_AFTER_MAX ? j->retry_after
+                                                    : PR_RETRY_AFTER_MAX;
         pr_report_note(r, j, "attempt %u failed (%s); retrying in %.2f s",
                        j->attempts, reason ? reason : "failed", d);
         j->timer = pr_loop_timer(r->loop, d, on_retry, j);

@@ -1030,6 +1030,10 @@ static void on_done(void *ud, const struct pr_http_result *res)
     if (res->cancelled) {
         snprintf(why, sizeof why, "cancelled");
         rep.retryable = false;
+    } else if (res->timed_out) {
+        /* the request's limit is the step's timeout: the same reason
+           as when the step's own timer ends the attempt */
+        snprintf(why, sizeof why, "timeout");
     } else if (res->curl_code) {
         snprintf(why, sizeof why, "%s: %s", m.name,
                  res->error ? res->error : "request failed");

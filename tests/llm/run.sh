@@ -545,6 +545,7 @@ r = load()
 reqs = requests()
 for sid, model, n in (
         ("o429", "fault/429x1,retry-after=1,id=o429", 2),
+        ("c429", "fault/429x1,retry-after=1,id=c429", 2),
         ("a429", "fault/429x1,retry-after-ms=400,id=a429", 2),
         ("o500", "fault/500x2,id=o500", 3),
         ("a529", "fault/529x1,retry-after=0,id=a529", 2)):
@@ -564,8 +565,10 @@ for sid, model, n in (
                     in (a.get("reason") or ""):
                 print("%s: attempt %d reason %s" % (sid, i + 1,
                                                    show(a.get("reason"))))
-# the second attempt waited for the server's delay
+# the second attempt waited for the server's delay (a max_delay below it
+# bounds the backoff only)
 for model, lo in (("fault/429x1,retry-after=1,id=o429", 0.95),
+                  ("fault/429x1,retry-after=1,id=c429", 0.95),
                   ("fault/429x1,retry-after-ms=400,id=a429", 0.38)):
     t = [q["time"] for q in of(reqs, model)]
     if len(t) == 2 and t[1] - t[0] < lo:
@@ -578,6 +581,9 @@ for sid, model in (("o400", "fault/400,id=o400"),
     contains(r, "steps.%s.reason" % sid, "HTTP 400")
     count(reqs, model, 1, "400 is not retried")
 expect(r, "steps.o500.outputs.text", "echo: server error")
+expect(r, "steps.once.status", "failed")
+expect(r, "steps.once.attempts", 1)
+count(reqs, "fault/500,id=once", 1, "max_attempts: 1")
 EOF
     usage_ok retry server
 }
@@ -600,7 +606,17 @@ reqs = requests()
 def at(s):
     return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 expect(r, "steps.hang.status", "failed")
-contains(r, "steps.hang.reason", "timeout")
+# the documented reason, whether the step's timer or the request's own
+# limit (the same duration) ended the attempt
+expect(r, "steps.hang.reason", "timeout")
+for i, a in enumerate(get(r, "steps.hang2.instances") or []):
+    if a.get("reason") != "timeout":
+        print("hang2[%d]: reason %s, expected \"timeout\""
+              % (i, show(a.get("reason"))))
+for i, a in enumerate(get(r, "steps.hang.history") or []):
+    if a.get("reason") != "timeout":
+        print("hang: attempt %d reason %s, expected \"timeout\""
+              % (i + 1, show(a.get("reason"))))
 n = get(r, "steps.hang.attempts")
 if not isinstance(n, int) or not 1 <= n <= 2:
     print("hang: %s attempts, expected 1..2 (max_attempts 2)" % show(n))
