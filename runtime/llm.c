@@ -1026,7 +1026,7 @@ static void on_done(void *ud, const struct pr_http_result *res)
     struct pr_llm_reply rep = {.retryable = true, .why = why,
                                .retry_after = res->retry_after,
                                .cancelled = res->cancelled != 0};
-    bool ok = false;
+    bool ok = false, whole = false;     /* WHOLE: a complete reply */
     if (res->cancelled) {
         snprintf(why, sizeof why, "cancelled");
         rep.retryable = false;
@@ -1085,6 +1085,7 @@ static void on_done(void *ud, const struct pr_http_result *res)
                      m.name, ct, res->status);
             rep.retryable = false;
         }
+        whole = ok;
         if (ok) {
             char bad_buf[600];
             const char *bad = outputs(c, &m, &rep.outputs, &rep.cost, bad_buf,
@@ -1100,12 +1101,17 @@ static void on_done(void *ud, const struct pr_http_result *res)
         }
     }
     rep.ok = ok;
-    /* a refusal of the request itself (4xx) says nothing of the
-       server's health: it neither opens nor closes the breaker */
-    bool client_error = !ok && !rep.retryable && res->status >= 400 &&
-                        res->status < 500;
+    /* the breaker counts what says the provider is unhealthy: no
+       connection, a timeout, 408, 429, 5xx, a stream that broke off; a
+       whole reply is a healthy provider, whatever its content (a reply
+       that misses its schema is the step's to retry); a refusal of the
+       request itself (other 4xx) neither opens nor closes it */
+    long st = res->status;
+    bool sick = res->curl_code || st == 408 || st == 429 || st >= 500 ||
+                (st >= 200 && st <= 299 && !whole);
+    bool client_error = !sick && st >= 300;
     if (!res->cancelled && !client_error)
-        breaker_result(r, &L->models[c->model], ok);
+        breaker_result(r, &L->models[c->model], !sick);
     conclude(c, &rep);
 }
 

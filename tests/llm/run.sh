@@ -807,6 +807,23 @@ else:
 EOF
 }
 
+# a reply that misses its schema does not open the circuit breaker
+check_schema_breaker() {
+    scratch schemabreaker
+    compile schemabreaker schemabreaker || return
+    mark
+    prun schemabreaker --json --no-stream "$tmp/schemabreaker.plan"
+    status "schema and breaker" 0
+    py "schema and breaker" << 'EOF'
+r = load()
+expect(r, "steps.schema.status", "succeeded")
+expect(r, "steps.schema.attempts", 2)
+contains(r, "steps.schema.history.0.reason", "does not match the output schema")
+count(requests(), "fault/badschema,times=1,id=schemabreaker", 2,
+      "the retry reached the server")
+EOF
+}
+
 # ---- 8. budgets ----
 
 # budget_case NAME BUDGET DEP WANT-REQUESTS WORD
@@ -1161,6 +1178,7 @@ check_close
 check_bad
 check_structured
 check_badschema
+check_schema_breaker
 check_budget
 check_breaker
 check_key
