@@ -1047,14 +1047,13 @@ static void on_done(void *ud, const struct pr_http_result *res)
             rep.retryable = res->should_retry == 1;
         if (st == 429 && is_quota_error(c))
             rep.retryable = false;
+        bool nokey = st == 401 && !c->had_key;
         snprintf(why, sizeof why, "%s: HTTP %ld%s%s%s%s", m.name, st, msg,
-                 st == 401 && !c->had_key ? " (no API key was sent: set " : "",
-                 st == 401 && !c->had_key
-                     ? (m.api_key_env[0] ? m.api_key_env
-                        : c->anthropic   ? "ANTHROPIC_API_KEY"
-                                         : "OPENAI_API_KEY")
-                     : "",
-                 st == 401 && !c->had_key ? ")" : "");
+                 !nokey               ? ""
+                 : m.api_key_env[0]   ? " (no API key was sent: set "
+                                      : " (no API key was sent: the model "
+                                        "names no api_key_env",
+                 nokey ? m.api_key_env : "", nokey ? ")" : "");
     } else {
         const char *ct = res->content_type ? res->content_type : "";
         bool sse = !strncmp(ct, "text/event-stream", 17);
@@ -1188,22 +1187,14 @@ static void send_call(struct call *c)
         return;
     }
     const char *path = c->anthropic ? "/messages" : "/chat/completions";
-    /* the endpoint and the key: the model's variables, then (for the
-       providers they belong to, as their SDKs do) OPENAI_* or
-       ANTHROPIC_*, then the catalog; a key never goes to a server of
-       another provider */
-    const char *own = c->anthropic ? "anthropic" : "openai";
-    bool official = !strcmp(m.provider, own);
+    /* the endpoint and the key: the variables the model names, nothing
+       else (the compiler gives a provider's variables only to models
+       of the provider's own endpoint), so that no plan sends a
+       well-known key to a host of its choosing */
     const char *base = env_or_null(m.base_url_env);
-    if (!base && official)
-        base = env_or_null(c->anthropic ? "ANTHROPIC_BASE_URL"
-                                        : "OPENAI_BASE_URL");
     if (!base)
         base = m.base_url;
     const char *key = env_or_null(m.api_key_env);
-    if (!key && !m.api_key_env[0] && official)
-        key = env_or_null(c->anthropic ? "ANTHROPIC_API_KEY"
-                                       : "OPENAI_API_KEY");
     if (!base || !*base) {
         snprintf(why, sizeof why, "model '%s' has no base URL; set %s",
                  m.name, m.base_url_env[0] ? m.base_url_env : "base_url");

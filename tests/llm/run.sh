@@ -955,6 +955,37 @@ for s in ("o", "a", "e"):
 EOF
 }
 
+# a workflow's model shadows the catalog's of its name; a provider's key
+# goes to the provider's endpoint only
+check_key_route() {
+    scratch keyroute
+    compile keyroute keyroute || return
+    if grep -q "shadows the catalog" "$tmp/pomlc.err" &&
+        grep -q "is not sent OPENAI_API_KEY" "$tmp/pomlc.err"; then
+        pass
+    else
+        fail "key route: pomlc did not warn: $(first "$tmp/pomlc.err")"
+    fi
+    mark
+    OPENAI_API_KEY=$key
+    export OPENAI_API_KEY
+    prun "key route" --json "$tmp/keyroute.plan"
+    unset OPENAI_API_KEY
+    status "key route" 1
+    py "key route" << 'EOF'
+r = load()
+reqs = requests()
+expect(r, "steps.shadow.status", "succeeded")
+expect(r, "steps.shadow.outputs.text", "echo: stay local")
+count(reqs, "gpt-shadow", 1, "the workflow's definition")
+expect(r, "steps.elsewhere.status", "failed")
+contains(r, "steps.elsewhere.reason", "HTTP 401", "names no api_key_env")
+for q in of(reqs, "gpt-elsewhere"):
+    if q["auth"]["present"]:
+        print("gpt-elsewhere was sent a key (%s)" % q["auth"])
+EOF
+}
+
 # ---- 10b. every catalog provider takes its endpoint from the environment
 
 check_catalog_env() {
@@ -1182,6 +1213,7 @@ check_schema_breaker
 check_budget
 check_breaker
 check_key
+check_key_route
 check_catalog_env
 check_replay
 check_many
