@@ -108,6 +108,9 @@ struct call {
     char *stream_error;
     char key[17];
     char *req_body;
+    char *secret;               /* the API key sent, to redact from
+                                   what comes back; NULL: none */
+    size_t redacted_to;         /* raw is redacted up to here */
 };
 
 /* ---- small helpers ---- */
@@ -797,6 +800,34 @@ static void parse_sse(struct call *c)
     }
 }
 
+/* Masks every whole occurrence of the key sent in the reply received so
+ * far (its "Bearer " form included), before anything parses, prints or
+ * records it: a server that quotes the key back (an error message) must
+ * not put it in a log line, the result, an event or a cassette.  The
+ * mask has the key's length, so offsets into the reply stay valid;
+ * bytes that may begin an occurrence completed by the next chunk wait
+ * for it. */
+static void redact(struct call *c)
+{
+    size_t k = c->secret ? strlen(c->secret) : 0;
+    if (!k || c->raw.len < k)
+        return;
+    char *b = (char *)c->raw.data;
+    size_t i = c->redacted_to;
+    for (; i + k <= c->raw.len; i++) {
+        if (b[i] != c->secret[0] || memcmp(b + i, c->secret, k))
+            continue;
+        static const char mark[] = "[redacted]";
+        for (size_t j = 0; j < k; j++)
+            b[i + j] = k >= sizeof mark - 1 && j < sizeof mark - 2
+                           ? mark[j]
+                       : k >= sizeof mark - 1 && j == k - 1 ? ']'
+                                                            : '*';
+        i += k - 1;
+    }
+    c->redacted_to = i;
+}
+
 static int on_data(void *ud, const char *p, size_t n)
 {
     struct call *c = ud;
@@ -804,6 +835,7 @@ static int on_data(void *ud, const char *p, size_t n)
         return -1;
     if (pr_buf_append(&c->raw, p, n) < 0)
         return -1;
+    redact(c);
     if (c->stream)
         parse_sse(c);
     return 0;
@@ -879,6 +911,10 @@ static bool is_quota_error(const struct call *c)
 
 static void free_call(struct call *c)
 {
+    if (c->secret) {
+        memset(c->secret, 0, strlen(c->secret));
+        free(c->secret);
+    }
     pr_buf_free(&c->raw);
     pr_buf_free(&c->text);
     cJSON_Delete(c->tools);
@@ -1195,6 +1231,21 @@ static void send_call(struct call *c)
     if (!base)
         base = m.base_url;
     const char *key = env_or_null(m.api_key_env);
+    if (key && strpbrk(key, "\r\n")) {
+        /* a line break would end the header and start another */
+        snprintf(why, sizeof why,
+                 "the key in %s holds a line break (CR or LF), which "
+                 "would add request headers; set it to the key alone",
+                 m.api_key_env);
+        c->slot->in_flight--;
+        fail_call(c, why, false);
+        return;
+    }
+    if (key && !(c->secret = strdup(key))) {
+        c->slot->in_flight--;
+        fail_call(c, "out of memory", false);
+        return;
+    }
     if (!base || !*base) {
         snprintf(why, sizeof why, "model '%s' has no base URL; set %s",
                  m.name, m.base_url_env[0] ? m.base_url_env : "base_url");

@@ -910,6 +910,20 @@ EOF
 
 # ---- 10. the API key travels in its header only ----
 
+# no_key_in CHECK: the result, stderr, events and cassette of the last run
+# in $D are not empty and do not hold the key
+no_key_in() {
+    for f in res.json err events cassette; do
+        if [ ! -s "$D/$f" ]; then
+            fail "$1: $f is empty"
+        elif grep -qF -- "$key" "$D/$f"; then
+            fail "$1: the API key is in $f"
+        else
+            pass
+        fi
+    done
+}
+
 check_key() {
     compile basic basic || return
     for mode in $modes; do
@@ -920,15 +934,7 @@ check_key() {
             --record "$D/cassette" ${flag:+"$flag"} "$tmp/basic.plan" \
             -p text="$text"
         status "key ($mode)" 0
-        for f in res.json err events cassette; do
-            if [ ! -s "$D/$f" ]; then
-                fail "key ($mode): $f is empty"
-            elif grep -qF -- "$key" "$D/$f"; then
-                fail "key ($mode): the API key is in $f"
-            else
-                pass
-            fi
-        done
+        no_key_in "key ($mode)"
         py "key ($mode): server" << 'EOF'
 reqs = requests()
 if len(reqs) != 3:
@@ -953,6 +959,39 @@ for s in ("o", "a", "e"):
     expect(r, "steps.%s.attempts" % s, 1)
     contains(r, "steps.%s.reason" % s, "HTTP 401", "POML_TEST_KEY")
 EOF
+}
+
+# a key quoted back by the server is masked in everything pomlrun writes;
+# a key variable with a line break is refused before any request
+check_key_echo() {
+    compile echokey echokey || return
+    for mode in $modes; do
+        flag=$(mode_flag "$mode")
+        scratch "echokey-$mode"
+        mark
+        POML_BAD_KEY=$(printf '%s\r\nX-Injected: 1' "$key")
+        export POML_BAD_KEY
+        prun "key echo ($mode)" --json -v --events "$D/events" \
+            --record "$D/cassette" ${flag:+"$flag"} "$tmp/echokey.plan"
+        unset POML_BAD_KEY
+        status "key echo ($mode)" 1
+        no_key_in "key echo ($mode)"
+        py "key echo ($mode)" << 'EOF'
+r = load()
+reqs = requests()
+for sid in ("oecho", "aecho"):
+    expect(r, "steps.%s.status" % sid, "failed")
+    contains(r, "steps.%s.reason" % sid, "HTTP 400", "Invalid key: Bearer [redacted")
+    count(reqs, "fault/400,echo-key,id=" + sid, 1)
+expect(r, "steps.crlf.status", "failed")
+expect(r, "steps.crlf.attempts", 1)
+contains(r, "steps.crlf.reason", "POML_BAD_KEY", "line break")
+count(reqs, "gpt-crlf", 0, "a key with a line break is not sent")
+for q in reqs:
+    if "x-injected" in q["headers"]:
+        print("a request carried the injected header")
+EOF
+    done
 }
 
 # a workflow's model shadows the catalog's of its name; a provider's key
@@ -1213,6 +1252,7 @@ check_schema_breaker
 check_budget
 check_breaker
 check_key
+check_key_echo
 check_key_route
 check_catalog_env
 check_replay
