@@ -438,6 +438,30 @@ check_condition() {
         steps.follows_false.status '"succeeded"'
 }
 
+# a condition or for_each that cannot be evaluated fails the step before
+# it starts: no start time, and no duration on its line
+check_badcond() {
+    scratch badcond
+    compile badcond badcond || return
+    prun badcond "$d" --json "$tmp/badcond.plan"
+    status badcond 1
+    expect badcond "$d/res.json" \
+        steps.check.status '"failed"' \
+        steps.each.status '"failed"'
+    reason "badcond: condition" "$d/res.json" check "condition: cannot read"
+    reason "badcond: for_each" "$d/res.json" each "for_each: cannot read"
+    holds "badcond: no start time" "$d/res.json" \
+        '"started_at" not in r["steps"]["check"] and "started_at" not in r["steps"]["each"]'
+    for s in check each; do
+        if grep -x "pomlrun: $s failed ([a-z_]*: cannot read member 'x' of a list)" \
+            "$d/err" > /dev/null; then
+            pass
+        else
+            fail "badcond: the line of $s: $(grep "pomlrun: $s" "$d/err")"
+        fi
+    done
+}
+
 check_after() {
     scratch after
     compile after after || return
@@ -1250,6 +1274,7 @@ check_deps
 check_failure
 check_continue
 check_condition
+check_badcond
 check_after
 check_foreach
 check_retry
