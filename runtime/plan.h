@@ -526,8 +526,13 @@ static inline int pr_plan_name_cmp(const char *a, size_t na, const char *b,
     return c ? c : (na > nb) - (na < nb);
 }
 
-/* CRC-32C (Castagnoli), shared by the writer and the loader. */
+/* CRC-32C (Castagnoli), shared by the writer and the loader: the
+ * processor's instruction where it has one, else tables.  _portable always
+ * takes the tables (the tests compare the two); _method names the one
+ * pr_crc32c uses ("instruction" or "tables"). */
 uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t pr_crc32c_portable(uint32_t crc, const void *data, size_t len);
+const char *pr_crc32c_method(void);
 
 /* ---- building a plan (the writer) ---- */
 
