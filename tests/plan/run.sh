@@ -479,6 +479,16 @@ textmode damaged in transfer (text-mode conversion)
 7bit damaged in transfer (high bit stripped)
 EOF
 
+# A POML source given for its plan: the commands that compile and run it
+printf 'workflow_id: hello\nsteps: []\n' > "$c/hello.poml"
+run "$pomlrun" "$c/hello.poml"
+status "pomlrun hello.poml" 1
+errline "pomlrun hello.poml: the reason" \
+    "pomlrun: error: $c/hello.poml: not a plan file (bad magic)"
+errline "pomlrun hello.poml: the commands" \
+    "pomlrun: note: $c/hello.poml is a POML source, not a plan; compile it" \
+    "with 'pomlc $c/hello.poml', then run 'pomlrun $c/hello.plan'"
+
 # ---- 4. pomlrun --dry-run and parameters -----------------------------
 
 # steps: the dry run's "ORDER ID KIND stage N" lines as "ID N"
