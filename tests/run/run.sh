@@ -1035,6 +1035,33 @@ check_aggregate() {
         steps.bad_reduce.status '"failed"'
 }
 
+# a shell step that prints JSON hands it on like an LLM reply
+check_json_stdout() {
+    scratch json-stdout
+    compile json-stdout json-stdout || return
+    prun json-stdout "$d" --json "$tmp/json-stdout.plan"
+    status json-stdout 0
+    expect "json stdout (declared outputs)" "$d/res.json" \
+        steps.analyze_code.outputs.analysis_report \
+        '{"findings": ["f1"], "by": "analyze"}' \
+        steps.security_scan.outputs.security_report '{"findings": ["f2"]}' \
+        steps.quality_check.outputs.json \
+        '{"findings": ["f3"], "quality": true}' \
+        steps.two.outputs.a 1 steps.two.outputs.b '[2]' \
+        steps.two.outputs.c null \
+        steps.number.outputs.n 42 \
+        steps.plain.outputs.word '"not json"'
+    expect "json stdout (aggregators)" "$d/res.json" \
+        steps.aggregate_findings.status '"succeeded"' \
+        steps.aggregate_findings.outputs.combined_findings \
+        '{"findings": ["f3"], "by": "analyze", "quality": true}' \
+        steps.merged.status '"succeeded"' \
+        steps.merged.outputs.result \
+        '{"findings": ["f3"], "by": "analyze", "quality": true}'
+    holds "json stdout (text stays text)" "$d/res.json" \
+        '"json" not in get(r, "steps.number.outputs") and "json" not in get(r, "steps.plain.outputs")'
+}
+
 # ---- 13. sub-workflows ----
 
 check_subflow() {
@@ -1292,6 +1319,7 @@ check_inject
 check_nul
 check_outputs
 check_aggregate
+check_json_stdout
 check_subflow
 check_params
 check_quiet
