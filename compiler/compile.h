@@ -23,6 +23,8 @@ struct pc_build {
     size_t idcap;
     const char **imported;      /* files imported so far */
     size_t nimported, capimported;
+    bool prompt_alone;          /* a prompt file checked without the
+                                   workflow that would define its model */
 };
 
 /* Compiles PATH, and the sub-workflows it names, into *OUT.  Returns 0

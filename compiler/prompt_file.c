@@ -378,8 +378,19 @@ static struct pc_prompt *load_prompt(struct pc_build *b, const char *name,
     pc_add_file(b, path);
     if (pc_prompt_parse(b->ctx, src, p, NULL) < 0)
         return NULL;
-    if (p->model_name)
+    if (p->model_name && b->prompt_alone &&
+        pc_catalog_models(b->ctx, b->cat) == 0 &&
+        !pc_catalog_model(b->cat, p->model_name)) {
+        struct pc_diag *d = pc_report(
+            b->ctx, PC_D_UNRESOLVED_MODEL, p->model_loc,
+            "model '%s' is not in the catalog; a workflow using this prompt "
+            "file must define it under 'models:'", p->model_name);
+        const char *near = pc_catalog_suggest_model(b->cat, p->model_name);
+        if (near)
+            pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
+    } else if (p->model_name) {
         p->model = pc_find_model(b, p->model_name, p->model_loc);
+    }
     resolve_partials(b, p);
     return p;
 }
@@ -464,6 +475,7 @@ int pc_lint_prompt(struct pc_ctx *ctx, struct pc_catalog *cat,
     b.cat = cat;
     b.wf = wf;
     b.dir = pc_dir_of(ctx, path);
+    b.prompt_alone = true;
     wf->path = path;
     const void *scope = cat->scope;
     cat->scope = wf;

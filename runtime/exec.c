@@ -267,6 +267,19 @@ const cJSON *pr_job_main_output(const struct pr_job *j)
     return NULL;
 }
 
+cJSON *pr_reply_output(const cJSON *json, const char *text,
+                       const char *name, uint32_t noutputs)
+{
+    const cJSON *f = cJSON_IsObject(json)
+                         ? cJSON_GetObjectItemCaseSensitive(json, name)
+                         : NULL;
+    if (f)
+        return cJSON_Duplicate(f, true);
+    if (noutputs != 1)
+        return cJSON_CreateNull();
+    return json ? cJSON_Duplicate(json, true) : cJSON_CreateString(text);
+}
+
 /* ---- the ready heap ---- */
 
 static bool before(const struct pr_run *r, const struct pr_job *a,
@@ -950,7 +963,7 @@ static void kill_stragglers(void *ud)
 static void make_run_id(struct pr_run *r)
 {
     unsigned char b[16];
-    FILE *f = fopen("/dev/urandom", "rb");
+    FILE *f = fopen("/dev/urandom", "rbe");
     size_t got = f ? fread(b, 1, sizeof b, f) : 0;
     if (f)
         fclose(f);

@@ -992,21 +992,14 @@ static const char *outputs(struct call *c, const struct pr_model *m,
                                "%s", err);
             return why;
         }
-        for (uint32_t k = 0; k < s->outputs.n; k++) {
-            const char *name = pr_plan_str(
-                p, pr_plan_list_at(p, s->outputs, k), NULL);
-            cJSON *f = cJSON_GetObjectItemCaseSensitive(json, name);
-            put(o, name, f ? cJSON_Duplicate(f, true)
-                         : s->outputs.n == 1 ? cJSON_Duplicate(json, true)
-                                             : cJSON_CreateNull());
-        }
-        put(o, "json", json);
-    } else {
-        for (uint32_t k = 0; k < s->outputs.n; k++)
-            put(o, pr_plan_str(p, pr_plan_list_at(p, s->outputs, k), NULL),
-                s->outputs.n == 1 ? cJSON_CreateString(text)
-                                  : cJSON_CreateNull());
     }
+    for (uint32_t k = 0; k < s->outputs.n; k++) {
+        const char *name = pr_plan_str(p, pr_plan_list_at(p, s->outputs, k),
+                                       NULL);
+        put(o, name, pr_reply_output(json, text, name, s->outputs.n));
+    }
+    if (json)
+        put(o, "json", json);
     return NULL;
 }
 

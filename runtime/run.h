@@ -184,6 +184,14 @@ int pr_run_expr_item(struct pr_job *j, struct pr_code code, cJSON *item,
  * text, result... (borrowed; NULL when it has none). */
 const cJSON *pr_job_main_output(const struct pr_job *j);
 
+/* The value of declared output NAME of a step that declares NOUTPUTS
+ * and did not write it, from the step's reply: the member NAME of JSON
+ * (the reply as JSON, or NULL when it is not JSON); else, for the only
+ * declared output, the whole JSON value or, not JSON, TEXT; else null.
+ * Shell steps (their standard output) and LLM steps share the rule. */
+cJSON *pr_reply_output(const cJSON *json, const char *text,
+                       const char *name, uint32_t noutputs);
+
 /* Converts captured bytes into a JSON string value: invalid UTF-8 and NUL
  * bytes become U+FFFD (counted in *REPLACED). */
 cJSON *pr_text_value(const char *s, size_t n, size_t *replaced);

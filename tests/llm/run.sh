@@ -1221,6 +1221,25 @@ EOF
 
 # ---- the whole run: the key never left its header ----
 
+# a step inherits no descriptor of pomlrun's: not the --events file, not
+# the HTTP client's sockets
+check_fds() {
+    compile fds fds || return
+    scratch fds
+    mark
+    prun fds --json --events "$D/events" "$tmp/fds.plan"
+    status fds 0
+    py "fds: a step has only 0, 1 and 2" << 'EOF'
+r = load()
+expect(r, "steps.ask.status", "succeeded")
+fds = (get(r, "steps.fds.outputs.stdout") or "").split("\n")
+extra = [f for f in fds if f.split(">")[0] not in ("0", "1", "2")
+         and not f.split(">", 1)[1].endswith("/fd")]
+if extra or len(fds) < 3:
+    print("the step's descriptors: %s" % fds)
+EOF
+}
+
 check_key_everywhere() {
     left=$(grep -rlF -- "$key" "$tmp" 2> /dev/null | head -n 3)
     if [ -z "$left" ]; then
@@ -1258,6 +1277,7 @@ check_catalog_env
 check_replay
 check_many
 check_strategies
+check_fds
 check_key_everywhere
 
 stop_all

@@ -479,6 +479,16 @@ textmode damaged in transfer (text-mode conversion)
 7bit damaged in transfer (high bit stripped)
 EOF
 
+# A POML source given for its plan: the commands that compile and run it
+printf 'workflow_id: hello\nsteps: []\n' > "$c/hello.poml"
+run "$pomlrun" "$c/hello.poml"
+status "pomlrun hello.poml" 1
+errline "pomlrun hello.poml: the reason" \
+    "pomlrun: error: $c/hello.poml: not a plan file (bad magic)"
+errline "pomlrun hello.poml: the commands" \
+    "pomlrun: note: $c/hello.poml is a POML source, not a plan; compile it" \
+    "with 'pomlc $c/hello.poml', then run 'pomlrun $c/hello.plan'"
+
 # ---- 4. pomlrun --dry-run and parameters -----------------------------
 
 # steps: the dry run's "ORDER ID KIND stage N" lines as "ID N"
@@ -761,6 +771,23 @@ else
 fi
 same "--dump code-review: lines naming a directory, after the first" 0 \
      "$(sed 1d "$tmp/out" | grep -c -F -e "$top_srcdir" -e "$tmp")"
+
+# counts of one are singular in --stats and --dump
+mkdir "$tmp/one"
+printf 'workflow_id: one\nsteps:\n  - id: only\n    run: echo hi\n' \
+    > "$tmp/one/one.poml"
+run "$pomlc" --stats "$tmp/one/one.poml"
+status "--stats, one step" 0
+same "--stats, one step: critical path" "critical path   1 step: only" \
+     "$(grep '^critical path' "$tmp/out")"
+run "$pomlc" -o "$tmp/one/one.plan" "$tmp/one/one.poml"
+run "$pomlc" --dump "$tmp/one/one.plan"
+status "--dump, one step" 0
+same "--dump, one step: counts" \
+     "  1 step in 1 stage, widest 1, critical path 1 step" \
+     "$(sed -n 3p "$tmp/out")"
+same "--dump, one step: its part" "    run: 1 part" \
+     "$(grep '^    run:' "$tmp/out")"
 
 # -o with two inputs
 out=$tmp/two
