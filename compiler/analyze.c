@@ -28,7 +28,7 @@ struct walk {
 
 static const char *const builtin_any[] = {"status", "attempts", NULL};
 static const char *const builtin_shell[] = {"stdout", "stderr", "exit_code",
-                                            NULL};
+                                            "json", NULL};
 static const char *const builtin_llm[] = {
     "text", "json", "usage", "cost", "model", "tool_calls", "drafts",
     "candidates", "chosen", NULL};
@@ -489,6 +489,31 @@ static void add_implied(struct pc_build *b, struct graph *g)
     }
 }
 
+/* The time the SLA check counts for one attempt of S, with its attempts
+ * in *TRIES, as pomlrun bounds them: a built-in aggregation and a gate
+ * run in process with no timer, and a tool step has only the timeout and
+ * the retries it sets itself (not the SLA's timeout_per_step nor
+ * error_handling's retry_policy). */
+static double bound_time(const struct pc_workflow *wf,
+                         const struct pc_step *s, unsigned *tries)
+{
+    *tries = pc_attempts(s);
+    if (s->kind == PC_STEP_GATE)
+        return 0;
+    if (s->kind == PC_STEP_AGGREGATE) {
+        for (size_t i = 0; s->strategy && i < wf->naggs; i++)
+            if (!strcmp(wf->aggs[i].name, s->strategy) && wf->aggs[i].run)
+                return s->timeout;
+        return 0;
+    }
+    if (s->kind == PC_STEP_TOOL) {
+        if (!s->retry_set)
+            *tries = 1;
+        return s->node && pc_map_get(s->node, "timeout") ? s->timeout : 0;
+    }
+    return s->timeout;
+}
+
 static int order_steps(struct pc_build *b, struct graph *g)
 {
     struct pc_workflow *wf = b->wf;
@@ -565,7 +590,8 @@ static int order_steps(struct pc_build *b, struct graph *g)
                 best_secs = ch->cp_seconds;
         }
         s->cp_steps = best_steps + 1;
-        s->cp_seconds = best_secs + s->timeout * pc_attempts(s);
+        unsigned tries;
+        s->cp_seconds = best_secs + bound_time(wf, s, &tries) * tries;
     }
     /* mark one longest path (by steps), ties to the earliest step */
     long cur = -1;
@@ -929,10 +955,12 @@ int pc_analyze(struct pc_build *b)
             "exceeds the SLA's max_duration of %s", a, bb);
         for (size_t k = 0; k < wf->nsteps; k++) {
             struct pc_step *s = &wf->steps[wf->order[k]];
-            if (s->on_critical_path && s->timeout > 0) {
-                fmt_secs(a, sizeof a, s->timeout);
+            unsigned tries;
+            double t = bound_time(wf, s, &tries);
+            if (s->on_critical_path && t > 0) {
+                fmt_secs(a, sizeof a, t);
                 pc_note(c, d, s->loc, "'%s' may take up to %s x %u", s->id,
-                        a, pc_attempts(s));
+                        a, tries);
             }
         }
     }

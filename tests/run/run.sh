@@ -1067,6 +1067,33 @@ check_aggregate() {
         steps.bad_reduce.status '"failed"'
 }
 
+# a shell step that prints JSON hands it on like an LLM reply
+check_json_stdout() {
+    scratch json-stdout
+    compile json-stdout json-stdout || return
+    prun json-stdout "$d" --json "$tmp/json-stdout.plan"
+    status json-stdout 0
+    expect "json stdout (declared outputs)" "$d/res.json" \
+        steps.analyze_code.outputs.analysis_report \
+        '{"findings": ["f1"], "by": "analyze"}' \
+        steps.security_scan.outputs.security_report '{"findings": ["f2"]}' \
+        steps.quality_check.outputs.json \
+        '{"findings": ["f3"], "quality": true}' \
+        steps.two.outputs.a 1 steps.two.outputs.b '[2]' \
+        steps.two.outputs.c null \
+        steps.number.outputs.n 42 \
+        steps.plain.outputs.word '"not json"'
+    expect "json stdout (aggregators)" "$d/res.json" \
+        steps.aggregate_findings.status '"succeeded"' \
+        steps.aggregate_findings.outputs.combined_findings \
+        '{"findings": ["f3"], "by": "analyze", "quality": true}' \
+        steps.merged.status '"succeeded"' \
+        steps.merged.outputs.result \
+        '{"findings": ["f3"], "by": "analyze", "quality": true}'
+    holds "json stdout (text stays text)" "$d/res.json" \
+        '"json" not in get(r, "steps.number.outputs") and "json" not in get(r, "steps.plain.outputs")'
+}
+
 # ---- 13. sub-workflows ----
 
 check_subflow() {
@@ -1099,6 +1126,31 @@ check_subflow() {
     else
         pass
     fi
+}
+
+# A template of the standard library, run by name: stdlib:greet is the
+# library's templates/greet.poml (a library made here, so the template
+# runs shell steps)
+check_stdlib_template() {
+    scratch stdlib
+    mkdir -p "$d/lib/templates"
+    cp "$POML_STDLIB"/*.poml "$d/lib/"
+    printf '%s\n' 'workflow_id: greet' \
+        'parameters: {who: {type: string, required: true}}' 'steps:' \
+        '  - id: hello' '    run: echo "hello ${params.who}"' \
+        > "$d/lib/templates/greet.poml"
+    printf '%s\n' 'workflow_id: main' 'steps:' '  - id: call' \
+        '    workflow: stdlib:greet' '    with: {who: Ada}' > "$d/main.poml"
+    if ! "$pomlc" --stdlib "$d/lib" -o "$d/main.plan" "$d/main.poml" \
+            > "$d/pomlc.err" 2>&1; then
+        fail "stdlib template: pomlc: $(first "$d/pomlc.err")"
+        return
+    fi
+    prun "stdlib template" "$d" --json "$d/main.plan"
+    status "stdlib template" 0
+    expect "stdlib template" "$d/res.json" \
+        steps.call.status '"succeeded"' \
+        steps.call.outputs.outputs.hello.stdout '"hello Ada"'
 }
 
 # ---- 14. parameters ----
@@ -1325,7 +1377,9 @@ check_inject
 check_nul
 check_outputs
 check_aggregate
+check_json_stdout
 check_subflow
+check_stdlib_template
 check_params
 check_quiet
 check_examples
