@@ -130,7 +130,8 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
         fprintf(out, "    timeout: %gs\n", s.timeout);
     if (s.max_attempts > 1)
         fprintf(out, "    retry: %u attempt%s, %s backoff, %gs to %gs\n",
-                s.max_attempts, pr_plural(s.max_attempts), backoffs[s.backoff < 3 ? s.backoff : 0],
+                s.max_attempts, pr_plural(s.max_attempts),
+                backoffs[s.backoff < 3 ? s.backoff : 0],
                 s.initial_delay, s.max_delay);
     const char *m = model_name(p, s.model);
     if (m)

@@ -59,7 +59,8 @@ static int emit_path(struct emitter *m, const struct pc_expr *e)
         root = e->ref == PC_REF_ITEM    ? PR_ROOT_ITEM
                : e->ref == PC_REF_INDEX ? PR_ROOT_INDEX
                                         : PR_ROOT_PARAMS;
-        if (op(m, PR_OP_ROOT) < 0 || pr_buf_append_u8(m->out, (uint8_t)root) < 0)
+        if (op(m, PR_OP_ROOT) < 0 ||
+            pr_buf_append_u8(m->out, (uint8_t)root) < 0)
             return -1;
         break;
     }

@@ -107,9 +107,10 @@
  *
  * VERSIONING.  The major version changes when a reader of the previous one
  * would misread a file (2.0: steps referred to by index, not by name, in
- * the bytecode; a 2.x reader refuses 1.x plans, which pomlc rebuilds); the minor version when fields or sections are only
- * added, in bytes the old reader ignores (reserved bytes it checks must
- * stay zero in old fields).  A new requirement that old readers must
+ * the bytecode; a 2.x reader refuses 1.x plans, which pomlc rebuilds);
+ * the minor version when fields or sections are only added, in bytes the
+ * old reader ignores (reserved bytes it checks must stay zero in old
+ * fields).  A new requirement that old readers must
  * honour sets an incompatible flag.
  */
 #ifndef POML_PLAN_H
