@@ -21,6 +21,10 @@
 #include "loop.h"
 #include "plan.h"
 
+/* The longest a server's Retry-After is waited for before the next
+ * attempt, seconds (the OpenAI and Anthropic SDKs' bound). */
+#define PR_RETRY_AFTER_MAX 60.0
+
 enum pr_status {
     PR_ST_WAITING, PR_ST_RUNNING, PR_ST_SUCCEEDED, PR_ST_FAILED,
     PR_ST_SKIPPED, PR_ST_CANCELLED
@@ -68,7 +72,8 @@ struct pr_job {
     long long index;
     uint64_t timer;             /* timeout, grace or retry timer */
     double retry_after;         /* the server's wish before the next
-                                   attempt, seconds; < 0: none */
+                                   attempt, seconds; < 0: none; honoured
+                                   up to PR_RETRY_AFTER_MAX */
     void *priv;                 /* the executor's state */
     struct pr_job *inst;        /* for_each: the instances */
     uint32_t ninst, inst_done, inst_next;
