@@ -331,8 +331,11 @@ static struct pc_prompt *load_partial(struct pc_build *b, const char *name,
             return p;
     }
     for (int k = 0; k < 2; k++) {
-        const char *path = pc_step_file(b, rel[k]);
-        struct pc_source *src = path ? pc_source_read(a, path) : NULL;
+        const char *path = pc_source_file(b, NULL, rel[k], ref->loc,
+                                          "partial");
+        if (!path)
+            return NULL;
+        struct pc_source *src = pc_source_read(a, path);
         if (!src)
             continue;
         struct pc_prompt *p = new_prompt(b, rel[k], path, true);
@@ -398,7 +401,8 @@ static struct pc_prompt *load_prompt(struct pc_build *b, const char *name,
 struct pc_prompt *pc_load_prompt(struct pc_build *b, const char *name,
                                  struct pc_loc loc)
 {
-    return load_prompt(b, name, pc_step_file(b, name), loc);
+    const char *path = pc_source_file(b, NULL, name, loc, "prompt file");
+    return path ? load_prompt(b, name, path, loc) : NULL;
 }
 
 /* ---- a step's inputs ---- */
@@ -475,6 +479,7 @@ int pc_lint_prompt(struct pc_ctx *ctx, struct pc_catalog *cat,
     b.cat = cat;
     b.wf = wf;
     b.dir = pc_dir_of(ctx, path);
+    b.root = pc_canonical(ctx, b.dir);
     b.prompt_alone = true;
     wf->path = path;
     const void *scope = cat->scope;

@@ -764,11 +764,57 @@ static struct pc_expr *literal_list(struct pc_build *b,
     return e;
 }
 
-const char *pc_step_file(struct pc_build *b, const char *path)
+/* Whether the canonical path REAL lies in the canonical directory DIR. */
+static bool inside(const char *real, const char *dir)
 {
-    struct pr_arena *a = &b->ctx->arena;
-    return path[0] == '/' ? pr_arena_strdup(a, path)
-                          : pr_arena_printf(a, "%s/%s", b->dir, path);
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/')
+        return true;
+    return !strncmp(real, dir, n) && (real[n] == '/' || real[n] == '\0');
+}
+
+const char *pc_source_file(struct pc_build *b, const char *dir,
+                           const char *name, struct pc_loc loc,
+                           const char *what)
+{
+    struct pc_ctx *c = b->ctx;
+    struct pr_arena *a = &c->arena;
+    const char *path;
+    if (!strncmp(name, "stdlib:", 7) && !strcmp(what, "sub-workflow"))
+        path = pr_arena_printf(a, "%s/templates/%s.poml", b->cat->dir,
+                               name + 7);
+    else if (!strncmp(name, "stdlib/", 7))
+        path = pr_arena_printf(a, "%s/%s", b->cat->dir, name + 7);
+    else if (name[0] == '/')
+        path = pr_arena_strdup(a, name);
+    else
+        path = pr_arena_printf(a, "%s/%s", dir ? dir : b->dir, name);
+    if (!path) {
+        pc_oom(c);
+        return NULL;
+    }
+    char *r = realpath(path, NULL);
+    if (!r)
+        return path;    /* not there: the reader says it cannot read it */
+    if (!b->cat->real_dir)
+        b->cat->real_dir = pc_canonical(c, b->cat->dir);
+    bool ok = (b->root && inside(r, b->root)) ||
+              (b->cat->real_dir && inside(r, b->cat->real_dir));
+    for (size_t i = 0; !ok && i < b->cat->nallow; i++)
+        ok = inside(r, b->cat->allow[i]);
+    free(r);
+    if (ok)
+        return path;
+    struct pc_diag *d = pc_report(
+        c, PC_D_IMPORT, loc,
+        "%s '%s' is outside the directories pomlc reads: the workflow's "
+        "'%s' and the standard library '%s'", what, name,
+        b->root ? b->root : "?",
+        b->cat->real_dir ? b->cat->real_dir : b->cat->dir);
+    pc_note(c, d, NOLOC,
+            "move the file there, or pass --allow-path DIR to read files "
+            "under DIR too");
+    return NULL;
 }
 
 static struct pc_interp *interp_of(struct pc_build *b,
@@ -1648,17 +1694,9 @@ static void import_file(struct pc_build *b, const struct pc_node *where,
                         const char *path, const char *dir, int depth)
 {
     struct pc_ctx *c = b->ctx;
-    char *full;
-    if (strncmp(path, "stdlib/", 7) == 0)
-        full = pr_arena_printf(&c->arena, "%s/%s", b->cat->dir, path + 7);
-    else if (path[0] == '/')
-        full = pr_arena_strdup(&c->arena, path);
-    else
-        full = pr_arena_printf(&c->arena, "%s/%s", dir, path);
-    if (!full) {
-        pc_oom(c);
+    const char *full = pc_source_file(b, dir, path, where->loc, "import");
+    if (!full)
         return;
-    }
     for (size_t i = 0; i < b->nimported; i++)
         if (!strcmp(b->imported[i], full))
             return; /* imported once, whatever the path to it */

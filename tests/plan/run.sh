@@ -973,7 +973,7 @@ status "a sub-workflow cycle" 1
 errline "a sub-workflow cycle" "$cy/sub/b.poml:4:15: error: sub-workflow" \
         "cycle: a.poml -> sub/b.poml -> a.poml [-Wsub-workflow]"
 absent "a sub-workflow cycle writes no plan" "$sub/cycle.plan"
-run "$pomlc" --lint "$cy/sub/b.poml"
+run "$pomlc" --lint --allow-path "$cy" "$cy/sub/b.poml"
 status "the same cycle from b.poml" 1
 errline "the same cycle from b.poml" "$cy/sub/../a.poml:4:15: error:" \
         "sub-workflow cycle: b.poml -> ../a.poml -> b.poml [-Wsub-workflow]"
@@ -1036,5 +1036,63 @@ status "pomlrun --check on the second plan of one run" 0
 "$pomlc" -o "$sub/two/alone.plan" "$sub/two/b.poml" 2> /dev/null
 samefile "the second plan of one run, as compiled alone" \
          "$sub/two/alone.plan" "$sub/two/b.plan"
+
+
+# ---- the files a workflow may read ----
+
+# A link out of the workflow's directory is refused, and what it points to
+# is neither read into a plan nor quoted; --allow-path lets it in.
+pa=$tmp/paths
+mkdir -p "$pa/wf/prompts" "$pa/outside"
+printf '%s\n' '---' 'model: gpt-4o' '---' 'SECRET-LINE {{topic}}' \
+    > "$pa/outside/p.md"
+ln -s ../../outside/p.md "$pa/wf/prompts/p.md"
+printf '%s\n' 'workflow_id: w' 'steps:' '  - id: a' \
+    '    prompt_file: prompts/p.md' '    inputs: {topic: x}' \
+    > "$pa/wf/w.poml"
+run "$pomlc" -o "$pa/w.plan" "$pa/wf/w.poml"
+status "a prompt file linked from outside" 1
+errhas "a prompt file linked from outside: the boundary" \
+    "error: prompt file 'prompts/p.md' is outside the directories pomlc" \
+    "reads: the workflow's '$(cd "$pa/wf" && pwd -P)' and the standard library"
+errhas "a prompt file linked from outside: the way in" "--allow-path DIR"
+errlacks "a prompt file linked from outside: not quoted" "SECRET-LINE"
+absent "a prompt file linked from outside: no plan" "$pa/w.plan"
+run "$pomlc" --allow-path "$pa/outside" -o "$pa/w.plan" "$pa/wf/w.poml"
+status "a prompt file linked from an allowed directory" 0
+same "a prompt file linked from an allowed directory: in the plan" 1 \
+     "$(count "$pa/w.plan" "SECRET-LINE")"
+run "$pomlc" --lint --allow-path "$pa/none" "$pa/wf/w.poml"
+status "--allow-path of no directory" 2
+errline "--allow-path of no directory" "pomlc: error: '--allow-path' needs" \
+        "a directory, and '$pa/none' is none"
+run "$pomlc" --lint "--allow-path=$pa/wf/w.poml" "$pa/wf/w.poml"
+status "--allow-path of a file" 2
+
+run "$pomlc" --allow-path / -o "$pa/all.plan" "$pa/wf/w.poml"
+status "--allow-path / lets every file in" 0
+
+# A standard library template by name, compiled into the plan
+printf '%s\n' 'workflow_id: review' 'steps:' '  - id: review' \
+    '    workflow: stdlib:code_review' '    with: {repo: my-app}' \
+    > "$pa/review.poml"
+run "$pomlc" -Werror=sla -o "$pa/review.plan" "$pa/review.poml"
+status "workflow: stdlib:code_review" 0
+run "$pomlrun" --dry-run "$pa/review.plan"
+status "workflow: stdlib:code_review, pomlrun --dry-run" 0
+same "workflow: stdlib:code_review, the step" \
+     "1 review workflow stage 0" "$(tr -s ' ' < "$tmp/out" | sed 's/^ //')"
+run "$pomlc" --dump "$pa/review.plan"
+same "workflow: stdlib:code_review, the template's plan embedded" 1 \
+     "$(count "$tmp/out" "subplan stdlib:code_review: ")"
+same "workflow: stdlib:code_review, its steps" 1 \
+     "$(count "$tmp/out" "workflow code_review_workflow (from code_review.poml), 6 steps")"
+printf '%s\n' 'workflow_id: w' 'steps:' '  - id: a' \
+    '    workflow: stdlib:no_such_template' > "$pa/missing.poml"
+run "$pomlc" --lint "$pa/missing.poml"
+status "workflow: stdlib: of no template" 1
+errhas "workflow: stdlib: of no template: the file" \
+    "note: 'stdlib:NAME' is the standard library's templates/NAME.poml," \
+    "here '$POML_STDLIB/templates/no_such_template.poml'"
 
 test_end

@@ -1096,6 +1096,31 @@ check_subflow() {
     fi
 }
 
+# A template of the standard library, run by name: stdlib:greet is the
+# library's templates/greet.poml (a library made here, so the template
+# runs shell steps)
+check_stdlib_template() {
+    scratch stdlib
+    mkdir -p "$d/lib/templates"
+    cp "$POML_STDLIB"/*.poml "$d/lib/"
+    printf '%s\n' 'workflow_id: greet' \
+        'parameters: {who: {type: string, required: true}}' 'steps:' \
+        '  - id: hello' '    run: echo "hello ${params.who}"' \
+        > "$d/lib/templates/greet.poml"
+    printf '%s\n' 'workflow_id: main' 'steps:' '  - id: call' \
+        '    workflow: stdlib:greet' '    with: {who: Ada}' > "$d/main.poml"
+    if ! "$pomlc" --stdlib "$d/lib" -o "$d/main.plan" "$d/main.poml" \
+            > "$d/pomlc.err" 2>&1; then
+        fail "stdlib template: pomlc: $(first "$d/pomlc.err")"
+        return
+    fi
+    prun "stdlib template" "$d" --json "$d/main.plan"
+    status "stdlib template" 0
+    expect "stdlib template" "$d/res.json" \
+        steps.call.status '"succeeded"' \
+        steps.call.outputs.outputs.hello.stdout '"hello Ada"'
+}
+
 # ---- 14. parameters ----
 
 # bad_params CHECK NAME ARGS...: pomlrun ARGS exits 1 before running
@@ -1321,6 +1346,7 @@ check_outputs
 check_aggregate
 check_json_stdout
 check_subflow
+check_stdlib_template
 check_params
 check_quiet
 check_examples
