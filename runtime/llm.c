@@ -111,6 +111,7 @@ struct call {
     char *secret;               /* the API key sent, to redact from
                                    what comes back; NULL: none */
     size_t redacted_to;         /* raw is redacted up to here */
+    bool too_big;               /* the reply passed MAX_REPLY */
 };
 
 /* ---- small helpers ---- */
@@ -831,8 +832,10 @@ static void redact(struct call *c)
 static int on_data(void *ud, const char *p, size_t n)
 {
     struct call *c = ud;
-    if (c->raw.len + n > MAX_REPLY)
+    if (c->raw.len + n > MAX_REPLY) {
+        c->too_big = true;
         return -1;
+    }
     if (pr_buf_append(&c->raw, p, n) < 0)
         return -1;
     redact(c);
@@ -1063,6 +1066,12 @@ static void on_done(void *ud, const struct pr_http_result *res)
         /* the request's limit is the step's timeout: the same reason
            as when the step's own timer ends the attempt */
         snprintf(why, sizeof why, "timeout");
+    } else if (c->too_big) {
+        snprintf(why, sizeof why,
+                 "%s: the reply is larger than %zu MiB, the most pomlrun "
+                 "reads; ask for less (max_tokens)", m.name,
+                 MAX_REPLY >> 20);
+        rep.retryable = false;
     } else if (res->curl_code) {
         snprintf(why, sizeof why, "%s: %s", m.name,
                  res->error ? res->error : "request failed");
@@ -1135,7 +1144,7 @@ static void on_done(void *ud, const struct pr_http_result *res)
        that misses its schema is the step's to retry); a refusal of the
        request itself (other 4xx) neither opens nor closes it */
     long st = res->status;
-    bool sick = res->curl_code || st == 408 || st == 429 || st >= 500 ||
+    bool sick = (res->curl_code && !c->too_big) || st == 408 || st == 429 || st >= 500 ||
                 (st >= 200 && st <= 299 && !whole);
     bool client_error = !sick && st >= 300;
     if (!res->cancelled && !client_error)

@@ -824,6 +824,21 @@ count(requests(), "fault/badschema,times=1,id=schemabreaker", 2,
 EOF
 }
 
+# a reply past the 32 MiB that pomlrun reads: the reason says so
+check_huge() {
+    scratch huge
+    compile huge huge || return
+    mark
+    prun huge --json --no-stream "$tmp/huge.plan"
+    status huge 1
+    py "huge reply" << 'EOF'
+r = load()
+expect(r, "steps.huge.status", "failed")
+expect(r, "steps.huge.attempts", 1)
+contains(r, "steps.huge.reason", "larger than 32 MiB")
+EOF
+}
+
 # ---- 8. budgets ----
 
 # budget_case NAME BUDGET DEP WANT-REQUESTS WORD
@@ -1306,6 +1321,7 @@ check_bad
 check_structured
 check_badschema
 check_schema_breaker
+check_huge
 check_budget
 check_breaker
 check_key

@@ -135,6 +135,8 @@ Body tokens:
                  required property missing, another of the wrong type); with
                  no schema, text that is not JSON.
   tool[=NAME]    call tool NAME (default: the first defined tool).
+  huge=MB        a 200 application/json reply of MB MiB (default 33), one
+                 long unfinished text (clients must bound what they read).
   barrier=N      hold the request until N requests of its scenario have
                  arrived, then answer them all: a client that does not send
                  N at once waits forever (until its own timeout).
@@ -205,7 +207,7 @@ class Fault:
             "cut", "stream-error", "split", "coalesce", "comments", "crlf",
             "quota", "slow", "tool", "echo-key"}
     VALUED = {"times", "id", "retry-after", "retry-after-ms", "should-retry",
-              "slow", "split-ms", "tool", "barrier"}
+              "slow", "split-ms", "tool", "barrier", "huge"}
 
     def __init__(self, text):
         self.text = text                # the SPEC as given, "" when none
@@ -231,7 +233,7 @@ class Fault:
             if name == "times":
                 self.times = self._int(tok, value)
             elif eq and (name in ("retry-after-ms", "slow", "split-ms",
-                                  "barrier") or
+                                  "barrier", "huge") or
                          name == "retry-after" and value != "none"):
                 self._int(tok, value)
             self.opts[name] = value
@@ -1377,6 +1379,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
         if action == "html":
             self.send_html(status, extra)
+            return
+        if fault.has("huge"):
+            # MiB of JSON reply body, its text one long line
+            size = fault.number("huge", 33) << 20
+            head = b'{"choices":[{"message":{"content":"'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            try:
+                self.wfile.write(head)
+                left, block = size - len(head), b"x" * 65536
+                while left > 0:
+                    self.wfile.write(block[:left])
+                    left -= len(block)
+            except OSError:
+                self.close_connection = True
             return
         if stream:
             self.send_stream(provider, body, reply, fault, seq, extra)
