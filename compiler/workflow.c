@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan_limits.h"
 #include "prompt_file.h"
 #include "read.h"
 
@@ -545,7 +546,7 @@ static void read_retry(struct pc_build *b, const struct pc_node *n,
     uint64_t u;
     if (n->kind == PC_NODE_SCALAR) {
         /* a count of retries after the first attempt */
-        if (pc_get_uint(b->ctx, n, "retry", 100, &u) == 0)
+        if (pc_get_uint(b->ctx, n, "retry", PR_MAX_ATTEMPTS - 1, &u) == 0)
             r->max_attempts = (unsigned)u + 1;
         return;
     }
@@ -554,7 +555,8 @@ static void read_retry(struct pc_build *b, const struct pc_node *n,
     pc_check_keys(b->ctx, n, keys, "retry");
     const struct pc_node *v;
     if ((v = pc_map_get(n, "max_attempts")) &&
-        pc_get_uint(b->ctx, v, "max_attempts", 100, &u) == 0) {
+        pc_get_uint(b->ctx, v, "max_attempts", PR_MAX_ATTEMPTS - 1, &u) ==
+            0) {
         if (u == 0)
             pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
                       "'max_attempts' must be at least 1");
@@ -929,7 +931,7 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
                                    &s->tools_locs);
     if ((v = pc_map_get(def, "best_of"))) {
         uint64_t n;
-        if (pc_get_uint(c, v, "best_of", 16, &n) == 0) {
+        if (pc_get_uint(c, v, "best_of", PR_MAX_BEST_OF, &n) == 0) {
             if (n < 2)
                 pc_report(c, PC_D_BAD_VALUE, v->loc,
                           "'best_of' must be at least 2");
@@ -1027,10 +1029,10 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         read_budget(b, v, &s->budget);
     uint64_t u;
     if ((v = pc_map_get(def, "batch_size")) &&
-        pc_get_uint(c, v, "batch_size", 1000000, &u) == 0)
+        pc_get_uint(c, v, "batch_size", PR_MAX_BATCH_SIZE, &u) == 0)
         s->batch_size = (unsigned)u;
     if ((v = pc_map_get(def, "parallelism")) &&
-        pc_get_uint(c, v, "parallelism", 4096, &u) == 0)
+        pc_get_uint(c, v, "parallelism", PR_MAX_PARALLELISM, &u) == 0)
         s->parallelism = (unsigned)u;
 
     /* a prompt file may name the model, declare the inputs and the
@@ -1252,7 +1254,8 @@ static void read_error_handling(struct pc_build *b, const struct pc_node *n)
         const struct pc_node *w;
         uint64_t u;
         if ((w = pc_map_get(v, "failure_threshold")) &&
-            pc_get_uint(b->ctx, w, "failure_threshold", 1000, &u) == 0)
+            pc_get_uint(b->ctx, w, "failure_threshold", PR_MAX_BREAKER,
+                        &u) == 0)
             b->wf->breaker_threshold = (unsigned)u;
         if ((w = pc_map_get(v, "reset_timeout")))
             pc_get_duration(b->ctx, w, "reset_timeout",
@@ -1384,7 +1387,7 @@ static void read_phase(struct pc_build *b, const struct pc_node *k,
             pc_cond_parse(b->ctx, w, &p->feedback_when);
         p->max_loops = 1;
         if ((w = pc_map_get(v, "max_loops")) &&
-            pc_get_uint(b->ctx, w, "max_loops", 100, &u) == 0)
+            pc_get_uint(b->ctx, w, "max_loops", PR_MAX_MAX_LOOPS, &u) == 0)
             p->max_loops = (unsigned)u;
         if (!p->feedback_to)
             pc_report(b->ctx, PC_D_MISSING_FIELD, v->loc,
@@ -1775,7 +1778,8 @@ int pc_read_workflow(struct pc_build *b, const struct pc_node *root)
         wf->description = pc_get_str(c, v, "description");
     if ((v = pc_map_get(root, "max_parallel"))) {
         uint64_t u;
-        if (pc_get_uint(c, v, "max_parallel", 65536, &u) == 0)
+        if (pc_get_uint(c, v, "max_parallel", PR_MAX_MAX_PARALLEL, &u) ==
+            0)
             wf->max_parallel = (unsigned)u;
     }
     read_definitions(b, root, b->dir, 0);

@@ -121,6 +121,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "plan_limits.h"
+
 #include "util.h"
 
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
@@ -213,7 +215,8 @@ enum pr_type {
 #define PR_WF_ALL 0x1F
 
 /* X(name, type, arg, offset): arg is the enum bound, flag mask or list
- * kind where the type needs one, else 0. */
+ * kind where the type needs one, for a U32 its row in plan_limits.h (0: none),
+ * else 0. */
 #define PR_WORKFLOW_FIELDS(X)                                                \
     X(id, PR_FT_STR, 0, 0)                                                   \
     X(version, PR_FT_STR, 0, 4)                                              \
@@ -222,7 +225,7 @@ enum pr_type {
     X(nstages, PR_FT_U32, 0, 16)                                             \
     X(widest_stage, PR_FT_U32, 0, 20)                                        \
     X(cp_steps, PR_FT_U32, 0, 24)                                            \
-    X(max_parallel, PR_FT_U32, 0, 28)                                        \
+    X(max_parallel, PR_FT_U32, PR_LIM_MAX_PARALLEL, 28)                      \
     X(cp_seconds, PR_FT_F64, 0, 32)                                          \
     X(sla_max_duration, PR_FT_F64, 0, 40)                                    \
     X(sla_step_timeout, PR_FT_F64, 0, 48)                                    \
@@ -230,7 +233,7 @@ enum pr_type {
     X(budget_tokens, PR_FT_U64, 0, 64)                                       \
     X(budget_calls, PR_FT_U64, 0, 72)                                        \
     X(breaker_reset, PR_FT_F64, 0, 80)                                       \
-    X(breaker_threshold, PR_FT_U32, 0, 88)                                   \
+    X(breaker_threshold, PR_FT_U32, PR_LIM_BREAKER, 88)                      \
     X(flags, PR_FT_FLAGS, PR_WF_ALL, 92)                                     \
     X(pad0, PR_FT_ZERO, 0, 93)                                               \
     X(pad1, PR_FT_ZERO, 0, 94)                                               \
@@ -262,8 +265,8 @@ enum pr_type {
     X(pad0, PR_FT_ZERO, 0, 15)                                               \
     X(stage, PR_FT_U32, 0, 16)                                               \
     X(cp_steps, PR_FT_U32, 0, 20)                                            \
-    X(max_attempts, PR_FT_U32, 0, 24)                                        \
-    X(best_of, PR_FT_U32, 0, 28)                                             \
+    X(max_attempts, PR_FT_U32, PR_LIM_ATTEMPTS, 24)                          \
+    X(best_of, PR_FT_U32, PR_LIM_BEST_OF, 28)                                \
     X(cp_seconds, PR_FT_F64, 0, 32)                                          \
     X(timeout, PR_FT_F64, 0, 40)                                             \
     X(initial_delay, PR_FT_F64, 0, 48)                                       \
@@ -299,8 +302,8 @@ enum pr_type {
     X(output_schema, PR_FT_OPTSTR, 0, 228)                                   \
     X(phase, PR_FT_PHASE, 0, 232)                                            \
     X(gate_of_phase, PR_FT_PHASE, 0, 236)                                    \
-    X(batch_size, PR_FT_U32, 0, 240)                                         \
-    X(parallelism, PR_FT_U32, 0, 244)                                        \
+    X(batch_size, PR_FT_U32, PR_LIM_BATCH_SIZE, 240)                         \
+    X(parallelism, PR_FT_U32, PR_LIM_PARALLELISM, 244)                       \
     X(src_line, PR_FT_U32, 0, 248)                                           \
     X(src_col, PR_FT_U32, 0, 252)
 #define PR_STEP_SIZE 256
@@ -329,7 +332,7 @@ enum pr_type {
     X(min_success_rate, PR_FT_F64, 0, 16)                                    \
     X(gate, PR_FT_CODE, 0, 24)                                               \
     X(feedback_when, PR_FT_CODE, 0, 32)                                      \
-    X(max_loops, PR_FT_U32, 0, 40)                                           \
+    X(max_loops, PR_FT_U32, PR_LIM_MAX_LOOPS, 40)                            \
     X(pad0, PR_FT_ZERO32, 0, 44)
 #define PR_PHASE_SIZE 48
 

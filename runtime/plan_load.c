@@ -632,8 +632,13 @@ static int check_record(struct vctx *c, const struct rkind *k,
         const uint8_t *a = r + f->off;
         uint32_t v = 0;
         switch (f->type) {
-        case PR_FT_U8:
         case PR_FT_U32:
+            if (f->arg && pr_rd_u32(a) > pr_limit_max(f->arg))
+                return rfail(c, "%s: %lu is above the limit of %lu",
+                             f->name, (unsigned long)pr_rd_u32(a),
+                             (unsigned long)pr_limit_max(f->arg));
+            break;
+        case PR_FT_U8:
         case PR_FT_U64:
             break;
         case PR_FT_F64: {

@@ -927,6 +927,64 @@ static const struct reject cases[] = {
     {c_alert_str, FIX, "alert 0: action: string reference 0xffffffff"},
 };
 
+/* Every count pomlc bounds is bounded by the loader too (plan_limits.h):
+ * each such field of the workflow, step 0 and phase 0, set to its limit,
+ * loads; one above it is refused, naming the field and the limit. */
+struct bounded {
+    const char *name;
+    uint32_t sec, size, off;
+    unsigned lim;
+};
+
+START_TEST(test_limits)
+{
+    static const struct bounded fields[] = {
+#define B_ROW(sec, size, name, type, arg, off)                               \
+    {#name, sec, size, off, type == PR_FT_U32 ? arg : 0},
+#define B_WF(...) B_ROW(PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, __VA_ARGS__)
+#define B_STEP(...) B_ROW(PR_SEC_STEPS, PR_STEP_SIZE, __VA_ARGS__)
+#define B_PHASE(...) B_ROW(PR_SEC_PHASES, PR_PHASE_SIZE, __VA_ARGS__)
+        PR_WORKFLOW_FIELDS(B_WF) PR_STEP_FIELDS(B_STEP)
+            PR_PHASE_FIELDS(B_PHASE)
+#undef B_ROW
+#undef B_WF
+#undef B_STEP
+#undef B_PHASE
+    };
+    unsigned seen = 0;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const struct bounded *f = &fields[i];
+        if (!f->lim)
+            continue;
+        seen++;
+        uint32_t max = pr_limit_max(f->lim);
+        for (int over = 0; over <= 1; over++) {
+            struct built b;
+            build_plain(&b);
+            pr_put_u32(rec(b.data, f->sec, f->size, 0) + f->off,
+                       max + (uint32_t)over);
+            fix_crc(b.data, b.size);
+            struct pr_plan p;
+            char err[256], want[128];
+            int rc = pr_plan_load_mem(&p, b.data, b.size, err, sizeof err);
+            if (!over) {
+                ck_assert_msg(rc == 0, "%s = %lu: %s", f->name,
+                              (unsigned long)max, err);
+                pr_plan_close(&p);
+            } else {
+                snprintf(want, sizeof want, "%s: %lu is above the limit of %lu",
+                         f->name, (unsigned long)max + 1, (unsigned long)max);
+                ck_assert_int_eq(rc, -1);
+                ck_assert_msg(has_msg(err, want), "expected \"%s\", got \"%s\"",
+                              want, err);
+            }
+            free(b.data);
+        }
+    }
+    ck_assert_uint_eq(seen, PR_LIM_COUNT - 1);
+}
+END_TEST
+
 START_TEST(test_reject)
 {
     expect_in(build_plain, cases[_i].fn, cases[_i].fix, cases[_i].msg);
@@ -1260,6 +1318,7 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, test_open_file);
     tcase_add_test(tc, test_load_subplans);
     tcase_add_test(tc, test_subplan_depth);
+    tcase_add_test(tc, test_limits);
     tcase_add_loop_test(tc, test_reject, 0,
                         (int)(sizeof cases / sizeof cases[0]));
     tcase_add_loop_test(tc, test_reject_sub, 0,
