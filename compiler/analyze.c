@@ -28,7 +28,7 @@ struct walk {
 
 static const char *const builtin_any[] = {"status", "attempts", NULL};
 static const char *const builtin_shell[] = {"stdout", "stderr", "exit_code",
-                                            NULL};
+                                            "json", NULL};
 static const char *const builtin_llm[] = {
     "text", "json", "usage", "cost", "model", "tool_calls", "drafts",
     "candidates", "chosen", NULL};

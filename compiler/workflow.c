@@ -1464,9 +1464,32 @@ static const char *const models_keys[] = {
     "context_window", "max_output_tokens", "capabilities",
     "description", NULL};
 
+/* URL has a user (and maybe a password) before its host:
+ * scheme://user[:password]@host... */
+static bool url_has_credentials(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return false;
+    p += 3;
+    size_t auth = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', auth);
+    return at != NULL;
+}
+
 static void read_models_one(struct pc_build *b, const struct pc_node *k,
                             const struct pc_node *def)
 {
+    struct pc_model *shadowed = pc_catalog_model(b->cat, k->str);
+    if (shadowed && !shadowed->owner) {
+        struct pc_diag *d = pc_report(
+            b->ctx, PC_D_SHADOWED_MODEL, k->loc,
+            "model '%s' shadows the catalog's model of that name", k->str);
+        pc_note(b->ctx, d, NOLOC,
+                "steps naming '%s' use this definition, not the "
+                "catalog's (%s); rename it to silence this", k->str,
+                shadowed->provider ? shadowed->provider : "catalog");
+    }
     struct pc_model *m = pc_catalog_add_model(b->ctx, b->cat, k->str);
     if (!m)
         return;
@@ -1494,8 +1517,40 @@ static void read_models_one(struct pc_build *b, const struct pc_node *k,
             pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
                       "'protocol' must be openai or anthropic");
     }
-    if ((v = pc_map_get(def, "base_url")))
-        m->base_url = pc_get_str(b->ctx, v, "base_url");
+    if ((v = pc_map_get(def, "base_url"))) {
+        const char *own = pc_get_str(b->ctx, v, "base_url");
+        /* a provider's key (and its *_BASE_URL) go to the provider's
+           endpoint only: a model with an endpoint of its own names its
+           own key variable */
+        if (own && m->base_url && strcmp(own, m->base_url) &&
+            !pc_map_get(def, "api_key_env") && m->api_key_env &&
+            *m->api_key_env) {
+            struct pc_diag *d = pc_report(
+                b->ctx, PC_D_MODEL_KEY, v->loc,
+                "model '%s' has a base_url of its own: it is not sent "
+                "%s, which belongs to provider '%s'", k->str,
+                m->api_key_env, m->provider);
+            pc_note(b->ctx, d, NOLOC,
+                    "name the variable that holds its key with "
+                    "'api_key_env'");
+        }
+        if (own && m->base_url && strcmp(own, m->base_url)) {
+            if (!pc_map_get(def, "api_key_env"))
+                m->api_key_env = NULL;
+            if (!pc_map_get(def, "base_url_env"))
+                m->base_url_env = NULL;
+        }
+        m->base_url = own;
+        if (own && url_has_credentials(own)) {
+            struct pc_diag *d = pc_report(
+                b->ctx, PC_D_MODEL_KEY, v->loc,
+                "the base_url of model '%s' holds credentials, which the "
+                "plan would store in clear", k->str);
+            pc_note(b->ctx, d, NOLOC,
+                    "take them out of the URL and give the key in the "
+                    "environment, with 'api_key_env'");
+        }
+    }
     if ((v = pc_map_get(def, "api_key_env")))
         m->api_key_env = pc_get_str(b->ctx, v, "api_key_env");
     if ((v = pc_map_get(def, "base_url_env")))

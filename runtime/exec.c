@@ -267,6 +267,19 @@ const cJSON *pr_job_main_output(const struct pr_job *j)
     return NULL;
 }
 
+cJSON *pr_reply_output(const cJSON *json, const char *text,
+                       const char *name, uint32_t noutputs)
+{
+    const cJSON *f = cJSON_IsObject(json)
+                         ? cJSON_GetObjectItemCaseSensitive(json, name)
+                         : NULL;
+    if (f)
+        return cJSON_Duplicate(f, true);
+    if (noutputs != 1)
+        return cJSON_CreateNull();
+    return json ? cJSON_Duplicate(json, true) : cJSON_CreateString(text);
+}
+
 /* ---- the ready heap ---- */
 
 static bool before(const struct pr_run *r, const struct pr_job *a,
@@ -743,11 +756,12 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
     uint32_t max = s->max_attempts ? s->max_attempts : 1;
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
-        /* the server's wish, within the step's max_delay (60 s at most
-           when it has none) */
-        double cap = s->max_delay > 0 ? s->max_delay : 60;
+        /* the server's wish (Retry-After), up to PR_RETRY_AFTER_MAX as
+           the providers' SDKs honour it: the step's max_delay bounds
+           its own backoff, not what the server asks for */
         if (j->retry_after > d)
-            d = j->retry_after < cap ? j->retry_after : cap;
+            d = j->retry_after < PR_RETRY_AFTER_MAX ? j->retry_after
+                                                    : PR_RETRY_AFTER_MAX;
         pr_report_note(r, j, "attempt %u failed (%s); retrying in %.2f s",
                        j->attempts, reason ? reason : "failed", d);
         j->timer = pr_loop_timer(r->loop, d, on_retry, j);
@@ -949,7 +963,7 @@ static void kill_stragglers(void *ud)
 static void make_run_id(struct pr_run *r)
 {
     unsigned char b[16];
-    FILE *f = fopen("/dev/urandom", "rb");
+    FILE *f = fopen("/dev/urandom", "rbe");
     size_t got = f ? fread(b, 1, sizeof b, f) : 0;
     if (f)
         fclose(f);

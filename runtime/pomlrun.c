@@ -72,7 +72,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 static char *read_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     if (!f)
         return NULL;
     size_t cap = 4096, n = 0;
@@ -450,7 +450,7 @@ int main(int argc, char **argv)
     } else {
         FILE *ev = NULL;
         if (events_path && strcmp(events_path, "-")) {
-            ev = fopen(events_path, "w");
+            ev = fopen(events_path, "we");
             if (!ev) {
                 fprintf(stderr, "pomlrun: error: cannot write '%s': %s\n",
                         events_path, strerror(errno));

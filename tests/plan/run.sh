@@ -772,6 +772,23 @@ fi
 same "--dump code-review: lines naming a directory, after the first" 0 \
      "$(sed 1d "$tmp/out" | grep -c -F -e "$top_srcdir" -e "$tmp")"
 
+# counts of one are singular in --stats and --dump
+mkdir "$tmp/one"
+printf 'workflow_id: one\nsteps:\n  - id: only\n    run: echo hi\n' \
+    > "$tmp/one/one.poml"
+run "$pomlc" --stats "$tmp/one/one.poml"
+status "--stats, one step" 0
+same "--stats, one step: critical path" "critical path   1 step: only" \
+     "$(grep '^critical path' "$tmp/out")"
+run "$pomlc" -o "$tmp/one/one.plan" "$tmp/one/one.poml"
+run "$pomlc" --dump "$tmp/one/one.plan"
+status "--dump, one step" 0
+same "--dump, one step: counts" \
+     "  1 step in 1 stage, widest 1, critical path 1 step" \
+     "$(sed -n 3p "$tmp/out")"
+same "--dump, one step: its part" "    run: 1 part" \
+     "$(grep '^    run:' "$tmp/out")"
+
 # -o with two inputs
 out=$tmp/two
 mkdir "$out"

@@ -438,6 +438,30 @@ check_condition() {
         steps.follows_false.status '"succeeded"'
 }
 
+# a condition or for_each that cannot be evaluated fails the step before
+# it starts: no start time, and no duration on its line
+check_badcond() {
+    scratch badcond
+    compile badcond badcond || return
+    prun badcond "$d" --json "$tmp/badcond.plan"
+    status badcond 1
+    expect badcond "$d/res.json" \
+        steps.check.status '"failed"' \
+        steps.each.status '"failed"'
+    reason "badcond: condition" "$d/res.json" check "condition: cannot read"
+    reason "badcond: for_each" "$d/res.json" each "for_each: cannot read"
+    holds "badcond: no start time" "$d/res.json" \
+        '"started_at" not in r["steps"]["check"] and "started_at" not in r["steps"]["each"]'
+    for s in check each; do
+        if grep -x "pomlrun: $s failed ([a-z_]*: cannot read member 'x' of a list)" \
+            "$d/err" > /dev/null; then
+            pass
+        else
+            fail "badcond: the line of $s: $(grep "pomlrun: $s" "$d/err")"
+        fi
+    done
+}
+
 check_after() {
     scratch after
     compile after after || return
@@ -1011,6 +1035,33 @@ check_aggregate() {
         steps.bad_reduce.status '"failed"'
 }
 
+# a shell step that prints JSON hands it on like an LLM reply
+check_json_stdout() {
+    scratch json-stdout
+    compile json-stdout json-stdout || return
+    prun json-stdout "$d" --json "$tmp/json-stdout.plan"
+    status json-stdout 0
+    expect "json stdout (declared outputs)" "$d/res.json" \
+        steps.analyze_code.outputs.analysis_report \
+        '{"findings": ["f1"], "by": "analyze"}' \
+        steps.security_scan.outputs.security_report '{"findings": ["f2"]}' \
+        steps.quality_check.outputs.json \
+        '{"findings": ["f3"], "quality": true}' \
+        steps.two.outputs.a 1 steps.two.outputs.b '[2]' \
+        steps.two.outputs.c null \
+        steps.number.outputs.n 42 \
+        steps.plain.outputs.word '"not json"'
+    expect "json stdout (aggregators)" "$d/res.json" \
+        steps.aggregate_findings.status '"succeeded"' \
+        steps.aggregate_findings.outputs.combined_findings \
+        '{"findings": ["f3"], "by": "analyze", "quality": true}' \
+        steps.merged.status '"succeeded"' \
+        steps.merged.outputs.result \
+        '{"findings": ["f3"], "by": "analyze", "quality": true}'
+    holds "json stdout (text stays text)" "$d/res.json" \
+        '"json" not in get(r, "steps.number.outputs") and "json" not in get(r, "steps.plain.outputs")'
+}
+
 # ---- 13. sub-workflows ----
 
 check_subflow() {
@@ -1275,6 +1326,7 @@ check_deps
 check_failure
 check_continue
 check_condition
+check_badcond
 check_after
 check_foreach
 check_retry
@@ -1292,6 +1344,7 @@ check_inject
 check_nul
 check_outputs
 check_aggregate
+check_json_stdout
 check_subflow
 check_stdlib_template
 check_params
