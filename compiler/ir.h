@@ -268,6 +268,12 @@ struct pc_workflow {
         const char *capability;
         const char *system;
         struct pc_loc loc;
+        const char **needs;             /* capabilities: model features */
+        size_t nneeds;
+        struct pc_loc needs_loc;
+        const char **tools;             /* tools its steps may call */
+        size_t ntools;
+        struct pc_loc *tools_locs;
     } *agents;
     size_t nagents, capagents;
     struct pc_wf_tool {                 /* tools: definitions */

@@ -226,6 +226,64 @@ static struct pc_wf_agent *find_wf_agent(struct pc_build *b,
     return NULL;
 }
 
+/* Whether model M offers each of the N features NEEDS; the first it
+ * lacks in *MISSING. */
+static bool has_features(const struct pc_model *m, const char *const *needs,
+                         size_t n, const char **missing)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < m->nfeatures && strcmp(m->features[j], needs[i]))
+            j++;
+        if (j == m->nfeatures) {
+            *missing = needs[i];
+            return false;
+        }
+    }
+    return true;
+}
+
+static void use_capability(struct pc_build *b, const char *name,
+                           struct pc_loc loc, struct pc_step *s);
+
+/* Step S uses workflow agent A: its model, or the first model of its
+ * capability that has every feature A needs, and its tools unless the
+ * step names its own. */
+static void use_wf_agent(struct pc_build *b, const struct pc_wf_agent *a,
+                         struct pc_step *s)
+{
+    if (!s->model && a->model)
+        s->model = a->model;
+    if (!s->model && a->capability && a->nneeds &&
+        pc_catalog_models(b->ctx, b->cat) == 0) {
+        struct pc_capability *c = pc_catalog_capability(b->cat,
+                                                        a->capability);
+        const char *missing;
+        for (size_t i = 0; c && !s->model && i < c->nmodels; i++) {
+            struct pc_model *m = pc_catalog_model(b->cat, c->models[i]);
+            if (m && has_features(m, a->needs, a->nneeds, &missing)) {
+                note_used(b, m);
+                s->model = m;
+            }
+        }
+        if (c && !s->model) {
+            struct pc_diag *d = pc_report(
+                b->ctx, PC_D_UNKNOWN_CAPABILITY, a->needs_loc,
+                "no model of capability '%s' has every capability agent "
+                "'%s' needs", a->capability, a->name);
+            pc_note(b->ctx, d, NOLOC, "step '%s' uses the agent", s->id);
+        }
+        s->capability = c ? c->name : NULL;
+    }
+    if (!s->model && a->capability)
+        use_capability(b, a->capability, a->loc, s);
+    if (!s->ntools && a->ntools) {
+        s->tools = a->tools;
+        s->ntools = a->ntools;
+        s->tools_locs = a->tools_locs;
+    }
+}
+
 /* Resolves capability NAME to its preferred model for step S. */
 static void use_capability(struct pc_build *b, const char *name,
                            struct pc_loc loc, struct pc_step *s)
@@ -257,8 +315,7 @@ const char *pc_resolve_agent(struct pc_build *b, const char *name,
     struct pc_wf_agent *wa = find_wf_agent(b, name);
     if (wa) {
         if (s) {
-            if (!s->model)
-                s->model = wa->model;
+            use_wf_agent(b, wa, s);
             if (!s->system && wa->system) {
                 struct pc_node tmp = {0};
                 tmp.kind = PC_NODE_SCALAR;
@@ -268,8 +325,6 @@ const char *pc_resolve_agent(struct pc_build *b, const char *name,
                 tmp.loc = wa->loc;
                 pc_interp_parse(b->ctx, &tmp, &s->system);
             }
-            if (!s->model && wa->capability)
-                use_capability(b, wa->capability, wa->loc, s);
         }
         return wa->name;
     }
@@ -1524,7 +1579,7 @@ static void read_models_one(struct pc_build *b, const struct pc_node *k,
 
 static const char *const agents_keys[] = {
     "description", "model", "capability", "agent_capability",
-    "system", "role", NULL};
+    "system", "role", "capabilities", "tools", NULL};
 
 static void read_agents_one(struct pc_build *b, const struct pc_node *k,
                             const struct pc_node *def)
@@ -1561,6 +1616,29 @@ static void read_agents_one(struct pc_build *b, const struct pc_node *k,
     }
     if ((v = pc_map_get(def, "system")) || (v = pc_map_get(def, "role")))
         a->system = pc_get_str(b->ctx, v, "system");
+    if ((v = pc_map_get(def, "tools")))
+        a->tools = pc_get_str_list(b->ctx, v, "tools", &a->ntools,
+                                   &a->tools_locs);
+    if ((v = pc_map_get(def, "capabilities"))) {
+        a->needs = pc_get_str_list(b->ctx, v, "capabilities", &a->nneeds,
+                                   NULL);
+        a->needs_loc = v->loc;
+        const char *missing;
+        if (a->model && a->nneeds &&
+            !has_features(a->model, a->needs, a->nneeds, &missing)) {
+            struct pc_diag *d = pc_report(
+                b->ctx, PC_D_UNKNOWN_CAPABILITY, v->loc,
+                "agent '%s' needs capability '%s', which its model '%s' "
+                "lacks", a->name, missing, a->model->name);
+            pc_note(b->ctx, d, NOLOC,
+                    "a model's capabilities are listed in its catalog "
+                    "entry or under 'models:'");
+        } else if (!a->model && !a->capability && a->nneeds) {
+            pc_report(b->ctx, PC_D_MISSING_FIELD, v->loc,
+                      "agent '%s' lists capabilities but names no 'model' "
+                      "or 'capability' to match them against", a->name);
+        }
+    }
 }
 
 static const char *const tools_keys[] = {"server", "name", "command",

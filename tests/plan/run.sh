@@ -1100,4 +1100,28 @@ errhas "workflow: stdlib: of no template: the file" \
     "note: 'stdlib:NAME' is the standard library's templates/NAME.poml," \
     "here '$POML_STDLIB/templates/no_such_template.poml'"
 
+
+# An agent's capabilities choose the first model of its capability that
+# has them all; its tools become the tools of the steps using it
+ag=$tmp/agents
+mkdir -p "$ag"
+printf '%s\n' 'workflow_id: ag' 'agents:' '  plain:' \
+    '    capability: code_analysis' '  strict:' \
+    '    capability: code_analysis' '    capabilities: [json_schema]' \
+    '    tools: [read_file]' 'steps:' '  - id: a' '    agent: plain' \
+    '    prompt: look' '  - id: b' '    agent: strict' '    prompt: look' \
+    > "$ag/ag.poml"
+run "$pomlc" -o "$ag/ag.plan" "$ag/ag.poml"
+status "agent capabilities" 0
+run "$pomlc" --dump "$ag/ag.plan"
+sed -n '/^step [0-9]* a /,/^step [0-9]* b /p' "$tmp/out" > "$ag/a"
+sed -n '/^step [0-9]* b /,/^tool /p' "$tmp/out" > "$ag/b"
+same "an agent without capabilities: the capability's first model" 1 \
+     "$(count "$ag/a" "model: claude-sonnet-4-5")"
+same "an agent needing json_schema: the first model that has it" 1 \
+     "$(count "$ag/b" "model: gpt-5")"
+same "an agent's tools: the step's" 1 "$(count "$ag/b" "tools: read_file")"
+same "an agent's tools: not another agent's step's" 0 \
+     "$(count "$ag/a" "tools:")"
+
 test_end
