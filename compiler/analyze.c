@@ -28,7 +28,7 @@ struct walk {
 
 static const char *const builtin_any[] = {"status", "attempts", NULL};
 static const char *const builtin_shell[] = {"stdout", "stderr", "exit_code",
-                                            NULL};
+                                            "json", NULL};
 static const char *const builtin_llm[] = {
     "text", "json", "usage", "cost", "model", "tool_calls", "drafts",
     "candidates", "chosen", NULL};
@@ -128,6 +128,7 @@ static void visit_path(void *ud, struct pc_expr *p)
         struct pc_param *pa = pc_find_param(b->wf, p->seg[1]);
         if (pa) {
             pa->used = true;
+            pc_expr_resolve(p, PC_REF_PARAMS, 0, 1);
             return;
         }
         struct pc_diag *d = pc_report(c, PC_D_UNDEFINED_PARAM, p->segloc[1],
@@ -160,9 +161,12 @@ static void visit_path(void *ud, struct pc_expr *p)
             return;
         }
         step_path(w, p, (uint32_t)t, 2);
+        pc_expr_resolve(p, PC_REF_STEP, (uint32_t)t, 2);
         return;
     }
     if (!strcmp(root, "item") || !strcmp(root, "index")) {
+        pc_expr_resolve(p, strcmp(root, "item") ? PC_REF_INDEX : PC_REF_ITEM,
+                        0, 1);
         if (!w->item_is_candidate &&
             (!w->step || !w->step->for_each || w->in_for_each))
             pc_report(c, PC_D_UNDEFINED_VAR, p->segloc[0],
@@ -175,8 +179,11 @@ static void visit_path(void *ud, struct pc_expr *p)
         pc_report(c, PC_D_BARE_REFERENCE, p->segloc[0],
                   "'%s' names a step; write steps.%s", root, root);
         step_path(w, p, (uint32_t)t, 1);
+        pc_expr_resolve(p, PC_REF_STEP, (uint32_t)t, 1);
         return;
     }
+    /* a bare name that is no step is a parameter: params.NAME */
+    pc_expr_resolve(p, PC_REF_PARAMS, 0, 0);
     struct pc_param *pa = pc_find_param(b->wf, root);
     if (pa && !pa->implicit) {
         pc_report(c, PC_D_BARE_REFERENCE, p->segloc[0],
@@ -482,6 +489,31 @@ static void add_implied(struct pc_build *b, struct graph *g)
     }
 }
 
+/* The time the SLA check counts for one attempt of S, with its attempts
+ * in *TRIES, as pomlrun bounds them: a built-in aggregation and a gate
+ * run in process with no timer, and a tool step has only the timeout and
+ * the retries it sets itself (not the SLA's timeout_per_step nor
+ * error_handling's retry_policy). */
+static double bound_time(const struct pc_workflow *wf,
+                         const struct pc_step *s, unsigned *tries)
+{
+    *tries = pc_attempts(s);
+    if (s->kind == PC_STEP_GATE)
+        return 0;
+    if (s->kind == PC_STEP_AGGREGATE) {
+        for (size_t i = 0; s->strategy && i < wf->naggs; i++)
+            if (!strcmp(wf->aggs[i].name, s->strategy) && wf->aggs[i].run)
+                return s->timeout;
+        return 0;
+    }
+    if (s->kind == PC_STEP_TOOL) {
+        if (!s->retry_set)
+            *tries = 1;
+        return s->node && pc_map_get(s->node, "timeout") ? s->timeout : 0;
+    }
+    return s->timeout;
+}
+
 static int order_steps(struct pc_build *b, struct graph *g)
 {
     struct pc_workflow *wf = b->wf;
@@ -558,7 +590,8 @@ static int order_steps(struct pc_build *b, struct graph *g)
                 best_secs = ch->cp_seconds;
         }
         s->cp_steps = best_steps + 1;
-        s->cp_seconds = best_secs + s->timeout * pc_attempts(s);
+        unsigned tries;
+        s->cp_seconds = best_secs + bound_time(wf, s, &tries) * tries;
     }
     /* mark one longest path (by steps), ties to the earliest step */
     long cur = -1;
@@ -671,6 +704,8 @@ static void link_phases(struct pc_build *b)
         walk_expr(&w, wf->phases[p].gate);
         walk_expr(&w, wf->phases[p].feedback_when);
     }
+    for (size_t i = 0; i < wf->naggs; i++)
+        walk_interp(&w, wf->aggs[i].run);
 }
 
 /* ---- checks on single steps ---- */
@@ -999,10 +1034,12 @@ int pc_analyze(struct pc_build *b)
             "exceeds the SLA's max_duration of %s", a, bb);
         for (size_t k = 0; k < wf->nsteps; k++) {
             struct pc_step *s = &wf->steps[wf->order[k]];
-            if (s->on_critical_path && s->timeout > 0) {
-                fmt_secs(a, sizeof a, s->timeout);
+            unsigned tries;
+            double t = bound_time(wf, s, &tries);
+            if (s->on_critical_path && t > 0) {
+                fmt_secs(a, sizeof a, t);
                 pc_note(c, d, s->loc, "'%s' may take up to %s x %u", s->id,
-                        a, pc_attempts(s));
+                        a, tries);
             }
         }
     }

@@ -383,9 +383,13 @@ bool pc_catalog_visible(const struct pc_catalog *cat,
 
 struct pc_model *pc_catalog_model(struct pc_catalog *cat, const char *name)
 {
+    /* the workflow's own definition first: it shadows the catalog's */
     for (size_t i = 0; i < cat->nmodels; i++)
         if (strcmp(cat->models[i].name, name) == 0 &&
-            pc_catalog_visible(cat, &cat->models[i]))
+            cat->models[i].owner && cat->models[i].owner == cat->scope)
+            return &cat->models[i];
+    for (size_t i = 0; i < cat->nmodels; i++)
+        if (strcmp(cat->models[i].name, name) == 0 && !cat->models[i].owner)
             return &cat->models[i];
     for (size_t i = 0; i < cat->naliases; i++)
         if (strcmp(cat->aliases[i].name, name) == 0)

@@ -36,6 +36,10 @@ struct pc_tool {
 
 struct pc_catalog {
     const char *dir;            /* the stdlib directory */
+    const char *real_dir;       /* the same, canonical (set on first use) */
+    const char *const *allow;   /* canonical directories a workflow may
+                                   also read from (--allow-path) */
+    size_t nallow;
     bool loaded_models, loaded_agents, loaded_tools;
     int models_rc, agents_rc, tools_rc;     /* how the first load went */
     struct pc_model *models;

@@ -72,8 +72,7 @@ const char *pc_dir_of(struct pc_ctx *ctx, const char *path)
 
 /* ---- the chain of sub-workflows ---- */
 
-/* PATH with symbolic links and dots resolved, or PATH when that fails. */
-static const char *canonical(struct pc_ctx *ctx, const char *path)
+const char *pc_canonical(struct pc_ctx *ctx, const char *path)
 {
     char *r = realpath(path, NULL);
     const char *out = r ? pr_arena_strdup(&ctx->arena, r) : NULL;
@@ -180,12 +179,11 @@ static struct pc_workflow *compile_sub(struct session *ss,
                                        const struct pc_step *s,
                                        unsigned level, unsigned *height)
 {
-    const char *path = pc_step_file(b, s->workflow);
-    if (!path) {
-        pc_oom(ss->ctx);
+    const char *path = pc_source_file(b, NULL, s->workflow, s->workflow_loc,
+                                      "sub-workflow");
+    if (!path)
         return NULL;
-    }
-    const char *real = canonical(ss->ctx, path);
+    const char *real = pc_canonical(ss->ctx, path);
     const struct unit *u = find_unit(ss, real);
     if (is_cycle(ss, s, real) ||
         too_deep(ss, s, real, level, u ? u->height : 0))
@@ -196,8 +194,13 @@ static struct pc_workflow *compile_sub(struct session *ss,
     }
     struct pc_source *src = pc_source_read(&ss->ctx->arena, path);
     if (!src) {
-        pc_report(ss->ctx, PC_D_IMPORT, s->workflow_loc,
-                  "cannot read sub-workflow '%s'", s->workflow);
+        struct pc_diag *d = pc_report(ss->ctx, PC_D_IMPORT, s->workflow_loc,
+                                      "cannot read sub-workflow '%s'",
+                                      s->workflow);
+        if (!strncmp(s->workflow, "stdlib:", 7))
+            pc_note(ss->ctx, d, NOLOC,
+                    "'stdlib:NAME' is the standard library's "
+                    "templates/NAME.poml, here '%s'", path);
         return NULL;
     }
     return compile_unit(ss, src, level, height);
@@ -285,13 +288,14 @@ static struct pc_workflow *compile_unit(struct session *ss,
                                         unsigned level, unsigned *height)
 {
     struct pc_build b = {0};
+    if (level == 0)
+        ss->top_dir = pc_canonical(ss->ctx, pc_dir_of(ss->ctx, src->path));
+    b.root = ss->top_dir;   /* sub-workflows read in the main file's tree */
     struct pc_workflow *wf = read_unit(ss->ctx, ss->cat, src, &b);
     *height = 0;
     if (!wf)
         return NULL;
-    if (level == 0)
-        ss->top_dir = canonical(ss->ctx, b.dir);
-    const char *real = canonical(ss->ctx, src->path);
+    const char *real = pc_canonical(ss->ctx, src->path);
     const char **link =
         PR_PUSH(&ss->ctx->arena, ss->chain, ss->nchain, ss->capchain);
     if (!link) {

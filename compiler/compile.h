@@ -15,7 +15,9 @@ struct pc_build {
     struct pc_ctx *ctx;
     struct pc_catalog *cat;
     struct pc_workflow *wf;
-    const char *dir;            /* directory of the main file */
+    const char *dir;            /* directory of the file */
+    const char *root;           /* canonical directory of the file
+                                   compiled: the tree it may read */
     struct pc_loc root_loc;     /* the document */
     size_t steps_end;           /* steps: entries end here */
     unsigned errors_at_start;   /* ctx errors before this file */
@@ -23,6 +25,8 @@ struct pc_build {
     size_t idcap;
     const char **imported;      /* files imported so far */
     size_t nimported, capimported;
+    bool prompt_alone;          /* a prompt file checked without the
+                                   workflow that would define its model */
 };
 
 /* Compiles PATH, and the sub-workflows it names, into *OUT.  Returns 0
@@ -33,6 +37,9 @@ int pc_compile(struct pc_ctx *ctx, struct pc_catalog *cat, const char *path,
  * and anchors relative imports). */
 int pc_compile_source(struct pc_ctx *ctx, struct pc_catalog *cat,
                       struct pc_source *src, struct pc_workflow **out);
+
+/* PATH with symbolic links and dots resolved, or PATH when that fails. */
+const char *pc_canonical(struct pc_ctx *ctx, const char *path);
 
 /* The directory of PATH ("." when it has none), for relative names. */
 const char *pc_dir_of(struct pc_ctx *ctx, const char *path);
@@ -46,8 +53,16 @@ int pc_add_dep(struct pc_build *b, struct pc_step *s, uint32_t on,
 long pc_step_index(struct pc_build *b, const char *id);
 void pc_suggest_step(struct pc_build *b, struct pc_diag *d, const char *id);
 void pc_add_file(struct pc_build *b, const char *path);
-/* The path of a file a step names, relative to the workflow's directory. */
-const char *pc_step_file(struct pc_build *b, const char *path);
+/* The path of the file NAME that a workflow names as WHAT ("import",
+ * "prompt file", "partial", "sub-workflow"): relative to DIR (NULL: the
+ * workflow's directory), or to the standard library after "stdlib/" (a
+ * sub-workflow "stdlib:NAME" is its templates/NAME.poml).  An existing
+ * file must lie, symbolic links resolved, under ROOT, the standard
+ * library or a directory the catalog allows; otherwise NULL, after
+ * saying where the boundary is. */
+const char *pc_source_file(struct pc_build *b, const char *dir,
+                           const char *name, struct pc_loc loc,
+                           const char *what);
 int pc_read_step(struct pc_build *b, const struct pc_node *def,
                  struct pc_step *s);
 struct pc_model *pc_use_model(struct pc_build *b, const char *name,

@@ -44,7 +44,7 @@ static void interp(const struct pr_plan *p, FILE *out, const char *label,
         return;
     struct pr_interp_view iv;
     pr_plan_interp(p, idx, &iv);
-    fprintf(out, "    %s: %u part%s%s\n", label, iv.n, iv.n == 1 ? "" : "s",
+    fprintf(out, "    %s: %u part%s%s\n", label, iv.n, pr_plural(iv.n),
             iv.pure ? " (pure)" : "");
     for (uint32_t k = 0; k < iv.n; k++) {
         struct pr_part_view pv;
@@ -111,7 +111,7 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
     pr_plan_step(p, i, &s);
     fprintf(out, "step %u %s  [%s] stage %u, critical path %u step%s%s\n", i,
             s.id, kinds[s.kind < PR_STEP_KINDS ? s.kind : 0], s.stage,
-            s.cp_steps, s.cp_steps == 1 ? "" : "s",
+            s.cp_steps, pr_plural(s.cp_steps),
             s.flags & PR_SF_CRITICAL ? " (on it)" : "");
     if (s.src_line)
         fprintf(out, "    source: line %u, column %u\n", s.src_line,
@@ -129,8 +129,9 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
     if (s.timeout > 0)
         fprintf(out, "    timeout: %gs\n", s.timeout);
     if (s.max_attempts > 1)
-        fprintf(out, "    retry: %u attempts, %s backoff, %gs to %gs\n",
-                s.max_attempts, backoffs[s.backoff < 3 ? s.backoff : 0],
+        fprintf(out, "    retry: %u attempt%s, %s backoff, %gs to %gs\n",
+                s.max_attempts, pr_plural(s.max_attempts),
+                backoffs[s.backoff < 3 ? s.backoff : 0],
                 s.initial_delay, s.max_delay);
     const char *m = model_name(p, s.model);
     if (m)
@@ -196,7 +197,8 @@ static void dump_prompt(const struct pr_plan *p, uint32_t i, FILE *out)
     for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++)
         if (vals[k])
             fprintf(out, "    %s: %s\n", labels[k], vals[k]);
-    fprintf(out, "    template: %u bytes\n", v.code.len);
+    fprintf(out, "    template: %u byte%s\n", v.code.len,
+            pr_plural(v.code.len));
     if (v.code.p)
         pr_tpl_disasm(v.code.p, v.code.len, out);
 }
@@ -213,7 +215,8 @@ static void dump_subplans(const struct pr_plan *p, FILE *out, int indent)
         size_t size;
         char err[256];
         pr_plan_subplan_at(p, i, &v);
-        fprintf(out, "%*ssubplan %s: %u bytes", indent, "", v.name, v.size);
+        fprintf(out, "%*ssubplan %s: %u byte%s", indent, "", v.name, v.size,
+                pr_plural(v.size));
         if (pr_plan_subplan(p, v.name, &data, &size) < 0 ||
             pr_plan_load_mem(&sub, data, size, err, sizeof err) < 0) {
             fputs(", not readable\n", out);
@@ -222,7 +225,7 @@ static void dump_subplans(const struct pr_plan *p, FILE *out, int indent)
         pr_plan_workflow(&sub, &w);
         fprintf(out, ", format %u.%u, workflow %s (from %s), %u step%s\n",
                 sub.major, sub.minor, w.id, w.source, sub.nsteps,
-                sub.nsteps == 1 ? "" : "s");
+                pr_plural(sub.nsteps));
         dump_subplans(&sub, out, indent + 2);
         pr_plan_close(&sub);
     }
@@ -238,23 +241,25 @@ int pc_dump_plan(const char *path, FILE *out)
     }
     struct pr_workflow w;
     pr_plan_workflow(&p, &w);
-    fprintf(out, "plan %s: format %u.%u, %zu bytes\n", path, p.major,
-            p.minor, p.size);
+    fprintf(out, "plan %s: format %u.%u, %zu byte%s\n", path, p.major,
+            p.minor, p.size, pr_plural(p.size));
     fprintf(out, "workflow %s", w.id);
     if (*w.version)
         fprintf(out, " version %s", w.version);
     fprintf(out, " (from %s)\n", w.source);
     if (*w.description)
         fprintf(out, "  %s\n", w.description);
-    fprintf(out, "  %u steps in %u stages, widest %u, critical path %u "
-                 "steps\n",
-            p.nsteps, w.nstages, w.widest_stage, w.cp_steps);
+    fprintf(out, "  %u step%s in %u stage%s, widest %u, critical path %u "
+                 "step%s\n",
+            p.nsteps, pr_plural(p.nsteps), w.nstages, pr_plural(w.nstages),
+            w.widest_stage, w.cp_steps, pr_plural(w.cp_steps));
     if (w.sla_max_duration > 0)
         fprintf(out, "  sla: %gs\n", w.sla_max_duration);
     if (w.budget_cost > 0 || w.budget_tokens || w.budget_calls)
-        fprintf(out, "  budget: $%g, %" PRIu64 " tokens, %" PRIu64
-                     " calls\n",
-                w.budget_cost, w.budget_tokens, w.budget_calls);
+        fprintf(out, "  budget: $%g, %" PRIu64 " token%s, %" PRIu64
+                     " call%s\n",
+                w.budget_cost, w.budget_tokens, pr_plural(w.budget_tokens),
+                w.budget_calls, pr_plural(w.budget_calls));
     for (uint32_t i = 0; i < p.nparams; i++) {
         struct pr_param pa;
         pr_plan_param(&p, i, &pa);
@@ -284,8 +289,8 @@ int pc_dump_plan(const char *path, FILE *out)
         if (ph.min_success_rate > 0)
             fprintf(out, ", gate at success rate %g", ph.min_success_rate);
         if (ph.feedback_to != PR_PLAN_NONE)
-            fprintf(out, ", feedback to phase %u at most %u times",
-                    ph.feedback_to, ph.max_loops);
+            fprintf(out, ", feedback to phase %u at most %u time%s",
+                    ph.feedback_to, ph.max_loops, pr_plural(ph.max_loops));
         fputc('\n', out);
     }
     uint32_t stage = UINT32_MAX;

@@ -56,6 +56,13 @@ static uint32_t intern(void *ud, const char *s, size_t n)
     return pr_pb_str(e->b, s, n);
 }
 
+/* A step of the workflow by its place in the plan: topological order. */
+static uint32_t step_at(void *ud, uint32_t step)
+{
+    struct emitter *e = ud;
+    return step < e->wf->nsteps ? e->wf->steps[step].topo : UINT32_MAX;
+}
+
 /* Writes CODE (offset, length) for an expression at P. */
 static void put_code(struct emitter *e, uint8_t *p, const struct pc_expr *x)
 {
@@ -65,7 +72,8 @@ static void put_code(struct emitter *e, uint8_t *p, const struct pc_expr *x)
         return;
     struct pr_buf code;
     pr_buf_init(&code);
-    if (pc_expr_emit(x, &code, intern, e) < 0) {
+    struct pc_expr_sink sink = {intern, step_at, e};
+    if (pc_expr_emit(x, &code, &sink) < 0) {
         e->failed = true;
         pr_buf_free(&code);
         return;

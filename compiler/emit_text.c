@@ -297,7 +297,8 @@ void pc_emit_stats(struct pc_workflow *wf, FILE *out)
     fprintf(out, "edges           %zu\n", edges);
     fprintf(out, "stages          %u\n", wf->nstages);
     fprintf(out, "widest stage    %u\n", wf->widest_stage);
-    fprintf(out, "critical path   %u steps:", wf->cp_steps);
+    fprintf(out, "critical path   %u step%s:", wf->cp_steps,
+            pr_plural(wf->cp_steps));
     unsigned shown = 0;
     for (size_t k = 0; k < wf->nsteps; k++) {
         const struct pc_step *s = &wf->steps[wf->order[k]];

@@ -438,7 +438,7 @@ struct pc_expr *pc_expr_call(struct pc_expr_parser *p, struct pc_span name,
     int want = pr_func_arity((unsigned)e->op);
     if (e->nargs != (size_t)want)
         report(p, s, "function '%s' takes %d argument%s, but %zu %s given", t,
-               want, want == 1 ? "" : "s", e->nargs,
+               want, pr_plural(want), e->nargs,
                e->nargs == 1 ? "was" : "were");
     return checked(p, e, s);
 }

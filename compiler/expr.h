@@ -43,6 +43,16 @@
 /* The syntax tree may be this tall (long operator chains). */
 #define PC_EXPR_MAX_HEIGHT 512
 
+/* What the root of a path names, decided by the analyser (analyze.c) and
+ * written by the emitter as it was decided. */
+enum pc_ref {
+    PC_REF_NONE,                /* not resolved (yet): the emitter refuses */
+    PC_REF_PARAMS,              /* a parameter: params root */
+    PC_REF_STEP,                /* a step: ref_step */
+    PC_REF_ITEM,                /* the for_each element */
+    PC_REF_INDEX                /* its position */
+};
+
 enum pc_expr_kind {
     PC_E_NULL,
     PC_E_BOOL,                  /* b */
@@ -71,6 +81,12 @@ struct pc_expr {
     const char **seg;
     struct pc_loc *segloc;
     size_t nseg;
+    /* PATH, set by pc_expr_resolve: what the root names, the step (its
+       index among the workflow's steps) and the first segment read as a
+       member of it */
+    enum pc_ref ref;
+    uint32_t ref_step;
+    size_t ref_member;
     struct pc_expr **args;
     size_t nargs;
     /* bookkeeping of the parser: tree height and evaluation stack slots
@@ -111,6 +127,11 @@ int pc_interp_parse(struct pc_ctx *ctx, const struct pc_node *node,
 int pc_cond_parse(struct pc_ctx *ctx, const struct pc_node *node,
                   struct pc_expr **out);
 
+/* Records what path P's root names: REF, the step STEP for PC_REF_STEP,
+ * and MEMBER, the first of P's segments that reads a member of it. */
+void pc_expr_resolve(struct pc_expr *p, enum pc_ref ref, uint32_t step,
+                     size_t member);
+
 /* Calls FN for every PC_E_PATH in E, in source order. */
 void pc_expr_walk_paths(struct pc_expr *e,
                         void (*fn)(void *ud, struct pc_expr *path), void *ud);
@@ -125,14 +146,22 @@ bool pc_expr_is_constant(const struct pc_expr *e);
  * length like snprintf. */
 int pc_expr_print(const struct pc_expr *e, char *buf, size_t cap);
 
+/* What pc_expr_emit needs of the plan it writes into.  INTERN returns the
+ * string-table index of S[0..n), or UINT32_MAX when out of memory; STEP
+ * the index in the plan's STEPS of the workflow's step STEP. */
+struct pc_expr_sink {
+    uint32_t (*intern)(void *ud, const char *s, size_t n);
+    uint32_t (*step)(void *ud, uint32_t step);
+    void *ud;
+};
+
 /* Appends E's bytecode (runtime/bytecode.h), ending with END, to OUT.
- * Jump targets count from the byte OUT held when the call began.  INTERN
- * returns the string-table index of S[0..n), or UINT32_MAX when out of
- * memory.  Returns 0, or -1 when out of memory or past an encoding limit
- * (never for an expression pc_expr_parse accepted). */
+ * Jump targets count from the byte OUT held when the call began.  Every
+ * path must have been resolved (pc_expr_resolve).  Returns 0, or -1 when
+ * out of memory, past an encoding limit or at a path not resolved (never
+ * for an expression pc_analyze accepted). */
 int pc_expr_emit(const struct pc_expr *e, struct pr_buf *out,
-                 uint32_t (*intern)(void *ud, const char *s, size_t n),
-                 void *ud);
+                 const struct pc_expr_sink *sink);
 
 /* ---- for grammar/expr_parse.y and grammar/expr_scan.l only ---- */
 

@@ -11,8 +11,7 @@
 struct emitter {
     struct pr_buf *out;
     size_t base;                /* where this expression's code starts */
-    uint32_t (*intern)(void *ud, const char *s, size_t n);
-    void *ud;
+    const struct pc_expr_sink *sink;
 };
 
 static int op(struct emitter *m, unsigned code)
@@ -23,7 +22,7 @@ static int op(struct emitter *m, unsigned code)
 /* An instruction with a string operand. */
 static int op_str(struct emitter *m, unsigned code, const char *s, size_t n)
 {
-    uint32_t idx = m->intern(m->ud, s, n);
+    uint32_t idx = m->sink->intern(m->sink->ud, s, n);
     if (idx == UINT32_MAX || op(m, code) < 0)
         return -1;
     return pr_buf_append_u32(m->out, idx);
@@ -39,29 +38,33 @@ static int emit_args(struct emitter *m, const struct pc_expr *e)
     return 0;
 }
 
+/* The root as the analyser resolved it, then the members. */
 static int emit_path(struct emitter *m, const struct pc_expr *e)
 {
-    static const struct {
-        const char *name;
-        enum pr_root root;
-    } roots[] = {
-        {"params", PR_ROOT_PARAMS},
-        {"steps", PR_ROOT_STEPS},
-        {"item", PR_ROOT_ITEM},
-        {"index", PR_ROOT_INDEX},
-    };
-    size_t i;
-    for (i = 0; i < sizeof roots / sizeof roots[0]; i++)
-        if (strcmp(e->seg[0], roots[i].name) == 0)
-            break;
-    if (i < sizeof roots / sizeof roots[0]) {
-        if (op(m, PR_OP_ROOT) < 0 ||
-            pr_buf_append_u8(m->out, (uint8_t)roots[i].root) < 0)
-            return -1;
-    } else if (op_str(m, PR_OP_NAME, e->seg[0], strlen(e->seg[0])) < 0) {
+    enum pr_root root = PR_ROOT_PARAMS;
+    switch (e->ref) {
+    case PC_REF_NONE:
         return -1;
+    case PC_REF_STEP: {
+        uint32_t at = m->sink->step ? m->sink->step(m->sink->ud, e->ref_step)
+                                    : UINT32_MAX;
+        if (at == UINT32_MAX || op(m, PR_OP_STEP) < 0 ||
+            pr_buf_append_u32(m->out, at) < 0)
+            return -1;
+        break;
     }
-    for (i = 1; i < e->nseg; i++)
+    case PC_REF_PARAMS:
+    case PC_REF_ITEM:
+    case PC_REF_INDEX:
+        root = e->ref == PC_REF_ITEM    ? PR_ROOT_ITEM
+               : e->ref == PC_REF_INDEX ? PR_ROOT_INDEX
+                                        : PR_ROOT_PARAMS;
+        if (op(m, PR_OP_ROOT) < 0 ||
+            pr_buf_append_u8(m->out, (uint8_t)root) < 0)
+            return -1;
+        break;
+    }
+    for (size_t i = e->ref_member; i < e->nseg; i++)
         if (op_str(m, PR_OP_MEMBER, e->seg[i], strlen(e->seg[i])) < 0)
             return -1;
     return 0;
@@ -129,11 +132,18 @@ static int emit(struct emitter *m, const struct pc_expr *e)
     return -1;
 }
 
-int pc_expr_emit(const struct pc_expr *e, struct pr_buf *out,
-                 uint32_t (*intern)(void *ud, const char *s, size_t n),
-                 void *ud)
+void pc_expr_resolve(struct pc_expr *p, enum pc_ref ref, uint32_t step,
+                     size_t member)
 {
-    struct emitter m = {out, out->len, intern, ud};
+    p->ref = ref;
+    p->ref_step = step;
+    p->ref_member = member < p->nseg ? member : p->nseg;
+}
+
+int pc_expr_emit(const struct pc_expr *e, struct pr_buf *out,
+                 const struct pc_expr_sink *sink)
+{
+    struct emitter m = {out, out->len, sink};
     size_t start = out->len;
     if (emit(&m, e) < 0 || op(&m, PR_OP_END) < 0) {
         out->len = start;

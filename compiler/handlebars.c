@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "template.h"           /* runtime/template.h: the encoding */
+#include "util.h"
 
 /* ---- the tree ---- */
 
@@ -757,7 +758,7 @@ static void report_helper_args(struct cur *c, const char *name, int want,
 {
     pc_report(c->p->ctx, PC_D_TEMPLATE, c->tag,
               "'%s' takes %d argument%s, not %zu", name, want,
-              want == 1 ? "" : "s", got);
+              pr_plural(want), got);
 }
 
 static void unknown_helper(struct cur *c, size_t from, size_t to,
@@ -1194,7 +1195,7 @@ static void check_path(struct pc_ctx *ctx, const struct tpath *p,
     else
         pc_note(ctx, d, (struct pc_loc){0, 0, 0},
                 "its input schema declares %zu input%s", n,
-                n == 1 ? "" : "s");
+                pr_plural(n));
 }
 
 static void check_list(struct pc_ctx *ctx, const struct tlist *l,

@@ -40,6 +40,8 @@ static void usage(FILE *out)
         "  -MT TARGET                 name the rule's target\n"
         "  -MP                        add an empty rule for each dependency\n"
         "  --stdlib DIR               standard library directory\n"
+        "  --allow-path DIR           also read imports, prompt files and\n"
+        "                             sub-workflows under DIR (repeatable)\n"
         "  -W NAME, -WNAME            enable warning NAME\n"
         "  -Wno-NAME                  disable warning NAME\n"
         "  -Werror                    make every warning an error\n"
@@ -228,9 +230,13 @@ int main(int argc, char **argv)
     struct deps_opts deps = {0};
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
+    const char **allow = calloc((size_t)argc + 1, sizeof *allow);
+    size_t nallow = 0;
     int rc = EXIT_OK;
-    if (!files) {
+    if (!files || !allow) {
         fputs("pomlc: error: out of memory\n", stderr);
+        free(files);
+        free(allow);
         return EXIT_ERRORS;
     }
 
@@ -293,6 +299,31 @@ int main(int argc, char **argv)
             stdlib_opt = argv[i];
         } else if (!strncmp(a, "--stdlib=", 9)) {
             stdlib_opt = a + 9;
+        } else if (!strcmp(a, "--allow-path") ||
+                   !strncmp(a, "--allow-path=", 13)) {
+            const char *dir = a[12] == '=' ? a + 13 : NULL;
+            if (!dir && ++i >= argc) {
+                rc = usage_error("'%s' needs a directory", a);
+                goto done;
+            }
+            if (!dir)
+                dir = argv[i];
+            char *real = realpath(dir, NULL);
+            struct stat st;
+            if (!real || stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                free(real);
+                rc = usage_error("'--allow-path' needs a directory, and "
+                                 "'%s' is none", dir);
+                goto done;
+            }
+            allow[nallow] = pr_arena_strdup(&ctx.arena, real);
+            free(real);
+            if (!allow[nallow]) {
+                fputs("pomlc: error: out of memory\n", stderr);
+                rc = EXIT_ERRORS;
+                goto done;
+            }
+            nallow++;
         } else if (!strcmp(a, "-W")) {
             if (++i >= argc) {
                 rc = usage_error("'%s' needs a warning name", a);
@@ -365,6 +396,8 @@ int main(int argc, char **argv)
 
     struct pc_catalog cat;
     pc_catalog_init(&cat, pc_stdlib_dir(stdlib_opt, argv[0]));
+    cat.allow = allow;
+    cat.nallow = nallow;
     for (size_t i = 0; i < nfiles; i++) {
         struct pc_workflow *wf;
         if (is_prompt_file(files[i])) {
@@ -430,6 +463,7 @@ int main(int argc, char **argv)
 
 done:
     free(files);
+    free(allow);
     pc_ctx_free(&ctx);
     return rc;
 }

@@ -331,8 +331,11 @@ static struct pc_prompt *load_partial(struct pc_build *b, const char *name,
             return p;
     }
     for (int k = 0; k < 2; k++) {
-        const char *path = pc_step_file(b, rel[k]);
-        struct pc_source *src = path ? pc_source_read(a, path) : NULL;
+        const char *path = pc_source_file(b, NULL, rel[k], ref->loc,
+                                          "partial");
+        if (!path)
+            return NULL;
+        struct pc_source *src = pc_source_read(a, path);
         if (!src)
             continue;
         struct pc_prompt *p = new_prompt(b, rel[k], path, true);
@@ -378,8 +381,19 @@ static struct pc_prompt *load_prompt(struct pc_build *b, const char *name,
     pc_add_file(b, path);
     if (pc_prompt_parse(b->ctx, src, p, NULL) < 0)
         return NULL;
-    if (p->model_name)
+    if (p->model_name && b->prompt_alone &&
+        pc_catalog_models(b->ctx, b->cat) == 0 &&
+        !pc_catalog_model(b->cat, p->model_name)) {
+        struct pc_diag *d = pc_report(
+            b->ctx, PC_D_UNRESOLVED_MODEL, p->model_loc,
+            "model '%s' is not in the catalog; a workflow using this prompt "
+            "file must define it under 'models:'", p->model_name);
+        const char *near = pc_catalog_suggest_model(b->cat, p->model_name);
+        if (near)
+            pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
+    } else if (p->model_name) {
         p->model = pc_find_model(b, p->model_name, p->model_loc);
+    }
     resolve_partials(b, p);
     return p;
 }
@@ -387,7 +401,8 @@ static struct pc_prompt *load_prompt(struct pc_build *b, const char *name,
 struct pc_prompt *pc_load_prompt(struct pc_build *b, const char *name,
                                  struct pc_loc loc)
 {
-    return load_prompt(b, name, pc_step_file(b, name), loc);
+    const char *path = pc_source_file(b, NULL, name, loc, "prompt file");
+    return path ? load_prompt(b, name, path, loc) : NULL;
 }
 
 /* ---- a step's inputs ---- */
@@ -464,6 +479,8 @@ int pc_lint_prompt(struct pc_ctx *ctx, struct pc_catalog *cat,
     b.cat = cat;
     b.wf = wf;
     b.dir = pc_dir_of(ctx, path);
+    b.root = pc_canonical(ctx, b.dir);
+    b.prompt_alone = true;
     wf->path = path;
     const void *scope = cat->scope;
     cat->scope = wf;

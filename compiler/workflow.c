@@ -764,11 +764,57 @@ static struct pc_expr *literal_list(struct pc_build *b,
     return e;
 }
 
-const char *pc_step_file(struct pc_build *b, const char *path)
+/* Whether the canonical path REAL lies in the canonical directory DIR. */
+static bool inside(const char *real, const char *dir)
 {
-    struct pr_arena *a = &b->ctx->arena;
-    return path[0] == '/' ? pr_arena_strdup(a, path)
-                          : pr_arena_printf(a, "%s/%s", b->dir, path);
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/')
+        return true;
+    return !strncmp(real, dir, n) && (real[n] == '/' || real[n] == '\0');
+}
+
+const char *pc_source_file(struct pc_build *b, const char *dir,
+                           const char *name, struct pc_loc loc,
+                           const char *what)
+{
+    struct pc_ctx *c = b->ctx;
+    struct pr_arena *a = &c->arena;
+    const char *path;
+    if (!strncmp(name, "stdlib:", 7) && !strcmp(what, "sub-workflow"))
+        path = pr_arena_printf(a, "%s/templates/%s.poml", b->cat->dir,
+                               name + 7);
+    else if (!strncmp(name, "stdlib/", 7))
+        path = pr_arena_printf(a, "%s/%s", b->cat->dir, name + 7);
+    else if (name[0] == '/')
+        path = pr_arena_strdup(a, name);
+    else
+        path = pr_arena_printf(a, "%s/%s", dir ? dir : b->dir, name);
+    if (!path) {
+        pc_oom(c);
+        return NULL;
+    }
+    char *r = realpath(path, NULL);
+    if (!r)
+        return path;    /* not there: the reader says it cannot read it */
+    if (!b->cat->real_dir)
+        b->cat->real_dir = pc_canonical(c, b->cat->dir);
+    bool ok = (b->root && inside(r, b->root)) ||
+              (b->cat->real_dir && inside(r, b->cat->real_dir));
+    for (size_t i = 0; !ok && i < b->cat->nallow; i++)
+        ok = inside(r, b->cat->allow[i]);
+    free(r);
+    if (ok)
+        return path;
+    struct pc_diag *d = pc_report(
+        c, PC_D_IMPORT, loc,
+        "%s '%s' is outside the directories pomlc reads: the workflow's "
+        "'%s' and the standard library '%s'", what, name,
+        b->root ? b->root : "?",
+        b->cat->real_dir ? b->cat->real_dir : b->cat->dir);
+    pc_note(c, d, NOLOC,
+            "move the file there, or pass --allow-path DIR to read files "
+            "under DIR too");
+    return NULL;
 }
 
 static struct pc_interp *interp_of(struct pc_build *b,
@@ -1364,9 +1410,32 @@ static const char *const models_keys[] = {
     "context_window", "max_output_tokens", "capabilities",
     "description", NULL};
 
+/* URL has a user (and maybe a password) before its host:
+ * scheme://user[:password]@host... */
+static bool url_has_credentials(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return false;
+    p += 3;
+    size_t auth = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', auth);
+    return at != NULL;
+}
+
 static void read_models_one(struct pc_build *b, const struct pc_node *k,
                             const struct pc_node *def)
 {
+    struct pc_model *shadowed = pc_catalog_model(b->cat, k->str);
+    if (shadowed && !shadowed->owner) {
+        struct pc_diag *d = pc_report(
+            b->ctx, PC_D_SHADOWED_MODEL, k->loc,
+            "model '%s' shadows the catalog's model of that name", k->str);
+        pc_note(b->ctx, d, NOLOC,
+                "steps naming '%s' use this definition, not the "
+                "catalog's (%s); rename it to silence this", k->str,
+                shadowed->provider ? shadowed->provider : "catalog");
+    }
     struct pc_model *m = pc_catalog_add_model(b->ctx, b->cat, k->str);
     if (!m)
         return;
@@ -1394,8 +1463,40 @@ static void read_models_one(struct pc_build *b, const struct pc_node *k,
             pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
                       "'protocol' must be openai or anthropic");
     }
-    if ((v = pc_map_get(def, "base_url")))
-        m->base_url = pc_get_str(b->ctx, v, "base_url");
+    if ((v = pc_map_get(def, "base_url"))) {
+        const char *own = pc_get_str(b->ctx, v, "base_url");
+        /* a provider's key (and its *_BASE_URL) go to the provider's
+           endpoint only: a model with an endpoint of its own names its
+           own key variable */
+        if (own && m->base_url && strcmp(own, m->base_url) &&
+            !pc_map_get(def, "api_key_env") && m->api_key_env &&
+            *m->api_key_env) {
+            struct pc_diag *d = pc_report(
+                b->ctx, PC_D_MODEL_KEY, v->loc,
+                "model '%s' has a base_url of its own: it is not sent "
+                "%s, which belongs to provider '%s'", k->str,
+                m->api_key_env, m->provider);
+            pc_note(b->ctx, d, NOLOC,
+                    "name the variable that holds its key with "
+                    "'api_key_env'");
+        }
+        if (own && m->base_url && strcmp(own, m->base_url)) {
+            if (!pc_map_get(def, "api_key_env"))
+                m->api_key_env = NULL;
+            if (!pc_map_get(def, "base_url_env"))
+                m->base_url_env = NULL;
+        }
+        m->base_url = own;
+        if (own && url_has_credentials(own)) {
+            struct pc_diag *d = pc_report(
+                b->ctx, PC_D_MODEL_KEY, v->loc,
+                "the base_url of model '%s' holds credentials, which the "
+                "plan would store in clear", k->str);
+            pc_note(b->ctx, d, NOLOC,
+                    "take them out of the URL and give the key in the "
+                    "environment, with 'api_key_env'");
+        }
+    }
     if ((v = pc_map_get(def, "api_key_env")))
         m->api_key_env = pc_get_str(b->ctx, v, "api_key_env");
     if ((v = pc_map_get(def, "base_url_env")))
@@ -1594,17 +1695,9 @@ static void import_file(struct pc_build *b, const struct pc_node *where,
                         const char *path, const char *dir, int depth)
 {
     struct pc_ctx *c = b->ctx;
-    char *full;
-    if (strncmp(path, "stdlib/", 7) == 0)
-        full = pr_arena_printf(&c->arena, "%s/%s", b->cat->dir, path + 7);
-    else if (path[0] == '/')
-        full = pr_arena_strdup(&c->arena, path);
-    else
-        full = pr_arena_printf(&c->arena, "%s/%s", dir, path);
-    if (!full) {
-        pc_oom(c);
+    const char *full = pc_source_file(b, dir, path, where->loc, "import");
+    if (!full)
         return;
-    }
     for (size_t i = 0; i < b->nimported; i++)
         if (!strcmp(b->imported[i], full))
             return; /* imported once, whatever the path to it */

@@ -615,9 +615,24 @@ static bool block_layout(struct pcy_state *st, const struct pcy_raw *t)
         return true;
     }
     if (is_key(t->type)) {
-        layout_error(st, PC_D_SYNTAX, t->off, key_len(st, t) + 1,
+        uint32_t n = key_len(st, t);
+        /* printf '{"a": 1}': the quote is inside a plain value, and the
+         * ': ' after it ends the value */
+        if (memchr(st->buf + t->off, '\'', n) ||
+            memchr(st->buf + t->off, '"', n)) {
+            layout_error(st, PC_D_SYNTAX, t->off, n + 1,
+                         "': ' ends this plain value, whose quotes do not "
+                         "protect it: a value that does not start with a "
+                         "quote cannot contain ': '; quote the whole value "
+                         "(in single quotes, each ' inside doubled) or write "
+                         "it as a '|' block scalar on the lines below");
+            return false;
+        }
+        layout_error(st, PC_D_SYNTAX, t->off, n + 1,
                      "a mapping key cannot follow a value on the same line; "
-                     "start it on a new line");
+                     "start it on a new line, or, if ': ' belongs to the "
+                     "value, quote the whole value or use a '|' block "
+                     "scalar");
         return false;
     }
     if (t->type == R_DASH) {

@@ -40,7 +40,6 @@ PR_FUNCS(PR_X)
 
 static const char *const root_names[PR_ROOT_COUNT] = {
     [PR_ROOT_PARAMS] = "params",
-    [PR_ROOT_STEPS] = "steps",
     [PR_ROOT_ITEM] = "item",
     [PR_ROOT_INDEX] = "index",
 };
@@ -63,6 +62,7 @@ size_t pr_arg_size(enum pr_arg arg)
     case PR_ARG_F64:
         return 8;
     case PR_ARG_STR:
+    case PR_ARG_STEP:
     case PR_ARG_TARGET:
         return 4;
     case PR_ARG_ROOT:
@@ -151,6 +151,7 @@ int pr_decode(const uint8_t *code, size_t len, size_t at, struct pr_insn *in)
         in->num = pr_rd_f64(a);
         break;
     case PR_ARG_STR:
+    case PR_ARG_STEP:
     case PR_ARG_TARGET:
         in->u32 = pr_rd_u32(a);
         break;
@@ -234,6 +235,9 @@ int pr_disasm(const uint8_t *code, size_t len,
         }
         case PR_ARG_COUNT:
             fprintf(out, " %u", in.a);
+            break;
+        case PR_ARG_STEP:
+            fprintf(out, " %lu", (unsigned long)in.u32);
             break;
         case PR_ARG_TARGET:
             fprintf(out, " -> %04lx", (unsigned long)in.u32);

@@ -33,12 +33,13 @@
  *   0x04  num     f64             push the number
  *   0x05  str     u32 string      push the string
  *   0x06  root    u8 root         push a root value: 0 params (object of
- *                                 the run's parameters), 1 steps (object
- *                                 of finished steps' outputs by id), 2
- *                                 item (the for_each element), 3 index
- *                                 (the for_each position, a number)
- *   0x07  name    u32 string      push the value of a bare name, resolved
- *                                 by the runtime; unknown names are errors
+ *                                 the run's parameters), 1 item (the
+ *                                 for_each element), 2 index (the
+ *                                 for_each position, a number)
+ *   0x07  step    u32 step        push the outputs of the step at that
+ *                                 index of the plan's STEPS (its
+ *                                 position in topological order), an
+ *                                 object; null while it has not finished
  *   0x08  member  u32 string      pop v; push v's member of that name:
  *                                 null when v is null or has no such key
  *   0x09  index   -               pop i, pop v; push v[i]: list element
@@ -72,6 +73,12 @@
  *                                 pop argc arguments (the first argument
  *                                 deepest); push the function's result
  *
+ * pomlc resolves every reference and records the decision: ${params.x}
+ * and a bare ${x} naming a parameter are `root 0, member "x"`;
+ * ${steps.id.out} and a bare ${id.out} are `step I, member "out"` with I
+ * the index of step id; ${item} and ${index} are roots 1 and 2.  The
+ * runtime looks no name up.
+ *
  * Functions (u8 id: name/arity): 0 len/1, 1 contains/2, 2 startsWith/2,
  * 3 endsWith/2, 4 join/2, 5 default/2, 6 lower/1, 7 upper/1.  argc must
  * equal the arity.
@@ -99,7 +106,7 @@
 
 /* Version of this encoding; it changes only with the plan's major
  * version, which is what a reader checks. */
-#define PR_BYTECODE_VERSION 1
+#define PR_BYTECODE_VERSION 2
 
 /* Deepest evaluation stack; pomlc rejects expressions that would need more. */
 #define PR_EVAL_STACK 256
@@ -110,6 +117,7 @@ enum pr_arg {
     PR_ARG_F64,                 /* f64 */
     PR_ARG_STR,                 /* u32 string index */
     PR_ARG_ROOT,                /* u8 enum pr_root */
+    PR_ARG_STEP,                /* u32 step index */
     PR_ARG_COUNT,               /* u16 */
     PR_ARG_TARGET,              /* u32 jump target */
     PR_ARG_CALL                 /* u8 enum pr_func, u8 argc */
@@ -124,7 +132,7 @@ enum pr_arg {
     X(NUM, 0x04, "num", PR_ARG_F64)                                          \
     X(STR, 0x05, "str", PR_ARG_STR)                                          \
     X(ROOT, 0x06, "root", PR_ARG_ROOT)                                       \
-    X(NAME, 0x07, "name", PR_ARG_STR)                                        \
+    X(STEP, 0x07, "step", PR_ARG_STEP)                                        \
     X(MEMBER, 0x08, "member", PR_ARG_STR)                                    \
     X(INDEX, 0x09, "index", PR_ARG_NONE)                                     \
     X(LIST, 0x0a, "list", PR_ARG_COUNT)                                      \
@@ -163,9 +171,8 @@ enum {
 
 enum pr_root {
     PR_ROOT_PARAMS = 0,
-    PR_ROOT_STEPS = 1,
-    PR_ROOT_ITEM = 2,
-    PR_ROOT_INDEX = 3,
+    PR_ROOT_ITEM = 1,
+    PR_ROOT_INDEX = 2,
     PR_ROOT_COUNT
 };
 
@@ -208,8 +215,9 @@ struct pr_insn {
     enum pr_arg arg;            /* its operand layout */
     size_t at, next;            /* its offset and the next instruction's */
     double num;                 /* NUM: the number (not checked finite) */
-    uint32_t u32;               /* STR, NAME, MEMBER: string; AND, OR:
-                                   target (not checked) */
+    uint32_t u32;               /* STR, MEMBER: string; STEP: a step
+                                   index; AND, OR: target (none
+                                   checked) */
     unsigned a, b;              /* ROOT: a root; LIST: a count; CALL: a
                                    function, b argc (none checked) */
     unsigned pops;              /* values always taken from the stack;

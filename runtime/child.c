@@ -61,7 +61,14 @@ int pr_spawn_start(const struct pr_spawn *s, struct pr_child *c, char *err,
     posix_spawn_file_actions_adddup2(&fa, c->out_fd, 1);
     posix_spawn_file_actions_adddup2(&fa, c->err_fd, 2);
     int rc = 0;
-    if (s->dir) {
+    /* a step gets standard input, output and error only: nothing of
+       pomlrun's (the --events file, the HTTP client's sockets) and
+       nothing pomlrun inherited; descriptors pomlrun opens are
+       close-on-exec as well, for systems without closefrom */
+#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
+    rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+    if (rc == 0 && s->dir) {
 #ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCHDIR_NP
         rc = posix_spawn_file_actions_addchdir_np(&fa, s->dir);
 #else

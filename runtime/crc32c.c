@@ -1,13 +1,28 @@
 /* crc32c.c -- CRC-32C (Castagnoli) for the plan checksums
  *
- * Slicing-by-8 over tables built once; about 2 GB/s, so checking a plan of
- * a hundred thousand steps costs a few milliseconds.
+ * The processor's own CRC-32C instruction where it has one (x86-64 SSE4.2
+ * crc32, ARMv8 CRC32C), chosen once at run time, else slicing-by-8 over
+ * tables built once.  The instruction does 8 bytes in a few cycles, several
+ * times the tables' speed, which matters because a plan is checked whole
+ * every time pomlrun loads it.  Both give the same value for every input.
  */
 #include "plan.h"
 
 #include <pthread.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#define CRC_HW_X86 1
+#elif defined(__aarch64__) && defined(__linux__) && \
+    (defined(__GNUC__) || defined(__clang__))
+#include <arm_acle.h>
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#define CRC_HW_ARM 1
+#endif
+
 static uint32_t table[8][256];
+static uint32_t (*impl)(uint32_t, const uint8_t *, size_t);
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void init_tables(void)
@@ -24,11 +39,9 @@ static void init_tables(void)
                           table[0][table[t - 1][i] & 0xFF];
 }
 
-uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len)
+/* CRC over the inverted register: the callers invert before and after */
+static uint32_t crc_tables(uint32_t crc, const uint8_t *p, size_t len)
 {
-    pthread_once(&once, init_tables);
-    const uint8_t *p = data;
-    crc = ~crc;
     while (len >= 8) {
         uint32_t lo = crc ^ pr_rd_u32(p);
         uint32_t hi = pr_rd_u32(p + 4);
@@ -41,5 +54,74 @@ uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len)
     }
     while (len--)
         crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xFF];
-    return ~crc;
+    return crc;
+}
+
+#if defined(CRC_HW_X86)
+__attribute__((target("sse4.2"))) static uint32_t
+crc_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint64_t c = crc;
+    uint64_t w;
+    for (; len >= 8; p += 8, len -= 8) {
+        memcpy(&w, p, 8);
+        c = _mm_crc32_u64(c, w);
+    }
+    crc = (uint32_t)c;
+    while (len--)
+        crc = _mm_crc32_u8(crc, *p++);
+    return crc;
+}
+
+static int have_hw(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2");
+}
+#elif defined(CRC_HW_ARM)
+__attribute__((target("+crc"))) static uint32_t
+crc_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint64_t w;
+    for (; len >= 8; p += 8, len -= 8) {
+        memcpy(&w, p, 8);
+        crc = __crc32cd(crc, w);
+    }
+    while (len--)
+        crc = __crc32cb(crc, *p++);
+    return crc;
+}
+
+static int have_hw(void)
+{
+    return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0;
+}
+#endif
+
+static void init(void)
+{
+    init_tables();
+    impl = crc_tables;
+#if defined(CRC_HW_X86) || defined(CRC_HW_ARM)
+    if (have_hw())
+        impl = crc_hw;
+#endif
+}
+
+uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    pthread_once(&once, init);
+    return ~impl(~crc, data, len);
+}
+
+uint32_t pr_crc32c_portable(uint32_t crc, const void *data, size_t len)
+{
+    pthread_once(&once, init);
+    return ~crc_tables(~crc, data, len);
+}
+
+const char *pr_crc32c_method(void)
+{
+    pthread_once(&once, init);
+    return impl == crc_tables ? "tables" : "instruction";
 }

@@ -305,8 +305,6 @@ static int op_root(struct vm *m, unsigned root)
     switch (root) {
     case PR_ROOT_PARAMS:
         return push(m, e->params, false, 0);
-    case PR_ROOT_STEPS:
-        return push(m, e->steps, false, 0);
     case PR_ROOT_ITEM:
         if (!e->has_item)
             return fail(m, "'item' is only defined inside for_each");
@@ -319,16 +317,14 @@ static int op_root(struct vm *m, unsigned root)
     return fail(m, "invalid bytecode: unknown root %u", root);
 }
 
-static int op_name(struct vm *m, uint32_t idx)
+static int op_step(struct vm *m, uint32_t idx)
 {
-    size_t n;
-    const char *s = get_str(m, idx, &n);
-    if (!s)
-        return -1;
-    cJSON *v = m->env->name ? m->env->name(m->env->ud, s, n) : NULL;
-    if (!v)
-        return fail(m, "undefined name '%.*s'", (int)(n > 64 ? 64 : n), s);
-    return push(m, v, false, 0);
+    const struct pr_eval_env *e = m->env;
+    if (idx >= e->nsteps || !e->step)
+        return fail(m, "invalid bytecode: step index %lu out of range",
+                    (unsigned long)idx);
+    cJSON *v = e->step(e->ud, idx);
+    return push(m, v ? v : &k_null, false, 0);
 }
 
 static int op_member(struct vm *m, uint32_t idx)
@@ -338,12 +334,6 @@ static int op_member(struct vm *m, uint32_t idx)
     if (!s)
         return -1;
     struct slot *top = &m->st[m->sp - 1];
-    if (m->env->step && top->v == m->env->steps && m->env->steps) {
-        cJSON *v = m->env->step(m->env->ud, s, n);
-        drop(top);
-        top->v = v ? v : &k_null;
-        return 0;
-    }
     if (cJSON_IsNull(top->v)) {
         drop(top);
         top->v = &k_null;
@@ -718,8 +708,8 @@ static int step(struct vm *m, const uint8_t *code, size_t len, size_t *pc,
     }
     case PR_OP_ROOT:
         return op_root(m, in.a);
-    case PR_OP_NAME:
-        return op_name(m, in.u32);
+    case PR_OP_STEP:
+        return op_step(m, in.u32);
     case PR_OP_MEMBER:
         return op_member(m, in.u32);
     case PR_OP_INDEX:

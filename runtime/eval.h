@@ -24,16 +24,13 @@ struct pr_eval_env {
     /* The string table: bytes of string IDX and their count in *len, or
      * NULL when IDX is out of range (an error). */
     const char *(*str)(void *ud, uint32_t idx, size_t *len);
-    /* A bare name (not params, steps, item or index): its value, or NULL
-     * when the name is unknown (an error).  May itself be NULL. */
-    cJSON *(*name)(void *ud, const char *name, size_t len);
-    /* steps.ID: the outputs of step ID, or NULL (reads as null).  When
-     * set, member reads of the steps object go through it (a run looks
-     * steps up by index, not by scanning an object).  May be NULL. */
-    cJSON *(*step)(void *ud, const char *id, size_t len);
+    /* The outputs of the step at INDEX (below nsteps; the STEP
+     * instruction), or NULL while it has not finished (reads as null).
+     * May itself be NULL when nsteps is 0. */
+    cJSON *(*step)(void *ud, uint32_t index);
+    uint32_t nsteps;            /* STEP indices at or above it are errors */
     void *ud;                   /* passed to the callbacks */
     cJSON *params;              /* object of parameters */
-    cJSON *steps;               /* object: step id -> its outputs */
     cJSON *item;                /* the for_each element, when has_item */
     long long index;            /* its position, when has_item */
     bool has_item;

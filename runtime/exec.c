@@ -80,62 +80,29 @@ static cJSON *job_view(struct pr_job *j)
     return j->outputs;
 }
 
-struct lookup {
-    struct pr_run *run;
-    const struct pr_plan *plan;
-};
-
-/* Step ids are unique; a run keeps no index of them, so it searches the
- * step's own dependencies first (nearly always where a reference points)
- * and then every step. */
-static cJSON *find_step(struct pr_run *r, uint32_t from, const char *id,
-                        size_t n)
-{
-    const struct pr_step *s = &r->steps[from];
-    for (uint32_t k = 0; k < s->deps.n; k++) {
-        uint32_t d = pr_plan_list_at(r->plan, s->deps, k) & ~PR_EDGE_AFTER;
-        if (d < r->nsteps && strlen(r->steps[d].id) == n &&
-            !memcmp(r->steps[d].id, id, n))
-            return r->jobs[d].status >= PR_ST_SUCCEEDED
-                       ? job_view(&r->jobs[d])
-                       : NULL;
-    }
-    for (uint32_t d = 0; d < r->nsteps; d++)
-        if (strlen(r->steps[d].id) == n && !memcmp(r->steps[d].id, id, n))
-            return r->jobs[d].status >= PR_ST_SUCCEEDED
-                       ? job_view(&r->jobs[d])
-                       : NULL;
-    return NULL;
-}
-
-struct env_ud {
-    struct pr_run *r;
-    uint32_t step;
-};
-
 static const char *env_str(void *ud, uint32_t idx, size_t *len)
 {
-    return plan_str((void *)((struct env_ud *)ud)->r->plan, idx, len);
+    return plan_str((void *)((struct pr_run *)ud)->plan, idx, len);
 }
 
-static cJSON *env_step(void *ud, const char *id, size_t n)
+/* The STEP instruction: the plan gives the index, checked below nsteps. */
+static cJSON *env_step(void *ud, uint32_t index)
 {
-    struct env_ud *e = ud;
-    return find_step(e->r, e->step, id, n);
+    struct pr_run *r = ud;
+    return r->jobs[index].status >= PR_ST_SUCCEEDED
+               ? job_view(&r->jobs[index])
+               : NULL;
 }
 
 int pr_run_expr_item(struct pr_job *j, struct pr_code code, cJSON *item,
                      long long index, bool has_item, cJSON **out, char *err,
                      size_t errcap)
 {
-    static cJSON steps_marker;  /* member reads go through env_step */
     struct pr_run *r = j->run;
-    struct env_ud ud = {r, j->step};
     struct pr_eval_env env = {
-        .str = env_str, .name = NULL, .step = env_step, .ud = &ud,
-        .params = r->params, .steps = &steps_marker,
-        .item = item, .index = index, .has_item = has_item};
-    steps_marker.type = cJSON_Object;
+        .str = env_str, .step = env_step, .nsteps = r->nsteps, .ud = r,
+        .params = r->params, .item = item, .index = index,
+        .has_item = has_item};
     return pr_eval(code.p, code.len, &env, out, err, errcap);
 }
 
@@ -265,6 +232,19 @@ const cJSON *pr_job_main_output(const struct pr_job *j)
             return v;
     }
     return NULL;
+}
+
+cJSON *pr_reply_output(const cJSON *json, const char *text,
+                       const char *name, uint32_t noutputs)
+{
+    const cJSON *f = cJSON_IsObject(json)
+                         ? cJSON_GetObjectItemCaseSensitive(json, name)
+                         : NULL;
+    if (f)
+        return cJSON_Duplicate(f, true);
+    if (noutputs != 1)
+        return cJSON_CreateNull();
+    return json ? cJSON_Duplicate(json, true) : cJSON_CreateString(text);
 }
 
 /* ---- the ready heap ---- */
@@ -743,11 +723,12 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
     uint32_t max = s->max_attempts ? s->max_attempts : 1;
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
-        /* the server's wish, within the step's max_delay (60 s at most
-           when it has none) */
-        double cap = s->max_delay > 0 ? s->max_delay : 60;
+        /* the server's wish (Retry-After), up to PR_RETRY_AFTER_MAX as
+           the providers' SDKs honour it: the step's max_delay bounds
+           its own backoff, not what the server asks for */
         if (j->retry_after > d)
-            d = j->retry_after < cap ? j->retry_after : cap;
+            d = j->retry_after < PR_RETRY_AFTER_MAX ? j->retry_after
+                                                    : PR_RETRY_AFTER_MAX;
         pr_report_note(r, j, "attempt %u failed (%s); retrying in %.2f s",
                        j->attempts, reason ? reason : "failed", d);
         j->timer = pr_loop_timer(r->loop, d, on_retry, j);
@@ -949,7 +930,7 @@ static void kill_stragglers(void *ud)
 static void make_run_id(struct pr_run *r)
 {
     unsigned char b[16];
-    FILE *f = fopen("/dev/urandom", "rb");
+    FILE *f = fopen("/dev/urandom", "rbe");
     size_t got = f ? fread(b, 1, sizeof b, f) : 0;
     if (f)
         fclose(f);

@@ -503,7 +503,7 @@ static void agg_cmd_start(struct pr_job *j)
         return;
     }
     items_path(j, path, sizeof path);
-    FILE *f = fopen(path, "wb");
+    FILE *f = fopen(path, "wbe");
     bool ok = f && fputs(text, f) >= 0;
     if (f && fclose(f) != 0)
         ok = false;

@@ -219,13 +219,12 @@ static bool reserved_output(const char *name)
     return false;
 }
 
-/* A value written by a step: JSON when it parses as JSON, else text.  A
- * NUL, raw or as \u0000 in JSON, becomes U+FFFD (no value can carry it
- * to a process). */
-static cJSON *output_value(const char *s, size_t n)
+/* Text that parses as JSON as that JSON value, else NULL.  A \u0000 in
+ * JSON becomes U+FFFD (no value can carry a NUL to a process). */
+static cJSON *json_value(const char *s, size_t n)
 {
     if (n == 0 || memchr(s, '\0', n))
-        return pr_text_value(s, n, NULL);
+        return NULL;
     char *t = strndup(s, n);
     if (!t)
         return NULL;
@@ -234,6 +233,14 @@ static cJSON *output_value(const char *s, size_t n)
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithOpts(t, &end, 1);
     free(t);
+    return v;
+}
+
+/* A value written by a step: JSON when it parses as JSON, else text (a
+ * NUL becomes U+FFFD). */
+static cJSON *output_value(const char *s, size_t n)
+{
+    cJSON *v = json_value(s, n);
     return v ? v : pr_text_value(s, n, NULL);
 }
 
@@ -629,7 +636,7 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
     int code = pr_proc_status(status, reason, sizeof reason);
     pr_job_output(j, "exit_code", cJSON_CreateNumber(code));
     bool ok = code == 0;
-    FILE *f = out_path ? fopen(out_path, "rb") : NULL;
+    FILE *f = out_path ? fopen(out_path, "rbe") : NULL;
     if (f) {
         char *text = malloc(OUTPUT_FILE_CAP + 1);
         size_t n = text ? fread(text, 1, OUTPUT_FILE_CAP + 1, f) : 0;
@@ -650,24 +657,29 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
         }
         free(text);
     }
-    /* a step that declares one output and does not write it hands on
-       its standard output */
+    /* standard output that parses as JSON gives the declared outputs the
+       step did not write, as an LLM reply does (pr_reply_output); a JSON
+       object or array is also the step's json output, so that it is the
+       main output (a number or a word stays text there) */
+    const char *so = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(j->outputs, "stdout"));
+    cJSON *json = so ? json_value(so, strlen(so)) : NULL;
     for (uint32_t k = 0; k < s->outputs.n; k++) {
         const char *name = pr_plan_str(
             plan, pr_plan_list_at(plan, s->outputs, k), NULL);
         if (cJSON_GetObjectItemCaseSensitive(j->outputs, name))
             continue;
-        cJSON *v = NULL;
-        if (s->outputs.n == 1) {
-            const char *so = cJSON_GetStringValue(
-                cJSON_GetObjectItemCaseSensitive(j->outputs, "stdout"));
-            v = output_value(so ? so : "", so ? strlen(so) : 0);
-        } else {
+        cJSON *v = pr_reply_output(json, so ? so : "", name, s->outputs.n);
+        if (s->outputs.n != 1 &&
+            !cJSON_GetObjectItemCaseSensitive(json, name))
             pr_report_note(j->run, j, "did not write its output '%s'", name);
-            v = cJSON_CreateNull();
-        }
         pr_job_output(j, name, v);
     }
+    if ((cJSON_IsObject(json) || cJSON_IsArray(json)) &&
+        !cJSON_GetObjectItemCaseSensitive(j->outputs, "json"))
+        pr_job_output(j, "json", json);
+    else
+        cJSON_Delete(json);
     pr_job_finish(j, ok, ok ? NULL : reason, true);
 }
 

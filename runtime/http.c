@@ -209,6 +209,7 @@ static void finish(struct pr_http_req *r, CURLcode code)
     res.retry_after = r->retry_after;
     res.should_retry = r->should_retry;
     res.cancelled = r->cancelled;
+    res.timed_out = code == CURLE_OPERATION_TIMEDOUT;
     r->o.on_done(r->o.ud, &res);
     curl_multi_remove_handle(r->h->multi, r->easy);
     curl_easy_cleanup(r->easy);

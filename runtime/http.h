@@ -25,6 +25,7 @@ struct pr_http_result {
     double retry_after;         /* seconds from retry-after(-ms), or -1 */
     int should_retry;           /* x-should-retry: 1 true, 0 false, -1 */
     int cancelled;              /* pr_http_cancel was called */
+    int timed_out;              /* the request's timeout ended it */
 };
 
 struct pr_http_opts {

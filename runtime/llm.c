@@ -108,6 +108,9 @@ struct call {
     char *stream_error;
     char key[17];
     char *req_body;
+    char *secret;               /* the API key sent, to redact from
+                                   what comes back; NULL: none */
+    size_t redacted_to;         /* raw is redacted up to here */
 };
 
 /* ---- small helpers ---- */
@@ -797,6 +800,34 @@ static void parse_sse(struct call *c)
     }
 }
 
+/* Masks every whole occurrence of the key sent in the reply received so
+ * far (its "Bearer " form included), before anything parses, prints or
+ * records it: a server that quotes the key back (an error message) must
+ * not put it in a log line, the result, an event or a cassette.  The
+ * mask has the key's length, so offsets into the reply stay valid;
+ * bytes that may begin an occurrence completed by the next chunk wait
+ * for it. */
+static void redact(struct call *c)
+{
+    size_t k = c->secret ? strlen(c->secret) : 0;
+    if (!k || c->raw.len < k)
+        return;
+    char *b = (char *)c->raw.data;
+    size_t i = c->redacted_to;
+    for (; i + k <= c->raw.len; i++) {
+        if (b[i] != c->secret[0] || memcmp(b + i, c->secret, k))
+            continue;
+        static const char mark[] = "[redacted]";
+        for (size_t j = 0; j < k; j++)
+            b[i + j] = k >= sizeof mark - 1 && j < sizeof mark - 2
+                           ? mark[j]
+                       : k >= sizeof mark - 1 && j == k - 1 ? ']'
+                                                            : '*';
+        i += k - 1;
+    }
+    c->redacted_to = i;
+}
+
 static int on_data(void *ud, const char *p, size_t n)
 {
     struct call *c = ud;
@@ -804,6 +835,7 @@ static int on_data(void *ud, const char *p, size_t n)
         return -1;
     if (pr_buf_append(&c->raw, p, n) < 0)
         return -1;
+    redact(c);
     if (c->stream)
         parse_sse(c);
     return 0;
@@ -879,6 +911,10 @@ static bool is_quota_error(const struct call *c)
 
 static void free_call(struct call *c)
 {
+    if (c->secret) {
+        memset(c->secret, 0, strlen(c->secret));
+        free(c->secret);
+    }
     pr_buf_free(&c->raw);
     pr_buf_free(&c->text);
     cJSON_Delete(c->tools);
@@ -956,21 +992,14 @@ static const char *outputs(struct call *c, const struct pr_model *m,
                                "%s", err);
             return why;
         }
-        for (uint32_t k = 0; k < s->outputs.n; k++) {
-            const char *name = pr_plan_str(
-                p, pr_plan_list_at(p, s->outputs, k), NULL);
-            cJSON *f = cJSON_GetObjectItemCaseSensitive(json, name);
-            put(o, name, f ? cJSON_Duplicate(f, true)
-                         : s->outputs.n == 1 ? cJSON_Duplicate(json, true)
-                                             : cJSON_CreateNull());
-        }
-        put(o, "json", json);
-    } else {
-        for (uint32_t k = 0; k < s->outputs.n; k++)
-            put(o, pr_plan_str(p, pr_plan_list_at(p, s->outputs, k), NULL),
-                s->outputs.n == 1 ? cJSON_CreateString(text)
-                                  : cJSON_CreateNull());
     }
+    for (uint32_t k = 0; k < s->outputs.n; k++) {
+        const char *name = pr_plan_str(p, pr_plan_list_at(p, s->outputs, k),
+                                       NULL);
+        put(o, name, pr_reply_output(json, text, name, s->outputs.n));
+    }
+    if (json)
+        put(o, "json", json);
     return NULL;
 }
 
@@ -1026,10 +1055,14 @@ static void on_done(void *ud, const struct pr_http_result *res)
     struct pr_llm_reply rep = {.retryable = true, .why = why,
                                .retry_after = res->retry_after,
                                .cancelled = res->cancelled != 0};
-    bool ok = false;
+    bool ok = false, whole = false;     /* WHOLE: a complete reply */
     if (res->cancelled) {
         snprintf(why, sizeof why, "cancelled");
         rep.retryable = false;
+    } else if (res->timed_out) {
+        /* the request's limit is the step's timeout: the same reason
+           as when the step's own timer ends the attempt */
+        snprintf(why, sizeof why, "timeout");
     } else if (res->curl_code) {
         snprintf(why, sizeof why, "%s: %s", m.name,
                  res->error ? res->error : "request failed");
@@ -1043,14 +1076,13 @@ static void on_done(void *ud, const struct pr_http_result *res)
             rep.retryable = res->should_retry == 1;
         if (st == 429 && is_quota_error(c))
             rep.retryable = false;
+        bool nokey = st == 401 && !c->had_key;
         snprintf(why, sizeof why, "%s: HTTP %ld%s%s%s%s", m.name, st, msg,
-                 st == 401 && !c->had_key ? " (no API key was sent: set " : "",
-                 st == 401 && !c->had_key
-                     ? (m.api_key_env[0] ? m.api_key_env
-                        : c->anthropic   ? "ANTHROPIC_API_KEY"
-                                         : "OPENAI_API_KEY")
-                     : "",
-                 st == 401 && !c->had_key ? ")" : "");
+                 !nokey               ? ""
+                 : m.api_key_env[0]   ? " (no API key was sent: set "
+                                      : " (no API key was sent: the model "
+                                        "names no api_key_env",
+                 nokey ? m.api_key_env : "", nokey ? ")" : "");
     } else {
         const char *ct = res->content_type ? res->content_type : "";
         bool sse = !strncmp(ct, "text/event-stream", 17);
@@ -1081,6 +1113,7 @@ static void on_done(void *ud, const struct pr_http_result *res)
                      m.name, ct, res->status);
             rep.retryable = false;
         }
+        whole = ok;
         if (ok) {
             char bad_buf[600];
             const char *bad = outputs(c, &m, &rep.outputs, &rep.cost, bad_buf,
@@ -1096,12 +1129,17 @@ static void on_done(void *ud, const struct pr_http_result *res)
         }
     }
     rep.ok = ok;
-    /* a refusal of the request itself (4xx) says nothing of the
-       server's health: it neither opens nor closes the breaker */
-    bool client_error = !ok && !rep.retryable && res->status >= 400 &&
-                        res->status < 500;
+    /* the breaker counts what says the provider is unhealthy: no
+       connection, a timeout, 408, 429, 5xx, a stream that broke off; a
+       whole reply is a healthy provider, whatever its content (a reply
+       that misses its schema is the step's to retry); a refusal of the
+       request itself (other 4xx) neither opens nor closes it */
+    long st = res->status;
+    bool sick = res->curl_code || st == 408 || st == 429 || st >= 500 ||
+                (st >= 200 && st <= 299 && !whole);
+    bool client_error = !sick && st >= 300;
     if (!res->cancelled && !client_error)
-        breaker_result(r, &L->models[c->model], ok);
+        breaker_result(r, &L->models[c->model], !sick);
     conclude(c, &rep);
 }
 
@@ -1178,22 +1216,29 @@ static void send_call(struct call *c)
         return;
     }
     const char *path = c->anthropic ? "/messages" : "/chat/completions";
-    /* the endpoint and the key: the model's variables, then (for the
-       providers they belong to, as their SDKs do) OPENAI_* or
-       ANTHROPIC_*, then the catalog; a key never goes to a server of
-       another provider */
-    const char *own = c->anthropic ? "anthropic" : "openai";
-    bool official = !strcmp(m.provider, own);
+    /* the endpoint and the key: the variables the model names, nothing
+       else (the compiler gives a provider's variables only to models
+       of the provider's own endpoint), so that no plan sends a
+       well-known key to a host of its choosing */
     const char *base = env_or_null(m.base_url_env);
-    if (!base && official)
-        base = env_or_null(c->anthropic ? "ANTHROPIC_BASE_URL"
-                                        : "OPENAI_BASE_URL");
     if (!base)
         base = m.base_url;
     const char *key = env_or_null(m.api_key_env);
-    if (!key && !m.api_key_env[0] && official)
-        key = env_or_null(c->anthropic ? "ANTHROPIC_API_KEY"
-                                       : "OPENAI_API_KEY");
+    if (key && strpbrk(key, "\r\n")) {
+        /* a line break would end the header and start another */
+        snprintf(why, sizeof why,
+                 "the key in %s holds a line break (CR or LF), which "
+                 "would add request headers; set it to the key alone",
+                 m.api_key_env);
+        c->slot->in_flight--;
+        fail_call(c, why, false);
+        return;
+    }
+    if (key && !(c->secret = strdup(key))) {
+        c->slot->in_flight--;
+        fail_call(c, "out of memory", false);
+        return;
+    }
     if (!base || !*base) {
         snprintf(why, sizeof why, "model '%s' has no base URL; set %s",
                  m.name, m.base_url_env[0] ? m.base_url_env : "base_url");

@@ -19,7 +19,7 @@
  *   12     4     header size, 64
  *   16     8     file size: must equal the file's size
  *   24     4     incompatible flags: every bit unknown to the reader refuses
- *                the file; version 1 defines none, so it must be 0
+ *                the file; version 2 defines none, so it must be 0
  *   28     4     number of sections
  *   32     8     offset of the section table
  *   40     4     CRC-32C of the header with this field and the next zero
@@ -30,8 +30,8 @@
  * most once: u32 id, u32 flags (zero), u32 offset, u32 size.  A section
  * lies after the header and before the section table, starts on an 8-byte
  * boundary and overlaps no other section.  Every section the file's minor
- * version defines must be present (1 to 15 in 1.0, 1 to 16 from 1.1);
- * unknown ids are skipped (a minor version may add sections).
+ * version defines must be present (1 to 16 in 2.0); unknown ids are
+ * skipped (a minor version may add sections).
  *
  * STRINGS (id 1).  Records of u32 length, the bytes, a NUL.  A string
  * reference is the byte offset of a record; 0 is the empty string.  The
@@ -77,7 +77,7 @@
  * list offset (maps: child count string entries in LISTS).  Children of a
  * node come after it.
  *
- * SUBPLANS (id 16, from format 1.1) makes a plan self-contained: the plans
+ * SUBPLANS (id 16) makes a plan self-contained: the plans
  * of the sub-workflows its steps name, embedded whole.  The section starts
  * with N records (PR_SUBPLAN_FIELDS): a name, the byte offset of the plan
  * from the start of the section and its size; the first record's offset is
@@ -87,10 +87,9 @@
  * before (zero padding between them), so no two share a byte.  Each is a
  * complete plan, validated by the same rules, nested at most
  * PR_PLAN_MAX_DEPTH levels below the outermost.  The `workflow` field of
- * every workflow step is the very string reference of a record's name.  In
- * a 1.0 plan section 16 is unknown: skipped, and nothing is embedded.
+ * every workflow step is the very string reference of a record's name.
  *
- * PROMPTS (id 15, from format 1.2) records (PR_PROMPT_FIELDS): the prompt
+ * PROMPTS (id 15) records (PR_PROMPT_FIELDS): the prompt
  * files the steps name (kind 0) and the partials their templates include
  * (kind 1), each with its compiled template in CODE and its frontmatter:
  * model (resolved), config, input schema and defaults, output format and
@@ -99,13 +98,19 @@
  * (kind, name) once.  A prompt's name is the `prompt_file` of the steps
  * naming it, the very string reference: a step finds its prompt by
  * pr_plan_prompt_find.  A partial's name is its file, relative to the
- * workflow's directory.  Partial instructions name records by index.  In
- * formats 1.0 and 1.1 the section is reserved and must be empty.
+ * workflow's directory.  Partial instructions name records by index.
+ *
+ * CODE (id 9) holds the expressions' bytecode (bytecode.h).  Every
+ * reference in it is resolved by pomlc: a parameter is read as a member of
+ * the params root, a step by its index in STEPS (the STEP instruction,
+ * verified below the number of steps), so pomlrun looks no name up.
  *
  * VERSIONING.  The major version changes when a reader of the previous one
- * would misread a file; the minor version when fields or sections are only
- * added, in bytes the old reader ignores (reserved bytes it checks must
- * stay zero in old fields).  A new requirement that old readers must
+ * would misread a file (2.0: steps referred to by index, not by name, in
+ * the bytecode; a 2.x reader refuses 1.x plans, which pomlc rebuilds);
+ * the minor version when fields or sections are only added, in bytes the
+ * old reader ignores (reserved bytes it checks must stay zero in old
+ * fields).  A new requirement that old readers must
  * honour sets an incompatible flag.
  */
 #ifndef POML_PLAN_H
@@ -119,8 +124,8 @@
 #include "util.h"
 
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
-#define PR_PLAN_MAJOR 1
-#define PR_PLAN_MINOR 2
+#define PR_PLAN_MAJOR 2
+#define PR_PLAN_MINOR 0
 #define PR_PLAN_HEADER_SIZE 64
 #define PR_PLAN_NONE 0xFFFFFFFFu
 #define PR_EDGE_AFTER 0x80000000u
@@ -141,9 +146,8 @@ enum pr_section {
     PR_SEC_TOOLS = 12,
     PR_SEC_AGGS = 13,
     PR_SEC_ALERTS = 14,
-    PR_SEC_PROMPTS = 15,        /* prompt files and partials, from 1.2;
-                                   reserved, empty in 1.0 and 1.1 */
-    PR_SEC_SUBPLANS = 16,       /* embedded sub-workflow plans, from 1.1 */
+    PR_SEC_PROMPTS = 15,        /* prompt files and partials */
+    PR_SEC_SUBPLANS = 16,       /* embedded sub-workflow plans */
     PR_SEC_COUNT = 16           /* the highest id */
 };
 
@@ -403,8 +407,8 @@ struct pr_plan {
     } sec[PR_SEC_COUNT + 1];
     uint32_t nparams, nsteps, nmodels, nphases, ntools, naggs, nalerts;
     uint32_t ninterps, nparts, ntvals, nlists;
-    uint32_t nsubplans;         /* 0 in a 1.0 plan */
-    uint32_t nprompts;          /* 0 before 1.2 */
+    uint32_t nsubplans;
+    uint32_t nprompts;
 };
 
 /* A decoded list reference. */
@@ -510,12 +514,12 @@ const char *pr_plan_str(const struct pr_plan *p, uint32_t ref, size_t *len);
 /* The embedded plan of the sub-workflow NAME (a step's `workflow`): 0 with
  * its bytes, validated with P and valid while P is open, in *DATA and
  * *SIZE (for pr_plan_load_mem, or to write to a file); -1, NULL and 0 when
- * P has none by that name (always in a 1.0 plan). */
+ * P has none by that name. */
 int pr_plan_subplan(const struct pr_plan *p, const char *name,
                     const uint8_t **data, size_t *size);
 
 /* The PROMPTS record of the prompt file NAME (a step's `prompt_file`):
- * its index, or PR_PLAN_NONE when there is none (always before 1.2). */
+ * its index, or PR_PLAN_NONE when there is none. */
 uint32_t pr_plan_prompt_find(const struct pr_plan *p, const char *name);
 
 /* The order of SUBPLANS names: bytewise, a prefix before what extends it. */
@@ -526,8 +530,13 @@ static inline int pr_plan_name_cmp(const char *a, size_t na, const char *b,
     return c ? c : (na > nb) - (na < nb);
 }
 
-/* CRC-32C (Castagnoli), shared by the writer and the loader. */
+/* CRC-32C (Castagnoli), shared by the writer and the loader: the
+ * processor's instruction where it has one, else tables.  _portable always
+ * takes the tables (the tests compare the two); _method names the one
+ * pr_crc32c uses ("instruction" or "tables"). */
 uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t pr_crc32c_portable(uint32_t crc, const void *data, size_t len);
+const char *pr_crc32c_method(void);
 
 /* ---- building a plan (the writer) ---- */
 

@@ -142,10 +142,9 @@ static const char *const sec_names[PR_SEC_COUNT + 1] = {
 };
 
 /* The minor version that added each section: in a plan of an earlier
- * minor version the section is unknown, so skipped and not required. */
-static const uint8_t sec_minor[PR_SEC_COUNT + 1] = {
-    [PR_SEC_SUBPLANS] = 1,
-};
+ * minor version the section is unknown, so skipped and not required.
+ * Format 2.0 has them all. */
+static const uint8_t sec_minor[PR_SEC_COUNT + 1] = {0};
 
 /* Record size of each section; 0: not an array of records. */
 static const uint32_t sec_record[PR_SEC_COUNT + 1] = {
@@ -157,10 +156,6 @@ static const uint32_t sec_record[PR_SEC_COUNT + 1] = {
     [PR_SEC_AGGS] = PR_AGG_SIZE,          [PR_SEC_ALERTS] = PR_ALERT_SIZE,
     [PR_SEC_PROMPTS] = PR_PROMPT_SIZE,
 };
-
-/* The minor version that gave PROMPTS its records; before it the section
- * is reserved and empty. */
-#define PROMPTS_MINOR 2
 
 /* ---- the validation context ---- */
 
@@ -384,11 +379,6 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
             goto out;
         }
     }
-    if (c->p->minor < PROMPTS_MINOR && c->p->sec[PR_SEC_PROMPTS].size) {
-        fail(c, "section 15 (prompts) must be empty in format %u.%u",
-             (unsigned)c->p->major, (unsigned)c->p->minor);
-        goto out;
-    }
     rc = 0;
 out:
     free(e);
@@ -482,6 +472,11 @@ static int verify_code(struct vctx *c, const char *field, const uint8_t *code,
         case PR_ARG_ROOT:
             if (in.a >= PR_ROOT_COUNT)
                 BAD("unknown root %u", in.a);
+            break;
+        case PR_ARG_STEP:
+            if (in.u32 >= c->p->nsteps)
+                BAD("step %lu out of range (%lu steps)",
+                    (unsigned long)in.u32, (unsigned long)c->p->nsteps);
             break;
         case PR_ARG_COUNT:
             need += in.a;
@@ -1053,8 +1048,6 @@ static int check_prompt_steps(struct vctx *c)
 
 static int check_prompts(struct vctx *c)
 {
-    if (c->p->minor < PROMPTS_MINOR)
-        return 0;
     if (check_prompt_records(c) < 0)
         return -1;
     return check_prompt_steps(c);

@@ -72,7 +72,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 static char *read_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     if (!f)
         return NULL;
     size_t cap = 4096, n = 0;
@@ -218,6 +218,20 @@ static const char *self_exe(const char *argv0, char *buf, size_t cap)
         return buf;
     }
     return argv0;
+}
+
+/* After ERR about PATH: a POML source given for its plan gets the
+ * commands that compile and run it. */
+static void source_note(const char *path, const char *err)
+{
+    size_t n = strlen(path);
+    if (strncmp(err, "not a plan file", 15) || n <= 5 ||
+        strcmp(path + n - 5, ".poml"))
+        return;
+    fprintf(stderr,
+            "pomlrun: note: %s is a POML source, not a plan; compile it "
+            "with 'pomlc %s', then run 'pomlrun %.*s.plan'\n",
+            path, path, (int)(n - 5), path);
 }
 
 static int execute(const struct pr_plan *plan, cJSON *params,
@@ -417,6 +431,7 @@ int main(int argc, char **argv)
     char err[256];
     if (pr_plan_open(&plan, plan_path, err, sizeof err) < 0) {
         fprintf(stderr, "pomlrun: error: %s: %s\n", plan_path, err);
+        source_note(plan_path, err);
         rc = EXIT_FAIL;
         goto done;
     }
@@ -435,7 +450,7 @@ int main(int argc, char **argv)
     } else {
         FILE *ev = NULL;
         if (events_path && strcmp(events_path, "-")) {
-            ev = fopen(events_path, "w");
+            ev = fopen(events_path, "we");
             if (!ev) {
                 fprintf(stderr, "pomlrun: error: cannot write '%s': %s\n",
                         events_path, strerror(errno));

@@ -191,14 +191,17 @@ void pr_report_job(struct pr_run *r, struct pr_job *j, const char *event)
     if (j->status == PR_ST_CANCELLED && r->opt.verbosity < PR_VERBOSE)
         return;
     clear_line(r);
-    char d[32];
+    char d[32], after[48] = "";
     double took = j->finished_at - j->started_at;
+    /* a step that failed before it started (its condition or for_each)
+       has no start time and so no duration */
+    if (j->started_at > 0)
+        snprintf(after, sizeof after, " after %s", duration(took, d));
     if (j->status == PR_ST_SKIPPED)
         fprintf(stderr, "pomlrun: %s skipped: %s\n", id,
                 j->reason ? j->reason : "");
     else if (bad)
-        fprintf(stderr, "pomlrun: %s failed after %s (%s%s)\n", id,
-                duration(took, d),
+        fprintf(stderr, "pomlrun: %s failed%s (%s%s)\n", id, after,
                 j->reason ? j->reason : "failed",
                 (pr_job_step(j)->flags & PR_SF_CONTINUE) ? "; continuing"
                                                          : "");

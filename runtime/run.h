@@ -21,6 +21,10 @@
 #include "loop.h"
 #include "plan.h"
 
+/* The longest a server's Retry-After is waited for before the next
+ * attempt, seconds (the OpenAI and Anthropic SDKs' bound). */
+#define PR_RETRY_AFTER_MAX 60.0
+
 enum pr_status {
     PR_ST_WAITING, PR_ST_RUNNING, PR_ST_SUCCEEDED, PR_ST_FAILED,
     PR_ST_SKIPPED, PR_ST_CANCELLED
@@ -68,7 +72,8 @@ struct pr_job {
     long long index;
     uint64_t timer;             /* timeout, grace or retry timer */
     double retry_after;         /* the server's wish before the next
-                                   attempt, seconds; < 0: none */
+                                   attempt, seconds; < 0: none; honoured
+                                   up to PR_RETRY_AFTER_MAX */
     void *priv;                 /* the executor's state */
     struct pr_job *inst;        /* for_each: the instances */
     uint32_t ninst, inst_done, inst_next;
@@ -178,6 +183,14 @@ int pr_run_expr_item(struct pr_job *j, struct pr_code code, cJSON *item,
 /* The value a dependency hands on when nothing names an output: stdout,
  * text, result... (borrowed; NULL when it has none). */
 const cJSON *pr_job_main_output(const struct pr_job *j);
+
+/* The value of declared output NAME of a step that declares NOUTPUTS
+ * and did not write it, from the step's reply: the member NAME of JSON
+ * (the reply as JSON, or NULL when it is not JSON); else, for the only
+ * declared output, the whole JSON value or, not JSON, TEXT; else null.
+ * Shell steps (their standard output) and LLM steps share the rule. */
+cJSON *pr_reply_output(const cJSON *json, const char *text,
+                       const char *name, uint32_t noutputs);
 
 /* Converts captured bytes into a JSON string value: invalid UTF-8 and NUL
  * bytes become U+FFFD (counted in *REPLACED). */

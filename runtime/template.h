@@ -1,7 +1,7 @@
 /* template.h -- compiled prompt templates: encoding, checker, renderer
  *
  * pomlc compiles the Handlebars / Mustache body of a prompt file
- * (compiler/template.c) into the code below; pomlrun renders it over JSON
+ * (compiler/handlebars.c) into the code below; pomlrun renders it over JSON
  * values (template_render.c) without ever seeing the template text.  This
  * header is the specification of that code.  Like expression bytecode, a
  * template's code may come from a damaged or hostile plan: the checker

@@ -52,6 +52,14 @@ static inline void pr_put_f64(uint8_t *p, double d)
     pr_put_u64(p, v);
 }
 
+/* The ending of a regular plural noun counted N: "" for one, "s" for any
+ * other count ("%u step%s", n, pr_plural(n)); every count printed with a
+ * noun goes through it. */
+static inline const char *pr_plural(unsigned long long n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /* The value of a hex digit, or -1. */
 int pr_hexval(char c);
 

@@ -545,6 +545,7 @@ r = load()
 reqs = requests()
 for sid, model, n in (
         ("o429", "fault/429x1,retry-after=1,id=o429", 2),
+        ("c429", "fault/429x1,retry-after=1,id=c429", 2),
         ("a429", "fault/429x1,retry-after-ms=400,id=a429", 2),
         ("o500", "fault/500x2,id=o500", 3),
         ("a529", "fault/529x1,retry-after=0,id=a529", 2)):
@@ -564,8 +565,10 @@ for sid, model, n in (
                     in (a.get("reason") or ""):
                 print("%s: attempt %d reason %s" % (sid, i + 1,
                                                    show(a.get("reason"))))
-# the second attempt waited for the server's delay
+# the second attempt waited for the server's delay (a max_delay below it
+# bounds the backoff only)
 for model, lo in (("fault/429x1,retry-after=1,id=o429", 0.95),
+                  ("fault/429x1,retry-after=1,id=c429", 0.95),
                   ("fault/429x1,retry-after-ms=400,id=a429", 0.38)):
     t = [q["time"] for q in of(reqs, model)]
     if len(t) == 2 and t[1] - t[0] < lo:
@@ -578,6 +581,9 @@ for sid, model in (("o400", "fault/400,id=o400"),
     contains(r, "steps.%s.reason" % sid, "HTTP 400")
     count(reqs, model, 1, "400 is not retried")
 expect(r, "steps.o500.outputs.text", "echo: server error")
+expect(r, "steps.once.status", "failed")
+expect(r, "steps.once.attempts", 1)
+count(reqs, "fault/500,id=once", 1, "max_attempts: 1")
 EOF
     usage_ok retry server
 }
@@ -600,7 +606,17 @@ reqs = requests()
 def at(s):
     return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 expect(r, "steps.hang.status", "failed")
-contains(r, "steps.hang.reason", "timeout")
+# the documented reason, whether the step's timer or the request's own
+# limit (the same duration) ended the attempt
+expect(r, "steps.hang.reason", "timeout")
+for i, a in enumerate(get(r, "steps.hang2.instances") or []):
+    if a.get("reason") != "timeout":
+        print("hang2[%d]: reason %s, expected \"timeout\""
+              % (i, show(a.get("reason"))))
+for i, a in enumerate(get(r, "steps.hang.history") or []):
+    if a.get("reason") != "timeout":
+        print("hang: attempt %d reason %s, expected \"timeout\""
+              % (i + 1, show(a.get("reason"))))
 n = get(r, "steps.hang.attempts")
 if not isinstance(n, int) or not 1 <= n <= 2:
     print("hang: %s attempts, expected 1..2 (max_attempts 2)" % show(n))
@@ -791,6 +807,23 @@ else:
 EOF
 }
 
+# a reply that misses its schema does not open the circuit breaker
+check_schema_breaker() {
+    scratch schemabreaker
+    compile schemabreaker schemabreaker || return
+    mark
+    prun schemabreaker --json --no-stream "$tmp/schemabreaker.plan"
+    status "schema and breaker" 0
+    py "schema and breaker" << 'EOF'
+r = load()
+expect(r, "steps.schema.status", "succeeded")
+expect(r, "steps.schema.attempts", 2)
+contains(r, "steps.schema.history.0.reason", "does not match the output schema")
+count(requests(), "fault/badschema,times=1,id=schemabreaker", 2,
+      "the retry reached the server")
+EOF
+}
+
 # ---- 8. budgets ----
 
 # budget_case NAME BUDGET DEP WANT-REQUESTS WORD
@@ -877,6 +910,20 @@ EOF
 
 # ---- 10. the API key travels in its header only ----
 
+# no_key_in CHECK: the result, stderr, events and cassette of the last run
+# in $D are not empty and do not hold the key
+no_key_in() {
+    for f in res.json err events cassette; do
+        if [ ! -s "$D/$f" ]; then
+            fail "$1: $f is empty"
+        elif grep -qF -- "$key" "$D/$f"; then
+            fail "$1: the API key is in $f"
+        else
+            pass
+        fi
+    done
+}
+
 check_key() {
     compile basic basic || return
     for mode in $modes; do
@@ -887,15 +934,7 @@ check_key() {
             --record "$D/cassette" ${flag:+"$flag"} "$tmp/basic.plan" \
             -p text="$text"
         status "key ($mode)" 0
-        for f in res.json err events cassette; do
-            if [ ! -s "$D/$f" ]; then
-                fail "key ($mode): $f is empty"
-            elif grep -qF -- "$key" "$D/$f"; then
-                fail "key ($mode): the API key is in $f"
-            else
-                pass
-            fi
-        done
+        no_key_in "key ($mode)"
         py "key ($mode): server" << 'EOF'
 reqs = requests()
 if len(reqs) != 3:
@@ -919,6 +958,98 @@ for s in ("o", "a", "e"):
     expect(r, "steps.%s.status" % s, "failed")
     expect(r, "steps.%s.attempts" % s, 1)
     contains(r, "steps.%s.reason" % s, "HTTP 401", "POML_TEST_KEY")
+EOF
+}
+
+# a key quoted back by the server is masked in everything pomlrun writes;
+# a key variable with a line break is refused before any request
+check_key_echo() {
+    compile echokey echokey || return
+    for mode in $modes; do
+        flag=$(mode_flag "$mode")
+        scratch "echokey-$mode"
+        mark
+        POML_BAD_KEY=$(printf '%s\r\nX-Injected: 1' "$key")
+        export POML_BAD_KEY
+        prun "key echo ($mode)" --json -v --events "$D/events" \
+            --record "$D/cassette" ${flag:+"$flag"} "$tmp/echokey.plan"
+        unset POML_BAD_KEY
+        status "key echo ($mode)" 1
+        no_key_in "key echo ($mode)"
+        py "key echo ($mode)" << 'EOF'
+r = load()
+reqs = requests()
+for sid in ("oecho", "aecho"):
+    expect(r, "steps.%s.status" % sid, "failed")
+    contains(r, "steps.%s.reason" % sid, "HTTP 400", "Invalid key: Bearer [redacted")
+    count(reqs, "fault/400,echo-key,id=" + sid, 1)
+expect(r, "steps.crlf.status", "failed")
+expect(r, "steps.crlf.attempts", 1)
+contains(r, "steps.crlf.reason", "POML_BAD_KEY", "line break")
+count(reqs, "gpt-crlf", 0, "a key with a line break is not sent")
+for q in reqs:
+    if "x-injected" in q["headers"]:
+        print("a request carried the injected header")
+EOF
+    done
+}
+
+# a workflow's model shadows the catalog's of its name; a provider's key
+# goes to the provider's endpoint only
+check_key_route() {
+    scratch keyroute
+    compile keyroute keyroute || return
+    if grep -q "shadows the catalog" "$tmp/pomlc.err" &&
+        grep -q "is not sent OPENAI_API_KEY" "$tmp/pomlc.err"; then
+        pass
+    else
+        fail "key route: pomlc did not warn: $(first "$tmp/pomlc.err")"
+    fi
+    mark
+    OPENAI_API_KEY=$key
+    export OPENAI_API_KEY
+    prun "key route" --json "$tmp/keyroute.plan"
+    unset OPENAI_API_KEY
+    status "key route" 1
+    py "key route" << 'EOF'
+r = load()
+reqs = requests()
+expect(r, "steps.shadow.status", "succeeded")
+expect(r, "steps.shadow.outputs.text", "echo: stay local")
+count(reqs, "gpt-shadow", 1, "the workflow's definition")
+expect(r, "steps.elsewhere.status", "failed")
+contains(r, "steps.elsewhere.reason", "HTTP 401", "names no api_key_env")
+for q in of(reqs, "gpt-elsewhere"):
+    if q["auth"]["present"]:
+        print("gpt-elsewhere was sent a key (%s)" % q["auth"])
+EOF
+}
+
+# ---- 10b. every catalog provider takes its endpoint from the environment
+
+check_catalog_env() {
+    scratch catalogenv
+    compile catalogenv catalogenv || return
+    mark
+    for p in GROQ GEMINI MISTRAL DEEPSEEK AI21; do
+        eval "${p}_BASE_URL=\$base/v1 ${p}_API_KEY=\$key"
+        export "${p}_BASE_URL" "${p}_API_KEY"
+    done
+    prun catalogenv --json "$tmp/catalogenv.plan"
+    unset GROQ_BASE_URL GEMINI_BASE_URL MISTRAL_BASE_URL DEEPSEEK_BASE_URL \
+        AI21_BASE_URL GROQ_API_KEY GEMINI_API_KEY MISTRAL_API_KEY \
+        DEEPSEEK_API_KEY AI21_API_KEY
+    status "catalog providers' *_BASE_URL" 0
+    py "catalog providers' *_BASE_URL" << 'EOF'
+r = load()
+reqs = requests()
+for sid in ("groq", "google", "mistral", "deepseek", "ai21"):
+    expect(r, "steps.%s.status" % sid, "succeeded")
+    expect(r, "steps.%s.outputs.text" % sid, "echo: " + sid)
+    asked = [q for q in reqs if user_text(q) == sid]
+    if len(asked) != 1 or not asked[0]["auth"]["ok"]:
+        print("%s: %d requests reached the server with the key"
+              % (sid, len(asked)))
 EOF
 }
 
@@ -1090,6 +1221,25 @@ EOF
 
 # ---- the whole run: the key never left its header ----
 
+# a step inherits no descriptor of pomlrun's: not the --events file, not
+# the HTTP client's sockets
+check_fds() {
+    compile fds fds || return
+    scratch fds
+    mark
+    prun fds --json --events "$D/events" "$tmp/fds.plan"
+    status fds 0
+    py "fds: a step has only 0, 1 and 2" << 'EOF'
+r = load()
+expect(r, "steps.ask.status", "succeeded")
+fds = (get(r, "steps.fds.outputs.stdout") or "").split("\n")
+extra = [f for f in fds if f.split(">")[0] not in ("0", "1", "2")
+         and not f.split(">", 1)[1].endswith("/fd")]
+if extra or len(fds) < 3:
+    print("the step's descriptors: %s" % fds)
+EOF
+}
+
 check_key_everywhere() {
     left=$(grep -rlF -- "$key" "$tmp" 2> /dev/null | head -n 3)
     if [ -z "$left" ]; then
@@ -1117,12 +1267,17 @@ check_close
 check_bad
 check_structured
 check_badschema
+check_schema_breaker
 check_budget
 check_breaker
 check_key
+check_key_echo
+check_key_route
+check_catalog_env
 check_replay
 check_many
 check_strategies
+check_fds
 check_key_everywhere
 
 stop_all

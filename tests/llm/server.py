@@ -117,6 +117,9 @@ Status tokens:
   should-retry=true|false   x-should-retry header (the SDKs honour it).
   quota          with 429: OpenAI "insufficient_quota" (must not be
                  retried).
+  echo-key       with a status: the error message quotes the key as
+                 received, "Invalid key: Bearer KEY" (clients must not
+                 show it).
 Connection tokens:
   hang           read the request, never answer; the handler returns when
                  the client closes the connection or the server stops.
@@ -200,7 +203,7 @@ class Fault:
 
     BARE = {"hang", "close", "reset", "malformed", "html", "badschema",
             "cut", "stream-error", "split", "coalesce", "comments", "crlf",
-            "quota", "slow", "tool"}
+            "quota", "slow", "tool", "echo-key"}
     VALUED = {"times", "id", "retry-after", "retry-after-ms", "should-retry",
               "slow", "split-ms", "tool", "barrier"}
 
@@ -1307,8 +1310,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif fault.has("hang") or fault.has("close"):
             d.action = "hang" if fault.has("hang") else "close"
         elif fault.status and not fault.has("html"):
+            message = None
+            if fault.has("echo-key"):   # as servers that quote the key
+                given = headers.get("authorization") or \
+                    "Bearer " + headers.get("x-api-key", "")
+                message = "Invalid key: " + given
             d.error(fault.status, provider.error_body(
-                fault.status, fault=fault, seq=seq))
+                fault.status, message, fault=fault, seq=seq))
         else:
             try:
                 provider.validate(body)

@@ -440,8 +440,12 @@ flip "$c/header.plan" 28
 : > "$c/empty.plan"
 printf 'workflow_id: hello\nsteps: []\n' > "$c/text.plan"
 mkdir "$c/dir.plan"
-cp "$good" "$c/v2.plan"
-printf '\002\000\001' | dd of="$c/v2.plan" bs=1 seek=8 conv=notrunc \
+cp "$good" "$c/v3.plan"
+printf '\003\000\001' | dd of="$c/v3.plan" bs=1 seek=8 conv=notrunc \
+    2> /dev/null
+# a plan of format 1.2, whose bytecode named steps: compiled again
+cp "$good" "$c/v1.plan"
+printf '\001\000\002' | dd of="$c/v1.plan" bs=1 seek=8 conv=notrunc \
     2> /dev/null
 { printf '\211PLN\n\032\n'; tail -c +9 "$good"; } > "$c/textmode.plan"
 { printf '\011PLN\r\n\032\n'; tail -c +9 "$good"; } > "$c/7bit.plan"
@@ -474,10 +478,21 @@ empty empty file
 text not a plan file (bad magic)
 dir not a regular file
 missing cannot open: ...
-v2 plan format 2.1 is newer than this version of poml reads (1.x)
+v3 plan format 3.1 is newer than this version of poml reads (2.x)
+v1 plan format 1.2 is not supported (2.x expected)
 textmode damaged in transfer (text-mode conversion)
 7bit damaged in transfer (high bit stripped)
 EOF
+
+# A POML source given for its plan: the commands that compile and run it
+printf 'workflow_id: hello\nsteps: []\n' > "$c/hello.poml"
+run "$pomlrun" "$c/hello.poml"
+status "pomlrun hello.poml" 1
+errline "pomlrun hello.poml: the reason" \
+    "pomlrun: error: $c/hello.poml: not a plan file (bad magic)"
+errline "pomlrun hello.poml: the commands" \
+    "pomlrun: note: $c/hello.poml is a POML source, not a plan; compile it" \
+    "with 'pomlc $c/hello.poml', then run 'pomlrun $c/hello.plan'"
 
 # ---- 4. pomlrun --dry-run and parameters -----------------------------
 
@@ -762,6 +777,23 @@ fi
 same "--dump code-review: lines naming a directory, after the first" 0 \
      "$(sed 1d "$tmp/out" | grep -c -F -e "$top_srcdir" -e "$tmp")"
 
+# counts of one are singular in --stats and --dump
+mkdir "$tmp/one"
+printf 'workflow_id: one\nsteps:\n  - id: only\n    run: echo hi\n' \
+    > "$tmp/one/one.poml"
+run "$pomlc" --stats "$tmp/one/one.poml"
+status "--stats, one step" 0
+same "--stats, one step: critical path" "critical path   1 step: only" \
+     "$(grep '^critical path' "$tmp/out")"
+run "$pomlc" -o "$tmp/one/one.plan" "$tmp/one/one.poml"
+run "$pomlc" --dump "$tmp/one/one.plan"
+status "--dump, one step" 0
+same "--dump, one step: counts" \
+     "  1 step in 1 stage, widest 1, critical path 1 step" \
+     "$(sed -n 3p "$tmp/out")"
+same "--dump, one step: its part" "    run: 1 part" \
+     "$(grep '^    run:' "$tmp/out")"
+
 # -o with two inputs
 out=$tmp/two
 mkdir "$out"
@@ -917,10 +949,10 @@ run "$pomlrun" --check "$mp"
 status "pomlrun --check on a plan with sub-plans" 0
 run "$pomlc" --dump "$mp"
 status "--dump of a plan with sub-plans" 0
-# the lines "subplan NAME: N bytes, format 1.N, workflow ID (from F), K
+# the lines "subplan NAME: N bytes, format M.N, workflow ID (from F), K
 # steps" without the size, format and file
 sed -n '/^ *subplan /{
-            s/: [0-9]* bytes, format 1\.[0-9]*, /: /
+            s/: [0-9]* bytes, format [0-9]*\.[0-9]*, /: /
             s/ (from [a-z]*\.poml)//p
         }' "$tmp/out" > "$tmp/subs"
 cat > "$tmp/want" << 'EOF'
@@ -946,7 +978,7 @@ status "a sub-workflow cycle" 1
 errline "a sub-workflow cycle" "$cy/sub/b.poml:4:15: error: sub-workflow" \
         "cycle: a.poml -> sub/b.poml -> a.poml [-Wsub-workflow]"
 absent "a sub-workflow cycle writes no plan" "$sub/cycle.plan"
-run "$pomlc" --lint "$cy/sub/b.poml"
+run "$pomlc" --lint --allow-path "$cy" "$cy/sub/b.poml"
 status "the same cycle from b.poml" 1
 errline "the same cycle from b.poml" "$cy/sub/../a.poml:4:15: error:" \
         "sub-workflow cycle: b.poml -> ../a.poml -> b.poml [-Wsub-workflow]"
@@ -1009,5 +1041,63 @@ status "pomlrun --check on the second plan of one run" 0
 "$pomlc" -o "$sub/two/alone.plan" "$sub/two/b.poml" 2> /dev/null
 samefile "the second plan of one run, as compiled alone" \
          "$sub/two/alone.plan" "$sub/two/b.plan"
+
+
+# ---- the files a workflow may read ----
+
+# A link out of the workflow's directory is refused, and what it points to
+# is neither read into a plan nor quoted; --allow-path lets it in.
+pa=$tmp/paths
+mkdir -p "$pa/wf/prompts" "$pa/outside"
+printf '%s\n' '---' 'model: gpt-4o' '---' 'SECRET-LINE {{topic}}' \
+    > "$pa/outside/p.md"
+ln -s ../../outside/p.md "$pa/wf/prompts/p.md"
+printf '%s\n' 'workflow_id: w' 'steps:' '  - id: a' \
+    '    prompt_file: prompts/p.md' '    inputs: {topic: x}' \
+    > "$pa/wf/w.poml"
+run "$pomlc" -o "$pa/w.plan" "$pa/wf/w.poml"
+status "a prompt file linked from outside" 1
+errhas "a prompt file linked from outside: the boundary" \
+    "error: prompt file 'prompts/p.md' is outside the directories pomlc" \
+    "reads: the workflow's '$(cd "$pa/wf" && pwd -P)' and the standard library"
+errhas "a prompt file linked from outside: the way in" "--allow-path DIR"
+errlacks "a prompt file linked from outside: not quoted" "SECRET-LINE"
+absent "a prompt file linked from outside: no plan" "$pa/w.plan"
+run "$pomlc" --allow-path "$pa/outside" -o "$pa/w.plan" "$pa/wf/w.poml"
+status "a prompt file linked from an allowed directory" 0
+same "a prompt file linked from an allowed directory: in the plan" 1 \
+     "$(count "$pa/w.plan" "SECRET-LINE")"
+run "$pomlc" --lint --allow-path "$pa/none" "$pa/wf/w.poml"
+status "--allow-path of no directory" 2
+errline "--allow-path of no directory" "pomlc: error: '--allow-path' needs" \
+        "a directory, and '$pa/none' is none"
+run "$pomlc" --lint "--allow-path=$pa/wf/w.poml" "$pa/wf/w.poml"
+status "--allow-path of a file" 2
+
+run "$pomlc" --allow-path / -o "$pa/all.plan" "$pa/wf/w.poml"
+status "--allow-path / lets every file in" 0
+
+# A standard library template by name, compiled into the plan
+printf '%s\n' 'workflow_id: review' 'steps:' '  - id: review' \
+    '    workflow: stdlib:code_review' '    with: {repo: my-app}' \
+    > "$pa/review.poml"
+run "$pomlc" -Werror=sla -o "$pa/review.plan" "$pa/review.poml"
+status "workflow: stdlib:code_review" 0
+run "$pomlrun" --dry-run "$pa/review.plan"
+status "workflow: stdlib:code_review, pomlrun --dry-run" 0
+same "workflow: stdlib:code_review, the step" \
+     "1 review workflow stage 0" "$(tr -s ' ' < "$tmp/out" | sed 's/^ //')"
+run "$pomlc" --dump "$pa/review.plan"
+same "workflow: stdlib:code_review, the template's plan embedded" 1 \
+     "$(count "$tmp/out" "subplan stdlib:code_review: ")"
+same "workflow: stdlib:code_review, its steps" 1 \
+     "$(count "$tmp/out" "workflow code_review_workflow (from code_review.poml), 6 steps")"
+printf '%s\n' 'workflow_id: w' 'steps:' '  - id: a' \
+    '    workflow: stdlib:no_such_template' > "$pa/missing.poml"
+run "$pomlc" --lint "$pa/missing.poml"
+status "workflow: stdlib: of no template" 1
+errhas "workflow: stdlib: of no template: the file" \
+    "note: 'stdlib:NAME' is the standard library's templates/NAME.poml," \
+    "here '$POML_STDLIB/templates/no_such_template.poml'"
 
 test_end

@@ -86,7 +86,7 @@ static size_t walk_prompts(const struct pr_plan *p)
         }
         pr_tpl_out_free(&out);
     }
-    for (uint32_t i = 0; p->minor >= 2 && i < p->nsteps; i++) {
+    for (uint32_t i = 0; i < p->nsteps; i++) {
         struct pr_step s;
         pr_plan_step(p, i, &s);
         if (s.prompt_file &&

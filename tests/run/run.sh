@@ -438,6 +438,62 @@ check_condition() {
         steps.follows_false.status '"succeeded"'
 }
 
+# every form of reference reaches its value: params.x and a bare x, a bare
+# name given with -p, steps.id.out and a bare id.out, item and index; in
+# conditions, for_each, env, inputs and run
+check_refs() {
+    scratch refs
+    compile refs refs || return
+    prun refs "$d" --json "$tmp/refs.plan" -p who=bob
+    status refs 0
+    expect refs "$d/res.json" \
+        status '"succeeded"' \
+        steps.probe.outputs.stdout '"px|px|bob"' \
+        steps.qualified.status '"succeeded"' \
+        steps.qualified.outputs.stdout '"px|px|bob/2"' \
+        steps.bare.status '"succeeded"' \
+        steps.bare.outputs.stdout '"px|px|bob/2/px|px|bob"' \
+        steps.bare_false.status '"skipped"' \
+        steps.each_param.outputs.stdout '["0:a:a", "1:b:b"]' \
+        steps.each_step.outputs.stdout '["0=2", "1=3"]' \
+        steps.gathered.outputs.result '"px|px|bob\npx|px|bob/2\nbob\npx"'
+
+    prun "refs, other values" "$d" --json "$tmp/refs.plan" -p who=eve \
+        -p x=qx -p 'list=["z"]'
+    status "refs, other values" 0
+    expect "refs, other values" "$d/res.json" \
+        steps.probe.outputs.stdout '"qx|qx|eve"' \
+        steps.qualified.status '"skipped"' \
+        steps.bare.status '"skipped"' \
+        steps.bare_false.status '"succeeded"' \
+        steps.each_param.outputs.stdout '["0:z:z"]' \
+        steps.gathered.status '"skipped"'
+}
+
+# a condition or for_each that cannot be evaluated fails the step before
+# it starts: no start time, and no duration on its line
+check_badcond() {
+    scratch badcond
+    compile badcond badcond || return
+    prun badcond "$d" --json "$tmp/badcond.plan"
+    status badcond 1
+    expect badcond "$d/res.json" \
+        steps.check.status '"failed"' \
+        steps.each.status '"failed"'
+    reason "badcond: condition" "$d/res.json" check "condition: cannot read"
+    reason "badcond: for_each" "$d/res.json" each "for_each: cannot read"
+    holds "badcond: no start time" "$d/res.json" \
+        '"started_at" not in r["steps"]["check"] and "started_at" not in r["steps"]["each"]'
+    for s in check each; do
+        if grep -x "pomlrun: $s failed ([a-z_]*: cannot read member 'x' of a list)" \
+            "$d/err" > /dev/null; then
+            pass
+        else
+            fail "badcond: the line of $s: $(grep "pomlrun: $s" "$d/err")"
+        fi
+    done
+}
+
 check_after() {
     scratch after
     compile after after || return
@@ -1035,6 +1091,33 @@ check_aggregate() {
         steps.bad_reduce.status '"failed"'
 }
 
+# a shell step that prints JSON hands it on like an LLM reply
+check_json_stdout() {
+    scratch json-stdout
+    compile json-stdout json-stdout || return
+    prun json-stdout "$d" --json "$tmp/json-stdout.plan"
+    status json-stdout 0
+    expect "json stdout (declared outputs)" "$d/res.json" \
+        steps.analyze_code.outputs.analysis_report \
+        '{"findings": ["f1"], "by": "analyze"}' \
+        steps.security_scan.outputs.security_report '{"findings": ["f2"]}' \
+        steps.quality_check.outputs.json \
+        '{"findings": ["f3"], "quality": true}' \
+        steps.two.outputs.a 1 steps.two.outputs.b '[2]' \
+        steps.two.outputs.c null \
+        steps.number.outputs.n 42 \
+        steps.plain.outputs.word '"not json"'
+    expect "json stdout (aggregators)" "$d/res.json" \
+        steps.aggregate_findings.status '"succeeded"' \
+        steps.aggregate_findings.outputs.combined_findings \
+        '{"findings": ["f3"], "by": "analyze", "quality": true}' \
+        steps.merged.status '"succeeded"' \
+        steps.merged.outputs.result \
+        '{"findings": ["f3"], "by": "analyze", "quality": true}'
+    holds "json stdout (text stays text)" "$d/res.json" \
+        '"json" not in get(r, "steps.number.outputs") and "json" not in get(r, "steps.plain.outputs")'
+}
+
 # ---- 13. sub-workflows ----
 
 check_subflow() {
@@ -1067,6 +1150,31 @@ check_subflow() {
     else
         pass
     fi
+}
+
+# A template of the standard library, run by name: stdlib:greet is the
+# library's templates/greet.poml (a library made here, so the template
+# runs shell steps)
+check_stdlib_template() {
+    scratch stdlib
+    mkdir -p "$d/lib/templates"
+    cp "$POML_STDLIB"/*.poml "$d/lib/"
+    printf '%s\n' 'workflow_id: greet' \
+        'parameters: {who: {type: string, required: true}}' 'steps:' \
+        '  - id: hello' '    run: echo "hello ${params.who}"' \
+        > "$d/lib/templates/greet.poml"
+    printf '%s\n' 'workflow_id: main' 'steps:' '  - id: call' \
+        '    workflow: stdlib:greet' '    with: {who: Ada}' > "$d/main.poml"
+    if ! "$pomlc" --stdlib "$d/lib" -o "$d/main.plan" "$d/main.poml" \
+            > "$d/pomlc.err" 2>&1; then
+        fail "stdlib template: pomlc: $(first "$d/pomlc.err")"
+        return
+    fi
+    prun "stdlib template" "$d" --json "$d/main.plan"
+    status "stdlib template" 0
+    expect "stdlib template" "$d/res.json" \
+        steps.call.status '"succeeded"' \
+        steps.call.outputs.outputs.hello.stdout '"hello Ada"'
 }
 
 # ---- 14. parameters ----
@@ -1274,6 +1382,8 @@ check_deps
 check_failure
 check_continue
 check_condition
+check_refs
+check_badcond
 check_after
 check_foreach
 check_retry
@@ -1292,7 +1402,9 @@ check_bypass
 check_nul
 check_outputs
 check_aggregate
+check_json_stdout
 check_subflow
+check_stdlib_template
 check_params
 check_quiet
 check_examples

@@ -775,15 +775,58 @@ static void strtab_free(struct strtab *t)
     t->count = 0;
 }
 
-static cJSON *names;
+/* The steps of the test world: the members of world.steps, in order,
+ * then "nope", a step that has not finished. */
+static cJSON *world_steps;
 
-static cJSON *bare_name(void *ud, const char *name, size_t len)
+static uint32_t world_nsteps(void)
+{
+    return (uint32_t)cJSON_GetArraySize(world_steps) + 1;
+}
+
+/* The index of step ID, or UINT32_MAX. */
+static uint32_t world_step_index(const char *id)
+{
+    uint32_t i = 0;
+    for (cJSON *c = world_steps->child; c; c = c->next, i++)
+        if (!strcmp(c->string, id))
+            return i;
+    return strcmp(id, "nope") ? UINT32_MAX : i;
+}
+
+static cJSON *world_step(void *ud, uint32_t index)
 {
     (void)ud;
-    for (cJSON *c = names->child; c; c = c->next)
-        if (strlen(c->string) == len && memcmp(c->string, name, len) == 0)
-            return c;
-    return NULL;
+    return cJSON_GetArrayItem(world_steps, (int)index);
+}
+
+/* Resolves the roots as pc_analyze does: params, steps.ID, item and index,
+ * a bare step id, and any other bare name as a parameter. */
+static void resolve_path(void *ud, struct pc_expr *p)
+{
+    (void)ud;
+    const char *r = p->seg[0];
+    uint32_t t;
+    if (!strcmp(r, "params"))
+        pc_expr_resolve(p, PC_REF_PARAMS, 0, 1);
+    else if (!strcmp(r, "steps") && p->nseg > 1 &&
+             (t = world_step_index(p->seg[1])) != UINT32_MAX)
+        pc_expr_resolve(p, PC_REF_STEP, t, 2);
+    else if (!strcmp(r, "item"))
+        pc_expr_resolve(p, PC_REF_ITEM, 0, 1);
+    else if (!strcmp(r, "index"))
+        pc_expr_resolve(p, PC_REF_INDEX, 0, 1);
+    else if ((t = world_step_index(r)) != UINT32_MAX)
+        pc_expr_resolve(p, PC_REF_STEP, t, 1);
+    else if (strcmp(r, "steps"))
+        pc_expr_resolve(p, PC_REF_PARAMS, 0, 0);
+}
+
+/* The plan's step index is the world's, shifted to show it is used. */
+static uint32_t sink_step(void *ud, uint32_t step)
+{
+    (void)ud;
+    return step;
 }
 
 struct world {
@@ -799,25 +842,24 @@ static void world_init(struct world *w)
         "{\"repo\":\"poml\",\"n\":3,\"tags\":[\"a\",\"api\"],"
         "\"name\":\"my-api\",\"branch\":\"release/1.2\",\"dry\":false,"
         "\"x\":null,\"y\":true,\"obj\":{\"k\":1,\"l\":[1,{\"m\":2}]},"
-        "\"big\":1e308,\"s\":\"h\\u00e9llo\"}");
+        "\"big\":1e308,\"s\":\"h\\u00e9llo\","
+        "\"codebase\":{\"complexity\":1500},"
+        "\"security\":{\"issues_found\":0}}");
     w->steps = cJSON_Parse(
         "{\"analyze_code\":{\"analysis_report\":\"ok\"},"
         "\"analyze\":{\"result\":{\"has_issues\":true}},"
         "\"a\":{\"exit_code\":0},\"s\":{\"chunks\":[1,2,3]},"
         "\"fetch-data\":{\"items\":[{\"name\":\"first\"}]}}");
     w->item = cJSON_Parse("{\"name\":\"it\"}");
-    names = cJSON_Parse(
-        "{\"codebase\":{\"complexity\":1500},"
-        "\"security\":{\"issues_found\":0}}");
     ck_assert_ptr_nonnull(w->params);
     ck_assert_ptr_nonnull(w->steps);
     ck_assert_ptr_nonnull(w->item);
-    ck_assert_ptr_nonnull(names);
+    world_steps = w->steps;
     w->env.str = lookup;
-    w->env.name = bare_name;
+    w->env.step = world_step;
+    w->env.nsteps = world_nsteps();
     w->env.ud = &w->tab;
     w->env.params = w->params;
-    w->env.steps = w->steps;
     w->env.item = w->item;
     w->env.index = 2;
     w->env.has_item = true;
@@ -828,7 +870,6 @@ static void world_free(struct world *w)
     cJSON_Delete(w->params);
     cJSON_Delete(w->steps);
     cJSON_Delete(w->item);
-    cJSON_Delete(names);
     strtab_free(&w->tab);
 }
 
@@ -845,7 +886,9 @@ static void compile(struct world *w, const char *text, struct pr_buf *code,
     pr_buf_init(code);
     ck_assert_int_eq(pr_buf_append(code, "\xee\xee\xee", 3), 0);
     *start = code->len;
-    ck_assert_int_eq(pc_expr_emit(e, code, intern, &w->tab), 0);
+    struct pc_expr_sink sink = {intern, sink_step, &w->tab};
+    pc_expr_walk_paths(e, resolve_path, NULL);
+    ck_assert_int_eq(pc_expr_emit(e, code, &sink), 0);
     fx_free(&f);
 }
 
@@ -1016,7 +1059,6 @@ START_TEST(test_eval_errors)
     expect_eval_error(&w, "params.repo[0]", "cannot index a string");
     expect_eval_error(&w, "len(1)",
                       "len() needs a string, list or object, not a number");
-    expect_eval_error(&w, "unknownroot.x", "undefined name 'unknownroot'");
     expect_eval_error(&w, "1 in 2",
                       "'in' needs a list, string or object to search, not a "
                       "number");
@@ -1041,8 +1083,12 @@ START_TEST(test_eval_errors)
                       "'item' is only defined inside for_each");
     expect_eval_error(&w, "index + 1",
                       "'index' is only defined inside for_each");
-    w.env.name = NULL;
-    expect_eval_error(&w, "codebase", "undefined name 'codebase'");
+    w.env.nsteps = 1;
+    expect_eval_error(&w, "steps.analyze.result",
+                      "invalid bytecode: step index 1 out of range");
+    w.env.step = NULL;
+    expect_eval_error(&w, "steps.analyze_code.analysis_report",
+                      "invalid bytecode: step index 0 out of range");
     world_free(&w);
 }
 END_TEST
@@ -1059,8 +1105,9 @@ START_TEST(test_emit_disasm)
         PR_OP_MEMBER, 0, 0, 0, 0,
         PR_OP_NUM, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,
         PR_OP_GT,
-        PR_OP_AND, 0x1c, 0, 0, 0,
-        PR_OP_NAME, 1, 0, 0, 0,
+        PR_OP_AND, 0x1e, 0, 0, 0,
+        PR_OP_ROOT, PR_ROOT_PARAMS,
+        PR_OP_MEMBER, 1, 0, 0, 0,
         PR_OP_BOOL,
         PR_OP_END,
     };
@@ -1080,10 +1127,11 @@ START_TEST(test_emit_disasm)
                            "0002  member 0 \"n\"\n"
                            "0007  num 1\n"
                            "0010  gt\n"
-                           "0011  and -> 001c\n"
-                           "0016  name 1 \"x\"\n"
-                           "001b  bool\n"
-                           "001c  end\n");
+                           "0011  and -> 001e\n"
+                           "0016  root params\n"
+                           "0018  member 1 \"x\"\n"
+                           "001d  bool\n"
+                           "001e  end\n");
     pr_buf_free(&code);
 
     compile(&w, "len(['a', -2]) || 'q'", &code, &start);
@@ -1112,6 +1160,55 @@ START_TEST(test_emit_disasm)
     ck_assert_int_eq(pr_disasm(code.data + start, 3, NULL, NULL, f), -1);
     fclose(f);
     pr_buf_free(&code);
+    world_free(&w);
+}
+END_TEST
+
+/* The emitter writes the analyser's decision: a bare name and its
+ * qualified form give the same code, a step is its index; a path nobody
+ * resolved is refused rather than guessed from its spelling. */
+START_TEST(test_emit_resolved)
+{
+    static const char *const same[][2] = {
+        {"a.exit_code", "steps.a.exit_code"},
+        {"repo", "params.repo"},
+        {"fetch-data.items[0]", "steps.fetch-data.items[0]"},
+    };
+    struct world w;
+    world_init(&w);
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        struct pr_buf x, y;
+        size_t sx, sy;
+        compile(&w, same[i][0], &x, &sx);
+        compile(&w, same[i][1], &y, &sy);
+        ck_assert_msg(x.len - sx == y.len - sy &&
+                          !memcmp(x.data + sx, y.data + sy, x.len - sx),
+                      "'%s' and '%s' differ", same[i][0], same[i][1]);
+        pr_buf_free(&x);
+        pr_buf_free(&y);
+    }
+    struct pr_buf code;
+    size_t start;
+    compile(&w, "s.chunks", &code, &start);
+    static const uint8_t want[] = {PR_OP_STEP, 3, 0, 0, 0,
+                                   PR_OP_MEMBER, 0, 0, 0, 0, PR_OP_END};
+    ck_assert_uint_eq(code.len - start, sizeof want);
+    ck_assert_uint_eq(pr_rd_u32(code.data + start + 6),
+                      intern(&w.tab, "chunks", 6));
+    ck_assert(memcmp(code.data + start, want, 6) == 0);
+    pr_buf_free(&code);
+
+    struct fx f;
+    struct pc_expr *e;
+    const char *text = "params.repo == 'x'";
+    fx_init(&f, text, strlen(text));
+    ck_assert_int_eq(pc_expr_parse(&f.ctx, &f.node, 0, strlen(text), &e), 0);
+    struct pc_expr_sink sink = {intern, sink_step, &w.tab};
+    pr_buf_init(&code);
+    ck_assert_int_eq(pc_expr_emit(e, &code, &sink), -1);
+    ck_assert_uint_eq(code.len, 0);
+    pr_buf_free(&code);
+    fx_free(&f);
     world_free(&w);
 }
 END_TEST
@@ -1367,6 +1464,7 @@ static Suite *expr_suite(void)
     tcase_add_test(tc, test_eval);
     tcase_add_test(tc, test_eval_errors);
     tcase_add_test(tc, test_emit_disasm);
+    tcase_add_test(tc, test_emit_resolved);
     tcase_add_test(tc, test_buf);
     tcase_add_test(tc, test_values);
     tcase_add_test(tc, test_hostile);

@@ -39,7 +39,7 @@ struct sub {
 
 #define STR(b, s) pr_pb_str(b, s, strlen(s))
 
-/* The condition of step 1: params.name == "x" && true. */
+/* The condition of step 1: params.name == "x" && <the outputs of step 0>. */
 static size_t std_cond(uint8_t *c, uint32_t s_name, uint32_t s_x)
 {
     size_t n = 0;
@@ -53,9 +53,11 @@ static size_t std_cond(uint8_t *c, uint32_t s_name, uint32_t s_x)
     n += 4;
     c[n++] = PR_OP_EQ;
     c[n++] = PR_OP_AND;
-    pr_put_u32(c + n, 20);
+    pr_put_u32(c + n, 24);
     n += 4;
-    c[n++] = PR_OP_TRUE;
+    c[n++] = PR_OP_STEP;
+    pr_put_u32(c + n, 0);
+    n += 4;
     c[n++] = PR_OP_BOOL;
     c[n++] = PR_OP_END;
     return n;
@@ -335,7 +337,7 @@ START_TEST(test_load_views)
     char err[256];
     int rc = pr_plan_load_mem(&p, b.data, b.size, err, sizeof err);
     ck_assert_msg(rc == 0, "%s", err);
-    ck_assert_uint_eq(p.major, 1);
+    ck_assert_uint_eq(p.major, 2);
     ck_assert_uint_eq(p.nsteps, 3);
     ck_assert_uint_eq(p.nparams, 1);
     ck_assert_uint_eq(p.ninterps, 2);
@@ -373,8 +375,8 @@ START_TEST(test_load_views)
     ck_assert_uint_eq(pr_plan_list_at(&p, s.dependents, 0),
                       2 | PR_EDGE_AFTER);
     ck_assert_ptr_nonnull(s.condition.p);
-    ck_assert_uint_eq(s.condition.len, 21);
-    ck_assert_uint_eq(s.condition.p[20], PR_OP_END);
+    ck_assert_uint_eq(s.condition.len, 25);
+    ck_assert_uint_eq(s.condition.p[24], PR_OP_END);
     ck_assert_ptr_null(s.for_each.p);
     ck_assert_uint_eq(s.for_each.len, 0);
     ck_assert_uint_eq(s.run, 0);
@@ -578,45 +580,6 @@ START_TEST(test_load_subplans)
 }
 END_TEST
 
-/* A 1.0 plan knows no section 16: without it, or with it (then unknown
- * and skipped), it loads with no sub-plans, workflow steps and all; its
- * PROMPTS is empty, and steps may name prompt files without records. */
-START_TEST(test_format_1_0)
-{
-    struct built b;
-    build_nested(&b);
-    for (int keep = 0; keep < 2; keep++) {
-        uint8_t *d = malloc(b.size);
-        ck_assert_ptr_nonnull(d);
-        memcpy(d, b.data, b.size);
-        d[10] = 0;
-        pr_put_u32(entry(d, PR_SEC_PROMPTS) + 12, 0);
-        if (!keep)
-            pr_put_u32(d + 28, PR_SEC_COUNT - 1);
-        fix_crc(d, b.size);
-        struct pr_plan p;
-        char err[256];
-        int rc = pr_plan_load_mem(&p, d, b.size, err, sizeof err);
-        ck_assert_msg(rc == 0, "%s", err);
-        ck_assert_uint_eq(p.minor, 0);
-        ck_assert_uint_eq(p.nsubplans, 0);
-        ck_assert_uint_eq(p.nprompts, 0);
-        ck_assert_uint_eq(pr_plan_prompt_find(&p, "p.md"), PR_PLAN_NONE);
-        ck_assert_ptr_null(p.sec[PR_SEC_SUBPLANS].p);
-        const uint8_t *sd;
-        size_t sn;
-        ck_assert_int_eq(pr_plan_subplan(&p, "b.poml", &sd, &sn), -1);
-        struct pr_step s;
-        pr_plan_step(&p, 0, &s);
-        ck_assert_uint_eq(s.kind, PR_STEP_WORKFLOW);
-        ck_assert_uint_gt(walk(&p), 0);
-        pr_plan_close(&p);
-        free(d);
-    }
-    free(b.data);
-}
-END_TEST
-
 /* Plans embedded PR_PLAN_MAX_DEPTH levels deep load; one more is
  * refused, the message naming each level. */
 START_TEST(test_subplan_depth)
@@ -728,8 +691,12 @@ CORRUPT(c_lf_crlf, {
 CORRUPT(c_high_bit, d[0] &= 0x7f)
 CORRUPT(c_short, *size = 40)
 CORRUPT(c_trunc, *size -= 16)
-CORRUPT(c_major, pr_put_u32(d + 8, 2))
+CORRUPT(c_major, pr_put_u32(d + 8, 3))
 CORRUPT(c_major0, d[8] = 0)
+CORRUPT(c_major1, {                     /* a plan of format 1.2 */
+    d[8] = 1;
+    d[10] = 2;
+})
 CORRUPT(c_hsize, pr_put_u32(d + 12, 72))
 CORRUPT(c_flags, pr_put_u32(d + 24, 4))
 CORRUPT(c_reserved, d[60] = 1)
@@ -764,7 +731,6 @@ CORRUPT(c_prompts, {
     pr_put_u32(entry(d, 15) + 12, 8);
     pr_put_u32(entry(d, 14) + 12, 0);
 })
-CORRUPT(c_prompts_1_1, d[10] = 1)
 CORRUPT(c_prompt_kind, rec(d, 15, 48, 1)[16] = PR_PROMPT_KINDS)
 CORRUPT(c_prompt_order, rec(d, 15, 48, 1)[16] = PR_PROMPT_FILE)
 CORRUPT(c_prompt_twice, {
@@ -864,9 +830,10 @@ static const struct reject cases[] = {
     {c_high_bit, RAW, "damaged in transfer (high bit stripped)"},
     {c_short, RAW, "truncated: 40 bytes, shorter than the 64-byte header"},
     {c_trunc, RAW, "truncated: header says"},
-    {c_major, RAW, "plan format 2.0 is newer than this version of poml reads "
-                   "(1.x)"},
-    {c_major0, RAW, "is not supported (1.x expected)"},
+    {c_major, RAW, "plan format 3.0 is newer than this version of poml reads "
+                   "(2.x)"},
+    {c_major0, RAW, "plan format 0.0 is not supported (2.x expected)"},
+    {c_major1, RAW, "plan format 1.2 is not supported (2.x expected)"},
     {c_hsize, RAW, "header size 72, expected 64"},
     {c_flags, RAW, "unknown incompatible flags 0x4"},
     {c_reserved, RAW, "reserved header bytes are not zero"},
@@ -887,7 +854,6 @@ static const struct reject cases[] = {
     {c_wf_size, FIX, "section 2 (workflow) has 0 bytes"},
     {c_lists_size, FIX, "section 5 (lists)"},
     {c_prompts, FIX, "section 15 (prompts) size 8 is not a multiple of 48"},
-    {c_prompts_1_1, FIX, "section 15 (prompts) must be empty in format 1.1"},
     {c_prompt_kind, FIX, "prompt 1: kind: value 2 out of range (below 2)"},
     {c_prompt_order, FIX, "prompt 1: name: '_x.md' after 'p.md' is out of "
                           "order"},
@@ -1136,11 +1102,13 @@ START_TEST(test_bytecode_bad)
     BAD("1: code continues after end", PR_OP_NULL, PR_OP_END, PR_OP_END);
     BAD("0: string reference 0x3 out of range", PR_OP_STR, U32(3),
         PR_OP_END);
-    BAD("0: string reference 0x7fffffff out of range", PR_OP_NAME,
+    BAD("0: step 3 out of range (3 steps)", PR_OP_STEP, U32(3), PR_OP_END);
+    BAD("0: step 2147483647 out of range (3 steps)", PR_OP_STEP,
         U32(0x7fffffff), PR_OP_END);
+    BAD("0: truncated step instruction", PR_OP_STEP, 2, 0, 0);
     BAD("1: string reference 0x1 out of range", PR_OP_NULL, PR_OP_MEMBER,
         U32(1), PR_OP_END);
-    BAD("0: unknown root 4", PR_OP_ROOT, 4, PR_OP_END);
+    BAD("0: unknown root 3", PR_OP_ROOT, 3, PR_OP_END);
     BAD("1: unknown function 8", PR_OP_NULL, PR_OP_CALL, 8, 1, PR_OP_END);
     BAD("1: join() called with 1 arguments", PR_OP_NULL, PR_OP_CALL,
         PR_FN_JOIN, 1, PR_OP_END);
@@ -1291,7 +1259,6 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, test_load_views);
     tcase_add_test(tc, test_open_file);
     tcase_add_test(tc, test_load_subplans);
-    tcase_add_test(tc, test_format_1_0);
     tcase_add_test(tc, test_subplan_depth);
     tcase_add_loop_test(tc, test_reject, 0,
                         (int)(sizeof cases / sizeof cases[0]));

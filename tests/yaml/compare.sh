@@ -2,11 +2,12 @@
 # compare.sh -- checks the YAML front end against PyYAML
 #
 # Every file in tests/yaml/valid, and every ```yaml block of the seed
-# documents in ../shared/seeds, is parsed by yaml_dump and by PyYAML's
-# BaseLoader (all scalars are strings, empty values are ""); both trees are
-# printed as compact JSON and must be identical.  Seed blocks that PyYAML
-# rejects, or that use a construct the subset refuses on purpose (anchors,
-# tags, several documents: -Wunsupported), are listed and skipped.
+# documents in ../shared/seeds ($POML_SHARED/seeds when that is set), is
+# parsed by yaml_dump and by PyYAML's BaseLoader (all scalars are strings,
+# empty values are ""); both trees are printed as compact JSON and must be
+# identical.  Seed blocks that PyYAML rejects, or that use a construct the
+# subset refuses on purpose (anchors, tags, several documents:
+# -Wunsupported), are listed and skipped.
 LC_ALL=C
 export LC_ALL
 
@@ -109,7 +110,7 @@ else
     check "$tmp/valid.list" valid
 fi
 
-seeds=$top_srcdir/../shared/seeds
+seeds=${POML_SHARED:-$top_srcdir/../shared}/seeds
 if [ -d "$seeds" ]; then
     mkdir "$tmp/seeds"
     # each ```yaml block becomes seeds/DOC-N.yaml

@@ -203,7 +203,7 @@ def stats_summary(path):
             "edges %d" % edges,
             "stages %d" % len(d["stages"]),
             "widest stage %d" % max([len(s) for s in d["stages"]] + [0]),
-            "critical path %d steps:" % len(cp) +
+            "critical path %d step%s:" % (len(cp), "" if len(cp) == 1 else "s") +
             " \u2192".join(" " + x for x in cp)]
 
 
