@@ -758,28 +758,85 @@ static void check_tool(struct pc_build *b, struct pc_step *s,
     }
 }
 
+static bool wf_allowed(const char *name, void *ctx)
+{
+    const struct pc_workflow *wf = ctx;
+    for (size_t k = 0; k < wf->nallowed_commands; k++)
+        if (!strcmp(wf->allowed_commands[k], name))
+            return true;
+    return false;
+}
+
+/* The policy check pomlrun makes, at compile time: every command of
+ * RUN (a step's or an aggregation's, WHAT names it). */
+static void check_commands(struct pc_build *b, const struct pc_interp *run,
+                           const char *what, struct pc_loc loc)
+{
+    if (!b->wf->policy_commands_set || !run || !run->nparts)
+        return;
+    struct pr_shell_part *parts = calloc(run->nparts, sizeof *parts);
+    if (!parts) {
+        pc_oom(b->ctx);
+        return;
+    }
+    for (size_t i = 0; i < run->nparts; i++) {
+        parts[i].text = run->parts[i].expr ? NULL : run->parts[i].text;
+        parts[i].len = run->parts[i].expr ? 0 : run->parts[i].len;
+    }
+    struct pr_shell_cmd cmd;
+    char err[400];
+    if (pr_shell_prepare(parts, run->nparts, &cmd, err, sizeof err) == 0) {
+        if (pr_shell_check_policy(&cmd, wf_allowed, b->wf, err,
+                                  sizeof err) < 0)
+            pc_report(b->ctx, PC_D_POLICY, loc,
+                      "%s would be refused: %s", what, err + 8);
+        pr_shell_cmd_free(&cmd);
+    }
+    free(parts);
+}
+
 static void check_command(struct pc_build *b, struct pc_step *s)
 {
-    if (!b->wf->policy_commands_set || !s->run || !s->run->nparts ||
-        s->run->parts[0].expr)
+    char what[200];
+    snprintf(what, sizeof what, "step '%s'", s->id);
+    check_commands(b, s->run, what, s->run_loc.file ? s->run_loc : s->loc);
+    if (!b->wf->policy_commands_set || !s->env || s->env->kind != PC_TV_MAP)
         return;
-    const char *t = s->run->parts[0].text;
-    size_t n = s->run->parts[0].len, i = 0;
-    while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n'))
-        i++;
-    size_t j = i;
-    while (j < n && t[j] != ' ' && t[j] != '\t' && t[j] != '\n' &&
-           t[j] != ';' && t[j] != '|' && t[j] != '&')
-        j++;
-    for (size_t k = 0; k < b->wf->nallowed_commands; k++) {
-        const char *a = b->wf->allowed_commands[k];
-        if (strlen(a) == j - i && !memcmp(a, t + i, j - i))
-            return;
+    for (size_t k = 0; k < s->env->len; k++)
+        if (pr_shell_protected_var(s->env->keys[k], strlen(s->env->keys[k])))
+            pc_report(b->ctx, PC_D_POLICY, s->env->items[k]->loc,
+                      "step '%s' sets '%s' in env, which changes which "
+                      "programs run; under allowed_commands it will be "
+                      "refused", s->id, s->env->keys[k]);
+}
+
+/* What the policy cannot bound: listed programs that run any command,
+ * and aggregation commands. */
+static void check_policy(struct pc_build *b)
+{
+    struct pc_workflow *wf = b->wf;
+    if (!wf->policy_commands_set)
+        return;
+    for (size_t k = 0; k < wf->nallowed_commands; k++) {
+        const char *why = pr_shell_runs_code(wf->allowed_commands[k]);
+        if (!why)
+            continue;
+        struct pc_diag *d = pc_report(
+            b->ctx, PC_D_POLICY,
+            wf->allowed_commands_locs ? wf->allowed_commands_locs[k]
+                                      : NOLOC,
+            "allowed_commands lists '%s', which lets a step run commands "
+            "the policy does not see: %s", wf->allowed_commands[k], why);
+        if (d)
+            pc_note(b->ctx, d, NOLOC,
+                    "list the programs the steps run instead (see "
+                    "SECURITY in poml(5))");
     }
-    pc_report(b->ctx, PC_D_POLICY, s->run_loc.file ? s->run_loc : s->loc,
-              "step '%s' runs '%.*s', which the policy's allowed_commands "
-              "does not list; it will be refused", s->id, (int)(j - i),
-              t + i);
+    for (size_t k = 0; k < wf->naggs; k++) {
+        char what[200];
+        snprintf(what, sizeof what, "aggregation '%s'", wf->aggs[k].name);
+        check_commands(b, wf->aggs[k].run, what, wf->aggs[k].loc);
+    }
 }
 
 /* A ${...} the shell would not expand (a quoted here-document): the
@@ -800,12 +857,33 @@ static void check_run_quoting(struct pc_build *b, struct pc_step *s)
     }
     struct pr_shell_cmd cmd;
     char err[256];
-    if (pr_shell_prepare(parts, s->run->nparts, &cmd, err, sizeof err) < 0)
-        pc_report(b->ctx, PC_D_SHELL_QUOTING,
-                  s->run_loc.file ? s->run_loc : s->loc, "step '%s': %s",
-                  s->id, err);
-    else
-        pr_shell_cmd_free(&cmd);
+    struct pc_loc loc = s->run_loc.file ? s->run_loc : s->loc;
+    if (pr_shell_prepare(parts, s->run->nparts, &cmd, err, sizeof err) < 0) {
+        pc_report(b->ctx, PC_D_SHELL_QUOTING, loc, "step '%s': %s", s->id,
+                  err);
+        free(parts);
+        return;
+    }
+    size_t var = 0;
+    for (size_t i = 0; i < s->run->nparts; i++) {
+        const struct pc_interp_part *p = &s->run->parts[i];
+        if (!p->expr || var >= cmd.nvars)
+            continue;
+        const struct pr_shell_var *v = &cmd.vars[var++];
+        if (v->use != PR_SHELL_CODE)
+            continue;
+        struct pc_diag *d = pc_report(
+            b->ctx, PC_D_SHELL_QUOTING, p->expr->loc.file ? p->expr->loc : loc,
+            "step '%s': this ${...} becomes program text that '%s' runs, "
+            "so a value could run as code", s->id, v->prog);
+        if (d)
+            pc_note(b->ctx, d, NOLOC,
+                    "pass it as data instead: an argument (sh -c '... "
+                    "\"$1\"' sh ${...}; awk '... ARGV[1] ...' ${...}; "
+                    "python3 -c '... sys.argv[1] ...' ${...}) or a variable "
+                    "of the step's env read by the program");
+    }
+    pr_shell_cmd_free(&cmd);
     free(parts);
 }
 
@@ -910,6 +988,7 @@ int pc_analyze(struct pc_build *b)
     link_phases(b);
     for (size_t i = 0; i < nsource; i++)
         check_step(b, &wf->steps[i]);
+    check_policy(b);
     /* after an error, a parameter may look unused only because the
        expression that used it did not parse */
     for (size_t i = 0; c->nerrors == b->errors_at_start && i < wf->nparams;

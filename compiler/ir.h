@@ -244,6 +244,7 @@ struct pc_workflow {
     size_t nallowed_tools;
     const char **allowed_commands;
     size_t nallowed_commands;
+    struct pc_loc *allowed_commands_locs;
     bool policy_tools_set, policy_commands_set;
     struct pc_phase *phases;
     size_t nphases, capphases;

@@ -1333,7 +1333,8 @@ static void read_policy(struct pc_build *b, const struct pc_node *n)
     }
     if ((v = pc_map_get(n, "allowed_commands"))) {
         b->wf->allowed_commands = pc_get_str_list(
-            b->ctx, v, "allowed_commands", &b->wf->nallowed_commands, NULL);
+            b->ctx, v, "allowed_commands", &b->wf->nallowed_commands,
+            &b->wf->allowed_commands_locs);
         b->wf->policy_commands_set = true;
     }
 }

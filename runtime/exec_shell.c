@@ -344,32 +344,27 @@ void pr_shell_release(void *state)
     free(p);
 }
 
-/* policy.allowed_commands: the program a run starts with must be listed
- * (as the compiler warns).  0, or -1 with the reason in ERR. */
-static int check_policy(const struct pr_run *r, const struct pr_shell_part *p,
-                        size_t n, char *err, size_t cap)
+static bool run_allowed(const char *name, void *ctx)
+{
+    const struct pr_run *r = ctx;
+    for (uint32_t a = 0; a < r->wf.allowed_commands.n; a++)
+        if (!strcmp(name, pr_plan_str(r->plan,
+                                      pr_plan_list_at(r->plan,
+                                                      r->wf.allowed_commands,
+                                                      a),
+                                      NULL)))
+            return true;
+    return false;
+}
+
+/* policy.allowed_commands: every command of the script must be listed
+ * (the check pomlc makes with -Wpolicy).  0, or -1 with the reason. */
+static int check_policy(const struct pr_run *r, const struct pr_shell_cmd *c,
+                        char *err, size_t cap)
 {
     if (!(r->wf.flags & PR_WF_POLICY_COMMANDS))
         return 0;
-    if (!n || !p[0].text)
-        return pr_errf(err, cap, "policy: the command's program comes from "
-                                 "a value; allowed_commands is set");
-    const char *t = p[0].text;
-    size_t len = p[0].len, i = 0;
-    while (i < len && strchr(" \t\n", t[i]))
-        i++;
-    size_t k = i;
-    while (k < len && !strchr(" \t\n;|&", t[k]))
-        k++;
-    for (uint32_t a = 0; a < r->wf.allowed_commands.n; a++) {
-        const char *name = pr_plan_str(
-            r->plan, pr_plan_list_at(r->plan, r->wf.allowed_commands, a),
-            NULL);
-        if (strlen(name) == k - i && !memcmp(name, t + i, k - i))
-            return 0;
-    }
-    return pr_errf(err, cap, "policy: '%.*s' is not in allowed_commands",
-                   (int)(k - i), t + i);
+    return pr_shell_check_policy(c, run_allowed, (void *)r, err, cap);
 }
 
 static struct prepared *prepare(struct pr_job *j, uint32_t run)
@@ -402,10 +397,12 @@ static struct prepared *prepare(struct pr_job *j, uint32_t run)
             p->codes[nc++] = pv.code;
         }
     }
-    if (check_policy(r, parts, iv.n, p->err, sizeof p->err) == 0 &&
-        pr_shell_prepare(parts, iv.n, &p->cmd, p->err, sizeof p->err) < 0 &&
-        !p->err[0])
-        snprintf(p->err, sizeof p->err, "out of memory");
+    if (pr_shell_prepare(parts, iv.n, &p->cmd, p->err, sizeof p->err) < 0) {
+        if (!p->err[0])
+            snprintf(p->err, sizeof p->err, "out of memory");
+    } else {
+        check_policy(r, &p->cmd, p->err, sizeof p->err);
+    }
     free(parts);
     r->kind_state[j->step] = p;
     return p;
@@ -468,6 +465,13 @@ static int eval_values(struct pr_job *j, struct prepared *p, char **vals,
         cJSON_Delete(v);
         if (!vals[k])
             return pr_errf(err, cap, "out of memory");
+        if (p->cmd.vars[k].use == PR_SHELL_NUMBER &&
+            !pr_shell_number_ok(vals[k]))
+            return pr_errf(err, cap,
+                           "in 'run': ${...} number %zu is inside shell "
+                           "arithmetic, where only a decimal integer is "
+                           "data; its value '%.40s%s' is not one",
+                           k + 1, vals[k], strlen(vals[k]) > 40 ? "..." : "");
         size_t len = strlen(vals[k]);
         if (len > ENV_VALUE_CAP)
             return pr_errf(err, cap,
@@ -525,6 +529,15 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
     }
     cJSON *x;
     cJSON_ArrayForEach(x, extra) {
+        if ((j->run->wf.flags & PR_WF_POLICY_COMMANDS) &&
+            pr_shell_protected_var(x->string, strlen(x->string))) {
+            int rc = pr_errf(err, cap,
+                             "policy: env sets '%.100s', which changes "
+                             "which programs run; allowed_commands is set",
+                             x->string);
+            cJSON_Delete(extra);
+            return rc;
+        }
         char probe[256];
         snprintf(probe, sizeof probe, "%s=", x->string);
         if (is_ours(probe))

@@ -941,6 +941,30 @@ check_inject() {
     inject_value ''
 }
 
+# ---- policy.allowed_commands holds for every command ----
+
+check_bypass() {
+    scratch bypass
+    "$pomlc" -o "$tmp/bypass.plan" "$wf/bypass.poml" > "$tmp/pomlc.err" 2>&1
+    n=$(grep -c 'warning: .*\[-Wpolicy\]' "$tmp/pomlc.err")
+    if [ "$n" -ge 35 ]; then pass; else
+        fail "bypass: pomlc reported $n of 35 refusals"; fi
+    prun bypass "$d" --json "$tmp/bypass.plan"
+    python3 -c "$py_lib"'
+r = load(sys.argv[1])
+for step, res in r["steps"].items():
+    if step == "ok":
+        if res["status"] != "succeeded":
+            print("ok: %s" % res.get("reason"))
+    elif res["status"] != "failed" or \
+            not res.get("reason", "").startswith("policy: "):
+        print("%s was not refused: %s %s" % (step, res["status"],
+                                             res.get("reason")))
+' "$d/res.json" > "$tmp/py" 2>&1
+    report bypass
+    if [ -e "$d/pwned" ]; then fail "bypass: a step ran touch"; else pass; fi
+}
+
 # ---- NUL characters ----
 
 check_nul() {
@@ -1374,6 +1398,7 @@ check_signal HUP 129
 check_twice
 check_misc
 check_inject
+check_bypass
 check_nul
 check_outputs
 check_aggregate

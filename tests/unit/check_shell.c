@@ -1,7 +1,9 @@
 /* check_shell.c -- the run-command preparation of shell.c, proved by
- * running the scripts it writes through the real /bin/sh with hostile
- * values: every value must arrive as exactly itself, in every quoting
- * context, and nothing in a value may ever run.
+ * running the scripts it writes through the real shells (dash and bash)
+ * with hostile values: every value must arrive as exactly itself, one
+ * word, in every quoting context and after every construct that could
+ * lose track of the quoting, and nothing in a value may ever run.  Also
+ * the commands the lexer finds for the policy, and what it refuses.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -46,11 +48,27 @@ static const char *values[] = {
     "a|b&c>d<e",
     "}",
     ")",
+    "EOF",
+    "a\nEOF\nb",
+    "DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD"
+    "DDDDDDDDDD",
+    "x\nDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD"
+    "DDDDDDDDDDDD\ntouch PWNED",
+    "\"$(touch PWNED)\"",
+    "'$(touch PWNED)'",
+    "`touch PWNED`'\"",
+    "a[$(touch PWNED)]",
+    "-e",
+    "[*]",
 };
+
+/* The shells every prepared script must be safe under. */
+static const char *const shells[] = {"/bin/dash", "/bin/bash"};
 
 /* Runs the prepared command with VALUE as POML_V1 (and POML_V2), returns
  * its standard output (malloc'd). */
-static char *run(const struct pr_shell_cmd *c, const char *value)
+static char *run_in(const char *shell, const struct pr_shell_cmd *c,
+                    const char *value)
 {
     char out_path[300];
     snprintf(out_path, sizeof out_path, "%s/out", scratch);
@@ -61,7 +79,7 @@ static char *run(const struct pr_shell_cmd *c, const char *value)
     sprintf(v1, "POML_V1=%s", value);
     sprintf(v2, "POML_V2=%s", value);
     char *envp[] = {v1, v2, "HOME=/home/nobody", "PATH=/usr/bin:/bin", NULL};
-    char *argv_sh[] = {"/bin/sh", "-c", c->script, NULL};
+    char *argv_sh[] = {(char *)shell, "-c", c->script, NULL};
     char *argv_direct[16] = {0};
     if (c->argv_words) {
         ck_assert_uint_lt(c->nwords, 15);
@@ -82,7 +100,7 @@ static char *run(const struct pr_shell_cmd *c, const char *value)
     posix_spawn_file_actions_adddup2(&fa, fd, 1);
     posix_spawn_file_actions_addchdir_np(&fa, scratch);
     pid_t pid;
-    int rc = posix_spawnp(&pid, c->argv_words ? argv_direct[0] : "/bin/sh",
+    int rc = posix_spawnp(&pid, c->argv_words ? argv_direct[0] : shell,
                           &fa, NULL,
                           c->argv_words ? argv_direct : argv_sh, envp);
     ck_assert_int_eq(rc, 0);
@@ -98,6 +116,11 @@ static char *run(const struct pr_shell_cmd *c, const char *value)
     ck_assert_int_eq(pread(fd, buf, (size_t)n, 0), n);
     close(fd);
     return buf;
+}
+
+static char *run(const struct pr_shell_cmd *c, const char *value)
+{
+    return run_in("/bin/sh", c, value);
 }
 
 struct tmpl {
@@ -128,6 +151,44 @@ static const struct tmpl tmpls[] = {
     {"printf '[%s]' \"it's \"", "", "[it's ", "]"},
     {"printf '[%s]' 'say \"", "\"'", "[say \"", "\"]"},
     {"printf '[%s]' \\'", "", "['", "]"},
+    {"case a in a) printf '[%s]' ", ";; esac", "[", "]"},
+    {"case a in (a|b) printf '[%s]' ", ";; *) ;; esac", "[", "]"},
+    {"printf '[%s]' \"$(case a in a) printf '%s' ", ";; esac)\"", "[", "]"},
+    {"(printf '[%s]' ", ")", "[", "]"},
+    {"{ printf '[%s]' ", "; }", "[", "]"},
+    {"cat <<EOF\n$(printf '[%s]' ", ")\nEOF\n", "[", "]\n"},
+    {"printf '[%s]' \"$(printf '%s' \"", "\")\"", "[", "]"},
+    {"printf '[%s]' \"a\"'b'", "\"c\"", "[ab", "c]"},
+    {"printf '[%s]' ${UNSET_VAR:-\"", "\"}", "[", "]"},
+    {"printf '[%s]' \"${UNSET_VAR:-'", "'}\"", "['", "']"},
+    {"x=", "; printf '[%s]' \"$x\"", "[", "]"},
+    {"printf '[%s]' \"$(printf '%s' $(printf '%s' ", "))\" | head -c 0; "
+     "printf '[]'", "[", "]"},
+    {"for x in ", "; do printf '[%s]' \"$x\"; done", "[", "]"},
+    {"printf '[%s]' \"${UNSET_VAR:-$(printf '%s' ", ")}\"", "[", "]"},
+};
+
+/* Constructs after which a lexer can lose track of the quoting; each
+ * prints nothing. */
+static const char *const preambles[] = {
+    "echo \"$(pwd)\" >/dev/null; ",
+    "echo \"$(echo \"(\")\" >/dev/null\n",
+    "echo $((1<<2)) >/dev/null\n",
+    "x=$(( (1 + 2) * 3 )); : \"$x\"\n",
+    "cat >/dev/null <<DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD"
+    "DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD\n'\"\n"
+    "DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD"
+    "DDDDDDDDDDDDDD\n",
+    "cat >/dev/null <<'EOF'\n$(unclosed ' \" `\nEOF\n",
+    "cat >/dev/null <<A; cat >/dev/null <<\"B\"\n'\nA\n\"\nB\n",
+    ": 'it''s' # comment's \"\n",
+    "case x in (x) : ;; y) : \"(\" ;; esac\n",
+    ": ${UNSET_VAR:-'}'} \"${UNSET_VAR:-'}'}\"\n",
+    ": `echo \"'\"` \"`echo ')'`\"\n",
+    "f() { : \"$(echo ')')\"; }; f\n",
+    ": $(echo $(echo ')') \")\") >/dev/null\n",
+    "echo \\\" >/dev/null; : \\' >/dev/null\n",
+    "cat >/dev/null <<-\tEOF\n\t$(echo x)\n\tEOF\n",
 };
 
 static bool pwned_exists(void)
@@ -166,6 +227,169 @@ START_TEST(test_contexts)
         free(out);
     }
     pr_shell_cmd_free(&c);
+}
+END_TEST
+
+/* Every preamble, every context, hostile values, both shells. */
+START_TEST(test_property)
+{
+    static const char *const hostile[] = {
+        "* two  spaces", "a\nEOF\nb", "$(touch PWNED)`touch PWNED`",
+        "' ; touch PWNED \" ; touch PWNED ; \"", "}\n)\n'\"", ""};
+    const char *pre = preambles[_i];
+    for (size_t t = 0; t < sizeof tmpls / sizeof *tmpls; t++) {
+        const struct tmpl *tp = &tmpls[t];
+        if (strstr(tp->before, "# a comment") || strstr(tp->after, "head -c"))
+            continue;
+        char before[1024];
+        snprintf(before, sizeof before, "%s%s", pre, tp->before);
+        struct pr_shell_part parts[3] = {{before, strlen(before)},
+                                         {NULL, 0},
+                                         {tp->after, strlen(tp->after)}};
+        struct pr_shell_cmd c;
+        char err[256];
+        ck_assert_msg(pr_shell_prepare(parts, 3, &c, err, sizeof err) == 0,
+                      "preamble %d, template %zu: %s", _i, t, err);
+        for (size_t v = 0; v < sizeof hostile / sizeof *hostile; v++) {
+            for (size_t sh = 0; sh < 2; sh++) {
+                char *out = run_in(shells[sh], &c, hostile[v]);
+                char want[4096];
+                snprintf(want, sizeof want, "%s%s%s", tp->expect_before,
+                         hostile[v], tp->expect_after);
+                ck_assert_msg(!strcmp(out, want),
+                              "%s, preamble %d, template %zu, value \"%s\":"
+                              "\n script: %s\n got:  %s\n want: %s",
+                              shells[sh], _i, t, hostile[v], c.script, out,
+                              want);
+                ck_assert_msg(!pwned_exists(), "%s ran value \"%s\": %s",
+                              shells[sh], hostile[v], c.script);
+                free(out);
+            }
+        }
+        pr_shell_cmd_free(&c);
+    }
+}
+END_TEST
+
+/* $(( )) takes a value as a number: integers work in both shells, and
+ * anything else is refused before it reaches the shell. */
+START_TEST(test_arithmetic)
+{
+    static const char *const texts[][2] = {
+        {"printf '[%s]' $(( ", " + 1 ))"},
+        {"printf '[%s]' \"$((1-", "))\""},
+        {"printf '[%s]' $(( (", ") * 2 ))"},
+    };
+    static const struct {
+        const char *v;
+        const char *want[3];
+    } ok[] = {{"0", {"[1]", "[1]", "[0]"}},
+              {"41", {"[42]", "[-40]", "[82]"}},
+              {"-5", {"[-4]", "[6]", "[-10]"}}};
+    for (size_t t = 0; t < 3; t++) {
+        struct pr_shell_part parts[3] = {
+            {texts[t][0], strlen(texts[t][0])},
+            {NULL, 0},
+            {texts[t][1], strlen(texts[t][1])}};
+        struct pr_shell_cmd c;
+        char err[256];
+        ck_assert_int_eq(pr_shell_prepare(parts, 3, &c, err, sizeof err), 0);
+        ck_assert_int_eq(c.vars[0].use, PR_SHELL_NUMBER);
+        for (size_t v = 0; v < 3; v++)
+            for (size_t sh = 0; sh < 2; sh++) {
+                char *out = run_in(shells[sh], &c, ok[v].v);
+                ck_assert_msg(!strcmp(out, ok[v].want[t]), "%s: %s -> %s",
+                              shells[sh], c.script, out);
+                free(out);
+            }
+        pr_shell_cmd_free(&c);
+    }
+    static const char *const bad[] = {"", "-", "1+1", "a[$(touch PWNED)]",
+                                      "x", "08", "1 ", " 1", "0x10",
+                                      "1234567890123456789", "--1", "1e3"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+        ck_assert_msg(!pr_shell_number_ok(bad[k]), "'%s' accepted", bad[k]);
+    ck_assert(pr_shell_number_ok("-123456789012345678"));
+    /* bash's (( )) evaluates too */
+    const char *a = "(( x = ", *b = " ))";
+    struct pr_shell_part parts[3] = {{a, strlen(a)}, {NULL, 0}, {b, 3}};
+    struct pr_shell_cmd c;
+    char err[256];
+    ck_assert_int_eq(pr_shell_prepare(parts, 3, &c, err, sizeof err), 0);
+    ck_assert_int_eq(c.vars[0].use, PR_SHELL_NUMBER);
+    pr_shell_cmd_free(&c);
+}
+END_TEST
+
+/* A value that becomes program text of another interpreter is marked,
+ * with the program's name for the diagnostic; arguments are not. */
+START_TEST(test_code_contexts)
+{
+    static const struct {
+        const char *before, *after, *prog;
+    } cases[] = {
+        {"sh -c 'echo ", "'", "sh -c"},
+        {"bash -ec \"echo ", "\"", "bash -c"},
+        {"eval echo ", "", "eval"},
+        {"eval \"echo ", "\"", "eval"},
+        {"awk '{ print \"", "\" }' file", "awk"},
+        {"awk -F: '", "' file", "awk"},
+        {"sed \"s/a/", "/\" file", "sed"},
+        {"sed -n -e 's/", "//p'", "sed"},
+        {"python3 -c 'print(\"", "\")'", "python3 -c"},
+        {"perl -e 'print ", "'", "perl -e"},
+        {"trap 'echo ", "' EXIT", "trap"},
+        {"sh -c \"$(printf '%s' ", ")\"", "sh -c"},
+        {"x=$(sh -c 'echo ", "')", "sh -c"},
+        {"sh -c 'echo \"$1\"' sh ", "", NULL},
+        {"sh script.sh ", "", NULL},
+        {"awk -f prog.awk ", "", NULL},
+        {"awk '{print}' ", "", NULL},
+        {"sed -e s/a/b/ ", "", NULL},
+        {"python3 script.py ", "", NULL},
+        {"echo sh -c ", "", NULL},
+        {"printf '%s' ", " | sh -c 'cat'", NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        struct pr_shell_part parts[3] = {
+            {cases[k].before, strlen(cases[k].before)},
+            {NULL, 0},
+            {cases[k].after, strlen(cases[k].after)}};
+        struct pr_shell_cmd c;
+        char err[256];
+        ck_assert_int_eq(pr_shell_prepare(parts, 3, &c, err, sizeof err), 0);
+        if (cases[k].prog) {
+            ck_assert_msg(c.vars[0].use == PR_SHELL_CODE, "%s: %d", c.script,
+                          c.vars[0].use);
+            ck_assert_str_eq(c.vars[0].prog, cases[k].prog);
+        } else {
+            ck_assert_msg(c.vars[0].use == PR_SHELL_DATA, "%s: %d", c.script,
+                          c.vars[0].use);
+        }
+        pr_shell_cmd_free(&c);
+    }
+}
+END_TEST
+
+/* Contexts with no knowable quoting are refused. */
+START_TEST(test_unknowable_refused)
+{
+    static const char *const cases[][2] = {
+        {"cat <<", "\nx\n"},
+        {"echo `echo \\`echo ", "\\``"},
+        {"echo \"`echo \\\"", "\\\"`\""},
+        {"echo $'a\\'b' ", ""},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        struct pr_shell_part parts[3] = {{cases[k][0], strlen(cases[k][0])},
+                                         {NULL, 0},
+                                         {cases[k][1], strlen(cases[k][1])}};
+        struct pr_shell_cmd c;
+        char err[256];
+        ck_assert_msg(pr_shell_prepare(parts, 3, &c, err, sizeof err) == -1,
+                      "'%s' accepted: %s", cases[k][0], c.script);
+        ck_assert(err[0]);
+    }
 }
 END_TEST
 
@@ -274,6 +498,11 @@ static Suite *shell_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_contexts, 0,
                         (int)(sizeof tmpls / sizeof *tmpls));
+    tcase_add_loop_test(tc, test_property, 0,
+                        (int)(sizeof preambles / sizeof *preambles));
+    tcase_add_test(tc, test_arithmetic);
+    tcase_add_test(tc, test_code_contexts);
+    tcase_add_test(tc, test_unknowable_refused);
     tcase_add_test(tc, test_quoted_heredoc_refused);
     tcase_add_test(tc, test_direct);
     tcase_add_test(tc, test_two_values);
