@@ -465,9 +465,28 @@ static bool conforms(const cJSON *v, const cJSON *schema, const char *path,
 
 /* ---- requests ---- */
 
-static cJSON *schema_of(const struct pr_step *s)
+/* The schema of the step's reply: its own, else for a task step with
+ * outputs an object of exactly those members; NULL for none. */
+static cJSON *schema_of(struct call *c)
 {
-    return s->output_schema ? cJSON_Parse(s->output_schema) : NULL;
+    const struct pr_step *s = pr_job_step(c->j);
+    if (s->output_schema)
+        return cJSON_Parse(s->output_schema);
+    if (!pr_llm_task_step(s) || !s->outputs.n)
+        return NULL;
+    const struct pr_plan *p = c->j->run->plan;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "object");
+    cJSON *props = cJSON_AddObjectToObject(o, "properties");
+    cJSON *req = cJSON_AddArrayToObject(o, "required");
+    for (uint32_t k = 0; props && req && k < s->outputs.n; k++) {
+        const char *name =
+            pr_plan_str(p, pr_plan_list_at(p, s->outputs, k), NULL);
+        cJSON_AddItemToObject(props, name, cJSON_CreateObject());
+        cJSON_AddItemToArray(req, cJSON_CreateString(name));
+    }
+    cJSON_AddBoolToObject(o, "additionalProperties", false);
+    return o;
 }
 
 /* One turn of a conversation in the protocol's shape: text, or text and
@@ -518,7 +537,7 @@ static char *build_body(struct call *c, const struct pr_model *m,
                                   m->max_output_tokens < DEFAULT_MAX_TOKENS
                               ? m->max_output_tokens
                               : DEFAULT_MAX_TOKENS;
-    cJSON *schema = c->json_mode ? schema_of(s) : NULL;
+    cJSON *schema = c->json_mode ? schema_of(c) : NULL;
     cJSON *msgs = cJSON_CreateArray();
     if (c->anthropic) {
         cJSON_AddNumberToObject(b, "max_tokens", (double)max_tokens);
@@ -985,7 +1004,7 @@ static const char *outputs(struct call *c, const struct pr_model *m,
         return why;
     }
     if (json) {
-        cJSON *schema = schema_of(s);
+        cJSON *schema = schema_of(c);
         char err[300];
         bool ok = !schema || conforms(json, schema, "$", err, sizeof err, 0);
         cJSON_Delete(schema);

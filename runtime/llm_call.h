@@ -42,6 +42,16 @@ struct pr_llm_ask {
     bool json_mode;             /* ask for JSON, check the step's schema */
 };
 
+/* A step that states a task rather than a prompt: inputs, and neither a
+ * prompt nor a prompt file.  It asks with its name, description and
+ * inputs, and, when it declares outputs, for a JSON object of exactly
+ * those members (its schema, when it gives none of its own). */
+static inline bool pr_llm_task_step(const struct pr_step *s)
+{
+    return !s->prompt_file && s->prompt == PR_PLAN_NONE &&
+           s->inputs != PR_PLAN_NONE;
+}
+
 /* Starts an exchange for J.  Returns it, or NULL when it could not start
  * (then DONE has already been called with the reason). */
 struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,

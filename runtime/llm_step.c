@@ -487,6 +487,48 @@ static int render_prompt_file(struct llm_job *lj, char *err, size_t cap)
     return lj->prompt && lj->turns ? 0 : pr_errf(err, cap, "out of memory");
 }
 
+/* The request of a task step (pr_llm_task_step): the step's name (or id)
+ * and description, its inputs as JSON, and, when it declares outputs, a
+ * JSON object with those members as the answer (JSON mode on, so the
+ * reply's members become the outputs). */
+static int task_prompt(struct llm_job *lj, char *err, size_t cap)
+{
+    struct pr_job *j = lj->j;
+    const struct pr_plan *p = j->run->plan;
+    const struct pr_step *s = pr_job_step(j);
+    cJSON *input = NULL;
+    char e[400];
+    if (pr_run_tval(j, s->inputs, &input, e, sizeof e) < 0)
+        return pr_errf(err, cap, "in 'inputs': %s", e);
+    char *json = cJSON_PrintUnformatted(input);
+    cJSON_Delete(input);
+    struct pr_buf b = {0};
+    int bad = !json || append(&b, "", "Task: ") < 0 ||
+              append(&b, "", s->name && *s->name ? s->name : s->id) < 0 ||
+              append(&b, "\n", s->description) < 0 ||
+              append(&b, "\n\n", "Inputs (JSON):\n") < 0 ||
+              append(&b, "", json) < 0;
+    free(json);
+    for (uint32_t k = 0; !bad && k < s->outputs.n; k++) {
+        const char *o = pr_plan_str(p, pr_plan_list_at(p, s->outputs, k),
+                                    NULL);
+        bad = append(&b, k ? ", " : "\n\nAnswer with one JSON object "
+                                   "with the members: ", o) < 0;
+    }
+    if (!bad && s->outputs.n)
+        bad = append(&b, "", ".") < 0;
+    char *text = bad ? NULL : buf_string(&b);
+    if (!text) {
+        pr_buf_free(&b);
+        return pr_errf(err, cap, "out of memory");
+    }
+    free(lj->prompt);
+    lj->prompt = text;
+    if (s->outputs.n)
+        lj->json_mode = true;
+    return 0;
+}
+
 /* ---- the executor ---- */
 
 static void llm_start(struct pr_job *j)
@@ -540,7 +582,8 @@ static void llm_start(struct pr_job *j)
         pr_job_finish(j, false, "out of memory", false);
         return;
     }
-    if (s->prompt_file && render_prompt_file(lj, why, sizeof why) < 0) {
+    if ((s->prompt_file && render_prompt_file(lj, why, sizeof why) < 0) ||
+        (pr_llm_task_step(s) && task_prompt(lj, why, sizeof why) < 0)) {
         free_lj(lj);
         pr_job_finish(j, false, why, false);
         return;
