@@ -9,7 +9,7 @@ LC_ALL=C
 export LC_ALL
 src=$(cd "$(dirname "$0")/.." && pwd)
 CC=${CC:-clang}
-rt=$(ls "$src"/runtime/*.c | grep -v -e '/pomlrun\.c$' -e '/params\.c$')
+rt=$(ls "$src"/runtime/*.c)
 
 $CC -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -fno-omit-frame-pointer -g -O1 -std=c11 -D_GNU_SOURCE \

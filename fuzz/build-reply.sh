@@ -1,6 +1,6 @@
 #!/bin/sh
 # build-reply.sh -- builds fuzz/fuzz_reply (server-sent events and model
-# replies, runtime/llm.c) with libFuzzer, ASan and UBSan, and writes a
+# replies, runtime/llm/llm.c) with libFuzzer, ASan and UBSan, and writes a
 # seed corpus of real-looking replies to fuzz/corpus-reply/ (not in git)
 #
 # Usage: fuzz/build-reply.sh
@@ -9,12 +9,14 @@ LC_ALL=C
 export LC_ALL
 src=$(cd "$(dirname "$0")/.." && pwd)
 CC=${CC:-clang}
-# every runtime file but the programs' mains and the harness's own llm.c
-rt=$(ls "$src"/runtime/*.c | grep -v -e '/pomlrun\.c$' -e '/llm\.c$')
+# the runtime, the executor and the LLM client but the harness's own llm.c
+rt=$(ls "$src"/runtime/*.c "$src"/runtime/exec/*.c "$src"/runtime/llm/*.c |
+    grep -v -e '/llm\.c$')
 
 $CC -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -fno-omit-frame-pointer -g -O1 -std=c11 -D_GNU_SOURCE \
-    -include "$src/config.h" -I"$src/runtime" -o "$src/fuzz/fuzz_reply" \
+    -include "$src/config.h" -I"$src/runtime" -I"$src/runtime/exec" \
+    -I"$src/runtime/llm" -o "$src/fuzz/fuzz_reply" \
     "$src/fuzz/fuzz_reply.c" $rt \
     -lcjson -lcurl -lm -lpthread
 

@@ -1,12 +1,12 @@
 /* fuzz_reply.c -- libFuzzer harness for what a model server sends back:
  * the server-sent-event framing and the OpenAI / Anthropic event and
- * reply parsers of runtime/llm.c (included here, as they are static).
+ * reply parsers of runtime/llm/llm.c (included here, as they are static).
  *
  * The first byte picks the protocol, streaming or not, and how the body
  * is cut into pieces (as TCP delivers it); the rest is the body.  Build:
  * fuzz/build-reply.sh
  */
-#include "../runtime/llm.c"
+#include "../runtime/llm/llm.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* check_reply.c -- the reply parsers of runtime/llm.c (included: they are
+/* check_reply.c -- the reply parsers of runtime/llm/llm.c (included: they are
  * static) on exact inputs: streamed text split anywhere reassembles to
  * the same text, tool-call deltas assemble, usage is read, and inputs
  * that once crashed (tests/llm/crashes/, first byte as in
@@ -7,7 +7,7 @@
 #include <check.h>
 #include <dirent.h>
 
-#include "../../runtime/llm.c"
+#include "../../runtime/llm/llm.c"
 
 static struct call *feed(int anthropic, int stream, const char *body,
                          size_t n, size_t piece)
