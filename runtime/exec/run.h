@@ -1,6 +1,6 @@
 /* run.h -- one execution of a plan: the scheduler and the executors
  *
- * The scheduler (exec.c) owns the state of every step and decides what
+ * The scheduler (sched.c, with scope.c, signals.c and sla.c) owns the state of every step and decides what
  * starts when; executors (exec_shell.c, exec_agg.c, exec_sub.c, ...) know
  * how to perform one attempt of one kind of step.  An executor is a start
  * and a stop function: start begins an attempt and, now or later from the
@@ -32,6 +32,8 @@ enum pr_status {
 
 struct pr_run;
 struct pr_job;
+
+/* ==== the executor API: what a kind of step implements ==== */
 
 struct pr_executor {
     /* Finishes inside start (no process, no --jobs slot). */
@@ -137,6 +139,8 @@ struct pr_run {
     bool sla_exceeded;
 };
 
+/* ==== the scheduler API: for pomlrun ==== */
+
 /* Prepares a run of PLAN with bound PARAMS (taken over).  -1 with a
  * message on stderr when out of resources. */
 int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
@@ -146,7 +150,7 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
 int pr_run_exec(struct pr_run *r);
 void pr_run_free(struct pr_run *r);
 
-/* ---- for executors ---- */
+/* ==== the scheduler API: for executors ==== */
 
 /* Ends the current attempt of J: OK, or a failure with REASON (copied;
  * may be NULL).  RETRYABLE false stops further attempts. */
@@ -201,7 +205,7 @@ cJSON *pr_reply_output(const cJSON *json, const char *text,
  * bytes become U+FFFD (counted in *REPLACED). */
 cJSON *pr_text_value(const char *s, size_t n, size_t *replaced);
 
-/* report.c */
+/* ==== the reporter API (report.c) ==== */
 void pr_report_run(struct pr_run *r, const char *event);
 void pr_report_job(struct pr_run *r, struct pr_job *j, const char *event);
 void pr_report_note(struct pr_run *r, const struct pr_job *j,
@@ -213,6 +217,8 @@ void pr_report_stream(struct pr_run *r, const struct pr_job *j,
                       const char *text, size_t n);
 cJSON *pr_report_result(struct pr_run *r);
 void pr_time_rfc3339(double t, char buf[64]);
+
+/* ==== the executors ==== */
 
 extern const struct pr_executor pr_exec_gate, pr_exec_shell, pr_exec_agg,
     pr_exec_agg_cmd, pr_exec_sub, pr_exec_llm, pr_exec_unsupported;

@@ -1,4 +1,4 @@
-/* exec.c -- the scheduler: dependency counts, a ready queue, attempts
+/* sched.c -- the scheduler: dependency counts, a ready queue, attempts
  *
  * A step becomes ready the moment its last dependency finishes (no stage
  * barriers).  Ready steps that run a process wait in a heap ordered by the
@@ -22,11 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
 #include "eval.h"
 #include "run.h"
+#include "sched_int.h"
 
-static const char *const status_names[] = {
+const char *const pr_status_names[] = {
     "waiting", "running", "succeeded", "failed", "skipped", "cancelled"};
 
 const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap)
@@ -38,15 +38,14 @@ const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap)
     return buf;
 }
 
-static double wall_now(void)
+double pr_wall_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Why steps end unfinished when the run stops. */
-static const char *cancel_reason(const struct pr_run *r)
+const char *pr_cancel_reason(const struct pr_run *r)
 {
     return r->sla_exceeded      ? "sla: the workflow's max_duration is over"
            : r->stop_reason[0] ? r->stop_reason
@@ -56,196 +55,6 @@ static const char *cancel_reason(const struct pr_run *r)
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
-}
-
-/* ---- values ---- */
-
-static const char *plan_str(void *ud, uint32_t idx, size_t *len)
-{
-    const struct pr_plan *p = ud;
-    if (idx >= p->sec[PR_SEC_STRINGS].size)
-        return NULL;
-    return pr_plan_str(p, idx, len);
-}
-
-/* The outputs object of a finished job as expressions see it. */
-static cJSON *job_view(struct pr_job *j)
-{
-    if (!j->outputs)
-        j->outputs = cJSON_CreateObject();
-    if (j->outputs && !cJSON_GetObjectItemCaseSensitive(j->outputs, "status")) {
-        cJSON_AddStringToObject(j->outputs, "status",
-                                status_names[j->status]);
-        cJSON_AddNumberToObject(j->outputs, "attempts", j->attempts);
-    }
-    return j->outputs;
-}
-
-static const char *env_str(void *ud, uint32_t idx, size_t *len)
-{
-    return plan_str((void *)((struct pr_run *)ud)->plan, idx, len);
-}
-
-/* The STEP instruction: the plan gives the index, checked below nsteps. */
-static cJSON *env_step(void *ud, uint32_t index)
-{
-    struct pr_run *r = ud;
-    return r->jobs[index].status >= PR_ST_SUCCEEDED
-               ? job_view(&r->jobs[index])
-               : NULL;
-}
-
-int pr_run_expr_item(struct pr_job *j, struct pr_code code, cJSON *item,
-                     long long index, bool has_item, cJSON **out, char *err,
-                     size_t errcap)
-{
-    struct pr_run *r = j->run;
-    struct pr_eval_env env = {
-        .str = env_str, .step = env_step, .nsteps = r->nsteps, .ud = r,
-        .params = r->params, .item = item, .index = index,
-        .has_item = has_item};
-    return pr_eval(code.p, code.len, &env, out, err, errcap);
-}
-
-int pr_run_expr(struct pr_job *j, struct pr_code code, cJSON **out,
-                char *err, size_t errcap)
-{
-    return pr_run_expr_item(j, code, j->item, j->index, j->instance >= 0,
-                            out, err, errcap);
-}
-
-int pr_run_interp(struct pr_job *j, uint32_t interp, cJSON **out, char *err,
-                  size_t errcap)
-{
-    const struct pr_plan *p = j->run->plan;
-    struct pr_interp_view iv;
-    *out = NULL;
-    if (interp == PR_PLAN_NONE) {
-        *out = cJSON_CreateString("");
-        return *out ? 0 : pr_errf(err, errcap, "out of memory");
-    }
-    pr_plan_interp(p, interp, &iv);
-    if (iv.pure && iv.n == 1) {
-        struct pr_part_view pv;
-        pr_plan_part(p, iv.first, &pv);
-        if (pv.kind == 1)
-            return pr_run_expr(j, pv.code, out, err, errcap);
-    }
-    struct pr_buf b;
-    pr_buf_init(&b);
-    for (uint32_t k = 0; k < iv.n; k++) {
-        struct pr_part_view pv;
-        pr_plan_part(p, iv.first + k, &pv);
-        if (pv.kind == 0) {
-            if (pr_buf_append(&b, pv.text, pv.text_len) < 0)
-                goto oom;
-            continue;
-        }
-        cJSON *v;
-        if (pr_run_expr(j, pv.code, &v, err, errcap) < 0) {
-            pr_buf_free(&b);
-            return -1;
-        }
-        char *t = pr_value_text(v);
-        cJSON_Delete(v);
-        if (!t || pr_buf_append(&b, t, strlen(t)) < 0) {
-            free(t);
-            goto oom;
-        }
-        free(t);
-    }
-    if (pr_buf_append_u8(&b, 0) < 0)
-        goto oom;
-    *out = cJSON_CreateString(b.data ? (char *)b.data : "");
-    pr_buf_free(&b);
-    return *out ? 0 : pr_errf(err, errcap, "out of memory");
-oom:
-    pr_buf_free(&b);
-    return pr_errf(err, errcap, "out of memory");
-}
-
-int pr_run_tval(struct pr_job *j, uint32_t tval, cJSON **out, char *err,
-                size_t errcap)
-{
-    const struct pr_plan *p = j->run->plan;
-    struct pr_tval_view tv;
-    *out = NULL;
-    if (tval == PR_PLAN_NONE) {
-        *out = cJSON_CreateNull();
-        return 0;
-    }
-    pr_plan_tval(p, tval, &tv);
-    switch (tv.kind) {
-    case PR_TV_NULL: *out = cJSON_CreateNull(); break;
-    case PR_TV_BOOL: *out = cJSON_CreateBool(tv.b); break;
-    case PR_TV_NUM: *out = cJSON_CreateNumber(tv.num); break;
-    case PR_TV_STR: return pr_run_interp(j, tv.interp, out, err, errcap);
-    case PR_TV_LIST:
-    case PR_TV_MAP: {
-        cJSON *c = tv.kind == PR_TV_LIST ? cJSON_CreateArray()
-                                         : cJSON_CreateObject();
-        for (uint32_t k = 0; c && k < tv.n; k++) {
-            cJSON *v;
-            if (pr_run_tval(j, tv.first + k, &v, err, errcap) < 0) {
-                cJSON_Delete(c);
-                return -1;
-            }
-            if (tv.kind == PR_TV_LIST) {
-                cJSON_AddItemToArray(c, v);
-            } else {
-                struct pr_list keys = {tv.keys, tv.n};
-                const char *key =
-                    pr_plan_str(p, pr_plan_list_at(p, keys, k), NULL);
-                cJSON_AddItemToObject(c, key, v);
-            }
-        }
-        *out = c;
-        break;
-    }
-    }
-    return *out ? 0 : pr_errf(err, errcap, "out of memory");
-}
-
-void pr_job_output(struct pr_job *j, const char *name, cJSON *v)
-{
-    if (!v)
-        return;
-    if (!j->outputs)
-        j->outputs = cJSON_CreateObject();
-    if (!j->outputs) {
-        cJSON_Delete(v);
-        return;
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(j->outputs, name);
-    cJSON_AddItemToObject(j->outputs, name, v);
-}
-
-const cJSON *pr_job_main_output(const struct pr_job *j)
-{
-    static const char *const names[] = {"result", "json", "text", "stdout",
-                                        NULL};
-    if (j->status != PR_ST_SUCCEEDED && j->status != PR_ST_FAILED)
-        return NULL;
-    for (size_t k = 0; names[k]; k++) {
-        const cJSON *v =
-            cJSON_GetObjectItemCaseSensitive(j->outputs, names[k]);
-        if (v)
-            return v;
-    }
-    return NULL;
-}
-
-cJSON *pr_reply_output(const cJSON *json, const char *text,
-                       const char *name, uint32_t noutputs)
-{
-    const cJSON *f = cJSON_IsObject(json)
-                         ? cJSON_GetObjectItemCaseSensitive(json, name)
-                         : NULL;
-    if (f)
-        return cJSON_Duplicate(f, true);
-    if (noutputs != 1)
-        return cJSON_CreateNull();
-    return json ? cJSON_Duplicate(json, true) : cJSON_CreateString(text);
 }
 
 /* ---- the ready heap ---- */
@@ -318,7 +127,6 @@ static bool limited(const struct pr_run *r, const struct pr_executor *x)
 
 static void step_done(struct pr_job *j);
 static void start_attempt(struct pr_job *j);
-static void cancel_run(struct pr_run *r);
 
 /* error_strategy: fail_fast: the first failure that fails the run stops
  * it (nothing new starts, what runs is stopped). */
@@ -335,7 +143,7 @@ static void fail_fast(struct pr_job *j)
     r->failed_hard = true;
     pr_report_note(r, j, "failed; error_strategy is fail_fast: stopping "
                          "the run");
-    cancel_run(r);
+    pr_sched_cancel(r);
 }
 
 static void set_reason(struct pr_job *j, const char *reason)
@@ -350,7 +158,7 @@ static void end_unstarted(struct pr_job *j, enum pr_status st,
 {
     j->status = (uint8_t)st;
     set_reason(j, reason);
-    j->finished_at = wall_now();    /* no started_at: it never started */
+    j->finished_at = pr_wall_now();    /* no started_at: it never started */
     step_done(j);
 }
 
@@ -428,11 +236,11 @@ static void instances_done(struct pr_job *p)
     free(cols);
     cJSON_Delete(p->outputs);
     p->outputs = lists;
-    p->finished_at = last > p->started_at ? last : wall_now();
+    p->finished_at = last > p->started_at ? last : pr_wall_now();
     char why[96];
     if (ncancel) {
         p->status = PR_ST_CANCELLED;
-        set_reason(p, cancel_reason(p->run));
+        set_reason(p, pr_cancel_reason(p->run));
     } else if (nfail) {
         snprintf(why, sizeof why, "%u of %u instances failed", nfail,
                  p->ninst);
@@ -448,7 +256,7 @@ static void instances_done(struct pr_job *p)
 static void instance_done(struct pr_job *j)
 {
     struct pr_job *p = j->parent;
-    pr_report_job(j->run, j, status_names[j->status]);
+    pr_report_job(j->run, j, pr_status_names[j->status]);
     fail_fast(j);
     if (++p->inst_done == p->ninst)
         instances_done(p);
@@ -463,14 +271,14 @@ static void make_ready(struct pr_job *j)
     const struct pr_step *s = pr_job_step(j);
     char err[512];
     if (r->cancelling) {
-        end_unstarted(j, PR_ST_CANCELLED, cancel_reason(r));
+        end_unstarted(j, PR_ST_CANCELLED, pr_cancel_reason(r));
         return;
     }
     uint32_t b = r->blocker[j->step];
     if (b) {
         const struct pr_job *d = &r->jobs[b - 1];
         snprintf(err, sizeof err, "dependency '%s' %s", r->steps[b - 1].id,
-                 status_names[d->status]);
+                 pr_status_names[d->status]);
         end_unstarted(j, PR_ST_SKIPPED, err);
         return;
     }
@@ -505,7 +313,7 @@ static void make_ready(struct pr_job *j)
             return;
         }
         uint32_t n = (uint32_t)cJSON_GetArraySize(list);
-        j->started_at = wall_now();
+        j->started_at = pr_wall_now();
         j->status = PR_ST_RUNNING;
         j->inst = n ? calloc(n, sizeof *j->inst) : NULL;
         if (n && !j->inst) {
@@ -563,7 +371,7 @@ static void step_done(struct pr_job *j)
     case PR_ST_SKIPPED: r->skipped++; break;
     default: r->cancelled++; break;
     }
-    pr_report_job(r, j, status_names[j->status]);
+    pr_report_job(r, j, pr_status_names[j->status]);
     bool passes = j->status == PR_ST_SUCCEEDED ||
                   (j->status == PR_ST_FAILED && (s->flags & PR_SF_CONTINUE));
     for (uint32_t k = 0; k < s->dependents.n; k++) {
@@ -686,7 +494,7 @@ static void record_attempt(struct pr_job *j, bool ok, const char *reason)
     char t[64];
     pr_time_rfc3339(j->attempt_started, t);
     cJSON_AddStringToObject(a, "started_at", t);
-    pr_time_rfc3339(wall_now(), t);
+    pr_time_rfc3339(pr_wall_now(), t);
     cJSON_AddStringToObject(a, "finished_at", t);
     cJSON_AddStringToObject(a, "status", ok ? "succeeded" : "failed");
     if (reason)
@@ -704,7 +512,7 @@ static void end_held(struct pr_job *j, enum pr_status st, const char *why)
     j->queued = false;
     j->status = (uint8_t)st;
     set_reason(j, why);
-    j->finished_at = wall_now();
+    j->finished_at = pr_wall_now();
     if (j->parent)
         instance_done(j);
     else
@@ -714,7 +522,7 @@ static void end_held(struct pr_job *j, enum pr_status st, const char *why)
 /* ... when the run stopped. */
 static void end_cancelled(struct pr_job *j)
 {
-    end_held(j, PR_ST_CANCELLED, cancel_reason(j->run));
+    end_held(j, PR_ST_CANCELLED, pr_cancel_reason(j->run));
 }
 
 static void on_retry(void *ud)
@@ -753,12 +561,12 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         retryable = true;       /* whatever the stopped executor said */
     }
     if (r->cancelling && !ok) {
-        reason = cancel_reason(r);
+        reason = pr_cancel_reason(r);
         retryable = false;
     }
     if (s->max_attempts > 1)
         record_attempt(j, ok, reason);
-    j->finished_at = wall_now();
+    j->finished_at = pr_wall_now();
     uint32_t max = s->max_attempts ? s->max_attempts : 1;
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
@@ -787,22 +595,6 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         step_done(j);
 }
 
-static void on_grace(void *ud)
-{
-    struct pr_job *j = ud;
-    j->timer = 0;
-    j->run->execs[j->step]->stop(j, SIGKILL);
-}
-
-static void on_timeout(void *ud)
-{
-    struct pr_job *j = ud;
-    struct pr_run *r = j->run;
-    j->timed_out = true;
-    j->timer = pr_loop_timer(r->loop, r->opt.kill_grace, on_grace, j);
-    r->execs[j->step]->stop(j, SIGTERM);
-}
-
 /* The condition of a for_each step holds per item: false skips the
  * instance.  True when the instance goes ahead. */
 static bool instance_condition(struct pr_job *j)
@@ -826,7 +618,7 @@ static bool instance_condition(struct pr_job *j)
         reason = "condition is false";
     }
     set_reason(j, reason);
-    j->finished_at = wall_now();
+    j->finished_at = pr_wall_now();
     instance_done(j);
     return false;
 }
@@ -834,7 +626,6 @@ static bool instance_condition(struct pr_job *j)
 static void start_attempt(struct pr_job *j)
 {
     struct pr_run *r = j->run;
-    const struct pr_step *s = pr_job_step(j);
     const struct pr_executor *x = r->execs[j->step];
     j->queued = false;
     if (!instance_condition(j))
@@ -842,7 +633,7 @@ static void start_attempt(struct pr_job *j)
     j->attempts++;
     j->timed_out = false;
     j->status = PR_ST_RUNNING;
-    j->attempt_started = wall_now();
+    j->attempt_started = pr_wall_now();
     if (j->attempts == 1)
         j->started_at = j->attempt_started;
     j->mono_started = pr_loop_now();
@@ -853,9 +644,7 @@ static void start_attempt(struct pr_job *j)
     if (!x->in_process) {
         if (!x->own_slots)
             r->running++;
-        double t = s->timeout > 0 ? s->timeout : r->wf.sla_step_timeout;
-        if (t > 0)
-            j->timer = pr_loop_timer(r->loop, t, on_timeout, j);
+        pr_timeout_start(j);
     }
     if (j->attempts == 1)
         pr_report_job(r, j, "started");
@@ -900,7 +689,7 @@ static void dispatch(struct pr_run *r)
 
 /* ---- cancelling ---- */
 
-static void stop_all(struct pr_run *r, int sig)
+void pr_sched_stop_all(struct pr_run *r, int sig)
 {
     for (uint32_t i = 0; i < r->nsteps; i++) {
         struct pr_job *j = &r->jobs[i];
@@ -916,12 +705,10 @@ static void stop_all(struct pr_run *r, int sig)
     }
 }
 
-/* Stops the run: nothing new starts, running steps are stopped, steps
- * waiting between attempts end. */
-static void cancel_run(struct pr_run *r)
+void pr_sched_cancel(struct pr_run *r)
 {
     r->cancelling = true;
-    stop_all(r, SIGTERM);
+    pr_sched_stop_all(r, SIGTERM);
     /* steps waiting between attempts end now */
     for (uint32_t i = 0; i < r->nsteps; i++) {
         struct pr_job *j = &r->jobs[i];
@@ -937,49 +724,11 @@ static void cancel_run(struct pr_run *r)
     }
 }
 
-static void on_signal(void *ud, int signo)
-{
-    struct pr_run *r = ud;
-    if (signo == SIGUSR1) {
-        /* stop at once: what a parent run sends its sub-workflow when
-           asked twice (two SIGTERMs could arrive as one) */
-        if (!r->cancelling) {
-            r->signal = SIGTERM;
-            cancel_run(r);
-        }
-        stop_all(r, SIGKILL);
-        return;
-    }
-    if (r->cancelling) {
-        stop_all(r, SIGKILL);   /* asked twice: no grace */
-        return;
-    }
-    r->signal = signo;
-    pr_report_note(r, NULL, "received %s; stopping running steps",
-                   signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM"
-                                                                 : "SIGHUP");
-    cancel_run(r);
-}
-
-/* sla.max_duration: the run fails, what is running is stopped. */
-static void on_sla(void *ud)
-{
-    struct pr_run *r = ud;
-    r->sla_timer = 0;
-    if (r->cancelling)
-        return;
-    r->sla_exceeded = true;
-    r->failed_hard = true;
-    pr_report_note(r, NULL,
-                   "the workflow's sla.max_duration (%g s) is over; stopping "
-                   "running steps", r->wf.sla_max_duration);
-    cancel_run(r);
-}
 
 static void kill_stragglers(void *ud)
 {
     struct pr_run *r = ud;
-    stop_all(r, SIGKILL);
+    pr_sched_stop_all(r, SIGKILL);
 }
 
 /* ---- the run ---- */
@@ -1064,7 +813,7 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
         return -1;
     }
     r->tmpdir = strdup(path);
-    pr_loop_on_signal(r->loop, on_signal, r);
+    pr_signals_watch(r);
     return r->tmpdir ? 0 : -1;
 }
 
@@ -1077,7 +826,7 @@ static void on_progress(void *ud)
 
 int pr_run_exec(struct pr_run *r)
 {
-    r->started_at = wall_now();
+    r->started_at = pr_wall_now();
     r->mono0 = pr_loop_now();
     pr_report_run(r, "run_started");
     for (uint32_t i = 0; i < r->nsteps; i++)
@@ -1091,9 +840,7 @@ int pr_run_exec(struct pr_run *r)
     }
     if (r->opt.progress)
         r->progress_timer = pr_loop_timer(r->loop, 0.1, on_progress, r);
-    if (r->wf.sla_max_duration > 0)
-        r->sla_timer = pr_loop_timer(r->loop, r->wf.sla_max_duration, on_sla,
-                                     r);
+    pr_sla_start(r);
     bool straggler_timer = false;
     for (;;) {
         dispatch(r);
@@ -1106,7 +853,7 @@ int pr_run_exec(struct pr_run *r)
             }
             while (r->nheld)
                 end_held(r->held[--r->nheld], PR_ST_CANCELLED,
-                         cancel_reason(r));
+                         pr_cancel_reason(r));
             dispatch(r);
             if (!straggler_timer && (r->running || r->inflight)) {
                 pr_loop_timer(r->loop, r->opt.kill_grace, kill_stragglers,
@@ -1136,7 +883,7 @@ int pr_run_exec(struct pr_run *r)
         struct pr_job *j = &r->jobs[i];
         if (j->status == PR_ST_WAITING || j->status == PR_ST_RUNNING) {
             j->status = PR_ST_CANCELLED;
-            set_reason(j, cancel_reason(j->run));
+            set_reason(j, pr_cancel_reason(j->run));
             r->cancelled++;
             r->done++;
         }
@@ -1146,7 +893,7 @@ int pr_run_exec(struct pr_run *r)
         if (r->jobs[i].status == PR_ST_FAILED &&
             !(r->steps[i].flags & PR_SF_CONTINUE))
             r->failed_hard = true;
-    r->finished_at = wall_now();
+    r->finished_at = pr_wall_now();
     if (r->opt.progress)
         pr_report_progress(r, true);
     pr_report_run(r, "run_finished");

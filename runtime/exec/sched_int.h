@@ -1,0 +1,36 @@
+/* sched_int.h -- what the scheduler's files share (not an interface: the
+ * layer above includes run.h)
+ *
+ *   sched.c    ready queues, outcomes, attempts, cancelling, the run
+ *   scope.c    what expressions see; evaluation for a job
+ *   signals.c  signals cancel the run
+ *   sla.c      a step's timeout, the workflow's sla.max_duration
+ */
+#ifndef POML_SCHED_INT_H
+#define POML_SCHED_INT_H
+
+#include "run.h"
+
+/* Indexed by enum pr_status: "waiting", "running", ... */
+extern const char *const pr_status_names[];
+
+/* The wall clock, seconds. */
+double pr_wall_now(void);
+/* Why steps end unfinished when the run stops. */
+const char *pr_cancel_reason(const struct pr_run *r);
+
+/* Stops the run: nothing new starts, running steps are stopped, steps
+ * waiting between attempts end. */
+void pr_sched_cancel(struct pr_run *r);
+/* Sends SIG to every running attempt that runs outside the process. */
+void pr_sched_stop_all(struct pr_run *r, int sig);
+
+/* Cancels the run on SIGINT, SIGTERM, SIGHUP and SIGUSR1. */
+void pr_signals_watch(struct pr_run *r);
+/* Arms J's timeout for the attempt that starts (into j->timer), when the
+ * step or the workflow's sla.step_timeout sets one. */
+void pr_timeout_start(struct pr_job *j);
+/* Arms sla.max_duration (into r->sla_timer), when the workflow sets it. */
+void pr_sla_start(struct pr_run *r);
+
+#endif
