@@ -383,10 +383,41 @@ static int op_index(struct vm *m)
     return replace_by_child(m, c);
 }
 
+/* The size of V as JSON text, roughly, counted until it passes LIMIT
+ * (then any value above LIMIT). */
+static size_t value_size(const cJSON *v, size_t limit)
+{
+    if (cJSON_IsString(v))
+        return strlen(str_of(v)) + 2;
+    if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
+        return 8;
+    size_t n = 2;
+    for (const cJSON *c = v->child; c && n <= limit; c = c->next)
+        n += value_size(c, limit - n) + 1 +
+             (c->string ? strlen(c->string) + 3 : 0);
+    return n;
+}
+
+/* WHAT would build a value of SIZE bytes: an error past
+ * PR_EVAL_MAX_VALUE. */
+static int check_size(struct vm *m, const char *what, size_t size)
+{
+    if (size <= PR_EVAL_MAX_VALUE)
+        return 0;
+    return fail(m, "%s would build a value larger than %zu MiB, the most "
+                "an expression may build; pass less data or split the work "
+                "across steps", what, PR_EVAL_MAX_VALUE >> 20);
+}
+
 static int op_list(struct vm *m, size_t n)
 {
     if (m->sp < n)
         return fail(m, "invalid bytecode: stack underflow");
+    size_t size = 2;
+    for (size_t k = m->sp - n; k < m->sp && size <= PR_EVAL_MAX_VALUE; k++)
+        size += value_size(m->st[k].v, PR_EVAL_MAX_VALUE - size) + 1;
+    if (check_size(m, "the list [...]", size) < 0)
+        return -1;
     unsigned nest = 0;
     for (size_t k = m->sp - n; k < m->sp; k++)
         if (m->st[k].nest > nest)
@@ -423,6 +454,8 @@ static int arith(struct vm *m, unsigned op)
     if (op == PR_OP_ADD && cJSON_IsString(a) && cJSON_IsString(b)) {
         const char *x = str_of(a), *y = str_of(b);
         size_t nx = strlen(x), ny = strlen(y);
+        if (check_size(m, "'+' of two strings", nx + ny) < 0)
+            return -1;
         char *p = malloc(nx + ny + 1);
         if (!p)
             return oom(m);
@@ -563,6 +596,11 @@ static int fn_join(struct vm *m, const cJSON *list, const cJSON *sep)
                         a_type(c));
         }
         char *t = pr_value_text(c);
+        if (t && check_size(m, "join()", len + slen + strlen(t)) < 0) {
+            free(t);
+            free(p);
+            return -1;
+        }
         if (!t || (i > 0 && text_add(&p, &len, &cap, s, slen) < 0) ||
             text_add(&p, &len, &cap, t, strlen(t)) < 0) {
             free(t);

@@ -18,6 +18,13 @@
 /* Lists the evaluator builds may nest this deep; pomlc allows 64. */
 #define PR_EVAL_MAX_NEST 128
 
+/* The largest value one operation of an expression may build (a '+' of
+ * strings, join(), a [...] list), in bytes of its text as JSON, roughly:
+ * 64 MiB, the most a sub-workflow's result may be and four times what a
+ * step keeps of its standard output.  Without it a few references to a
+ * large output, repeated, build gigabytes. */
+#define PR_EVAL_MAX_VALUE ((size_t)64 << 20)
+
 /* What an expression can see.  Values are borrowed: pr_eval never modifies
  * or frees them.  A NULL value reads as null. */
 struct pr_eval_env {

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "eval.h"
 #include "exec_proc.h"
+#include "policy.h"
 #include "run.h"
 #include "shell.h"
 
@@ -357,14 +358,39 @@ static bool run_allowed(const char *name, void *ctx)
     return false;
 }
 
+static bool parent_allowed(const char *name, void *ctx)
+{
+    return pr_policy_allows(ctx, name);
+}
+
+/* Some allowed_commands bounds R: its plan's, or its parent's. */
+static bool commands_bounded(const struct pr_run *r)
+{
+    return (r->wf.flags & PR_WF_POLICY_COMMANDS) ||
+           (r->opt.policy && r->opt.policy->commands.set);
+}
+
 /* policy.allowed_commands: every command of the script must be listed
- * (the check pomlc makes with -Wpolicy).  0, or -1 with the reason. */
+ * (the check pomlc makes with -Wpolicy), by the plan's policy and by the
+ * parent workflow's, which bounds a sub-workflow.  0, or -1 with the
+ * reason. */
 static int check_policy(const struct pr_run *r, const struct pr_shell_cmd *c,
                         char *err, size_t cap)
 {
-    if (!(r->wf.flags & PR_WF_POLICY_COMMANDS))
+    if ((r->wf.flags & PR_WF_POLICY_COMMANDS) &&
+        pr_shell_check_policy(c, run_allowed, (void *)r, err, cap) < 0)
+        return -1;
+    const struct pr_policy *o = r->opt.policy;
+    char why[256];
+    if (!o || !o->commands.set ||
+        pr_shell_check_policy(c, parent_allowed, (void *)&o->commands, why,
+                              sizeof why) == 0)
         return 0;
-    return pr_shell_check_policy(c, run_allowed, (void *)r, err, cap);
+    const char *what = strncmp(why, "policy: ", 8) ? why : why + 8;
+    return pr_errf(err, cap,
+                   "policy of the parent workflow '%.100s': %s (a "
+                   "sub-workflow runs under its parent's policy)",
+                   o->workflow, what);
 }
 
 static struct prepared *prepare(struct pr_job *j, uint32_t run)
@@ -529,7 +555,7 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
     }
     cJSON *x;
     cJSON_ArrayForEach(x, extra) {
-        if ((j->run->wf.flags & PR_WF_POLICY_COMMANDS) &&
+        if (commands_bounded(j->run) &&
             pr_shell_protected_var(x->string, strlen(x->string))) {
             int rc = pr_errf(err, cap,
                              "policy: env sets '%.100s', which changes "

@@ -4,7 +4,8 @@
  * along).  A step runs it as a child pomlrun process: its own process
  * group, so a timeout or a cancel stops it like any step; its parameters
  * are the step's `with`, evaluated; its result comes back as JSON on
- * standard output.  Outputs: `outputs` (each step's outputs, by id) and
+ * standard output; the parent's policy, intersected with the one the
+ * parent runs under, bounds it (--policy, policy.h).  Outputs: `outputs` (each step's outputs, by id) and
  * `result` (the outputs of its last step).
  */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "exec_proc.h"
+#include "policy.h"
 #include "run.h"
 
 extern char **environ;
@@ -29,15 +31,42 @@ static int write_file(const char *path, const void *data, size_t n)
     return w == n && rc == 0 ? 0 : -1;
 }
 
+/* The file of J's sub-workflow with extension EXT, in the run's
+ * temporary directory. */
+static void sub_path(const struct pr_job *j, const char *ext, char *buf,
+                     size_t cap)
+{
+    snprintf(buf, cap, "%s/sub-%u-%d.%s", j->run->tmpdir, j->step,
+             (int)j->instance, ext);
+}
+
 static void cleanup(struct pr_job *j)
 {
+    static const char *const exts[] = {"plan", "json", "policy", NULL};
     char path[4200];
-    snprintf(path, sizeof path, "%s/sub-%u-%d.plan", j->run->tmpdir, j->step,
-             (int)j->instance);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/sub-%u-%d.json", j->run->tmpdir, j->step,
-             (int)j->instance);
-    unlink(path);
+    for (size_t k = 0; exts[k]; k++) {
+        sub_path(j, exts[k], path, sizeof path);
+        unlink(path);
+    }
+}
+
+/* Why the sub-workflow failed: its first failed step and that step's
+ * reason, from its result's STEPS. */
+static void failed_reason(const cJSON *steps, char *reason, size_t cap)
+{
+    const cJSON *st;
+    cJSON_ArrayForEach(st, steps) {
+        const char *status = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(st, "status"));
+        const char *why = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(st, "reason"));
+        if (status && !strcmp(status, "failed")) {
+            snprintf(reason, cap, "the sub-workflow failed: step '%.100s': %s",
+                     st->string, why ? why : "failed");
+            return;
+        }
+    }
+    snprintf(reason, cap, "the sub-workflow failed");
 }
 
 static void sub_done(struct pr_job *j, int status, struct pr_child *c,
@@ -81,7 +110,7 @@ static void sub_done(struct pr_job *j, int status, struct pr_child *c,
     if (code && !reason[0])
         snprintf(reason, sizeof reason, "exit status %d", code);
     if (code && sub_status && !strcmp(sub_status, "failed"))
-        snprintf(reason, sizeof reason, "the sub-workflow failed");
+        failed_reason(steps, reason, sizeof reason);
     cJSON_Delete(res);
     pr_job_finish(j, code == 0, code ? reason : NULL, true);
 }
@@ -92,7 +121,8 @@ static void sub_start(struct pr_job *j)
     const struct pr_step *s = pr_job_step(j);
     const uint8_t *data;
     size_t size;
-    char err[512], plan_path[4200], params_path[4200], jobs[32];
+    char err[512], plan_path[4200], params_path[4200], policy_path[4200],
+        jobs[32];
     if (!s->workflow || pr_plan_subplan(r->plan, s->workflow, &data, &size)) {
         snprintf(err, sizeof err, "the plan holds no sub-workflow '%s'",
                  s->workflow ? s->workflow : "");
@@ -111,12 +141,13 @@ static void sub_start(struct pr_job *j)
         with = cJSON_CreateObject();
     char *params = cJSON_PrintUnformatted(with);
     cJSON_Delete(with);
-    snprintf(plan_path, sizeof plan_path, "%s/sub-%u-%d.plan", r->tmpdir,
-             j->step, (int)j->instance);
-    snprintf(params_path, sizeof params_path, "%s/sub-%u-%d.json", r->tmpdir,
-             j->step, (int)j->instance);
+    sub_path(j, "plan", plan_path, sizeof plan_path);
+    sub_path(j, "json", params_path, sizeof params_path);
+    sub_path(j, "policy", policy_path, sizeof policy_path);
+    int bounded = 0;
     if (!params || write_file(plan_path, data, size) < 0 ||
-        write_file(params_path, params, strlen(params)) < 0) {
+        write_file(params_path, params, strlen(params)) < 0 ||
+        (bounded = pr_policy_write(r, policy_path)) < 0) {
         snprintf(err, sizeof err, "cannot write to '%s': %s", r->tmpdir,
                  params ? strerror(errno) : "out of memory");
         free(params);
@@ -128,9 +159,15 @@ static void sub_start(struct pr_job *j)
     char grace[32];
     snprintf(jobs, sizeof jobs, "%u", r->opt.jobs);
     snprintf(grace, sizeof grace, "%g", r->opt.kill_grace);
-    char *argv[] = {(char *)r->opt.self_exe, "--json", "-q", "--jobs", jobs,
-                    "--kill-grace", grace, "--params", params_path,
-                    plan_path, NULL};
+    char *argv[14] = {(char *)r->opt.self_exe, "--json", "-q", "--jobs",
+                      jobs, "--kill-grace", grace, "--params", params_path};
+    size_t n = 9;
+    if (bounded) {              /* the parent's policy bounds the child */
+        argv[n++] = "--policy";
+        argv[n++] = policy_path;
+    }
+    argv[n++] = plan_path;
+    argv[n] = NULL;
     pr_proc_start(j, argv, environ, NULL, NULL, sub_done);
 }
 

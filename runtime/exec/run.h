@@ -32,6 +32,7 @@ enum pr_status {
 
 struct pr_run;
 struct pr_job;
+struct pr_policy;
 
 /* ==== the executor API: what a kind of step implements ==== */
 
@@ -90,6 +91,8 @@ struct pr_run_opts {
     FILE *events;               /* JSON lines, or NULL */
     const char *self_exe;       /* for sub-workflows */
     double kill_grace;          /* seconds between SIGTERM and SIGKILL */
+    const struct pr_policy *policy;     /* the parent's (--policy), on top
+                                           of the plan's own; may be NULL */
 };
 
 struct pr_run {

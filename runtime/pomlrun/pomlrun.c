@@ -12,6 +12,7 @@
 
 #include "llm.h"
 #include "params.h"
+#include "policy.h"
 #include "plan.h"
 #include "run.h"
 
@@ -50,6 +51,11 @@ static void usage(FILE *out)
           "  --no-stream          ask providers for whole replies instead "
           "of\n"
           "                       server-sent events\n"
+          "  --policy FILE        run under the policy in FILE (JSON) as "
+          "well as\n"
+          "                       the plan's own: what a sub-workflow gets "
+          "from\n"
+          "                       its parent\n"
           "  --check              validate the plan and exit\n"
           "  --dry-run            bind parameters and print the order in\n"
           "                       which steps would start; run nothing\n"
@@ -103,6 +109,25 @@ static char *read_file(const char *path)
         buf[n] = '\0';
     fclose(f);
     return buf;
+}
+
+/* --policy FILE into P (a second one replaces the first).  0, or -1
+ * with a message. */
+static int load_policy(struct pr_policy *p, const char *path)
+{
+    char err[256];
+    char *t = read_file(path);
+    if (!t) {
+        fprintf(stderr, "pomlrun: error: cannot read '%s': %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    pr_policy_free(p);
+    int rc = pr_policy_parse(p, t, err, sizeof err);
+    free(t);
+    if (rc < 0)
+        fprintf(stderr, "pomlrun: error: %s: %s\n", path, err);
+    return rc;
 }
 
 /* Prints the order in which a scheduler that starts the ready step with
@@ -284,6 +309,7 @@ int main(int argc, char **argv)
         .kill_grace = 5};
     struct pr_llm_opts lopt = {.provider_jobs = 64};
     const char *plan_path = NULL;
+    struct pr_policy policy = {0};
     struct pr_param_arg *args = calloc((size_t)argc + 1, sizeof *args);
     char **texts = calloc((size_t)argc + 1, sizeof *texts);
     size_t nargs = 0, ntexts = 0;
@@ -371,6 +397,16 @@ int main(int argc, char **argv)
                                  "86400%s", "");
                 goto done;
             }
+        } else if (!strcmp(a, "--policy")) {
+            if (++i >= argc) {
+                rc = usage_error("'--policy' needs a JSON file%s", "");
+                goto done;
+            }
+            if (load_policy(&policy, argv[i]) < 0) {
+                rc = EXIT_FAIL;
+                goto done;
+            }
+            opt.policy = &policy;
         } else if (!strcmp(a, "-p") || !strncmp(a, "-p", 2)) {
             const char *kv = a[2] ? a + 2 : (++i < argc ? argv[i] : NULL);
             const char *eq = kv ? strchr(kv, '=') : NULL;
@@ -472,6 +508,7 @@ int main(int argc, char **argv)
     }
     pr_plan_close(&plan);
 done:
+    pr_policy_free(&policy);
     for (size_t i = 0; i < ntexts; i++)
         free(texts[i]);
     free(texts);

@@ -1152,6 +1152,37 @@ check_subflow() {
     fi
 }
 
+# A sub-workflow runs under its parent's policy as well as its own: the
+# child allows touch, the parent does not, so the child's touch is
+# refused, naming the parent's policy; a --policy file that is not one is
+# an error
+check_sub_policy() {
+    scratch sub-policy
+    compile sub-policy policy-parent || return
+    prun "sub policy" "$d" --json "$tmp/policy-parent.plan"
+    status "sub policy" 1
+    expect "sub policy" "$d/res.json" \
+        steps.call.status '"failed"' \
+        steps.call.outputs.outputs.hello.stdout '"hello"'
+    reason "sub policy" "$d/res.json" call \
+        "step 'mark': policy of the parent workflow 'policy_parent': 'touch' is not in allowed_commands"
+    if [ -e "$d/touched" ]; then
+        fail "sub policy: the child ran touch, which its parent's policy refuses"
+    else
+        pass
+    fi
+    echo '{"allowed_commands": "echo"}' > "$d/bad.json"
+    prun "sub policy (bad file)" "$d" --policy "$d/bad.json" \
+        "$tmp/policy-parent.plan"
+    status "sub policy (bad file)" 1
+    if grep -q "bad.json: policy: 'allowed_commands' must be a list of names" \
+        "$d/err"; then
+        pass
+    else
+        fail "sub policy (bad file): unexpected message: $(first "$d/err")"
+    fi
+}
+
 # A template of the standard library, run by name: stdlib:greet is the
 # library's templates/greet.poml (a library made here, so the template
 # runs shell steps)
@@ -1404,6 +1435,7 @@ check_outputs
 check_aggregate
 check_json_stdout
 check_subflow
+check_sub_policy
 check_stdlib_template
 check_params
 check_quiet

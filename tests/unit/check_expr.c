@@ -1078,6 +1078,36 @@ START_TEST(test_eval_errors)
     expect_eval_error(&w, "upper(null)", "upper() needs a string, not null");
     expect_eval_error(&w, "true && -params.repo",
                       "cannot apply unary '-' to a string");
+    world_free(&w);
+    world_init(&w);
+    /* a value an operation builds is bounded: 40 MiB twice is too much */
+    size_t half = (size_t)40 << 20;
+    char *blob = malloc(half + 1);
+    ck_assert_ptr_nonnull(blob);
+    memset(blob, 'x', half);
+    blob[half] = '\0';
+    cJSON *l2 = cJSON_AddArrayToObject(w.params, "l2");
+    cJSON_AddItemToArray(l2, cJSON_CreateString(blob));
+    cJSON_AddItemToArray(l2, cJSON_CreateString(blob));
+    cJSON_AddItemToObject(w.params, "blob", cJSON_CreateString(blob));
+    free(blob);
+    expect_eval_error(&w, "params.blob + params.blob",
+                      "'+' of two strings would build a value larger than "
+                      "64 MiB, the most an expression may build; pass less "
+                      "data or split the work across steps");
+    expect_eval_error(&w, "join([params.blob, params.blob], '')",
+                      "the list [...] would build a value larger than 64 "
+                      "MiB, the most an expression may build; pass less "
+                      "data or split the work across steps");
+    expect_eval_error(&w, "join(params.l2, '')",
+                      "join() would build a value larger than 64 MiB, the "
+                      "most an expression may build; pass less data or "
+                      "split the work across steps");
+    expect_eval_error(&w, "[params.blob, [params.blob]]",
+                      "the list [...] would build a value larger than 64 "
+                      "MiB, the most an expression may build; pass less "
+                      "data or split the work across steps");
+    expect_value(&w, "len(params.blob + 'y')", "41943041");
     w.env.has_item = false;
     expect_eval_error(&w, "item.name",
                       "'item' is only defined inside for_each");
