@@ -1,8 +1,9 @@
 /* run.h -- one execution of a plan: the scheduler and the executors
  *
- * The scheduler (sched.c, with scope.c, signals.c and sla.c) owns the state of every step and decides what
- * starts when; executors (exec_shell.c, exec_agg.c, exec_sub.c, ...) know
- * how to perform one attempt of one kind of step.  An executor is a start
+ * The scheduler (sched.c, with scope.c, signals.c and sla.c) owns the
+ * state of every step and decides what starts when; executors
+ * (exec_shell.c, exec_agg.c, exec_sub.c, ...) know how to perform one
+ * attempt of one kind of step.  An executor is a start
  * and a stop function: start begins an attempt and, now or later from the
  * event loop, calls pr_job_finish exactly once; stop asks a running
  * attempt to end (timeout, cancel) and still leads to pr_job_finish.

@@ -1,7 +1,7 @@
 /* pomlrun.c -- command line of the workflow runtime
  *
  * Maps a plan, validates it, binds parameters and runs it.  Loading lives
- * in plan_load.c, binding in params.c, the scheduler in exec.c.
+ * in plan_load.c, binding in params.c, the scheduler in exec/sched.c.
  */
 #include <errno.h>
 #include <limits.h>
