@@ -238,14 +238,17 @@ static void instances_done(struct pr_job *p)
     p->outputs = lists;
     p->finished_at = last > p->started_at ? last : pr_wall_now();
     char why[96];
-    if (ncancel) {
-        p->status = PR_ST_CANCELLED;
-        set_reason(p, pr_cancel_reason(p->run));
-    } else if (nfail) {
-        snprintf(why, sizeof why, "%u of %u instances failed", nfail,
-                 p->ninst);
+    if (nfail) {                /* also when its failure cancelled the rest */
+        int n = snprintf(why, sizeof why, "%u of %u instance%s failed",
+                         nfail, p->ninst, pr_plural(p->ninst));
+        if (ncancel && n > 0 && (size_t)n < sizeof why)
+            snprintf(why + n, sizeof why - (size_t)n, " (%u cancelled)",
+                     ncancel);
         p->status = PR_ST_FAILED;
         set_reason(p, why);
+    } else if (ncancel) {
+        p->status = PR_ST_CANCELLED;
+        set_reason(p, pr_cancel_reason(p->run));
     } else {
         p->status = PR_ST_SUCCEEDED;
     }

@@ -1183,6 +1183,19 @@ check_sub_policy() {
     fi
 }
 
+# A for_each step's reason counts its failed instances, in the singular
+# for one
+check_foreach_fail() {
+    scratch foreach-fail
+    compile foreach-fail foreach-fail || return
+    prun "foreach fail" "$d" --json "$tmp/foreach-fail.plan"
+    status "foreach fail" 0
+    expect "foreach fail" "$d/res.json" \
+        steps.one.status '"failed"' steps.one.reason '"1 of 1 instance failed"' \
+        steps.three.status '"failed"' \
+        steps.three.reason '"2 of 3 instances failed"'
+}
+
 # A template of the standard library, run by name: stdlib:greet is the
 # library's templates/greet.poml (a library made here, so the template
 # runs shell steps)
@@ -1436,6 +1449,7 @@ check_aggregate
 check_json_stdout
 check_subflow
 check_sub_policy
+check_foreach_fail
 check_stdlib_template
 check_params
 check_quiet
