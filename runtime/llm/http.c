@@ -26,7 +26,13 @@ struct pr_http_req {
     double retry_after;
     char errbuf[CURL_ERROR_SIZE];
     int cancelled;
+    int body_seen;              /* the first body bytes arrived */
 };
+
+#define PR_HTTP_STR_(x) #x
+#define PR_HTTP_STR(x) PR_HTTP_STR_(x)
+_Static_assert(PR_HTTP_MAX_HEADER_KIB * 1024 == CURL_MAX_HTTP_HEADER,
+               "PR_HTTP_MAX_HEADER_KIB is libcurl's CURL_MAX_HTTP_HEADER");
 
 static int curl_ready = 0;
 
@@ -124,6 +130,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (r->cancelled)
         return 0;
+    r->body_seen = 1;
     if (r->o.on_data && r->o.on_data(r->o.ud, p, len) < 0)
         return 0;
     return len;
@@ -210,6 +217,15 @@ static void finish(struct pr_http_req *r, CURLcode code)
     res.should_retry = r->should_retry;
     res.cancelled = r->cancelled;
     res.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+    /* libcurl reports a header line past its limit as "Out of memory"
+       (its buffer refuses to grow): after the status line and before
+       the body, that is what it means */
+    if (code == CURLE_OUT_OF_MEMORY && res.status && !r->body_seen) {
+        res.header_too_big = 1;
+        res.error = "a response header is larger than "
+                    PR_HTTP_STR(PR_HTTP_MAX_HEADER_KIB)
+                    " KiB, the most libcurl reads";
+    }
     r->o.on_done(r->o.ud, &res);
     curl_multi_remove_handle(r->h->multi, r->easy);
     curl_easy_cleanup(r->easy);

@@ -26,7 +26,13 @@ struct pr_http_result {
     int should_retry;           /* x-should-retry: 1 true, 0 false, -1 */
     int cancelled;              /* pr_http_cancel was called */
     int timed_out;              /* the request's timeout ended it */
+    int header_too_big;         /* a response header passed libcurl's
+                                   limit (PR_HTTP_MAX_HEADER_KIB); ERROR
+                                   says so */
 };
+
+/* The longest response header line libcurl reads (CURL_MAX_HTTP_HEADER) */
+#define PR_HTTP_MAX_HEADER_KIB 100
 
 struct pr_http_opts {
     const char *url;

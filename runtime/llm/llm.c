@@ -101,6 +101,10 @@ struct call {
     struct provider_slot *slot;
     struct pr_buf raw;          /* every byte of the reply */
     size_t sse_at;              /* parsed up to here */
+    size_t sse_scan;            /* no event ends before here: the search
+                                   for the next one resumes here, so a
+                                   body without a blank line costs one
+                                   pass, not one per chunk */
     struct pr_buf text;
     cJSON *tools;               /* tool calls being assembled */
     uint64_t in_tok, out_tok;
@@ -112,6 +116,7 @@ struct call {
                                    what comes back; NULL: none */
     size_t redacted_to;         /* raw is redacted up to here */
     bool too_big;               /* the reply passed MAX_REPLY */
+    size_t nuls;                /* \u0000 escapes read as U+FFFD */
 };
 
 /* ---- small helpers ---- */
@@ -693,13 +698,33 @@ static void stream_text(struct call *c, const char *t)
         pr_report_stream(c->j->run, c->j, t, strlen(t));
 }
 
+/* Rewrites each \u0000 escape of the JSON text T as \uFFFD, counting
+ * them in C: a NUL would end the text where the reply goes on (the rule
+ * of shell steps' output, where a NUL becomes U+FFFD too).  A backslash
+ * only occurs inside strings, so no string state is needed. */
+static void nul_escapes(struct call *c, char *t, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (t[i] != '\\')
+            continue;
+        if (i + 5 < n && !memcmp(t + i + 1, "u0000", 5)) {
+            memcpy(t + i + 2, "FFFD", 4);
+            c->nuls++;
+            i += 5;
+        } else {
+            i++;
+        }
+    }
+}
+
 /* One server-sent event (its data lines joined). */
-static void on_event(struct call *c, const char *data)
+static void on_event(struct call *c, char *data)
 {
     if (!strcmp(data, "[DONE]")) {
         c->done_event = true;
         return;
     }
+    nul_escapes(c, data, strlen(data));
     cJSON *e = cJSON_Parse(data);
     if (!e) {
         if (!c->stream_error)
@@ -782,7 +807,8 @@ static void parse_sse(struct call *c)
     size_t n = c->raw.len;
     for (;;) {
         size_t at = c->sse_at, end = (size_t)-1, next = 0;
-        for (size_t i = at; i + 1 < n; i++) {
+        size_t from = c->sse_scan > at ? c->sse_scan : at;
+        for (size_t i = from; i + 1 < n; i++) {
             if (b[i] == '\n' && b[i + 1] == '\n') {
                 end = i, next = i + 2;
                 break;
@@ -793,8 +819,12 @@ static void parse_sse(struct call *c)
                 break;
             }
         }
-        if (end == (size_t)-1)
+        if (end == (size_t)-1) {
+            /* an end ("\n\n", "\n\r\n") may still start in the last
+               two bytes */
+            c->sse_scan = n > at + 2 ? n - 2 : at;
             return;
+        }
         struct pr_buf data;
         pr_buf_init(&data);
         for (size_t i = at; i < end;) {
@@ -814,7 +844,7 @@ static void parse_sse(struct call *c)
         }
         pr_buf_append_u8(&data, 0);
         if (data.data && data.len > 1)
-            on_event(c, (const char *)data.data);
+            on_event(c, (char *)data.data);
         pr_buf_free(&data);
         c->sse_at = next;
     }
@@ -965,6 +995,10 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     cJSON *o = cJSON_CreateObject();
     *out = o;
     put(o, "text", pr_text_value(text, strlen(text), NULL));
+    if (c->nuls)
+        pr_report_note(c->j->run, c->j,
+                       "the reply held %zu NUL character%s (\\u0000), "
+                       "replaced by U+FFFD", c->nuls, c->nuls == 1 ? "" : "s");
     spend(c->j, m, c->in_tok, c->out_tok, cost);
     cJSON *u = cJSON_CreateObject();
     cJSON_AddNumberToObject(u, "input_tokens", (double)c->in_tok);
@@ -1091,6 +1125,10 @@ static void on_done(void *ud, const struct pr_http_result *res)
                  "reads; ask for less (max_tokens)", m.name,
                  MAX_REPLY >> 20);
         rep.retryable = false;
+    } else if (res->header_too_big) {
+        snprintf(why, sizeof why, "%s: %s; the server's reply cannot be "
+                 "read", m.name, res->error);
+        rep.retryable = false;
     } else if (res->curl_code) {
         snprintf(why, sizeof why, "%s: %s", m.name,
                  res->error ? res->error : "request failed");
@@ -1126,6 +1164,8 @@ static void on_done(void *ud, const struct pr_http_result *res)
             else
                 ok = true;
         } else if (json) {
+            if (c->raw.data)
+                nul_escapes(c, (char *)c->raw.data, c->raw.len);
             cJSON *body = cJSON_ParseWithLength(
                 c->raw.data ? (const char *)c->raw.data : "", c->raw.len);
             const char *bad = body ? parse_whole(c, body)

@@ -839,6 +839,60 @@ contains(r, "steps.huge.reason", "larger than 32 MiB")
 EOF
 }
 
+# a streamed request answered with 64 MiB and no event end: the body is
+# read in one pass, so a shell step beside it ends by its own timeout and
+# the reply by the 32 MiB cap, not by the LLM step's timeout
+check_hugestream() {
+    scratch hugestream
+    compile hugestream hugestream || return
+    mark
+    prun hugestream --json "$tmp/hugestream.plan"
+    status hugestream 1
+    py "huge streamed reply" << 'EOF'
+r = load()
+expect(r, "steps.sleeper.status", "failed")
+expect(r, "steps.sleeper.reason", "timeout")
+expect(r, "steps.huge.status", "failed")
+expect(r, "steps.huge.attempts", 1)
+contains(r, "steps.huge.reason", "larger than 32 MiB")
+EOF
+}
+
+# a header past libcurl's limit: said so, with the limit, not retried
+check_big_header() {
+    scratch bigheader
+    compile bigheader bigheader || return
+    mark
+    prun bigheader --json "$tmp/bigheader.plan"
+    status bigheader 1
+    py "oversized header" << 'EOF'
+r = load()
+expect(r, "steps.big.attempts", 1)
+contains(r, "steps.big.reason", "header is larger than 100 KiB")
+EOF
+}
+
+# a NUL in the reply's text: kept as U+FFFD, with a note; both
+# protocols, streamed and whole
+check_nul() {
+    for proto in openai anthropic; do
+        for opt in --stream --no-stream; do
+            scratch "nul-$proto$opt"
+            compile "nul ($proto $opt)" nul "nul-$proto" \
+                "s|@PROTO@|$proto|" || return
+            [ "$opt" = --stream ] && set -- || set -- "$opt"
+            prun "nul ($proto $opt)" --json "$@" "$tmp/nul-$proto.plan"
+            status "nul ($proto $opt)" 0
+            grep -q 'NUL character (\\u0000), replaced by U+FFFD' "$ERR" ||
+                fail "nul ($proto $opt): no note on stderr: $(first "$ERR")"
+            py "nul ($proto $opt)" << 'EOF'
+r = load()
+contains(r, "steps.nul.outputs.text", "a\ufffdb echo")
+EOF
+        done
+    done
+}
+
 # ---- 8. budgets ----
 
 # budget_case NAME BUDGET DEP WANT-REQUESTS WORD
@@ -1322,6 +1376,9 @@ check_structured
 check_badschema
 check_schema_breaker
 check_huge
+check_hugestream
+check_big_header
+check_nul
 check_budget
 check_breaker
 check_key

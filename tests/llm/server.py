@@ -137,6 +137,10 @@ Body tokens:
   tool[=NAME]    call tool NAME (default: the first defined tool).
   huge=MB        a 200 application/json reply of MB MiB (default 33), one
                  long unfinished text (clients must bound what they read).
+  big-header=KB  a 200 reply whose X-Big header holds KB KiB (clients
+                 must bound what they read and say so).
+  nul            the reply text holds a NUL character ("a\u0000b", in
+                 the JSON reply and in the stream's deltas).
   barrier=N      hold the request until N requests of its scenario have
                  arrived, then answer them all: a client that does not send
                  N at once waits forever (until its own timeout).
@@ -205,9 +209,9 @@ class Fault:
 
     BARE = {"hang", "close", "reset", "malformed", "html", "badschema",
             "cut", "stream-error", "split", "coalesce", "comments", "crlf",
-            "quota", "slow", "tool", "echo-key"}
+            "quota", "slow", "tool", "echo-key", "nul"}
     VALUED = {"times", "id", "retry-after", "retry-after-ms", "should-retry",
-              "slow", "split-ms", "tool", "barrier", "huge"}
+              "slow", "split-ms", "tool", "barrier", "huge", "big-header"}
 
     def __init__(self, text):
         self.text = text                # the SPEC as given, "" when none
@@ -233,7 +237,7 @@ class Fault:
             if name == "times":
                 self.times = self._int(tok, value)
             elif eq and (name in ("retry-after-ms", "slow", "split-ms",
-                                  "barrier", "huge") or
+                                  "barrier", "huge", "big-header") or
                          name == "retry-after" and value != "none"):
                 self._int(tok, value)
             self.opts[name] = value
@@ -531,6 +535,8 @@ def build_reply(last_text, tool_result, prompt_words, schema, json_object,
             else json.dumps({"echo": last_text}, ensure_ascii=False)
     else:
         r.text = "echo: " + last_text
+    if fault.has("nul"):
+        r.text = "a\u0000b " + r.text
     if not names:
         r.text, why, r.stop_sequence = cut_text(r.text, stops, max_tokens)
         r.finish = "length" if why == "length" else "stop"
@@ -1379,6 +1385,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
         if action == "html":
             self.send_html(status, extra)
+            return
+        if fault.has("big-header"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Big", "x" * (fault.number("big-header", 200)
+                                             << 10))
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            try:
+                self.wfile.write(b"{}")
+            except OSError:
+                self.close_connection = True
             return
         if fault.has("huge"):
             # MiB of JSON reply body, its text one long line
