@@ -887,6 +887,22 @@ static void check_run_quoting(struct pc_build *b, struct pc_step *s)
     free(parts);
 }
 
+/* An LLM step asks something: a prompt, a prompt file, or inputs (from
+ * which the request states the task). */
+static void check_request(struct pc_build *b, struct pc_step *s)
+{
+    bool prompt = s->prompt && s->prompt->nparts > 0;
+    if (prompt || s->prompt_file || (s->inputs && s->inputs->len > 0))
+        return;
+    struct pc_diag *d = pc_report(
+        b->ctx, PC_D_EMPTY_STEP, s->loc,
+        "LLM step '%s' has no prompt, prompt_file or inputs: it would send "
+        "an empty request", s->id);
+    pc_note(b->ctx, d, NOLOC,
+            "give it a 'prompt', a 'prompt_file' or the 'inputs' its task "
+            "needs");
+}
+
 static void check_step(struct pc_build *b, struct pc_step *s)
 {
     struct pc_ctx *c = b->ctx;
@@ -940,6 +956,8 @@ static void check_step(struct pc_build *b, struct pc_step *s)
                         "reduce; define others under 'aggregation:'");
         }
     }
+    if (s->kind == PC_STEP_LLM)
+        check_request(b, s);
     if (s->kind == PC_STEP_TOOL && s->tool)
         check_tool(b, s, s->tool, s->tool_loc);
     for (size_t i = 0; i < s->ntools; i++)

@@ -439,8 +439,11 @@ static void yaml_chain(struct pc_build *b, const struct pc_node *n)
     if (o && pc_want_kind(b->ctx, o, PC_NODE_MAP, "options")) {
         pc_check_keys(b->ctx, o, okeys, "/chain options");
         bool save;
-        if ((v = pc_map_get(o, "save_state")))
-            pc_get_bool(b->ctx, v, "save_state", &save);
+        if ((v = pc_map_get(o, "save_state")) &&
+            pc_get_bool(b->ctx, v, "save_state", &save) == 0 && save)
+            pc_not_implemented(b->ctx, o, "save_state",
+                               "no state is saved: a run cannot be resumed "
+                               "yet");
         if ((v = pc_map_get(o, "parallel_where_possible")))
             pc_get_bool(b->ctx, v, "parallel_where_possible", &parallel);
         if ((v = pc_map_get(o, "error_strategy"))) {
@@ -546,10 +549,15 @@ static void yaml_flow(struct pc_build *b, const struct pc_node *n)
     pc_check_keys(b->ctx, n, keys, "/flow");
     const struct pc_node *v;
     bool flag;
-    if ((v = pc_map_get(n, "adaptive")))
-        pc_get_bool(b->ctx, v, "adaptive", &flag);
-    if ((v = pc_map_get(n, "learning")))
-        pc_get_bool(b->ctx, v, "learning", &flag);
+    if ((v = pc_map_get(n, "adaptive")) &&
+        pc_get_bool(b->ctx, v, "adaptive", &flag) == 0 && flag)
+        pc_not_implemented(b->ctx, n, "adaptive",
+                           "the flow does not adapt: its conditions are "
+                           "evaluated as written");
+    if ((v = pc_map_get(n, "learning")) &&
+        pc_get_bool(b->ctx, v, "learning", &flag) == 0 && flag)
+        pc_not_implemented(b->ctx, n, "learning",
+                           "nothing is learnt from earlier runs yet");
     const struct pc_node *conds = pc_map_get(n, "conditions");
     if (!conds) {
         pc_report(b->ctx, PC_D_MISSING_FIELD, n->loc,
@@ -638,6 +646,10 @@ static void yaml_swarm(struct pc_build *b, const struct pc_node *n)
         check_enum(b, co, "communication", comms);
         check_enum(b, co, "state_sharing", sharing);
         check_enum(b, co, "conflict_resolution", conflict);
+        pc_not_implemented(b->ctx, n, "coordination",
+                           "the agents share nothing beyond their texts: "
+                           "communication, state sharing and conflict "
+                           "resolution are not implemented yet");
     }
     double timeout = 0;
     struct pc_retry retry = b->wf->default_retry;
@@ -832,6 +844,10 @@ static void yaml_pipeline(struct pc_build *b, const struct pc_node *n)
         if ((w = pc_map_get(v, "buffer_size")))
             pc_get_uint(b->ctx, w, "buffer_size", 1 << 24, &u);
         check_enum(b, v, "overflow_strategy", overflow);
+        pc_not_implemented(b->ctx, n, "flow_control",
+                           "stages do not stream: there is no backpressure "
+                           "or buffer yet, each stage runs once on the "
+                           "whole text");
     }
     if ((v = pc_map_get(n, "monitoring")) &&
         pc_want_kind(b->ctx, v, PC_NODE_MAP, "monitoring")) {
@@ -839,6 +855,9 @@ static void yaml_pipeline(struct pc_build *b, const struct pc_node *n)
         for (size_t i = 0; i < v->len; i++)
             pc_get_bool(b->ctx, v->pairs[i].value, v->pairs[i].key->str,
                         &flag);
+        pc_not_implemented(b->ctx, n, "monitoring",
+                           "nothing is tracked: throughput, latency and "
+                           "error rates are not measured yet");
     }
     const struct pc_node *stages = pc_map_get(n, "stages");
     if (!stages) {
@@ -970,7 +989,11 @@ int pc_read_arrows(struct pc_build *b, const struct pc_node *root)
     for (size_t i = 0; i < 4; i++)
         if ((v = pc_map_get(root, compact_keys[i])))
             compact(b, compact_keys[i], v);
-    if ((v = pc_map_get(root, "alerts")))
+    if ((v = pc_map_get(root, "alerts"))) {
         read_alerts(b, v);
+        pc_not_implemented(b->ctx, root, "alerts",
+                           "no rule is evaluated: alerts are stored in the "
+                           "plan and never fire yet");
+    }
     return 0;
 }

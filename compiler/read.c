@@ -242,3 +242,14 @@ bool pc_is_ident(const char *s)
             return false;
     return true;
 }
+
+void pc_not_implemented(struct pc_ctx *c, const struct pc_node *map,
+                        const char *key, const char *why)
+{
+    for (size_t i = 0; map && map->kind == PC_NODE_MAP && i < map->len; i++)
+        if (!strcmp(map->pairs[i].key->str, key)) {
+            pc_report(c, PC_D_NOT_IMPLEMENTED, map->pairs[i].key->loc,
+                      "'%s' is accepted but %s", key, why);
+            return;
+        }
+}

@@ -38,6 +38,12 @@ const char **pc_get_str_list(struct pc_ctx *c, const struct pc_node *n,
                              const char *field, size_t *count,
                              struct pc_loc **locs);
 
+/* Warns (not-implemented) at KEY of MAP, when MAP has it, that the key is
+ * accepted but WHY: "'KEY' is accepted but WHY".  For the keys whose run
+ * time half does not exist yet. */
+void pc_not_implemented(struct pc_ctx *c, const struct pc_node *map,
+                        const char *key, const char *why);
+
 /* Parses a duration text; -1 when malformed. */
 int pc_parse_duration(const char *s, double *out);
 

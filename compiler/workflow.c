@@ -1074,8 +1074,10 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
             pc_report(c, PC_D_BAD_VALUE, v->loc,
                       "'on_failure' must be fail or continue, not '%s'", f);
     }
-    if ((v = pc_map_get(def, "cache")))
-        pc_get_bool(c, v, "cache", &s->cache);
+    if ((v = pc_map_get(def, "cache")) &&
+        pc_get_bool(c, v, "cache", &s->cache) == 0 && s->cache)
+        pc_not_implemented(c, def, "cache",
+                           "every step runs: results are not cached yet");
     if ((v = pc_map_get(def, "phase"))) {
         s->phase = pc_get_str(c, v, "phase");
         s->phase_loc = v->loc;
@@ -1086,9 +1088,15 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
     if ((v = pc_map_get(def, "batch_size")) &&
         pc_get_uint(c, v, "batch_size", PR_MAX_BATCH_SIZE, &u) == 0)
         s->batch_size = (unsigned)u;
+    pc_not_implemented(c, def, "batch_size",
+                       "a stage is not run in batches yet: it gets its "
+                       "whole input at once");
     if ((v = pc_map_get(def, "parallelism")) &&
         pc_get_uint(c, v, "parallelism", PR_MAX_PARALLELISM, &u) == 0)
         s->parallelism = (unsigned)u;
+    pc_not_implemented(c, def, "parallelism",
+                       "a stage runs as one step: it is not split across "
+                       "parallel instances yet");
 
     /* a prompt file may name the model, declare the inputs and the
      * output */
@@ -1287,6 +1295,12 @@ static void read_error_handling(struct pc_build *b, const struct pc_node *n)
                 if (!pc_want_kind(b->ctx, a, PC_NODE_MAP, "on_failure"))
                     continue;
                 pc_check_keys(b->ctx, a, akeys, "on_failure action");
+                pc_not_implemented(b->ctx, a, "notify",
+                                   "nothing is sent when the run fails: "
+                                   "the action is not performed yet");
+                pc_not_implemented(b->ctx, a, "escalate_to",
+                                   "nobody is told when the run fails: "
+                                   "the action is not performed yet");
                 if (a->len != 1) {
                     pc_report(b->ctx, PC_D_BAD_VALUE, a->loc,
                               "each on_failure action has one key");
