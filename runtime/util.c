@@ -1,7 +1,8 @@
 /* util.c -- small helpers both programs share
  *
- * UTF-8 encoding, hex digits, formatted error messages, and the edit
- * distance behind every "did you mean".
+ * UTF-8 encoding and decoding, hex digits, formatted error messages, the
+ * edit distance behind every "did you mean", and the escaping of text
+ * bound for a terminal.
  */
 #include "util.h"
 
@@ -42,6 +43,98 @@ size_t pr_utf8_put(char out[4], unsigned long cp)
     out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
     out[3] = (char)(0x80 | (cp & 0x3F));
     return 4;
+}
+
+size_t pr_utf8_decode(const char *s, size_t n, unsigned long *cp)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned long v;
+    size_t len;
+    if (u[0] < 0x80)
+        len = 1, v = u[0];
+    else if (u[0] >= 0xc2 && u[0] <= 0xdf)
+        len = 2, v = u[0] & 0x1f;
+    else if (u[0] >= 0xe0 && u[0] <= 0xef)
+        len = 3, v = u[0] & 0x0f;
+    else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+        len = 4, v = u[0] & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((u[i] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (u[i] & 0x3f);
+    }
+    if ((len == 3 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
+        (len == 4 && (v < 0x10000 || v > 0x10ffff)))
+        return 0;
+    if (cp)
+        *cp = v;
+    return len;
+}
+
+/* True when code point CP must not reach a terminal raw (see util.h). */
+static bool term_unsafe(unsigned long cp)
+{
+    return (cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp <= 0x9f) ||
+           cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* The escape of code point CP (LEN bytes at S; 0: an invalid byte) into
+ * OUT; returns its length. */
+static size_t term_escape_one(const char *s, size_t len, unsigned long cp,
+                              char out[8])
+{
+    if (len == 0)
+        return (size_t)snprintf(out, 8, "\\x%02x", (unsigned char)s[0]);
+    if (cp == '\r' || cp == '\n') {
+        out[0] = '\\';
+        out[1] = cp == '\r' ? 'r' : 'n';
+        return 2;
+    }
+    if (cp < 0x80)
+        return (size_t)snprintf(out, 8, "\\x%02lx", cp);
+    return (size_t)snprintf(out, 8, "\\u%04lx", cp);
+}
+
+size_t pr_term_escape(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        unsigned long cp = 0;
+        size_t len = pr_utf8_decode(s + i, n - i, &cp);
+        char esc[8];
+        const char *piece = s + i;
+        size_t k = len;
+        if (len == 0 || term_unsafe(cp)) {
+            k = term_escape_one(s + i, len, cp, esc);
+            piece = esc;
+        }
+        if (o + k >= cap)
+            break;
+        memcpy(out + o, piece, k);
+        o += k;
+        i += len ? len : 1;
+    }
+    out[o] = '\0';
+    return i;
+}
+
+const char *pr_term_text(const char *s, char *buf, size_t cap)
+{
+    if (!s) {
+        buf[0] = '\0';
+        return buf;
+    }
+    size_t n = strlen(s);
+    if (pr_term_escape(s, n, buf, cap) < n) {
+        pr_term_escape(s, n, buf, cap - 3);
+        strcat(buf, "...");
+    }
+    return buf;
 }
 
 int pr_errf(char *err, size_t cap, const char *fmt, ...)

@@ -1,5 +1,5 @@
 /* util.h -- small helpers both programs share: little-endian bytes, UTF-8,
- * hex digits, error messages and "did you mean"
+ * hex digits, error messages, "did you mean" and text safe for a terminal
  *
  * Everything that reads a plan, writes one, decodes escapes or suggests a
  * name goes through these, so each rule is written once.
@@ -66,6 +66,34 @@ int pr_hexval(char c);
 /* Encodes code point CP (at most 0x10FFFF) as UTF-8 into OUT; returns the
  * number of bytes, 1 to 4. */
 size_t pr_utf8_put(char out[4], unsigned long cp);
+
+/* The length (1 to 4) of the well-formed UTF-8 sequence at S (N bytes
+ * available, N > 0), its code point in *CP when CP is not NULL; 0 when
+ * S starts no such sequence (a stray continuation byte, an overlong
+ * form, a surrogate, past U+10FFFF, cut short).  NUL is a sequence of
+ * one byte.  The one UTF-8 check of both programs. */
+size_t pr_utf8_decode(const char *s, size_t n, unsigned long *cp);
+
+/* Text pomlrun did not write (step names, reasons, server messages, step
+ * output) on its way to a terminal or a log: a control character there
+ * could move the cursor, recolour or erase the screen, or start a line
+ * that looks like pomlrun's own ("\rpomlrun: ... succeeded").  Escaped:
+ * CR and LF as \r and \n, every other C0 control but TAB and DEL as
+ * \xHH, C1 controls (U+0080..U+009F) and the line separators and
+ * bidirectional overrides (U+2028, U+2029, U+202A..U+202E,
+ * U+2066..U+2069) as \uHHHH, and each byte of invalid UTF-8 as \xHH.
+ * TAB, which only moves the cursor forward, and every other character
+ * pass as they are.  --json and --events carry the exact text.
+ *
+ * Writes the escaped form of a prefix of S[0..N) into OUT (CAP >= 8
+ * bytes; always NUL-terminated) and returns how many bytes of S it
+ * covers: less than N when OUT is full (call again with the rest). */
+size_t pr_term_escape(const char *s, size_t n, char *out, size_t cap);
+
+/* The NUL-terminated S escaped as by pr_term_escape into BUF (CAP >= 8),
+ * cut with "..." when it does not fit; "" for NULL.  Returns BUF, so a
+ * call wraps a printf argument. */
+const char *pr_term_text(const char *s, char *buf, size_t cap);
 
 /* Formats into ERR (when ERR and CAP allow) and returns -1: the one way
  * library code reports a failure with a message. */

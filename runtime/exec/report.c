@@ -16,6 +16,7 @@
 
 #include "llm.h"
 #include "run.h"
+#include "util.h"
 
 void pr_time_rfc3339(double t, char buf[64])
 {
@@ -99,12 +100,12 @@ void pr_report_run(struct pr_run *r, const char *event)
         emit_event(r, ev);
     }
     if (end && r->opt.verbosity > PR_QUIET) {
-        char d[32];
+        char d[32], wf[400];
         clear_line(r);
         fprintf(stderr,
                 "pomlrun: %s %s in %s: %u succeeded, %u failed, "
                 "%u skipped%s",
-                r->wf.id,
+                pr_term_text(r->wf.id, wf, sizeof wf),
                 r->signal ? "cancelled" : r->failed_hard ? "failed"
                                                          : "succeeded",
                 duration(r->finished_at - r->started_at, d), r->succeeded,
@@ -148,16 +149,22 @@ static void print_output(const struct pr_job *j, const char *name,
     for (const char *p = t; *p;) {
         const char *e = strchr(p, '\n');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        fprintf(stderr, "  %s| %.*s\n", name[3] == 'e' ? "!" : " ", (int)n,
-                p);
+        char line[1024];
+        fprintf(stderr, "  %s| ", name[3] == 'e' ? "!" : " ");
+        for (size_t at = 0; at < n;) {
+            at += pr_term_escape(p + at, n - at, line, sizeof line);
+            fputs(line, stderr);
+        }
+        fputc('\n', stderr);
         p += n + (e != NULL);
     }
 }
 
 void pr_report_job(struct pr_run *r, struct pr_job *j, const char *event)
 {
-    char name[300];
-    const char *id = pr_job_name(j, name, sizeof name);
+    char name[300], safe[1200], why[4096];
+    const char *id = pr_term_text(pr_job_name(j, name, sizeof name), safe,
+                                  sizeof safe);
     bool start = !strcmp(event, "started");
     if (r->opt.events) {
         cJSON *ev = new_event(start ? "step_started" : "step_finished");
@@ -199,10 +206,11 @@ void pr_report_job(struct pr_run *r, struct pr_job *j, const char *event)
         snprintf(after, sizeof after, " after %s", duration(took, d));
     if (j->status == PR_ST_SKIPPED)
         fprintf(stderr, "pomlrun: %s skipped: %s\n", id,
-                j->reason ? j->reason : "");
+                pr_term_text(j->reason, why, sizeof why));
     else if (bad)
         fprintf(stderr, "pomlrun: %s failed%s (%s%s)\n", id, after,
-                j->reason ? j->reason : "failed",
+                j->reason ? pr_term_text(j->reason, why, sizeof why)
+                          : "failed",
                 (pr_job_step(j)->flags & PR_SF_CONTINUE) ? "; continuing"
                                                          : "");
     else
@@ -236,13 +244,15 @@ void pr_report_note(struct pr_run *r, const struct pr_job *j,
     }
     if (r->opt.verbosity == PR_QUIET)
         return;
-    char name[300];
+    char name[300], safe[1200], text[4096];
     clear_line(r);
     if (j)
-        fprintf(stderr, "pomlrun: %s: %s\n", pr_job_name(j, name, sizeof name),
-                msg);
+        fprintf(stderr, "pomlrun: %s: %s\n",
+                pr_term_text(pr_job_name(j, name, sizeof name), safe,
+                             sizeof safe),
+                pr_term_text(msg, text, sizeof text));
     else
-        fprintf(stderr, "pomlrun: %s\n", msg);
+        fprintf(stderr, "pomlrun: %s\n", pr_term_text(msg, text, sizeof text));
 }
 
 void pr_report_progress(struct pr_run *r, bool final)
@@ -271,8 +281,10 @@ void pr_report_progress(struct pr_run *r, bool final)
         const struct pr_job *j = &r->jobs[i];
         if (j->status != PR_ST_RUNNING || j->queued || j->retry_wait)
             continue;
+        char id[31 * 6 + 1];
         n += snprintf(line + n, sizeof line - (size_t)n, "%s%.30s",
-                      shown ? ", " : ": ", r->steps[i].id);
+                      shown ? ", " : ": ",
+                      pr_term_text(r->steps[i].id, id, sizeof id));
         shown++;
     }
     fprintf(stderr, "\r\033[K%s", line);

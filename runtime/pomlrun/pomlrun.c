@@ -188,7 +188,9 @@ static int dry_run(const struct pr_plan *p)
             heap[m] = t;
             k = m;
         }
-        printf("%5u  %-24s %-10s stage %u%s%s\n", ++order, steps[x].id,
+        char id[1200];
+        printf("%5u  %-24s %-10s stage %u%s%s\n", ++order,
+               pr_term_text(steps[x].id, id, sizeof id),
                kinds[steps[x].kind < PR_STEP_KINDS ? steps[x].kind : 0],
                steps[x].stage, steps[x].condition.p ? ", conditional" : "",
                steps[x].for_each.p ? ", for each item" : "");
@@ -464,9 +466,10 @@ int main(int argc, char **argv)
         goto done;
     }
     struct pr_plan plan;
-    char err[256];
+    char err[256], safe[1100];
     if (pr_plan_open(&plan, plan_path, err, sizeof err) < 0) {
-        fprintf(stderr, "pomlrun: error: %s: %s\n", plan_path, err);
+        fprintf(stderr, "pomlrun: error: %s: %s\n", plan_path,
+                pr_term_text(err, safe, sizeof safe));
         source_note(plan_path, err);
         rc = EXIT_FAIL;
         goto done;
