@@ -58,9 +58,8 @@ static bool feedback(struct pr_job *j, const struct pr_phase *ph,
                        ph->name, to.name, max);
         return false;
     }
-    r->loops[self]++;
     pr_report_note(r, j, "phase '%s' feedback: back to '%s' (loop %u of %u)",
-                   ph->name, to.name, r->loops[self], max);
+                   ph->name, to.name, r->loops[self] + 1, max);
     pr_run_feedback(j, ph->feedback_to, self);
     return true;
 }
@@ -461,8 +460,7 @@ static void agg_cmd_done(struct pr_job *j, int status, struct pr_child *c,
     size_t len = 0, total = 0;
     char *out = pr_spawn_read(c->out_fd, (size_t)16 << 20, &len, &total);
     int code = pr_proc_status(status, reason, sizeof reason);
-    cJSON_Delete(j->outputs);
-    j->outputs = NULL;
+    pr_job_set_outputs(j, NULL);
     pr_job_output(j, "exit_code", cJSON_CreateNumber(code));
     size_t el = 0, et = 0;
     char *err = pr_spawn_read(c->err_fd, (size_t)1 << 20, &el, &et);

@@ -70,8 +70,7 @@ int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
         free(p);
         /* what the shell would have said, as its output and status */
         bool missing = strstr(err, "command not found") != NULL;
-        cJSON_Delete(j->outputs);
-        j->outputs = NULL;
+        pr_job_set_outputs(j, NULL);
         pr_job_output(j, "stdout", cJSON_CreateString(""));
         pr_job_output(j, "stderr", cJSON_CreateString(err));
         pr_job_output(j, "exit_code", cJSON_CreateNumber(missing ? 127 : 126));
@@ -655,8 +654,7 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
     const struct pr_step *s = pr_job_step(j);
     const struct pr_plan *plan = j->run->plan;
     char reason[256] = "";
-    cJSON_Delete(j->outputs);
-    j->outputs = NULL;
+    pr_job_set_outputs(j, NULL);
     add_captured(j, "stdout", c->out_fd, STDOUT_CAP, true);
     add_captured(j, "stderr", c->err_fd, STDERR_CAP, false);
     int code = pr_proc_status(status, reason, sizeof reason);

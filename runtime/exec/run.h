@@ -55,6 +55,19 @@ struct pr_executor {
     void (*release)(void *state);
 };
 
+/* The executors of a run: what performs each kind of step.  The
+ * scheduler names none; the program fills the table (pomlrun's
+ * registry.c) and passes it in pr_run_opts. */
+struct pr_exec_table {
+    /* By enum pr_step_kind; NULL: the kind cannot run (pr_run_init
+     * refuses a plan with such a step). */
+    const struct pr_executor *kind[PR_STEP_KINDS];
+    /* The executor of step S of P when it is not its kind's (an
+     * aggregation that runs a command), or NULL.  May itself be NULL. */
+    const struct pr_executor *(*choose)(const struct pr_plan *p,
+                                        const struct pr_step *s);
+};
+
 /* One unit of work: a step, or one instance of a for_each step. */
 struct pr_job {
     struct pr_run *run;
@@ -94,6 +107,7 @@ struct pr_run_opts {
     double kill_grace;          /* seconds between SIGTERM and SIGKILL */
     const struct pr_policy *policy;     /* the parent's (--policy), on top
                                            of the plan's own; may be NULL */
+    const struct pr_exec_table *executors;      /* copied; required */
 };
 
 struct pr_run {
@@ -110,9 +124,9 @@ struct pr_run {
     struct pr_job **now;        /* ready in-process jobs, and steps whose
                                    dependencies all finished */
     size_t nnow, capnow;
-    const struct pr_executor *exec[PR_STEP_KINDS];
-    const struct pr_executor **execs;   /* per step: exec[kind], or the
-                                           command aggregator */
+    struct pr_exec_table exec;          /* opt.executors */
+    const struct pr_executor **execs;   /* per step: exec.choose's, or
+                                           exec.kind[kind] */
     void **kind_state;          /* per step, executors' prepared data */
 
     struct pr_loop *loop;
@@ -162,8 +176,8 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
                    bool retryable);
 
 /* Phase feedback: takes the steps of phases FROM .. TO (GATE, the gate of
- * TO, among them) back to waiting and starts them again.  Called by the
- * gate instead of pr_job_finish. */
+ * TO, among them) back to waiting, counts a loop of TO (run->loops[TO])
+ * and starts them again.  Called by the gate instead of pr_job_finish. */
 void pr_run_feedback(struct pr_job *gate, uint32_t from, uint32_t to);
 
 /* The step record of J. */
@@ -174,8 +188,16 @@ static inline const struct pr_step *pr_job_step(const struct pr_job *j)
 /* J's id as people read it: "build" or "build[3]". */
 const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap);
 
-/* Sets output NAME of J (takes V). */
+/* Sets output NAME of J (takes V; NULL, out of memory: nothing). */
 void pr_job_output(struct pr_job *j, const char *name, cJSON *v);
+/* Replaces all of J's outputs by OUTPUTS (an object, taken over; NULL:
+ * none), e.g. to drop what an earlier attempt left. */
+void pr_job_set_outputs(struct pr_job *j, cJSON *outputs);
+/* The server's wish before J's next attempt, seconds (Retry-After); it
+ * holds for the attempt that runs (each attempt starts with none) and is
+ * honoured, up to PR_RETRY_AFTER_MAX, when that attempt fails and may be
+ * retried. */
+void pr_job_retry_after(struct pr_job *j, double seconds);
 
 /* Evaluates an interpolation (plan INTERPS index) for J: a pure one
  * (a single ${...}) keeps its value's type, others give a string.
@@ -222,10 +244,10 @@ void pr_report_stream(struct pr_run *r, const struct pr_job *j,
 cJSON *pr_report_result(struct pr_run *r);
 void pr_time_rfc3339(double t, char buf[64]);
 
-/* ==== the executors ==== */
+/* ==== the executors of this layer (for the program's registry) ==== */
 
 extern const struct pr_executor pr_exec_gate, pr_exec_shell, pr_exec_agg,
-    pr_exec_agg_cmd, pr_exec_sub, pr_exec_llm, pr_exec_unsupported;
+    pr_exec_agg_cmd, pr_exec_sub, pr_exec_unsupported;
 
 /* exec_agg.c: the command aggregation step S uses, or PR_PLAN_NONE. */
 uint32_t pr_agg_command(const struct pr_plan *p, const struct pr_step *s);

@@ -438,6 +438,7 @@ static void unfinish(struct pr_run *r, struct pr_job *j, uint32_t from,
 void pr_run_feedback(struct pr_job *gate, uint32_t from, uint32_t to)
 {
     struct pr_run *r = gate->run;
+    r->loops[to]++;
     for (uint32_t i = 0; i < r->nsteps; i++)
         if (in_phases(&r->steps[i], from, to))
             unfinish(r, &r->jobs[i], from, to);
@@ -635,6 +636,7 @@ static void start_attempt(struct pr_job *j)
         return;
     j->attempts++;
     j->timed_out = false;
+    j->retry_after = -1;
     j->status = PR_ST_RUNNING;
     j->attempt_started = pr_wall_now();
     if (j->attempts == 1)
@@ -788,16 +790,21 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
         r->jobs[i].instance = -1;
         r->pending[i] = r->steps[i].deps.n;
     }
-    r->exec[PR_STEP_GATE] = &pr_exec_gate;
-    r->exec[PR_STEP_SHELL] = &pr_exec_shell;
-    r->exec[PR_STEP_LLM] = &pr_exec_llm;
-    r->exec[PR_STEP_TOOL] = &pr_exec_unsupported;
-    r->exec[PR_STEP_AGGREGATE] = &pr_exec_agg;
-    r->exec[PR_STEP_WORKFLOW] = &pr_exec_sub;
-    for (uint32_t i = 0; i < r->nsteps; i++)
-        r->execs[i] = pr_agg_command(plan, &r->steps[i]) != PR_PLAN_NONE
-                          ? &pr_exec_agg_cmd
-                          : r->exec[r->steps[i].kind];
+    if (opt->executors)
+        r->exec = *opt->executors;
+    for (uint32_t i = 0; i < r->nsteps; i++) {
+        const struct pr_step *s = &r->steps[i];
+        const struct pr_executor *x =
+            r->exec.choose ? r->exec.choose(plan, s) : NULL;
+        if (!x && s->kind < PR_STEP_KINDS)
+            x = r->exec.kind[s->kind];
+        if (!x) {
+            fprintf(stderr, "pomlrun: error: step '%s': this pomlrun has "
+                            "no executor for its kind of step\n", s->id);
+            return -1;
+        }
+        r->execs[i] = x;
+    }
     if (r->opt.jobs == 0)
         r->opt.jobs = 1;
     if (r->wf.max_parallel && r->wf.max_parallel < r->opt.jobs)

@@ -170,6 +170,17 @@ void pr_job_output(struct pr_job *j, const char *name, cJSON *v)
     cJSON_AddItemToObject(j->outputs, name, v);
 }
 
+void pr_job_set_outputs(struct pr_job *j, cJSON *outputs)
+{
+    cJSON_Delete(j->outputs);
+    j->outputs = outputs;
+}
+
+void pr_job_retry_after(struct pr_job *j, double seconds)
+{
+    j->retry_after = seconds;
+}
+
 const cJSON *pr_job_main_output(const struct pr_job *j)
 {
     static const char *const names[] = {"result", "json", "text", "stdout",

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "eval.h"
+#include "llm.h"
 #include "llm_call.h"
 #include "prompt.h"
 #include "run.h"
@@ -93,8 +94,7 @@ static void succeed(struct llm_job *lj, cJSON *outputs)
                        ?: cJSON_CreateNull());
         cJSON_AddItemToObject(outputs, "candidates", texts);
     }
-    cJSON_Delete(j->outputs);
-    j->outputs = outputs;
+    pr_job_set_outputs(j, outputs);
     j->priv = NULL;
     free_lj(lj);
     pr_job_finish(j, true, NULL, false);
@@ -106,7 +106,7 @@ static void fail(struct llm_job *lj)
     char why[sizeof lj->why];
     bool retryable = lj->retryable && !lj->stopped;
     snprintf(why, sizeof why, "%s", lj->stopped ? "cancelled" : lj->why);
-    j->retry_after = lj->retry_after;
+    pr_job_retry_after(j, lj->retry_after);
     j->priv = NULL;
     free_lj(lj);
     pr_job_finish(j, false, why, retryable);
@@ -535,7 +535,6 @@ static void llm_start(struct pr_job *j)
 {
     struct pr_run *r = j->run;
     const struct pr_step *s = pr_job_step(j);
-    j->retry_after = -1;
     if (!r->llm) {
         pr_job_finish(j, false, "LLM steps are not set up in this run",
                       false);

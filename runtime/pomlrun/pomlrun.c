@@ -14,6 +14,7 @@
 #include "params.h"
 #include "policy.h"
 #include "plan.h"
+#include "registry.h"
 #include "run.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -308,7 +309,8 @@ int main(int argc, char **argv)
         .verbosity = PR_NORMAL,
         .progress = isatty(2),
         .self_exe = self_exe(argv[0], exe, sizeof exe),
-        .kill_grace = 5};
+        .kill_grace = 5,
+        .executors = &pr_registry};
     struct pr_llm_opts lopt = {.provider_jobs = 64};
     const char *plan_path = NULL;
     struct pr_policy policy = {0};
