@@ -640,12 +640,12 @@ static void add_captured(struct pr_job *j, const char *name, int fd,
     pr_job_output(j, name, pr_text_value(t, len, &bad));
     free(t);
     if (total > len + 2)
-        pr_report_note(j->run, j, "%s: kept the first %zu of %zu bytes", name,
-                       len, total);
+        pr_run_note(j->run, j, "%s: kept the first %zu of %zu bytes", name,
+                    len, total);
     if (bad)
-        pr_report_note(j->run, j,
-                       "%s: %zu bytes that are not UTF-8 text (or NUL) "
-                       "replaced by U+FFFD", name, bad);
+        pr_run_note(j->run, j,
+                    "%s: %zu bytes that are not UTF-8 text (or NUL) "
+                    "replaced by U+FFFD", name, bad);
 }
 
 static void shell_done(struct pr_job *j, int status, struct pr_child *c,
@@ -696,7 +696,7 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
         cJSON *v = pr_reply_output(json, so ? so : "", name, s->outputs.n);
         if (s->outputs.n != 1 &&
             !cJSON_GetObjectItemCaseSensitive(json, name))
-            pr_report_note(j->run, j, "did not write its output '%s'", name);
+            pr_run_note(j->run, j, "did not write its output '%s'", name);
         pr_job_output(j, name, v);
     }
     if ((cJSON_IsObject(json) || cJSON_IsArray(json)) &&

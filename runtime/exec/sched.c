@@ -45,6 +45,19 @@ double pr_wall_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void pr_time_rfc3339(double t, char buf[64])
+{
+    time_t s = (time_t)floor(t);
+    int ms = (int)((t - (double)s) * 1000);
+    if (ms > 999)
+        ms = 999;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ms);
+}
+
 const char *pr_cancel_reason(const struct pr_run *r)
 {
     return r->sla_exceeded      ? "sla: the workflow's max_duration is over"
@@ -141,8 +154,8 @@ static void fail_fast(struct pr_job *j)
              "stopped: step '%s' failed and error_strategy is fail_fast",
              pr_job_name(j, buf, sizeof buf));
     r->failed_hard = true;
-    pr_report_note(r, j, "failed; error_strategy is fail_fast: stopping "
-                         "the run");
+    pr_run_note(r, j, "failed; error_strategy is fail_fast: stopping the "
+                      "run");
     pr_sched_cancel(r);
 }
 
@@ -259,7 +272,7 @@ static void instances_done(struct pr_job *p)
 static void instance_done(struct pr_job *j)
 {
     struct pr_job *p = j->parent;
-    pr_report_job(j->run, j, pr_status_names[j->status]);
+    PR_NOTIFY(j->run, job_finished, j);
     fail_fast(j);
     if (++p->inst_done == p->ninst)
         instances_done(p);
@@ -325,7 +338,7 @@ static void make_ready(struct pr_job *j)
             return;
         }
         j->ninst = n;
-        pr_report_job(r, j, "started");
+        PR_NOTIFY(r, job_started, j);
         cJSON *it = list->child;
         for (uint32_t i = 0; i < n; i++, it = it->next) {
             struct pr_job *x = &j->inst[i];
@@ -374,7 +387,7 @@ static void step_done(struct pr_job *j)
     case PR_ST_SKIPPED: r->skipped++; break;
     default: r->cancelled++; break;
     }
-    pr_report_job(r, j, pr_status_names[j->status]);
+    PR_NOTIFY(r, job_finished, j);
     bool passes = j->status == PR_ST_SUCCEEDED ||
                   (j->status == PR_ST_FAILED && (s->flags & PR_SF_CONTINUE));
     for (uint32_t k = 0; k < s->dependents.n; k++) {
@@ -570,6 +583,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
     }
     if (s->max_attempts > 1)
         record_attempt(j, ok, reason);
+    PR_NOTIFY(r, attempt_finished, j, ok, reason);
     j->finished_at = pr_wall_now();
     uint32_t max = s->max_attempts ? s->max_attempts : 1;
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
@@ -580,8 +594,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         if (j->retry_after > d)
             d = j->retry_after < PR_RETRY_AFTER_MAX ? j->retry_after
                                                     : PR_RETRY_AFTER_MAX;
-        pr_report_note(r, j, "attempt %u failed (%s); retrying in %.2f s",
-                       j->attempts, reason ? reason : "failed", d);
+        PR_NOTIFY(r, job_retrying, j, reason, d);
         j->timer = pr_loop_timer(r->loop, d, on_retry, j);
         if (j->timer) {
             j->retry_wait = true;
@@ -652,7 +665,8 @@ static void start_attempt(struct pr_job *j)
         pr_timeout_start(j);
     }
     if (j->attempts == 1)
-        pr_report_job(r, j, "started");
+        PR_NOTIFY(r, job_started, j);
+    PR_NOTIFY(r, attempt_started, j);
     x->start(j);
 }
 
@@ -827,18 +841,18 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
     return r->tmpdir ? 0 : -1;
 }
 
-static void on_progress(void *ud)
+void pr_run_usage(const struct pr_run *r, struct pr_usage *u)
 {
-    struct pr_run *r = ud;
-    pr_report_progress(r, false);
-    r->progress_timer = pr_loop_timer(r->loop, 0.1, on_progress, r);
+    memset(u, 0, sizeof *u);
+    if (r->exec.usage)
+        r->exec.usage(r, u);
 }
 
 int pr_run_exec(struct pr_run *r)
 {
     r->started_at = pr_wall_now();
     r->mono0 = pr_loop_now();
-    pr_report_run(r, "run_started");
+    PR_NOTIFY(r, run_started, r);
     for (uint32_t i = 0; i < r->nsteps; i++)
         if (r->pending[i] == 0)
             now_push(r, &r->jobs[i]);
@@ -848,8 +862,6 @@ int pr_run_exec(struct pr_run *r)
         r->now[a] = r->now[b - 1];
         r->now[b - 1] = t;
     }
-    if (r->opt.progress)
-        r->progress_timer = pr_loop_timer(r->loop, 0.1, on_progress, r);
     pr_sla_start(r);
     bool straggler_timer = false;
     for (;;) {
@@ -884,8 +896,6 @@ int pr_run_exec(struct pr_run *r)
         if (pr_loop_once(r->loop, -1) < 0 && errno != EINTR)
             break;
     }
-    if (r->progress_timer)
-        pr_loop_cancel(r->loop, r->progress_timer);
     if (r->sla_timer)
         pr_loop_cancel(r->loop, r->sla_timer);
     /* steps that never became ready */
@@ -904,9 +914,7 @@ int pr_run_exec(struct pr_run *r)
             !(r->steps[i].flags & PR_SF_CONTINUE))
             r->failed_hard = true;
     r->finished_at = pr_wall_now();
-    if (r->opt.progress)
-        pr_report_progress(r, true);
-    pr_report_run(r, "run_finished");
+    PR_NOTIFY(r, run_finished, r);
     if (r->signal)
         return 128 + r->signal;
     return r->failed_hard ? 1 : 0;
@@ -947,5 +955,6 @@ void pr_run_free(struct pr_run *r)
     free(r->heap);
     free(r->now);
     free(r->held);
+    free(r->obs);
     cJSON_Delete(r->params);
 }

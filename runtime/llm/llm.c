@@ -695,7 +695,7 @@ static void stream_text(struct call *c, const char *t)
 {
     append_text(c, t);
     if (t && *t && c->j)
-        pr_report_stream(c->j->run, c->j, t, strlen(t));
+        pr_job_stream(c->j, t, strlen(t));
 }
 
 /* Rewrites each \u0000 escape of the JSON text T as \uFFFD, counting
@@ -996,9 +996,9 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     *out = o;
     put(o, "text", pr_text_value(text, strlen(text), NULL));
     if (c->nuls)
-        pr_report_note(c->j->run, c->j,
-                       "the reply held %zu NUL character%s (\\u0000), "
-                       "replaced by U+FFFD", c->nuls, c->nuls == 1 ? "" : "s");
+        pr_run_note(c->j->run, c->j,
+                    "the reply held %zu NUL character%s (\\u0000), "
+                    "replaced by U+FFFD", c->nuls, c->nuls == 1 ? "" : "s");
     spend(c->j, m, c->in_tok, c->out_tok, cost);
     cJSON *u = cJSON_CreateObject();
     cJSON_AddNumberToObject(u, "input_tokens", (double)c->in_tok);
@@ -1464,7 +1464,7 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
     struct pr_model m;
     pr_plan_model(r->plan, mi, &m);
     if (a->model == PR_PLAN_NONE && mi != pr_job_step(j)->model)
-        pr_report_note(r, j, "using fallback model '%s'", m.name);
+        pr_run_note(r, j, "using fallback model '%s'", m.name);
     c->model = mi;
     c->anthropic = !strcmp(m.protocol, "anthropic");
     c->stream = !L->o.no_stream;

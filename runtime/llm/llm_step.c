@@ -178,10 +178,10 @@ static int best_score(struct llm_job *lj, struct pr_code code)
             if (pr_run_expr_item(lj->j, code, c, i, true, &v, err,
                                  sizeof err) < 0 ||
                 !cJSON_IsNumber(v)) {
-                pr_report_note(lj->j->run, lj->j,
-                               "score of candidate %d: %s; choosing by "
-                               "vote",
-                               i, v ? "not a number" : err);
+                pr_run_note(lj->j->run, lj->j,
+                            "score of candidate %d: %s; choosing by "
+                            "vote",
+                            i, v ? "not a number" : err);
                 cJSON_Delete(v);
                 return -1;
             }
@@ -275,9 +275,9 @@ static void judged(struct llm_job *lj, struct pr_llm_reply *rep)
         cJSON_Delete(rep->outputs);
     }
     if (k < 0 || k >= n || !cJSON_IsObject(cJSON_GetArrayItem(lj->cands, k))) {
-        pr_report_note(lj->j->run, lj->j,
-                       "the judge gave no usable candidate number; choosing "
-                       "by vote");
+        pr_run_note(lj->j->run, lj->j,
+                    "the judge gave no usable candidate number; choosing "
+                    "by vote");
         k = vote(lj->cands);
     }
     choose(lj, k);

@@ -264,11 +264,15 @@ static void source_note(const char *path, const char *err)
 
 static int execute(const struct pr_plan *plan, cJSON *params,
                    const struct pr_run_opts *opt,
+                   const struct pr_report_opts *ropt,
                    const struct pr_llm_opts *lopt, bool json)
 {
     struct pr_run run;
-    if (pr_run_init(&run, plan, params, opt) < 0 ||
-        pr_llm_init(&run, lopt) < 0) {
+    struct pr_reporter rep;
+    int ok = pr_run_init(&run, plan, params, opt);
+    if (ok == 0 && (ok = pr_report_attach(&rep, ropt, &run)) < 0)
+        fputs("pomlrun: error: out of memory\n", stderr);
+    if (ok < 0 || pr_llm_init(&run, lopt) < 0) {
         pr_llm_finish(&run);
         pr_run_free(&run);
         return EXIT_FAIL;
@@ -306,11 +310,11 @@ int main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     struct pr_run_opts opt = {
         .jobs = ncpu > 0 ? (unsigned)ncpu : 1,
-        .verbosity = PR_NORMAL,
-        .progress = isatty(2),
         .self_exe = self_exe(argv[0], exe, sizeof exe),
         .kill_grace = 5,
         .executors = &pr_registry};
+    struct pr_report_opts ropt = {.verbosity = PR_NORMAL,
+                                  .progress = isatty(2)};
     struct pr_llm_opts lopt = {.provider_jobs = 64};
     const char *plan_path = NULL;
     struct pr_policy policy = {0};
@@ -337,9 +341,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--json")) {
             json = true;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            opt.verbosity = PR_QUIET;
+            ropt.verbosity = PR_QUIET;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            opt.verbosity = PR_VERBOSE;
+            ropt.verbosity = PR_VERBOSE;
         } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs") ||
                    (!strncmp(a, "-j", 2) && a[2])) {
             const char *v = a[1] == 'j' && a[2] ? a + 2
@@ -501,10 +505,11 @@ int main(int argc, char **argv)
                 goto done;
             }
         }
-        opt.events = events_path ? ev ? ev : stdout : NULL;
-        if (opt.verbosity == PR_QUIET)
-            opt.progress = false;
-        rc = execute(&plan, params, &opt, &lopt, json);   /* takes params */
+        ropt.events = events_path ? ev ? ev : stdout : NULL;
+        if (ropt.verbosity == PR_QUIET)
+            ropt.progress = false;
+        /* takes params */
+        rc = execute(&plan, params, &opt, &ropt, &lopt, json);
         if (ev && fclose(ev) != 0 && rc == 0) {
             fprintf(stderr, "pomlrun: error: writing '%s': %s\n",
                     events_path, strerror(errno));

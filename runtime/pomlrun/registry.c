@@ -10,6 +10,12 @@ static const struct pr_executor *choose(const struct pr_plan *p,
     return pr_agg_command(p, s) != PR_PLAN_NONE ? &pr_exec_agg_cmd : NULL;
 }
 
+/* LLM steps count what they spend (llm.c). */
+static void usage(const struct pr_run *r, struct pr_usage *u)
+{
+    pr_llm_totals(r, &u->cost, &u->in_tok, &u->out_tok, &u->calls);
+}
+
 const struct pr_exec_table pr_registry = {
     .kind = {
         [PR_STEP_GATE] = &pr_exec_gate,
@@ -20,4 +26,5 @@ const struct pr_exec_table pr_registry = {
         [PR_STEP_WORKFLOW] = &pr_exec_sub,
     },
     .choose = choose,
+    .usage = usage,
 };

@@ -4,8 +4,9 @@
  * the executor the table it is given holds for the step's kind.  This is
  * where the kinds meet their executors, from every layer: shell, gate,
  * aggregate and sub-workflow steps (exec/), LLM steps (llm/); MCP tool
- * steps are not supported yet.  A sub-workflow runs as a child pomlrun,
- * which fills its own table here.
+ * steps are not supported yet.  What the run spent on model calls
+ * reaches the result (report.c) through the table's usage.  A
+ * sub-workflow runs as a child pomlrun, which fills its own table here.
  */
 #ifndef POML_REGISTRY_H
 #define POML_REGISTRY_H
