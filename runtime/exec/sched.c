@@ -247,8 +247,7 @@ static void instances_done(struct pr_job *p)
             cJSON_AddItemToArray(l, cJSON_CreateNull());
     }
     free(cols);
-    cJSON_Delete(p->outputs);
-    p->outputs = lists;
+    pr_job_set_outputs(p, lists);
     p->finished_at = last > p->started_at ? last : pr_wall_now();
     char why[96];
     if (nfail) {                /* also when its failure cancelled the rest */

@@ -167,13 +167,20 @@ void pr_job_output(struct pr_job *j, const char *name, cJSON *v)
         return;
     }
     cJSON_DeleteItemFromObjectCaseSensitive(j->outputs, name);
-    cJSON_AddItemToObject(j->outputs, name, v);
+    if (cJSON_AddItemToObject(j->outputs, name, v))
+        PR_NOTIFY(j->run, output, j, name, v);
+    else
+        cJSON_Delete(v);
 }
 
 void pr_job_set_outputs(struct pr_job *j, cJSON *outputs)
 {
     cJSON_Delete(j->outputs);
     j->outputs = outputs;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, outputs) {
+        PR_NOTIFY(j->run, output, j, e->string, e);
+    }
 }
 
 void pr_job_retry_after(struct pr_job *j, double seconds)
