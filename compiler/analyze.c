@@ -837,6 +837,15 @@ static void check_policy(struct pc_build *b)
         snprintf(what, sizeof what, "aggregation '%s'", wf->aggs[k].name);
         check_commands(b, wf->aggs[k].run, what, wf->aggs[k].loc);
     }
+    for (size_t k = 0; k < wf->non_failure_actions; k++) {
+        const char *a = wf->on_failure_actions[k];
+        if (strncmp(a, "run=", 4))
+            continue;
+        struct pc_interp_part part = {a + 4, strlen(a + 4), NULL};
+        struct pc_interp run = {&part, 1, false};
+        check_commands(b, &run, "the on_failure command",
+                       wf->on_failure_locs[k]);
+    }
 }
 
 /* A ${...} the shell would not expand (a quoted here-document): the

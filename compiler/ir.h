@@ -288,6 +288,7 @@ struct pc_workflow {
     size_t ntools, captools;
     const char **on_failure_actions;    /* error_handling.on_failure */
     size_t non_failure_actions;
+    struct pc_loc *on_failure_locs;     /* [non_failure_actions] */
     unsigned breaker_threshold;         /* circuit breaker, 0: default */
     double breaker_reset;               /* seconds */
     const char **deps_files;            /* every file read: -MD */

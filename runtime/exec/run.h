@@ -141,6 +141,7 @@ struct pr_run {
     uint64_t sla_timer;         /* sla.max_duration */
     uint64_t streamed;          /* bytes of LLM text received */
     bool sla_exceeded;
+    struct pr_child *hook;      /* an on_failure command running */
 };
 
 /* ==== the scheduler API: for pomlrun ==== */
