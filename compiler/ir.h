@@ -151,6 +151,9 @@ struct pc_step {
     size_t ntools;
     unsigned best_of;                   /* 0: off */
     const char *judge;                  /* step id judging best_of */
+    const char *judge_of;               /* the best_of step this one
+                                           judges: it runs only as part
+                                           of that step's strategy */
     struct pc_expr *score;              /* or an expression ranking the
                                            candidates (item: one) */
     struct pc_model **cascade;

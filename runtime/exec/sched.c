@@ -913,6 +913,7 @@ static void free_job(struct pr_job *j)
     free(j->reason);
     cJSON_Delete(j->outputs);
     cJSON_Delete(j->history);
+    cJSON_Delete(j->handed);
     for (uint32_t k = 0; k < j->ninst; k++)
         free_job(&j->inst[k]);
     free(j->inst);
