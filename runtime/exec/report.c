@@ -272,9 +272,14 @@ static void report_progress(const struct pr_reporter *rep, bool final)
 
 /* ---- the observer ---- */
 
+/* Redraws the line every 0.1 s while steps remain (not while the
+ * error_handling.on_failure commands of a finished run run). */
 static void on_progress(void *ud)
 {
     struct pr_reporter *rep = ud;
+    rep->progress_timer = 0;
+    if (rep->run->done >= rep->run->nsteps)
+        return;
     report_progress(rep, false);
     rep->progress_timer =
         pr_loop_timer(rep->run->loop, 0.1, on_progress, rep);

@@ -75,6 +75,8 @@ struct pr_job {
     uint64_t timer;             /* timeout, grace or retry timer */
     double retry_after;         /* pr_job_retry_after; < 0: none */
     void *priv;                 /* the executor's own: it alone writes it */
+    cJSON *handed;              /* what another step made for this one
+                                   (pr_job_hand), or NULL */
     struct pr_job *inst;        /* for_each: the instances */
     uint32_t ninst, inst_done, inst_next;
 };
@@ -157,6 +159,7 @@ struct pr_run {
     bool cancelling;
     uint64_t sla_timer;         /* sla.max_duration */
     bool sla_exceeded;
+    struct pr_child *hook;      /* an on_failure command running */
 };
 
 /* ==== the executor API: what a kind of step implements ==== */
@@ -256,6 +259,12 @@ void pr_job_set_outputs(struct pr_job *j, cJSON *outputs);
  * honoured, up to PR_RETRY_AFTER_MAX, when that attempt fails and may be
  * retried. */
 void pr_job_retry_after(struct pr_job *j, double seconds);
+/* Hands V (taken over) to TO, a step that has not started: a best_of
+ * step's judge reply for its judge step, which then makes no call of its
+ * own.  Replaces what was handed before. */
+void pr_job_hand(struct pr_job *to, cJSON *v);
+/* What was handed to J (now the caller's), or NULL. */
+cJSON *pr_job_take_handed(struct pr_job *j);
 
 /* Phase feedback: takes the steps of phases FROM .. TO (GATE, the gate of
  * TO, among them) back to waiting, counts a loop of TO (run->loops[TO])

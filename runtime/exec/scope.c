@@ -188,6 +188,19 @@ void pr_job_retry_after(struct pr_job *j, double seconds)
     j->retry_after = seconds;
 }
 
+void pr_job_hand(struct pr_job *to, cJSON *v)
+{
+    cJSON_Delete(to->handed);
+    to->handed = v;
+}
+
+cJSON *pr_job_take_handed(struct pr_job *j)
+{
+    cJSON *v = j->handed;
+    j->handed = NULL;
+    return v;
+}
+
 const cJSON *pr_job_main_output(const struct pr_job *j)
 {
     static const char *const names[] = {"result", "json", "text", "stdout",
