@@ -187,7 +187,8 @@ struct pr_executor {
  *
  * Every member may be NULL; UD is passed back.  Calls come from the
  * event loop, in the order things happen, and must not change the run:
- * an observer reads.  For one job: job_started once (a for_each step:
+ * an observer reads (and may keep timers of its own on r->loop, which
+ * is why the run callbacks get it writable).  For one job: job_started once (a for_each step:
  * when its instances are made; a job that never starts has none), then
  * per attempt attempt_started, outputs as they are set, attempt_finished,
  * and job_retrying when another attempt follows; then job_finished once.

@@ -1,7 +1,9 @@
 /* pomlrun.c -- command line of the workflow runtime
  *
  * Maps a plan, validates it, binds parameters and runs it.  Loading lives
- * in plan_load.c, binding in params.c, the scheduler in exec/sched.c.
+ * in plan_load.c, binding in params.c, the scheduler in exec/sched.c, the
+ * executors it is given in registry.c; the reporter (exec/report.c)
+ * observes the run.
  */
 #include <errno.h>
 #include <limits.h>
