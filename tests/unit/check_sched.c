@@ -8,6 +8,7 @@
  *   fail      fails, may be retried
  *   fail N    fails the first N attempts, then succeeds
  *   hard      fails, not to be retried
+ *   talk      says a note and streams text, then succeeds
  * An observer writes every state change to a log, so the tests check
  * order, parallelism, failure propagation, retries and conditions on what
  * the run said, without sleeping.
@@ -151,6 +152,13 @@ static void o_note(void *ud, const struct pr_run *r, const struct pr_job *j,
     say("note %s: %s", j ? name(j) : "-", msg);
 }
 
+static void o_stream(void *ud, const struct pr_job *j, const char *text,
+                     size_t n)
+{
+    (void)ud;
+    say("stream %s: %.*s", name(j), (int)n, text);
+}
+
 static const struct pr_observer logger = {
     .run_started = o_run_started,
     .run_finished = o_run_finished,
@@ -160,7 +168,8 @@ static const struct pr_observer logger = {
     .job_retrying = o_retrying,
     .job_finished = o_job_finished,
     .output = o_output,
-    .note = o_note};
+    .note = o_note,
+    .stream = o_stream};
 
 /* Where LINE is in the log (a whole line), or -1. */
 static long at_line(const char *line)
@@ -218,7 +227,11 @@ static void fake_end(void *ud)
     unsigned n = 0;
     j->priv = NULL;
     running--;
-    if (!strcmp(cmd, "ok") ||
+    if (!strcmp(cmd, "talk")) {
+        pr_run_note(j->run, j, "said %d", 1);
+        pr_job_stream(j, "abcdef", 3);
+    }
+    if (!strcmp(cmd, "ok") || !strcmp(cmd, "talk") ||
         (sscanf(cmd, "fail %u", &n) == 1 && j->attempts > n)) {
         pr_job_output(j, "stdout", cJSON_CreateString(name(j)));
         pr_job_finish(j, true, NULL, true);
@@ -332,6 +345,31 @@ START_TEST(test_observer_order)
                      "attempt-end b ok\n"
                      "succeeded b\n"
                      "run finished 2/0/0\n");
+}
+END_TEST
+
+/* what executors say reaches every observer, in order */
+START_TEST(test_notes_and_stream)
+{
+    static const struct pr_observer second = {.note = o_note};
+    load("workflow_id: talk\nsteps:\n  - {id: a, run: talk}\n");
+    struct pr_run_opts opt = {.jobs = 1, .executors = &table};
+    ck_assert_int_eq(pr_run_init(&run, &plan, cJSON_CreateObject(), &opt),
+                     0);
+    ck_assert_int_eq(pr_run_observe(&run, &logger), 0);
+    ck_assert_int_eq(pr_run_observe(&run, &second), 0);
+    ck_assert_int_eq(pr_run_exec(&run), 0);
+    ck_assert_str_eq(logbuf,
+                     "run started talk\n"
+                     "started a\n"
+                     "attempt a 1\n"
+                     "note a: said 1\n"
+                     "note a: said 1\n"
+                     "stream a: abc\n"
+                     "output a.stdout = \"a\"\n"
+                     "attempt-end a ok\n"
+                     "succeeded a\n"
+                     "run finished 1/0/0\n");
 }
 END_TEST
 
@@ -523,6 +561,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_observer_order);
+    tcase_add_test(tc, test_notes_and_stream);
     tcase_add_test(tc, test_dependencies);
     tcase_add_test(tc, test_parallel_limit);
     tcase_add_test(tc, test_max_parallel);
