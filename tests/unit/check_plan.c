@@ -756,7 +756,7 @@ CORRUPT(c_step_str_mid, pr_put_u32(rec(d, 4, 256, 1) + 0, 1))
 CORRUPT(c_optstr, pr_put_u32(rec(d, 4, 256, 0) + 176, 0xfffffffe))
 CORRUPT(c_enum, rec(d, 4, 256, 2)[12] = PR_STEP_KINDS)
 CORRUPT(c_backoff, rec(d, 4, 256, 2)[14] = 3)
-CORRUPT(c_flagbits, rec(d, 4, 256, 0)[13] = 0x40)
+CORRUPT(c_flagbits, rec(d, 4, 256, 0)[13] = 0x80)
 CORRUPT(c_pad, rec(d, 4, 256, 0)[15] = 1)
 CORRUPT(c_nan, pr_put_f64(rec(d, 4, 256, 1) + 64, NAN))
 CORRUPT(c_inf, pr_put_f64(rec(d, 2, 120, 0) + 40, INFINITY))
@@ -877,7 +877,7 @@ static const struct reject cases[] = {
     {c_optstr, FIX, "step 0: agent: string reference 0xfffffffe"},
     {c_enum, FIX, "step 2: kind: value 6 out of range"},
     {c_backoff, FIX, "step 2: backoff: value 3 out of range"},
-    {c_flagbits, FIX, "step 0: flags: unknown bits 0x40"},
+    {c_flagbits, FIX, "step 0: flags: unknown bits 0x80"},
     {c_pad, FIX, "step 0: pad0: padding is not zero"},
     {c_nan, FIX, "step 1: temperature: number is not finite"},
     {c_inf, FIX, "workflow: sla_max_duration: number is not finite"},
