@@ -1099,6 +1099,36 @@ nul_param() {
         "steps.$3.outputs.stdout" "$4"
 }
 
+# a step writing 1 GiB: the first 16 MiB are kept, the rest is read and
+# dropped (not left on disk), with a note
+check_bigout() {
+    scratch bigout
+    compile bigout bigout || return
+    prun bigout "$d" --json "$tmp/bigout.plan"
+    status bigout 0
+    python3 -c "$py_lib"'
+r = load(sys.argv[1])
+out = get(r, "steps.flood.outputs.stdout")
+err = get(r, "steps.flood.outputs.stderr")
+if not isinstance(out, str) or len(out) != 16 << 20:
+    print("stdout kept %s bytes, expected 16 MiB" %
+          (len(out) if isinstance(out, str) else show(out)))
+m = re.search(r"room (\d+) (\d+)", err if isinstance(err, str) else "")
+if not m:
+    print("the step did not report the room it saw: %s" % show(err))
+elif int(m.group(1)) - int(m.group(2)) > 256 * 1024:
+    print("the file system lost %d KiB while the step wrote 1 GiB"
+          % (int(m.group(1)) - int(m.group(2))))
+' "$d/res.json" > "$tmp/py" 2>&1
+    report bigout
+    if grep -q "stdout: kept the first 16777216 of 1073741824 bytes" "$d/err"
+    then
+        pass
+    else
+        fail "bigout: no note says what was kept ($(first "$d/err"))"
+    fi
+}
+
 # ---- 11. outputs ----
 
 check_outputs() {
@@ -1523,6 +1553,7 @@ check_misc
 check_inject
 check_bypass
 check_nul
+check_bigout
 check_outputs
 check_aggregate
 check_json_stdout
