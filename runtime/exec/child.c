@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,29 @@
 #define POOL_MAX 256
 static int pool[POOL_MAX];
 static size_t npool;
+
+/* The pool's room: an eighth of the descriptors the process may open,
+ * so that it never holds those that steps need. */
+static size_t pool_room(void)
+{
+    static size_t room;
+    if (!room) {
+        struct rlimit rl;
+        rlim_t n = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur / 8 : 0;
+        room = n == 0 ? 1 : n > POOL_MAX ? POOL_MAX : (size_t)n;
+    }
+    return room;
+}
+
+/* Out of descriptors: the pool gives its own back. */
+static bool pool_empty(void)
+{
+    if (!npool)
+        return false;
+    while (npool)
+        close(pool[--npool]);
+    return true;
+}
 
 static int capture_file(const char *dir)
 {
@@ -113,6 +137,12 @@ int pr_spawn_start(const struct pr_spawn *s, struct pr_child *c, char *err,
     c->err_cap = s->err_cap;
     c->out_fd = capture_file(s->tmpdir);
     c->err_fd = c->out_fd >= 0 ? capture_file(s->tmpdir) : -1;
+    if (c->err_fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+        pool_empty()) {
+        pr_spawn_close(c);
+        c->out_fd = capture_file(s->tmpdir);
+        c->err_fd = c->out_fd >= 0 ? capture_file(s->tmpdir) : -1;
+    }
     if (c->err_fd < 0) {
         int e = errno;
         pr_errf(err, errcap, "cannot create an output file in '%s': %s",
@@ -121,7 +151,18 @@ int pr_spawn_start(const struct pr_spawn *s, struct pr_child *c, char *err,
         errno = e;
         return -1;
     }
-    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+    bool piped = pipe2(po, O_CLOEXEC) == 0 && pipe2(pe, O_CLOEXEC) == 0;
+    if (!piped && (errno == EMFILE || errno == ENFILE) && pool_empty()) {
+        for (int i = 0; i < 2; i++) {
+            if (po[i] >= 0)
+                close(po[i]);
+            if (pe[i] >= 0)
+                close(pe[i]);
+            po[i] = pe[i] = -1;
+        }
+        piped = pipe2(po, O_CLOEXEC) == 0 && pipe2(pe, O_CLOEXEC) == 0;
+    }
+    if (!piped) {
         int e = errno;
         pr_errf(err, errcap, "cannot make a pipe: %s", strerror(e));
         for (int i = 0; i < 2; i++) {
@@ -247,7 +288,7 @@ void pr_spawn_release(struct pr_child *c)
 {
     int *fds[2] = {&c->out_fd, &c->err_fd};
     for (int i = 0; i < 2; i++)
-        if (*fds[i] >= 0 && npool < POOL_MAX) {
+        if (*fds[i] >= 0 && npool < pool_room()) {
             pool[npool++] = *fds[i];
             *fds[i] = -1;
         }

@@ -72,6 +72,10 @@ int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
                           err_cap};
     if (pr_spawn_start(&sp, &p->c, err, sizeof err) < 0) {
         free(p);
+        if (errno == EMFILE || errno == ENFILE) {
+            pr_job_defer(j, err);
+            return -1;
+        }
         /* what the shell would have said, as its output and status */
         bool missing = strstr(err, "command not found") != NULL;
         cJSON_Delete(j->outputs);

@@ -559,6 +559,8 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         r->inflight--;
     else if (!x->in_process)
         r->running--;
+    if (!x->in_process)
+        r->fd_starved = false;  /* it gives its descriptors back */
     if (j->timed_out) {
         ok = false;
         reason = "timeout";
@@ -650,9 +652,41 @@ static void start_attempt(struct pr_job *j)
             r->running++;
         pr_timeout_start(j);
     }
-    if (j->attempts == 1)
+    if (!j->announced) {
+        j->announced = true;
         pr_report_job(r, j, "started");
+    }
     x->start(j);
+}
+
+void pr_job_defer(struct pr_job *j, const char *why)
+{
+    struct pr_run *r = j->run;
+    if (j->timer) {
+        pr_loop_cancel(r->loop, j->timer);
+        j->timer = 0;
+    }
+    r->running--;
+    if (r->running == 0 && r->inflight == 0) {
+        /* nothing of this run holds a descriptor it could give back */
+        r->running++;
+        pr_job_finish(j, false, why, false);
+        return;
+    }
+    j->attempts--;
+    j->status = PR_ST_WAITING;
+    j->queued = true;
+    if (heap_push(r, j) < 0) {
+        r->running++;
+        pr_job_finish(j, false, "out of memory", false);
+        return;
+    }
+    r->fd_starved = true;
+    if (!r->fd_noted) {
+        r->fd_noted = true;
+        pr_report_note(r, j, "out of file descriptors (%s); steps wait for "
+                       "running ones to end before they start", why);
+    }
 }
 
 /* Runs everything that can run now. */
@@ -683,7 +717,8 @@ static void dispatch(struct pr_run *r)
             start_attempt(j);
             continue;
         }
-        if (r->nheap && !r->cancelling && r->running < r->opt.jobs) {
+        if (r->nheap && !r->cancelling && r->running < r->opt.jobs &&
+            !r->fd_starved) {
             start_attempt(heap_pop(r));
             continue;
         }

@@ -1129,6 +1129,36 @@ elif int(m.group(1)) - int(m.group(2)) > 256 * 1024:
     fi
 }
 
+# out of file descriptors: with ulimit -n 64 and 64 jobs, steps wait for
+# running ones to end (back-pressure) instead of failing with EMFILE
+check_emfile() {
+    scratch emfile
+    {
+        echo "workflow_id: fds"
+        echo "steps:"
+        i=0
+        while [ "$i" -lt 200 ]; do
+            i=$((i + 1))
+            echo "  - {id: s$i, run: sleep 0.05}"
+        done
+    } > "$d/fds.poml"
+    compile emfile fds "$d" || return
+    (ulimit -n 64 && cd "$d" && exec "$pomlrun" --json -j 64 \
+        "$tmp/fds.plan") > "$d/res.json" 2> "$d/err"
+    rc=$?
+    sanitized emfile "$d/err"
+    left_behind emfile
+    status emfile 0
+    holds emfile "$d/res.json" \
+        'all(v["status"] == "succeeded" for v in r["steps"].values())' \
+        '[k for k, v in r["steps"].items() if v["status"] != "succeeded"][:5]'
+    if grep -q "out of file descriptors" "$d/err"; then
+        pass
+    else
+        fail "emfile: no note says steps waited ($(first "$d/err"))"
+    fi
+}
+
 # ---- 11. outputs ----
 
 check_outputs() {
@@ -1554,6 +1584,7 @@ check_inject
 check_bypass
 check_nul
 check_bigout
+check_emfile
 check_outputs
 check_aggregate
 check_json_stdout
