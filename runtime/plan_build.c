@@ -9,6 +9,7 @@
  */
 #include "plan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ struct pr_plan_builder {
     struct subplan *subs;       /* SUBPLANS, laid out by pr_pb_finish */
     size_t nsubs, capsubs;
     bool failed;
+    char why[96];               /* a record refused: which field */
 };
 
 static uint32_t hash_bytes(const char *s, size_t n)
@@ -72,6 +74,98 @@ void pr_pb_free(struct pr_plan_builder *b)
 bool pr_pb_failed(const struct pr_plan_builder *b)
 {
     return b->failed;
+}
+
+const char *pr_pb_why(const struct pr_plan_builder *b)
+{
+    return b->why[0] ? b->why : "out of memory";
+}
+
+/* ---- records by field name ---- */
+
+/* The names of each record's fields, by section, for pr_pb_why. */
+#define NAME(name, type, arg, off) #name,
+static const char *const workflow_names[] = {PR_WORKFLOW_FIELDS(NAME)};
+static const char *const param_names[] = {PR_PARAM_FIELDS(NAME)};
+static const char *const step_names[] = {PR_STEP_FIELDS(NAME)};
+static const char *const model_names[] = {PR_MODEL_FIELDS(NAME)};
+static const char *const phase_names[] = {PR_PHASE_FIELDS(NAME)};
+static const char *const tool_names[] = {PR_TOOL_FIELDS(NAME)};
+static const char *const agg_names[] = {PR_AGG_FIELDS(NAME)};
+static const char *const alert_names[] = {PR_ALERT_FIELDS(NAME)};
+static const char *const prompt_names[] = {PR_PROMPT_FIELDS(NAME)};
+static const char *const subplan_names[] = {PR_SUBPLAN_FIELDS(NAME)};
+static const char *const interp_names[] = {PR_INTERP_FIELDS(NAME)};
+static const char *const part_names[] = {PR_PART_FIELDS(NAME)};
+static const char *const tval_names[] = {PR_TVAL_FIELDS(NAME)};
+#undef NAME
+
+static const struct {
+    const char *what;
+    const char *const *names;
+    size_t n;
+} records[PR_SEC_COUNT + 1] = {
+#define REC(sec, what, v) [sec] = {what, v, sizeof v / sizeof v[0]}
+    REC(PR_SEC_WORKFLOW, "workflow", workflow_names),
+    REC(PR_SEC_PARAMS, "parameter", param_names),
+    REC(PR_SEC_STEPS, "step", step_names),
+    REC(PR_SEC_MODELS, "model", model_names),
+    REC(PR_SEC_PHASES, "phase", phase_names),
+    REC(PR_SEC_TOOLS, "tool", tool_names),
+    REC(PR_SEC_AGGS, "aggregate", agg_names),
+    REC(PR_SEC_ALERTS, "alert", alert_names),
+    REC(PR_SEC_PROMPTS, "prompt", prompt_names),
+    REC(PR_SEC_SUBPLANS, "subplan", subplan_names),
+    REC(PR_SEC_INTERPS, "interp", interp_names),
+    REC(PR_SEC_PARTS, "interp part", part_names),
+    REC(PR_SEC_TVALS, "template value", tval_names),
+#undef REC
+};
+
+/* Every record fits the buffer and has a bit per field. */
+#define FITS(R)                                                              \
+    _Static_assert(PR_##R##_SIZE <= PR_REC_MAX &&                            \
+                       PR_##R##_NFIELDS <= 64,                               \
+                   #R " does not fit struct pr_rec");
+FITS(WORKFLOW) FITS(PARAM) FITS(STEP) FITS(MODEL) FITS(PHASE) FITS(TOOL)
+FITS(AGG) FITS(ALERT) FITS(PROMPT) FITS(SUBPLAN) FITS(INTERP) FITS(PART)
+FITS(TVAL)
+#undef FITS
+
+void pr_rec_init(struct pr_rec *w, enum pr_section sec, uint32_t size,
+                 uint32_t nwrite)
+{
+    memset(w, 0, sizeof *w);
+    w->sec = sec;
+    w->size = size;
+    w->nwrite = nwrite;
+}
+
+static const char *field_name(enum pr_section sec, unsigned no)
+{
+    return no < records[sec].n ? records[sec].names[no] : "?";
+}
+
+/* W is complete: else the builder fails with the reason. */
+static bool rec_complete(struct pr_plan_builder *b, const struct pr_rec *w)
+{
+    const char *what = records[w->sec].what ? records[w->sec].what : "?";
+    if (w->bad) {
+        snprintf(b->why, sizeof b->why,
+                 "internal error: %s field '%s': value does not fit", what,
+                 field_name(w->sec, (unsigned)w->bad - 1));
+    } else if ((uint32_t)__builtin_popcountll(w->set) != w->nwrite) {
+        unsigned no = 0;
+        while (no < records[w->sec].n && (w->set >> no & 1))
+            no++;
+        snprintf(b->why, sizeof b->why,
+                 "internal error: %s field '%s' not written", what,
+                 field_name(w->sec, no));
+    } else {
+        return true;
+    }
+    b->failed = true;
+    return false;
 }
 
 static int grow_slots(struct pr_plan_builder *b)
@@ -160,6 +254,31 @@ uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec,
     return buf->data + (size_t)index * size;
 }
 
+void pr_pb_put(struct pr_plan_builder *b, const struct pr_rec *w,
+               uint32_t index)
+{
+    if (rec_complete(b, w))
+        memcpy(pr_pb_at(b, w->sec, w->size, index), w->b, w->size);
+}
+
+uint32_t pr_pb_add(struct pr_plan_builder *b, const struct pr_rec *w)
+{
+    uint32_t index;
+    uint8_t *r = pr_pb_record(b, w->sec, w->size, &index);
+    if (rec_complete(b, w))
+        memcpy(r, w->b, w->size);
+    return index;
+}
+
+void pr_pb_put_span_at(struct pr_plan_builder *b, enum pr_section sec,
+                       uint32_t size, uint32_t index, unsigned off,
+                       struct pr_span s)
+{
+    uint8_t *r = pr_pb_at(b, sec, size, index);
+    pr_put_u32(r + off, s.off);
+    pr_put_u32(r + off + 4, s.len);
+}
+
 uint32_t pr_pb_code(struct pr_plan_builder *b, const void *code, size_t n)
 {
     struct pr_buf *buf = &b->sec[PR_SEC_CODE];
@@ -236,11 +355,12 @@ static int lay_out_subplans(struct pr_plan_builder *b)
         size_t off = align8(end);
         if (off + v[i].size > 0xFFFFFFF0u)
             return -1;
-        uint8_t r[PR_SUBPLAN_SIZE] = {0};
-        pr_put_u32(r, v[i].name);
-        pr_put_u32(r + 4, (uint32_t)off);
-        pr_put_u32(r + 8, (uint32_t)v[i].size);
-        if (pr_buf_append(out, r, sizeof r) < 0)
+        struct pr_rec w;
+        PR_REC_INIT(&w, SUBPLAN);
+        PR_PUT(&w, SUBPLAN, name, v[i].name);
+        PR_PUT(&w, SUBPLAN, offset, off);
+        PR_PUT(&w, SUBPLAN, size, v[i].size);
+        if (!rec_complete(b, &w) || pr_buf_append(out, w.b, w.size) < 0)
             return -1;
         end = off + v[i].size;
     }

@@ -45,16 +45,8 @@ static const struct field prompt_fields[] = {PR_PROMPT_FIELDS(FIELD_ROW)};
 #undef FIELD_ROW
 
 /* Every field lies inside its record. */
-#define FIELD_BYTES(type)                                                    \
-    ((type) == PR_FT_U64 || (type) == PR_FT_F64 || (type) == PR_FT_CODE ||   \
-             (type) == PR_FT_LIST || (type) == PR_FT_TCODE                   \
-         ? 8                                                                 \
-     : (type) == PR_FT_U8 || (type) == PR_FT_ENUM ||                         \
-             (type) == PR_FT_FLAGS || (type) == PR_FT_ZERO                   \
-         ? 1                                                                 \
-         : 4)
 #define FIT(name, type, arg, off)                                            \
-    _Static_assert((off) + FIELD_BYTES(type) <= FIT_SIZE,                    \
+    _Static_assert((off) + PR_FT_BYTES(type) <= FIT_SIZE,                    \
                    "field " #name " outside its record");
 #define FIT_SIZE PR_WORKFLOW_SIZE
 PR_WORKFLOW_FIELDS(FIT)
@@ -85,6 +77,15 @@ PR_SUBPLAN_FIELDS(FIT)
 #undef FIT_SIZE
 #define FIT_SIZE PR_PROMPT_SIZE
 PR_PROMPT_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_INTERP_SIZE
+PR_INTERP_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_PART_SIZE
+PR_PART_FIELDS(FIT)
+#undef FIT_SIZE
+#define FIT_SIZE PR_TVAL_SIZE
+PR_TVAL_FIELDS(FIT)
 #undef FIT_SIZE
 #undef FIT
 
@@ -783,7 +784,8 @@ static int check_graph(struct vctx *c)
     c->what = "step";
     for (uint32_t i = 0; i < p->nsteps; i++) {
         const uint8_t *r = st + (size_t)i * PR_STEP_SIZE;
-        uint32_t off = pr_rd_u32(r + 104), n = pr_rd_u32(r + 108);
+        uint32_t off = pr_rd_u32(r + PR_STEP_OFF_deps);
+        uint32_t n = pr_rd_u32(r + PR_STEP_OFF_deps + 4);
         c->idx = i;
         for (uint32_t k = 0; k < n; k++) {
             uint32_t e = pr_rd_u32(ls + ((size_t)off + k) * 4);
@@ -797,8 +799,8 @@ static int check_graph(struct vctx *c)
             sum_deps += edge_mix(d, e & PR_EDGE_AFTER ? i | PR_EDGE_AFTER
                                                       : i);
         }
-        off = pr_rd_u32(r + 112);
-        n = pr_rd_u32(r + 116);
+        off = pr_rd_u32(r + PR_STEP_OFF_dependents);
+        n = pr_rd_u32(r + PR_STEP_OFF_dependents + 4);
         for (uint32_t k = 0; k < n; k++) {
             uint32_t e = pr_rd_u32(ls + ((size_t)off + k) * 4);
             uint32_t d = e & ~PR_EDGE_AFTER;
@@ -811,7 +813,8 @@ static int check_graph(struct vctx *c)
         }
     }
     for (uint32_t i = 0; i < p->nsteps; i++) {
-        uint32_t n = pr_rd_u32(st + (size_t)i * PR_STEP_SIZE + 116);
+        uint32_t n = pr_rd_u32(st + (size_t)i * PR_STEP_SIZE +
+                               PR_STEP_OFF_dependents + 4);
         if (n != in[i]) {
             c->idx = i;
             rfail(c, "lists %lu dependents, but %lu steps depend on it",
@@ -835,8 +838,10 @@ static int check_interps(struct vctx *c)
     const struct pr_plan *p = c->p;
     c->what = "interp";
     for (uint32_t i = 0; i < p->ninterps; i++) {
-        const uint8_t *r = p->sec[PR_SEC_INTERPS].p + (size_t)i * 16;
-        uint32_t first = pr_rd_u32(r), n = pr_rd_u32(r + 4);
+        const uint8_t *r = p->sec[PR_SEC_INTERPS].p +
+                           (size_t)i * PR_INTERP_SIZE;
+        uint32_t first = pr_rd_u32(r + PR_INTERP_OFF_first);
+        uint32_t n = pr_rd_u32(r + PR_INTERP_OFF_n);
         c->idx = i;
         if (first > p->nparts || n > p->nparts - first)
             return rfail(c, "parts %lu+%lu out of range (%lu parts)",
@@ -845,31 +850,34 @@ static int check_interps(struct vctx *c)
         if (n == 0 && first)
             return rfail(c, "no parts but first part %lu",
                          (unsigned long)first);
-        if (r[8] > 1)
-            return rfail(c, "pure: %u is not a boolean", r[8]);
-        for (int k = 9; k < 16; k++)
+        uint8_t pure = r[PR_INTERP_OFF_pure];
+        if (pure > 1)
+            return rfail(c, "pure: %u is not a boolean", pure);
+        for (int k = PR_INTERP_OFF_pure + 1; k < PR_INTERP_SIZE; k++)
             if (r[k])
                 return rfail(c, "padding is not zero");
     }
     c->what = "interp part";
     for (uint32_t i = 0; i < p->nparts; i++) {
-        const uint8_t *r = p->sec[PR_SEC_PARTS].p + (size_t)i * 16;
-        uint32_t text = pr_rd_u32(r + 4);
-        uint32_t off = pr_rd_u32(r + 8), len = pr_rd_u32(r + 12);
+        const uint8_t *r = p->sec[PR_SEC_PARTS].p + (size_t)i * PR_PART_SIZE;
+        uint8_t kind = r[PR_PART_OFF_kind];
+        uint32_t text = pr_rd_u32(r + PR_PART_OFF_text);
+        uint32_t off = pr_rd_u32(r + PR_PART_OFF_code);
+        uint32_t len = pr_rd_u32(r + PR_PART_OFF_code + 4);
         c->idx = i;
-        if (r[0] > 1)
-            return rfail(c, "kind: value %u out of range (below 2)", r[0]);
-        if (r[1] || r[2] || r[3])
+        if (kind > 1)
+            return rfail(c, "kind: value %u out of range (below 2)", kind);
+        if (r[PR_PART_OFF_pad0] || r[PR_PART_OFF_pad1] || r[PR_PART_OFF_pad2])
             return rfail(c, "padding is not zero");
         if (!str_ok(c, text))
             return rfail(c, "text: string reference 0x%lx out of range",
                          (unsigned long)text);
-        if (r[0] == 0 && (off || len))
+        if (kind == 0 && (off || len))
             return rfail(c, "text part with code %lu+%lu",
                          (unsigned long)off, (unsigned long)len);
-        if (r[0] == 1 && len == 0)
+        if (kind == 1 && len == 0)
             return rfail(c, "expression part without code");
-        if (r[0] == 1 && check_code(c, "expression", off, len) < 0)
+        if (kind == 1 && check_code(c, "expression", off, len) < 0)
             return -1;
     }
     return 0;
@@ -881,19 +889,21 @@ static int check_tvals(struct vctx *c)
     c->what = "template value";
     for (uint32_t i = 0; i < p->ntvals; i++) {
         const uint8_t *r = p->sec[PR_SEC_TVALS].p + (size_t)i * PR_TVAL_SIZE;
-        uint8_t kind = r[0];
-        uint32_t interp = pr_rd_u32(r + 16), first = pr_rd_u32(r + 20);
-        uint32_t n = pr_rd_u32(r + 24), keys = pr_rd_u32(r + 28);
+        uint8_t kind = r[PR_TVAL_OFF_kind], b = r[PR_TVAL_OFF_b];
+        uint32_t interp = pr_rd_u32(r + PR_TVAL_OFF_interp);
+        uint32_t first = pr_rd_u32(r + PR_TVAL_OFF_first);
+        uint32_t n = pr_rd_u32(r + PR_TVAL_OFF_n);
+        uint32_t keys = pr_rd_u32(r + PR_TVAL_OFF_keys);
         c->idx = i;
         if (kind >= PR_TV_KINDS)
             return rfail(c, "kind: value %u out of range (below %d)", kind,
                          PR_TV_KINDS);
-        if (r[1] > 1 || (kind != PR_TV_BOOL && r[1]))
-            return rfail(c, "bool: invalid value %u", r[1]);
-        for (int k = 2; k < 8; k++)
+        if (b > 1 || (kind != PR_TV_BOOL && b))
+            return rfail(c, "bool: invalid value %u", b);
+        for (int k = PR_TVAL_OFF_b + 1; k < PR_TVAL_OFF_num; k++)
             if (r[k])
                 return rfail(c, "padding is not zero");
-        double num = pr_rd_f64(r + 8);
+        double num = pr_rd_f64(r + PR_TVAL_OFF_num);
         if (!isfinite(num))
             return rfail(c, "number: not finite");
         if (kind == PR_TV_STR) {
@@ -933,9 +943,6 @@ static int by_ref(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Offsets in a step record. */
-enum { STEP_KIND = 12, STEP_PROMPT_FILE = 148, STEP_WORKFLOW = 208 };
-
 /* The string reference at OFF of every step (of kind KIND when it is not
  * -1, where it must be present) is one of REFS, which this sorts and
  * frees; else "FIELD: no WHAT 'name' in section SEC". */
@@ -944,7 +951,8 @@ static int check_step_refs(struct vctx *c, uint32_t *refs, size_t nrefs,
                            const char *sec)
 {
     const struct pr_plan *p = c->p;
-    const char *field = off == STEP_WORKFLOW ? "workflow" : "prompt_file";
+    const char *field = off == PR_STEP_OFF_workflow ? "workflow"
+                                                    : "prompt_file";
     int rc = 0;
     qsort(refs, nrefs, sizeof *refs, by_ref);
     c->what = "step";
@@ -952,7 +960,7 @@ static int check_step_refs(struct vctx *c, uint32_t *refs, size_t nrefs,
         const uint8_t *r = p->sec[PR_SEC_STEPS].p + (size_t)i * PR_STEP_SIZE;
         uint32_t ref = pr_rd_u32(r + off);
         c->idx = i;
-        if (kind >= 0 && r[STEP_KIND] != kind)
+        if (kind >= 0 && r[PR_STEP_OFF_kind] != kind)
             continue;
         if (ref == PR_PLAN_NONE) {
             if (kind >= 0)
@@ -995,7 +1003,8 @@ static int check_prompt_records(struct vctx *c)
         const uint8_t *r = sec + (size_t)i * PR_PROMPT_SIZE;
         size_t n, np;
         char q[48], qp[48];
-        const char *name = pr_plan_str(p, pr_rd_u32(r), &n);
+        const char *name = pr_plan_str(p, pr_rd_u32(r + PR_PROMPT_OFF_name),
+                                       &n);
         c->idx = i;
         if (!n)
             return rfail(c, "name: empty");
@@ -1004,9 +1013,12 @@ static int check_prompt_records(struct vctx *c)
                          printable(q, name, n));
         if (i > 0) {
             const uint8_t *pr = r - PR_PROMPT_SIZE;
-            const char *prev = pr_plan_str(p, pr_rd_u32(pr), &np);
-            int d = r[16] != pr[16] ? (r[16] > pr[16] ? 1 : -1)
-                                    : pr_plan_name_cmp(name, n, prev, np);
+            const char *prev =
+                pr_plan_str(p, pr_rd_u32(pr + PR_PROMPT_OFF_name), &np);
+            uint8_t kind = r[PR_PROMPT_OFF_kind];
+            uint8_t pkind = pr[PR_PROMPT_OFF_kind];
+            int d = kind != pkind ? (kind > pkind ? 1 : -1)
+                                  : pr_plan_name_cmp(name, n, prev, np);
             if (d == 0)
                 return rfail(c, "name: '%s' is given twice",
                              printable(q, name, n));
@@ -1018,12 +1030,14 @@ static int check_prompt_records(struct vctx *c)
         static const struct {
             const char *field;
             uint16_t off;
-        } json[] = {{"config", 28}, {"input_schema", 32},
-                    {"input_default", 36}, {"output_schema", 44}};
+        } json[] = {{"config", PR_PROMPT_OFF_config},
+                    {"input_schema", PR_PROMPT_OFF_input_schema},
+                    {"input_default", PR_PROMPT_OFF_input_default},
+                    {"output_schema", PR_PROMPT_OFF_output_schema}};
         for (size_t k = 0; k < sizeof json / sizeof json[0]; k++)
             if (check_json(c, json[k].field, pr_rd_u32(r + json[k].off)) < 0)
                 return -1;
-        uint32_t f = pr_rd_u32(r + 40);
+        uint32_t f = pr_rd_u32(r + PR_PROMPT_OFF_output_format);
         const char *fmt = pr_plan_str(p, f, &n);
         if (f != PR_PLAN_NONE && strcmp(fmt, "json") && strcmp(fmt, "text"))
             return rfail(c, "output_format: '%s' is not json or text",
@@ -1044,10 +1058,11 @@ static int check_prompt_steps(struct vctx *c)
     for (uint32_t i = 0; i < p->nprompts; i++) {
         const uint8_t *r = p->sec[PR_SEC_PROMPTS].p +
                            (size_t)i * PR_PROMPT_SIZE;
-        if (r[16] == PR_PROMPT_FILE)
-            refs[nrefs++] = pr_rd_u32(r);
+        if (r[PR_PROMPT_OFF_kind] == PR_PROMPT_FILE)
+            refs[nrefs++] = pr_rd_u32(r + PR_PROMPT_OFF_name);
     }
-    return check_step_refs(c, refs, nrefs, STEP_PROMPT_FILE, -1, "prompt",
+    return check_step_refs(c, refs, nrefs, PR_STEP_OFF_prompt_file, -1,
+                           "prompt",
                            "15 (prompts)");
 }
 
@@ -1086,7 +1101,7 @@ static int count_subplans(struct vctx *c)
     if (s->size < PR_SUBPLAN_SIZE)
         return fail(c, "section 16 (subplans) has %lu bytes, less than one "
                        "record", (unsigned long)s->size);
-    uint32_t first = pr_rd_u32(s->p + 4);
+    uint32_t first = pr_rd_u32(s->p + PR_SUBPLAN_OFF_offset);
     if (!first || first % PR_SUBPLAN_SIZE || first > s->size)
         return fail(c, "section 16 (subplans): the first plan's offset %lu "
                        "does not end the records (a multiple of %d, not 0, "
@@ -1102,10 +1117,16 @@ static int count_subplans(struct vctx *c)
 /* Record I's name: not empty, no NUL, after the name before it. */
 static int check_subplan_name(struct vctx *c, uint32_t i)
 {
-    const uint8_t *r = c->p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16;
+    const uint8_t *r = c->p->sec[PR_SEC_SUBPLANS].p +
+                       (size_t)i * PR_SUBPLAN_SIZE;
     size_t n, np = 0;
-    const char *name = pr_plan_str(c->p, pr_rd_u32(r), &n);
-    const char *prev = i ? pr_plan_str(c->p, pr_rd_u32(r - 16), &np) : NULL;
+    const char *name =
+        pr_plan_str(c->p, pr_rd_u32(r + PR_SUBPLAN_OFF_name), &n);
+    const char *prev =
+        i ? pr_plan_str(c->p,
+                        pr_rd_u32(r - PR_SUBPLAN_SIZE + PR_SUBPLAN_OFF_name),
+                        &np)
+          : NULL;
     char q[48], qp[48];
     if (!n)
         return rfail(c, "name: empty");
@@ -1130,7 +1151,8 @@ static int check_subplan_layout(struct vctx *c)
     c->what = "subplan";
     for (uint32_t i = 0; i < c->p->nsubplans; i++) {
         const uint8_t *r = s->p + (size_t)i * PR_SUBPLAN_SIZE;
-        uint64_t off = pr_rd_u32(r + 4), size = pr_rd_u32(r + 8);
+        uint64_t off = pr_rd_u32(r + PR_SUBPLAN_OFF_offset);
+        uint64_t size = pr_rd_u32(r + PR_SUBPLAN_OFF_size);
         c->idx = i;
         if (check_subplan_name(c, i) < 0)
             return -1;
@@ -1159,8 +1181,9 @@ static int check_workflow_steps(struct vctx *c)
     if (!refs)
         return fail(c, "out of memory");
     for (uint32_t i = 0; i < p->nsubplans; i++)
-        refs[i] = pr_rd_u32(p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16);
-    return check_step_refs(c, refs, p->nsubplans, STEP_WORKFLOW,
+        refs[i] = pr_rd_u32(p->sec[PR_SEC_SUBPLANS].p +
+                            (size_t)i * PR_SUBPLAN_SIZE + PR_SUBPLAN_OFF_name);
+    return check_step_refs(c, refs, p->nsubplans, PR_STEP_OFF_workflow,
                            PR_STEP_WORKFLOW, "plan for", "16 (subplans)");
 }
 
@@ -1173,8 +1196,10 @@ static int check_subplan_plans(struct vctx *c)
         struct pr_plan sub;
         char why[512], q[48];
         size_t n;
-        const char *name = pr_plan_str(c->p, pr_rd_u32(r), &n);
-        if (load(&sub, s->p + pr_rd_u32(r + 4), pr_rd_u32(r + 8), why,
+        const char *name =
+            pr_plan_str(c->p, pr_rd_u32(r + PR_SUBPLAN_OFF_name), &n);
+        if (load(&sub, s->p + pr_rd_u32(r + PR_SUBPLAN_OFF_offset),
+                 pr_rd_u32(r + PR_SUBPLAN_OFF_size), why,
                  sizeof why, c->depth + 1) < 0)
             return fail(c, "subplan %lu (%s): %s", (unsigned long)i,
                         printable(q, name, n), why);
@@ -1453,9 +1478,13 @@ void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
     memset(out, 0, sizeof *out);
     if (i >= p->nsubplans)
         return;
-    const uint8_t *r = p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16;
+    const uint8_t *r = p->sec[PR_SEC_SUBPLANS].p +
+                       (size_t)i * PR_SUBPLAN_SIZE;
     PR_SUBPLAN_FIELDS(DECODE_FIELD)
 }
+
+_Static_assert(PR_PROMPT_OFF_name == 0 && PR_SUBPLAN_OFF_name == 0,
+               "find_named reads the name at offset 0");
 
 /* Binary search of N records of SIZE bytes at SEC, sorted by the name
  * at offset 0; with KIND_AT set, only records whose byte there is 0 count
@@ -1470,7 +1499,7 @@ static uint32_t find_named(const struct pr_plan *p, const uint8_t *sec,
         uint32_t mid = lo + (hi - lo) / 2;
         const uint8_t *r = sec + (size_t)mid * size;
         size_t rl;
-        const char *s = pr_plan_str(p, pr_rd_u32(r), &rl);
+        const char *s = pr_plan_str(p, pr_rd_u32(r), &rl); /* name */
         int d = kind_at >= 0 && r[kind_at] ? 1
                                            : pr_plan_name_cmp(s, rl, name,
                                                               len);
@@ -1487,7 +1516,7 @@ static uint32_t find_named(const struct pr_plan *p, const uint8_t *sec,
 uint32_t pr_plan_prompt_find(const struct pr_plan *p, const char *name)
 {
     return find_named(p, p->sec[PR_SEC_PROMPTS].p, p->nprompts,
-                      PR_PROMPT_SIZE, 16, name);
+                      PR_PROMPT_SIZE, PR_PROMPT_OFF_kind, name);
 }
 
 int pr_plan_subplan(const struct pr_plan *p, const char *name,
@@ -1500,8 +1529,8 @@ int pr_plan_subplan(const struct pr_plan *p, const char *name,
     if (i == PR_PLAN_NONE)
         return -1;
     const uint8_t *r = sec + (size_t)i * PR_SUBPLAN_SIZE;
-    *data = sec + pr_rd_u32(r + 4);
-    *size = pr_rd_u32(r + 8);
+    *data = sec + pr_rd_u32(r + PR_SUBPLAN_OFF_offset);
+    *size = pr_rd_u32(r + PR_SUBPLAN_OFF_size);
     return 0;
 }
 
@@ -1521,9 +1550,9 @@ void pr_plan_interp(const struct pr_plan *p, uint32_t i,
     memset(out, 0, sizeof *out);
     if (!r)
         return;
-    out->first = pr_rd_u32(r);
-    out->n = pr_rd_u32(r + 4);
-    out->pure = r[8] != 0;
+    out->first = pr_rd_u32(r + PR_INTERP_OFF_first);
+    out->n = pr_rd_u32(r + PR_INTERP_OFF_n);
+    out->pure = r[PR_INTERP_OFF_pure] != 0;
 }
 
 void pr_plan_part(const struct pr_plan *p, uint32_t i,
@@ -1534,10 +1563,11 @@ void pr_plan_part(const struct pr_plan *p, uint32_t i,
     if (!r)
         return;
     size_t n;
-    out->kind = r[0];
-    out->text = pr_plan_str(p, pr_rd_u32(r + 4), &n);
+    out->kind = r[PR_PART_OFF_kind];
+    out->text = pr_plan_str(p, pr_rd_u32(r + PR_PART_OFF_text), &n);
     out->text_len = (uint32_t)n;
-    out->code = code_at(p, pr_rd_u32(r + 8), pr_rd_u32(r + 12));
+    out->code = code_at(p, pr_rd_u32(r + PR_PART_OFF_code),
+                        pr_rd_u32(r + PR_PART_OFF_code + 4));
 }
 
 void pr_plan_tval(const struct pr_plan *p, uint32_t i,
@@ -1547,11 +1577,11 @@ void pr_plan_tval(const struct pr_plan *p, uint32_t i,
     memset(out, 0, sizeof *out);
     if (!r)
         return;
-    out->kind = r[0];
-    out->b = r[1] != 0;
-    out->num = pr_rd_f64(r + 8);
-    out->interp = pr_rd_u32(r + 16);
-    out->first = pr_rd_u32(r + 20);
-    out->n = pr_rd_u32(r + 24);
-    out->keys = pr_rd_u32(r + 28);
+    out->kind = r[PR_TVAL_OFF_kind];
+    out->b = r[PR_TVAL_OFF_b] != 0;
+    out->num = pr_rd_f64(r + PR_TVAL_OFF_num);
+    out->interp = pr_rd_u32(r + PR_TVAL_OFF_interp);
+    out->first = pr_rd_u32(r + PR_TVAL_OFF_first);
+    out->n = pr_rd_u32(r + PR_TVAL_OFF_n);
+    out->keys = pr_rd_u32(r + PR_TVAL_OFF_keys);
 }

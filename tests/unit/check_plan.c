@@ -329,6 +329,57 @@ static uint8_t *rec(uint8_t *d, uint32_t id, size_t size, uint32_t i)
 
 /* ---- loading valid plans ---- */
 
+/* A parameter record with every field written, of type TYPE. */
+static void param_rec(struct pr_rec *w, unsigned type)
+{
+    PR_REC_INIT(w, PARAM);
+    PR_PUT(w, PARAM, name, 0);
+    PR_PUT(w, PARAM, description, 0);
+    PR_PUT(w, PARAM, default_json, PR_PLAN_NONE);
+    PR_PUT(w, PARAM, enum_json, 7);
+    PR_PUT(w, PARAM, type, type);
+    PR_PUT(w, PARAM, flags, PR_PF_REQUIRED);
+}
+
+/* The writer names fields through the lists: a record missing a field
+ * that is not padding, or with a value too wide for its field, is refused
+ * and pr_pb_why names the field; a complete one is written as put. */
+START_TEST(test_write_by_name)
+{
+    struct pr_plan_builder *b = pr_pb_new();
+    struct pr_rec w;
+    PR_REC_INIT(&w, ALERT);
+    PR_PUT(&w, ALERT, group, 0);
+    PR_PUT(&w, ALERT, metric, 0);
+    PR_PUT(&w, ALERT, op, 0);
+    PR_PUT(&w, ALERT, severity, 0);
+    PR_PUT(&w, ALERT, action, 0);
+    PR_PUT_F64(&w, ALERT, threshold, 2.5);
+    ck_assert(!pr_pb_failed(b));
+    pr_pb_add(b, &w);
+    ck_assert(pr_pb_failed(b));
+    ck_assert_str_eq(pr_pb_why(b),
+                     "internal error: alert field 'unit' not written");
+    pr_pb_free(b);
+
+    b = pr_pb_new();
+    param_rec(&w, 256);
+    pr_pb_add(b, &w);
+    ck_assert_str_eq(pr_pb_why(b), "internal error: parameter field 'type': "
+                                   "value does not fit");
+    pr_pb_free(b);
+
+    b = pr_pb_new();
+    param_rec(&w, PR_T_STRING);
+    ck_assert_uint_eq(pr_pb_add(b, &w), 0);
+    ck_assert(!pr_pb_failed(b));
+    ck_assert_uint_eq(pr_rd_u32(w.b + PR_PARAM_OFF_enum_json), 7);
+    ck_assert_uint_eq(w.b[PR_PARAM_OFF_type], PR_T_STRING);
+    ck_assert_uint_eq(w.b[PR_PARAM_OFF_flags], PR_PF_REQUIRED);
+    pr_pb_free(b);
+}
+END_TEST
+
 START_TEST(test_load_views)
 {
     struct built b;
@@ -1315,6 +1366,7 @@ static Suite *plan_suite(void)
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("load");
     tcase_add_test(tc, test_load_views);
+    tcase_add_test(tc, test_write_by_name);
     tcase_add_test(tc, test_open_file);
     tcase_add_test(tc, test_load_subplans);
     tcase_add_test(tc, test_subplan_depth);
