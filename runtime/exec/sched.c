@@ -38,13 +38,6 @@ const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap)
     return buf;
 }
 
-double pr_wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 const char *pr_cancel_reason(const struct pr_run *r)
 {
     return r->sla_exceeded      ? "sla: the workflow's max_duration is over"
