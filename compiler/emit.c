@@ -291,11 +291,8 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
     PR_LATER(&w, STEP, dependents); /* emit_dependents */
     PR_PUT_SPAN(&w, STEP, condition, code_span(e, s->condition));
     PR_PUT_SPAN(&w, STEP, for_each, code_span(e, s->for_each));
-    /* run: a shell step's command, or a best_of step's score as a
-       one-part interpolation */
-    struct pc_interp_part score_part = {NULL, 0, s->score};
-    struct pc_interp score = {&score_part, 1, true};
-    PR_PUT(&w, STEP, run, emit_interp(e, s->score ? &score : s->run));
+    PR_PUT_SPAN(&w, STEP, score, code_span(e, s->score));
+    PR_PUT(&w, STEP, run, emit_interp(e, s->run));
     PR_PUT(&w, STEP, prompt, emit_interp(e, s->prompt));
     PR_PUT(&w, STEP, system, emit_interp(e, s->system));
     PR_PUT(&w, STEP, prompt_file, optstr(e, s->prompt_file));

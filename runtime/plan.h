@@ -19,7 +19,7 @@
  *   12     4     header size, 64
  *   16     8     file size: must equal the file's size
  *   24     4     incompatible flags: every bit unknown to the reader refuses
- *                the file; version 2 defines none, so it must be 0
+ *                the file; version 3 defines none, so it must be 0
  *   28     4     number of sections
  *   32     8     offset of the section table
  *   40     4     CRC-32C of the header with this field and the next zero
@@ -30,7 +30,7 @@
  * most once: u32 id, u32 flags (zero), u32 offset, u32 size.  A section
  * lies after the header and before the section table, starts on an 8-byte
  * boundary and overlaps no other section.  Every section the file's minor
- * version defines must be present (1 to 16 in 2.0); unknown ids are
+ * version defines must be present (1 to 16 in 3.0); unknown ids are
  * skipped (a minor version may add sections).
  *
  * STRINGS (id 1).  Records of u32 length, the bytes, a NUL.  A string
@@ -107,7 +107,9 @@
  *
  * VERSIONING.  The major version changes when a reader of the previous one
  * would misread a file (2.0: steps referred to by index, not by name, in
- * the bytecode; a 2.x reader refuses 1.x plans, which pomlc rebuilds);
+ * the bytecode; 3.0: a best_of step's score in its own field, `score`,
+ * no longer in `run`, and step records of 264 bytes; a reader refuses
+ * plans of an older major version, which pomlc rebuilds);
  * the minor version when fields or sections are only added, in bytes the
  * old reader ignores (reserved bytes it checks must stay zero in old
  * fields).  A new requirement that old readers must
@@ -126,7 +128,7 @@
 #include "util.h"
 
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
-#define PR_PLAN_MAJOR 2
+#define PR_PLAN_MAJOR 3
 #define PR_PLAN_MINOR 0
 #define PR_PLAN_HEADER_SIZE 64
 #define PR_PLAN_NONE 0xFFFFFFFFu
@@ -280,7 +282,7 @@ enum pr_type {
     X(dependents, PR_FT_LIST, PR_LK_EDGE, 112)                               \
     X(condition, PR_FT_CODE, 0, 120)                                         \
     X(for_each, PR_FT_CODE, 0, 128)                                          \
-    X(run, PR_FT_INTERP, 0, 136) /* LLM, best_of: the score */              \
+    X(run, PR_FT_INTERP, 0, 136) /* shell: the command */                   \
     X(prompt, PR_FT_INTERP, 0, 140)                                          \
     X(system, PR_FT_INTERP, 0, 144)                                          \
     X(prompt_file, PR_FT_OPTSTR, 0, 148)                                     \
@@ -305,8 +307,9 @@ enum pr_type {
     X(batch_size, PR_FT_U32, PR_LIM_BATCH_SIZE, 240)                         \
     X(parallelism, PR_FT_U32, PR_LIM_PARALLELISM, 244)                       \
     X(src_line, PR_FT_U32, 0, 248)                                           \
-    X(src_col, PR_FT_U32, 0, 252)
-#define PR_STEP_SIZE 256
+    X(src_col, PR_FT_U32, 0, 252)                                            \
+    X(score, PR_FT_CODE, 0, 256) /* LLM, best_of: ranks the candidates */
+#define PR_STEP_SIZE 264
 
 #define PR_MODEL_FIELDS(X)                                                   \
     X(name, PR_FT_STR, 0, 0)                                                 \
@@ -718,7 +721,7 @@ const char *pr_pb_why(const struct pr_plan_builder *b);
  * field of another type does not compile.  pr_pb_put refuses a record
  * (the builder fails, pr_pb_why names the field) in which a field that is
  * not padding was not written, or a value did not fit its field. */
-#define PR_REC_MAX 256
+#define PR_REC_MAX PR_STEP_SIZE /* the largest record: plan_build.c checks */
 
 /* (offset, length) of a CODE, TCODE or LIST field. */
 struct pr_span {

@@ -144,7 +144,7 @@ static const char *const sec_names[PR_SEC_COUNT + 1] = {
 
 /* The minor version that added each section: in a plan of an earlier
  * minor version the section is unknown, so skipped and not required.
- * Format 2.0 has them all. */
+ * Format 3.0 has them all. */
 static const uint8_t sec_minor[PR_SEC_COUNT + 1] = {0};
 
 /* Record size of each section; 0: not an array of records. */
@@ -833,6 +833,21 @@ out:
     return rc;
 }
 
+/* Fields that belong to one kind of step are absent on the others. */
+static int check_step_kinds(struct vctx *c)
+{
+    const struct pr_plan *p = c->p;
+    c->what = "step";
+    for (uint32_t i = 0; i < p->nsteps; i++) {
+        const uint8_t *r = p->sec[PR_SEC_STEPS].p + (size_t)i * PR_STEP_SIZE;
+        c->idx = i;
+        if (pr_rd_u32(r + PR_STEP_OFF_score + 4) &&
+            r[PR_STEP_OFF_kind] != PR_STEP_LLM)
+            return rfail(c, "score: set on a step that is not an LLM step");
+    }
+    return 0;
+}
+
 static int check_interps(struct vctx *c)
 {
     const struct pr_plan *p = c->p;
@@ -1251,8 +1266,8 @@ static int validate(struct vctx *c, const uint8_t *d, size_t size)
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (check_records(c, kinds[i]) < 0)
             return -1;
-    if (check_graph(c) < 0 || check_interps(c) < 0 || check_tvals(c) < 0 ||
-        check_prompts(c) < 0)
+    if (check_graph(c) < 0 || check_step_kinds(c) < 0 ||
+        check_interps(c) < 0 || check_tvals(c) < 0 || check_prompts(c) < 0)
         return -1;
     return check_subplans(c);
 }
