@@ -151,6 +151,9 @@ struct pc_step {
     size_t ntools;
     unsigned best_of;                   /* 0: off */
     const char *judge;                  /* step id judging best_of */
+    const char *judge_of;               /* the best_of step this one
+                                           judges: it runs only as part
+                                           of that step's strategy */
     struct pc_expr *score;              /* or an expression ranking the
                                            candidates (item: one) */
     struct pc_model **cascade;
@@ -288,6 +291,7 @@ struct pc_workflow {
     size_t ntools, captools;
     const char **on_failure_actions;    /* error_handling.on_failure */
     size_t non_failure_actions;
+    struct pc_loc *on_failure_locs;     /* [non_failure_actions] */
     unsigned breaker_threshold;         /* circuit breaker, 0: default */
     double breaker_reset;               /* seconds */
     const char **deps_files;            /* every file read: -MD */

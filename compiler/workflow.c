@@ -1266,6 +1266,31 @@ static void read_sla(struct pc_build *b, const struct pc_node *n)
         b->wf->sla_step_timeout = d * 60;
 }
 
+/* An on_failure `run` command is a script as written: a ${...} naming a
+ * POML value (a dotted name, which no shell variable has) would reach
+ * the shell unexpanded, so it is refused with the variables that carry
+ * the failure instead. */
+static void check_hook_command(struct pc_build *b, const char *cmd,
+                               struct pc_loc loc)
+{
+    for (const char *p = strstr(cmd, "${"); p; p = strstr(p + 2, "${")) {
+        const char *end = strchr(p, '}');
+        const char *dot = strchr(p, '.');
+        if (end && dot && dot < end) {
+            struct pc_diag *d = pc_report(
+                b->ctx, PC_D_BAD_VALUE, loc,
+                "'%.*s' is not interpolated in an on_failure command",
+                (int)(end - p + 1 > 80 ? 80 : end - p + 1), p);
+            if (d)
+                pc_note(b->ctx, d, NOLOC,
+                        "the command reads the failure from its "
+                        "environment: $POML_FAILED_STEPS, $POML_FAILURE, "
+                        "$POML_RUN_STATUS, $POML_RUN_ID, $POML_WORKFLOW");
+            return;
+        }
+    }
+}
+
 static void read_error_handling(struct pc_build *b, const struct pc_node *n)
 {
     static const char *const keys[] = {"retry_policy", "on_failure",
@@ -1289,7 +1314,10 @@ static void read_error_handling(struct pc_build *b, const struct pc_node *n)
                                                 "run", NULL};
             b->wf->on_failure_actions = pr_arena_alloc(
                 &b->ctx->arena, (v->len + 1) * sizeof(char *));
-            for (size_t i = 0; b->wf->on_failure_actions && i < v->len;
+            b->wf->on_failure_locs = pr_arena_alloc(
+                &b->ctx->arena, (v->len + 1) * sizeof(struct pc_loc));
+            for (size_t i = 0; b->wf->on_failure_actions &&
+                               b->wf->on_failure_locs && i < v->len;
                  i++) {
                 const struct pc_node *a = v->items[i];
                 if (!pc_want_kind(b->ctx, a, PC_NODE_MAP, "on_failure"))
@@ -1308,10 +1336,15 @@ static void read_error_handling(struct pc_build *b, const struct pc_node *n)
                 }
                 const char *val = pc_get_str(b->ctx, a->pairs[0].value,
                                              a->pairs[0].key->str);
-                if (val)
+                if (val && !strcmp(a->pairs[0].key->str, "run"))
+                    check_hook_command(b, val, a->pairs[0].value->loc);
+                if (val) {
+                    b->wf->on_failure_locs[b->wf->non_failure_actions] =
+                        a->pairs[0].value->loc;
                     b->wf->on_failure_actions[b->wf->non_failure_actions++] =
                         pr_arena_printf(&b->ctx->arena, "%s=%s",
                                         a->pairs[0].key->str, val);
+                }
             }
         }
     }

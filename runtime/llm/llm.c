@@ -97,6 +97,8 @@ struct call {
     double est_tokens;          /* what the rate limiter charges */
     bool charged;
     uint32_t model;
+    const struct pr_step *step; /* whose request: the job's step, or the
+                                   judge a best_of step asks */
     bool anthropic, stream, json_mode;
     struct provider_slot *slot;
     struct pr_buf raw;          /* every byte of the reply */
@@ -474,7 +476,7 @@ static bool conforms(const cJSON *v, const cJSON *schema, const char *path,
  * outputs an object of exactly those members; NULL for none. */
 static cJSON *schema_of(struct call *c)
 {
-    const struct pr_step *s = pr_job_step(c->j);
+    const struct pr_step *s = c->step;
     if (s->output_schema)
         return cJSON_Parse(s->output_schema);
     if (!pr_llm_task_step(s) || !s->outputs.n)
@@ -534,7 +536,7 @@ static char *build_body(struct call *c, const struct pr_model *m,
                         const char *prompt, const char *system,
                         const cJSON *turns)
 {
-    const struct pr_step *s = pr_job_step(c->j);
+    const struct pr_step *s = c->step;
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "model", m->wire_id);
     uint64_t max_tokens = s->max_tokens ? s->max_tokens
@@ -988,7 +990,7 @@ static void put(cJSON *o, const char *name, cJSON *v)
 static const char *outputs(struct call *c, const struct pr_model *m,
                            cJSON **out, double *cost, char *why, size_t cap)
 {
-    const struct pr_step *s = pr_job_step(c->j);
+    const struct pr_step *s = c->step;
     const struct pr_plan *p = c->j->run->plan;
     pr_buf_append_u8(&c->text, 0);
     const char *text = c->text.data ? (const char *)c->text.data : "";
@@ -1448,6 +1450,7 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
         return NULL;
     }
     c->j = j;
+    c->step = a->as_step ? a->as_step : pr_job_step(j);
     c->done = done;
     c->ud = ud;
     const char *over = pr_llm_over_budget(j);

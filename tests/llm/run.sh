@@ -1264,9 +1264,16 @@ if len(judging) != 1:
     print("best_of: %d judge requests, expected 1" % len(judging))
 elif "Prefer candidate 2." not in user_text(judging[0]):
     print("best_of: the judge was not given the judge step's prompt")
-if len(c) != 2:
-    print("the critic saw %d requests, expected 2 (the judging and the "
-          "pick step itself)" % len(c))
+if len(c) != 1:
+    print("the critic saw %d requests, expected 1: the judging, which is "
+          "the pick step's only call" % len(c))
+# the judge step makes no call of its own: its outputs are the judging's
+expect(r, "steps.pick.status", "succeeded")
+expect(r, "steps.pick.outputs.chosen", 1)
+if not str(get(r, "steps.pick.outputs.text")).startswith(
+        "echo: Prefer candidate 2."):
+    print("pick: its text is %s, not the judging's reply"
+          % show(get(r, "steps.pick.outputs.text")))
 if any(q["time"] < max(x["time"] for x in w) for q in judging):
     print("best_of: the judge was asked before every candidate came")
 expect(r, "steps.best.outputs.candidates", ["echo: Name a colour."] * 3)
@@ -1282,8 +1289,8 @@ expect(r, "steps.best.outputs.chosen", 1)
 # best_of 3 by score: the highest (the last candidate) wins
 expect(r, "steps.scored.outputs.chosen", 2)
 expect(r, "steps.scored.outputs.candidates", ["echo: Name a shape."] * 3)
-if len(reqs) != 14:
-    print("the server saw %d requests, expected 14" % len(reqs))
+if len(reqs) != 13:
+    print("the server saw %d requests, expected 13" % len(reqs))
 EOF
     usage_ok strategies server
 }

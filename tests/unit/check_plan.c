@@ -812,7 +812,7 @@ CORRUPT(c_step_str_mid, pr_put_u32(AT(STEP, 1, id), 1))
 CORRUPT(c_optstr, pr_put_u32(AT(STEP, 0, agent), 0xfffffffe))
 CORRUPT(c_enum, *AT(STEP, 2, kind) = PR_STEP_KINDS)
 CORRUPT(c_backoff, *AT(STEP, 2, backoff) = 3)
-CORRUPT(c_flagbits, *AT(STEP, 0, flags) = 0x40)
+CORRUPT(c_flagbits, *AT(STEP, 0, flags) = 0x80)
 CORRUPT(c_pad, *AT(STEP, 0, pad0) = 1)
 CORRUPT(c_nan, pr_put_f64(AT(STEP, 1, temperature), NAN))
 CORRUPT(c_inf, pr_put_f64(AT(WORKFLOW, 0, sla_max_duration), INFINITY))
@@ -935,7 +935,7 @@ static const struct reject cases[] = {
     {c_optstr, FIX, "step 0: agent: string reference 0xfffffffe"},
     {c_enum, FIX, "step 2: kind: value 6 out of range"},
     {c_backoff, FIX, "step 2: backoff: value 3 out of range"},
-    {c_flagbits, FIX, "step 0: flags: unknown bits 0x40"},
+    {c_flagbits, FIX, "step 0: flags: unknown bits 0x80"},
     {c_pad, FIX, "step 0: pad0: padding is not zero"},
     {c_nan, FIX, "step 1: temperature: number is not finite"},
     {c_inf, FIX, "workflow: sla_max_duration: number is not finite"},
