@@ -1034,6 +1034,24 @@ static void fmt_secs(char *buf, size_t n, double s)
         snprintf(buf, n, "%lds", whole);
 }
 
+/* Every default a plan field has, filled in here once (pc_attempts gives
+ * the attempts): a step's timeout is its own, else the workflow's
+ * sla.step_timeout; a circuit breaker and a phase's feedback loops take
+ * the PC_DEFAULT_ values when not set. */
+static void fill_defaults(struct pc_workflow *wf)
+{
+    for (size_t i = 0; i < wf->nsteps; i++)
+        if (!(wf->steps[i].timeout > 0))
+            wf->steps[i].timeout = wf->sla_step_timeout;
+    if (!wf->breaker_threshold)
+        wf->breaker_threshold = PC_DEFAULT_BREAKER_THRESHOLD;
+    if (!(wf->breaker_reset > 0))
+        wf->breaker_reset = PC_DEFAULT_BREAKER_RESET;
+    for (size_t i = 0; i < wf->nphases; i++)
+        if (!wf->phases[i].max_loops)
+            wf->phases[i].max_loops = PC_DEFAULT_MAX_LOOPS;
+}
+
 int pc_analyze(struct pc_build *b)
 {
     struct pc_workflow *wf = b->wf;
@@ -1045,6 +1063,7 @@ int pc_analyze(struct pc_build *b)
     for (size_t i = 0; i < nsource; i++)
         check_step(b, &wf->steps[i]);
     check_policy(b);
+    fill_defaults(wf);
     /* after an error, a parameter may look unused only because the
        expression that used it did not parse */
     for (size_t i = 0; c->nerrors == b->errors_at_start && i < wf->nparams;

@@ -98,6 +98,14 @@ static const char nonneg_f64[] =
     " breaker_reset timeout initial_delay max_delay"
     " input_per_mtok output_per_mtok min_success_rate ";
 
+/* U32 and F64 fields pomlc always fills in (its defaults included) and
+ * for which 0 means nothing: a count of at least 1, a positive duration. */
+static const char positive[] =
+    " max_attempts max_loops breaker_threshold breaker_reset ";
+
+/* What check_record asks of a number beyond its type. */
+enum { RULE_NONNEG = 1, RULE_POSITIVE = 2 };
+
 /* A record section: its fields, where its count lives, its name. */
 struct rkind {
     const char *what;           /* for messages: "step 3: ..." */
@@ -625,7 +633,7 @@ static int check_index(struct vctx *c, const char *field, const char *what,
 
 /* One record against its field list. */
 static int check_record(struct vctx *c, const struct rkind *k,
-                        const bool *nonneg, const uint8_t *r)
+                        const uint8_t *rule, const uint8_t *r)
 {
     const struct pr_plan *p = c->p;
     for (size_t i = 0; i < k->nf; i++) {
@@ -634,6 +642,8 @@ static int check_record(struct vctx *c, const struct rkind *k,
         uint32_t v = 0;
         switch (f->type) {
         case PR_FT_U32:
+            if ((rule[i] & RULE_POSITIVE) && pr_rd_u32(a) == 0)
+                return rfail(c, "%s: 0, must be at least 1", f->name);
             if (f->arg && pr_rd_u32(a) > pr_limit_max(f->arg))
                 return rfail(c, "%s: %lu is above the limit of %lu",
                              f->name, (unsigned long)pr_rd_u32(a),
@@ -646,8 +656,10 @@ static int check_record(struct vctx *c, const struct rkind *k,
             double x = pr_rd_f64(a);
             if (!isfinite(x))
                 return rfail(c, "%s: number is not finite", f->name);
-            if (nonneg[i] && x < 0)
+            if ((rule[i] & RULE_NONNEG) && x < 0)
                 return rfail(c, "%s: %g is negative", f->name, x);
+            if ((rule[i] & RULE_POSITIVE) && !(x > 0))
+                return rfail(c, "%s: %g, must be positive", f->name, x);
             break;
         }
         case PR_FT_ENUM:
@@ -731,19 +743,23 @@ _Static_assert(sizeof workflow_fields / sizeof workflow_fields[0] <=
 static int check_array(struct vctx *c, const struct rkind *k,
                        const uint8_t *base, uint32_t n)
 {
-    bool nonneg[MAX_FIELDS] = {false};
+    uint8_t rule[MAX_FIELDS] = {0};
     char key[40];
     if (k->nf > MAX_FIELDS)
         return fail(c, "internal error: too many fields");
     for (size_t i = 0; i < k->nf; i++) {
+        bool num = k->f[i].type == PR_FT_F64 || k->f[i].type == PR_FT_U32;
         snprintf(key, sizeof key, " %s ", k->f[i].name);
-        nonneg[i] = k->f[i].type == PR_FT_F64 && strstr(nonneg_f64, key);
+        if (k->f[i].type == PR_FT_F64 && strstr(nonneg_f64, key))
+            rule[i] |= RULE_NONNEG;
+        if (num && strstr(positive, key))
+            rule[i] |= RULE_POSITIVE;
     }
     c->what = k->what;
     c->single = k->sec == PR_SEC_WORKFLOW;
     for (uint32_t i = 0; i < n; i++) {
         c->idx = i;
-        if (check_record(c, k, nonneg, base + (size_t)i * k->size) < 0)
+        if (check_record(c, k, rule, base + (size_t)i * k->size) < 0)
             return -1;
     }
     c->single = false;

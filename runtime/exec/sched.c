@@ -564,7 +564,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
     if (s->max_attempts > 1)
         record_attempt(j, ok, reason);
     j->finished_at = pr_wall_now();
-    uint32_t max = s->max_attempts ? s->max_attempts : 1;
+    uint32_t max = s->max_attempts;     /* at least 1: the loader checks */
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
         /* the server's wish (Retry-After), up to PR_RETRY_AFTER_MAX as

@@ -122,6 +122,8 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
     pr_put_f64(r + 56, 2.0);
     pr_put_u64(r + 64, 1000);
     r[92] = PR_WF_CONTINUE;
+    pr_put_f64(r + PR_WORKFLOW_OFF_breaker_reset, 60);
+    pr_put_u32(r + PR_WORKFLOW_OFF_breaker_threshold, 5);
     pr_put_u32(r + 96, l_tools);
     pr_put_u32(r + 100, 1);
 
@@ -844,6 +846,9 @@ CORRUPT(c_dependent_swap, {
 })
 CORRUPT(c_code_range, pr_put_u32(AT(STEP, 1, condition) + 4, 1000))
 CORRUPT(c_code_absent, pr_put_u32(AT(STEP, 0, for_each), 4))
+CORRUPT(c_attempts0, pr_put_u32(AT(STEP, 1, max_attempts), 0))
+CORRUPT(c_loops0, pr_put_u32(AT(PHASE, 0, max_loops), 0))
+CORRUPT(c_reset0, pr_put_f64(AT(WORKFLOW, 0, breaker_reset), 0))
 CORRUPT(c_score_kind, memcpy(AT(STEP, 1, score), AT(STEP, 1, condition), 8))
 CORRUPT(c_part_kind, *AT(PART, 0, kind) = 2)
 CORRUPT(c_part_pad, *AT(PART, 0, pad1) = 2)
@@ -978,6 +983,9 @@ static const struct reject cases[] = {
     {c_tval_interp, FIX, "template value 1: interp: 5 out of range"},
     {c_tval_num, FIX, "template value 1: number: not finite"},
     {c_tval_scalar_kids, FIX, "template value 1: children on a value"},
+    {c_attempts0, FIX, "step 1: max_attempts: 0, must be at least 1"},
+    {c_loops0, FIX, "phase 0: max_loops: 0, must be at least 1"},
+    {c_reset0, FIX, "workflow: breaker_reset: 0, must be positive"},
     {c_score_kind, FIX, "step 1: score: set on a step that is not an LLM "
                         "step"},
     {c_phase_gate, FIX, "phase 0: gate_step: step 3 out of range"},
