@@ -135,6 +135,19 @@
 #define PR_EDGE_AFTER 0x80000000u
 #define PR_PLAN_MAX_DEPTH 16    /* levels of embedded plans below the top */
 
+/* Offsets in the header and in an entry of the section table, as above;
+ * the writer and the loader both name them. */
+enum pr_header_off {
+    PR_HDR_MAGIC = 0, PR_HDR_MAJOR = 8, PR_HDR_MINOR = 10, PR_HDR_SIZE = 12,
+    PR_HDR_FILE_SIZE = 16, PR_HDR_FLAGS = 24, PR_HDR_NSECTIONS = 28,
+    PR_HDR_TABLE = 32, PR_HDR_CRC = 40, PR_HDR_BODY_CRC = 44,
+    PR_HDR_RESERVED = 48
+};
+enum pr_entry_off {
+    PR_ENT_ID = 0, PR_ENT_FLAGS = 4, PR_ENT_OFFSET = 8, PR_ENT_SIZE = 12,
+    PR_ENT_BYTES = 16           /* the size of an entry */
+};
+
 enum pr_section {
     PR_SEC_STRINGS = 1,
     PR_SEC_WORKFLOW = 2,        /* one record */

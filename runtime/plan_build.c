@@ -386,32 +386,32 @@ int pr_pb_finish(struct pr_plan_builder *b, uint8_t **out, size_t *size)
         total = align8(total + b->sec[i].len);
     }
     size_t table = total;
-    total += (size_t)PR_SEC_COUNT * 16;
+    total += (size_t)PR_SEC_COUNT * PR_ENT_BYTES;
     if (total > 0xFFFFFFF0u)
         return -1;
     uint8_t *f = calloc(1, total);
     if (!f)
         return -1;
-    memcpy(f, PR_PLAN_MAGIC, 8);
-    f[8] = PR_PLAN_MAJOR;
-    f[10] = PR_PLAN_MINOR;
-    pr_put_u32(f + 12, PR_PLAN_HEADER_SIZE);
-    pr_put_u64(f + 16, total);
-    pr_put_u32(f + 28, PR_SEC_COUNT);
-    pr_put_u64(f + 32, table);
+    memcpy(f + PR_HDR_MAGIC, PR_PLAN_MAGIC, 8);
+    f[PR_HDR_MAJOR] = PR_PLAN_MAJOR;
+    f[PR_HDR_MINOR] = PR_PLAN_MINOR;
+    pr_put_u32(f + PR_HDR_SIZE, PR_PLAN_HEADER_SIZE);
+    pr_put_u64(f + PR_HDR_FILE_SIZE, total);
+    pr_put_u32(f + PR_HDR_NSECTIONS, PR_SEC_COUNT);
+    pr_put_u64(f + PR_HDR_TABLE, table);
     for (int i = 1; i <= PR_SEC_COUNT; i++) {
         if (b->sec[i].len)
             memcpy(f + offs[i], b->sec[i].data, b->sec[i].len);
-        uint8_t *e = f + table + (size_t)(i - 1) * 16;
-        pr_put_u32(e, (uint32_t)i);
-        pr_put_u32(e + 8, offs[i]);
-        pr_put_u32(e + 12, (uint32_t)b->sec[i].len);
+        uint8_t *e = f + table + (size_t)(i - 1) * PR_ENT_BYTES;
+        pr_put_u32(e + PR_ENT_ID, (uint32_t)i);
+        pr_put_u32(e + PR_ENT_OFFSET, offs[i]);
+        pr_put_u32(e + PR_ENT_SIZE, (uint32_t)b->sec[i].len);
     }
     /* the header's checksum covers it with both checksum fields zero */
     uint32_t body = pr_crc32c(0, f + PR_PLAN_HEADER_SIZE,
                               total - PR_PLAN_HEADER_SIZE);
-    pr_put_u32(f + 40, pr_crc32c(0, f, PR_PLAN_HEADER_SIZE));
-    pr_put_u32(f + 44, body);
+    pr_put_u32(f + PR_HDR_CRC, pr_crc32c(0, f, PR_PLAN_HEADER_SIZE));
+    pr_put_u32(f + PR_HDR_BODY_CRC, body);
     *out = f;
     *size = total;
     return 0;

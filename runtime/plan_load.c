@@ -254,38 +254,39 @@ static int check_header(struct vctx *c, const uint8_t *d, size_t size)
     if (size < PR_PLAN_HEADER_SIZE)
         return fail(c, "truncated: %zu bytes, shorter than the %d-byte "
                        "header", size, PR_PLAN_HEADER_SIZE);
-    uint16_t major = pr_rd_u16(d + 8), minor = pr_rd_u16(d + 10);
+    uint16_t major = pr_rd_u16(d + PR_HDR_MAJOR);
+    uint16_t minor = pr_rd_u16(d + PR_HDR_MINOR);
     if (major > PR_PLAN_MAJOR)
         return fail(c, "plan format %u.%u is newer than this version of "
                        "poml reads (%d.x)", major, minor, PR_PLAN_MAJOR);
     if (major < PR_PLAN_MAJOR)
         return fail(c, "plan format %u.%u is not supported (%d.x expected)",
                     major, minor, PR_PLAN_MAJOR);
-    uint32_t hsize = pr_rd_u32(d + 12);
+    uint32_t hsize = pr_rd_u32(d + PR_HDR_SIZE);
     if (hsize != PR_PLAN_HEADER_SIZE)
         return fail(c, "header size %lu, expected %d", (unsigned long)hsize,
                     PR_PLAN_HEADER_SIZE);
-    uint64_t fsize = pr_rd_u64(d + 16);
+    uint64_t fsize = pr_rd_u64(d + PR_HDR_FILE_SIZE);
     if (fsize > size)
         return fail(c, "truncated: header says %llu bytes, file has %zu",
                     (unsigned long long)fsize, size);
     if (fsize < size)
         return fail(c, "trailing bytes: header says %llu bytes, file has %zu",
                     (unsigned long long)fsize, size);
-    uint32_t flags = pr_rd_u32(d + 24);
+    uint32_t flags = pr_rd_u32(d + PR_HDR_FLAGS);
     if (flags)
         return fail(c, "unknown incompatible flags 0x%lx",
                     (unsigned long)flags);
-    for (int i = 48; i < 64; i++)
+    for (int i = PR_HDR_RESERVED; i < PR_PLAN_HEADER_SIZE; i++)
         if (d[i])
             return fail(c, "reserved header bytes are not zero");
     uint8_t h[PR_PLAN_HEADER_SIZE];
     memcpy(h, d, sizeof h);
-    memset(h + 40, 0, 8);
-    if (pr_crc32c(0, h, sizeof h) != pr_rd_u32(d + 40))
+    memset(h + PR_HDR_CRC, 0, 8);       /* both checksums */
+    if (pr_crc32c(0, h, sizeof h) != pr_rd_u32(d + PR_HDR_CRC))
         return fail(c, "header checksum mismatch");
     if (pr_crc32c(0, d + PR_PLAN_HEADER_SIZE, size - PR_PLAN_HEADER_SIZE) !=
-        pr_rd_u32(d + 44))
+        pr_rd_u32(d + PR_HDR_BODY_CRC))
         return fail(c, "body checksum mismatch (file damaged)");
     c->p->major = major;
     c->p->minor = minor;
@@ -307,9 +308,10 @@ static int by_offset(const void *a, const void *b)
 
 static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
 {
-    uint64_t n = pr_rd_u32(d + 28), table = pr_rd_u64(d + 32);
+    uint64_t n = pr_rd_u32(d + PR_HDR_NSECTIONS);
+    uint64_t table = pr_rd_u64(d + PR_HDR_TABLE);
     if (table < PR_PLAN_HEADER_SIZE || table > size ||
-        n * 16 > size - table)
+        n * PR_ENT_BYTES > size - table)
         return fail(c, "section table (%llu entries at %llu) lies outside "
                        "the file", (unsigned long long)n,
                     (unsigned long long)table);
@@ -319,9 +321,11 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
     uint32_t prev = 0;
     int rc = -1;
     for (uint64_t i = 0; i < n; i++) {
-        const uint8_t *t = d + table + i * 16;
-        uint32_t id = pr_rd_u32(t), fl = pr_rd_u32(t + 4);
-        uint64_t off = pr_rd_u32(t + 8), sz = pr_rd_u32(t + 12);
+        const uint8_t *t = d + table + i * PR_ENT_BYTES;
+        uint32_t id = pr_rd_u32(t + PR_ENT_ID);
+        uint32_t fl = pr_rd_u32(t + PR_ENT_FLAGS);
+        uint64_t off = pr_rd_u32(t + PR_ENT_OFFSET);
+        uint64_t sz = pr_rd_u32(t + PR_ENT_SIZE);
         if (i > 0 && id <= prev) {
             fail(c, id == prev ? "section %lu (%s) listed twice"
                                : "section table not sorted at section %lu "
