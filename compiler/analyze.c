@@ -995,6 +995,11 @@ static void check_step(struct pc_build *b, struct pc_step *s)
                         "reduce; define others under 'aggregation:'");
         }
     }
+    if (s->kind == PC_STEP_LLM && !s->nfallback && s->ncap_rest) {
+        /* a capability's other models back its first up */
+        s->fallback = s->cap_rest;
+        s->nfallback = s->ncap_rest;
+    }
     if (s->kind == PC_STEP_LLM)
         check_request(b, s);
     if (s->kind == PC_STEP_TOOL && s->tool)

@@ -141,6 +141,10 @@ struct pc_step {
     struct pc_interp *system;
     struct pc_model **fallback;
     size_t nfallback;
+    struct pc_model **cap_rest;         /* a capability's models after
+                                           the step's: its fallbacks
+                                           unless it names its own */
+    size_t ncap_rest, capcap_rest;
     double temperature;                 /* < 0: provider default */
     uint64_t max_tokens;
     bool json_output;

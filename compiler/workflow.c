@@ -246,6 +246,37 @@ static bool has_features(const struct pc_model *m, const char *const *needs,
 static void use_capability(struct pc_build *b, const char *name,
                            struct pc_loc loc, struct pc_step *s);
 
+/* The models of capability C that have the N features NEEDS, in its
+ * order (a workflow's own model of the same name first): the first is
+ * step S's model, the others its fallbacks unless it names its own.
+ * pomlrun starts with the first whose API key is set, and says so. */
+static void capability_models(struct pc_build *b,
+                              const struct pc_capability *c,
+                              const char *const *needs, size_t n,
+                              struct pc_step *s)
+{
+    const char *missing;
+    for (size_t i = 0; i < c->nmodels; i++) {
+        struct pc_model *m = find_wf_model(b, c->models[i]);
+        if (!m)
+            m = pc_catalog_model(b->cat, c->models[i]);
+        if (!m || !has_features(m, needs, n, &missing))
+            continue;
+        note_used(b, m);
+        if (!s->model) {
+            s->model = m;
+            continue;
+        }
+        struct pc_model **slot = PR_PUSH(&b->ctx->arena, s->cap_rest,
+                                         s->ncap_rest, s->capcap_rest);
+        if (!slot) {
+            pc_oom(b->ctx);
+            return;
+        }
+        *slot = m;
+    }
+}
+
 /* Step S uses workflow agent A: its model, or the first model of its
  * capability that has every feature A needs, and its tools unless the
  * step names its own. */
@@ -258,14 +289,8 @@ static void use_wf_agent(struct pc_build *b, const struct pc_wf_agent *a,
         pc_catalog_models(b->ctx, b->cat) == 0) {
         struct pc_capability *c = pc_catalog_capability(b->cat,
                                                         a->capability);
-        const char *missing;
-        for (size_t i = 0; c && !s->model && i < c->nmodels; i++) {
-            struct pc_model *m = pc_catalog_model(b->cat, c->models[i]);
-            if (m && has_features(m, a->needs, a->nneeds, &missing)) {
-                note_used(b, m);
-                s->model = m;
-            }
-        }
+        if (c)
+            capability_models(b, c, a->needs, a->nneeds, s);
         if (c && !s->model) {
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_UNKNOWN_CAPABILITY, a->needs_loc,
@@ -300,13 +325,8 @@ static void use_capability(struct pc_build *b, const char *name,
         return;
     }
     s->capability = c->name;
-    if (!s->model && c->nmodels) {
-        struct pc_model *m = pc_catalog_model(b->cat, c->models[0]);
-        if (m) {
-            note_used(b, m);
-            s->model = m;
-        }
-    }
+    if (!s->model)
+        capability_models(b, c, NULL, 0, s);
 }
 
 const char *pc_resolve_agent(struct pc_build *b, const char *name,

@@ -1122,6 +1122,36 @@ for sid in ("groq", "google", "mistral", "deepseek", "ai21"):
 EOF
 }
 
+# ---- 10c. capability routing: the first model that is configured ----
+
+check_capability() {
+    scratch capability
+    compile capability capability || return
+    mark
+    unset ANTHROPIC_API_KEY ANTHROPIC_BASE_URL
+    OPENAI_BASE_URL=$base/v1 OPENAI_API_KEY=$key
+    export OPENAI_BASE_URL OPENAI_API_KEY
+    prun capability --json "$tmp/capability.plan"
+    unset OPENAI_BASE_URL OPENAI_API_KEY
+    status "capability routing" 0
+    if grep -q "capability 'code_analysis': using model 'gpt-5', the first of its models that is configured ('claude-sonnet-4-5' is not: ANTHROPIC_API_KEY is not set)" "$D/err"
+    then
+        pass
+    else
+        fail "capability routing: no note says which model it took" \
+            "($(first "$D/err"))"
+    fi
+    py "capability routing" << 'EOF2'
+r = load()
+reqs = requests()
+expect(r, "steps.analyse.status", "succeeded")
+expect(r, "steps.analyse.outputs.model", "gpt-5")
+if len(reqs) != 1 or "anthropic" in reqs[0].get("path", ""):
+    print("the server saw %d requests, expected one OpenAI request"
+          % len(reqs))
+EOF2
+}
+
 # ---- 11. cassettes: record, then replay with the server stopped ----
 
 check_replay() {
@@ -1392,6 +1422,7 @@ check_key
 check_key_echo
 check_key_route
 check_catalog_env
+check_capability
 check_replay
 check_many
 check_strategies
