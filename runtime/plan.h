@@ -470,20 +470,24 @@ enum pr_tval_kind {
 /* One number: neither padding, nor F64, nor a pair. */
 #define PR_FT_INT(t) (!PR_FT_PAD(t) && !PR_FT_RANGE(t) && (t) != PR_FT_F64)
 
-#define PR_WORKFLOW_SEC PR_SEC_WORKFLOW
-#define PR_PARAM_SEC PR_SEC_PARAMS
-#define PR_STEP_SEC PR_SEC_STEPS
-#define PR_MODEL_SEC PR_SEC_MODELS
-#define PR_PHASE_SEC PR_SEC_PHASES
-#define PR_TOOL_SEC PR_SEC_TOOLS
-#define PR_AGG_SEC PR_SEC_AGGS
-#define PR_ALERT_SEC PR_SEC_ALERTS
-#define PR_PROMPT_SEC PR_SEC_PROMPTS
-#define PR_SUBPLAN_SEC PR_SEC_SUBPLANS
-#define PR_INTERP_SEC PR_SEC_INTERPS
-#define PR_PART_SEC PR_SEC_PARTS
-#define PR_TVAL_SEC PR_SEC_TVALS
+/* Every record with a field list: X(R, its section, what messages call
+ * one). */
+#define PR_RECORDS(X)                                                        \
+    X(WORKFLOW, PR_SEC_WORKFLOW, "workflow")                                 \
+    X(PARAM, PR_SEC_PARAMS, "parameter")                                     \
+    X(STEP, PR_SEC_STEPS, "step")                                            \
+    X(MODEL, PR_SEC_MODELS, "model")                                         \
+    X(PHASE, PR_SEC_PHASES, "phase")                                         \
+    X(TOOL, PR_SEC_TOOLS, "tool")                                            \
+    X(AGG, PR_SEC_AGGS, "aggregate")                                         \
+    X(ALERT, PR_SEC_ALERTS, "alert")                                         \
+    X(PROMPT, PR_SEC_PROMPTS, "prompt")                                      \
+    X(SUBPLAN, PR_SEC_SUBPLANS, "subplan")                                   \
+    X(INTERP, PR_SEC_INTERPS, "interp")                                      \
+    X(PART, PR_SEC_PARTS, "interp part")                                     \
+    X(TVAL, PR_SEC_TVALS, "template value")
 
+/* PR_BY_R passes the record's name to PR_FIELD_KEY with each field. */
 #define PR_BY_WORKFLOW(...) PR_FIELD_KEY(WORKFLOW, __VA_ARGS__)
 #define PR_BY_PARAM(...) PR_FIELD_KEY(PARAM, __VA_ARGS__)
 #define PR_BY_STEP(...) PR_FIELD_KEY(STEP, __VA_ARGS__)
@@ -499,51 +503,25 @@ enum pr_tval_kind {
 #define PR_BY_TVAL(...) PR_FIELD_KEY(TVAL, __VA_ARGS__)
 
 #define PR_FIELD_KEY(R, n, t, a, o) PR_##R##_NO_##n,
-enum { PR_WORKFLOW_FIELDS(PR_BY_WORKFLOW) PR_WORKFLOW_NFIELDS };
-enum { PR_PARAM_FIELDS(PR_BY_PARAM) PR_PARAM_NFIELDS };
-enum { PR_STEP_FIELDS(PR_BY_STEP) PR_STEP_NFIELDS };
-enum { PR_MODEL_FIELDS(PR_BY_MODEL) PR_MODEL_NFIELDS };
-enum { PR_PHASE_FIELDS(PR_BY_PHASE) PR_PHASE_NFIELDS };
-enum { PR_TOOL_FIELDS(PR_BY_TOOL) PR_TOOL_NFIELDS };
-enum { PR_AGG_FIELDS(PR_BY_AGG) PR_AGG_NFIELDS };
-enum { PR_ALERT_FIELDS(PR_BY_ALERT) PR_ALERT_NFIELDS };
-enum { PR_PROMPT_FIELDS(PR_BY_PROMPT) PR_PROMPT_NFIELDS };
-enum { PR_SUBPLAN_FIELDS(PR_BY_SUBPLAN) PR_SUBPLAN_NFIELDS };
-enum { PR_INTERP_FIELDS(PR_BY_INTERP) PR_INTERP_NFIELDS };
-enum { PR_PART_FIELDS(PR_BY_PART) PR_PART_NFIELDS };
-enum { PR_TVAL_FIELDS(PR_BY_TVAL) PR_TVAL_NFIELDS };
+#define PR_KEYS(R, sec, what)                                                \
+    enum { PR_##R##_FIELDS(PR_BY_##R) PR_##R##_NFIELDS, PR_##R##_SEC = sec };
+PR_RECORDS(PR_KEYS)
+#undef PR_KEYS
 #undef PR_FIELD_KEY
 #define PR_FIELD_KEY(R, n, t, a, o)                                          \
     PR_##R##_OFF_##n = (o), PR_##R##_FT_##n = (t),
-enum { PR_WORKFLOW_FIELDS(PR_BY_WORKFLOW) };
-enum { PR_PARAM_FIELDS(PR_BY_PARAM) };
-enum { PR_STEP_FIELDS(PR_BY_STEP) };
-enum { PR_MODEL_FIELDS(PR_BY_MODEL) };
-enum { PR_PHASE_FIELDS(PR_BY_PHASE) };
-enum { PR_TOOL_FIELDS(PR_BY_TOOL) };
-enum { PR_AGG_FIELDS(PR_BY_AGG) };
-enum { PR_ALERT_FIELDS(PR_BY_ALERT) };
-enum { PR_PROMPT_FIELDS(PR_BY_PROMPT) };
-enum { PR_SUBPLAN_FIELDS(PR_BY_SUBPLAN) };
-enum { PR_INTERP_FIELDS(PR_BY_INTERP) };
-enum { PR_PART_FIELDS(PR_BY_PART) };
-enum { PR_TVAL_FIELDS(PR_BY_TVAL) };
+#define PR_KEYS(R, sec, what) enum { PR_##R##_FIELDS(PR_BY_##R) };
+PR_RECORDS(PR_KEYS)
+#undef PR_KEYS
 #undef PR_FIELD_KEY
 #define PR_FIELD_KEY(R, n, t, a, o) +!PR_FT_PAD(t)
-enum { PR_WORKFLOW_NWRITE = 0 PR_WORKFLOW_FIELDS(PR_BY_WORKFLOW) };
-enum { PR_PARAM_NWRITE = 0 PR_PARAM_FIELDS(PR_BY_PARAM) };
-enum { PR_STEP_NWRITE = 0 PR_STEP_FIELDS(PR_BY_STEP) };
-enum { PR_MODEL_NWRITE = 0 PR_MODEL_FIELDS(PR_BY_MODEL) };
-enum { PR_PHASE_NWRITE = 0 PR_PHASE_FIELDS(PR_BY_PHASE) };
-enum { PR_TOOL_NWRITE = 0 PR_TOOL_FIELDS(PR_BY_TOOL) };
-enum { PR_AGG_NWRITE = 0 PR_AGG_FIELDS(PR_BY_AGG) };
-enum { PR_ALERT_NWRITE = 0 PR_ALERT_FIELDS(PR_BY_ALERT) };
-enum { PR_PROMPT_NWRITE = 0 PR_PROMPT_FIELDS(PR_BY_PROMPT) };
-enum { PR_SUBPLAN_NWRITE = 0 PR_SUBPLAN_FIELDS(PR_BY_SUBPLAN) };
-enum { PR_INTERP_NWRITE = 0 PR_INTERP_FIELDS(PR_BY_INTERP) };
-enum { PR_PART_NWRITE = 0 PR_PART_FIELDS(PR_BY_PART) };
-enum { PR_TVAL_NWRITE = 0 PR_TVAL_FIELDS(PR_BY_TVAL) };
+#define PR_KEYS(R, sec, what)                                                \
+    enum { PR_##R##_NWRITE = 0 PR_##R##_FIELDS(PR_BY_##R) };
+PR_RECORDS(PR_KEYS)
+#undef PR_KEYS
 #undef PR_FIELD_KEY
+/* The section of record R, as an enum pr_section. */
+#define PR_SEC_OF(R) ((enum pr_section)PR_##R##_SEC)
 
 /* ---- the loaded plan ---- */
 
@@ -755,7 +733,7 @@ struct pr_rec {
 void pr_rec_init(struct pr_rec *w, enum pr_section sec, uint32_t size,
                  uint32_t nwrite);
 #define PR_REC_INIT(w, R)                                                    \
-    pr_rec_init((w), PR_##R##_SEC, PR_##R##_SIZE, PR_##R##_NWRITE)
+    pr_rec_init((w), PR_SEC_OF(R), PR_##R##_SIZE, PR_##R##_NWRITE)
 
 /* A compile-time check inside an expression. */
 #define PR_CHECK_(cond, msg)                                                 \
@@ -804,19 +782,19 @@ static inline void pr_rec_put_span_(struct pr_rec *w, enum pr_section sec,
 
 #define PR_PUT(w, R, f, v)                                                   \
     (PR_CHECK_(PR_FT_INT(PR_##R##_FT_##f), #f " is not a number field"),     \
-     pr_rec_put_((w), PR_##R##_SEC, PR_##R##_NO_##f, PR_##R##_FT_##f,        \
+     pr_rec_put_((w), PR_SEC_OF(R), PR_##R##_NO_##f, PR_##R##_FT_##f,        \
                  PR_##R##_OFF_##f, (v)))
 #define PR_PUT_F64(w, R, f, x)                                               \
     (PR_CHECK_(PR_##R##_FT_##f == PR_FT_F64, #f " is not an F64 field"),     \
-     pr_rec_put_f64_((w), PR_##R##_SEC, PR_##R##_NO_##f, PR_##R##_OFF_##f,   \
+     pr_rec_put_f64_((w), PR_SEC_OF(R), PR_##R##_NO_##f, PR_##R##_OFF_##f,   \
                      (x)))
 #define PR_PUT_SPAN(w, R, f, s)                                              \
     (PR_CHECK_(PR_FT_RANGE(PR_##R##_FT_##f), #f " is not a span field"),     \
-     pr_rec_put_span_((w), PR_##R##_SEC, PR_##R##_NO_##f,                    \
+     pr_rec_put_span_((w), PR_SEC_OF(R), PR_##R##_NO_##f,                    \
                       PR_##R##_OFF_##f, (s)))
 /* Field F is written into the plan's record after pr_pb_put. */
 #define PR_LATER(w, R, f)                                                    \
-    pr_rec_mark_((w), PR_##R##_SEC, PR_##R##_NO_##f, true)
+    pr_rec_mark_((w), PR_SEC_OF(R), PR_##R##_NO_##f, true)
 
 /* Copies W into record INDEX of its section (appended before, by
  * pr_pb_record), or appends it (returns its index). */
@@ -829,7 +807,7 @@ void pr_pb_put_span_at(struct pr_plan_builder *b, enum pr_section sec,
                        struct pr_span s);
 #define PR_PUT_SPAN_AT(b, R, index, f, s)                                    \
     (PR_CHECK_(PR_FT_RANGE(PR_##R##_FT_##f), #f " is not a span field"),     \
-     pr_pb_put_span_at((b), PR_##R##_SEC, PR_##R##_SIZE, (index),            \
+     pr_pb_put_span_at((b), PR_SEC_OF(R), PR_##R##_SIZE, (index),            \
                        PR_##R##_OFF_##f, (s)))
 
 #endif

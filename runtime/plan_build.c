@@ -85,19 +85,10 @@ const char *pr_pb_why(const struct pr_plan_builder *b)
 
 /* The names of each record's fields, by section, for pr_pb_why. */
 #define NAME(name, type, arg, off) #name,
-static const char *const workflow_names[] = {PR_WORKFLOW_FIELDS(NAME)};
-static const char *const param_names[] = {PR_PARAM_FIELDS(NAME)};
-static const char *const step_names[] = {PR_STEP_FIELDS(NAME)};
-static const char *const model_names[] = {PR_MODEL_FIELDS(NAME)};
-static const char *const phase_names[] = {PR_PHASE_FIELDS(NAME)};
-static const char *const tool_names[] = {PR_TOOL_FIELDS(NAME)};
-static const char *const agg_names[] = {PR_AGG_FIELDS(NAME)};
-static const char *const alert_names[] = {PR_ALERT_FIELDS(NAME)};
-static const char *const prompt_names[] = {PR_PROMPT_FIELDS(NAME)};
-static const char *const subplan_names[] = {PR_SUBPLAN_FIELDS(NAME)};
-static const char *const interp_names[] = {PR_INTERP_FIELDS(NAME)};
-static const char *const part_names[] = {PR_PART_FIELDS(NAME)};
-static const char *const tval_names[] = {PR_TVAL_FIELDS(NAME)};
+#define NAMES(R, sec, what)                                                  \
+    static const char *const names_##R[] = {PR_##R##_FIELDS(NAME)};
+PR_RECORDS(NAMES)
+#undef NAMES
 #undef NAME
 
 static const struct {
@@ -105,31 +96,18 @@ static const struct {
     const char *const *names;
     size_t n;
 } records[PR_SEC_COUNT + 1] = {
-#define REC(sec, what, v) [sec] = {what, v, sizeof v / sizeof v[0]}
-    REC(PR_SEC_WORKFLOW, "workflow", workflow_names),
-    REC(PR_SEC_PARAMS, "parameter", param_names),
-    REC(PR_SEC_STEPS, "step", step_names),
-    REC(PR_SEC_MODELS, "model", model_names),
-    REC(PR_SEC_PHASES, "phase", phase_names),
-    REC(PR_SEC_TOOLS, "tool", tool_names),
-    REC(PR_SEC_AGGS, "aggregate", agg_names),
-    REC(PR_SEC_ALERTS, "alert", alert_names),
-    REC(PR_SEC_PROMPTS, "prompt", prompt_names),
-    REC(PR_SEC_SUBPLANS, "subplan", subplan_names),
-    REC(PR_SEC_INTERPS, "interp", interp_names),
-    REC(PR_SEC_PARTS, "interp part", part_names),
-    REC(PR_SEC_TVALS, "template value", tval_names),
+#define REC(R, sec, what_)                                                   \
+    [sec] = {what_, names_##R, sizeof names_##R / sizeof names_##R[0]},
+    PR_RECORDS(REC)
 #undef REC
 };
 
 /* Every record fits the buffer and has a bit per field. */
-#define FITS(R)                                                              \
+#define FITS(R, sec, what)                                                   \
     _Static_assert(PR_##R##_SIZE <= PR_REC_MAX &&                            \
                        PR_##R##_NFIELDS <= 64,                               \
                    #R " does not fit struct pr_rec");
-FITS(WORKFLOW) FITS(PARAM) FITS(STEP) FITS(MODEL) FITS(PHASE) FITS(TOOL)
-FITS(AGG) FITS(ALERT) FITS(PROMPT) FITS(SUBPLAN) FITS(INTERP) FITS(PART)
-FITS(TVAL)
+PR_RECORDS(FITS)
 #undef FITS
 
 void pr_rec_init(struct pr_rec *w, enum pr_section sec, uint32_t size,

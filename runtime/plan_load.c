@@ -45,49 +45,13 @@ static const struct field prompt_fields[] = {PR_PROMPT_FIELDS(FIELD_ROW)};
 #undef FIELD_ROW
 
 /* Every field lies inside its record. */
-#define FIT(name, type, arg, off)                                            \
-    _Static_assert((off) + PR_FT_BYTES(type) <= FIT_SIZE,                    \
+#define PR_FIELD_KEY(R, name, type, arg, off)                                \
+    _Static_assert((off) + PR_FT_BYTES(type) <= PR_##R##_SIZE,               \
                    "field " #name " outside its record");
-#define FIT_SIZE PR_WORKFLOW_SIZE
-PR_WORKFLOW_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_PARAM_SIZE
-PR_PARAM_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_STEP_SIZE
-PR_STEP_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_MODEL_SIZE
-PR_MODEL_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_PHASE_SIZE
-PR_PHASE_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_TOOL_SIZE
-PR_TOOL_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_AGG_SIZE
-PR_AGG_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_ALERT_SIZE
-PR_ALERT_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_SUBPLAN_SIZE
-PR_SUBPLAN_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_PROMPT_SIZE
-PR_PROMPT_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_INTERP_SIZE
-PR_INTERP_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_PART_SIZE
-PR_PART_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_TVAL_SIZE
-PR_TVAL_FIELDS(FIT)
-#undef FIT_SIZE
-#undef FIT
+#define FITS(R, sec, what) PR_##R##_FIELDS(PR_BY_##R)
+PR_RECORDS(FITS)
+#undef FITS
+#undef PR_FIELD_KEY
 
 /* F64 fields that are durations, prices, costs, rates or temperatures:
  * they must also be non-negative (-0 passes: it compares equal to 0).
