@@ -21,6 +21,7 @@
 #include "policy.h"
 #include "run.h"
 #include "shell.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -134,35 +135,6 @@ int pr_proc_status(int status, char *reason, size_t cap)
 
 /* ---- text values ---- */
 
-/* Length of the valid UTF-8 sequence at S (N bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned long cp;
-    if (c < 0x80)
-        return c ? 1 : 0;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 cJSON *pr_text_value(const char *s, size_t n, size_t *replaced)
 {
     struct pr_buf b;
@@ -170,7 +142,8 @@ cJSON *pr_text_value(const char *s, size_t n, size_t *replaced)
     size_t bad = 0;
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(u + i, n - i);
+        /* NUL, too, becomes U+FFFD: a JSON string cannot hold it */
+        size_t k = u[i] ? pr_utf8_decode(s + i, n - i, NULL) : 0;
         if (k) {
             if (pr_buf_append(&b, u + i, k) < 0)
                 goto oom;
