@@ -50,7 +50,7 @@ static bool feedback(struct pr_job *j, const struct pr_phase *ph,
         return false;
     struct pr_phase to;
     pr_plan_phase(r->plan, ph->feedback_to, &to);
-    unsigned max = ph->max_loops ? ph->max_loops : 1;
+    unsigned max = ph->max_loops;       /* at least 1: the loader checks */
     if (r->loops[self] >= max) {
         pr_report_note(r, j,
                        "phase '%s' feedback to '%s': all %u loops taken; "

@@ -39,13 +39,6 @@ const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap)
     return buf;
 }
 
-double pr_wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 const char *pr_cancel_reason(const struct pr_run *r)
 {
     return r->sla_exceeded      ? "sla: the workflow's max_duration is over"
@@ -573,7 +566,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
     if (s->max_attempts > 1)
         record_attempt(j, ok, reason);
     j->finished_at = pr_wall_now();
-    uint32_t max = s->max_attempts ? s->max_attempts : 1;
+    uint32_t max = s->max_attempts;     /* at least 1: the loader checks */
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
         /* the server's wish (Retry-After), up to PR_RETRY_AFTER_MAX as
