@@ -16,9 +16,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "run.h"
 #include "util.h"
+
+void pr_time_rfc3339(double t, char buf[64])
+{
+    time_t s = (time_t)floor(t);
+    int ms = (int)((t - (double)s) * 1000);
+    if (ms > 999)
+        ms = 999;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ms);
+}
 
 /* "12 ms", "3.40 s", "2 min 5 s" */
 static const char *duration(double s, char buf[32])

@@ -63,12 +63,15 @@ struct pr_job {
     bool timed_out;             /* the current attempt hit its timeout */
     bool queued;                /* waiting in a ready queue */
     bool retry_wait;            /* between attempts */
+    bool announced;             /* its "started" event was sent */
     uint32_t attempts;
     double started_at, finished_at;     /* wall clock, seconds */
     double attempt_started;             /* this attempt, wall clock */
     double mono_started;                /* this attempt, monotonic */
     char *reason;               /* why it failed or was skipped */
     cJSON *outputs;             /* object, or NULL until needed */
+    size_t output_bytes;        /* what they take, counted in the run's
+                                   output_bytes */
     cJSON *history;             /* attempts, when there was more than one */
     cJSON *item;                /* the for_each element */
     long long index;
@@ -104,10 +107,15 @@ struct pr_exec_table {
     void (*usage)(const struct pr_run *r, struct pr_usage *u);
 };
 
+/* --max-output-memory: what a run's step outputs may take in all. */
+#define PR_MAX_OUTPUT_MEMORY_DEFAULT (1ull << 30)
+
 struct pr_run_opts {
     unsigned jobs;              /* processes at once */
     const char *self_exe;       /* for sub-workflows */
     double kill_grace;          /* seconds between SIGTERM and SIGKILL */
+    unsigned long long max_output_memory;       /* bytes of step outputs
+                                                   the run holds at most */
     const struct pr_policy *policy;     /* the parent's (--policy), on top
                                            of the plan's own; may be NULL */
     const struct pr_exec_table *executors;      /* copied; required */
@@ -159,6 +167,12 @@ struct pr_run {
     bool cancelling;
     uint64_t sla_timer;         /* sla.max_duration */
     bool sla_exceeded;
+    unsigned long long output_bytes;    /* held by every job's outputs,
+                                           bounded by max_output_memory */
+    bool fd_starved;            /* a step waits for a file descriptor:
+                                   no process step starts until one
+                                   ends */
+    bool fd_noted;
     struct pr_child *hook;      /* an on_failure command running */
 };
 
@@ -192,8 +206,11 @@ struct pr_executor {
  * when its instances are made; a job that never starts has none), then
  * per attempt attempt_started, outputs as they are set, attempt_finished,
  * and job_retrying when another attempt follows; then job_finished once.
- * Steps that had not become ready when the run stopped end cancelled
- * without job_finished; run_finished follows them.
+ * An attempt taken back for want of file descriptors (pr_job_defer) has
+ * no attempt_finished: attempt_started comes again, with the same
+ * number, when it starts for good.  Steps that had not become ready when
+ * the run stopped end cancelled without job_finished; run_finished
+ * follows them.
  */
 struct pr_observer {
     void *ud;
@@ -249,6 +266,13 @@ void pr_run_usage(const struct pr_run *r, struct pr_usage *u);
  * run's, change only here and in the calls below. */
 void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
                    bool retryable);
+
+/* The attempt of process job J could not start for want of a file
+ * descriptor (EMFILE, ENFILE): it is taken back and J waits, first in
+ * line, until a running step ends and frees some; no other process step
+ * starts meanwhile.  With nothing running that could free one, J fails
+ * with WHY instead. */
+void pr_job_defer(struct pr_job *j, const char *why);
 
 /* Sets output NAME of J (takes V; NULL, out of memory: nothing). */
 void pr_job_output(struct pr_job *j, const char *name, cJSON *v);
@@ -320,8 +344,8 @@ cJSON *pr_reply_output(const cJSON *json, const char *text,
  * bytes become U+FFFD (counted in *REPLACED). */
 cJSON *pr_text_value(const char *s, size_t n, size_t *replaced);
 
-/* The wall clock, seconds; T as "2026-01-31T12:00:00.000Z". */
-double pr_wall_now(void);
+/* T (wall clock seconds, pr_wall_now of util.h) as
+ * "2026-01-31T12:00:00.000Z". */
 void pr_time_rfc3339(double t, char buf[64]);
 
 /* ==== the reporter (report.c): an observer ====

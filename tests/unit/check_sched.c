@@ -45,9 +45,10 @@ static void load(const char *text)
         fprintf(stderr, "w.poml: %s\n", ctx.diags[i].msg);
     ck_assert_int_eq(rc, 0);
     size_t n = 0;
-    ck_assert_int_eq(pc_emit_plan(&ctx, &cat, wf, &image, &n), 0);
-    pc_ctx_free(&ctx);
     char err[256];
+    ck_assert_msg(pc_emit_plan(&ctx, &cat, wf, &image, &n, err,
+                               sizeof err) == 0, "%s", err);
+    pc_ctx_free(&ctx);
     ck_assert_msg(pr_plan_load_mem(&plan, image, n, err, sizeof err) == 0,
                   "%s", err);
 }
