@@ -4,12 +4,14 @@
 # The layers, lowest first, and what each may include besides itself:
 #   runtime/          (libpomlrt.a)    nothing above it
 #   compiler/, grammar/ (libpomlc.a)   runtime/
+#   runtime/state/    (libpomlstate.a) runtime/
 #   runtime/exec/     (libpomlexec.a)  runtime/
 #   runtime/llm/      (libpomlllm.a)   runtime/exec/, runtime/
-#   runtime/pomlrun/  (pomlrun)        runtime/llm/, runtime/exec/, runtime/
+#   runtime/pomlrun/  (pomlrun)        runtime/llm/, runtime/exec/,
+#                                      runtime/state/, runtime/
 # From a lower layer a higher one includes only its interface headers:
-# runtime/exec/ run.h, loop.h and policy.h; runtime/llm/ llm.h (every
-# header of runtime/ is its interface).
+# runtime/exec/ run.h, loop.h and policy.h; runtime/llm/ llm.h;
+# runtime/state/ store.h (every header of runtime/ is its interface).
 #
 # Every #include of the sources of those folders is resolved as the
 # compiler would (the including file's folder first, then the project's
@@ -25,16 +27,19 @@ export LC_ALL
 . "$top_srcdir/tests/lib.sh"
 test_begin layers
 
-folders='runtime runtime/exec runtime/llm runtime/pomlrun compiler grammar'
+folders='runtime runtime/state runtime/exec runtime/llm runtime/pomlrun
+    compiler grammar'
 
 # allowed FOLDER: the folders FOLDER may include from, itself first
 allowed() {
     case $1 in
     runtime) echo runtime ;;
     compiler | grammar) echo "$1 compiler grammar runtime" ;;
+    runtime/state) echo runtime/state runtime ;;
     runtime/exec) echo runtime/exec runtime ;;
     runtime/llm) echo runtime/llm runtime/exec runtime ;;
-    runtime/pomlrun) echo runtime/pomlrun runtime/llm runtime/exec runtime ;;
+    runtime/pomlrun)
+        echo runtime/pomlrun runtime/llm runtime/exec runtime/state runtime ;;
     esac
 }
 
@@ -43,6 +48,7 @@ interface() {
     case $1 in
     runtime/exec) echo run.h loop.h policy.h ;;
     runtime/llm) echo llm.h ;;
+    runtime/state) echo store.h ;;
     runtime/pomlrun) echo '' ;;
     *) echo '*' ;;
     esac
@@ -100,8 +106,8 @@ check_file() {
             [ "$f" = "$tdir" ] && ok=yes
         done
         if [ $ok = no ]; then
-            echo "$name:$line: includes $target: $folder/ is below" \
-                "$tdir/ and may not include it"
+            echo "$name:$line: includes $target: $folder/ may not" \
+                "include $tdir/, which is not a layer below it"
             continue
         fi
         iface=$(interface "$tdir")
@@ -172,7 +178,8 @@ paths=$(awk '
         line = ""
     }
     END {
-        n = split("libpomlrt_a libpomlexec_a libpomlllm_a pomlrun", libs, " ")
+        n = split("libpomlrt_a libpomlstate_a libpomlexec_a libpomlllm_a " \
+                  "pomlrun", libs, " ")
         for (i = 1; i <= n; i++) {
             s = expand(var[libs[i] "_CPPFLAGS"])
             out = libs[i] ":"
@@ -186,6 +193,7 @@ paths=$(awk '
 printf '%s\n' "$paths" | while read -r lib dirs; do
     case $lib in
     libpomlrt_a:) own=runtime ;;
+    libpomlstate_a:) own=runtime/state ;;
     libpomlexec_a:) own=runtime/exec ;;
     libpomlllm_a:) own=runtime/llm ;;
     pomlrun:) own=runtime/pomlrun ;;
