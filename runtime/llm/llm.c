@@ -28,6 +28,7 @@
 #include "llm.h"
 #include "llm_call.h"
 #include "run.h"
+#include "util.h"
 
 #define DEFAULT_ATTEMPTS 3
 #define DEFAULT_BREAKER_THRESHOLD 5
@@ -117,6 +118,7 @@ struct call {
     size_t redacted_to;         /* raw is redacted up to here */
     bool too_big;               /* the reply passed MAX_REPLY */
     size_t nuls;                /* \u0000 escapes read as U+FFFD */
+    size_t bad_utf8;            /* bytes of the request sent as U+FFFD */
 };
 
 /* ---- small helpers ---- */
@@ -530,6 +532,35 @@ static cJSON *turn(bool anthropic, const char *role, const char *text,
     return t;
 }
 
+/* T (a printed JSON text, freed) with each byte that starts no valid
+ * UTF-8 sequence replaced by U+FFFD, counted in *BAD: cJSON prints a
+ * string's bytes as they are, and a server refuses a body that is not
+ * UTF-8.  Outside strings JSON is ASCII, so only string contents change. */
+static char *valid_utf8(char *t, size_t *bad)
+{
+    size_t n = strlen(t), nbad = 0;
+    for (size_t i = 0, k; i < n; i += k ? k : 1)
+        if (!(k = pr_utf8_decode(t + i, n - i, NULL)))
+            nbad++;
+    *bad = nbad;
+    if (!nbad)
+        return t;
+    char *o = malloc(n + 2 * nbad + 1), *w = o;
+    for (size_t i = 0, k; o && i < n; i += k ? k : 1) {
+        if ((k = pr_utf8_decode(t + i, n - i, NULL))) {
+            memcpy(w, t + i, k);
+            w += k;
+        } else {
+            memcpy(w, "\xef\xbf\xbd", 3);
+            w += 3;
+        }
+    }
+    if (o)
+        *w = '\0';
+    free(t);
+    return o;
+}
+
 static char *build_body(struct call *c, const struct pr_model *m,
                         const char *prompt, const char *system,
                         const cJSON *turns)
@@ -615,7 +646,7 @@ static char *build_body(struct call *c, const struct pr_model *m,
     cJSON_Delete(schema);
     char *t = cJSON_PrintUnformatted(b);
     cJSON_Delete(b);
-    return t;
+    return t ? valid_utf8(t, &c->bad_utf8) : NULL;
 }
 
 /* ---- replies ---- */
@@ -1474,6 +1505,10 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
         fail_call(c, "out of memory", false);
         return NULL;
     }
+    if (c->bad_utf8)
+        pr_report_note(r, j, "the request held %zu byte%s of invalid "
+                       "UTF-8, each sent as U+FFFD", c->bad_utf8,
+                       pr_plural(c->bad_utf8));
     const char *path = c->anthropic ? "/messages" : "/chat/completions";
     uint64_t h = fnv1a(m.protocol, strlen(m.protocol), 1469598103934665603ull);
     h = fnv1a(path, strlen(path), h);
