@@ -17,7 +17,6 @@
  * tool_calls, and each declared output as a field of the JSON reply.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "llm.h"
 #include "llm_call.h"
 #include "run.h"
+#include "schema.h"
 #include "util.h"
 
 #define DEFAULT_ATTEMPTS 3
@@ -395,79 +395,6 @@ static void spend(struct pr_job *j, const struct pr_model *m,
         sp->cost += *cost;
         sp->tokens += in_tok + out_tok;
     }
-}
-
-/* ---- structured output: a JSON Schema subset ---- */
-
-static bool type_is(const cJSON *v, const char *t)
-{
-    if (!strcmp(t, "object")) return cJSON_IsObject(v);
-    if (!strcmp(t, "array")) return cJSON_IsArray(v);
-    if (!strcmp(t, "string")) return cJSON_IsString(v);
-    if (!strcmp(t, "boolean")) return cJSON_IsBool(v);
-    if (!strcmp(t, "null")) return cJSON_IsNull(v);
-    if (!strcmp(t, "number")) return cJSON_IsNumber(v);
-    if (!strcmp(t, "integer"))
-        return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble);
-    return true;
-}
-
-/* Checks V against SCHEMA (type, enum, required, properties, items);
- * writes where it fails into ERR. */
-static bool conforms(const cJSON *v, const cJSON *schema, const char *path,
-                     char *err, size_t cap, int depth)
-{
-    if (!cJSON_IsObject(schema) || depth > 64)
-        return true;
-    const cJSON *t = cJSON_GetObjectItem(schema, "type");
-    if (cJSON_IsString(t) && !type_is(v, t->valuestring)) {
-        snprintf(err, cap, "%s: expected %s, got %s", path, t->valuestring,
-                 pr_json_type_name(v));
-        return false;
-    }
-    const cJSON *en = cJSON_GetObjectItem(schema, "enum");
-    if (cJSON_IsArray(en)) {
-        const cJSON *e;
-        bool found = false;
-        cJSON_ArrayForEach(e, en) found |= pr_json_equal(e, v);
-        if (!found) {
-            snprintf(err, cap, "%s: not one of the enum values", path);
-            return false;
-        }
-    }
-    const cJSON *req = cJSON_GetObjectItem(schema, "required");
-    const cJSON *e;
-    if (cJSON_IsObject(v) && cJSON_IsArray(req)) {
-        cJSON_ArrayForEach(e, req) {
-            if (cJSON_IsString(e) &&
-                !cJSON_GetObjectItemCaseSensitive(v, e->valuestring)) {
-                snprintf(err, cap, "%s: missing required field '%s'", path,
-                         e->valuestring);
-                return false;
-            }
-        }
-    }
-    const cJSON *props = cJSON_GetObjectItem(schema, "properties");
-    if (cJSON_IsObject(v) && cJSON_IsObject(props)) {
-        cJSON_ArrayForEach(e, props) {
-            const cJSON *x = cJSON_GetObjectItemCaseSensitive(v, e->string);
-            char sub[256];
-            snprintf(sub, sizeof sub, "%s.%s", path, e->string);
-            if (x && !conforms(x, e, sub, err, cap, depth + 1))
-                return false;
-        }
-    }
-    const cJSON *items = cJSON_GetObjectItem(schema, "items");
-    if (cJSON_IsArray(v) && cJSON_IsObject(items)) {
-        int i = 0;
-        cJSON_ArrayForEach(e, v) {
-            char sub[256];
-            snprintf(sub, sizeof sub, "%s[%d]", path, i++);
-            if (!conforms(e, items, sub, err, cap, depth + 1))
-                return false;
-        }
-    }
-    return true;
 }
 
 /* ---- requests ---- */
@@ -1071,7 +998,7 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     if (json) {
         cJSON *schema = schema_of(c);
         char err[300];
-        bool ok = !schema || conforms(json, schema, "$", err, sizeof err, 0);
+        bool ok = !schema || pr_schema_check(json, schema, err, sizeof err);
         cJSON_Delete(schema);
         if (c->json_mode && !ok) {
             cJSON_Delete(json);
