@@ -28,6 +28,7 @@
 #include "llm_call.h"
 #include "run.h"
 #include "schema.h"
+#include "sse.h"
 #include "util.h"
 
 #define DEFAULT_ATTEMPTS 3
@@ -101,11 +102,8 @@ struct call {
     bool anthropic, stream, json_mode;
     struct provider_slot *slot;
     struct pr_buf raw;          /* every byte of the reply */
-    size_t sse_at;              /* parsed up to here */
-    size_t sse_scan;            /* no event ends before here: the search
-                                   for the next one resumes here, so a
-                                   body without a blank line costs one
-                                   pass, not one per chunk */
+    struct pr_sse sse;          /* the stream's events */
+    size_t sse_fed;             /* raw is read by SSE up to here */
     struct pr_buf text;
     cJSON *tools;               /* tool calls being assembled */
     uint64_t in_tok, out_tok;
@@ -758,54 +756,25 @@ static void on_event(struct call *c, char *data)
     cJSON_Delete(e);
 }
 
-/* Parses the complete events in c->raw after sse_at. */
-static void parse_sse(struct call *c)
+static int on_sse(void *ud, struct pr_sse_event *ev)
 {
-    const char *b = (const char *)c->raw.data;
-    size_t n = c->raw.len;
-    for (;;) {
-        size_t at = c->sse_at, end = (size_t)-1, next = 0;
-        size_t from = c->sse_scan > at ? c->sse_scan : at;
-        for (size_t i = from; i + 1 < n; i++) {
-            if (b[i] == '\n' && b[i + 1] == '\n') {
-                end = i, next = i + 2;
-                break;
-            }
-            if (b[i] == '\n' && b[i + 1] == '\r' && i + 2 < n &&
-                b[i + 2] == '\n') {
-                end = i, next = i + 3;
-                break;
-            }
-        }
-        if (end == (size_t)-1) {
-            /* an end ("\n\n", "\n\r\n") may still start in the last
-               two bytes */
-            c->sse_scan = n > at + 2 ? n - 2 : at;
-            return;
-        }
-        struct pr_buf data;
-        pr_buf_init(&data);
-        for (size_t i = at; i < end;) {
-            size_t e = i;
-            while (e < end && b[e] != '\n')
-                e++;
-            size_t len = e - i;
-            if (len && b[i + len - 1] == '\r')
-                len--;
-            if (len >= 5 && !memcmp(b + i, "data:", 5)) {
-                size_t o = 5 + (len > 5 && b[i + 5] == ' ');
-                if (data.len)
-                    pr_buf_append_u8(&data, '\n');
-                pr_buf_append(&data, b + i + o, len - o);
-            }
-            i = e + 1;
-        }
-        pr_buf_append_u8(&data, 0);
-        if (data.data && data.len > 1)
-            on_event(c, (char *)data.data);
-        pr_buf_free(&data);
-        c->sse_at = next;
-    }
+    struct call *c = ud;
+    if (ev->len)
+        on_event(c, ev->data);
+    return 0;
+}
+
+/* Reads the events in c->raw[sse_fed, TO). */
+static void parse_sse(struct call *c, size_t to)
+{
+    if (!c->sse.on_event)
+        pr_sse_init(&c->sse, on_sse, c);
+    if (to > c->sse_fed &&
+        pr_sse_feed(&c->sse, (const char *)c->raw.data + c->sse_fed,
+                    to - c->sse_fed) < 0 &&
+        !c->stream_error)
+        c->stream_error = strdup("out of memory");
+    c->sse_fed = to;
 }
 
 /* Masks every whole occurrence of the key sent in the reply received so
@@ -817,12 +786,14 @@ static void parse_sse(struct call *c)
  * for it. */
 static void redact(struct call *c)
 {
-    size_t k = c->secret ? strlen(c->secret) : 0;
-    if (!k || c->raw.len < k)
+    size_t k = c->secret ? strlen(c->secret) : 0, n = c->raw.len;
+    if (!k) {
+        c->redacted_to = n;
         return;
+    }
     char *b = (char *)c->raw.data;
     size_t i = c->redacted_to;
-    for (; i + k <= c->raw.len; i++) {
+    for (; i + k <= n; i++) {
         if (b[i] != c->secret[0] || memcmp(b + i, c->secret, k))
             continue;
         static const char mark[] = "[redacted]";
@@ -833,6 +804,10 @@ static void redact(struct call *c)
                                                             : '*';
         i += k - 1;
     }
+    /* what is left may begin an occurrence only where it is the start
+       of the key */
+    while (i < n && memcmp(b + i, c->secret, n - i))
+        i++;
     c->redacted_to = i;
 }
 
@@ -847,7 +822,7 @@ static int on_data(void *ud, const char *p, size_t n)
         return -1;
     redact(c);
     if (c->stream)
-        parse_sse(c);
+        parse_sse(c, c->redacted_to);
     return 0;
 }
 
@@ -926,6 +901,7 @@ static void free_call(struct call *c)
         free(c->secret);
     }
     pr_buf_free(&c->raw);
+    pr_sse_free(&c->sse);
     pr_buf_free(&c->text);
     cJSON_Delete(c->tools);
     free(c->stream_error);
@@ -1112,7 +1088,7 @@ static void on_done(void *ud, const struct pr_http_result *res)
         bool sse = !strncmp(ct, "text/event-stream", 17);
         bool json = !strncmp(ct, "application/json", 16);
         if (c->stream && sse) {
-            parse_sse(c);
+            parse_sse(c, c->raw.len);   /* the end: nothing is held */
             if (c->stream_error)
                 snprintf(why, sizeof why, "%s: %s", m.name, c->stream_error);
             else if (!c->done_event)
