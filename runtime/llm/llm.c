@@ -1,13 +1,15 @@
-/* llm.c -- LLM steps: requests, streaming replies, failures, budgets
+/* llm.c -- one exchange with a model server, from request to outcome
  *
  * One attempt of an LLM step:
  *   1. pick the model: the step's, or the first of its fallbacks whose
- *      circuit breaker lets a call through;
- *   2. check the budget (workflow and step): no call starts once spent;
+ *      circuit breaker lets a call through (breaker.c);
+ *   2. check the budget (workflow and step): no call starts once spent
+ *      (budget.c);
  *   3. build the request for the model's protocol (openai | anthropic),
  *      with the key from the environment only (never logged, never in a
  *      cassette);
- *   4. send it on the loop (http.c) or serve it from the cassette; parse
+ *   4. wait for the provider's limits (throttle.c), then send it on the
+ *      loop (http.c) or serve it from the cassette (cassette.c); parse
  *      the server-sent events as they arrive (or the whole JSON reply);
  *   5. classify the end: 408, 409, 429, 5xx and connection failures are
  *      retryable (retry-after honoured), other 4xx are not; a reply that
@@ -16,91 +18,35 @@
  * Outputs: text, json (when the text is JSON), usage, cost, model,
  * tool_calls, and each declared output as a field of the JSON reply.
  */
-#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "eval.h"
-#include "http.h"
-#include "llm.h"
 #include "llm_call.h"
+#include "llm_int.h"
 #include "run.h"
 #include "schema.h"
 #include "sse.h"
 #include "util.h"
 
-#define DEFAULT_ATTEMPTS 3
-#define DEFAULT_BREAKER_THRESHOLD 5
-#define DEFAULT_BREAKER_RESET 60.0
 #define DEFAULT_MAX_TOKENS 4096
 #define MAX_REPLY ((size_t)32 << 20)
-
-enum breaker { B_CLOSED, B_OPEN, B_HALF_OPEN };
-
-struct model_state {
-    enum breaker state;
-    unsigned failures;          /* consecutive */
-    double opened_at;           /* monotonic */
-    bool trial;                 /* half-open: the one call is out */
-};
-
-struct provider_slot {
-    const char *name;
-    unsigned in_flight;
-    /* token buckets of the --rpm / --tpm limits, refilled continuously */
-    double req_avail, tok_avail, last;
-    /* calls waiting for this provider, in order: q[head .. len) */
-    struct call **q;
-    size_t head, len, cap;
-};
-
-struct exchange {               /* a cassette entry */
-    char key[17];
-    long status;
-    char *content_type;
-    char *body;
-    size_t len;
-    bool used;
-};
-
-struct pr_llm {
-    struct pr_llm_opts o;
-    struct pr_http *http;
-    struct model_state *models;
-    struct provider_slot *providers;
-    size_t nproviders;
-    size_t nwaiting;            /* calls queued, all providers */
-    double cost;
-    uint64_t in_tok, out_tok, calls;
-    struct exchange *tape;
-    size_t ntape, captape;
-    bool tape_dirty;
-    uint64_t wake;              /* timer: a rate limit frees up */
-    struct pr_run *run;
-};
-
-struct step_spend {
-    double cost;
-    uint64_t tokens, calls;
-};
 
 struct call {
     struct pr_job *j;
     pr_llm_done done;
     void *ud;
     struct pr_http_req *req;
-    bool waiting;               /* queued for a provider slot */
     bool had_key;               /* an API key was sent */
     int16_t block_tool[64];     /* Anthropic: content block -> tool call
                                    index + 1 (0: not a tool block) */
     int ntools;
-    double est_tokens;          /* what the rate limiter charges */
-    bool charged;
+    struct pr_llm_ticket t;     /* its place under the provider's limits */
     uint32_t model;
     bool anthropic, stream, json_mode;
-    struct provider_slot *slot;
     struct pr_buf raw;          /* every byte of the reply */
     struct pr_sse sse;          /* the stream's events */
     size_t sse_fed;             /* raw is read by SSE up to here */
@@ -109,7 +55,7 @@ struct call {
     uint64_t in_tok, out_tok;
     bool done_event;
     char *stream_error;
-    char key[17];
+    char key[17];               /* the cassette's */
     char *req_body;
     char *secret;               /* the API key sent, to redact from
                                    what comes back; NULL: none */
@@ -119,111 +65,22 @@ struct call {
     size_t bad_utf8;            /* bytes of the request sent as U+FFFD */
 };
 
-/* ---- small helpers ---- */
+static void start_waiting(struct pr_run *r);
 
 static struct pr_llm *state(const struct pr_run *r)
 {
-    return r->llm;
+    return pr_llm_state(r);
 }
 
-static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+static struct call *call_of(struct pr_llm_ticket *t)
 {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211ull;
-    return h;
+    return (struct call *)(void *)((char *)t - offsetof(struct call, t));
 }
 
 static char *env_or_null(const char *name)
 {
     const char *v = name && *name ? getenv(name) : NULL;
     return v && *v ? (char *)v : NULL;
-}
-
-/* ---- cassettes ---- */
-
-static int load_tape(struct pr_llm *L, const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "pomlrun: error: cannot read cassette '%s': %s\n",
-                path, strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    unsigned lineno = 0;
-    int rc = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        lineno++;
-        if (n <= 1)
-            continue;
-        cJSON *e = cJSON_Parse(line);
-        const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(e, "key"));
-        cJSON *body = cJSON_GetObjectItem(e, "body");
-        cJSON *st = cJSON_GetObjectItem(e, "status");
-        if (!key || strlen(key) != 16 || !cJSON_IsString(body) ||
-            !cJSON_IsNumber(st)) {
-            fprintf(stderr,
-                    "pomlrun: error: %s:%u: not a cassette entry (a JSON "
-                    "object with key, status and body)\n", path, lineno);
-            cJSON_Delete(e);
-            rc = -1;
-            break;
-        }
-        if (pr_grow((void **)&L->tape, &L->captape, L->ntape + 1,
-                    sizeof *L->tape) < 0) {
-            cJSON_Delete(e);
-            rc = -1;
-            break;
-        }
-        struct exchange *x = &L->tape[L->ntape++];
-        memset(x, 0, sizeof *x);
-        memcpy(x->key, key, 17);
-        x->status = (long)st->valuedouble;
-        const char *ct = cJSON_GetStringValue(
-            cJSON_GetObjectItem(e, "content_type"));
-        x->content_type = ct ? strdup(ct) : NULL;
-        x->body = strdup(body->valuestring);
-        x->len = strlen(body->valuestring);
-        cJSON_Delete(e);
-    }
-    free(line);
-    fclose(f);
-    return rc;
-}
-
-static int save_tape(struct pr_llm *L, const char *path)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        fprintf(stderr, "pomlrun: error: cannot write cassette '%s': %s\n",
-                path, strerror(errno));
-        return -1;
-    }
-    for (size_t i = 0; i < L->ntape; i++) {
-        struct exchange *x = &L->tape[i];
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "key", x->key);
-        cJSON_AddNumberToObject(e, "status", (double)x->status);
-        if (x->content_type)
-            cJSON_AddStringToObject(e, "content_type", x->content_type);
-        cJSON_AddStringToObject(e, "body", x->body ? x->body : "");
-        char *t = cJSON_PrintUnformatted(e);
-        if (t) {
-            fputs(t, f);
-            fputc('\n', f);
-        }
-        free(t);
-        cJSON_Delete(e);
-    }
-    if (fclose(f) != 0) {
-        fprintf(stderr, "pomlrun: error: writing cassette '%s': %s\n", path,
-                strerror(errno));
-        return -1;
-    }
-    return 0;
 }
 
 /* ---- run state ---- */
@@ -238,11 +95,12 @@ int pr_llm_init(struct pr_run *r, const struct pr_llm_opts *o)
     L->run = r;
     if (!L->o.provider_jobs)
         L->o.provider_jobs = 64;
-    L->models = calloc((size_t)r->plan->nmodels + 1, sizeof *L->models);
-    L->providers = calloc((size_t)r->plan->nmodels + 1, sizeof *L->providers);
-    if (!L->models || !L->providers)
+    L->breakers = calloc((size_t)r->plan->nmodels + 1, sizeof *L->breakers);
+    if (!L->breakers ||
+        pr_llm_limits_init(&L->limits, (size_t)r->plan->nmodels + 1,
+                           L->o.provider_jobs, o->rpm, o->tpm) < 0)
         return -1;
-    if (o->replay && load_tape(L, o->replay) < 0)
+    if (o->replay && pr_llm_tape_load(&L->tape, o->replay) < 0)
         return -1;
     if (!o->replay) {
         L->http = pr_http_new(r->loop);
@@ -260,139 +118,17 @@ int pr_llm_finish(struct pr_run *r)
     int rc = 0;
     if (!L)
         return 0;
-    if (L->o.record && L->tape_dirty)
-        rc = save_tape(L, L->o.record);
+    if (L->o.record && L->tape.dirty)
+        rc = pr_llm_tape_save(&L->tape, L->o.record);
     if (L->wake)
         pr_loop_cancel(r->loop, L->wake);
     pr_http_free(L->http);
-    for (size_t i = 0; i < L->ntape; i++) {
-        free(L->tape[i].body);
-        free(L->tape[i].content_type);
-    }
-    free(L->tape);
-    free(L->models);
-    for (size_t i = 0; i < L->nproviders; i++)
-        free(L->providers[i].q);
-    free(L->providers);
+    pr_llm_tape_free(&L->tape);
+    free(L->breakers);
+    pr_llm_limits_free(&L->limits);
     free(L);
     r->llm = NULL;
     return rc;
-}
-
-void pr_llm_totals(const struct pr_run *r, double *cost, uint64_t *in_tok,
-                   uint64_t *out_tok, uint64_t *calls)
-{
-    const struct pr_llm *L = state(r);
-    *cost = L ? L->cost : 0;
-    *in_tok = L ? L->in_tok : 0;
-    *out_tok = L ? L->out_tok : 0;
-    *calls = L ? L->calls : 0;
-}
-
-/* ---- model choice: breakers and fallbacks ---- */
-
-static bool breaker_allows(const struct pr_run *r, struct model_state *m)
-{
-    double reset = r->wf.breaker_reset > 0 ? r->wf.breaker_reset
-                                           : DEFAULT_BREAKER_RESET;
-    switch (m->state) {
-    case B_CLOSED:
-        return true;
-    case B_OPEN:
-        if (pr_loop_now() - m->opened_at < reset)
-            return false;
-        m->state = B_HALF_OPEN;
-        m->trial = false;
-        /* fall through */
-    case B_HALF_OPEN:
-        return !m->trial;
-    }
-    return false;
-}
-
-static void breaker_result(const struct pr_run *r, struct model_state *m,
-                           bool ok)
-{
-    unsigned threshold = r->wf.breaker_threshold
-                             ? r->wf.breaker_threshold
-                             : DEFAULT_BREAKER_THRESHOLD;
-    if (ok) {
-        m->state = B_CLOSED;
-        m->failures = 0;
-        return;
-    }
-    m->failures++;
-    if (m->state == B_HALF_OPEN || m->failures >= threshold) {
-        m->state = B_OPEN;
-        m->opened_at = pr_loop_now();
-    }
-    m->trial = false;
-}
-
-/* The model for this attempt, or PR_PLAN_NONE (every breaker open).  The
- * chain is the step's model, then its fallbacks in order: attempt N
- * starts at link N (a retry after a failure moves down the chain, the
- * last link keeps the remaining attempts), and a link whose breaker is
- * open is passed over. */
-static uint32_t pick_model(struct pr_job *j)
-{
-    struct pr_run *r = j->run;
-    const struct pr_step *s = pr_job_step(j);
-    struct pr_llm *L = state(r);
-    uint32_t links = 1 + s->fallback.n;
-    uint32_t first = j->attempts > 0 ? j->attempts - 1 : 0;
-    if (first >= links)
-        first = links - 1;
-    for (uint32_t k = 0; k < links; k++) {
-        uint32_t at = (first + k) % links;
-        uint32_t m = at == 0 ? s->model
-                             : pr_plan_list_at(r->plan, s->fallback, at - 1);
-        if (m < r->plan->nmodels && breaker_allows(r, &L->models[m]))
-            return m;
-    }
-    return PR_PLAN_NONE;
-}
-
-/* ---- budget ---- */
-
-const char *pr_llm_over_budget(struct pr_job *j)
-{
-    struct pr_run *r = j->run;
-    const struct pr_step *s = pr_job_step(j);
-    struct pr_llm *L = state(r);
-    struct step_spend *sp = r->kind_state[j->step];
-    if (r->wf.budget_calls && L->calls >= r->wf.budget_calls)
-        return "budget: the workflow's max_llm_calls is spent";
-    if (r->wf.budget_tokens && L->in_tok + L->out_tok >= r->wf.budget_tokens)
-        return "budget: the workflow's max_tokens is spent";
-    if (r->wf.budget_cost > 0 && L->cost >= r->wf.budget_cost)
-        return "budget: the workflow's max_cost_usd is spent";
-    if (sp && s->budget_calls && sp->calls >= s->budget_calls)
-        return "budget: the step's max_llm_calls is spent";
-    if (sp && s->budget_tokens && sp->tokens >= s->budget_tokens)
-        return "budget: the step's max_tokens is spent";
-    if (sp && s->budget_cost > 0 && sp->cost >= s->budget_cost)
-        return "budget: the step's max_cost_usd is spent";
-    return NULL;
-}
-
-static void spend(struct pr_job *j, const struct pr_model *m,
-                  uint64_t in_tok, uint64_t out_tok, double *cost)
-{
-    struct pr_run *r = j->run;
-    struct pr_llm *L = state(r);
-    *cost = (double)in_tok * m->input_per_mtok / 1e6 +
-            (double)out_tok * m->output_per_mtok / 1e6;
-    L->cost += *cost;
-    L->in_tok += in_tok;
-    L->out_tok += out_tok;
-    struct step_spend *sp = r->kind_state[j->step];
-    if (!sp)
-        sp = r->kind_state[j->step] = calloc(1, sizeof *sp);
-    if (sp) {
-        sp->cost += *cost;
-        sp->tokens += in_tok + out_tok;
-    }
 }
 
 /* ---- requests ---- */
@@ -933,7 +669,7 @@ static const char *outputs(struct call *c, const struct pr_model *m,
         pr_report_note(c->j->run, c->j,
                        "the reply held %zu NUL character%s (\\u0000), "
                        "replaced by U+FFFD", c->nuls, c->nuls == 1 ? "" : "s");
-    spend(c->j, m, c->in_tok, c->out_tok, cost);
+    *cost = pr_llm_spend(c->j, m, c->in_tok, c->out_tok);
     cJSON *u = cJSON_CreateObject();
     cJSON_AddNumberToObject(u, "input_tokens", (double)c->in_tok);
     cJSON_AddNumberToObject(u, "output_tokens", (double)c->out_tok);
@@ -998,31 +734,22 @@ static void record(struct pr_llm *L, const struct call *c,
 {
     if (!L->o.record || res->cancelled || !res->status)
         return;
-    if (pr_grow((void **)&L->tape, &L->captape, L->ntape + 1,
-                sizeof *L->tape) < 0)
-        return;
-    struct exchange *x = &L->tape[L->ntape++];
-    memset(x, 0, sizeof *x);
-    memcpy(x->key, c->key, 17);
-    x->status = res->status;
-    x->content_type = res->content_type ? strdup(res->content_type) : NULL;
-    x->body = malloc(c->raw.len + 1);
-    if (x->body) {
-        memcpy(x->body, c->raw.data ? c->raw.data : (const uint8_t *)"",
-               c->raw.len);
-        x->body[c->raw.len] = '\0';
-    }
-    L->tape_dirty = true;
+    pr_llm_tape_add(&L->tape, c->key, res->status, res->content_type,
+                    (const char *)c->raw.data, c->raw.len);
 }
 
-static void start_waiting(struct pr_run *r);
-static void settle_tokens(struct call *c);
+/* A request of C ended: its provider's slot is free. */
+static void release(struct call *c)
+{
+    if (c->t.prov && c->t.prov->in_flight)
+        c->t.prov->in_flight--;
+}
 
 /* Ends C: the callback gets the reply, C is freed. */
 static void conclude(struct call *c, struct pr_llm_reply *rep)
 {
     struct pr_run *r = c->j->run;
-    settle_tokens(c);
+    pr_llm_settle(&c->t, c->in_tok + c->out_tok);
     pr_llm_done done = c->done;
     void *ud = c->ud;
     free_call(c);
@@ -1038,8 +765,7 @@ static void on_done(void *ud, const struct pr_http_result *res)
     struct pr_model m;
     pr_plan_model(r->plan, c->model, &m);
     c->req = NULL;
-    if (c->slot && c->slot->in_flight)
-        c->slot->in_flight--;
+    release(c);
     record(L, c, res);
     char why[600], msg[400];
     struct pr_llm_reply rep = {.retryable = true, .why = why,
@@ -1137,26 +863,15 @@ static void on_done(void *ud, const struct pr_http_result *res)
        that misses its schema is the step's to retry); a refusal of the
        request itself (other 4xx) neither opens nor closes it */
     long st = res->status;
-    bool sick = (res->curl_code && !c->too_big) || st == 408 || st == 429 || st >= 500 ||
-                (st >= 200 && st <= 299 && !whole);
+    bool sick = (res->curl_code && !c->too_big) || st == 408 || st == 429 ||
+                st >= 500 || (st >= 200 && st <= 299 && !whole);
     bool client_error = !sick && st >= 300;
     if (!res->cancelled && !client_error)
-        breaker_result(r, &L->models[c->model], !sick);
+        pr_llm_breaker_result(r, &L->breakers[c->model], !sick);
     conclude(c, &rep);
 }
 
 /* ---- starting ---- */
-
-static struct provider_slot *slot_for(struct pr_llm *L, const char *name)
-{
-    for (size_t i = 0; i < L->nproviders; i++)
-        if (!strcmp(L->providers[i].name, name))
-            return &L->providers[i];
-    struct provider_slot *s = &L->providers[L->nproviders++];
-    s->name = name;
-    s->in_flight = 0;
-    return s;
-}
 
 static void fail_call(struct call *c, const char *why, bool retryable)
 {
@@ -1168,25 +883,17 @@ static void fail_call(struct call *c, const char *why, bool retryable)
 static void replay(struct call *c)
 {
     struct pr_llm *L = state(c->j->run);
-    struct exchange *x = NULL;
-    for (size_t i = 0; i < L->ntape && !x; i++)
-        if (!memcmp(L->tape[i].key, c->key, 16) && !L->tape[i].used)
-            x = &L->tape[i];
-    for (size_t i = 0; i < L->ntape && !x; i++)
-        if (!memcmp(L->tape[i].key, c->key, 16))
-            x = &L->tape[i];
+    struct pr_llm_exchange *x = pr_llm_tape_find(&L->tape, c->key);
     if (!x) {
         char why[300];
         snprintf(why, sizeof why,
                  "the cassette '%s' has no exchange for this request (key "
                  "%s); record it with --record",
                  L->o.replay, c->key);
-        if (c->slot && c->slot->in_flight)
-            c->slot->in_flight--;
+        release(c);
         fail_call(c, why, false);
         return;
     }
-    x->used = true;
     struct pr_http_result res = {0};
     res.retry_after = -1;
     on_data(c, x->body, x->len);
@@ -1204,15 +911,9 @@ static void send_call(struct call *c)
     struct pr_model m;
     pr_plan_model(r->plan, c->model, &m);
     char why[600];
-    c->slot->in_flight++;
-    L->calls++;
-    struct step_spend *sp = r->kind_state[c->j->step];
-    if (!sp)
-        sp = r->kind_state[c->j->step] = calloc(1, sizeof *sp);
-    if (sp)
-        sp->calls++;
-    if (L->models[c->model].state == B_HALF_OPEN)
-        L->models[c->model].trial = true;
+    c->t.prov->in_flight++;
+    pr_llm_spend_call(c->j);
+    pr_llm_breaker_sent(&L->breakers[c->model]);
     if (L->o.replay) {
         replay(c);
         return;
@@ -1232,19 +933,19 @@ static void send_call(struct call *c)
                  "the key in %s holds a line break (CR or LF), which "
                  "would add request headers; set it to the key alone",
                  m.api_key_env);
-        c->slot->in_flight--;
+        release(c);
         fail_call(c, why, false);
         return;
     }
     if (key && !(c->secret = strdup(key))) {
-        c->slot->in_flight--;
+        release(c);
         fail_call(c, "out of memory", false);
         return;
     }
     if (!base || !*base) {
         snprintf(why, sizeof why, "model '%s' has no base URL; set %s",
                  m.name, m.base_url_env[0] ? m.base_url_env : "base_url");
-        c->slot->in_flight--;
+        release(c);
         fail_call(c, why, false);
         return;
     }
@@ -1281,49 +982,9 @@ static void send_call(struct call *c)
     c->req = pr_http_start(L->http, &o);
     memset(auth, 0, sizeof auth);
     if (!c->req) {
-        c->slot->in_flight--;
+        release(c);
         fail_call(c, "cannot start the request: out of memory", false);
     }
-}
-
-/* Admits C under its provider's limits: 0 (the buckets are charged),
- * or the seconds until it could be admitted (-1: a concurrency slot must
- * free up first). */
-static double admit(struct pr_llm *L, struct call *c)
-{
-    struct provider_slot *s = c->slot;
-    if (s->in_flight >= L->o.provider_jobs)
-        return -1;
-    double rpm = L->o.rpm, tpm = L->o.tpm;
-    if (!rpm && !tpm)
-        return 0;
-    double now = pr_loop_now();
-    if (!s->last) {
-        s->req_avail = rpm;
-        s->tok_avail = tpm;
-    } else {
-        s->req_avail += (now - s->last) * rpm / 60;
-        s->tok_avail += (now - s->last) * tpm / 60;
-        if (s->req_avail > rpm)
-            s->req_avail = rpm;
-        if (s->tok_avail > tpm)
-            s->tok_avail = tpm;
-    }
-    s->last = now;
-    double need = c->est_tokens < tpm ? c->est_tokens : tpm, wait = 0;
-    if (rpm && s->req_avail < 1)
-        wait = (1 - s->req_avail) * 60 / rpm;
-    if (tpm && s->tok_avail < need && (need - s->tok_avail) * 60 / tpm > wait)
-        wait = (need - s->tok_avail) * 60 / tpm;
-    if (wait > 0)
-        return wait;
-    if (rpm)
-        s->req_avail -= 1;
-    if (tpm) {
-        s->tok_avail -= c->est_tokens;
-        c->charged = true;
-    }
-    return 0;
 }
 
 static void on_wake(void *ud)
@@ -1333,41 +994,19 @@ static void on_wake(void *ud)
     start_waiting(L->run);
 }
 
-/* Starts, provider by provider, the waiting calls its limits admit, in
- * order; sets a timer for the earliest a rate limit admits the rest. */
+/* Starts the waiting calls the providers' limits admit, in order; sets a
+ * timer for the earliest a rate limit admits the rest. */
 static void start_waiting(struct pr_run *r)
 {
     struct pr_llm *L = state(r);
-    if (!L || !L->nwaiting)
+    if (!L)
         return;
     double soonest = -1;
-    for (size_t k = 0; k < L->nproviders; k++) {
-        struct provider_slot *ps = &L->providers[k];
-        while (ps->head < ps->len) {
-            struct call *c = ps->q[ps->head];
-            double w = admit(L, c);
-            if (w != 0) {
-                if (w > 0 && (soonest < 0 || w < soonest))
-                    soonest = w;
-                break;
-            }
-            ps->head++;
-            L->nwaiting--;
-            c->waiting = false;
-            send_call(c);
-        }
-        if (ps->head == ps->len)
-            ps->head = ps->len = 0;
-    }
+    struct pr_llm_ticket *t;
+    while ((t = pr_llm_next(&L->limits, &soonest)))
+        send_call(call_of(t));
     if (soonest > 0 && !L->wake)
         L->wake = pr_loop_timer(r->loop, soonest, on_wake, L);
-}
-
-/* The rate limiter charged an estimate; settle with what was used. */
-static void settle_tokens(struct call *c)
-{
-    if (c->slot && c->charged)
-        c->slot->tok_avail -= (double)(c->in_tok + c->out_tok) - c->est_tokens;
 }
 
 struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
@@ -1389,7 +1028,7 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
         fail_call(c, over, false);
         return NULL;
     }
-    uint32_t mi = a->model != PR_PLAN_NONE ? a->model : pick_model(j);
+    uint32_t mi = a->model != PR_PLAN_NONE ? a->model : pr_llm_pick_model(j);
     if (mi == PR_PLAN_NONE) {
         fail_call(c, "circuit breaker open for the model and every fallback",
                   true);
@@ -1413,28 +1052,15 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
                        "UTF-8, each sent as U+FFFD", c->bad_utf8,
                        pr_plural(c->bad_utf8));
     const char *path = c->anthropic ? "/messages" : "/chat/completions";
-    uint64_t h = fnv1a(m.protocol, strlen(m.protocol), 1469598103934665603ull);
-    h = fnv1a(path, strlen(path), h);
-    h = fnv1a(c->req_body, strlen(c->req_body), h);
-    snprintf(c->key, sizeof c->key, "%016llx", (unsigned long long)h);
-    c->slot = slot_for(L, m.provider);
-    c->est_tokens = L->o.tpm ? (double)strlen(c->req_body) / 4 : 0;
-    struct provider_slot *ps = c->slot;
-    if (ps->head < ps->len || admit(L, c) != 0) {
-        if (ps->head > 0 && ps->len == ps->cap) {       /* compact */
-            memmove(ps->q, ps->q + ps->head,
-                    (ps->len - ps->head) * sizeof *ps->q);
-            ps->len -= ps->head;
-            ps->head = 0;
-        }
-        if (pr_grow((void **)&ps->q, &ps->cap, ps->len + 1,
-                    sizeof *ps->q) < 0) {
-            fail_call(c, "out of memory", false);
-            return NULL;
-        }
-        c->waiting = true;
-        ps->q[ps->len++] = c;
-        L->nwaiting++;
+    pr_llm_tape_key(m.protocol, path, c->req_body, c->key);
+    c->t.prov = pr_llm_provider(&L->limits, m.provider);
+    c->t.est_tokens = L->o.tpm ? (double)strlen(c->req_body) / 4 : 0;
+    int w = c->t.prov ? pr_llm_admit_or_wait(&L->limits, &c->t) : -1;
+    if (w < 0) {
+        fail_call(c, "out of memory", false);
+        return NULL;
+    }
+    if (w > 0) {
         start_waiting(r);
         return (struct pr_llm_call *)c;
     }
@@ -1446,16 +1072,8 @@ void pr_llm_cancel(struct pr_llm_call *pc)
 {
     struct call *c = (struct call *)pc;
     struct pr_llm *L = state(c->j->run);
-    if (c->waiting) {
-        struct provider_slot *ps = c->slot;
-        for (size_t i = ps->head; i < ps->len; i++)
-            if (ps->q[i] == c) {
-                memmove(ps->q + i, ps->q + i + 1,
-                        (ps->len - i - 1) * sizeof *ps->q);
-                ps->len--;
-                L->nwaiting--;
-                break;
-            }
+    if (c->t.waiting) {
+        pr_llm_unwait(&L->limits, &c->t);
         struct pr_llm_reply rep = {.why = "cancelled", .cancelled = true,
                                    .retry_after = -1};
         conclude(c, &rep);
