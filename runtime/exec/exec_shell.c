@@ -374,8 +374,8 @@ static bool commands_bounded(const struct pr_run *r)
  * (the check pomlc makes with -Wpolicy), by the plan's policy and by the
  * parent workflow's, which bounds a sub-workflow.  0, or -1 with the
  * reason. */
-static int check_policy(const struct pr_run *r, const struct pr_shell_cmd *c,
-                        char *err, size_t cap)
+int pr_shell_policy(const struct pr_run *r, const struct pr_shell_cmd *c,
+                    char *err, size_t cap)
 {
     if ((r->wf.flags & PR_WF_POLICY_COMMANDS) &&
         pr_shell_check_policy(c, run_allowed, (void *)r, err, cap) < 0)
@@ -427,7 +427,7 @@ static struct prepared *prepare(struct pr_job *j, uint32_t run)
         if (!p->err[0])
             snprintf(p->err, sizeof p->err, "out of memory");
     } else {
-        check_policy(r, &p->cmd, p->err, sizeof p->err);
+        pr_shell_policy(r, &p->cmd, p->err, sizeof p->err);
     }
     free(parts);
     r->kind_state[j->step] = p;
@@ -466,7 +466,7 @@ void pr_strv_free(struct pr_strv *sv)
     free(sv->v);
 }
 
-static char *env_entry(const char *name, const char *value)
+char *pr_env_entry(const char *name, const char *value)
 {
     size_t a = strlen(name), b = strlen(value);
     char *e = malloc(a + b + 2);
@@ -571,7 +571,7 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
         char *t = pr_value_text(x);
         if (!t)
             goto oom;
-        int rc = pr_strv_add(env, env_entry(x->string, t));
+        int rc = pr_strv_add(env, pr_env_entry(x->string, t));
         free(t);
         if (rc < 0)
             goto oom;
@@ -581,15 +581,15 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
     for (size_t k = 0; k < nvals; k++) {
         char name[32];
         snprintf(name, sizeof name, "POML_V%zu", k + 1);
-        if (pr_strv_add(env, env_entry(name, vals[k])) < 0)
+        if (pr_strv_add(env, pr_env_entry(name, vals[k])) < 0)
             goto oom;
     }
     if (extra_var &&
-        pr_strv_add(env, env_entry(extra_var[0], extra_var[1])) < 0)
+        pr_strv_add(env, pr_env_entry(extra_var[0], extra_var[1])) < 0)
         goto oom;
-    if (pr_strv_add(env, env_entry("POML_OUTPUT", out_path)) < 0 ||
-        pr_strv_add(env, env_entry("POML_RUN_ID", j->run->run_id)) < 0 ||
-        pr_strv_add(env, env_entry("POML_STEP_ID", s->id)) < 0)
+    if (pr_strv_add(env, pr_env_entry("POML_OUTPUT", out_path)) < 0 ||
+        pr_strv_add(env, pr_env_entry("POML_RUN_ID", j->run->run_id)) < 0 ||
+        pr_strv_add(env, pr_env_entry("POML_STEP_ID", s->id)) < 0)
         goto oom;
     return 0;
 oom:

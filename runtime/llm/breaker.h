@@ -37,8 +37,10 @@ void pr_llm_breaker_result(const struct pr_run *r, struct pr_llm_breaker *b,
 /* The model for J's attempt, or PR_PLAN_NONE (every breaker open).  The
  * chain is the step's model, then its fallbacks in order: attempt N
  * starts at link N (a retry after a failure moves down the chain, the
- * last link keeps the remaining attempts), and a link whose breaker is
- * open is passed over. */
+ * last link keeps the remaining attempts), counted from the first link
+ * that is configured (its key set, an endpoint) when the step's model
+ * comes from a capability; a link whose breaker is open is passed
+ * over. */
 uint32_t pr_llm_pick_model(struct pr_job *j);
 
 #endif

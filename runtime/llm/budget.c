@@ -10,16 +10,10 @@
 #include "llm_call.h"
 #include "llm_int.h"
 
-struct step_spend {
-    double cost;
-    uint64_t tokens, calls;
-};
-
-/* J's step's spending, created on first use; NULL: out of memory. */
-static struct step_spend *step_spend(struct pr_job *j)
+struct pr_llm_step_state *pr_llm_step_state(struct pr_job *j)
 {
     struct pr_run *r = j->run;
-    struct step_spend *sp = r->kind_state[j->step];
+    struct pr_llm_step_state *sp = r->kind_state[j->step];
     if (!sp)
         sp = r->kind_state[j->step] = calloc(1, sizeof *sp);
     return sp;
@@ -30,7 +24,7 @@ const char *pr_llm_over_budget(struct pr_job *j)
     struct pr_run *r = j->run;
     const struct pr_step *s = pr_job_step(j);
     const struct pr_llm_spent *t = &pr_llm_state(r)->spent;
-    const struct step_spend *sp = r->kind_state[j->step];
+    const struct pr_llm_step_state *sp = r->kind_state[j->step];
     if (r->wf.budget_calls && t->calls >= r->wf.budget_calls)
         return "budget: the workflow's max_llm_calls is spent";
     if (r->wf.budget_tokens && t->in_tok + t->out_tok >= r->wf.budget_tokens)
@@ -49,7 +43,7 @@ const char *pr_llm_over_budget(struct pr_job *j)
 void pr_llm_spend_call(struct pr_job *j)
 {
     pr_llm_state(j->run)->spent.calls++;
-    struct step_spend *sp = step_spend(j);
+    struct pr_llm_step_state *sp = pr_llm_step_state(j);
     if (sp)
         sp->calls++;
 }
@@ -63,7 +57,7 @@ double pr_llm_spend(struct pr_job *j, const struct pr_model *m,
     t->cost += cost;
     t->in_tok += in_tok;
     t->out_tok += out_tok;
-    struct step_spend *sp = step_spend(j);
+    struct pr_llm_step_state *sp = pr_llm_step_state(j);
     if (sp) {
         sp->cost += cost;
         sp->tokens += in_tok + out_tok;

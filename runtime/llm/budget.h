@@ -18,6 +18,16 @@ struct pr_llm_spent {           /* the run's */
     uint64_t in_tok, out_tok, calls;
 };
 
+/* What the client keeps per step (in its kind_state). */
+struct pr_llm_step_state {
+    double cost;
+    uint64_t tokens, calls;
+    bool routed;                /* the capability note was given */
+};
+
+/* J's step's state, created on first use; NULL: out of memory. */
+struct pr_llm_step_state *pr_llm_step_state(struct pr_job *j);
+
 /* A request of J leaves: one call more for the run and the step. */
 void pr_llm_spend_call(struct pr_job *j);
 /* A reply of J's used IN_TOK and OUT_TOK tokens of model M: returns

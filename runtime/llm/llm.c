@@ -42,6 +42,8 @@ struct call {
     bool had_key;               /* an API key was sent */
     struct pr_llm_ticket t;     /* its place under the provider's limits */
     uint32_t model;
+    const struct pr_step *step; /* whose request: the job's step, or the
+                                   judge a best_of step asks */
     bool stream, json_mode;
     struct pr_buf raw;          /* every byte of the reply */
     struct pr_llm_stream sse;   /* the stream's events */
@@ -63,10 +65,10 @@ static struct call *call_of(struct pr_llm_ticket *t)
     return (struct call *)(void *)((char *)t - offsetof(struct call, t));
 }
 
-static char *env_or_null(const char *name)
+const char *pr_llm_env(const char *name)
 {
     const char *v = name && *name ? getenv(name) : NULL;
-    return v && *v ? (char *)v : NULL;
+    return v && *v ? v : NULL;
 }
 
 /* ---- run state ---- */
@@ -123,7 +125,7 @@ int pr_llm_finish(struct pr_run *r)
  * outputs an object of exactly those members; NULL for none. */
 static cJSON *schema_of(struct call *c)
 {
-    const struct pr_step *s = pr_job_step(c->j);
+    const struct pr_step *s = c->step;
     if (s->output_schema)
         return cJSON_Parse(s->output_schema);
     if (!pr_llm_task_step(s) || !s->outputs.n)
@@ -146,7 +148,7 @@ static cJSON *schema_of(struct call *c)
 static char *build_body(struct call *c, const struct pr_model *m,
                         const struct pr_llm_ask *a)
 {
-    const struct pr_step *s = pr_job_step(c->j);
+    const struct pr_step *s = c->step;
     cJSON *schema = c->json_mode ? schema_of(c) : NULL;
     struct pr_llm_request q = {
         .wire_id = m->wire_id,
@@ -256,7 +258,7 @@ static void put(cJSON *o, const char *name, cJSON *v)
 static const char *outputs(struct call *c, const struct pr_model *m,
                            cJSON **out, double *cost, char *why, size_t cap)
 {
-    const struct pr_step *s = pr_job_step(c->j);
+    const struct pr_step *s = c->step;
     const struct pr_plan *p = c->j->run->plan;
     pr_buf_append_u8(&c->reply.text, 0);
     const char *text =
@@ -519,10 +521,10 @@ static void send_call(struct call *c)
        else (the compiler gives a provider's variables only to models
        of the provider's own endpoint), so that no plan sends a
        well-known key to a host of its choosing */
-    const char *base = env_or_null(m.base_url_env);
+    const char *base = pr_llm_env(m.base_url_env);
     if (!base)
         base = m.base_url;
-    const char *key = env_or_null(m.api_key_env);
+    const char *key = pr_llm_env(m.api_key_env);
     if (key && strpbrk(key, "\r\n")) {
         /* a line break would end the header and start another */
         snprintf(why, sizeof why,
@@ -610,6 +612,7 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
         return NULL;
     }
     c->j = j;
+    c->step = a->as_step ? a->as_step : pr_job_step(j);
     c->reply.j = j;
     c->done = done;
     c->ud = ud;

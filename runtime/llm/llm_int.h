@@ -31,4 +31,8 @@ static inline struct pr_llm *pr_llm_state(const struct pr_run *r)
     return r->llm;
 }
 
+/* The value of environment variable NAME, or NULL when NAME is NULL or
+ * empty, or the variable is unset or empty. */
+const char *pr_llm_env(const char *name);
+
 #endif
