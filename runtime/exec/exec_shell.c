@@ -21,6 +21,7 @@
 #include "policy.h"
 #include "run.h"
 #include "shell.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -43,6 +44,7 @@ static void on_exit_status(void *ud, pid_t pid, int status)
     struct pr_job *j = ud;
     struct proc *p = j->priv;
     (void)pid;
+    pr_spawn_drain(&p->c);
     /* whatever the step left behind in its group goes with it */
     pr_spawn_signal(&p->c, j->timed_out || j->run->cancelling ? SIGKILL
                                                               : SIGTERM);
@@ -53,7 +55,8 @@ static void on_exit_status(void *ud, pid_t pid, int status)
 }
 
 int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
-                  const char *dir, const char *out_path, pr_proc_done done)
+                  const char *dir, const char *out_path, size_t out_cap,
+                  size_t err_cap, pr_proc_done done)
 {
     struct pr_run *r = j->run;
     struct proc *p = calloc(1, sizeof *p);
@@ -65,9 +68,14 @@ int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
     p->done = done;
     if (out_path)
         snprintf(p->out_path, sizeof p->out_path, "%s", out_path);
-    struct pr_spawn sp = {argv, envp, dir, r->tmpdir};
+    struct pr_spawn sp = {argv, envp, dir, r->tmpdir, r->loop, out_cap,
+                          err_cap};
     if (pr_spawn_start(&sp, &p->c, err, sizeof err) < 0) {
         free(p);
+        if (errno == EMFILE || errno == ENFILE) {
+            pr_job_defer(j, err);
+            return -1;
+        }
         /* what the shell would have said, as its output and status */
         bool missing = strstr(err, "command not found") != NULL;
         cJSON_Delete(j->outputs);
@@ -134,35 +142,6 @@ int pr_proc_status(int status, char *reason, size_t cap)
 
 /* ---- text values ---- */
 
-/* Length of the valid UTF-8 sequence at S (N bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned long cp;
-    if (c < 0x80)
-        return c ? 1 : 0;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 cJSON *pr_text_value(const char *s, size_t n, size_t *replaced)
 {
     struct pr_buf b;
@@ -170,7 +149,8 @@ cJSON *pr_text_value(const char *s, size_t n, size_t *replaced)
     size_t bad = 0;
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(u + i, n - i);
+        /* NUL, too, becomes U+FFFD: a JSON string cannot hold it */
+        size_t k = u[i] ? pr_utf8_decode(s + i, n - i, NULL) : 0;
         if (k) {
             if (pr_buf_append(&b, u + i, k) < 0)
                 goto oom;
@@ -626,11 +606,12 @@ static int build_argv(struct prepared *p, char **vals, bool shell,
     return 0;
 }
 
-static void add_captured(struct pr_job *j, const char *name, int fd,
-                         size_t cap, bool trim)
+static void add_captured(struct pr_job *j, const char *name,
+                         const struct pr_child *c, bool err, bool trim)
 {
-    size_t len = 0, total = 0, bad = 0;
-    char *t = pr_spawn_read(fd, cap, &len, &total);
+    size_t len = 0, bad = 0;
+    unsigned long long total = 0;
+    char *t = pr_spawn_output(c, err, &len, &total);
     if (!t)
         return;
     if (trim && len && t[len - 1] == '\n' && total == len) {
@@ -641,8 +622,12 @@ static void add_captured(struct pr_job *j, const char *name, int fd,
     pr_job_output(j, name, pr_text_value(t, len, &bad));
     free(t);
     if (total > len + 2)
-        pr_report_note(j->run, j, "%s: kept the first %zu of %zu bytes", name,
-                       len, total);
+        pr_report_note(j->run, j,
+                       "%s: kept the first %zu of %llu bytes; the rest was "
+                       "read and dropped", name, len, total);
+    if (c->lost)
+        pr_report_note(j->run, j, "%s: output not kept in full: %s", name,
+                       strerror(c->lost));
     if (bad)
         pr_report_note(j->run, j,
                        "%s: %zu bytes that are not UTF-8 text (or NUL) "
@@ -657,8 +642,8 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
     char reason[256] = "";
     cJSON_Delete(j->outputs);
     j->outputs = NULL;
-    add_captured(j, "stdout", c->out_fd, STDOUT_CAP, true);
-    add_captured(j, "stderr", c->err_fd, STDERR_CAP, false);
+    add_captured(j, "stdout", c, false, true);
+    add_captured(j, "stderr", c, true, false);
     int code = pr_proc_status(status, reason, sizeof reason);
     pr_job_output(j, "exit_code", cJSON_CreateNumber(code));
     bool ok = code == 0;
@@ -745,7 +730,8 @@ void pr_shell_command(struct pr_job *j, uint32_t run,
     free(vals);
     if (rc == 0) {
         const struct pr_step *s = pr_job_step(j);
-        pr_proc_start(j, argv.v, env.v, s->dir, out_path, done);
+        pr_proc_start(j, argv.v, env.v, s->dir, out_path, STDOUT_CAP,
+                      STDERR_CAP, done);
     } else {
         pr_job_finish(j, false, err, false);
     }

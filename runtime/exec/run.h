@@ -65,12 +65,15 @@ struct pr_job {
     bool timed_out;             /* the current attempt hit its timeout */
     bool queued;                /* waiting in a ready queue */
     bool retry_wait;            /* between attempts */
+    bool announced;             /* its "started" event was sent */
     uint32_t attempts;
     double started_at, finished_at;     /* wall clock, seconds */
     double attempt_started;             /* this attempt, wall clock */
     double mono_started;                /* this attempt, monotonic */
     char *reason;               /* why it failed or was skipped */
     cJSON *outputs;             /* object, or NULL until needed */
+    size_t output_bytes;        /* what they take, counted in the run's
+                                   output_bytes */
     cJSON *history;             /* attempts, when there was more than one */
     cJSON *item;                /* the for_each element */
     long long index;
@@ -87,6 +90,9 @@ struct pr_job {
 
 enum pr_verbosity { PR_QUIET, PR_NORMAL, PR_VERBOSE };
 
+/* --max-output-memory: what a run's step outputs may take in all. */
+#define PR_MAX_OUTPUT_MEMORY_DEFAULT (1ull << 30)
+
 struct pr_run_opts {
     unsigned jobs;              /* processes at once */
     enum pr_verbosity verbosity;
@@ -94,6 +100,8 @@ struct pr_run_opts {
     FILE *events;               /* JSON lines, or NULL */
     const char *self_exe;       /* for sub-workflows */
     double kill_grace;          /* seconds between SIGTERM and SIGKILL */
+    unsigned long long max_output_memory;       /* bytes of step outputs
+                                                   the run holds at most */
     const struct pr_policy *policy;     /* the parent's (--policy), on top
                                            of the plan's own; may be NULL */
 };
@@ -143,6 +151,12 @@ struct pr_run {
     uint64_t sla_timer;         /* sla.max_duration */
     uint64_t streamed;          /* bytes of LLM text received */
     bool sla_exceeded;
+    unsigned long long output_bytes;    /* held by every job's outputs,
+                                           bounded by max_output_memory */
+    bool fd_starved;            /* a step waits for a file descriptor:
+                                   no process step starts until one
+                                   ends */
+    bool fd_noted;
     struct pr_child *hook;      /* an on_failure command running */
 };
 
@@ -163,6 +177,13 @@ void pr_run_free(struct pr_run *r);
  * may be NULL).  RETRYABLE false stops further attempts. */
 void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
                    bool retryable);
+
+/* The attempt of process job J could not start for want of a file
+ * descriptor (EMFILE, ENFILE): it is taken back and J waits, first in
+ * line, until a running step ends and frees some; no other process step
+ * starts meanwhile.  With nothing running that could free one, J fails
+ * with WHY instead. */
+void pr_job_defer(struct pr_job *j, const char *why);
 
 /* Phase feedback: takes the steps of phases FROM .. TO (GATE, the gate of
  * TO, among them) back to waiting and starts them again.  Called by the

@@ -39,13 +39,6 @@ const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap)
     return buf;
 }
 
-double pr_wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 const char *pr_cancel_reason(const struct pr_run *r)
 {
     return r->sla_exceeded      ? "sla: the workflow's max_duration is over"
@@ -147,6 +140,42 @@ static void fail_fast(struct pr_job *j)
     pr_sched_cancel(r);
 }
 
+/* The memory value V takes, near enough: its nodes, names and text. */
+static size_t value_bytes(const cJSON *v)
+{
+    size_t n = 0;
+    for (; v; v = v->next) {
+        n += sizeof *v + (v->string ? strlen(v->string) : 0) +
+             (v->valuestring ? strlen(v->valuestring) : 0);
+        if (v->child)
+            n += value_bytes(v->child);
+    }
+    return n;
+}
+
+/* Counts J's outputs in what the run holds.  When that passes
+ * --max-output-memory, the outputs are dropped, and the reason why J
+ * fails goes to WHY: false. */
+static bool hold_outputs(struct pr_job *j, char *why, size_t cap)
+{
+    struct pr_run *r = j->run;
+    size_t n = j->outputs ? value_bytes(j->outputs->child) : 0;
+    r->output_bytes -= j->output_bytes;
+    j->output_bytes = 0;
+    if (r->output_bytes + n <= r->opt.max_output_memory) {
+        r->output_bytes += n;
+        j->output_bytes = n;
+        return true;
+    }
+    snprintf(why, cap,
+             "its outputs (%.1f MiB) would take the run's step outputs "
+             "past --max-output-memory (%.0f MiB); they were dropped",
+             (double)n / 1048576, (double)r->opt.max_output_memory / 1048576);
+    cJSON_Delete(j->outputs);
+    j->outputs = NULL;
+    return false;
+}
+
 static void set_reason(struct pr_job *j, const char *reason)
 {
     free(j->reason);
@@ -238,8 +267,11 @@ static void instances_done(struct pr_job *p)
     cJSON_Delete(p->outputs);
     p->outputs = lists;
     p->finished_at = last > p->started_at ? last : pr_wall_now();
-    char why[96];
-    if (nfail) {                /* also when its failure cancelled the rest */
+    char why[256];
+    if (!hold_outputs(p, why, sizeof why)) {
+        p->status = PR_ST_FAILED;
+        set_reason(p, why);
+    } else if (nfail) {                /* also when its failure cancelled the rest */
         int n = snprintf(why, sizeof why, "%u of %u instance%s failed",
                          nfail, p->ninst, pr_plural(p->ninst));
         if (ncancel && n > 0 && (size_t)n < sizeof why)
@@ -559,6 +591,8 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         r->inflight--;
     else if (!x->in_process)
         r->running--;
+    if (!x->in_process)
+        r->fd_starved = false;  /* it gives its descriptors back */
     if (j->timed_out) {
         ok = false;
         reason = "timeout";
@@ -568,10 +602,16 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         reason = pr_cancel_reason(r);
         retryable = false;
     }
+    char over[256];
+    if (!hold_outputs(j, over, sizeof over)) {
+        ok = false;
+        reason = over;
+        retryable = false;
+    }
     if (s->max_attempts > 1)
         record_attempt(j, ok, reason);
     j->finished_at = pr_wall_now();
-    uint32_t max = s->max_attempts ? s->max_attempts : 1;
+    uint32_t max = s->max_attempts;     /* at least 1: the loader checks */
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
         /* the server's wish (Retry-After), up to PR_RETRY_AFTER_MAX as
@@ -650,9 +690,41 @@ static void start_attempt(struct pr_job *j)
             r->running++;
         pr_timeout_start(j);
     }
-    if (j->attempts == 1)
+    if (!j->announced) {
+        j->announced = true;
         pr_report_job(r, j, "started");
+    }
     x->start(j);
+}
+
+void pr_job_defer(struct pr_job *j, const char *why)
+{
+    struct pr_run *r = j->run;
+    if (j->timer) {
+        pr_loop_cancel(r->loop, j->timer);
+        j->timer = 0;
+    }
+    r->running--;
+    if (r->running == 0 && r->inflight == 0) {
+        /* nothing of this run holds a descriptor it could give back */
+        r->running++;
+        pr_job_finish(j, false, why, false);
+        return;
+    }
+    j->attempts--;
+    j->status = PR_ST_WAITING;
+    j->queued = true;
+    if (heap_push(r, j) < 0) {
+        r->running++;
+        pr_job_finish(j, false, "out of memory", false);
+        return;
+    }
+    r->fd_starved = true;
+    if (!r->fd_noted) {
+        r->fd_noted = true;
+        pr_report_note(r, j, "out of file descriptors (%s); steps wait for "
+                       "running ones to end before they start", why);
+    }
 }
 
 /* Runs everything that can run now. */
@@ -683,7 +755,8 @@ static void dispatch(struct pr_run *r)
             start_attempt(j);
             continue;
         }
-        if (r->nheap && !r->cancelling && r->running < r->opt.jobs) {
+        if (r->nheap && !r->cancelling && r->running < r->opt.jobs &&
+            !r->fd_starved) {
             start_attempt(heap_pop(r));
             continue;
         }
@@ -805,6 +878,8 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
         r->opt.jobs = r->wf.max_parallel;
     if (r->opt.kill_grace < 0)
         r->opt.kill_grace = 5;
+    if (r->opt.max_output_memory == 0)
+        r->opt.max_output_memory = PR_MAX_OUTPUT_MEMORY_DEFAULT;
     make_run_id(r);
     const char *tmp = getenv("TMPDIR");
     char path[4096];
@@ -910,6 +985,8 @@ int pr_run_exec(struct pr_run *r)
 
 static void free_job(struct pr_job *j)
 {
+    j->run->output_bytes -= j->output_bytes;
+    j->output_bytes = 0;
     free(j->reason);
     cJSON_Delete(j->outputs);
     cJSON_Delete(j->history);

@@ -8,13 +8,9 @@
 #include "breaker.h"
 #include "llm_int.h"
 
-#define DEFAULT_BREAKER_THRESHOLD 5
-#define DEFAULT_BREAKER_RESET 60.0
-
 bool pr_llm_breaker_allows(const struct pr_run *r, struct pr_llm_breaker *b)
 {
-    double reset = r->wf.breaker_reset > 0 ? r->wf.breaker_reset
-                                           : DEFAULT_BREAKER_RESET;
+    double reset = r->wf.breaker_reset; /* positive: the loader checks */
     switch (b->state) {
     case PR_LLM_CLOSED:
         return true;
@@ -39,9 +35,7 @@ void pr_llm_breaker_sent(struct pr_llm_breaker *b)
 void pr_llm_breaker_result(const struct pr_run *r, struct pr_llm_breaker *b,
                            bool ok)
 {
-    unsigned threshold = r->wf.breaker_threshold
-                             ? r->wf.breaker_threshold
-                             : DEFAULT_BREAKER_THRESHOLD;
+    unsigned threshold = r->wf.breaker_threshold; /* at least 1 */
     if (ok) {
         b->state = PR_LLM_CLOSED;
         b->failures = 0;
