@@ -30,7 +30,6 @@
 #include "schema.h"
 #include "util.h"
 
-#define DEFAULT_MAX_TOKENS 4096
 #define MAX_REPLY ((size_t)32 << 20)
 
 struct call {
@@ -152,11 +151,7 @@ static char *build_body(struct call *c, const struct pr_model *m,
     cJSON *schema = c->json_mode ? schema_of(c) : NULL;
     struct pr_llm_request q = {
         .wire_id = m->wire_id,
-        .max_tokens = s->max_tokens ? s->max_tokens
-                      : m->max_output_tokens &&
-                              m->max_output_tokens < DEFAULT_MAX_TOKENS
-                          ? m->max_output_tokens
-                          : DEFAULT_MAX_TOKENS,
+        .max_tokens = s->max_tokens ? s->max_tokens : m->reply_tokens,
         .step_max_tokens = s->max_tokens != 0,
         .temperature = s->temperature,
         .prompt = a->prompt,
