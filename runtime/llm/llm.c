@@ -557,9 +557,9 @@ static void send_call(struct call *c)
                               : "Accept: application/json";
     nh += c->proto->headers(key, auth, sizeof auth, headers + nh);
     headers[nh] = NULL;
-    double t = L->o.request_timeout > 0 ? L->o.request_timeout
-               : s->timeout > 0         ? s->timeout
-                                        : 600;
+    /* the step's timeout (pomlc gives every LLM step one) bounds each
+       request too */
+    double t = L->o.request_timeout > 0 ? L->o.request_timeout : s->timeout;
     struct pr_http_opts o = {
         .url = url, .headers = headers, .body = c->req_body,
         .body_len = strlen(c->req_body), .timeout = t,
