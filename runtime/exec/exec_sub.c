@@ -174,8 +174,8 @@ static void sub_start(struct pr_job *j)
     snprintf(room, sizeof room, "%llu", left > 1ull << 20 ? left : 1ull << 20);
     char *argv[16] = {(char *)r->opt.self_exe, "--json", "-q", "--jobs",
                       jobs, "--kill-grace", grace, "--params", params_path,
-                      "--max-output-memory", room};
-    size_t n = 11;
+                      "--max-output-memory", room, "--no-state"};
+    size_t n = 12;
     if (bounded) {              /* the parent's policy bounds the child */
         argv[n++] = "--policy";
         argv[n++] = policy_path;

@@ -17,7 +17,10 @@
 #include "params.h"
 #include "policy.h"
 #include "plan.h"
+#include "inspect.h"
+#include "record.h"
 #include "registry.h"
+#include "store.h"
 #include "run.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -63,6 +66,19 @@ static void usage(FILE *out)
           "                       the plan's own: what a sub-workflow gets "
           "from\n"
           "                       its parent\n"
+          "  --state FILE         keep the run in the state file FILE\n"
+          "                       (default .poml/state.db)\n"
+          "  --no-state           keep no state\n"
+          "  --sync=full          flush the state file at every commit\n"
+          "                       (survives a power cut)\n"
+          "  --sync=normal        order its writes only (survives a kill;\n"
+          "                       the default)\n"
+          "  --runs               list the runs of the state file, newest "
+          "first\n"
+          "  --show RUN           show one run and its jobs (RUN: an id, a\n"
+          "                       prefix of one, or 'last')\n"
+          "  --outputs RUN STEP   print one job's outputs as JSON\n"
+          "  --history RUN        print a run's events, one JSON line each\n"
           "  --check              validate the plan and exit\n"
           "  --dry-run            bind parameters and print the order in\n"
           "                       which steps would start; run nothing\n"
@@ -294,19 +310,52 @@ static void source_note(const char *path, const char *err)
             path, path, (int)(n - 5), path);
 }
 
+/* Where runs are kept unless --state or --no-state says otherwise. */
+#define DEFAULT_STATE ".poml/state.db"
+
+/* The store for this run: --state's file (an error when it cannot be
+ * opened), the default file (a warning), or none.  -1 on error. */
+static int open_state(const char *path, bool none, bool sync_full,
+                      struct pr_store **out)
+{
+    char err[600], safe[700];
+    *out = NULL;
+    if (none)
+        return 0;
+    *out = pr_store_open(path ? path : DEFAULT_STATE, sync_full, err,
+                         sizeof err);
+    if (*out)
+        return 0;
+    pr_term_text(err, safe, sizeof safe);
+    if (path) {
+        fprintf(stderr, "pomlrun: error: %s\n", safe);
+        return -1;
+    }
+    fprintf(stderr, "pomlrun: warning: %s; running without keeping the "
+                    "run's state (--state FILE keeps it elsewhere, "
+                    "--no-state says not to)\n", safe);
+    return 0;
+}
+
 static int execute(const struct pr_plan *plan, cJSON *params,
                    const struct pr_run_opts *opt,
                    const struct pr_report_opts *ropt,
-                   const struct pr_llm_opts *lopt, bool json)
+                   const struct pr_llm_opts *lopt, struct pr_store *store,
+                   bool json)
 {
     struct pr_run run;
     struct pr_reporter rep;
+    struct pr_recorder rec;
+    pr_record_init(&rec, store);
     int ok = pr_run_init(&run, plan, params, opt);
     if (ok == 0 && (ok = pr_report_attach(&rep, ropt, &run)) < 0)
+        fputs("pomlrun: error: out of memory\n", stderr);
+    if (ok == 0 && store && (ok = pr_run_observe(&run, &rec.obs)) < 0)
         fputs("pomlrun: error: out of memory\n", stderr);
     if (ok < 0 || pr_llm_init(&run, lopt) < 0) {
         pr_llm_finish(&run);
         pr_run_free(&run);
+        pr_record_close(&rec);
         return EXIT_FAIL;
     }
     int rc = pr_run_exec(&run);
@@ -326,6 +375,7 @@ static int execute(const struct pr_plan *plan, cJSON *params,
     if (pr_llm_finish(&run) < 0 && rc == 0)
         rc = EXIT_FAIL;
     pr_run_free(&run);
+    pr_record_close(&rec);
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "pomlrun: error: writing the result: %s\n",
                 strerror(errno));
@@ -349,7 +399,10 @@ int main(int argc, char **argv)
     struct pr_report_opts ropt = {.verbosity = PR_NORMAL,
                                   .progress = isatty(2)};
     struct pr_llm_opts lopt = {.provider_jobs = 64};
-    const char *plan_path = NULL;
+    const char *plan_path = NULL, *state_path = NULL;
+    const char *inspect_run = NULL, *inspect_step = NULL;
+    enum pr_inspect inspect = PR_INSPECT_NONE;
+    bool no_state = false, sync_full = false;
     struct pr_policy policy = {0};
     struct pr_param_arg *args = calloc((size_t)argc + 1, sizeof *args);
     char **texts = calloc((size_t)argc + 1, sizeof *texts);
@@ -369,6 +422,35 @@ int main(int argc, char **argv)
             goto done;
         } else if (!strcmp(a, "--check")) {
             check = true;
+        } else if (!strcmp(a, "--state")) {
+            if (++i >= argc || !argv[i][0]) {
+                rc = usage_error("'--state' needs a file%s", "");
+                goto done;
+            }
+            state_path = argv[i];
+        } else if (!strcmp(a, "--no-state")) {
+            no_state = true;
+        } else if (!strcmp(a, "--sync=full")) {
+            sync_full = true;
+        } else if (!strcmp(a, "--sync=normal")) {
+            sync_full = false;
+        } else if (!strcmp(a, "--runs")) {
+            inspect = PR_INSPECT_RUNS;
+        } else if (!strcmp(a, "--show") || !strcmp(a, "--history") ||
+                   !strcmp(a, "--outputs")) {
+            bool two = !strcmp(a, "--outputs");
+            if (i + 1 + two >= argc) {
+                rc = usage_error(two ? "'%s' needs a run and a step"
+                                     : "'%s' needs a run (an id, a prefix "
+                                       "of one, or 'last')", a);
+                goto done;
+            }
+            inspect = !strcmp(a, "--show")      ? PR_INSPECT_SHOW
+                      : !strcmp(a, "--history") ? PR_INSPECT_HISTORY
+                                                : PR_INSPECT_OUTPUTS;
+            inspect_run = argv[++i];
+            if (two)
+                inspect_step = argv[++i];
         } else if (!strcmp(a, "--dry-run")) {
             dry = true;
         } else if (!strcmp(a, "--json")) {
@@ -497,8 +579,23 @@ int main(int argc, char **argv)
             plan_path = a;
         }
     }
+    if (inspect != PR_INSPECT_NONE) {
+        if (plan_path) {
+            rc = usage_error("'%s' reads the state file and takes no plan",
+                             plan_path);
+            goto done;
+        }
+        rc = pr_inspect(state_path ? state_path : DEFAULT_STATE, inspect,
+                        inspect_run, inspect_step, json);
+        goto done;
+    }
     if (!plan_path) {
         rc = usage_error("no plan given%s", "");
+        goto done;
+    }
+    if (state_path && no_state) {
+        rc = usage_error("'--state' and '--no-state' exclude each other%s",
+                         "");
         goto done;
     }
     if (lopt.record && lopt.replay) {
@@ -548,8 +645,17 @@ int main(int argc, char **argv)
         ropt.events = events_path ? ev ? ev : stdout : NULL;
         if (ropt.verbosity == PR_QUIET)
             ropt.progress = false;
-        /* takes params */
-        rc = execute(&plan, params, &opt, &ropt, &lopt, json);
+        struct pr_store *store;
+        if (open_state(state_path, no_state, sync_full, &store) < 0) {
+            if (ev)
+                fclose(ev);
+            cJSON_Delete(params);
+            pr_plan_close(&plan);
+            rc = EXIT_FAIL;
+            goto done;
+        }
+        /* takes params and the store */
+        rc = execute(&plan, params, &opt, &ropt, &lopt, store, json);
         if (ev && fclose(ev) != 0 && rc == 0) {
             fprintf(stderr, "pomlrun: error: writing '%s': %s\n",
                     events_path, strerror(errno));

@@ -436,9 +436,13 @@ static void make_parent(const char *path)
     mkdir(dir, 0777);
 }
 
-/* Brings the schema to PR_STORE_SCHEMA; 0, or -1 with the reason. */
+/* Brings the schema to PR_STORE_SCHEMA; 0, or -1 with the reason.  The
+ * version is read under the write lock, so that two pomlrun processes
+ * making one new file do not both migrate it. */
 static int migrate(struct sq *q)
 {
+    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(q, "not a state file, or cannot be written");
     sqlite3_stmt *s;
     int version = -1;
     if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &s, NULL) ==
@@ -446,29 +450,28 @@ static int migrate(struct sq *q)
         sqlite3_step(s) == SQLITE_ROW)
         version = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    if (version < 0)
-        return fail(q, "not a state file");
-    if (version > PR_STORE_SCHEMA) {
+    int rc = 0;
+    if (version < 0) {
+        rc = fail(q, "not a state file");
+    } else if (version > PR_STORE_SCHEMA) {
         snprintf(q->base.err, sizeof q->base.err,
                  "state file '%s' has schema %d, newer than this pomlrun's "
                  "(%d); use a newer pomlrun, or another file with --state",
                  q->path, version, PR_STORE_SCHEMA);
-        return -1;
+        rc = -1;
     }
-    for (int v = version; v < PR_STORE_SCHEMA; v++) {
+    for (int v = version; rc == 0 && v < PR_STORE_SCHEMA; v++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
-        if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-                SQLITE_OK ||
-            sqlite3_exec(q->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(q->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            fail(q, "cannot set up its tables");
-            sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
+        if (sqlite3_exec(q->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(q->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+            rc = fail(q, "cannot set up its tables");
     }
-    return 0;
+    if (rc == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = fail(q, "cannot set up its tables");
+    if (rc < 0)
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
 }
 
 struct pr_store *pr_store_sqlite_open(const char *where, bool sync_full,
