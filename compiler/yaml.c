@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1094,9 +1095,17 @@ struct pc_node *pc_yaml_parse(struct pc_ctx *ctx, uint32_t file)
         st->off = st->line_off = start;
         st->at_line_start = true;
         if (pcyr_lex_init_extra(st, &st->scanner) == 0) {
-            pcyr__scan_bytes(buf + start, (int)(src->len + 1 - start),
-                             st->scanner);
-            int rc = pcy_parse(st);
+            jmp_buf jb;
+            volatile int rc = -1;
+            st->jmp = &jb;
+            if (setjmp(jb) == 0) {
+                pcyr__scan_bytes(buf + start, (int)(src->len + 1 - start),
+                                 st->scanner);
+                rc = pcy_parse(st);
+            } else {
+                pc_oom(ctx);
+            }
+            st->jmp = NULL;
             pcyr_lex_destroy(st->scanner);
             plain_flush(st);
             if (rc == 0 && st->root && st->fatal_errors == 0) {
