@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "eval.h"
 #include "http.h"
@@ -142,6 +143,12 @@ static char *env_or_null(const char *name)
 
 /* ---- cassettes ---- */
 
+static int out_of_memory(void)
+{
+    fputs("pomlrun: error: out of memory\n", stderr);
+    return -1;
+}
+
 static int load_tape(struct pr_llm *L, const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -155,11 +162,14 @@ static int load_tape(struct pr_llm *L, const char *path)
     ssize_t n;
     unsigned lineno = 0;
     int rc = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
+    unsigned long f0 = pr_alloc_failures();
+    while ((errno = 0, n = getline(&line, &cap, f)) > 0) {
         lineno++;
         if (n <= 1)
             continue;
         cJSON *e = cJSON_Parse(line);
+        if (!e && pr_alloc_failures() != f0)
+            break;
         const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(e, "key"));
         cJSON *body = cJSON_GetObjectItem(e, "body");
         cJSON *st = cJSON_GetObjectItem(e, "status");
@@ -175,7 +185,7 @@ static int load_tape(struct pr_llm *L, const char *path)
         if (pr_grow((void **)&L->tape, &L->captape, L->ntape + 1,
                     sizeof *L->tape) < 0) {
             cJSON_Delete(e);
-            rc = -1;
+            errno = ENOMEM;
             break;
         }
         struct exchange *x = &L->tape[L->ntape++];
@@ -188,7 +198,15 @@ static int load_tape(struct pr_llm *L, const char *path)
         x->body = strdup(body->valuestring);
         x->len = strlen(body->valuestring);
         cJSON_Delete(e);
+        if (!x->body || (ct && !x->content_type)) {
+            errno = ENOMEM;
+            break;
+        }
     }
+    /* getline's ENOMEM, or a break above for want of memory: not the
+       cassette's end */
+    if (rc == 0 && (errno == ENOMEM || pr_alloc_failures() != f0))
+        rc = out_of_memory();
     free(line);
     fclose(f);
     return rc;
@@ -232,7 +250,7 @@ int pr_llm_init(struct pr_run *r, const struct pr_llm_opts *o)
 {
     struct pr_llm *L = calloc(1, sizeof *L);
     if (!L)
-        return -1;
+        return out_of_memory();
     r->llm = L;
     L->o = *o;
     L->run = r;
@@ -241,13 +259,14 @@ int pr_llm_init(struct pr_run *r, const struct pr_llm_opts *o)
     L->models = calloc((size_t)r->plan->nmodels + 1, sizeof *L->models);
     L->providers = calloc((size_t)r->plan->nmodels + 1, sizeof *L->providers);
     if (!L->models || !L->providers)
-        return -1;
+        return out_of_memory();
     if (o->replay && load_tape(L, o->replay) < 0)
         return -1;
     if (!o->replay) {
         L->http = pr_http_new(r->loop);
         if (!L->http) {
-            fputs("pomlrun: error: cannot start libcurl\n", stderr);
+            fputs("pomlrun: error: cannot start libcurl: out of memory\n",
+                  stderr);
             return -1;
         }
     }
@@ -645,7 +664,7 @@ static void add_tool_delta(struct call *c, int index, const char *id,
             continue;
         memcpy(n, old ? old : "", a);
         memcpy(n + a, vals[k], b + 1);
-        cJSON_ReplaceItemInObject(t, fields[k], cJSON_CreateString(n));
+        pr_json_set(t, fields[k], cJSON_CreateString(n));
         free(n);
     }
 }
@@ -1014,7 +1033,7 @@ static const char *outputs(struct call *c, const struct pr_model *m,
             const char *a = str_at(t, "arguments", NULL);
             cJSON *parsed = a && *a ? cJSON_Parse(a) : NULL;
             if (parsed)
-                cJSON_ReplaceItemInObject(t, "arguments", parsed);
+                pr_json_set(t, "arguments", parsed);
         }
         put(o, "tool_calls", c->tools);
         c->tools = NULL;

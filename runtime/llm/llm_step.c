@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "eval.h"
 #include "llm_call.h"
@@ -74,8 +75,8 @@ static void set_totals(struct llm_job *lj, cJSON *o)
     cJSON_AddNumberToObject(u, "output_tokens", (double)lj->out_tok);
     cJSON_AddNumberToObject(u, "total_tokens",
                             (double)(lj->in_tok + lj->out_tok));
-    cJSON_ReplaceItemInObject(o, "usage", u);
-    cJSON_ReplaceItemInObject(o, "cost", cJSON_CreateNumber(lj->cost));
+    pr_json_set(o, "usage", u);
+    pr_json_set(o, "cost", cJSON_CreateNumber(lj->cost));
 }
 
 static void succeed(struct llm_job *lj, cJSON *outputs)
