@@ -837,6 +837,15 @@ static void check_policy(struct pc_build *b)
         snprintf(what, sizeof what, "aggregation '%s'", wf->aggs[k].name);
         check_commands(b, wf->aggs[k].run, what, wf->aggs[k].loc);
     }
+    for (size_t k = 0; k < wf->non_failure_actions; k++) {
+        const char *a = wf->on_failure_actions[k];
+        if (strncmp(a, "run=", 4))
+            continue;
+        struct pc_interp_part part = {a + 4, strlen(a + 4), NULL};
+        struct pc_interp run = {&part, 1, false};
+        check_commands(b, &run, "the on_failure command",
+                       wf->on_failure_locs[k]);
+    }
 }
 
 /* A ${...} the shell would not expand (a quoted here-document): the
@@ -906,6 +915,33 @@ static void check_request(struct pc_build *b, struct pc_step *s)
             "needs");
 }
 
+/* The judge J of best_of step S: an LLM step with a model, judging one
+ * step, and not S itself; it runs after S, as part of S's strategy. */
+static void check_judge(struct pc_build *b, struct pc_step *s,
+                        struct pc_step *j)
+{
+    struct pc_loc loc = s->judge_loc.file ? s->judge_loc : s->loc;
+    if (j == s) {
+        pc_report(b->ctx, PC_D_BAD_VALUE, loc,
+                  "step '%s' cannot be its own judge", s->id);
+    } else if (j->kind != PC_STEP_LLM || j->cascade || j->best_of > 1) {
+        struct pc_diag *d = pc_report(
+            b->ctx, PC_D_BAD_VALUE, loc,
+            "judge step '%s' of step '%s' must be an LLM step with one "
+            "model", j->id, s->id);
+        pc_note(b->ctx, d, j->loc, "'%s' is defined here", j->id);
+    } else if (j->judge_of) {
+        struct pc_diag *d = pc_report(
+            b->ctx, PC_D_BAD_VALUE, loc,
+            "step '%s' already judges step '%s'; a judge judges one step",
+            j->id, j->judge_of);
+        pc_note(b->ctx, d, j->loc, "'%s' is defined here", j->id);
+    } else {
+        j->judge_of = s->id;
+        pc_add_dep(b, j, (uint32_t)(s - b->wf->steps), false, true, loc);
+    }
+}
+
 static void check_step(struct pc_build *b, struct pc_step *s)
 {
     struct pc_ctx *c = b->ctx;
@@ -959,6 +995,11 @@ static void check_step(struct pc_build *b, struct pc_step *s)
                         "reduce; define others under 'aggregation:'");
         }
     }
+    if (s->kind == PC_STEP_LLM && !s->nfallback && s->ncap_rest) {
+        /* a capability's other models back its first up */
+        s->fallback = s->cap_rest;
+        s->nfallback = s->ncap_rest;
+    }
     if (s->kind == PC_STEP_LLM)
         check_request(b, s);
     if (s->kind == PC_STEP_TOOL && s->tool)
@@ -978,6 +1019,8 @@ static void check_step(struct pc_build *b, struct pc_step *s)
                 s->judge_loc.file ? s->judge_loc : s->loc,
                 "step '%s' names unknown judge step '%s'", s->id, s->judge);
             pc_suggest_step(b, d, s->judge);
+        } else {
+            check_judge(b, s, &b->wf->steps[t]);
         }
     }
 }

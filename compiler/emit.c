@@ -262,7 +262,8 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
                       (s->cache ? PR_SF_CACHE : 0) |
                       (s->json_output ? PR_SF_JSON : 0) |
                       (s->synthetic ? PR_SF_SYNTHETIC : 0) |
-                      (s->on_critical_path ? PR_SF_CRITICAL : 0));
+                      (s->on_critical_path ? PR_SF_CRITICAL : 0) |
+                      (s->judge_of ? PR_SF_JUDGE : 0));
     r[14] = (uint8_t)s->retry.backoff;
     pr_put_u32(r + 16, s->stage);
     pr_put_u32(r + 20, s->cp_steps);

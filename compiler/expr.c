@@ -176,12 +176,6 @@ static long hex4(const char *t, size_t avail)
 }
 
 
-/* Bytes of the UTF-8 sequence that starts with C (1 for stray bytes). */
-static size_t utf8_width(unsigned char c)
-{
-    return c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-}
-
 struct pc_expr *pc_expr_string(struct pc_expr_parser *p, struct pc_span s)
 {
     struct pc_expr *e = node(p, PC_E_STR, s);
@@ -218,7 +212,7 @@ struct pc_expr *pc_expr_string(struct pc_expr_parser *p, struct pc_span s)
         case 'u':
             break;
         default:
-            at.end = i + utf8_width((unsigned char)c);
+            at.end = i + (pr_utf8_decode(t + i, end - i, NULL) ?: 1);
             if (at.end > end)
                 at.end = end;
             report(p, at, "invalid escape sequence '\\%.*s' in string",

@@ -141,6 +141,10 @@ struct pc_step {
     struct pc_interp *system;
     struct pc_model **fallback;
     size_t nfallback;
+    struct pc_model **cap_rest;         /* a capability's models after
+                                           the step's: its fallbacks
+                                           unless it names its own */
+    size_t ncap_rest, capcap_rest;
     double temperature;                 /* < 0: provider default */
     uint64_t max_tokens;
     bool json_output;
@@ -151,6 +155,9 @@ struct pc_step {
     size_t ntools;
     unsigned best_of;                   /* 0: off */
     const char *judge;                  /* step id judging best_of */
+    const char *judge_of;               /* the best_of step this one
+                                           judges: it runs only as part
+                                           of that step's strategy */
     struct pc_expr *score;              /* or an expression ranking the
                                            candidates (item: one) */
     struct pc_model **cascade;
@@ -288,6 +295,7 @@ struct pc_workflow {
     size_t ntools, captools;
     const char **on_failure_actions;    /* error_handling.on_failure */
     size_t non_failure_actions;
+    struct pc_loc *on_failure_locs;     /* [non_failure_actions] */
     unsigned breaker_threshold;         /* circuit breaker, 0: default */
     double breaker_reset;               /* seconds */
     const char **deps_files;            /* every file read: -MD */

@@ -249,6 +249,37 @@ static bool has_features(const struct pc_model *m, const char *const *needs,
 static void use_capability(struct pc_build *b, const char *name,
                            struct pc_loc loc, struct pc_step *s);
 
+/* The models of capability C that have the N features NEEDS, in its
+ * order (a workflow's own model of the same name first): the first is
+ * step S's model, the others its fallbacks unless it names its own.
+ * pomlrun starts with the first whose API key is set, and says so. */
+static void capability_models(struct pc_build *b,
+                              const struct pc_capability *c,
+                              const char *const *needs, size_t n,
+                              struct pc_step *s)
+{
+    const char *missing;
+    for (size_t i = 0; i < c->nmodels; i++) {
+        struct pc_model *m = find_wf_model(b, c->models[i]);
+        if (!m)
+            m = pc_catalog_model(b->cat, c->models[i]);
+        if (!m || !has_features(m, needs, n, &missing))
+            continue;
+        note_used(b, m);
+        if (!s->model) {
+            s->model = m;
+            continue;
+        }
+        struct pc_model **slot = PR_PUSH(&b->ctx->arena, s->cap_rest,
+                                         s->ncap_rest, s->capcap_rest);
+        if (!slot) {
+            pc_oom(b->ctx);
+            return;
+        }
+        *slot = m;
+    }
+}
+
 /* Step S uses workflow agent A: its model, or the first model of its
  * capability that has every feature A needs, and its tools unless the
  * step names its own. */
@@ -261,14 +292,8 @@ static void use_wf_agent(struct pc_build *b, const struct pc_wf_agent *a,
         pc_catalog_models(b->ctx, b->cat) == 0) {
         struct pc_capability *c = pc_catalog_capability(b->cat,
                                                         a->capability);
-        const char *missing;
-        for (size_t i = 0; c && !s->model && i < c->nmodels; i++) {
-            struct pc_model *m = pc_catalog_model(b->cat, c->models[i]);
-            if (m && has_features(m, a->needs, a->nneeds, &missing)) {
-                note_used(b, m);
-                s->model = m;
-            }
-        }
+        if (c)
+            capability_models(b, c, a->needs, a->nneeds, s);
         if (c && !s->model) {
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_UNKNOWN_CAPABILITY, a->needs_loc,
@@ -303,13 +328,8 @@ static void use_capability(struct pc_build *b, const char *name,
         return;
     }
     s->capability = c->name;
-    if (!s->model && c->nmodels) {
-        struct pc_model *m = pc_catalog_model(b->cat, c->models[0]);
-        if (m) {
-            note_used(b, m);
-            s->model = m;
-        }
-    }
+    if (!s->model)
+        capability_models(b, c, NULL, 0, s);
 }
 
 const char *pc_resolve_agent(struct pc_build *b, const char *name,
@@ -1273,6 +1293,31 @@ static void read_sla(struct pc_build *b, const struct pc_node *n)
         b->wf->sla_step_timeout = d * 60;
 }
 
+/* An on_failure `run` command is a script as written: a ${...} naming a
+ * POML value (a dotted name, which no shell variable has) would reach
+ * the shell unexpanded, so it is refused with the variables that carry
+ * the failure instead. */
+static void check_hook_command(struct pc_build *b, const char *cmd,
+                               struct pc_loc loc)
+{
+    for (const char *p = strstr(cmd, "${"); p; p = strstr(p + 2, "${")) {
+        const char *end = strchr(p, '}');
+        const char *dot = strchr(p, '.');
+        if (end && dot && dot < end) {
+            struct pc_diag *d = pc_report(
+                b->ctx, PC_D_BAD_VALUE, loc,
+                "'%.*s' is not interpolated in an on_failure command",
+                (int)(end - p + 1 > 80 ? 80 : end - p + 1), p);
+            if (d)
+                pc_note(b->ctx, d, NOLOC,
+                        "the command reads the failure from its "
+                        "environment: $POML_FAILED_STEPS, $POML_FAILURE, "
+                        "$POML_RUN_STATUS, $POML_RUN_ID, $POML_WORKFLOW");
+            return;
+        }
+    }
+}
+
 static void read_error_handling(struct pc_build *b, const struct pc_node *n)
 {
     static const char *const keys[] = {"retry_policy", "on_failure",
@@ -1296,7 +1341,10 @@ static void read_error_handling(struct pc_build *b, const struct pc_node *n)
                                                 "run", NULL};
             b->wf->on_failure_actions = pr_arena_alloc(
                 &b->ctx->arena, (v->len + 1) * sizeof(char *));
-            for (size_t i = 0; b->wf->on_failure_actions && i < v->len;
+            b->wf->on_failure_locs = pr_arena_alloc(
+                &b->ctx->arena, (v->len + 1) * sizeof(struct pc_loc));
+            for (size_t i = 0; b->wf->on_failure_actions &&
+                               b->wf->on_failure_locs && i < v->len;
                  i++) {
                 const struct pc_node *a = v->items[i];
                 if (!pc_want_kind(b->ctx, a, PC_NODE_MAP, "on_failure"))
@@ -1315,10 +1363,15 @@ static void read_error_handling(struct pc_build *b, const struct pc_node *n)
                 }
                 const char *val = pc_get_str(b->ctx, a->pairs[0].value,
                                              a->pairs[0].key->str);
-                if (val)
+                if (val && !strcmp(a->pairs[0].key->str, "run"))
+                    check_hook_command(b, val, a->pairs[0].value->loc);
+                if (val) {
+                    b->wf->on_failure_locs[b->wf->non_failure_actions] =
+                        a->pairs[0].value->loc;
                     b->wf->on_failure_actions[b->wf->non_failure_actions++] =
                         pr_arena_printf(&b->ctx->arena, "%s=%s",
                                         a->pairs[0].key->str, val);
+                }
             }
         }
     }

@@ -951,24 +951,8 @@ static unsigned check_encoding(struct pcy_state *st)
             i++;
             continue;
         }
-        int n = c >= 0xF0 && c <= 0xF4 ? 3 : c >= 0xE0 ? 2
-                                         : c >= 0xC2 && c <= 0xDF ? 1 : -1;
-        if (c >= 0xF5)
-            n = -1;
-        bool ok = n > 0 && i + (uint32_t)n < st->len + 1;
-        for (int k = 1; ok && k <= n; k++)
-            if (i + (uint32_t)k >= st->len || (s[i + k] & 0xC0) != 0x80)
-                ok = false;
-        if (ok && n == 2) {
-            unsigned cp = ((c & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6);
-            if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
-                ok = false;
-        }
-        if (ok && n == 3) {
-            unsigned cp = ((c & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12);
-            if (cp < 0x10000 || cp > 0x10FFFF)
-                ok = false;
-        }
+        size_t n = pr_utf8_decode((const char *)s + i, st->len - i, NULL);
+        bool ok = n > 0;
         if (!ok) {
             char msg[80];
             snprintf(msg, sizeof msg,
@@ -981,7 +965,7 @@ static unsigned check_encoding(struct pcy_state *st)
                 ;
             continue;
         }
-        i += (uint32_t)n + 1;
+        i += (uint32_t)n;
     }
     return bad;
 }

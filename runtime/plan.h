@@ -199,7 +199,10 @@ enum pr_type {
 #define PR_SF_JSON 0x08         /* structured output */
 #define PR_SF_SYNTHETIC 0x10    /* made by the compiler */
 #define PR_SF_CRITICAL 0x20     /* on the critical path */
-#define PR_SF_ALL 0x3F
+#define PR_SF_JUDGE 0x40        /* the judge of a best_of step: makes no
+                                   call of its own, its outputs are the
+                                   judge call's of that step */
+#define PR_SF_ALL 0x7F
 
 /* parameter flags */
 #define PR_PF_REQUIRED 0x01

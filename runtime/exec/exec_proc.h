@@ -34,6 +34,13 @@ void pr_shell_command(struct pr_job *j, uint32_t run,
                       const char *const *extra_var, pr_proc_done done);
 void pr_shell_release(void *state);
 
+struct pr_shell_cmd;
+/* policy.allowed_commands: every command of C must be listed by R's
+ * plan's policy and by the policy R runs under (its parent's), as pomlc
+ * checks with -Wpolicy.  0, or -1 with the reason in ERR. */
+int pr_shell_policy(const struct pr_run *r, const struct pr_shell_cmd *c,
+                    char *err, size_t cap);
+
 /* A NULL-terminated vector of strings: the first BORROWED are not the
  * vector's (they outlive it), the rest are malloc'd and freed with it. */
 struct pr_strv {
@@ -45,5 +52,7 @@ int pr_strv_add(struct pr_strv *sv, char *s);
 /* Appends S, not taken over; only before the first pr_strv_add. */
 int pr_strv_borrow(struct pr_strv *sv, char *s);
 void pr_strv_free(struct pr_strv *sv);
+/* "NAME=VALUE", malloc'd (NULL when out of memory). */
+char *pr_env_entry(const char *name, const char *value);
 
 #endif

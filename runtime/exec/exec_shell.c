@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "run.h"
 #include "shell.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -135,35 +136,6 @@ int pr_proc_status(int status, char *reason, size_t cap)
 
 /* ---- text values ---- */
 
-/* Length of the valid UTF-8 sequence at S (N bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned long cp;
-    if (c < 0x80)
-        return c ? 1 : 0;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 cJSON *pr_text_value(const char *s, size_t n, size_t *replaced)
 {
     struct pr_buf b;
@@ -171,7 +143,8 @@ cJSON *pr_text_value(const char *s, size_t n, size_t *replaced)
     size_t bad = 0;
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(u + i, n - i);
+        /* NUL, too, becomes U+FFFD: a JSON string cannot hold it */
+        size_t k = u[i] ? pr_utf8_decode(s + i, n - i, NULL) : 0;
         if (k) {
             if (pr_buf_append(&b, u + i, k) < 0)
                 goto oom;
@@ -377,8 +350,8 @@ static bool commands_bounded(const struct pr_run *r)
  * (the check pomlc makes with -Wpolicy), by the plan's policy and by the
  * parent workflow's, which bounds a sub-workflow.  0, or -1 with the
  * reason. */
-static int check_policy(const struct pr_run *r, const struct pr_shell_cmd *c,
-                        char *err, size_t cap)
+int pr_shell_policy(const struct pr_run *r, const struct pr_shell_cmd *c,
+                    char *err, size_t cap)
 {
     if ((r->wf.flags & PR_WF_POLICY_COMMANDS) &&
         pr_shell_check_policy(c, run_allowed, (void *)r, err, cap) < 0)
@@ -430,7 +403,7 @@ static struct prepared *prepare(struct pr_job *j, uint32_t run)
         if (!p->err[0])
             snprintf(p->err, sizeof p->err, "out of memory");
     } else {
-        check_policy(r, &p->cmd, p->err, sizeof p->err);
+        pr_shell_policy(r, &p->cmd, p->err, sizeof p->err);
     }
     free(parts);
     r->kind_state[j->step] = p;
@@ -469,7 +442,7 @@ void pr_strv_free(struct pr_strv *sv)
     free(sv->v);
 }
 
-static char *env_entry(const char *name, const char *value)
+char *pr_env_entry(const char *name, const char *value)
 {
     size_t a = strlen(name), b = strlen(value);
     char *e = malloc(a + b + 2);
@@ -574,7 +547,7 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
         char *t = pr_value_text(x);
         if (!t)
             goto oom;
-        int rc = pr_strv_add(env, env_entry(x->string, t));
+        int rc = pr_strv_add(env, pr_env_entry(x->string, t));
         free(t);
         if (rc < 0)
             goto oom;
@@ -584,15 +557,15 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
     for (size_t k = 0; k < nvals; k++) {
         char name[32];
         snprintf(name, sizeof name, "POML_V%zu", k + 1);
-        if (pr_strv_add(env, env_entry(name, vals[k])) < 0)
+        if (pr_strv_add(env, pr_env_entry(name, vals[k])) < 0)
             goto oom;
     }
     if (extra_var &&
-        pr_strv_add(env, env_entry(extra_var[0], extra_var[1])) < 0)
+        pr_strv_add(env, pr_env_entry(extra_var[0], extra_var[1])) < 0)
         goto oom;
-    if (pr_strv_add(env, env_entry("POML_OUTPUT", out_path)) < 0 ||
-        pr_strv_add(env, env_entry("POML_RUN_ID", j->run->run_id)) < 0 ||
-        pr_strv_add(env, env_entry("POML_STEP_ID", s->id)) < 0)
+    if (pr_strv_add(env, pr_env_entry("POML_OUTPUT", out_path)) < 0 ||
+        pr_strv_add(env, pr_env_entry("POML_RUN_ID", j->run->run_id)) < 0 ||
+        pr_strv_add(env, pr_env_entry("POML_STEP_ID", s->id)) < 0)
         goto oom;
     return 0;
 oom:

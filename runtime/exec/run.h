@@ -79,6 +79,8 @@ struct pr_job {
                                    attempt, seconds; < 0: none; honoured
                                    up to PR_RETRY_AFTER_MAX */
     void *priv;                 /* the executor's state */
+    cJSON *handed;              /* what another step made for this one
+                                   (pr_job_hand), or NULL */
     struct pr_job *inst;        /* for_each: the instances */
     uint32_t ninst, inst_done, inst_next;
 };
@@ -141,6 +143,7 @@ struct pr_run {
     uint64_t sla_timer;         /* sla.max_duration */
     uint64_t streamed;          /* bytes of LLM text received */
     bool sla_exceeded;
+    struct pr_child *hook;      /* an on_failure command running */
 };
 
 /* ==== the scheduler API: for pomlrun ==== */
@@ -176,6 +179,10 @@ const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap);
 
 /* Sets output NAME of J (takes V). */
 void pr_job_output(struct pr_job *j, const char *name, cJSON *v);
+/* Hands V (taken over) to TO, a step that has not started: a best_of
+ * step's judge reply for its judge step, which then makes no call of its
+ * own.  Replaces what was handed before. */
+void pr_job_hand(struct pr_job *to, cJSON *v);
 
 /* Evaluates an interpolation (plan INTERPS index) for J: a pure one
  * (a single ${...}) keeps its value's type, others give a string.

@@ -13,6 +13,7 @@
  *   - a false condition skips the step.
  * Everything runs from the one event loop; nothing here blocks.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -936,6 +937,8 @@ int pr_run_exec(struct pr_run *r)
         if (r->jobs[i].status == PR_ST_FAILED &&
             !(r->steps[i].flags & PR_SF_CONTINUE))
             r->failed_hard = true;
+    if ((r->failed_hard || r->sla_exceeded) && !r->signal)
+        pr_run_on_failure(r);
     r->finished_at = pr_wall_now();
     if (r->opt.progress)
         pr_report_progress(r, true);
@@ -951,11 +954,33 @@ static void free_job(struct pr_job *j)
         free(j->reason);
     cJSON_Delete(j->outputs);
     cJSON_Delete(j->history);
+    cJSON_Delete(j->handed);
     for (uint32_t k = 0; k < j->ninst; k++)
         free_job(&j->inst[k]);
     free(j->inst);
     if (j->instance < 0)
         cJSON_Delete(j->item);
+}
+
+/* Removes the run's temporary directory DIR and whatever a step, an
+ * aggregation or a sub-workflow left in it (files only: nothing here
+ * makes a directory inside it), on every way a run ends. */
+static void remove_tmpdir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[4400];
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                unlink(path);
+            }
+        closedir(d);
+    }
+    if (rmdir(dir) < 0 && errno != ENOENT)
+        fprintf(stderr, "pomlrun: warning: cannot remove '%s': %s\n", dir,
+                strerror(errno));
 }
 
 void pr_run_free(struct pr_run *r)
@@ -967,7 +992,7 @@ void pr_run_free(struct pr_run *r)
         free_job(&r->jobs[i]);
     }
     if (r->tmpdir) {
-        rmdir(r->tmpdir);
+        remove_tmpdir(r->tmpdir);
         free(r->tmpdir);
     }
     pr_loop_free(r->loop);

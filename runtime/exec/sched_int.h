@@ -5,6 +5,7 @@
  *   scope.c    what expressions see; evaluation for a job
  *   signals.c  signals cancel the run
  *   sla.c      a step's timeout, the workflow's sla.max_duration
+ *   on_failure.c  the commands error_handling.on_failure runs
  */
 #ifndef POML_SCHED_INT_H
 #define POML_SCHED_INT_H
@@ -32,5 +33,11 @@ void pr_signals_watch(struct pr_run *r);
 void pr_timeout_start(struct pr_job *j);
 /* Arms sla.max_duration (into r->sla_timer), when the workflow sets it. */
 void pr_sla_start(struct pr_run *r);
+
+/* error_handling.on_failure: runs the `run` actions of a run that
+ * failed, one after the other, each bounded by PR_ON_FAILURE_TIMEOUT
+ * seconds (then SIGTERM, and SIGKILL after the kill grace). */
+#define PR_ON_FAILURE_TIMEOUT 300
+void pr_run_on_failure(struct pr_run *r);
 
 #endif

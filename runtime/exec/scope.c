@@ -170,6 +170,12 @@ void pr_job_output(struct pr_job *j, const char *name, cJSON *v)
     cJSON_AddItemToObject(j->outputs, name, v);
 }
 
+void pr_job_hand(struct pr_job *to, cJSON *v)
+{
+    cJSON_Delete(to->handed);
+    to->handed = v;
+}
+
 const cJSON *pr_job_main_output(const struct pr_job *j)
 {
     static const char *const names[] = {"result", "json", "text", "stdout",

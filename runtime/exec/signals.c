@@ -6,12 +6,19 @@
  */
 #include <signal.h>
 
+#include "child.h"
 #include "run.h"
 #include "sched_int.h"
 
 static void on_signal(void *ud, int signo)
 {
     struct pr_run *r = ud;
+    if (r->hook) {
+        /* an on_failure command: stopped, at once when asked twice */
+        pr_spawn_signal(r->hook, r->signal ? SIGKILL : SIGTERM);
+        r->signal = signo == SIGUSR1 ? SIGTERM : signo;
+        return;
+    }
     if (signo == SIGUSR1) {
         /* stop at once: what a parent run sends its sub-workflow when
            asked twice (two SIGTERMs could arrive as one) */

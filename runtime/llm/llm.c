@@ -83,6 +83,7 @@ struct pr_llm {
 struct step_spend {
     double cost;
     uint64_t tokens, calls;
+    bool routed;                /* the capability note was given */
 };
 
 struct call {
@@ -98,6 +99,8 @@ struct call {
     double est_tokens;          /* what the rate limiter charges */
     bool charged;
     uint32_t model;
+    const struct pr_step *step; /* whose request: the job's step, or the
+                                   judge a best_of step asks */
     bool anthropic, stream, json_mode;
     struct provider_slot *slot;
     struct pr_buf raw;          /* every byte of the reply */
@@ -353,19 +356,70 @@ static void breaker_result(const struct pr_run *r, struct model_state *m,
  * starts at link N (a retry after a failure moves down the chain, the
  * last link keeps the remaining attempts), and a link whose breaker is
  * open is passed over. */
+static uint32_t chain_model(const struct pr_run *r, const struct pr_step *s,
+                            uint32_t at)
+{
+    return at == 0 ? s->model : pr_plan_list_at(r->plan, s->fallback, at - 1);
+}
+
+/* Model M can be called: its API key is set (or it needs none) and it
+ * has an endpoint. */
+static bool configured(const struct pr_run *r, uint32_t m)
+{
+    struct pr_model v;
+    if (m >= r->plan->nmodels)
+        return false;
+    pr_plan_model(r->plan, m, &v);
+    return (!v.api_key_env[0] || env_or_null(v.api_key_env)) &&
+           (v.base_url[0] || env_or_null(v.base_url_env));
+}
+
+/* The link a step's chain starts at: 0, but for a step whose model comes
+ * from a capability, the first link that is configured (none: 0).  The
+ * first attempt says which it took when it passed one over. */
+static uint32_t chain_start(struct pr_job *j, uint32_t links)
+{
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    if (!s->capability)
+        return 0;
+    for (uint32_t at = 0; at < links; at++) {
+        if (!configured(r, chain_model(r, s, at)))
+            continue;
+        struct step_spend *sp = r->kind_state[j->step];
+        if (!sp)
+            sp = r->kind_state[j->step] = calloc(1, sizeof *sp);
+        if (at > 0 && sp && !sp->routed) {
+            struct pr_model first, took;
+            pr_plan_model(r->plan, s->model, &first);
+            pr_plan_model(r->plan, chain_model(r, s, at), &took);
+            bool nokey = first.api_key_env[0] && !env_or_null(first.api_key_env);
+            pr_report_note(r, j,
+                           "capability '%s': using model '%s', the first "
+                           "of its models that is configured ('%s' is "
+                           "not: %s%s)", s->capability, took.name,
+                           first.name,
+                           nokey ? first.api_key_env : "no endpoint; set ",
+                           nokey ? " is not set" : first.base_url_env);
+            sp->routed = true;
+        }
+        return at;
+    }
+    return 0;
+}
+
 static uint32_t pick_model(struct pr_job *j)
 {
     struct pr_run *r = j->run;
     const struct pr_step *s = pr_job_step(j);
     struct pr_llm *L = state(r);
     uint32_t links = 1 + s->fallback.n;
-    uint32_t first = j->attempts > 0 ? j->attempts - 1 : 0;
+    uint32_t first = chain_start(j, links) +
+                     (j->attempts > 0 ? j->attempts - 1 : 0);
     if (first >= links)
         first = links - 1;
     for (uint32_t k = 0; k < links; k++) {
-        uint32_t at = (first + k) % links;
-        uint32_t m = at == 0 ? s->model
-                             : pr_plan_list_at(r->plan, s->fallback, at - 1);
+        uint32_t m = chain_model(r, s, (first + k) % links);
         if (m < r->plan->nmodels && breaker_allows(r, &L->models[m]))
             return m;
     }
@@ -493,7 +547,7 @@ static bool conforms(const cJSON *v, const cJSON *schema, const char *path,
  * outputs an object of exactly those members; NULL for none. */
 static cJSON *schema_of(struct call *c)
 {
-    const struct pr_step *s = pr_job_step(c->j);
+    const struct pr_step *s = c->step;
     if (s->output_schema)
         return cJSON_Parse(s->output_schema);
     if (!pr_llm_task_step(s) || !s->outputs.n)
@@ -553,7 +607,7 @@ static char *build_body(struct call *c, const struct pr_model *m,
                         const char *prompt, const char *system,
                         const cJSON *turns)
 {
-    const struct pr_step *s = pr_job_step(c->j);
+    const struct pr_step *s = c->step;
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "model", m->wire_id);
     uint64_t max_tokens = s->max_tokens ? s->max_tokens
@@ -1007,7 +1061,7 @@ static void put(cJSON *o, const char *name, cJSON *v)
 static const char *outputs(struct call *c, const struct pr_model *m,
                            cJSON **out, double *cost, char *why, size_t cap)
 {
-    const struct pr_step *s = pr_job_step(c->j);
+    const struct pr_step *s = c->step;
     const struct pr_plan *p = c->j->run->plan;
     pr_buf_append_u8(&c->text, 0);
     const char *text = c->text.data ? (const char *)c->text.data : "";
@@ -1467,6 +1521,7 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
         return NULL;
     }
     c->j = j;
+    c->step = a->as_step ? a->as_step : pr_job_step(j);
     c->done = done;
     c->ud = ud;
     const char *over = pr_llm_over_budget(j);

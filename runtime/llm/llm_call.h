@@ -40,6 +40,9 @@ struct pr_llm_ask {
      * "user" | "assistant", "text": T, "media"?: [URL...]}...] */
     const cJSON *turns;
     bool json_mode;             /* ask for JSON, check the step's schema */
+    const struct pr_step *as_step;      /* the step whose request this is
+                                           (its settings, schema and
+                                           outputs); NULL: the job's */
 };
 
 /* A step that states a task rather than a prompt: inputs, and neither a

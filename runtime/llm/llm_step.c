@@ -7,10 +7,14 @@
  *              outputs are the last answer's, plus `drafts`
  *   best_of N  N calls at once; the best answer is chosen by the `judge`
  *              step's model (asked for the number of the best candidate,
- *              with the judge step's prompt as its criteria) or, without a
+ *              with the judge step's prompt as its criteria, its settings
+ *              and, when it has one, its output schema) or, without a
  *              judge, by vote (the most frequent answer; ties: the first);
- *              outputs are the chosen answer's, plus `candidates`
- * Usage and cost count every call a strategy made.
+ *              outputs are the chosen answer's, plus `candidates`.  The
+ *              judge step makes no call of its own: its outputs are the
+ *              judge call's, handed over (pr_job_hand), plus `chosen`.
+ * Usage and cost count every call a strategy made, but the judge call:
+ * it is counted on the judge step.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -265,23 +269,72 @@ static void best_of_done(struct llm_job *lj)
     choose(lj, vote(lj->cands));
 }
 
+/* The candidate number a judge replied, 1-based: the first whole
+ * number member of its JSON object reply, else the first number of its
+ * text; 0 when there is none. */
+static long judge_number(const cJSON *outputs)
+{
+    const cJSON *json = cJSON_GetObjectItem(outputs, "json"), *m;
+    if (cJSON_IsObject(json))
+        cJSON_ArrayForEach(m, json) {
+            if (cJSON_IsNumber(m) && m->valuedouble >= 0 &&
+                m->valuedouble < 1e9 &&
+                m->valuedouble == (double)(long)m->valuedouble)
+                return (long)m->valuedouble;
+        }
+    const char *t = text_of(outputs);
+    while (*t && !isdigit((unsigned char)*t))
+        t++;
+    return *t ? strtol(t, NULL, 10) : 0;
+}
+
 static void judged(struct llm_job *lj, struct pr_llm_reply *rep)
 {
-    int n = cJSON_GetArraySize(lj->cands), k = -1;
+    struct pr_run *r = lj->j->run;
+    struct pr_job *judge = &r->jobs[pr_job_step(lj->j)->judge];
+    long n = cJSON_GetArraySize(lj->cands), k = -1;
     if (rep->ok) {
-        const char *t = text_of(rep->outputs);
-        while (*t && !isdigit((unsigned char)*t))
-            t++;
-        k = *t ? atoi(t) - 1 : -1;
-        cJSON_Delete(rep->outputs);
+        k = judge_number(rep->outputs) - 1;
+        cJSON_AddNumberToObject(rep->outputs, "chosen",
+                                k >= 0 && k < n ? (double)k : -1);
+        pr_job_hand(judge, rep->outputs);
+    } else {
+        char why[700];
+        snprintf(why, sizeof why, "the judge call of best_of step '%s' "
+                 "failed: %s", pr_job_step(lj->j)->id,
+                 rep->why ? rep->why : "failed");
+        pr_job_hand(judge, cJSON_CreateString(why));
     }
     if (k < 0 || k >= n || !cJSON_IsObject(cJSON_GetArrayItem(lj->cands, k))) {
-        pr_report_note(lj->j->run, lj->j,
+        pr_report_note(r, lj->j,
                        "the judge gave no usable candidate number; choosing "
                        "by vote");
         k = vote(lj->cands);
     }
-    choose(lj, k);
+    choose(lj, (int)k);
+}
+
+/* A judge step: its outputs are those of the judge call its best_of step
+ * made; it makes no call of its own. */
+static void judge_start(struct pr_job *j)
+{
+    const struct pr_step *s = pr_job_step(j);
+    cJSON *h = j->handed;
+    j->handed = NULL;
+    if (cJSON_IsObject(h)) {
+        cJSON_Delete(j->outputs);
+        j->outputs = h;
+        pr_job_finish(j, true, NULL, false);
+        return;
+    }
+    char why[800];
+    if (cJSON_IsString(h))
+        snprintf(why, sizeof why, "%s", h->valuestring);
+    else
+        snprintf(why, sizeof why, "step '%s' is a best_of judge, and its "
+                 "best_of step made no judge call", s->id);
+    cJSON_Delete(h);
+    pr_job_finish(j, false, why, false);
 }
 
 /* ---- the callback ---- */
@@ -301,13 +354,14 @@ static void on_answer(void *ud, struct pr_llm_reply *rep)
     lj->slots[k].pending = false;
     lj->slots[k].call = NULL;
     lj->outstanding--;
-    count(lj, rep);
-    if (!rep->ok)
-        note_failure(lj, rep);
     if (lj->judging) {
+        /* counted on the judge step, whose outputs the reply becomes */
         judged(lj, rep);
         return;
     }
+    count(lj, rep);
+    if (!rep->ok)
+        note_failure(lj, rep);
     switch (lj->mode) {
     case SINGLE:
         if (rep->ok)
@@ -372,11 +426,15 @@ static void ask(struct llm_job *lj, unsigned slot, uint32_t model,
     su->slot = slot;
     lj->outstanding++;
     lj->slots[slot].pending = true;
+    const struct pr_step *judge =
+        lj->judging ? &lj->j->run->steps[pr_job_step(lj->j)->judge] : NULL;
     struct pr_llm_ask a = {
         .model = model, .prompt = prompt, .system = system,
         /* the first call of every strategy asks the conversation */
         .turns = lj->stage == 0 && !lj->judging ? lj->turns : NULL,
-        .json_mode = lj->json_mode && !lj->judging};
+        .json_mode = judge ? (judge->flags & PR_SF_JSON) || judge->output_schema
+                           : lj->json_mode,
+        .as_step = judge};
     lj->depth++;
     struct pr_llm_call *c = pr_llm_call(lj->j, &a, on_answer, su);
     lj->depth--;
@@ -544,6 +602,10 @@ static void llm_start(struct pr_job *j)
     }
     if (s->model == PR_PLAN_NONE && s->cascade.n == 0) {
         pr_job_finish(j, false, "the step names no model", false);
+        return;
+    }
+    if (s->flags & PR_SF_JUDGE) {
+        judge_start(j);
         return;
     }
     cJSON *pv = NULL, *sv = NULL;

@@ -199,6 +199,8 @@ if run_example multi-model "$examples/multi-model.poml" "$tmp" \
     expect multi-model 0 'steps("failed") == []' \
         'sent("parse-flags")' \
         'len(r["steps"]["generate"]["outputs"]["candidates"]) == 3' \
+        '"chosen" in r["steps"]["review"]["outputs"]' \
+        'isinstance(r["steps"]["review"]["outputs"]["json"]["reason"], str)' \
         'sent("Check that this code does the task")'
 fi
 

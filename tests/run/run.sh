@@ -39,6 +39,11 @@ fi
 
 . "$top_srcdir/tests/lib.sh"
 test_begin run
+# every run's temporary directory lives here, and must be gone when the
+# run ends, however it ends (see left_behind)
+TMPDIR=$tmp/tmpdir
+export TMPDIR
+mkdir "$TMPDIR"
 
 # a number of seconds no step reaches, unique to this driver, so that the
 # sleeps of a run can be told from every other process: sleep ${long}N
@@ -69,6 +74,16 @@ prun() {
     (cd "$_dir" && exec "$pomlrun" "$@") > "$_dir/res.json" 2> "$_dir/err"
     rc=$?
     sanitized "$_what" "$_dir/err"
+    left_behind "$_what"
+}
+
+# left_behind CHECK: no run left its temporary directory in $TMPDIR
+left_behind() {
+    _left=$(ls "$TMPDIR")
+    if [ -n "$_left" ]; then
+        fail "$1: left in TMPDIR: $(echo $_left | cut -c1-200)"
+        rm -rf "${TMPDIR:?}"/*
+    fi
 }
 
 # status CHECK N: the last run exited with N
@@ -405,6 +420,61 @@ check_continue() {
         steps.z.outputs.stdout '"handled"'
 }
 
+# error_handling.on_failure: run: once when the run fails, with the
+# failure in its environment; its output escaped on standard error, not
+# on standard output; bounded by the policy; never when the run succeeds
+check_hook() {
+    scratch hook
+    compile hook hook || return
+    prun hook "$d" --json "$tmp/hook.plan"
+    status "on_failure run" 1
+    expect "on_failure run" "$d/res.json" status '"failed"'
+    if [ "$(cat "$d/hook.out" 2>/dev/null)" != "bad|bad: exit status 4|failed|hook" ]
+    then
+        fail "on_failure run: the command saw '$(first "$d/hook.out")'"
+    elif ! grep -q '^pomlrun: on_failure: \\x1b\]0;forged$' "$d/err" ||
+        ! grep -q '^pomlrun: on_failure: said on stderr$' "$d/err" ||
+        ! grep -q 'on_failure command failed: exit status 3' "$d/err"; then
+        fail "on_failure run: its output and status are not on stderr," \
+            "escaped: $(grep on_failure "$d/err" | head -n 3)"
+    elif grep -q forged "$d/res.json"; then
+        fail "on_failure run: its output reached standard output"
+    else
+        pass
+    fi
+    rm -f "$d/hook.out"
+    prun "on_failure run, success" "$d" --json "$tmp/hook.plan" -p code=0
+    status "on_failure run, success" 0
+    if [ -e "$d/hook.out" ] || grep -q on_failure "$d/err"; then
+        fail "on_failure run: ran though the run succeeded"
+    else
+        pass
+    fi
+    # under a policy that does not list its commands: refused, with why
+    compile "on_failure policy" hook-policy || return
+    prun "on_failure policy" "$d" --json "$tmp/hook-policy.plan"
+    status "on_failure policy" 1
+    if [ -e "$d/touched" ]; then
+        fail "on_failure policy: the command ran under a policy refusing it"
+    elif ! grep -q "on_failure command not run: policy: 'touch'" "$d/err"
+    then
+        fail "on_failure policy: no refusal ($(first "$d/err"))"
+    else
+        pass
+    fi
+    # a ${...} of a POML value is refused at compile time
+    printf '%s\n' 'workflow_id: h' 'error_handling:' '  on_failure:' \
+        '    - run: echo ${steps.a.stdout}' 'steps:' '  - {id: a, run: "false"}' \
+        > "$d/interp.poml"
+    if "$pomlc" -o "$d/interp.plan" "$d/interp.poml" > "$d/cerr" 2>&1; then
+        fail "on_failure run: \${steps.a.stdout} compiled"
+    elif ! grep -q 'not interpolated in an on_failure command' "$d/cerr"; then
+        fail "on_failure run: unclear error: $(first "$d/cerr")"
+    else
+        pass
+    fi
+}
+
 # ---- 5. conditions; `after` ----
 
 check_condition() {
@@ -706,6 +776,12 @@ check_aggcmd() {
         steps.fails.outputs.exit_code 3 \
         steps.fails.outputs.stderr '"no good\n"'
     reason aggcmd "$d/res.json" fails "exit status 3"
+    # refused by the policy after its items were written: the run's
+    # temporary directory still goes (prun checks)
+    compile "aggcmd policy" aggcmd-policy || return
+    prun "aggcmd policy" "$d" --json "$tmp/aggcmd-policy.plan"
+    status "aggcmd policy" 1
+    reason "aggcmd policy" "$d/res.json" all "policy"
 }
 
 # phase feedback: two loops back, then on to the next phase
@@ -804,6 +880,7 @@ check_signal() {
             "($(first "$d/err"))"
     fi
     none_left "$what: processes" "sleep $t"
+    left_behind "$what"
     events_ok "events ($what)" "$d/ev" "$d/res.json"
 }
 
@@ -840,6 +917,7 @@ check_twice() {
     expect "$what" "$d/res.json" \
         status '"cancelled"' steps.stubborn.status '"cancelled"'
     none_left "$what: processes" "sleep $t"
+    left_behind "$what"
 }
 
 # ---- more: a failing for_each instance, leftovers, env ----
@@ -1425,6 +1503,7 @@ check_max_parallel
 check_deps
 check_failure
 check_continue
+check_hook
 check_condition
 check_refs
 check_badcond
@@ -1454,5 +1533,6 @@ check_stdlib_template
 check_params
 check_quiet
 check_examples
+left_behind "the runs of every check"
 
 test_end
