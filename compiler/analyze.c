@@ -119,10 +119,11 @@ static void visit_path(void *ud, struct pc_expr *p)
     struct pc_build *b = w->b;
     struct pc_ctx *c = b->ctx;
     const char *root = p->seg[0];
-    if (!strcmp(root, "params")) {
+    int which = pr_root_lookup(root);
+    if (which == PR_ROOT_PARAMS) {
         if (p->nseg < 2) {
             pc_report(c, PC_D_UNDEFINED_PARAM, p->loc,
-                      "'params' needs a parameter name: params.NAME");
+                      "'%s' needs a parameter name: %s.NAME", root, root);
             return;
         }
         struct pc_param *pa = pc_find_param(b->wf, p->seg[1]);
@@ -146,10 +147,10 @@ static void visit_path(void *ud, struct pc_expr *p)
         }
         return;
     }
-    if (!strcmp(root, "steps")) {
+    if (which == PR_ROOT_STEPS) {
         if (p->nseg < 2) {
             pc_report(c, PC_D_UNDEFINED_STEP, p->loc,
-                      "'steps' needs a step id: steps.ID.OUTPUT");
+                      "'%s' needs a step id: %s.ID.OUTPUT", root, root);
             return;
         }
         long t = pc_step_index(b, p->seg[1]);
@@ -164,8 +165,8 @@ static void visit_path(void *ud, struct pc_expr *p)
         pc_expr_resolve(p, PC_REF_STEP, (uint32_t)t, 2);
         return;
     }
-    if (!strcmp(root, "item") || !strcmp(root, "index")) {
-        pc_expr_resolve(p, strcmp(root, "item") ? PC_REF_INDEX : PC_REF_ITEM,
+    if (which == PR_ROOT_ITEM || which == PR_ROOT_INDEX) {
+        pc_expr_resolve(p, which == PR_ROOT_ITEM ? PC_REF_ITEM : PC_REF_INDEX,
                         0, 1);
         if (!w->item_is_candidate &&
             (!w->step || !w->step->for_each || w->in_for_each))
@@ -177,7 +178,8 @@ static void visit_path(void *ud, struct pc_expr *p)
     long t = pc_step_index(b, root);
     if (t >= 0) {
         pc_report(c, PC_D_BARE_REFERENCE, p->segloc[0],
-                  "'%s' names a step; write steps.%s", root, root);
+                  "'%s' names a step; write %s.%s", root,
+                  pr_root_name(PR_ROOT_STEPS), root);
         step_path(w, p, (uint32_t)t, 1);
         pc_expr_resolve(p, PC_REF_STEP, (uint32_t)t, 1);
         return;
@@ -187,7 +189,8 @@ static void visit_path(void *ud, struct pc_expr *p)
     struct pc_param *pa = pc_find_param(b->wf, root);
     if (pa && !pa->implicit) {
         pc_report(c, PC_D_BARE_REFERENCE, p->segloc[0],
-                  "'%s' names a parameter; write params.%s", root, root);
+                  "'%s' names a parameter; write %s.%s", root,
+                  pr_root_name(PR_ROOT_PARAMS), root);
         pa->used = true;
         return;
     }
@@ -1042,6 +1045,24 @@ static void fmt_secs(char *buf, size_t n, double s)
         snprintf(buf, n, "%lds", whole);
 }
 
+/* Every default a plan field has, filled in here once (pc_attempts gives
+ * the attempts): a step's timeout is its own, else the workflow's
+ * sla.step_timeout; a circuit breaker and a phase's feedback loops take
+ * the PC_DEFAULT_ values when not set. */
+static void fill_defaults(struct pc_workflow *wf)
+{
+    for (size_t i = 0; i < wf->nsteps; i++)
+        if (!(wf->steps[i].timeout > 0))
+            wf->steps[i].timeout = wf->sla_step_timeout;
+    if (!wf->breaker_threshold)
+        wf->breaker_threshold = PC_DEFAULT_BREAKER_THRESHOLD;
+    if (!(wf->breaker_reset > 0))
+        wf->breaker_reset = PC_DEFAULT_BREAKER_RESET;
+    for (size_t i = 0; i < wf->nphases; i++)
+        if (!wf->phases[i].max_loops)
+            wf->phases[i].max_loops = PC_DEFAULT_MAX_LOOPS;
+}
+
 int pc_analyze(struct pc_build *b)
 {
     struct pc_workflow *wf = b->wf;
@@ -1053,6 +1074,7 @@ int pc_analyze(struct pc_build *b)
     for (size_t i = 0; i < nsource; i++)
         check_step(b, &wf->steps[i]);
     check_policy(b);
+    fill_defaults(wf);
     /* after an error, a parameter may look unused only because the
        expression that used it did not parse */
     for (size_t i = 0; c->nerrors == b->errors_at_start && i < wf->nparams;

@@ -165,6 +165,7 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
     strlist(p, out, "outputs", s.outputs);
     code(p, out, "condition", s.condition);
     code(p, out, "for_each", s.for_each);
+    code(p, out, "score", s.score);
     interp(p, out, "run", s.run);
     interp(p, out, "prompt", s.prompt);
     interp(p, out, "system", s.system);

@@ -8,10 +8,13 @@
  * kind and name, their templates encoded (handlebars.c) with partials by
  * record index.  The plans of the sub-workflows are written the same way
  * and embedded whole, each written once however many plans embed it.
+ * Every field is written by name (PR_PUT and its kin, plan.h): the layout
+ * is the one the loader reads, and a record missing a field is refused.
  */
 #include "emit.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +41,8 @@ struct emitter {
     size_t nmodels;
     struct plan_cache *cache;
     bool failed;
+    char *why;                  /* the reason of a failure */
+    size_t whycap;
 };
 
 static uint32_t str(struct emitter *e, const char *s)
@@ -63,25 +68,24 @@ static uint32_t step_at(void *ud, uint32_t step)
     return step < e->wf->nsteps ? e->wf->steps[step].topo : UINT32_MAX;
 }
 
-/* Writes CODE (offset, length) for an expression at P. */
-static void put_code(struct emitter *e, uint8_t *p, const struct pc_expr *x)
+/* The CODE span of an expression's bytecode; (0, 0) when absent. */
+static struct pr_span code_span(struct emitter *e, const struct pc_expr *x)
 {
-    pr_put_u32(p, 0);
-    pr_put_u32(p + 4, 0);
+    struct pr_span sp = {0, 0};
     if (!x)
-        return;
+        return sp;
     struct pr_buf code;
     pr_buf_init(&code);
     struct pc_expr_sink sink = {intern, step_at, e};
     if (pc_expr_emit(x, &code, &sink) < 0) {
         e->failed = true;
         pr_buf_free(&code);
-        return;
+        return sp;
     }
-    uint32_t off = pr_pb_code(e->b, code.data, code.len);
-    pr_put_u32(p, off);
-    pr_put_u32(p + 4, (uint32_t)code.len);
+    sp.off = pr_pb_code(e->b, code.data, code.len);
+    sp.len = (uint32_t)code.len;
     pr_buf_free(&code);
+    return sp;
 }
 
 static uint32_t emit_interp(struct emitter *e, const struct pc_interp *in)
@@ -91,28 +95,29 @@ static uint32_t emit_interp(struct emitter *e, const struct pc_interp *in)
     uint32_t first = 0, idx;
     for (size_t i = 0; i < in->nparts; i++) {
         uint32_t k;
-        uint8_t *p = pr_pb_record(e->b, PR_SEC_PARTS, PR_PART_SIZE, &k);
+        pr_pb_record(e->b, PR_SEC_PARTS, PR_PART_SIZE, &k);
         if (i == 0)
             first = k;
         const struct pc_interp_part *pt = &in->parts[i];
+        struct pr_rec w;
+        PR_REC_INIT(&w, PART);
+        PR_PUT(&w, PART, kind, pt->expr ? 1 : 0);
         if (pt->expr) {
-            p[0] = 1;
-            /* record pointers move when sections grow: fill by index */
-            uint8_t tmp[8];
-            put_code(e, tmp, pt->expr);
-            p = pr_pb_at(e->b, PR_SEC_PARTS, PR_PART_SIZE, k);
-            memcpy(p + 8, tmp, 8);
+            PR_PUT(&w, PART, text, 0);
+            PR_PUT_SPAN(&w, PART, code, code_span(e, pt->expr));
         } else {
-            uint32_t s = pr_pb_str(e->b, pt->text, pt->len);
-            p = pr_pb_at(e->b, PR_SEC_PARTS, PR_PART_SIZE, k);
-            p[0] = 0;
-            pr_put_u32(p + 4, s);
+            struct pr_span none = {0, 0};
+            PR_PUT(&w, PART, text, pr_pb_str(e->b, pt->text, pt->len));
+            PR_PUT_SPAN(&w, PART, code, none);
         }
+        pr_pb_put(e->b, &w, k);
     }
-    uint8_t *r = pr_pb_record(e->b, PR_SEC_INTERPS, PR_INTERP_SIZE, &idx);
-    pr_put_u32(r, in->nparts ? first : 0);
-    pr_put_u32(r + 4, (uint32_t)in->nparts);
-    r[8] = in->pure;
+    struct pr_rec w;
+    PR_REC_INIT(&w, INTERP);
+    PR_PUT(&w, INTERP, first, in->nparts ? first : 0);
+    PR_PUT(&w, INTERP, n, in->nparts);
+    PR_PUT(&w, INTERP, pure, in->pure);
+    idx = pr_pb_add(e->b, &w);
     return idx;
 }
 
@@ -120,48 +125,38 @@ static uint32_t emit_interp(struct emitter *e, const struct pc_interp *in)
  * their descendants. */
 static void fill_tval(struct emitter *e, uint32_t at, const struct pc_tval *t)
 {
-    uint8_t hdr[PR_TVAL_SIZE] = {0};
-    hdr[0] = (uint8_t)t->kind;
-    switch (t->kind) {
-    case PC_TV_BOOL:
-        hdr[1] = t->b;
-        break;
-    case PC_TV_NUM:
-        pr_put_f64(hdr + 8, t->num);
-        break;
-    case PC_TV_STR:
-        pr_put_u32(hdr + 16, emit_interp(e, t->str));
-        break;
-    case PC_TV_LIST:
-    case PC_TV_MAP: {
-        uint32_t first = 0;
-        for (size_t i = 0; i < t->len; i++) {
-            uint32_t k;
-            pr_pb_record(e->b, PR_SEC_TVALS, PR_TVAL_SIZE, &k);
-            if (i == 0)
-                first = k;
-        }
-        pr_put_u32(hdr + 20, t->len ? first : 0);
-        pr_put_u32(hdr + 24, (uint32_t)t->len);
-        if (t->kind == PC_TV_MAP) {
-            uint32_t *keys = malloc((t->len + 1) * sizeof *keys);
-            if (!keys) {
-                e->failed = true;
-                break;
-            }
-            for (size_t i = 0; i < t->len; i++)
-                keys[i] = str(e, t->keys[i]);
-            pr_put_u32(hdr + 28, pr_pb_list(e->b, keys, t->len));
-            free(keys);
+    struct pr_rec w;
+    uint32_t first = 0, keys = 0;
+    bool kids = t->kind == PC_TV_LIST || t->kind == PC_TV_MAP;
+    PR_REC_INIT(&w, TVAL);
+    PR_PUT(&w, TVAL, kind, t->kind);
+    PR_PUT(&w, TVAL, b, t->kind == PC_TV_BOOL && t->b);
+    PR_PUT_F64(&w, TVAL, num, t->kind == PC_TV_NUM ? t->num : 0);
+    PR_PUT(&w, TVAL, interp,
+           t->kind == PC_TV_STR ? emit_interp(e, t->str) : 0);
+    for (size_t i = 0; kids && i < t->len; i++) {
+        uint32_t k;
+        pr_pb_record(e->b, PR_SEC_TVALS, PR_TVAL_SIZE, &k);
+        if (i == 0)
+            first = k;
+    }
+    if (t->kind == PC_TV_MAP) {
+        uint32_t *v = malloc((t->len + 1) * sizeof *v);
+        if (!v) {
+            e->failed = true;
+            return;
         }
         for (size_t i = 0; i < t->len; i++)
-            fill_tval(e, first + (uint32_t)i, t->items[i]);
-        break;
+            v[i] = str(e, t->keys[i]);
+        keys = pr_pb_list(e->b, v, t->len);
+        free(v);
     }
-    default:
-        break;
-    }
-    memcpy(pr_pb_at(e->b, PR_SEC_TVALS, PR_TVAL_SIZE, at), hdr, sizeof hdr);
+    PR_PUT(&w, TVAL, first, first);
+    PR_PUT(&w, TVAL, n, kids ? t->len : 0);
+    PR_PUT(&w, TVAL, keys, keys);
+    for (size_t i = 0; kids && i < t->len; i++)
+        fill_tval(e, first + (uint32_t)i, t->items[i]);
+    pr_pb_put(e->b, &w, at);
 }
 
 static uint32_t emit_tval(struct emitter *e, const struct pc_tval *t)
@@ -200,46 +195,48 @@ static uint32_t model_index(struct emitter *e, const struct pc_model *m)
     return PR_PLAN_NONE;
 }
 
-static void put_list(struct emitter *e, uint8_t *p, const uint32_t *v,
-                     size_t n)
+/* The LISTS span of N entries; (0, 0) when empty. */
+static struct pr_span list_span(struct emitter *e, const uint32_t *v,
+                                size_t n)
 {
-    pr_put_u32(p, n ? pr_pb_list(e->b, v, n) : 0);
-    pr_put_u32(p + 4, (uint32_t)n);
+    struct pr_span sp = {n ? pr_pb_list(e->b, v, n) : 0, (uint32_t)n};
+    if (n > UINT32_MAX)
+        e->failed = true;
+    return sp;
 }
 
-/* A list of strings at P (offset, count). */
-static void put_strs(struct emitter *e, size_t rec_sec, size_t rec_size,
-                     uint32_t rec, size_t field, const char *const *v,
-                     size_t n)
+/* A list of strings. */
+static struct pr_span strs_span(struct emitter *e, const char *const *v,
+                                size_t n)
 {
+    struct pr_span sp = {0, 0};
     uint32_t *refs = malloc((n + 1) * sizeof *refs);
     if (!refs) {
         e->failed = true;
-        return;
+        return sp;
     }
     for (size_t i = 0; i < n; i++)
         refs[i] = str(e, v[i]);
-    uint8_t tmp[8];
-    put_list(e, tmp, refs, n);
+    sp = list_span(e, refs, n);
     free(refs);
-    memcpy(pr_pb_at(e->b, (enum pr_section)rec_sec, rec_size, rec) + field,
-           tmp, 8);
+    return sp;
 }
 
-static void put_models(struct emitter *e, uint32_t rec, size_t field,
-                       struct pc_model *const *v, size_t n)
+/* A list of models, by index. */
+static struct pr_span models_span(struct emitter *e,
+                                  struct pc_model *const *v, size_t n)
 {
+    struct pr_span sp = {0, 0};
     uint32_t *idx = malloc((n + 1) * sizeof *idx);
     if (!idx) {
         e->failed = true;
-        return;
+        return sp;
     }
     for (size_t i = 0; i < n; i++)
         idx[i] = model_index(e, v[i]);
-    uint8_t tmp[8];
-    put_list(e, tmp, idx, n);
+    sp = list_span(e, idx, n);
     free(idx);
-    memcpy(pr_pb_at(e->b, PR_SEC_STEPS, PR_STEP_SIZE, rec) + field, tmp, 8);
+    return sp;
 }
 
 static const char *base_name(const char *path)
@@ -252,32 +249,34 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
                       uint32_t rec)
 {
     struct pc_workflow *wf = e->wf;
-    uint8_t r[PR_STEP_SIZE] = {0};
-    pr_put_u32(r + 0, str(e, s->id));
-    pr_put_u32(r + 4, str(e, s->name));
-    pr_put_u32(r + 8, str(e, s->description));
-    r[12] = (uint8_t)s->kind;
-    r[13] = (uint8_t)((s->parallel ? PR_SF_PARALLEL : 0) |
-                      (s->continue_on_failure ? PR_SF_CONTINUE : 0) |
-                      (s->cache ? PR_SF_CACHE : 0) |
-                      (s->json_output ? PR_SF_JSON : 0) |
-                      (s->synthetic ? PR_SF_SYNTHETIC : 0) |
-                      (s->on_critical_path ? PR_SF_CRITICAL : 0) |
-                      (s->judge_of ? PR_SF_JUDGE : 0));
-    r[14] = (uint8_t)s->retry.backoff;
-    pr_put_u32(r + 16, s->stage);
-    pr_put_u32(r + 20, s->cp_steps);
-    pr_put_u32(r + 24, pc_attempts(s));
-    pr_put_u32(r + 28, s->best_of);
-    pr_put_f64(r + 32, s->cp_seconds);
-    pr_put_f64(r + 40, s->timeout);
-    pr_put_f64(r + 48, s->retry.initial_delay);
-    pr_put_f64(r + 56, s->retry.max_delay);
-    pr_put_f64(r + 64, s->temperature);
-    pr_put_u64(r + 72, s->max_tokens);
-    pr_put_f64(r + 80, s->budget.max_cost_usd);
-    pr_put_u64(r + 88, s->budget.max_tokens);
-    pr_put_u64(r + 96, s->budget.max_llm_calls);
+    struct pr_rec w;
+    PR_REC_INIT(&w, STEP);
+    PR_PUT(&w, STEP, id, str(e, s->id));
+    PR_PUT(&w, STEP, name, str(e, s->name));
+    PR_PUT(&w, STEP, description, str(e, s->description));
+    PR_PUT(&w, STEP, kind, s->kind);
+    PR_PUT(&w, STEP, flags,
+           (s->parallel ? PR_SF_PARALLEL : 0) |
+               (s->continue_on_failure ? PR_SF_CONTINUE : 0) |
+               (s->cache ? PR_SF_CACHE : 0) |
+               (s->json_output ? PR_SF_JSON : 0) |
+               (s->synthetic ? PR_SF_SYNTHETIC : 0) |
+               (s->on_critical_path ? PR_SF_CRITICAL : 0) |
+               (s->judge_of ? PR_SF_JUDGE : 0));
+    PR_PUT(&w, STEP, backoff, s->retry.backoff);
+    PR_PUT(&w, STEP, stage, s->stage);
+    PR_PUT(&w, STEP, cp_steps, s->cp_steps);
+    PR_PUT(&w, STEP, max_attempts, pc_attempts(s));
+    PR_PUT(&w, STEP, best_of, s->best_of);
+    PR_PUT_F64(&w, STEP, cp_seconds, s->cp_seconds);
+    PR_PUT_F64(&w, STEP, timeout, s->timeout);
+    PR_PUT_F64(&w, STEP, initial_delay, s->retry.initial_delay);
+    PR_PUT_F64(&w, STEP, max_delay, s->retry.max_delay);
+    PR_PUT_F64(&w, STEP, temperature, s->temperature);
+    PR_PUT(&w, STEP, max_tokens, s->max_tokens);
+    PR_PUT_F64(&w, STEP, budget_cost, s->budget.max_cost_usd);
+    PR_PUT(&w, STEP, budget_tokens, s->budget.max_tokens);
+    PR_PUT(&w, STEP, budget_calls, s->budget.max_llm_calls);
     /* deps: plan indices in the order written (implied ones after),
        order-only flagged; aggregators read their inputs in this order */
     uint32_t *deps = malloc((s->ndeps + 1) * sizeof *deps);
@@ -288,58 +287,57 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
     for (size_t i = 0; i < s->ndeps; i++)
         deps[i] = wf->steps[s->deps[i].step].topo |
                   (s->deps[i].order_only ? PR_EDGE_AFTER : 0);
-    put_list(e, r + 104, deps, s->ndeps);
+    PR_PUT_SPAN(&w, STEP, deps, list_span(e, deps, s->ndeps));
     free(deps);
-    put_code(e, r + 120, s->condition);
-    put_code(e, r + 128, s->for_each);
-    /* run: a shell step's command, or a best_of step's score as a
-       one-part interpolation */
-    struct pc_interp_part score_part = {NULL, 0, s->score};
-    struct pc_interp score = {&score_part, 1, true};
-    pr_put_u32(r + 136, emit_interp(e, s->score ? &score : s->run));
-    pr_put_u32(r + 140, emit_interp(e, s->prompt));
-    pr_put_u32(r + 144, emit_interp(e, s->system));
-    pr_put_u32(r + 148, optstr(e, s->prompt_file));
-    pr_put_u32(r + 152, model_index(e, s->model));
-    long judge = PR_PLAN_NONE;
+    PR_LATER(&w, STEP, dependents); /* emit_dependents */
+    PR_PUT_SPAN(&w, STEP, condition, code_span(e, s->condition));
+    PR_PUT_SPAN(&w, STEP, for_each, code_span(e, s->for_each));
+    PR_PUT_SPAN(&w, STEP, score, code_span(e, s->score));
+    PR_PUT(&w, STEP, run, emit_interp(e, s->run));
+    PR_PUT(&w, STEP, prompt, emit_interp(e, s->prompt));
+    PR_PUT(&w, STEP, system, emit_interp(e, s->system));
+    PR_PUT(&w, STEP, prompt_file, optstr(e, s->prompt_file));
+    PR_PUT(&w, STEP, model, model_index(e, s->model));
+    uint32_t judge = PR_PLAN_NONE;
     for (size_t i = 0; s->judge && i < wf->nsteps; i++)
         if (!strcmp(wf->steps[i].id, s->judge))
             judge = wf->steps[i].topo;
-    pr_put_u32(r + 156, (uint32_t)judge);
-    pr_put_u32(r + 176, optstr(e, s->agent));
-    pr_put_u32(r + 180, optstr(e, s->capability));
-    pr_put_u32(r + 184, optstr(e, s->tool));
-    pr_put_u32(r + 188, optstr(e, s->kind == PC_STEP_AGGREGATE ? s->strategy
-                                                               : NULL));
-    pr_put_u32(r + 208, optstr(e, s->workflow));
-    pr_put_u32(r + 212, emit_tval(e, s->with));
-    pr_put_u32(r + 216, emit_tval(e, s->inputs));
-    pr_put_u32(r + 220, emit_tval(e, s->env));
-    pr_put_u32(r + 224, optstr(e, s->shell_dir));
-    pr_put_u32(r + 228, s->output_schema ? json_str(e, s->output_schema)
-                                         : optstr(e, s->output_schema_json));
+    PR_PUT(&w, STEP, judge, judge);
+    PR_PUT(&w, STEP, agent, optstr(e, s->agent));
+    PR_PUT(&w, STEP, capability, optstr(e, s->capability));
+    PR_PUT(&w, STEP, tool, optstr(e, s->tool));
+    PR_PUT(&w, STEP, strategy,
+           optstr(e, s->kind == PC_STEP_AGGREGATE ? s->strategy : NULL));
+    PR_PUT(&w, STEP, workflow, optstr(e, s->workflow));
+    PR_PUT(&w, STEP, with, emit_tval(e, s->with));
+    PR_PUT(&w, STEP, inputs, emit_tval(e, s->inputs));
+    PR_PUT(&w, STEP, env, emit_tval(e, s->env));
+    PR_PUT(&w, STEP, dir, optstr(e, s->shell_dir));
+    PR_PUT(&w, STEP, output_schema,
+           s->output_schema ? json_str(e, s->output_schema)
+                            : optstr(e, s->output_schema_json));
     uint32_t phase = PR_PLAN_NONE;
     for (size_t i = 0; s->phase && i < wf->nphases; i++)
         if (!strcmp(wf->phases[i].name, s->phase))
             phase = (uint32_t)i;
-    pr_put_u32(r + 232, phase);
-    pr_put_u32(r + 236, s->gate_of_phase >= 0 ? (uint32_t)s->gate_of_phase
-                                              : PR_PLAN_NONE);
-    pr_put_u32(r + 240, s->batch_size);
-    pr_put_u32(r + 244, s->parallelism);
+    PR_PUT(&w, STEP, phase, phase);
+    PR_PUT(&w, STEP, gate_of_phase,
+           s->gate_of_phase >= 0 ? (uint32_t)s->gate_of_phase
+                                 : PR_PLAN_NONE);
+    PR_PUT(&w, STEP, batch_size, s->batch_size);
+    PR_PUT(&w, STEP, parallelism, s->parallelism);
     struct pc_source *src = pc_ctx_source(e->ctx, s->loc.file);
-    if (src && !s->synthetic) {
-        unsigned line, col;
+    unsigned line = 0, col = 0;
+    if (src && !s->synthetic)
         pc_source_linecol(src, s->loc.off, &line, &col);
-        pr_put_u32(r + 248, line);
-        pr_put_u32(r + 252, col);
-    }
-    memcpy(pr_pb_at(e->b, PR_SEC_STEPS, PR_STEP_SIZE, rec), r, sizeof r);
-    put_models(e, rec, 160, s->fallback, s->nfallback);
-    put_models(e, rec, 168, s->cascade, s->ncascade);
-    put_strs(e, PR_SEC_STEPS, PR_STEP_SIZE, rec, 192, s->tools, s->ntools);
-    put_strs(e, PR_SEC_STEPS, PR_STEP_SIZE, rec, 200, s->outputs,
-             s->noutputs);
+    PR_PUT(&w, STEP, src_line, line);
+    PR_PUT(&w, STEP, src_col, col);
+    PR_PUT_SPAN(&w, STEP, fallback,
+                models_span(e, s->fallback, s->nfallback));
+    PR_PUT_SPAN(&w, STEP, cascade, models_span(e, s->cascade, s->ncascade));
+    PR_PUT_SPAN(&w, STEP, tools, strs_span(e, s->tools, s->ntools));
+    PR_PUT_SPAN(&w, STEP, outputs, strs_span(e, s->outputs, s->noutputs));
+    pr_pb_put(e->b, &w, rec);
 }
 
 static void emit_dependents(struct emitter *e)
@@ -372,12 +370,9 @@ static void emit_dependents(struct emitter *e)
                 (uint32_t)k | (s->deps[d].order_only ? PR_EDGE_AFTER : 0);
         }
     }
-    for (size_t k = 0; k < n && !e->failed; k++) {
-        uint8_t tmp[8];
-        put_list(e, tmp, lists[k], count[k]);
-        memcpy(pr_pb_at(e->b, PR_SEC_STEPS, PR_STEP_SIZE, (uint32_t)k) + 112,
-               tmp, 8);
-    }
+    for (size_t k = 0; k < n && !e->failed; k++)
+        PR_PUT_SPAN_AT(e->b, STEP, (uint32_t)k, dependents,
+                       list_span(e, lists[k], count[k]));
     for (size_t i = 0; i < n; i++)
         free(lists[i]);
     free(lists);
@@ -396,12 +391,13 @@ static void emit_tool(struct emitter *e, const char *name,
                       const char *server, const char *remote,
                       const char *const *argv, size_t argc)
 {
-    uint32_t idx;
-    uint8_t *r = pr_pb_record(e->b, PR_SEC_TOOLS, PR_TOOL_SIZE, &idx);
-    pr_put_u32(r, str(e, name));
-    pr_put_u32(r + 4, str(e, server));
-    pr_put_u32(r + 8, str(e, remote));
-    put_strs(e, PR_SEC_TOOLS, PR_TOOL_SIZE, idx, 16, argv, argc);
+    struct pr_rec w;
+    PR_REC_INIT(&w, TOOL);
+    PR_PUT(&w, TOOL, name, str(e, name));
+    PR_PUT(&w, TOOL, server, str(e, server));
+    PR_PUT(&w, TOOL, remote_name, str(e, remote));
+    PR_PUT_SPAN(&w, TOOL, argv, strs_span(e, argv, argc));
+    pr_pb_add(e->b, &w);
 }
 
 static void emit_tools(struct emitter *e)
@@ -441,8 +437,7 @@ static void emit_tools(struct emitter *e)
     free(seen);
 }
 
-static int emit_workflow(struct pc_ctx *ctx, struct pc_catalog *cat,
-                         struct pc_workflow *wf, struct plan_cache *cache,
+static int emit_workflow(struct emitter *parent, struct pc_workflow *wf,
                          uint8_t **out, size_t *size);
 
 /* PROMPTS: by kind (prompt files, then partials), then by name. */
@@ -468,22 +463,23 @@ static void emit_prompt(struct emitter *e, const struct pc_prompt *p)
     pr_buf_init(&code);
     if (pc_tpl_encode(p->tpl, prompt_index, NULL, &code) < 0)
         e->failed = true;
-    uint32_t off = code.len ? pr_pb_code(e->b, code.data, code.len) : 0;
-    uint8_t r[PR_PROMPT_SIZE] = {0};
-    pr_put_u32(r, str(e, p->name));
-    pr_put_u32(r + 4, str(e, p->title));
-    pr_put_u32(r + 8, off);
-    pr_put_u32(r + 12, (uint32_t)code.len);
-    r[16] = p->partial ? PR_PROMPT_PARTIAL : PR_PROMPT_FILE;
-    pr_put_u32(r + 20, str(e, p->description));
-    pr_put_u32(r + 24, model_index(e, p->model));
-    pr_put_u32(r + 28, optstr(e, p->config));
-    pr_put_u32(r + 32, optstr(e, p->input_schema));
-    pr_put_u32(r + 36, optstr(e, p->input_default));
-    pr_put_u32(r + 40, optstr(e, p->output_format));
-    pr_put_u32(r + 44, optstr(e, p->output_schema));
-    memcpy(pr_pb_record(e->b, PR_SEC_PROMPTS, PR_PROMPT_SIZE, NULL), r,
-           sizeof r);
+    struct pr_span tpl = {
+        code.len ? pr_pb_code(e->b, code.data, code.len) : 0,
+        (uint32_t)code.len};
+    struct pr_rec w;
+    PR_REC_INIT(&w, PROMPT);
+    PR_PUT(&w, PROMPT, name, str(e, p->name));
+    PR_PUT(&w, PROMPT, title, str(e, p->title));
+    PR_PUT_SPAN(&w, PROMPT, code, tpl);
+    PR_PUT(&w, PROMPT, kind, p->partial ? PR_PROMPT_PARTIAL : PR_PROMPT_FILE);
+    PR_PUT(&w, PROMPT, description, str(e, p->description));
+    PR_PUT(&w, PROMPT, model, model_index(e, p->model));
+    PR_PUT(&w, PROMPT, config, optstr(e, p->config));
+    PR_PUT(&w, PROMPT, input_schema, optstr(e, p->input_schema));
+    PR_PUT(&w, PROMPT, input_default, optstr(e, p->input_default));
+    PR_PUT(&w, PROMPT, output_format, optstr(e, p->output_format));
+    PR_PUT(&w, PROMPT, output_schema, optstr(e, p->output_schema));
+    pr_pb_add(e->b, &w);
     pr_buf_free(&code);
 }
 
@@ -516,7 +512,7 @@ static const struct written *plan_of(struct emitter *e,
         if (c->v[i].wf == wf)
             return &c->v[i];
     struct written w = {wf, NULL, 0};
-    if (emit_workflow(e->ctx, e->cat, wf, c, &w.data, &w.size) < 0)
+    if (emit_workflow(e, wf, &w.data, &w.size) < 0)
         return NULL;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 8;
@@ -543,95 +539,101 @@ static void emit_subplans(struct emitter *e)
 }
 
 int pc_emit_plan(struct pc_ctx *ctx, struct pc_catalog *cat,
-                 struct pc_workflow *wf, uint8_t **out, size_t *size)
+                 struct pc_workflow *wf, uint8_t **out, size_t *size,
+                 char *why, size_t whycap)
 {
     struct plan_cache cache = {NULL, 0, 0};
-    int rc = emit_workflow(ctx, cat, wf, &cache, out, size);
+    struct emitter top = {.ctx = ctx, .cat = cat, .cache = &cache,
+                          .why = why, .whycap = whycap};
+    if (why && whycap)
+        snprintf(why, whycap, "out of memory");
+    int rc = emit_workflow(&top, wf, out, size);
     for (size_t i = 0; i < cache.n; i++)
         free(cache.v[i].data);
     free(cache.v);
     return rc;
 }
 
-static int emit_workflow(struct pc_ctx *ctx, struct pc_catalog *cat,
-                         struct pc_workflow *wf, struct plan_cache *cache,
+/* The plan of WF; PARENT gives the context, the cache and where to say
+ * why it failed. */
+static int emit_workflow(struct emitter *parent, struct pc_workflow *wf,
                          uint8_t **out, size_t *size)
 {
-    struct emitter e = {ctx, cat, wf, pr_pb_new(), NULL, 0, cache, false};
+    struct emitter e = {parent->ctx, parent->cat, wf, pr_pb_new(), NULL,
+                        0, parent->cache, false, parent->why,
+                        parent->whycap};
     if (!e.b)
         return -1;
     e.models = wf->models;
     e.nmodels = wf->nmodels;
 
     /* workflow */
-    uint8_t w[PR_WORKFLOW_SIZE] = {0};
-    pr_put_u32(w + 0, str(&e, wf->id));
-    pr_put_u32(w + 4, str(&e, wf->version));
-    pr_put_u32(w + 8, str(&e, wf->description));
-    pr_put_u32(w + 12, str(&e, base_name(wf->path)));
-    pr_put_u32(w + 16, wf->nstages);
-    pr_put_u32(w + 20, wf->widest_stage);
-    pr_put_u32(w + 24, wf->cp_steps);
-    pr_put_u32(w + 28, wf->max_parallel);
-    pr_put_f64(w + 32, wf->cp_seconds);
-    pr_put_f64(w + 40, wf->sla_max_duration);
-    pr_put_f64(w + 48, wf->sla_step_timeout);
-    pr_put_f64(w + 56, wf->budget.max_cost_usd);
-    pr_put_u64(w + 64, wf->budget.max_tokens);
-    pr_put_u64(w + 72, wf->budget.max_llm_calls);
-    pr_put_f64(w + 80, wf->breaker_reset);
-    pr_put_u32(w + 88, wf->breaker_threshold);
-    w[92] = (uint8_t)((wf->default_continue ? PR_WF_CONTINUE : 0) |
-                      (wf->policy_tools_set ? PR_WF_POLICY_TOOLS : 0) |
-                      (wf->policy_commands_set ? PR_WF_POLICY_COMMANDS : 0) |
-                      (wf->fail_fast ? PR_WF_FAIL_FAST : 0) |
-                      (wf->max_parallel_llm ? PR_WF_LIMIT_LLM : 0));
-    memcpy(pr_pb_record(e.b, PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, NULL), w,
-           sizeof w);
-    put_strs(&e, PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, 0, 96,
-             wf->allowed_tools, wf->nallowed_tools);
-    put_strs(&e, PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, 0, 104,
-             wf->allowed_commands, wf->nallowed_commands);
-    put_strs(&e, PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, 0, 112,
-             wf->on_failure_actions, wf->non_failure_actions);
+    struct pr_rec w;
+    PR_REC_INIT(&w, WORKFLOW);
+    PR_PUT(&w, WORKFLOW, id, str(&e, wf->id));
+    PR_PUT(&w, WORKFLOW, version, str(&e, wf->version));
+    PR_PUT(&w, WORKFLOW, description, str(&e, wf->description));
+    PR_PUT(&w, WORKFLOW, source, str(&e, base_name(wf->path)));
+    PR_PUT(&w, WORKFLOW, nstages, wf->nstages);
+    PR_PUT(&w, WORKFLOW, widest_stage, wf->widest_stage);
+    PR_PUT(&w, WORKFLOW, cp_steps, wf->cp_steps);
+    PR_PUT(&w, WORKFLOW, max_parallel, wf->max_parallel);
+    PR_PUT_F64(&w, WORKFLOW, cp_seconds, wf->cp_seconds);
+    PR_PUT_F64(&w, WORKFLOW, sla_max_duration, wf->sla_max_duration);
+    PR_PUT_F64(&w, WORKFLOW, sla_step_timeout, wf->sla_step_timeout);
+    PR_PUT_F64(&w, WORKFLOW, budget_cost, wf->budget.max_cost_usd);
+    PR_PUT(&w, WORKFLOW, budget_tokens, wf->budget.max_tokens);
+    PR_PUT(&w, WORKFLOW, budget_calls, wf->budget.max_llm_calls);
+    PR_PUT_F64(&w, WORKFLOW, breaker_reset, wf->breaker_reset);
+    PR_PUT(&w, WORKFLOW, breaker_threshold, wf->breaker_threshold);
+    PR_PUT(&w, WORKFLOW, flags,
+           (wf->default_continue ? PR_WF_CONTINUE : 0) |
+               (wf->policy_tools_set ? PR_WF_POLICY_TOOLS : 0) |
+               (wf->policy_commands_set ? PR_WF_POLICY_COMMANDS : 0) |
+               (wf->fail_fast ? PR_WF_FAIL_FAST : 0) |
+               (wf->max_parallel_llm ? PR_WF_LIMIT_LLM : 0));
+    PR_PUT_SPAN(&w, WORKFLOW, allowed_tools,
+                strs_span(&e, wf->allowed_tools, wf->nallowed_tools));
+    PR_PUT_SPAN(&w, WORKFLOW, allowed_commands,
+                strs_span(&e, wf->allowed_commands, wf->nallowed_commands));
+    PR_PUT_SPAN(&w, WORKFLOW, on_failure_actions,
+                strs_span(&e, wf->on_failure_actions,
+                          wf->non_failure_actions));
+    pr_pb_add(e.b, &w);
 
     /* parameters */
     for (size_t i = 0; i < wf->nparams; i++) {
         const struct pc_param *p = &wf->params[i];
-        uint8_t r[PR_PARAM_SIZE] = {0};
-        pr_put_u32(r, str(&e, p->name));
-        pr_put_u32(r + 4, str(&e, p->description));
-        pr_put_u32(r + 8, json_str(&e, p->def));
-        pr_put_u32(r + 12, json_str(&e, p->enumv));
-        r[16] = (uint8_t)p->type;
-        r[17] = (uint8_t)((p->required ? PR_PF_REQUIRED : 0) |
-                          (p->implicit ? PR_PF_IMPLICIT : 0));
-        memcpy(pr_pb_record(e.b, PR_SEC_PARAMS, PR_PARAM_SIZE, NULL), r,
-               sizeof r);
+        PR_REC_INIT(&w, PARAM);
+        PR_PUT(&w, PARAM, name, str(&e, p->name));
+        PR_PUT(&w, PARAM, description, str(&e, p->description));
+        PR_PUT(&w, PARAM, default_json, json_str(&e, p->def));
+        PR_PUT(&w, PARAM, enum_json, json_str(&e, p->enumv));
+        PR_PUT(&w, PARAM, type, p->type);
+        PR_PUT(&w, PARAM, flags,
+               (p->required ? PR_PF_REQUIRED : 0) |
+                   (p->implicit ? PR_PF_IMPLICIT : 0));
+        pr_pb_add(e.b, &w);
     }
 
     /* models */
     for (size_t i = 0; i < e.nmodels; i++) {
         const struct pc_model *m = e.models[i];
-        uint32_t idx;
-        uint8_t *r = pr_pb_record(e.b, PR_SEC_MODELS, PR_MODEL_SIZE, &idx);
-        uint8_t t[PR_MODEL_SIZE] = {0};
-        (void)r;
-        pr_put_u32(t, str(&e, m->name));
-        pr_put_u32(t + 4, str(&e, m->provider));
-        pr_put_u32(t + 8, str(&e, m->protocol));
-        pr_put_u32(t + 12, str(&e, m->wire_id));
-        pr_put_u32(t + 16, str(&e, m->base_url));
-        pr_put_u32(t + 20, str(&e, m->api_key_env));
-        pr_put_u32(t + 24, str(&e, m->base_url_env));
-        pr_put_f64(t + 32, m->input_per_mtok);
-        pr_put_f64(t + 40, m->output_per_mtok);
-        pr_put_u64(t + 48, m->context_window);
-        pr_put_u64(t + 56, m->max_output_tokens);
-        memcpy(pr_pb_at(e.b, PR_SEC_MODELS, PR_MODEL_SIZE, idx), t,
-               sizeof t);
-        put_strs(&e, PR_SEC_MODELS, PR_MODEL_SIZE, idx, 64, m->features,
-                 m->nfeatures);
+        PR_REC_INIT(&w, MODEL);
+        PR_PUT(&w, MODEL, name, str(&e, m->name));
+        PR_PUT(&w, MODEL, provider, str(&e, m->provider));
+        PR_PUT(&w, MODEL, protocol, str(&e, m->protocol));
+        PR_PUT(&w, MODEL, wire_id, str(&e, m->wire_id));
+        PR_PUT(&w, MODEL, base_url, str(&e, m->base_url));
+        PR_PUT(&w, MODEL, api_key_env, str(&e, m->api_key_env));
+        PR_PUT(&w, MODEL, base_url_env, str(&e, m->base_url_env));
+        PR_PUT_F64(&w, MODEL, input_per_mtok, m->input_per_mtok);
+        PR_PUT_F64(&w, MODEL, output_per_mtok, m->output_per_mtok);
+        PR_PUT(&w, MODEL, context_window, m->context_window);
+        PR_PUT(&w, MODEL, max_output_tokens, m->max_output_tokens);
+        PR_PUT_SPAN(&w, MODEL, features,
+                    strs_span(&e, m->features, m->nfeatures));
+        pr_pb_add(e.b, &w);
     }
 
     /* steps, in topological order */
@@ -646,22 +648,23 @@ static int emit_workflow(struct pc_ctx *ctx, struct pc_catalog *cat,
         const struct pc_phase *ph = &wf->phases[i];
         uint32_t idx;
         pr_pb_record(e.b, PR_SEC_PHASES, PR_PHASE_SIZE, &idx);
-        uint8_t r[PR_PHASE_SIZE] = {0};
-        pr_put_u32(r, str(&e, ph->name));
-        pr_put_u32(r + 4, str(&e, ph->description));
-        pr_put_u32(r + 8, ph->has_gate_step ? wf->steps[ph->gate_step].topo
-                                            : PR_PLAN_NONE);
+        PR_REC_INIT(&w, PHASE);
+        PR_PUT(&w, PHASE, name, str(&e, ph->name));
+        PR_PUT(&w, PHASE, description, str(&e, ph->description));
+        PR_PUT(&w, PHASE, gate_step,
+               ph->has_gate_step ? wf->steps[ph->gate_step].topo
+                                 : PR_PLAN_NONE);
         uint32_t to = PR_PLAN_NONE;
         for (size_t j = 0; ph->feedback_to && j < wf->nphases; j++)
             if (!strcmp(wf->phases[j].name, ph->feedback_to))
                 to = (uint32_t)j;
-        pr_put_u32(r + 12, to);
-        pr_put_f64(r + 16, ph->min_success_rate);
-        put_code(&e, r + 24, ph->gate);
-        put_code(&e, r + 32, ph->feedback_when);
-        pr_put_u32(r + 40, ph->max_loops);
-        memcpy(pr_pb_at(e.b, PR_SEC_PHASES, PR_PHASE_SIZE, idx), r,
-               sizeof r);
+        PR_PUT(&w, PHASE, feedback_to, to);
+        PR_PUT_F64(&w, PHASE, min_success_rate, ph->min_success_rate);
+        PR_PUT_SPAN(&w, PHASE, gate, code_span(&e, ph->gate));
+        PR_PUT_SPAN(&w, PHASE, feedback_when,
+                    code_span(&e, ph->feedback_when));
+        PR_PUT(&w, PHASE, max_loops, ph->max_loops);
+        pr_pb_put(e.b, &w, idx);
     }
 
     emit_tools(&e);
@@ -670,31 +673,32 @@ static int emit_workflow(struct pc_ctx *ctx, struct pc_catalog *cat,
         const struct pc_agg_def *a = &wf->aggs[i];
         uint32_t idx;
         pr_pb_record(e.b, PR_SEC_AGGS, PR_AGG_SIZE, &idx);
-        uint8_t r[PR_AGG_SIZE] = {0};
-        pr_put_u32(r, str(&e, a->name));
-        pr_put_u32(r + 4, optstr(&e, a->builtin));
-        pr_put_u32(r + 8, emit_interp(&e, a->run));
-        memcpy(pr_pb_at(e.b, PR_SEC_AGGS, PR_AGG_SIZE, idx), r, sizeof r);
+        PR_REC_INIT(&w, AGG);
+        PR_PUT(&w, AGG, name, str(&e, a->name));
+        PR_PUT(&w, AGG, builtin, optstr(&e, a->builtin));
+        PR_PUT(&w, AGG, run, emit_interp(&e, a->run));
+        pr_pb_put(e.b, &w, idx);
     }
 
     for (size_t i = 0; i < wf->nalerts; i++) {
         const struct pc_alert *a = &wf->alerts[i];
-        uint8_t r[PR_ALERT_SIZE] = {0};
-        pr_put_u32(r, str(&e, a->group));
-        pr_put_u32(r + 4, str(&e, a->metric));
-        pr_put_u32(r + 8, str(&e, a->op));
-        pr_put_u32(r + 12, str(&e, a->unit));
-        pr_put_u32(r + 16, str(&e, a->severity));
-        pr_put_u32(r + 20, str(&e, a->action));
-        pr_put_f64(r + 24, a->threshold);
-        memcpy(pr_pb_record(e.b, PR_SEC_ALERTS, PR_ALERT_SIZE, NULL), r,
-               sizeof r);
+        PR_REC_INIT(&w, ALERT);
+        PR_PUT(&w, ALERT, group, str(&e, a->group));
+        PR_PUT(&w, ALERT, metric, str(&e, a->metric));
+        PR_PUT(&w, ALERT, op, str(&e, a->op));
+        PR_PUT(&w, ALERT, unit, str(&e, a->unit));
+        PR_PUT(&w, ALERT, severity, str(&e, a->severity));
+        PR_PUT(&w, ALERT, action, str(&e, a->action));
+        PR_PUT_F64(&w, ALERT, threshold, a->threshold);
+        pr_pb_add(e.b, &w);
     }
 
     emit_prompts(&e);
     emit_subplans(&e);
     int rc = e.failed || pr_pb_failed(e.b) ? -1
                                            : pr_pb_finish(e.b, out, size);
+    if (pr_pb_failed(e.b) && e.why && e.whycap)
+        snprintf(e.why, e.whycap, "%s", pr_pb_why(e.b));
     pr_pb_free(e.b);
     return rc;
 }

@@ -10,9 +10,11 @@
 #include "catalog.h"
 #include "ir.h"
 
-/* Serialises WF into a plan file image (malloc'd).  0 or -1 (no memory). */
+/* Serialises WF into a plan file image (malloc'd).  0, or -1 with the
+ * reason in WHY ("out of memory", or a field the writer refused). */
 int pc_emit_plan(struct pc_ctx *ctx, struct pc_catalog *cat,
-                 struct pc_workflow *wf, uint8_t **out, size_t *size);
+                 struct pc_workflow *wf, uint8_t **out, size_t *size,
+                 char *why, size_t whycap);
 
 /* Graphviz: steps grouped by stage, the critical path in red. */
 void pc_emit_dot(struct pc_workflow *wf, FILE *out);

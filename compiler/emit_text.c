@@ -192,6 +192,7 @@ int pc_emit_json(struct pc_workflow *wf, FILE *out)
         }
         cJSON_AddItemToObject(o, "condition", expr_json(s->condition));
         cJSON_AddItemToObject(o, "for_each", expr_json(s->for_each));
+        cJSON_AddItemToObject(o, "score", expr_json(s->score));
         cJSON_AddItemToObject(o, "run", interp_json(s->run));
         cJSON_AddItemToObject(o, "prompt", interp_json(s->prompt));
         cJSON_AddItemToObject(o, "model",

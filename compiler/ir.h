@@ -309,12 +309,19 @@ struct pc_workflow {
     size_t nprompts, capprompts;
 };
 
-/* The attempts a step makes: as set, else 3 for an LLM step (as the
- * providers' SDKs retry) and 1 for the rest. */
+/* The defaults the plan records: pomlc fills every one in (pc_attempts,
+ * and pc_analyze for the rest); pomlrun has none of its own. */
+#define PC_DEFAULT_LLM_ATTEMPTS 3       /* as the providers' SDKs retry */
+#define PC_DEFAULT_BREAKER_THRESHOLD 5  /* failures that open a breaker */
+#define PC_DEFAULT_BREAKER_RESET 60.0   /* seconds until it half-opens */
+#define PC_DEFAULT_MAX_LOOPS 1          /* feedback loops of a phase */
+
+/* The attempts a step makes: as set, else PC_DEFAULT_LLM_ATTEMPTS for an
+ * LLM step and 1 for the rest. */
 static inline unsigned pc_attempts(const struct pc_step *s)
 {
     return s->retry.max_attempts       ? s->retry.max_attempts
-           : s->kind == PC_STEP_LLM ? 3
+           : s->kind == PC_STEP_LLM ? PC_DEFAULT_LLM_ATTEMPTS
                                     : 1;
 }
 

@@ -446,8 +446,10 @@ int main(int argc, char **argv)
             size_t n;
             if (!out)
                 out = def = plan_name(files[i]);
-            if (!out || pc_emit_plan(&ctx, &cat, wf, &img, &n) < 0) {
-                fputs("pomlc: error: out of memory\n", stderr);
+            char why[128] = "out of memory";
+            if (!out || pc_emit_plan(&ctx, &cat, wf, &img, &n, why,
+                                     sizeof why) < 0) {
+                fprintf(stderr, "pomlc: error: %s\n", why);
                 rc = EXIT_ERRORS;
                 break;
             }

@@ -1083,10 +1083,8 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
                               s->outputs[i]);
         }
     }
-    if ((v = pc_map_get(def, "timeout")))
+    if ((v = pc_map_get(def, "timeout")))   /* else sla.step_timeout */
         pc_get_duration(c, v, "timeout", &s->timeout);
-    else
-        s->timeout = b->wf->sla_step_timeout;
     if ((v = pc_map_get(def, "retry"))) {
         read_retry(b, v, &s->retry);
         s->retry_set = true;

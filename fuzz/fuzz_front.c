@@ -70,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (src && pc_compile_source(&ctx, &cat, src, &wf) == 0 && wf) {
         uint8_t *img;
         size_t n;
-        if (pc_emit_plan(&ctx, &cat, wf, &img, &n) == 0) {
+        char why[128];
+        if (pc_emit_plan(&ctx, &cat, wf, &img, &n, why, sizeof why) == 0) {
             struct pr_plan p;
             char err[256];
             if (pr_plan_load_mem(&p, img, n, err, sizeof err) < 0) {

@@ -38,11 +38,18 @@ static const struct {
 PR_FUNCS(PR_X)
 #undef PR_X
 
-static const char *const root_names[PR_ROOT_COUNT] = {
-    [PR_ROOT_PARAMS] = "params",
-    [PR_ROOT_ITEM] = "item",
-    [PR_ROOT_INDEX] = "index",
+static const char *const root_names[PR_ROOT_KINDS] = {
+#define PR_X(id, name, operand) [PR_ROOT_##id] = name,
+    PR_ROOTS(PR_X)
+#undef PR_X
 };
+
+/* Operand roots first: a root below PR_ROOT_COUNT is one. */
+#define PR_X(id, name, operand)                                              \
+    _Static_assert(((int)PR_ROOT_##id < (int)PR_ROOT_COUNT) == (operand),    \
+                   "root " name ": operand roots come first");
+PR_ROOTS(PR_X)
+#undef PR_X
 
 const char *pr_op_name(unsigned op)
 {
@@ -76,7 +83,15 @@ size_t pr_arg_size(enum pr_arg arg)
 
 const char *pr_root_name(unsigned root)
 {
-    return root < PR_ROOT_COUNT ? root_names[root] : NULL;
+    return root < PR_ROOT_KINDS ? root_names[root] : NULL;
+}
+
+int pr_root_lookup(const char *name)
+{
+    for (int i = 0; i < PR_ROOT_KINDS; i++)
+        if (!strcmp(root_names[i], name))
+            return i;
+    return -1;
 }
 
 const char *pr_func_name(unsigned fn)
@@ -225,7 +240,7 @@ int pr_disasm(const uint8_t *code, size_t len,
             break;
         }
         case PR_ARG_ROOT: {
-            const char *r = pr_root_name(in.a);
+            const char *r = in.a < PR_ROOT_COUNT ? pr_root_name(in.a) : NULL;
             if (!r) {
                 fprintf(out, " <bad root %u>\n", in.a);
                 return -1;

@@ -169,11 +169,30 @@ enum {
     PR_OP_COUNT
 };
 
+/* The roots a ${...} path starts from: the one list of their names, for
+ * pomlc's analyser, the evaluator's messages and the disassembler.
+ * X(ENUM, "name", operand): an operand root is read by ROOT (its
+ * number the operand); steps is not, a step is read by STEP with the
+ * index pomlc resolved.  Operand roots come first. */
+#define PR_ROOTS(X)                                                          \
+    X(PARAMS, "params", true)                                                \
+    X(ITEM, "item", true)                                                    \
+    X(INDEX, "index", true)                                                  \
+    X(STEPS, "steps", false)
+
 enum pr_root {
-    PR_ROOT_PARAMS = 0,
-    PR_ROOT_ITEM = 1,
-    PR_ROOT_INDEX = 2,
-    PR_ROOT_COUNT
+#define PR_X(id, name, operand) PR_ROOT_##id,
+    PR_ROOTS(PR_X)
+#undef PR_X
+    PR_ROOT_KINDS
+};
+
+/* The operands of ROOT: 0 .. PR_ROOT_COUNT - 1. */
+enum {
+    PR_ROOT_COUNT = 0
+#define PR_X(id, name, operand) +(operand)
+    PR_ROOTS(PR_X)
+#undef PR_X
 };
 
 /* The one list of functions: X(ENUM, id, "name", arity). */
@@ -204,7 +223,8 @@ enum {
 const char *pr_op_name(unsigned op);
 int pr_op_arg(unsigned op);                     /* enum pr_arg or -1 */
 size_t pr_arg_size(enum pr_arg arg);            /* operand bytes */
-const char *pr_root_name(unsigned root);
+const char *pr_root_name(unsigned root);      /* every enum pr_root */
+int pr_root_lookup(const char *name);           /* enum pr_root or -1 */
 const char *pr_func_name(unsigned fn);
 int pr_func_arity(unsigned fn);
 int pr_func_lookup(const char *name, size_t len);  /* enum pr_func or -1 */

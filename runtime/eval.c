@@ -306,13 +306,12 @@ static int op_root(struct vm *m, unsigned root)
     case PR_ROOT_PARAMS:
         return push(m, e->params, false, 0);
     case PR_ROOT_ITEM:
-        if (!e->has_item)
-            return fail(m, "'item' is only defined inside for_each");
-        return push(m, e->item, false, 0);
     case PR_ROOT_INDEX:
         if (!e->has_item)
-            return fail(m, "'index' is only defined inside for_each");
-        return push_num(m, (double)e->index);
+            return fail(m, "'%s' is only defined inside for_each",
+                        pr_root_name(root));
+        return root == PR_ROOT_ITEM ? push(m, e->item, false, 0)
+                                    : push_num(m, (double)e->index);
     }
     return fail(m, "invalid bytecode: unknown root %u", root);
 }

@@ -19,7 +19,7 @@
  *   12     4     header size, 64
  *   16     8     file size: must equal the file's size
  *   24     4     incompatible flags: every bit unknown to the reader refuses
- *                the file; version 2 defines none, so it must be 0
+ *                the file; version 3 defines none, so it must be 0
  *   28     4     number of sections
  *   32     8     offset of the section table
  *   40     4     CRC-32C of the header with this field and the next zero
@@ -30,7 +30,7 @@
  * most once: u32 id, u32 flags (zero), u32 offset, u32 size.  A section
  * lies after the header and before the section table, starts on an 8-byte
  * boundary and overlaps no other section.  Every section the file's minor
- * version defines must be present (1 to 16 in 2.0); unknown ids are
+ * version defines must be present (1 to 16 in 3.0); unknown ids are
  * skipped (a minor version may add sections).
  *
  * STRINGS (id 1).  Records of u32 length, the bytes, a NUL.  A string
@@ -40,8 +40,8 @@
  *
  * RECORD SECTIONS.  Fixed-size records, one array per section; the field
  * lists below (PR_*_FIELDS) give their layout: each field is
- *   X(name, type, offset)
- * and the types are
+ *   X(name, type, arg, offset)
+ * (arg: the bound, mask or kind some types take) and the types are
  *   U8 U32 U64 F64     a number (F64: IEEE 754 bits; must be finite)
  *   ENUM(n)            a u8 below n
  *   FLAGS(mask)        a u8 with no bit outside mask
@@ -107,7 +107,9 @@
  *
  * VERSIONING.  The major version changes when a reader of the previous one
  * would misread a file (2.0: steps referred to by index, not by name, in
- * the bytecode; a 2.x reader refuses 1.x plans, which pomlc rebuilds);
+ * the bytecode; 3.0: a best_of step's score in its own field, `score`,
+ * no longer in `run`, and step records of 264 bytes; a reader refuses
+ * plans of an older major version, which pomlc rebuilds);
  * the minor version when fields or sections are only added, in bytes the
  * old reader ignores (reserved bytes it checks must stay zero in old
  * fields).  A new requirement that old readers must
@@ -126,12 +128,25 @@
 #include "util.h"
 
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
-#define PR_PLAN_MAJOR 2
+#define PR_PLAN_MAJOR 3
 #define PR_PLAN_MINOR 0
 #define PR_PLAN_HEADER_SIZE 64
 #define PR_PLAN_NONE 0xFFFFFFFFu
 #define PR_EDGE_AFTER 0x80000000u
 #define PR_PLAN_MAX_DEPTH 16    /* levels of embedded plans below the top */
+
+/* Offsets in the header and in an entry of the section table, as above;
+ * the writer and the loader both name them. */
+enum pr_header_off {
+    PR_HDR_MAGIC = 0, PR_HDR_MAJOR = 8, PR_HDR_MINOR = 10, PR_HDR_SIZE = 12,
+    PR_HDR_FILE_SIZE = 16, PR_HDR_FLAGS = 24, PR_HDR_NSECTIONS = 28,
+    PR_HDR_TABLE = 32, PR_HDR_CRC = 40, PR_HDR_BODY_CRC = 44,
+    PR_HDR_RESERVED = 48
+};
+enum pr_entry_off {
+    PR_ENT_ID = 0, PR_ENT_FLAGS = 4, PR_ENT_OFFSET = 8, PR_ENT_SIZE = 12,
+    PR_ENT_BYTES = 16           /* the size of an entry */
+};
 
 enum pr_section {
     PR_SEC_STRINGS = 1,
@@ -283,7 +298,7 @@ enum pr_type {
     X(dependents, PR_FT_LIST, PR_LK_EDGE, 112)                               \
     X(condition, PR_FT_CODE, 0, 120)                                         \
     X(for_each, PR_FT_CODE, 0, 128)                                          \
-    X(run, PR_FT_INTERP, 0, 136) /* LLM, best_of: the score */              \
+    X(run, PR_FT_INTERP, 0, 136) /* shell: the command */                   \
     X(prompt, PR_FT_INTERP, 0, 140)                                          \
     X(system, PR_FT_INTERP, 0, 144)                                          \
     X(prompt_file, PR_FT_OPTSTR, 0, 148)                                     \
@@ -308,8 +323,9 @@ enum pr_type {
     X(batch_size, PR_FT_U32, PR_LIM_BATCH_SIZE, 240)                         \
     X(parallelism, PR_FT_U32, PR_LIM_PARALLELISM, 244)                       \
     X(src_line, PR_FT_U32, 0, 248)                                           \
-    X(src_col, PR_FT_U32, 0, 252)
-#define PR_STEP_SIZE 256
+    X(src_col, PR_FT_U32, 0, 252)                                            \
+    X(score, PR_FT_CODE, 0, 256) /* LLM, best_of: ranks the candidates */
+#define PR_STEP_SIZE 264
 
 #define PR_MODEL_FIELDS(X)                                                   \
     X(name, PR_FT_STR, 0, 0)                                                 \
@@ -392,14 +408,120 @@ enum pr_prompt_kind { PR_PROMPT_FILE, PR_PROMPT_PARTIAL, PR_PROMPT_KINDS };
     X(pad0, PR_FT_ZERO32, 0, 12)
 #define PR_SUBPLAN_SIZE 16
 
-#define PR_INTERP_SIZE 16
-#define PR_PART_SIZE 16
-#define PR_TVAL_SIZE 32
-
 enum pr_tval_kind {
     PR_TV_NULL, PR_TV_BOOL, PR_TV_NUM, PR_TV_STR, PR_TV_LIST, PR_TV_MAP,
     PR_TV_KINDS
 };
+
+/* INTERPS, PARTS and TVALS records (their rules are in the prose above). */
+#define PR_INTERP_FIELDS(X)                                                  \
+    X(first, PR_FT_U32, 0, 0)                                                \
+    X(n, PR_FT_U32, 0, 4)                                                    \
+    X(pure, PR_FT_U8, 0, 8)                                                  \
+    X(pad0, PR_FT_ZERO, 0, 9)                                                \
+    X(pad1, PR_FT_ZERO, 0, 10)                                               \
+    X(pad2, PR_FT_ZERO, 0, 11)                                               \
+    X(pad3, PR_FT_ZERO32, 0, 12)
+#define PR_INTERP_SIZE 16
+
+#define PR_PART_FIELDS(X)                                                    \
+    X(kind, PR_FT_ENUM, 2, 0)                                                \
+    X(pad0, PR_FT_ZERO, 0, 1)                                                \
+    X(pad1, PR_FT_ZERO, 0, 2)                                                \
+    X(pad2, PR_FT_ZERO, 0, 3)                                                \
+    X(text, PR_FT_STR, 0, 4)                                                 \
+    X(code, PR_FT_CODE, 0, 8)
+#define PR_PART_SIZE 16
+
+#define PR_TVAL_FIELDS(X)                                                    \
+    X(kind, PR_FT_ENUM, PR_TV_KINDS, 0)                                      \
+    X(b, PR_FT_U8, 0, 1)                                                     \
+    X(pad0, PR_FT_ZERO, 0, 2)                                                \
+    X(pad1, PR_FT_ZERO, 0, 3)                                                \
+    X(pad2, PR_FT_ZERO32, 0, 4)                                              \
+    X(num, PR_FT_F64, 0, 8)                                                  \
+    X(interp, PR_FT_INTERP, 0, 16)                                           \
+    X(first, PR_FT_U32, 0, 20)                                               \
+    X(n, PR_FT_U32, 0, 24)                                                   \
+    X(keys, PR_FT_U32, 0, 28)
+#define PR_TVAL_SIZE 32
+
+/* ---- the field lists by name ----
+ *
+ * For each record R above (WORKFLOW, PARAM, STEP, ...) and each field f of
+ * its list: PR_R_OFF_f, its offset; PR_R_FT_f, its type; PR_R_NO_f, its
+ * place in the list; and PR_R_NFIELDS, PR_R_NWRITE (the fields that are
+ * not padding), PR_R_SEC, its section.  The writer (PR_PUT below) and
+ * the loader's checks name fields through these, never by offset. */
+
+/* Bytes a field of type T takes in its record. */
+#define PR_FT_BYTES(t)                                                       \
+    ((t) == PR_FT_U64 || (t) == PR_FT_F64 || (t) == PR_FT_CODE ||            \
+             (t) == PR_FT_LIST || (t) == PR_FT_TCODE                         \
+         ? 8                                                                 \
+     : (t) == PR_FT_U8 || (t) == PR_FT_ENUM || (t) == PR_FT_FLAGS ||         \
+             (t) == PR_FT_ZERO                                               \
+         ? 1                                                                 \
+         : 4)
+#define PR_FT_PAD(t) ((t) == PR_FT_ZERO || (t) == PR_FT_ZERO32)
+/* (offset, length) pairs: CODE, TCODE and LIST. */
+#define PR_FT_RANGE(t)                                                       \
+    ((t) == PR_FT_CODE || (t) == PR_FT_TCODE || (t) == PR_FT_LIST)
+/* One number: neither padding, nor F64, nor a pair. */
+#define PR_FT_INT(t) (!PR_FT_PAD(t) && !PR_FT_RANGE(t) && (t) != PR_FT_F64)
+
+/* Every record with a field list: X(R, its section, what messages call
+ * one). */
+#define PR_RECORDS(X)                                                        \
+    X(WORKFLOW, PR_SEC_WORKFLOW, "workflow")                                 \
+    X(PARAM, PR_SEC_PARAMS, "parameter")                                     \
+    X(STEP, PR_SEC_STEPS, "step")                                            \
+    X(MODEL, PR_SEC_MODELS, "model")                                         \
+    X(PHASE, PR_SEC_PHASES, "phase")                                         \
+    X(TOOL, PR_SEC_TOOLS, "tool")                                            \
+    X(AGG, PR_SEC_AGGS, "aggregate")                                         \
+    X(ALERT, PR_SEC_ALERTS, "alert")                                         \
+    X(PROMPT, PR_SEC_PROMPTS, "prompt")                                      \
+    X(SUBPLAN, PR_SEC_SUBPLANS, "subplan")                                   \
+    X(INTERP, PR_SEC_INTERPS, "interp")                                      \
+    X(PART, PR_SEC_PARTS, "interp part")                                     \
+    X(TVAL, PR_SEC_TVALS, "template value")
+
+/* PR_BY_R passes the record's name to PR_FIELD_KEY with each field. */
+#define PR_BY_WORKFLOW(...) PR_FIELD_KEY(WORKFLOW, __VA_ARGS__)
+#define PR_BY_PARAM(...) PR_FIELD_KEY(PARAM, __VA_ARGS__)
+#define PR_BY_STEP(...) PR_FIELD_KEY(STEP, __VA_ARGS__)
+#define PR_BY_MODEL(...) PR_FIELD_KEY(MODEL, __VA_ARGS__)
+#define PR_BY_PHASE(...) PR_FIELD_KEY(PHASE, __VA_ARGS__)
+#define PR_BY_TOOL(...) PR_FIELD_KEY(TOOL, __VA_ARGS__)
+#define PR_BY_AGG(...) PR_FIELD_KEY(AGG, __VA_ARGS__)
+#define PR_BY_ALERT(...) PR_FIELD_KEY(ALERT, __VA_ARGS__)
+#define PR_BY_PROMPT(...) PR_FIELD_KEY(PROMPT, __VA_ARGS__)
+#define PR_BY_SUBPLAN(...) PR_FIELD_KEY(SUBPLAN, __VA_ARGS__)
+#define PR_BY_INTERP(...) PR_FIELD_KEY(INTERP, __VA_ARGS__)
+#define PR_BY_PART(...) PR_FIELD_KEY(PART, __VA_ARGS__)
+#define PR_BY_TVAL(...) PR_FIELD_KEY(TVAL, __VA_ARGS__)
+
+#define PR_FIELD_KEY(R, n, t, a, o) PR_##R##_NO_##n,
+#define PR_KEYS(R, sec, what)                                                \
+    enum { PR_##R##_FIELDS(PR_BY_##R) PR_##R##_NFIELDS, PR_##R##_SEC = sec };
+PR_RECORDS(PR_KEYS)
+#undef PR_KEYS
+#undef PR_FIELD_KEY
+#define PR_FIELD_KEY(R, n, t, a, o)                                          \
+    PR_##R##_OFF_##n = (o), PR_##R##_FT_##n = (t),
+#define PR_KEYS(R, sec, what) enum { PR_##R##_FIELDS(PR_BY_##R) };
+PR_RECORDS(PR_KEYS)
+#undef PR_KEYS
+#undef PR_FIELD_KEY
+#define PR_FIELD_KEY(R, n, t, a, o) +!PR_FT_PAD(t)
+#define PR_KEYS(R, sec, what)                                                \
+    enum { PR_##R##_NWRITE = 0 PR_##R##_FIELDS(PR_BY_##R) };
+PR_RECORDS(PR_KEYS)
+#undef PR_KEYS
+#undef PR_FIELD_KEY
+/* The section of record R, as an enum pr_section. */
+#define PR_SEC_OF(R) ((enum pr_section)PR_##R##_SEC)
 
 /* ---- the loaded plan ---- */
 
@@ -572,5 +694,120 @@ uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec,
 /* Writes the whole file into *OUT (malloc'd); 0 or -1 (out of memory). */
 int pr_pb_finish(struct pr_plan_builder *b, uint8_t **out, size_t *size);
 bool pr_pb_failed(const struct pr_plan_builder *b);
+/* Why the builder failed: "out of memory" unless a record was refused
+ * (pr_pb_put), then which field of which record. */
+const char *pr_pb_why(const struct pr_plan_builder *b);
+
+/* ---- writing records by field name ----
+ *
+ * The mirror of the loader's views: a record is filled field by field by
+ * name, through the lists above, in a buffer, then copied into the plan:
+ *
+ *     struct pr_rec w;
+ *     PR_REC_INIT(&w, STEP);
+ *     PR_PUT(&w, STEP, model, index);          numbers and references
+ *     PR_PUT_F64(&w, STEP, timeout, 30.0);
+ *     PR_PUT_SPAN(&w, STEP, deps, span);       CODE, TCODE, LIST
+ *     PR_LATER(&w, STEP, dependents);          PR_PUT_SPAN_AT writes it
+ *     pr_pb_put(b, &w, index);                 or pr_pb_add (appends)
+ *
+ * The field's offset and width come from its list, and a PR_PUT of a
+ * field of another type does not compile.  pr_pb_put refuses a record
+ * (the builder fails, pr_pb_why names the field) in which a field that is
+ * not padding was not written, or a value did not fit its field. */
+#define PR_REC_MAX PR_STEP_SIZE /* the largest record: plan_build.c checks */
+
+/* (offset, length) of a CODE, TCODE or LIST field. */
+struct pr_span {
+    uint32_t off, len;
+};
+
+struct pr_rec {
+    enum pr_section sec;
+    uint32_t size, nwrite;
+    uint64_t set;               /* bit per field number: written */
+    int bad;                    /* 1 + the number of a field refused */
+    uint8_t b[PR_REC_MAX];
+};
+
+void pr_rec_init(struct pr_rec *w, enum pr_section sec, uint32_t size,
+                 uint32_t nwrite);
+#define PR_REC_INIT(w, R)                                                    \
+    pr_rec_init((w), PR_SEC_OF(R), PR_##R##_SIZE, PR_##R##_NWRITE)
+
+/* A compile-time check inside an expression. */
+#define PR_CHECK_(cond, msg)                                                 \
+    ((void)sizeof(struct { _Static_assert(cond, msg); int ok_; }))
+
+static inline void pr_rec_mark_(struct pr_rec *w, enum pr_section sec,
+                                unsigned no, bool ok)
+{
+    if (sec != w->sec || !ok) {
+        if (!w->bad)
+            w->bad = (int)no + 1;
+        return;
+    }
+    w->set |= (uint64_t)1 << no;
+}
+
+static inline void pr_rec_put_(struct pr_rec *w, enum pr_section sec,
+                               unsigned no, unsigned type, unsigned off,
+                               uint64_t v)
+{
+    unsigned n = PR_FT_BYTES(type);
+    pr_rec_mark_(w, sec, no, n == 8 || v >> (8 * n) == 0);
+    if (n == 1)
+        w->b[off] = (uint8_t)v;
+    else if (n == 4)
+        pr_put_u32(w->b + off, (uint32_t)v);
+    else
+        pr_put_u64(w->b + off, v);
+}
+
+static inline void pr_rec_put_f64_(struct pr_rec *w, enum pr_section sec,
+                                   unsigned no, unsigned off, double x)
+{
+    pr_rec_mark_(w, sec, no, true);
+    pr_put_f64(w->b + off, x);
+}
+
+static inline void pr_rec_put_span_(struct pr_rec *w, enum pr_section sec,
+                                    unsigned no, unsigned off,
+                                    struct pr_span s)
+{
+    pr_rec_mark_(w, sec, no, true);
+    pr_put_u32(w->b + off, s.off);
+    pr_put_u32(w->b + off + 4, s.len);
+}
+
+#define PR_PUT(w, R, f, v)                                                   \
+    (PR_CHECK_(PR_FT_INT(PR_##R##_FT_##f), #f " is not a number field"),     \
+     pr_rec_put_((w), PR_SEC_OF(R), PR_##R##_NO_##f, PR_##R##_FT_##f,        \
+                 PR_##R##_OFF_##f, (v)))
+#define PR_PUT_F64(w, R, f, x)                                               \
+    (PR_CHECK_(PR_##R##_FT_##f == PR_FT_F64, #f " is not an F64 field"),     \
+     pr_rec_put_f64_((w), PR_SEC_OF(R), PR_##R##_NO_##f, PR_##R##_OFF_##f,   \
+                     (x)))
+#define PR_PUT_SPAN(w, R, f, s)                                              \
+    (PR_CHECK_(PR_FT_RANGE(PR_##R##_FT_##f), #f " is not a span field"),     \
+     pr_rec_put_span_((w), PR_SEC_OF(R), PR_##R##_NO_##f,                    \
+                      PR_##R##_OFF_##f, (s)))
+/* Field F is written into the plan's record after pr_pb_put. */
+#define PR_LATER(w, R, f)                                                    \
+    pr_rec_mark_((w), PR_SEC_OF(R), PR_##R##_NO_##f, true)
+
+/* Copies W into record INDEX of its section (appended before, by
+ * pr_pb_record), or appends it (returns its index). */
+void pr_pb_put(struct pr_plan_builder *b, const struct pr_rec *w,
+               uint32_t index);
+uint32_t pr_pb_add(struct pr_plan_builder *b, const struct pr_rec *w);
+/* Writes the span S into field F (marked PR_LATER) of record INDEX. */
+void pr_pb_put_span_at(struct pr_plan_builder *b, enum pr_section sec,
+                       uint32_t size, uint32_t index, unsigned off,
+                       struct pr_span s);
+#define PR_PUT_SPAN_AT(b, R, index, f, s)                                    \
+    (PR_CHECK_(PR_FT_RANGE(PR_##R##_FT_##f), #f " is not a span field"),     \
+     pr_pb_put_span_at((b), PR_SEC_OF(R), PR_##R##_SIZE, (index),            \
+                       PR_##R##_OFF_##f, (s)))
 
 #endif

@@ -9,6 +9,7 @@
  */
 #include "plan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ struct pr_plan_builder {
     struct subplan *subs;       /* SUBPLANS, laid out by pr_pb_finish */
     size_t nsubs, capsubs;
     bool failed;
+    char why[96];               /* a record refused: which field */
 };
 
 static uint32_t hash_bytes(const char *s, size_t n)
@@ -72,6 +74,76 @@ void pr_pb_free(struct pr_plan_builder *b)
 bool pr_pb_failed(const struct pr_plan_builder *b)
 {
     return b->failed;
+}
+
+const char *pr_pb_why(const struct pr_plan_builder *b)
+{
+    return b->why[0] ? b->why : "out of memory";
+}
+
+/* ---- records by field name ---- */
+
+/* The names of each record's fields, by section, for pr_pb_why. */
+#define NAME(name, type, arg, off) #name,
+#define NAMES(R, sec, what)                                                  \
+    static const char *const names_##R[] = {PR_##R##_FIELDS(NAME)};
+PR_RECORDS(NAMES)
+#undef NAMES
+#undef NAME
+
+static const struct {
+    const char *what;
+    const char *const *names;
+    size_t n;
+} records[PR_SEC_COUNT + 1] = {
+#define REC(R, sec, what_)                                                   \
+    [sec] = {what_, names_##R, sizeof names_##R / sizeof names_##R[0]},
+    PR_RECORDS(REC)
+#undef REC
+};
+
+/* Every record fits the buffer and has a bit per field. */
+#define FITS(R, sec, what)                                                   \
+    _Static_assert(PR_##R##_SIZE <= PR_REC_MAX &&                            \
+                       PR_##R##_NFIELDS <= 64,                               \
+                   #R " does not fit struct pr_rec");
+PR_RECORDS(FITS)
+#undef FITS
+
+void pr_rec_init(struct pr_rec *w, enum pr_section sec, uint32_t size,
+                 uint32_t nwrite)
+{
+    memset(w, 0, sizeof *w);
+    w->sec = sec;
+    w->size = size;
+    w->nwrite = nwrite;
+}
+
+static const char *field_name(enum pr_section sec, unsigned no)
+{
+    return no < records[sec].n ? records[sec].names[no] : "?";
+}
+
+/* W is complete: else the builder fails with the reason. */
+static bool rec_complete(struct pr_plan_builder *b, const struct pr_rec *w)
+{
+    const char *what = records[w->sec].what ? records[w->sec].what : "?";
+    if (w->bad) {
+        snprintf(b->why, sizeof b->why,
+                 "internal error: %s field '%s': value does not fit", what,
+                 field_name(w->sec, (unsigned)w->bad - 1));
+    } else if ((uint32_t)__builtin_popcountll(w->set) != w->nwrite) {
+        unsigned no = 0;
+        while (no < records[w->sec].n && (w->set >> no & 1))
+            no++;
+        snprintf(b->why, sizeof b->why,
+                 "internal error: %s field '%s' not written", what,
+                 field_name(w->sec, no));
+    } else {
+        return true;
+    }
+    b->failed = true;
+    return false;
 }
 
 static int grow_slots(struct pr_plan_builder *b)
@@ -160,6 +232,31 @@ uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec,
     return buf->data + (size_t)index * size;
 }
 
+void pr_pb_put(struct pr_plan_builder *b, const struct pr_rec *w,
+               uint32_t index)
+{
+    if (rec_complete(b, w))
+        memcpy(pr_pb_at(b, w->sec, w->size, index), w->b, w->size);
+}
+
+uint32_t pr_pb_add(struct pr_plan_builder *b, const struct pr_rec *w)
+{
+    uint32_t index;
+    uint8_t *r = pr_pb_record(b, w->sec, w->size, &index);
+    if (rec_complete(b, w))
+        memcpy(r, w->b, w->size);
+    return index;
+}
+
+void pr_pb_put_span_at(struct pr_plan_builder *b, enum pr_section sec,
+                       uint32_t size, uint32_t index, unsigned off,
+                       struct pr_span s)
+{
+    uint8_t *r = pr_pb_at(b, sec, size, index);
+    pr_put_u32(r + off, s.off);
+    pr_put_u32(r + off + 4, s.len);
+}
+
 uint32_t pr_pb_code(struct pr_plan_builder *b, const void *code, size_t n)
 {
     struct pr_buf *buf = &b->sec[PR_SEC_CODE];
@@ -236,11 +333,12 @@ static int lay_out_subplans(struct pr_plan_builder *b)
         size_t off = align8(end);
         if (off + v[i].size > 0xFFFFFFF0u)
             return -1;
-        uint8_t r[PR_SUBPLAN_SIZE] = {0};
-        pr_put_u32(r, v[i].name);
-        pr_put_u32(r + 4, (uint32_t)off);
-        pr_put_u32(r + 8, (uint32_t)v[i].size);
-        if (pr_buf_append(out, r, sizeof r) < 0)
+        struct pr_rec w;
+        PR_REC_INIT(&w, SUBPLAN);
+        PR_PUT(&w, SUBPLAN, name, v[i].name);
+        PR_PUT(&w, SUBPLAN, offset, off);
+        PR_PUT(&w, SUBPLAN, size, v[i].size);
+        if (!rec_complete(b, &w) || pr_buf_append(out, w.b, w.size) < 0)
             return -1;
         end = off + v[i].size;
     }
@@ -266,32 +364,32 @@ int pr_pb_finish(struct pr_plan_builder *b, uint8_t **out, size_t *size)
         total = align8(total + b->sec[i].len);
     }
     size_t table = total;
-    total += (size_t)PR_SEC_COUNT * 16;
+    total += (size_t)PR_SEC_COUNT * PR_ENT_BYTES;
     if (total > 0xFFFFFFF0u)
         return -1;
     uint8_t *f = calloc(1, total);
     if (!f)
         return -1;
-    memcpy(f, PR_PLAN_MAGIC, 8);
-    f[8] = PR_PLAN_MAJOR;
-    f[10] = PR_PLAN_MINOR;
-    pr_put_u32(f + 12, PR_PLAN_HEADER_SIZE);
-    pr_put_u64(f + 16, total);
-    pr_put_u32(f + 28, PR_SEC_COUNT);
-    pr_put_u64(f + 32, table);
+    memcpy(f + PR_HDR_MAGIC, PR_PLAN_MAGIC, 8);
+    f[PR_HDR_MAJOR] = PR_PLAN_MAJOR;
+    f[PR_HDR_MINOR] = PR_PLAN_MINOR;
+    pr_put_u32(f + PR_HDR_SIZE, PR_PLAN_HEADER_SIZE);
+    pr_put_u64(f + PR_HDR_FILE_SIZE, total);
+    pr_put_u32(f + PR_HDR_NSECTIONS, PR_SEC_COUNT);
+    pr_put_u64(f + PR_HDR_TABLE, table);
     for (int i = 1; i <= PR_SEC_COUNT; i++) {
         if (b->sec[i].len)
             memcpy(f + offs[i], b->sec[i].data, b->sec[i].len);
-        uint8_t *e = f + table + (size_t)(i - 1) * 16;
-        pr_put_u32(e, (uint32_t)i);
-        pr_put_u32(e + 8, offs[i]);
-        pr_put_u32(e + 12, (uint32_t)b->sec[i].len);
+        uint8_t *e = f + table + (size_t)(i - 1) * PR_ENT_BYTES;
+        pr_put_u32(e + PR_ENT_ID, (uint32_t)i);
+        pr_put_u32(e + PR_ENT_OFFSET, offs[i]);
+        pr_put_u32(e + PR_ENT_SIZE, (uint32_t)b->sec[i].len);
     }
     /* the header's checksum covers it with both checksum fields zero */
     uint32_t body = pr_crc32c(0, f + PR_PLAN_HEADER_SIZE,
                               total - PR_PLAN_HEADER_SIZE);
-    pr_put_u32(f + 40, pr_crc32c(0, f, PR_PLAN_HEADER_SIZE));
-    pr_put_u32(f + 44, body);
+    pr_put_u32(f + PR_HDR_CRC, pr_crc32c(0, f, PR_PLAN_HEADER_SIZE));
+    pr_put_u32(f + PR_HDR_BODY_CRC, body);
     *out = f;
     *size = total;
     return 0;

@@ -45,48 +45,13 @@ static const struct field prompt_fields[] = {PR_PROMPT_FIELDS(FIELD_ROW)};
 #undef FIELD_ROW
 
 /* Every field lies inside its record. */
-#define FIELD_BYTES(type)                                                    \
-    ((type) == PR_FT_U64 || (type) == PR_FT_F64 || (type) == PR_FT_CODE ||   \
-             (type) == PR_FT_LIST || (type) == PR_FT_TCODE                   \
-         ? 8                                                                 \
-     : (type) == PR_FT_U8 || (type) == PR_FT_ENUM ||                         \
-             (type) == PR_FT_FLAGS || (type) == PR_FT_ZERO                   \
-         ? 1                                                                 \
-         : 4)
-#define FIT(name, type, arg, off)                                            \
-    _Static_assert((off) + FIELD_BYTES(type) <= FIT_SIZE,                    \
+#define PR_FIELD_KEY(R, name, type, arg, off)                                \
+    _Static_assert((off) + PR_FT_BYTES(type) <= PR_##R##_SIZE,               \
                    "field " #name " outside its record");
-#define FIT_SIZE PR_WORKFLOW_SIZE
-PR_WORKFLOW_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_PARAM_SIZE
-PR_PARAM_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_STEP_SIZE
-PR_STEP_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_MODEL_SIZE
-PR_MODEL_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_PHASE_SIZE
-PR_PHASE_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_TOOL_SIZE
-PR_TOOL_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_AGG_SIZE
-PR_AGG_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_ALERT_SIZE
-PR_ALERT_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_SUBPLAN_SIZE
-PR_SUBPLAN_FIELDS(FIT)
-#undef FIT_SIZE
-#define FIT_SIZE PR_PROMPT_SIZE
-PR_PROMPT_FIELDS(FIT)
-#undef FIT_SIZE
-#undef FIT
+#define FITS(R, sec, what) PR_##R##_FIELDS(PR_BY_##R)
+PR_RECORDS(FITS)
+#undef FITS
+#undef PR_FIELD_KEY
 
 /* F64 fields that are durations, prices, costs, rates or temperatures:
  * they must also be non-negative (-0 passes: it compares equal to 0).
@@ -96,6 +61,14 @@ static const char nonneg_f64[] =
     " cp_seconds sla_max_duration sla_step_timeout budget_cost"
     " breaker_reset timeout initial_delay max_delay"
     " input_per_mtok output_per_mtok min_success_rate ";
+
+/* U32 and F64 fields pomlc always fills in (its defaults included) and
+ * for which 0 means nothing: a count of at least 1, a positive duration. */
+static const char positive[] =
+    " max_attempts max_loops breaker_threshold breaker_reset ";
+
+/* What check_record asks of a number beyond its type. */
+enum { RULE_NONNEG = 1, RULE_POSITIVE = 2 };
 
 /* A record section: its fields, where its count lives, its name. */
 struct rkind {
@@ -143,7 +116,7 @@ static const char *const sec_names[PR_SEC_COUNT + 1] = {
 
 /* The minor version that added each section: in a plan of an earlier
  * minor version the section is unknown, so skipped and not required.
- * Format 2.0 has them all. */
+ * Format 3.0 has them all. */
 static const uint8_t sec_minor[PR_SEC_COUNT + 1] = {0};
 
 /* Record size of each section; 0: not an array of records. */
@@ -245,38 +218,39 @@ static int check_header(struct vctx *c, const uint8_t *d, size_t size)
     if (size < PR_PLAN_HEADER_SIZE)
         return fail(c, "truncated: %zu bytes, shorter than the %d-byte "
                        "header", size, PR_PLAN_HEADER_SIZE);
-    uint16_t major = pr_rd_u16(d + 8), minor = pr_rd_u16(d + 10);
+    uint16_t major = pr_rd_u16(d + PR_HDR_MAJOR);
+    uint16_t minor = pr_rd_u16(d + PR_HDR_MINOR);
     if (major > PR_PLAN_MAJOR)
         return fail(c, "plan format %u.%u is newer than this version of "
                        "poml reads (%d.x)", major, minor, PR_PLAN_MAJOR);
     if (major < PR_PLAN_MAJOR)
         return fail(c, "plan format %u.%u is not supported (%d.x expected)",
                     major, minor, PR_PLAN_MAJOR);
-    uint32_t hsize = pr_rd_u32(d + 12);
+    uint32_t hsize = pr_rd_u32(d + PR_HDR_SIZE);
     if (hsize != PR_PLAN_HEADER_SIZE)
         return fail(c, "header size %lu, expected %d", (unsigned long)hsize,
                     PR_PLAN_HEADER_SIZE);
-    uint64_t fsize = pr_rd_u64(d + 16);
+    uint64_t fsize = pr_rd_u64(d + PR_HDR_FILE_SIZE);
     if (fsize > size)
         return fail(c, "truncated: header says %llu bytes, file has %zu",
                     (unsigned long long)fsize, size);
     if (fsize < size)
         return fail(c, "trailing bytes: header says %llu bytes, file has %zu",
                     (unsigned long long)fsize, size);
-    uint32_t flags = pr_rd_u32(d + 24);
+    uint32_t flags = pr_rd_u32(d + PR_HDR_FLAGS);
     if (flags)
         return fail(c, "unknown incompatible flags 0x%lx",
                     (unsigned long)flags);
-    for (int i = 48; i < 64; i++)
+    for (int i = PR_HDR_RESERVED; i < PR_PLAN_HEADER_SIZE; i++)
         if (d[i])
             return fail(c, "reserved header bytes are not zero");
     uint8_t h[PR_PLAN_HEADER_SIZE];
     memcpy(h, d, sizeof h);
-    memset(h + 40, 0, 8);
-    if (pr_crc32c(0, h, sizeof h) != pr_rd_u32(d + 40))
+    memset(h + PR_HDR_CRC, 0, 8);       /* both checksums */
+    if (pr_crc32c(0, h, sizeof h) != pr_rd_u32(d + PR_HDR_CRC))
         return fail(c, "header checksum mismatch");
     if (pr_crc32c(0, d + PR_PLAN_HEADER_SIZE, size - PR_PLAN_HEADER_SIZE) !=
-        pr_rd_u32(d + 44))
+        pr_rd_u32(d + PR_HDR_BODY_CRC))
         return fail(c, "body checksum mismatch (file damaged)");
     c->p->major = major;
     c->p->minor = minor;
@@ -298,9 +272,10 @@ static int by_offset(const void *a, const void *b)
 
 static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
 {
-    uint64_t n = pr_rd_u32(d + 28), table = pr_rd_u64(d + 32);
+    uint64_t n = pr_rd_u32(d + PR_HDR_NSECTIONS);
+    uint64_t table = pr_rd_u64(d + PR_HDR_TABLE);
     if (table < PR_PLAN_HEADER_SIZE || table > size ||
-        n * 16 > size - table)
+        n * PR_ENT_BYTES > size - table)
         return fail(c, "section table (%llu entries at %llu) lies outside "
                        "the file", (unsigned long long)n,
                     (unsigned long long)table);
@@ -310,9 +285,11 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
     uint32_t prev = 0;
     int rc = -1;
     for (uint64_t i = 0; i < n; i++) {
-        const uint8_t *t = d + table + i * 16;
-        uint32_t id = pr_rd_u32(t), fl = pr_rd_u32(t + 4);
-        uint64_t off = pr_rd_u32(t + 8), sz = pr_rd_u32(t + 12);
+        const uint8_t *t = d + table + i * PR_ENT_BYTES;
+        uint32_t id = pr_rd_u32(t + PR_ENT_ID);
+        uint32_t fl = pr_rd_u32(t + PR_ENT_FLAGS);
+        uint64_t off = pr_rd_u32(t + PR_ENT_OFFSET);
+        uint64_t sz = pr_rd_u32(t + PR_ENT_SIZE);
         if (i > 0 && id <= prev) {
             fail(c, id == prev ? "section %lu (%s) listed twice"
                                : "section table not sorted at section %lu "
@@ -624,7 +601,7 @@ static int check_index(struct vctx *c, const char *field, const char *what,
 
 /* One record against its field list. */
 static int check_record(struct vctx *c, const struct rkind *k,
-                        const bool *nonneg, const uint8_t *r)
+                        const uint8_t *rule, const uint8_t *r)
 {
     const struct pr_plan *p = c->p;
     for (size_t i = 0; i < k->nf; i++) {
@@ -633,6 +610,8 @@ static int check_record(struct vctx *c, const struct rkind *k,
         uint32_t v = 0;
         switch (f->type) {
         case PR_FT_U32:
+            if ((rule[i] & RULE_POSITIVE) && pr_rd_u32(a) == 0)
+                return rfail(c, "%s: 0, must be at least 1", f->name);
             if (f->arg && pr_rd_u32(a) > pr_limit_max(f->arg))
                 return rfail(c, "%s: %lu is above the limit of %lu",
                              f->name, (unsigned long)pr_rd_u32(a),
@@ -645,8 +624,10 @@ static int check_record(struct vctx *c, const struct rkind *k,
             double x = pr_rd_f64(a);
             if (!isfinite(x))
                 return rfail(c, "%s: number is not finite", f->name);
-            if (nonneg[i] && x < 0)
+            if ((rule[i] & RULE_NONNEG) && x < 0)
                 return rfail(c, "%s: %g is negative", f->name, x);
+            if ((rule[i] & RULE_POSITIVE) && !(x > 0))
+                return rfail(c, "%s: %g, must be positive", f->name, x);
             break;
         }
         case PR_FT_ENUM:
@@ -730,19 +711,23 @@ _Static_assert(sizeof workflow_fields / sizeof workflow_fields[0] <=
 static int check_array(struct vctx *c, const struct rkind *k,
                        const uint8_t *base, uint32_t n)
 {
-    bool nonneg[MAX_FIELDS] = {false};
+    uint8_t rule[MAX_FIELDS] = {0};
     char key[40];
     if (k->nf > MAX_FIELDS)
         return fail(c, "internal error: too many fields");
     for (size_t i = 0; i < k->nf; i++) {
+        bool num = k->f[i].type == PR_FT_F64 || k->f[i].type == PR_FT_U32;
         snprintf(key, sizeof key, " %s ", k->f[i].name);
-        nonneg[i] = k->f[i].type == PR_FT_F64 && strstr(nonneg_f64, key);
+        if (k->f[i].type == PR_FT_F64 && strstr(nonneg_f64, key))
+            rule[i] |= RULE_NONNEG;
+        if (num && strstr(positive, key))
+            rule[i] |= RULE_POSITIVE;
     }
     c->what = k->what;
     c->single = k->sec == PR_SEC_WORKFLOW;
     for (uint32_t i = 0; i < n; i++) {
         c->idx = i;
-        if (check_record(c, k, nonneg, base + (size_t)i * k->size) < 0)
+        if (check_record(c, k, rule, base + (size_t)i * k->size) < 0)
             return -1;
     }
     c->single = false;
@@ -783,7 +768,8 @@ static int check_graph(struct vctx *c)
     c->what = "step";
     for (uint32_t i = 0; i < p->nsteps; i++) {
         const uint8_t *r = st + (size_t)i * PR_STEP_SIZE;
-        uint32_t off = pr_rd_u32(r + 104), n = pr_rd_u32(r + 108);
+        uint32_t off = pr_rd_u32(r + PR_STEP_OFF_deps);
+        uint32_t n = pr_rd_u32(r + PR_STEP_OFF_deps + 4);
         c->idx = i;
         for (uint32_t k = 0; k < n; k++) {
             uint32_t e = pr_rd_u32(ls + ((size_t)off + k) * 4);
@@ -797,8 +783,8 @@ static int check_graph(struct vctx *c)
             sum_deps += edge_mix(d, e & PR_EDGE_AFTER ? i | PR_EDGE_AFTER
                                                       : i);
         }
-        off = pr_rd_u32(r + 112);
-        n = pr_rd_u32(r + 116);
+        off = pr_rd_u32(r + PR_STEP_OFF_dependents);
+        n = pr_rd_u32(r + PR_STEP_OFF_dependents + 4);
         for (uint32_t k = 0; k < n; k++) {
             uint32_t e = pr_rd_u32(ls + ((size_t)off + k) * 4);
             uint32_t d = e & ~PR_EDGE_AFTER;
@@ -811,7 +797,8 @@ static int check_graph(struct vctx *c)
         }
     }
     for (uint32_t i = 0; i < p->nsteps; i++) {
-        uint32_t n = pr_rd_u32(st + (size_t)i * PR_STEP_SIZE + 116);
+        uint32_t n = pr_rd_u32(st + (size_t)i * PR_STEP_SIZE +
+                               PR_STEP_OFF_dependents + 4);
         if (n != in[i]) {
             c->idx = i;
             rfail(c, "lists %lu dependents, but %lu steps depend on it",
@@ -830,13 +817,30 @@ out:
     return rc;
 }
 
+/* Fields that belong to one kind of step are absent on the others. */
+static int check_step_kinds(struct vctx *c)
+{
+    const struct pr_plan *p = c->p;
+    c->what = "step";
+    for (uint32_t i = 0; i < p->nsteps; i++) {
+        const uint8_t *r = p->sec[PR_SEC_STEPS].p + (size_t)i * PR_STEP_SIZE;
+        c->idx = i;
+        if (pr_rd_u32(r + PR_STEP_OFF_score + 4) &&
+            r[PR_STEP_OFF_kind] != PR_STEP_LLM)
+            return rfail(c, "score: set on a step that is not an LLM step");
+    }
+    return 0;
+}
+
 static int check_interps(struct vctx *c)
 {
     const struct pr_plan *p = c->p;
     c->what = "interp";
     for (uint32_t i = 0; i < p->ninterps; i++) {
-        const uint8_t *r = p->sec[PR_SEC_INTERPS].p + (size_t)i * 16;
-        uint32_t first = pr_rd_u32(r), n = pr_rd_u32(r + 4);
+        const uint8_t *r = p->sec[PR_SEC_INTERPS].p +
+                           (size_t)i * PR_INTERP_SIZE;
+        uint32_t first = pr_rd_u32(r + PR_INTERP_OFF_first);
+        uint32_t n = pr_rd_u32(r + PR_INTERP_OFF_n);
         c->idx = i;
         if (first > p->nparts || n > p->nparts - first)
             return rfail(c, "parts %lu+%lu out of range (%lu parts)",
@@ -845,31 +849,34 @@ static int check_interps(struct vctx *c)
         if (n == 0 && first)
             return rfail(c, "no parts but first part %lu",
                          (unsigned long)first);
-        if (r[8] > 1)
-            return rfail(c, "pure: %u is not a boolean", r[8]);
-        for (int k = 9; k < 16; k++)
+        uint8_t pure = r[PR_INTERP_OFF_pure];
+        if (pure > 1)
+            return rfail(c, "pure: %u is not a boolean", pure);
+        for (int k = PR_INTERP_OFF_pure + 1; k < PR_INTERP_SIZE; k++)
             if (r[k])
                 return rfail(c, "padding is not zero");
     }
     c->what = "interp part";
     for (uint32_t i = 0; i < p->nparts; i++) {
-        const uint8_t *r = p->sec[PR_SEC_PARTS].p + (size_t)i * 16;
-        uint32_t text = pr_rd_u32(r + 4);
-        uint32_t off = pr_rd_u32(r + 8), len = pr_rd_u32(r + 12);
+        const uint8_t *r = p->sec[PR_SEC_PARTS].p + (size_t)i * PR_PART_SIZE;
+        uint8_t kind = r[PR_PART_OFF_kind];
+        uint32_t text = pr_rd_u32(r + PR_PART_OFF_text);
+        uint32_t off = pr_rd_u32(r + PR_PART_OFF_code);
+        uint32_t len = pr_rd_u32(r + PR_PART_OFF_code + 4);
         c->idx = i;
-        if (r[0] > 1)
-            return rfail(c, "kind: value %u out of range (below 2)", r[0]);
-        if (r[1] || r[2] || r[3])
+        if (kind > 1)
+            return rfail(c, "kind: value %u out of range (below 2)", kind);
+        if (r[PR_PART_OFF_pad0] || r[PR_PART_OFF_pad1] || r[PR_PART_OFF_pad2])
             return rfail(c, "padding is not zero");
         if (!str_ok(c, text))
             return rfail(c, "text: string reference 0x%lx out of range",
                          (unsigned long)text);
-        if (r[0] == 0 && (off || len))
+        if (kind == 0 && (off || len))
             return rfail(c, "text part with code %lu+%lu",
                          (unsigned long)off, (unsigned long)len);
-        if (r[0] == 1 && len == 0)
+        if (kind == 1 && len == 0)
             return rfail(c, "expression part without code");
-        if (r[0] == 1 && check_code(c, "expression", off, len) < 0)
+        if (kind == 1 && check_code(c, "expression", off, len) < 0)
             return -1;
     }
     return 0;
@@ -881,19 +888,21 @@ static int check_tvals(struct vctx *c)
     c->what = "template value";
     for (uint32_t i = 0; i < p->ntvals; i++) {
         const uint8_t *r = p->sec[PR_SEC_TVALS].p + (size_t)i * PR_TVAL_SIZE;
-        uint8_t kind = r[0];
-        uint32_t interp = pr_rd_u32(r + 16), first = pr_rd_u32(r + 20);
-        uint32_t n = pr_rd_u32(r + 24), keys = pr_rd_u32(r + 28);
+        uint8_t kind = r[PR_TVAL_OFF_kind], b = r[PR_TVAL_OFF_b];
+        uint32_t interp = pr_rd_u32(r + PR_TVAL_OFF_interp);
+        uint32_t first = pr_rd_u32(r + PR_TVAL_OFF_first);
+        uint32_t n = pr_rd_u32(r + PR_TVAL_OFF_n);
+        uint32_t keys = pr_rd_u32(r + PR_TVAL_OFF_keys);
         c->idx = i;
         if (kind >= PR_TV_KINDS)
             return rfail(c, "kind: value %u out of range (below %d)", kind,
                          PR_TV_KINDS);
-        if (r[1] > 1 || (kind != PR_TV_BOOL && r[1]))
-            return rfail(c, "bool: invalid value %u", r[1]);
-        for (int k = 2; k < 8; k++)
+        if (b > 1 || (kind != PR_TV_BOOL && b))
+            return rfail(c, "bool: invalid value %u", b);
+        for (int k = PR_TVAL_OFF_b + 1; k < PR_TVAL_OFF_num; k++)
             if (r[k])
                 return rfail(c, "padding is not zero");
-        double num = pr_rd_f64(r + 8);
+        double num = pr_rd_f64(r + PR_TVAL_OFF_num);
         if (!isfinite(num))
             return rfail(c, "number: not finite");
         if (kind == PR_TV_STR) {
@@ -933,9 +942,6 @@ static int by_ref(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Offsets in a step record. */
-enum { STEP_KIND = 12, STEP_PROMPT_FILE = 148, STEP_WORKFLOW = 208 };
-
 /* The string reference at OFF of every step (of kind KIND when it is not
  * -1, where it must be present) is one of REFS, which this sorts and
  * frees; else "FIELD: no WHAT 'name' in section SEC". */
@@ -944,7 +950,8 @@ static int check_step_refs(struct vctx *c, uint32_t *refs, size_t nrefs,
                            const char *sec)
 {
     const struct pr_plan *p = c->p;
-    const char *field = off == STEP_WORKFLOW ? "workflow" : "prompt_file";
+    const char *field = off == PR_STEP_OFF_workflow ? "workflow"
+                                                    : "prompt_file";
     int rc = 0;
     qsort(refs, nrefs, sizeof *refs, by_ref);
     c->what = "step";
@@ -952,7 +959,7 @@ static int check_step_refs(struct vctx *c, uint32_t *refs, size_t nrefs,
         const uint8_t *r = p->sec[PR_SEC_STEPS].p + (size_t)i * PR_STEP_SIZE;
         uint32_t ref = pr_rd_u32(r + off);
         c->idx = i;
-        if (kind >= 0 && r[STEP_KIND] != kind)
+        if (kind >= 0 && r[PR_STEP_OFF_kind] != kind)
             continue;
         if (ref == PR_PLAN_NONE) {
             if (kind >= 0)
@@ -995,7 +1002,8 @@ static int check_prompt_records(struct vctx *c)
         const uint8_t *r = sec + (size_t)i * PR_PROMPT_SIZE;
         size_t n, np;
         char q[48], qp[48];
-        const char *name = pr_plan_str(p, pr_rd_u32(r), &n);
+        const char *name = pr_plan_str(p, pr_rd_u32(r + PR_PROMPT_OFF_name),
+                                       &n);
         c->idx = i;
         if (!n)
             return rfail(c, "name: empty");
@@ -1004,9 +1012,12 @@ static int check_prompt_records(struct vctx *c)
                          printable(q, name, n));
         if (i > 0) {
             const uint8_t *pr = r - PR_PROMPT_SIZE;
-            const char *prev = pr_plan_str(p, pr_rd_u32(pr), &np);
-            int d = r[16] != pr[16] ? (r[16] > pr[16] ? 1 : -1)
-                                    : pr_plan_name_cmp(name, n, prev, np);
+            const char *prev =
+                pr_plan_str(p, pr_rd_u32(pr + PR_PROMPT_OFF_name), &np);
+            uint8_t kind = r[PR_PROMPT_OFF_kind];
+            uint8_t pkind = pr[PR_PROMPT_OFF_kind];
+            int d = kind != pkind ? (kind > pkind ? 1 : -1)
+                                  : pr_plan_name_cmp(name, n, prev, np);
             if (d == 0)
                 return rfail(c, "name: '%s' is given twice",
                              printable(q, name, n));
@@ -1018,12 +1029,14 @@ static int check_prompt_records(struct vctx *c)
         static const struct {
             const char *field;
             uint16_t off;
-        } json[] = {{"config", 28}, {"input_schema", 32},
-                    {"input_default", 36}, {"output_schema", 44}};
+        } json[] = {{"config", PR_PROMPT_OFF_config},
+                    {"input_schema", PR_PROMPT_OFF_input_schema},
+                    {"input_default", PR_PROMPT_OFF_input_default},
+                    {"output_schema", PR_PROMPT_OFF_output_schema}};
         for (size_t k = 0; k < sizeof json / sizeof json[0]; k++)
             if (check_json(c, json[k].field, pr_rd_u32(r + json[k].off)) < 0)
                 return -1;
-        uint32_t f = pr_rd_u32(r + 40);
+        uint32_t f = pr_rd_u32(r + PR_PROMPT_OFF_output_format);
         const char *fmt = pr_plan_str(p, f, &n);
         if (f != PR_PLAN_NONE && strcmp(fmt, "json") && strcmp(fmt, "text"))
             return rfail(c, "output_format: '%s' is not json or text",
@@ -1044,10 +1057,11 @@ static int check_prompt_steps(struct vctx *c)
     for (uint32_t i = 0; i < p->nprompts; i++) {
         const uint8_t *r = p->sec[PR_SEC_PROMPTS].p +
                            (size_t)i * PR_PROMPT_SIZE;
-        if (r[16] == PR_PROMPT_FILE)
-            refs[nrefs++] = pr_rd_u32(r);
+        if (r[PR_PROMPT_OFF_kind] == PR_PROMPT_FILE)
+            refs[nrefs++] = pr_rd_u32(r + PR_PROMPT_OFF_name);
     }
-    return check_step_refs(c, refs, nrefs, STEP_PROMPT_FILE, -1, "prompt",
+    return check_step_refs(c, refs, nrefs, PR_STEP_OFF_prompt_file, -1,
+                           "prompt",
                            "15 (prompts)");
 }
 
@@ -1086,7 +1100,7 @@ static int count_subplans(struct vctx *c)
     if (s->size < PR_SUBPLAN_SIZE)
         return fail(c, "section 16 (subplans) has %lu bytes, less than one "
                        "record", (unsigned long)s->size);
-    uint32_t first = pr_rd_u32(s->p + 4);
+    uint32_t first = pr_rd_u32(s->p + PR_SUBPLAN_OFF_offset);
     if (!first || first % PR_SUBPLAN_SIZE || first > s->size)
         return fail(c, "section 16 (subplans): the first plan's offset %lu "
                        "does not end the records (a multiple of %d, not 0, "
@@ -1102,10 +1116,16 @@ static int count_subplans(struct vctx *c)
 /* Record I's name: not empty, no NUL, after the name before it. */
 static int check_subplan_name(struct vctx *c, uint32_t i)
 {
-    const uint8_t *r = c->p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16;
+    const uint8_t *r = c->p->sec[PR_SEC_SUBPLANS].p +
+                       (size_t)i * PR_SUBPLAN_SIZE;
     size_t n, np = 0;
-    const char *name = pr_plan_str(c->p, pr_rd_u32(r), &n);
-    const char *prev = i ? pr_plan_str(c->p, pr_rd_u32(r - 16), &np) : NULL;
+    const char *name =
+        pr_plan_str(c->p, pr_rd_u32(r + PR_SUBPLAN_OFF_name), &n);
+    const char *prev =
+        i ? pr_plan_str(c->p,
+                        pr_rd_u32(r - PR_SUBPLAN_SIZE + PR_SUBPLAN_OFF_name),
+                        &np)
+          : NULL;
     char q[48], qp[48];
     if (!n)
         return rfail(c, "name: empty");
@@ -1130,7 +1150,8 @@ static int check_subplan_layout(struct vctx *c)
     c->what = "subplan";
     for (uint32_t i = 0; i < c->p->nsubplans; i++) {
         const uint8_t *r = s->p + (size_t)i * PR_SUBPLAN_SIZE;
-        uint64_t off = pr_rd_u32(r + 4), size = pr_rd_u32(r + 8);
+        uint64_t off = pr_rd_u32(r + PR_SUBPLAN_OFF_offset);
+        uint64_t size = pr_rd_u32(r + PR_SUBPLAN_OFF_size);
         c->idx = i;
         if (check_subplan_name(c, i) < 0)
             return -1;
@@ -1159,8 +1180,9 @@ static int check_workflow_steps(struct vctx *c)
     if (!refs)
         return fail(c, "out of memory");
     for (uint32_t i = 0; i < p->nsubplans; i++)
-        refs[i] = pr_rd_u32(p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16);
-    return check_step_refs(c, refs, p->nsubplans, STEP_WORKFLOW,
+        refs[i] = pr_rd_u32(p->sec[PR_SEC_SUBPLANS].p +
+                            (size_t)i * PR_SUBPLAN_SIZE + PR_SUBPLAN_OFF_name);
+    return check_step_refs(c, refs, p->nsubplans, PR_STEP_OFF_workflow,
                            PR_STEP_WORKFLOW, "plan for", "16 (subplans)");
 }
 
@@ -1173,8 +1195,10 @@ static int check_subplan_plans(struct vctx *c)
         struct pr_plan sub;
         char why[512], q[48];
         size_t n;
-        const char *name = pr_plan_str(c->p, pr_rd_u32(r), &n);
-        if (load(&sub, s->p + pr_rd_u32(r + 4), pr_rd_u32(r + 8), why,
+        const char *name =
+            pr_plan_str(c->p, pr_rd_u32(r + PR_SUBPLAN_OFF_name), &n);
+        if (load(&sub, s->p + pr_rd_u32(r + PR_SUBPLAN_OFF_offset),
+                 pr_rd_u32(r + PR_SUBPLAN_OFF_size), why,
                  sizeof why, c->depth + 1) < 0)
             return fail(c, "subplan %lu (%s): %s", (unsigned long)i,
                         printable(q, name, n), why);
@@ -1226,8 +1250,8 @@ static int validate(struct vctx *c, const uint8_t *d, size_t size)
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (check_records(c, kinds[i]) < 0)
             return -1;
-    if (check_graph(c) < 0 || check_interps(c) < 0 || check_tvals(c) < 0 ||
-        check_prompts(c) < 0)
+    if (check_graph(c) < 0 || check_step_kinds(c) < 0 ||
+        check_interps(c) < 0 || check_tvals(c) < 0 || check_prompts(c) < 0)
         return -1;
     return check_subplans(c);
 }
@@ -1453,9 +1477,13 @@ void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
     memset(out, 0, sizeof *out);
     if (i >= p->nsubplans)
         return;
-    const uint8_t *r = p->sec[PR_SEC_SUBPLANS].p + (size_t)i * 16;
+    const uint8_t *r = p->sec[PR_SEC_SUBPLANS].p +
+                       (size_t)i * PR_SUBPLAN_SIZE;
     PR_SUBPLAN_FIELDS(DECODE_FIELD)
 }
+
+_Static_assert(PR_PROMPT_OFF_name == 0 && PR_SUBPLAN_OFF_name == 0,
+               "find_named reads the name at offset 0");
 
 /* Binary search of N records of SIZE bytes at SEC, sorted by the name
  * at offset 0; with KIND_AT set, only records whose byte there is 0 count
@@ -1470,7 +1498,7 @@ static uint32_t find_named(const struct pr_plan *p, const uint8_t *sec,
         uint32_t mid = lo + (hi - lo) / 2;
         const uint8_t *r = sec + (size_t)mid * size;
         size_t rl;
-        const char *s = pr_plan_str(p, pr_rd_u32(r), &rl);
+        const char *s = pr_plan_str(p, pr_rd_u32(r), &rl); /* name */
         int d = kind_at >= 0 && r[kind_at] ? 1
                                            : pr_plan_name_cmp(s, rl, name,
                                                               len);
@@ -1487,7 +1515,7 @@ static uint32_t find_named(const struct pr_plan *p, const uint8_t *sec,
 uint32_t pr_plan_prompt_find(const struct pr_plan *p, const char *name)
 {
     return find_named(p, p->sec[PR_SEC_PROMPTS].p, p->nprompts,
-                      PR_PROMPT_SIZE, 16, name);
+                      PR_PROMPT_SIZE, PR_PROMPT_OFF_kind, name);
 }
 
 int pr_plan_subplan(const struct pr_plan *p, const char *name,
@@ -1500,8 +1528,8 @@ int pr_plan_subplan(const struct pr_plan *p, const char *name,
     if (i == PR_PLAN_NONE)
         return -1;
     const uint8_t *r = sec + (size_t)i * PR_SUBPLAN_SIZE;
-    *data = sec + pr_rd_u32(r + 4);
-    *size = pr_rd_u32(r + 8);
+    *data = sec + pr_rd_u32(r + PR_SUBPLAN_OFF_offset);
+    *size = pr_rd_u32(r + PR_SUBPLAN_OFF_size);
     return 0;
 }
 
@@ -1521,9 +1549,9 @@ void pr_plan_interp(const struct pr_plan *p, uint32_t i,
     memset(out, 0, sizeof *out);
     if (!r)
         return;
-    out->first = pr_rd_u32(r);
-    out->n = pr_rd_u32(r + 4);
-    out->pure = r[8] != 0;
+    out->first = pr_rd_u32(r + PR_INTERP_OFF_first);
+    out->n = pr_rd_u32(r + PR_INTERP_OFF_n);
+    out->pure = r[PR_INTERP_OFF_pure] != 0;
 }
 
 void pr_plan_part(const struct pr_plan *p, uint32_t i,
@@ -1534,10 +1562,11 @@ void pr_plan_part(const struct pr_plan *p, uint32_t i,
     if (!r)
         return;
     size_t n;
-    out->kind = r[0];
-    out->text = pr_plan_str(p, pr_rd_u32(r + 4), &n);
+    out->kind = r[PR_PART_OFF_kind];
+    out->text = pr_plan_str(p, pr_rd_u32(r + PR_PART_OFF_text), &n);
     out->text_len = (uint32_t)n;
-    out->code = code_at(p, pr_rd_u32(r + 8), pr_rd_u32(r + 12));
+    out->code = code_at(p, pr_rd_u32(r + PR_PART_OFF_code),
+                        pr_rd_u32(r + PR_PART_OFF_code + 4));
 }
 
 void pr_plan_tval(const struct pr_plan *p, uint32_t i,
@@ -1547,11 +1576,11 @@ void pr_plan_tval(const struct pr_plan *p, uint32_t i,
     memset(out, 0, sizeof *out);
     if (!r)
         return;
-    out->kind = r[0];
-    out->b = r[1] != 0;
-    out->num = pr_rd_f64(r + 8);
-    out->interp = pr_rd_u32(r + 16);
-    out->first = pr_rd_u32(r + 20);
-    out->n = pr_rd_u32(r + 24);
-    out->keys = pr_rd_u32(r + 28);
+    out->kind = r[PR_TVAL_OFF_kind];
+    out->b = r[PR_TVAL_OFF_b] != 0;
+    out->num = pr_rd_f64(r + PR_TVAL_OFF_num);
+    out->interp = pr_rd_u32(r + PR_TVAL_OFF_interp);
+    out->first = pr_rd_u32(r + PR_TVAL_OFF_first);
+    out->n = pr_rd_u32(r + PR_TVAL_OFF_n);
+    out->keys = pr_rd_u32(r + PR_TVAL_OFF_keys);
 }

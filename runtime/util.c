@@ -1,14 +1,15 @@
 /* util.c -- small helpers both programs share
  *
  * UTF-8 encoding and decoding, hex digits, formatted error messages, the
- * edit distance behind every "did you mean", and the escaping of text
- * bound for a terminal.
+ * edit distance behind every "did you mean", the escaping of text bound
+ * for a terminal, and the wall clock.
  */
 #include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 int pr_hexval(char c)
 {
@@ -220,4 +221,11 @@ int pr_grow(void **p, size_t *cap, size_t need, size_t size)
     *p = q;
     *cap = n;
     return 0;
+}
+
+double pr_wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -116,4 +116,9 @@ int pr_grow(void **p, size_t *cap, size_t need, size_t size);
  * or -1.  cJSON would cut a string there. */
 long pr_json_nul_escape(const char *text, size_t n);
 
+/* The wall clock: seconds since the epoch, for times people read
+ * (started_at, timestamps).  Durations and deadlines use the monotonic
+ * clock, pr_loop_now (exec/loop.h): one function per clock. */
+double pr_wall_now(void);
+
 #endif

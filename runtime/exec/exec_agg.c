@@ -50,7 +50,7 @@ static bool feedback(struct pr_job *j, const struct pr_phase *ph,
         return false;
     struct pr_phase to;
     pr_plan_phase(r->plan, ph->feedback_to, &to);
-    unsigned max = ph->max_loops ? ph->max_loops : 1;
+    unsigned max = ph->max_loops;       /* at least 1: the loader checks */
     if (r->loops[self] >= max) {
         pr_report_note(r, j,
                        "phase '%s' feedback to '%s': all %u loops taken; "
@@ -458,14 +458,16 @@ static void agg_cmd_done(struct pr_job *j, int status, struct pr_child *c,
     (void)out_path;
     items_path(j, path, sizeof path);
     unlink(path);
-    size_t len = 0, total = 0;
-    char *out = pr_spawn_read(c->out_fd, (size_t)16 << 20, &len, &total);
+    size_t len = 0;
+    unsigned long long total = 0;
+    char *out = pr_spawn_output(c, false, &len, &total);
     int code = pr_proc_status(status, reason, sizeof reason);
     cJSON_Delete(j->outputs);
     j->outputs = NULL;
     pr_job_output(j, "exit_code", cJSON_CreateNumber(code));
-    size_t el = 0, et = 0;
-    char *err = pr_spawn_read(c->err_fd, (size_t)1 << 20, &el, &et);
+    size_t el = 0;
+    unsigned long long et = 0;
+    char *err = pr_spawn_output(c, true, &el, &et);
     if (err)
         pr_job_output(j, "stderr", pr_text_value(err, el, NULL));
     free(err);

@@ -16,10 +16,12 @@
 typedef void (*pr_proc_done)(struct pr_job *j, int status,
                              struct pr_child *c, const char *out_path);
 
-/* Starts ARGV for J.  On failure J is already finished (failed) and -1
- * is returned. */
+/* Starts ARGV for J, keeping OUT_CAP bytes of its standard output and
+ * ERR_CAP of its standard error.  On failure J is already finished
+ * (failed) and -1 is returned. */
 int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
-                  const char *dir, const char *out_path, pr_proc_done done);
+                  const char *dir, const char *out_path, size_t out_cap,
+                  size_t err_cap, pr_proc_done done);
 /* The executor's stop: signals the process group. */
 void pr_proc_stop(struct pr_job *j, int sig);
 /* The exit code a wait status stands for (128 + N for signal N), and

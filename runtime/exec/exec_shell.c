@@ -45,6 +45,7 @@ static void on_exit_status(void *ud, pid_t pid, int status)
     struct pr_job *j = ud;
     struct proc *p = j->priv;
     (void)pid;
+    pr_spawn_drain(&p->c);
     /* whatever the step left behind in its group goes with it */
     pr_spawn_signal(&p->c, j->timed_out || j->run->cancelling ? SIGKILL
                                                               : SIGTERM);
@@ -55,7 +56,8 @@ static void on_exit_status(void *ud, pid_t pid, int status)
 }
 
 int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
-                  const char *dir, const char *out_path, pr_proc_done done)
+                  const char *dir, const char *out_path, size_t out_cap,
+                  size_t err_cap, pr_proc_done done)
 {
     struct pr_run *r = j->run;
     struct proc *p = calloc(1, sizeof *p);
@@ -67,9 +69,14 @@ int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
     p->done = done;
     if (out_path)
         snprintf(p->out_path, sizeof p->out_path, "%s", out_path);
-    struct pr_spawn sp = {argv, envp, dir, r->tmpdir};
+    struct pr_spawn sp = {argv, envp, dir, r->tmpdir, r->loop, out_cap,
+                          err_cap};
     if (pr_spawn_start(&sp, &p->c, err, sizeof err) < 0) {
         free(p);
+        if (errno == EMFILE || errno == ENFILE) {
+            pr_job_defer(j, err);
+            return -1;
+        }
         /* what the shell would have said, as its output and status */
         bool missing = strstr(err, "command not found") != NULL;
         cJSON_Delete(j->outputs);
@@ -603,11 +610,12 @@ static int build_argv(struct prepared *p, char **vals, bool shell,
 }
 
 /* Captured output as the output NAME.  0, or -1 when out of memory. */
-static int add_captured(struct pr_job *j, const char *name, int fd,
-                        size_t cap, bool trim)
+static int add_captured(struct pr_job *j, const char *name,
+                        const struct pr_child *c, bool err, bool trim)
 {
-    size_t len = 0, total = 0, bad = 0;
-    char *t = pr_spawn_read(fd, cap, &len, &total);
+    size_t len = 0, bad = 0;
+    unsigned long long total = 0;
+    char *t = pr_spawn_output(c, err, &len, &total);
     if (!t)
         return -1;
     if (trim && len && t[len - 1] == '\n' && total == len) {
@@ -621,8 +629,12 @@ static int add_captured(struct pr_job *j, const char *name, int fd,
     if (!v)
         return -1;
     if (total > len + 2)
-        pr_report_note(j->run, j, "%s: kept the first %zu of %zu bytes", name,
-                       len, total);
+        pr_report_note(j->run, j,
+                       "%s: kept the first %zu of %llu bytes; the rest was "
+                       "read and dropped", name, len, total);
+    if (c->lost)
+        pr_report_note(j->run, j, "%s: output not kept in full: %s", name,
+                       strerror(c->lost));
     if (bad)
         pr_report_note(j->run, j,
                        "%s: %zu bytes that are not UTF-8 text (or NUL) "
@@ -640,8 +652,8 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
     unsigned long failures = pr_alloc_failures();
     cJSON_Delete(j->outputs);
     j->outputs = NULL;
-    bool lost = add_captured(j, "stdout", c->out_fd, STDOUT_CAP, true) < 0;
-    lost |= add_captured(j, "stderr", c->err_fd, STDERR_CAP, false) < 0;
+    bool lost = add_captured(j, "stdout", c, false, true) < 0;
+    lost |= add_captured(j, "stderr", c, true, false) < 0;
     int code = pr_proc_status(status, reason, sizeof reason);
     pr_job_output(j, "exit_code", cJSON_CreateNumber(code));
     bool ok = code == 0;
@@ -732,7 +744,8 @@ void pr_shell_command(struct pr_job *j, uint32_t run,
     free(vals);
     if (rc == 0) {
         const struct pr_step *s = pr_job_step(j);
-        pr_proc_start(j, argv.v, env.v, s->dir, out_path, done);
+        pr_proc_start(j, argv.v, env.v, s->dir, out_path, STDOUT_CAP,
+                      STDERR_CAP, done);
     } else {
         pr_job_finish(j, false, err, false);
     }

@@ -21,6 +21,9 @@
 
 extern char **environ;
 
+/* The most of a sub-workflow's result (its --json output) read. */
+#define SUB_RESULT_CAP ((size_t)64 << 20)
+
 static int write_file(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -75,15 +78,17 @@ static void sub_done(struct pr_job *j, int status, struct pr_child *c,
     (void)out_path;
     char reason[512] = "";
     int code = pr_proc_status(status, reason, sizeof reason);
-    size_t len, total;
-    char *out = pr_spawn_read(c->out_fd, (size_t)64 << 20, &len, &total);
+    size_t len;
+    unsigned long long total;
+    char *out = pr_spawn_output(c, false, &len, &total);
     cJSON *res = out ? cJSON_Parse(out) : NULL;
     free(out);
     cleanup(j);
     cJSON *steps = cJSON_GetObjectItemCaseSensitive(res, "steps");
     if (!cJSON_IsObject(steps)) {
-        size_t el, et;
-        char *e = pr_spawn_read(c->err_fd, 4096, &el, &et);
+        size_t el;
+        unsigned long long et;
+        char *e = pr_spawn_output(c, true, &el, &et);
         char *nl = e ? strrchr(e, '\n') : NULL;
         if (nl && nl[1] == '\0')
             *nl = '\0';
@@ -168,7 +173,8 @@ static void sub_start(struct pr_job *j)
     }
     argv[n++] = plan_path;
     argv[n] = NULL;
-    pr_proc_start(j, argv, environ, NULL, NULL, sub_done);
+    pr_proc_start(j, argv, environ, NULL, NULL, SUB_RESULT_CAP, 4096,
+                  sub_done);
 }
 
 /* The child pomlrun's steps live in process groups of their own, which a

@@ -26,6 +26,9 @@
 
 extern char **environ;
 
+/* What is shown of each of the command's streams. */
+#define SHOW_CAP ((size_t)64 << 10)
+
 struct hook {
     struct pr_run *r;
     struct pr_child c;
@@ -112,10 +115,11 @@ static bool ours(const char *e)
 
 /* Prints what the command wrote (FD, capped) to standard error, a line
  * at a time, escaped. */
-static void show_output(int fd)
+static void show_output(const struct pr_child *c, bool err)
 {
-    size_t len = 0, total = 0;
-    char *t = pr_spawn_read(fd, (size_t)64 << 10, &len, &total);
+    size_t len = 0;
+    unsigned long long total = 0;
+    char *t = pr_spawn_output(c, err, &len, &total);
     if (!t)
         return;
     char esc[1024];
@@ -127,7 +131,7 @@ static void show_output(int fd)
         l += n + 1;
     }
     if (total > len)
-        fprintf(stderr, "pomlrun: on_failure: (%zu more bytes not shown)\n",
+        fprintf(stderr, "pomlrun: on_failure: (%llu more bytes not shown)\n",
                 total - len);
     free(t);
 }
@@ -152,7 +156,8 @@ static void run_one(struct pr_run *r, const char *script)
         rc = pr_errf(err, sizeof err, "out of memory");
     char *argv[] = {"/bin/sh", "-c", cmd.script, NULL};
     struct hook h = {.r = r};
-    struct pr_spawn sp = {argv, env.v, NULL, r->tmpdir};
+    struct pr_spawn sp = {argv,    env.v,     NULL,     r->tmpdir,
+                          r->loop, SHOW_CAP, SHOW_CAP};
     if (rc == 0)
         rc = pr_spawn_start(&sp, &h.c, err, sizeof err);
     pr_strv_free(&env);
@@ -172,6 +177,7 @@ static void run_one(struct pr_run *r, const char *script)
     while (!h.done)
         if (pr_loop_once(r->loop, -1) < 0 && errno != EINTR)
             break;
+    pr_spawn_drain(&h.c);
     r->hook = NULL;
     if (h.timer)
         pr_loop_cancel(r->loop, h.timer);
@@ -181,8 +187,8 @@ static void run_one(struct pr_run *r, const char *script)
         waitpid(h.c.pid, &h.status, 0);
     }
     pr_spawn_signal(&h.c, SIGKILL);     /* what it left running */
-    show_output(h.c.out_fd);
-    show_output(h.c.err_fd);
+    show_output(&h.c, false);
+    show_output(&h.c, true);
     pr_spawn_close(&h.c);
     char reason[256] = "";
     int code = pr_proc_status(h.status, reason, sizeof reason);

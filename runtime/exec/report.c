@@ -31,13 +31,6 @@ void pr_time_rfc3339(double t, char buf[64])
              tm.tm_min, tm.tm_sec, ms);
 }
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* "12 ms", "3.40 s", "2 min 5 s" */
 static const char *duration(double s, char buf[32])
 {
@@ -74,7 +67,7 @@ static cJSON *new_event(const char *name)
 {
     cJSON *ev = cJSON_CreateObject();
     char t[64];
-    pr_time_rfc3339(wall(), t);
+    pr_time_rfc3339(pr_wall_now(), t);
     cJSON_AddStringToObject(ev, "time", t);
     cJSON_AddStringToObject(ev, "event", name);
     return ev;

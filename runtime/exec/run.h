@@ -65,6 +65,7 @@ struct pr_job {
     bool timed_out;             /* the current attempt hit its timeout */
     bool queued;                /* waiting in a ready queue */
     bool retry_wait;            /* between attempts */
+    bool announced;             /* its "started" event was sent */
     uint32_t attempts;
     double started_at, finished_at;     /* wall clock, seconds */
     double attempt_started;             /* this attempt, wall clock */
@@ -143,6 +144,10 @@ struct pr_run {
     uint64_t sla_timer;         /* sla.max_duration */
     uint64_t streamed;          /* bytes of LLM text received */
     bool sla_exceeded;
+    bool fd_starved;            /* a step waits for a file descriptor:
+                                   no process step starts until one
+                                   ends */
+    bool fd_noted;
     struct pr_child *hook;      /* an on_failure command running */
 };
 
@@ -163,6 +168,13 @@ void pr_run_free(struct pr_run *r);
  * may be NULL).  RETRYABLE false stops further attempts. */
 void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
                    bool retryable);
+
+/* The attempt of process job J could not start for want of a file
+ * descriptor (EMFILE, ENFILE): it is taken back and J waits, first in
+ * line, until a running step ends and frees some; no other process step
+ * starts meanwhile.  With nothing running that could free one, J fails
+ * with WHY instead. */
+void pr_job_defer(struct pr_job *j, const char *why);
 
 /* Phase feedback: takes the steps of phases FROM .. TO (GATE, the gate of
  * TO, among them) back to waiting and starts them again.  Called by the

@@ -39,13 +39,6 @@ const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap)
     return buf;
 }
 
-double pr_wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 const char *pr_cancel_reason(const struct pr_run *r)
 {
     return r->sla_exceeded      ? "sla: the workflow's max_duration is over"
@@ -587,6 +580,8 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         r->inflight--;
     else if (!x->in_process)
         r->running--;
+    if (!x->in_process)
+        r->fd_starved = false;  /* it gives its descriptors back */
     if (j->timed_out) {
         ok = false;
         reason = "timeout";
@@ -599,7 +594,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
     if (s->max_attempts > 1)
         record_attempt(j, ok, reason);
     j->finished_at = pr_wall_now();
-    uint32_t max = s->max_attempts ? s->max_attempts : 1;
+    uint32_t max = s->max_attempts;     /* at least 1: the loader checks */
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
         /* the server's wish (Retry-After), up to PR_RETRY_AFTER_MAX as
@@ -678,9 +673,41 @@ static void start_attempt(struct pr_job *j)
             r->running++;
         pr_timeout_start(j);
     }
-    if (j->attempts == 1)
+    if (!j->announced) {
+        j->announced = true;
         pr_report_job(r, j, "started");
+    }
     x->start(j);
+}
+
+void pr_job_defer(struct pr_job *j, const char *why)
+{
+    struct pr_run *r = j->run;
+    if (j->timer) {
+        pr_loop_cancel(r->loop, j->timer);
+        j->timer = 0;
+    }
+    r->running--;
+    if (r->running == 0 && r->inflight == 0) {
+        /* nothing of this run holds a descriptor it could give back */
+        r->running++;
+        pr_job_finish(j, false, why, false);
+        return;
+    }
+    j->attempts--;
+    j->status = PR_ST_WAITING;
+    j->queued = true;
+    if (heap_push(r, j) < 0) {
+        r->running++;
+        pr_job_finish(j, false, "out of memory", false);
+        return;
+    }
+    r->fd_starved = true;
+    if (!r->fd_noted) {
+        r->fd_noted = true;
+        pr_report_note(r, j, "out of file descriptors (%s); steps wait for "
+                       "running ones to end before they start", why);
+    }
 }
 
 /* Runs everything that can run now. */
@@ -711,7 +738,8 @@ static void dispatch(struct pr_run *r)
             start_attempt(j);
             continue;
         }
-        if (r->nheap && !r->cancelling && r->running < r->opt.jobs) {
+        if (r->nheap && !r->cancelling && r->running < r->opt.jobs &&
+            !r->fd_starved) {
             start_attempt(heap_pop(r));
             continue;
         }

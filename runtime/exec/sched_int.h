@@ -15,8 +15,6 @@
 /* Indexed by enum pr_status: "waiting", "running", ... */
 extern const char *const pr_status_names[];
 
-/* The wall clock, seconds. */
-double pr_wall_now(void);
 /* Why steps end unfinished when the run stops. */
 const char *pr_cancel_reason(const struct pr_run *r);
 

@@ -26,9 +26,8 @@ void pr_timeout_start(struct pr_job *j)
 {
     struct pr_run *r = j->run;
     const struct pr_step *s = pr_job_step(j);
-    double t = s->timeout > 0 ? s->timeout : r->wf.sla_step_timeout;
-    if (t > 0)
-        j->timer = pr_loop_timer(r->loop, t, on_timeout, j);
+    if (s->timeout > 0)         /* pomlc gave sla.step_timeout to steps */
+        j->timer = pr_loop_timer(r->loop, s->timeout, on_timeout, j);
 }
 
 /* sla.max_duration: the run fails, what is running is stopped. */

@@ -30,9 +30,6 @@
 #include "llm_call.h"
 #include "run.h"
 
-#define DEFAULT_ATTEMPTS 3
-#define DEFAULT_BREAKER_THRESHOLD 5
-#define DEFAULT_BREAKER_RESET 60.0
 #define DEFAULT_MAX_TOKENS 4096
 #define MAX_REPLY ((size_t)32 << 20)
 
@@ -315,8 +312,7 @@ void pr_llm_totals(const struct pr_run *r, double *cost, uint64_t *in_tok,
 
 static bool breaker_allows(const struct pr_run *r, struct model_state *m)
 {
-    double reset = r->wf.breaker_reset > 0 ? r->wf.breaker_reset
-                                           : DEFAULT_BREAKER_RESET;
+    double reset = r->wf.breaker_reset; /* positive: the loader checks */
     switch (m->state) {
     case B_CLOSED:
         return true;
@@ -335,9 +331,7 @@ static bool breaker_allows(const struct pr_run *r, struct model_state *m)
 static void breaker_result(const struct pr_run *r, struct model_state *m,
                            bool ok)
 {
-    unsigned threshold = r->wf.breaker_threshold
-                             ? r->wf.breaker_threshold
-                             : DEFAULT_BREAKER_THRESHOLD;
+    unsigned threshold = r->wf.breaker_threshold; /* at least 1 */
     if (ok) {
         m->state = B_CLOSED;
         m->failures = 0;

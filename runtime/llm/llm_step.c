@@ -252,12 +252,8 @@ static void best_of_done(struct llm_job *lj)
         return;
     }
     const struct pr_step *s = pr_job_step(lj->j);
-    if (s->run != PR_PLAN_NONE) {
-        struct pr_interp_view iv;
-        struct pr_part_view pv;
-        pr_plan_interp(lj->j->run->plan, s->run, &iv);
-        pr_plan_part(lj->j->run->plan, iv.first, &pv);
-        int k = iv.n == 1 && pv.kind == 1 ? best_score(lj, pv.code) : -1;
+    if (s->score.p) {
+        int k = best_score(lj, s->score);
         choose(lj, k >= 0 ? k : vote(lj->cands));
         return;
     }

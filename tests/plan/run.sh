@@ -440,8 +440,12 @@ flip "$c/header.plan" 28
 : > "$c/empty.plan"
 printf 'workflow_id: hello\nsteps: []\n' > "$c/text.plan"
 mkdir "$c/dir.plan"
-cp "$good" "$c/v3.plan"
-printf '\003\000\001' | dd of="$c/v3.plan" bs=1 seek=8 conv=notrunc \
+cp "$good" "$c/v4.plan"
+printf '\004\000\001' | dd of="$c/v4.plan" bs=1 seek=8 conv=notrunc \
+    2> /dev/null
+# a plan of format 2.0, whose best_of score sat in run: compiled again
+cp "$good" "$c/v2.plan"
+printf '\002\000\000' | dd of="$c/v2.plan" bs=1 seek=8 conv=notrunc \
     2> /dev/null
 # a plan of format 1.2, whose bytecode named steps: compiled again
 cp "$good" "$c/v1.plan"
@@ -478,8 +482,9 @@ empty empty file
 text not a plan file (bad magic)
 dir not a regular file
 missing cannot open: ...
-v3 plan format 3.1 is newer than this version of poml reads (2.x)
-v1 plan format 1.2 is not supported (2.x expected)
+v4 plan format 4.1 is newer than this version of poml reads (3.x)
+v2 plan format 2.0 is not supported (3.x expected)
+v1 plan format 1.2 is not supported (3.x expected)
 textmode damaged in transfer (text-mode conversion)
 7bit damaged in transfer (high bit stripped)
 EOF

@@ -1099,6 +1099,66 @@ nul_param() {
         "steps.$3.outputs.stdout" "$4"
 }
 
+# a step writing 1 GiB: the first 16 MiB are kept, the rest is read and
+# dropped (not left on disk), with a note
+check_bigout() {
+    scratch bigout
+    compile bigout bigout || return
+    prun bigout "$d" --json "$tmp/bigout.plan"
+    status bigout 0
+    python3 -c "$py_lib"'
+r = load(sys.argv[1])
+out = get(r, "steps.flood.outputs.stdout")
+err = get(r, "steps.flood.outputs.stderr")
+if not isinstance(out, str) or len(out) != 16 << 20:
+    print("stdout kept %s bytes, expected 16 MiB" %
+          (len(out) if isinstance(out, str) else show(out)))
+m = re.search(r"room (\d+) (\d+)", err if isinstance(err, str) else "")
+if not m:
+    print("the step did not report the room it saw: %s" % show(err))
+elif int(m.group(1)) - int(m.group(2)) > 256 * 1024:
+    print("the file system lost %d KiB while the step wrote 1 GiB"
+          % (int(m.group(1)) - int(m.group(2))))
+' "$d/res.json" > "$tmp/py" 2>&1
+    report bigout
+    if grep -q "stdout: kept the first 16777216 of 1073741824 bytes" "$d/err"
+    then
+        pass
+    else
+        fail "bigout: no note says what was kept ($(first "$d/err"))"
+    fi
+}
+
+# out of file descriptors: with ulimit -n 64 and 64 jobs, steps wait for
+# running ones to end (back-pressure) instead of failing with EMFILE
+check_emfile() {
+    scratch emfile
+    {
+        echo "workflow_id: fds"
+        echo "steps:"
+        i=0
+        while [ "$i" -lt 200 ]; do
+            i=$((i + 1))
+            echo "  - {id: s$i, run: sleep 0.05}"
+        done
+    } > "$d/fds.poml"
+    compile emfile fds "$d" || return
+    (ulimit -n 64 && cd "$d" && exec "$pomlrun" --json -j 64 \
+        "$tmp/fds.plan") > "$d/res.json" 2> "$d/err"
+    rc=$?
+    sanitized emfile "$d/err"
+    left_behind emfile
+    status emfile 0
+    holds emfile "$d/res.json" \
+        'all(v["status"] == "succeeded" for v in r["steps"].values())' \
+        '[k for k, v in r["steps"].items() if v["status"] != "succeeded"][:5]'
+    if grep -q "out of file descriptors" "$d/err"; then
+        pass
+    else
+        fail "emfile: no note says steps waited ($(first "$d/err"))"
+    fi
+}
+
 # ---- 11. outputs ----
 
 check_outputs() {
@@ -1523,6 +1583,8 @@ check_misc
 check_inject
 check_bypass
 check_nul
+check_bigout
+check_emfile
 check_outputs
 check_aggregate
 check_json_stdout

@@ -122,6 +122,8 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
     pr_put_f64(r + 56, 2.0);
     pr_put_u64(r + 64, 1000);
     r[92] = PR_WF_CONTINUE;
+    pr_put_f64(r + PR_WORKFLOW_OFF_breaker_reset, 60);
+    pr_put_u32(r + PR_WORKFLOW_OFF_breaker_threshold, 5);
     pr_put_u32(r + 96, l_tools);
     pr_put_u32(r + 100, 1);
 
@@ -318,6 +320,10 @@ static uint8_t *sec(uint8_t *d, uint32_t id)
     return d + pr_rd_u32(entry(d, id) + 8);
 }
 
+/* Field F of record I of kind R in the plan at d. */
+#define AT(R, i, f)                                                          \
+    (rec(d, PR_##R##_SEC, PR_##R##_SIZE, i) + PR_##R##_OFF_##f)
+
 static uint8_t *rec(uint8_t *d, uint32_t id, size_t size, uint32_t i)
 {
     return sec(d, id) + (size_t)i * size;
@@ -329,6 +335,57 @@ static uint8_t *rec(uint8_t *d, uint32_t id, size_t size, uint32_t i)
 
 /* ---- loading valid plans ---- */
 
+/* A parameter record with every field written, of type TYPE. */
+static void param_rec(struct pr_rec *w, unsigned type)
+{
+    PR_REC_INIT(w, PARAM);
+    PR_PUT(w, PARAM, name, 0);
+    PR_PUT(w, PARAM, description, 0);
+    PR_PUT(w, PARAM, default_json, PR_PLAN_NONE);
+    PR_PUT(w, PARAM, enum_json, 7);
+    PR_PUT(w, PARAM, type, type);
+    PR_PUT(w, PARAM, flags, PR_PF_REQUIRED);
+}
+
+/* The writer names fields through the lists: a record missing a field
+ * that is not padding, or with a value too wide for its field, is refused
+ * and pr_pb_why names the field; a complete one is written as put. */
+START_TEST(test_write_by_name)
+{
+    struct pr_plan_builder *b = pr_pb_new();
+    struct pr_rec w;
+    PR_REC_INIT(&w, ALERT);
+    PR_PUT(&w, ALERT, group, 0);
+    PR_PUT(&w, ALERT, metric, 0);
+    PR_PUT(&w, ALERT, op, 0);
+    PR_PUT(&w, ALERT, severity, 0);
+    PR_PUT(&w, ALERT, action, 0);
+    PR_PUT_F64(&w, ALERT, threshold, 2.5);
+    ck_assert(!pr_pb_failed(b));
+    pr_pb_add(b, &w);
+    ck_assert(pr_pb_failed(b));
+    ck_assert_str_eq(pr_pb_why(b),
+                     "internal error: alert field 'unit' not written");
+    pr_pb_free(b);
+
+    b = pr_pb_new();
+    param_rec(&w, 256);
+    pr_pb_add(b, &w);
+    ck_assert_str_eq(pr_pb_why(b), "internal error: parameter field 'type': "
+                                   "value does not fit");
+    pr_pb_free(b);
+
+    b = pr_pb_new();
+    param_rec(&w, PR_T_STRING);
+    ck_assert_uint_eq(pr_pb_add(b, &w), 0);
+    ck_assert(!pr_pb_failed(b));
+    ck_assert_uint_eq(pr_rd_u32(w.b + PR_PARAM_OFF_enum_json), 7);
+    ck_assert_uint_eq(w.b[PR_PARAM_OFF_type], PR_T_STRING);
+    ck_assert_uint_eq(w.b[PR_PARAM_OFF_flags], PR_PF_REQUIRED);
+    pr_pb_free(b);
+}
+END_TEST
+
 START_TEST(test_load_views)
 {
     struct built b;
@@ -337,7 +394,7 @@ START_TEST(test_load_views)
     char err[256];
     int rc = pr_plan_load_mem(&p, b.data, b.size, err, sizeof err);
     ck_assert_msg(rc == 0, "%s", err);
-    ck_assert_uint_eq(p.major, 2);
+    ck_assert_uint_eq(p.major, PR_PLAN_MAJOR);
     ck_assert_uint_eq(p.nsteps, 3);
     ck_assert_uint_eq(p.nparams, 1);
     ck_assert_uint_eq(p.ninterps, 2);
@@ -691,12 +748,13 @@ CORRUPT(c_lf_crlf, {
 CORRUPT(c_high_bit, d[0] &= 0x7f)
 CORRUPT(c_short, *size = 40)
 CORRUPT(c_trunc, *size -= 16)
-CORRUPT(c_major, pr_put_u32(d + 8, 3))
+CORRUPT(c_major, pr_put_u32(d + 8, PR_PLAN_MAJOR + 1))
 CORRUPT(c_major0, d[8] = 0)
 CORRUPT(c_major1, {                     /* a plan of format 1.2 */
     d[8] = 1;
     d[10] = 2;
 })
+CORRUPT(c_major2, d[8] = 2)             /* 2.0: best_of's score in run */
 CORRUPT(c_hsize, pr_put_u32(d + 12, 72))
 CORRUPT(c_flags, pr_put_u32(d + 24, 4))
 CORRUPT(c_reserved, d[60] = 1)
@@ -722,7 +780,7 @@ CORRUPT(c_sec_missing, {
     pr_put_u32(entry(d, 16), 17);
     pr_put_u32(entry(d, 15), 16);
 })
-CORRUPT(c_sec_size, pr_put_u32(entry(d, 4) + 12, 3 * 256 - 8))
+CORRUPT(c_sec_size, pr_put_u32(entry(d, 4) + 12, 3 * PR_STEP_SIZE - 8))
 CORRUPT(c_wf_size, pr_put_u32(entry(d, 2) + 12, 0))
 CORRUPT(c_lists_size, pr_put_u32(entry(d, 5) + 12,
                                  pr_rd_u32(entry(d, 5) + 12) - 2))
@@ -731,91 +789,95 @@ CORRUPT(c_prompts, {
     pr_put_u32(entry(d, 15) + 12, 8);
     pr_put_u32(entry(d, 14) + 12, 0);
 })
-CORRUPT(c_prompt_kind, rec(d, 15, 48, 1)[16] = PR_PROMPT_KINDS)
-CORRUPT(c_prompt_order, rec(d, 15, 48, 1)[16] = PR_PROMPT_FILE)
+CORRUPT(c_prompt_kind, *AT(PROMPT, 1, kind) = PR_PROMPT_KINDS)
+CORRUPT(c_prompt_order, *AT(PROMPT, 1, kind) = PR_PROMPT_FILE)
 CORRUPT(c_prompt_twice, {
-    rec(d, 15, 48, 1)[16] = PR_PROMPT_FILE;
-    memcpy(rec(d, 15, 48, 1), rec(d, 15, 48, 0), 4);
+    *AT(PROMPT, 1, kind) = PR_PROMPT_FILE;
+    memcpy(AT(PROMPT, 1, name), AT(PROMPT, 0, name), 4);
 })
-CORRUPT(c_prompt_json, memcpy(rec(d, 15, 48, 0) + 36,
-                              rec(d, 15, 48, 1), 4))
-CORRUPT(c_prompt_format, memcpy(rec(d, 15, 48, 0) + 40,
-                                rec(d, 15, 48, 1), 4))
-CORRUPT(c_prompt_code, sec(d, 9)[pr_rd_u32(rec(d, 15, 48, 0) + 8) +
+CORRUPT(c_prompt_json, memcpy(AT(PROMPT, 0, input_default),
+                              rec(d, PR_PROMPT_SEC, PR_PROMPT_SIZE, 1), 4))
+CORRUPT(c_prompt_format, memcpy(AT(PROMPT, 0, output_format),
+                                rec(d, PR_PROMPT_SEC, PR_PROMPT_SIZE, 1), 4))
+CORRUPT(c_prompt_code, sec(d, 9)[pr_rd_u32(AT(PROMPT, 0, code)) +
                                  PROMPT_PARTIAL_AT] = 2)
-CORRUPT(c_prompt_code_len, pr_put_u32(rec(d, 15, 48, 0) + 12,
+CORRUPT(c_prompt_code_len, pr_put_u32(AT(PROMPT, 0, code) + 4,
                                       sizeof prompt_code - 1))
-CORRUPT(c_prompt_empty, pr_put_u32(rec(d, 15, 48, 1) + 12, 0))
-CORRUPT(c_prompt_step, memcpy(rec(d, 4, 256, 2) + 148,
-                              rec(d, 15, 48, 1), 4))
+CORRUPT(c_prompt_empty, pr_put_u32(AT(PROMPT, 1, code) + 4, 0))
+CORRUPT(c_prompt_step, memcpy(AT(STEP, 2, prompt_file),
+                              rec(d, PR_PROMPT_SEC, PR_PROMPT_SIZE, 1), 4))
 CORRUPT(c_str_start, sec(d, 1)[0] = 1)
 CORRUPT(c_str_len, pr_put_u32(sec(d, 1) + 5, 1000))
 CORRUPT(c_str_nul, sec(d, 1)[5 + 4 + 2] = 'x')
-CORRUPT(c_step_str, pr_put_u32(rec(d, 4, 256, 2) + 8, 0x1234))
-CORRUPT(c_step_str_mid, pr_put_u32(rec(d, 4, 256, 1) + 0, 1))
-CORRUPT(c_optstr, pr_put_u32(rec(d, 4, 256, 0) + 176, 0xfffffffe))
-CORRUPT(c_enum, rec(d, 4, 256, 2)[12] = PR_STEP_KINDS)
-CORRUPT(c_backoff, rec(d, 4, 256, 2)[14] = 3)
-CORRUPT(c_flagbits, rec(d, 4, 256, 0)[13] = 0x40)
-CORRUPT(c_pad, rec(d, 4, 256, 0)[15] = 1)
-CORRUPT(c_nan, pr_put_f64(rec(d, 4, 256, 1) + 64, NAN))
-CORRUPT(c_inf, pr_put_f64(rec(d, 2, 120, 0) + 40, INFINITY))
-CORRUPT(c_negative, pr_put_f64(rec(d, 4, 256, 1) + 40, -1))
-CORRUPT(c_neg_price, pr_put_f64(rec(d, 10, 72, 0) + 32, -0.5))
-CORRUPT(c_param_type, rec(d, 3, 24, 0)[16] = PR_T_TYPES)
-CORRUPT(c_wf_flags, rec(d, 2, 120, 0)[92] = 0x20)
-CORRUPT(c_wf_list, pr_put_u32(rec(d, 2, 120, 0) + 100, 1000))
+CORRUPT(c_step_str, pr_put_u32(AT(STEP, 2, description), 0x1234))
+CORRUPT(c_step_str_mid, pr_put_u32(AT(STEP, 1, id), 1))
+CORRUPT(c_optstr, pr_put_u32(AT(STEP, 0, agent), 0xfffffffe))
+CORRUPT(c_enum, *AT(STEP, 2, kind) = PR_STEP_KINDS)
+CORRUPT(c_backoff, *AT(STEP, 2, backoff) = 3)
+CORRUPT(c_flagbits, *AT(STEP, 0, flags) = 0x80)
+CORRUPT(c_pad, *AT(STEP, 0, pad0) = 1)
+CORRUPT(c_nan, pr_put_f64(AT(STEP, 1, temperature), NAN))
+CORRUPT(c_inf, pr_put_f64(AT(WORKFLOW, 0, sla_max_duration), INFINITY))
+CORRUPT(c_negative, pr_put_f64(AT(STEP, 1, timeout), -1))
+CORRUPT(c_neg_price, pr_put_f64(AT(MODEL, 0, input_per_mtok), -0.5))
+CORRUPT(c_param_type, *AT(PARAM, 0, type) = PR_T_TYPES)
+CORRUPT(c_wf_flags, *AT(WORKFLOW, 0, flags) = 0x20)
+CORRUPT(c_wf_list, pr_put_u32(AT(WORKFLOW, 0, allowed_tools) + 4, 1000))
 CORRUPT(c_list_overflow, {
-    pr_put_u32(rec(d, 2, 120, 0) + 96, 0xffffffffu);
-    pr_put_u32(rec(d, 2, 120, 0) + 100, 2);
+    pr_put_u32(AT(WORKFLOW, 0, allowed_tools), 0xffffffffu);
+    pr_put_u32(AT(WORKFLOW, 0, allowed_tools) + 4, 2);
 })
 CORRUPT(c_list_str, pr_put_u32(sec(d, 5), 3))
-CORRUPT(c_interp_idx, pr_put_u32(rec(d, 4, 256, 2) + 136, 2))
-CORRUPT(c_model_idx, pr_put_u32(rec(d, 4, 256, 2) + 152, 1))
-CORRUPT(c_step_idx, pr_put_u32(rec(d, 4, 256, 0) + 156, 3))
-CORRUPT(c_phase_idx, pr_put_u32(rec(d, 4, 256, 0) + 232, 1))
-CORRUPT(c_tval_idx, pr_put_u32(rec(d, 4, 256, 0) + 216, 2))
+CORRUPT(c_interp_idx, pr_put_u32(AT(STEP, 2, run), 2))
+CORRUPT(c_model_idx, pr_put_u32(AT(STEP, 2, model), 1))
+CORRUPT(c_step_idx, pr_put_u32(AT(STEP, 0, judge), 3))
+CORRUPT(c_phase_idx, pr_put_u32(AT(STEP, 0, phase), 1))
+CORRUPT(c_tval_idx, pr_put_u32(AT(STEP, 0, inputs), 2))
 CORRUPT(c_fallback, pr_put_u32(sec(d, 5) + 4 * 7, 1))
 CORRUPT(c_dep_order, pr_put_u32(sec(d, 5) + 4 * 1, 1))
 CORRUPT(c_dep_range, pr_put_u32(sec(d, 5) + 4 * 1, 7))
 CORRUPT(c_dependent_order, pr_put_u32(sec(d, 5) + 4 * 4, 0))
-CORRUPT(c_dependent_count, pr_put_u32(rec(d, 4, 256, 1) + 116, 0))
+CORRUPT(c_dependent_count, pr_put_u32(AT(STEP, 1, dependents) + 4, 0))
 CORRUPT(c_dependent_kind, pr_put_u32(sec(d, 5) + 4 * 6, 2))
 CORRUPT(c_dependent_swap, {
     /* a: [1, 2], b: [2|after]  ->  a: [1|after, 2], b: [2] */
     pr_put_u32(sec(d, 5) + 4 * 4, 1 | PR_EDGE_AFTER);
     pr_put_u32(sec(d, 5) + 4 * 6, 2);
 })
-CORRUPT(c_code_range, pr_put_u32(rec(d, 4, 256, 1) + 124, 1000))
-CORRUPT(c_code_absent, pr_put_u32(rec(d, 4, 256, 0) + 128, 4))
-CORRUPT(c_part_kind, rec(d, 7, 16, 0)[0] = 2)
-CORRUPT(c_part_pad, rec(d, 7, 16, 0)[2] = 2)
-CORRUPT(c_part_text, pr_put_u32(rec(d, 7, 16, 0) + 4, 3))
-CORRUPT(c_part_code, pr_put_u32(rec(d, 7, 16, 1) + 12, 0))
-CORRUPT(c_text_code, pr_put_u32(rec(d, 7, 16, 0) + 12, 1))
+CORRUPT(c_code_range, pr_put_u32(AT(STEP, 1, condition) + 4, 1000))
+CORRUPT(c_code_absent, pr_put_u32(AT(STEP, 0, for_each), 4))
+CORRUPT(c_attempts0, pr_put_u32(AT(STEP, 1, max_attempts), 0))
+CORRUPT(c_loops0, pr_put_u32(AT(PHASE, 0, max_loops), 0))
+CORRUPT(c_reset0, pr_put_f64(AT(WORKFLOW, 0, breaker_reset), 0))
+CORRUPT(c_score_kind, memcpy(AT(STEP, 1, score), AT(STEP, 1, condition), 8))
+CORRUPT(c_part_kind, *AT(PART, 0, kind) = 2)
+CORRUPT(c_part_pad, *AT(PART, 0, pad1) = 2)
+CORRUPT(c_part_text, pr_put_u32(AT(PART, 0, text), 3))
+CORRUPT(c_part_code, pr_put_u32(AT(PART, 1, code) + 4, 0))
+CORRUPT(c_text_code, pr_put_u32(AT(PART, 0, code) + 4, 1))
 CORRUPT(c_part_bytecode, {
-    uint8_t *p = rec(d, 7, 16, 1);
+    uint8_t *p = rec(d, PR_PART_SEC, PR_PART_SIZE, 1);
     sec(d, 9)[pr_rd_u32(p + 8) + 1] = 9;
 })
-CORRUPT(c_interp_range, pr_put_u32(rec(d, 6, 16, 1) + 4, 2))
-CORRUPT(c_interp_pure, rec(d, 6, 16, 1)[8] = 2)
-CORRUPT(c_interp_pad, rec(d, 6, 16, 1)[15] = 2)
-CORRUPT(c_tval_kind, rec(d, 8, 32, 1)[0] = PR_TV_KINDS)
-CORRUPT(c_tval_pad, rec(d, 8, 32, 1)[5] = 1)
-CORRUPT(c_tval_child, pr_put_u32(rec(d, 8, 32, 0) + 20, 0))
-CORRUPT(c_tval_child_range, pr_put_u32(rec(d, 8, 32, 0) + 24, 2))
-CORRUPT(c_tval_keys, pr_put_u32(rec(d, 8, 32, 0) + 28, 9))
-CORRUPT(c_tval_interp, pr_put_u32(rec(d, 8, 32, 1) + 16, 5))
-CORRUPT(c_tval_num, pr_put_f64(rec(d, 8, 32, 1) + 8, NAN))
+CORRUPT(c_interp_range, pr_put_u32(AT(INTERP, 1, n), 2))
+CORRUPT(c_interp_pure, *AT(INTERP, 1, pure) = 2)
+CORRUPT(c_interp_pad, *(AT(INTERP, 1, pad3) + 3) = 2)
+CORRUPT(c_tval_kind, *AT(TVAL, 1, kind) = PR_TV_KINDS)
+CORRUPT(c_tval_pad, *(AT(TVAL, 1, pad2) + 1) = 1)
+CORRUPT(c_tval_child, pr_put_u32(AT(TVAL, 0, first), 0))
+CORRUPT(c_tval_child_range, pr_put_u32(AT(TVAL, 0, n), 2))
+CORRUPT(c_tval_keys, pr_put_u32(AT(TVAL, 0, keys), 9))
+CORRUPT(c_tval_interp, pr_put_u32(AT(TVAL, 1, interp), 5))
+CORRUPT(c_tval_num, pr_put_f64(AT(TVAL, 1, num), NAN))
 CORRUPT(c_tval_scalar_kids, {
-    rec(d, 8, 32, 1)[0] = PR_TV_NUM;
-    pr_put_u32(rec(d, 8, 32, 1) + 16, 0);
-    pr_put_u32(rec(d, 8, 32, 1) + 24, 1);
+    *AT(TVAL, 1, kind) = PR_TV_NUM;
+    pr_put_u32(AT(TVAL, 1, interp), 0);
+    pr_put_u32(AT(TVAL, 1, n), 1);
 })
-CORRUPT(c_phase_gate, pr_put_u32(rec(d, 11, 48, 0) + 8, 3))
-CORRUPT(c_phase_fb, pr_put_u32(rec(d, 11, 48, 0) + 12, 1))
-CORRUPT(c_phase_code, sec(d, 9)[pr_rd_u32(rec(d, 11, 48, 0) + 24)] = 0x7f)
-CORRUPT(c_alert_str, pr_put_u32(rec(d, 14, 32, 0) + 20, 0xffffffff))
+CORRUPT(c_phase_gate, pr_put_u32(AT(PHASE, 0, gate_step), 3))
+CORRUPT(c_phase_fb, pr_put_u32(AT(PHASE, 0, feedback_to), 1))
+CORRUPT(c_phase_code, sec(d, 9)[pr_rd_u32(AT(PHASE, 0, gate))] = 0x7f)
+CORRUPT(c_alert_str, pr_put_u32(AT(ALERT, 0, action), 0xffffffff))
 
 struct reject {
     corrupt_fn fn;
@@ -830,10 +892,11 @@ static const struct reject cases[] = {
     {c_high_bit, RAW, "damaged in transfer (high bit stripped)"},
     {c_short, RAW, "truncated: 40 bytes, shorter than the 64-byte header"},
     {c_trunc, RAW, "truncated: header says"},
-    {c_major, RAW, "plan format 3.0 is newer than this version of poml reads "
-                   "(2.x)"},
-    {c_major0, RAW, "plan format 0.0 is not supported (2.x expected)"},
-    {c_major1, RAW, "plan format 1.2 is not supported (2.x expected)"},
+    {c_major, RAW, "plan format 4.0 is newer than this version of poml reads "
+                   "(3.x)"},
+    {c_major0, RAW, "plan format 0.0 is not supported (3.x expected)"},
+    {c_major1, RAW, "plan format 1.2 is not supported (3.x expected)"},
+    {c_major2, RAW, "plan format 2.0 is not supported (3.x expected)"},
     {c_hsize, RAW, "header size 72, expected 64"},
     {c_flags, RAW, "unknown incompatible flags 0x4"},
     {c_reserved, RAW, "reserved header bytes are not zero"},
@@ -850,7 +913,7 @@ static const struct reject cases[] = {
     {c_sec_align, FIX, "section 9 (code) is not aligned to 8 bytes"},
     {c_sec_overlap, FIX, "overlaps"},
     {c_sec_missing, FIX, "section 15 (prompts) is missing"},
-    {c_sec_size, FIX, "section 4 (steps) size 760 is not a multiple of 256"},
+    {c_sec_size, FIX, "section 4 (steps) size 784 is not a multiple of 264"},
     {c_wf_size, FIX, "section 2 (workflow) has 0 bytes"},
     {c_lists_size, FIX, "section 5 (lists)"},
     {c_prompts, FIX, "section 15 (prompts) size 8 is not a multiple of 48"},
@@ -877,7 +940,7 @@ static const struct reject cases[] = {
     {c_optstr, FIX, "step 0: agent: string reference 0xfffffffe"},
     {c_enum, FIX, "step 2: kind: value 6 out of range"},
     {c_backoff, FIX, "step 2: backoff: value 3 out of range"},
-    {c_flagbits, FIX, "step 0: flags: unknown bits 0x40"},
+    {c_flagbits, FIX, "step 0: flags: unknown bits 0x80"},
     {c_pad, FIX, "step 0: pad0: padding is not zero"},
     {c_nan, FIX, "step 1: temperature: number is not finite"},
     {c_inf, FIX, "workflow: sla_max_duration: number is not finite"},
@@ -920,6 +983,11 @@ static const struct reject cases[] = {
     {c_tval_interp, FIX, "template value 1: interp: 5 out of range"},
     {c_tval_num, FIX, "template value 1: number: not finite"},
     {c_tval_scalar_kids, FIX, "template value 1: children on a value"},
+    {c_attempts0, FIX, "step 1: max_attempts: 0, must be at least 1"},
+    {c_loops0, FIX, "phase 0: max_loops: 0, must be at least 1"},
+    {c_reset0, FIX, "workflow: breaker_reset: 0, must be positive"},
+    {c_score_kind, FIX, "step 1: score: set on a step that is not an LLM "
+                        "step"},
     {c_phase_gate, FIX, "phase 0: gate_step: step 3 out of range"},
     {c_phase_fb, FIX, "phase 0: feedback_to: phase 1 out of range"},
     {c_phase_code, FIX, "phase 0: invalid bytecode in gate at byte 0: "
@@ -1315,6 +1383,7 @@ static Suite *plan_suite(void)
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("load");
     tcase_add_test(tc, test_load_views);
+    tcase_add_test(tc, test_write_by_name);
     tcase_add_test(tc, test_open_file);
     tcase_add_test(tc, test_load_subplans);
     tcase_add_test(tc, test_subplan_depth);
