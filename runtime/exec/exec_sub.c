@@ -161,12 +161,19 @@ static void sub_start(struct pr_job *j)
         return;
     }
     free(params);
-    char grace[32];
+    char grace[32], room[32];
     snprintf(jobs, sizeof jobs, "%u", r->opt.jobs);
     snprintf(grace, sizeof grace, "%g", r->opt.kill_grace);
-    char *argv[14] = {(char *)r->opt.self_exe, "--json", "-q", "--jobs",
-                      jobs, "--kill-grace", grace, "--params", params_path};
-    size_t n = 9;
+    /* the child may hold what the parent has room for (at least 1 MiB):
+       its result comes back to be held here too */
+    unsigned long long left = r->opt.max_output_memory > r->output_bytes
+                                  ? r->opt.max_output_memory - r->output_bytes
+                                  : 0;
+    snprintf(room, sizeof room, "%llu", left > 1ull << 20 ? left : 1ull << 20);
+    char *argv[16] = {(char *)r->opt.self_exe, "--json", "-q", "--jobs",
+                      jobs, "--kill-grace", grace, "--params", params_path,
+                      "--max-output-memory", room};
+    size_t n = 11;
     if (bounded) {              /* the parent's policy bounds the child */
         argv[n++] = "--policy";
         argv[n++] = policy_path;

@@ -72,6 +72,8 @@ struct pr_job {
     double mono_started;                /* this attempt, monotonic */
     char *reason;               /* why it failed or was skipped */
     cJSON *outputs;             /* object, or NULL until needed */
+    size_t output_bytes;        /* what they take, counted in the run's
+                                   output_bytes */
     cJSON *history;             /* attempts, when there was more than one */
     cJSON *item;                /* the for_each element */
     long long index;
@@ -88,6 +90,9 @@ struct pr_job {
 
 enum pr_verbosity { PR_QUIET, PR_NORMAL, PR_VERBOSE };
 
+/* --max-output-memory: what a run's step outputs may take in all. */
+#define PR_MAX_OUTPUT_MEMORY_DEFAULT (1ull << 30)
+
 struct pr_run_opts {
     unsigned jobs;              /* processes at once */
     enum pr_verbosity verbosity;
@@ -95,6 +100,8 @@ struct pr_run_opts {
     FILE *events;               /* JSON lines, or NULL */
     const char *self_exe;       /* for sub-workflows */
     double kill_grace;          /* seconds between SIGTERM and SIGKILL */
+    unsigned long long max_output_memory;       /* bytes of step outputs
+                                                   the run holds at most */
     const struct pr_policy *policy;     /* the parent's (--policy), on top
                                            of the plan's own; may be NULL */
 };
@@ -144,6 +151,8 @@ struct pr_run {
     uint64_t sla_timer;         /* sla.max_duration */
     uint64_t streamed;          /* bytes of LLM text received */
     bool sla_exceeded;
+    unsigned long long output_bytes;    /* held by every job's outputs,
+                                           bounded by max_output_memory */
     bool fd_starved;            /* a step waits for a file descriptor:
                                    no process step starts until one
                                    ends */

@@ -165,6 +165,42 @@ static void fail_fast(struct pr_job *j)
  * ran out.  Static, never freed. */
 static char no_memory_reason[] = "out of memory";
 
+/* The memory value V takes, near enough: its nodes, names and text. */
+static size_t value_bytes(const cJSON *v)
+{
+    size_t n = 0;
+    for (; v; v = v->next) {
+        n += sizeof *v + (v->string ? strlen(v->string) : 0) +
+             (v->valuestring ? strlen(v->valuestring) : 0);
+        if (v->child)
+            n += value_bytes(v->child);
+    }
+    return n;
+}
+
+/* Counts J's outputs in what the run holds.  When that passes
+ * --max-output-memory, the outputs are dropped, and the reason why J
+ * fails goes to WHY: false. */
+static bool hold_outputs(struct pr_job *j, char *why, size_t cap)
+{
+    struct pr_run *r = j->run;
+    size_t n = j->outputs ? value_bytes(j->outputs->child) : 0;
+    r->output_bytes -= j->output_bytes;
+    j->output_bytes = 0;
+    if (r->output_bytes + n <= r->opt.max_output_memory) {
+        r->output_bytes += n;
+        j->output_bytes = n;
+        return true;
+    }
+    snprintf(why, cap,
+             "its outputs (%.1f MiB) would take the run's step outputs "
+             "past --max-output-memory (%.0f MiB); they were dropped",
+             (double)n / 1048576, (double)r->opt.max_output_memory / 1048576);
+    cJSON_Delete(j->outputs);
+    j->outputs = NULL;
+    return false;
+}
+
 static void set_reason(struct pr_job *j, const char *reason)
 {
     if (j->reason != no_memory_reason)
@@ -259,8 +295,11 @@ static void instances_done(struct pr_job *p)
     cJSON_Delete(p->outputs);
     p->outputs = lists;
     p->finished_at = last > p->started_at ? last : pr_wall_now();
-    char why[96];
-    if (nfail) {                /* also when its failure cancelled the rest */
+    char why[256];
+    if (!hold_outputs(p, why, sizeof why)) {
+        p->status = PR_ST_FAILED;
+        set_reason(p, why);
+    } else if (nfail) {                /* also when its failure cancelled the rest */
         int n = snprintf(why, sizeof why, "%u of %u instance%s failed",
                          nfail, p->ninst, pr_plural(p->ninst));
         if (ncancel && n > 0 && (size_t)n < sizeof why)
@@ -591,6 +630,12 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         reason = pr_cancel_reason(r);
         retryable = false;
     }
+    char over[256];
+    if (!hold_outputs(j, over, sizeof over)) {
+        ok = false;
+        reason = over;
+        retryable = false;
+    }
     if (s->max_attempts > 1)
         record_attempt(j, ok, reason);
     j->finished_at = pr_wall_now();
@@ -861,6 +906,8 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
         r->opt.jobs = r->wf.max_parallel;
     if (r->opt.kill_grace < 0)
         r->opt.kill_grace = 5;
+    if (r->opt.max_output_memory == 0)
+        r->opt.max_output_memory = PR_MAX_OUTPUT_MEMORY_DEFAULT;
     make_run_id(r);
     const char *tmp = getenv("TMPDIR");
     char path[4096];
@@ -978,6 +1025,8 @@ int pr_run_exec(struct pr_run *r)
 
 static void free_job(struct pr_job *j)
 {
+    j->run->output_bytes -= j->output_bytes;
+    j->output_bytes = 0;
     if (j->reason != no_memory_reason)
         free(j->reason);
     cJSON_Delete(j->outputs);

@@ -3,6 +3,7 @@
  * Maps a plan, validates it, binds parameters and runs it.  Loading lives
  * in plan_load.c, binding in params.c, the scheduler in exec/sched.c.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -39,6 +40,9 @@ static void usage(FILE *out)
           "output\n"
           "  --kill-grace SECONDS between SIGTERM and SIGKILL when a step\n"
           "                       is stopped (default 5)\n"
+          "  --max-output-memory SIZE  what all step outputs may take "
+          "(bytes,\n"
+          "                       or with K, M or G; default 1G)\n"
           "  --record FILE        write every LLM exchange to the cassette "
           "FILE\n"
           "  --replay FILE        answer LLM requests from the cassette "
@@ -244,6 +248,32 @@ static bool parse_seconds(const char *s, double *out)
     return true;
 }
 
+/* SIZE: bytes, or a whole number with K, M or G (1024-based), from 1M
+ * to 1T. */
+static bool parse_size(const char *s, unsigned long long *out)
+{
+    char *end;
+    if (!s || !isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end && !end[1])
+        shift = *end == 'K' || *end == 'k'   ? 10
+                : *end == 'M' || *end == 'm' ? 20
+                : *end == 'G' || *end == 'g' ? 30
+                                             : 99;
+    else if (*end)
+        shift = 99;
+    if (errno || shift == 99 || v > (1ull << 40) >> shift)
+        return false;
+    v <<= shift;
+    if (v < (1ull << 20))
+        return false;
+    *out = v;
+    return true;
+}
+
 static const char *self_exe(const char *argv0, char *buf, size_t cap)
 {
     ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
@@ -319,7 +349,8 @@ int main(int argc, char **argv)
         .verbosity = PR_NORMAL,
         .progress = isatty(2),
         .self_exe = self_exe(argv[0], exe, sizeof exe),
-        .kill_grace = 5};
+        .kill_grace = 5,
+        .max_output_memory = PR_MAX_OUTPUT_MEMORY_DEFAULT};
     struct pr_llm_opts lopt = {.provider_jobs = 64};
     const char *plan_path = NULL;
     struct pr_policy policy = {0};
@@ -409,6 +440,13 @@ int main(int argc, char **argv)
             if (!parse_seconds(++i < argc ? argv[i] : NULL, &opt.kill_grace)) {
                 rc = usage_error("'--kill-grace' needs seconds from 0 to "
                                  "86400%s", "");
+                goto done;
+            }
+        } else if (!strcmp(a, "--max-output-memory")) {
+            if (!parse_size(++i < argc ? argv[i] : NULL,
+                            &opt.max_output_memory)) {
+                rc = usage_error("'--max-output-memory' needs a size from "
+                                 "1M to 1024G, such as 512M%s", "");
                 goto done;
             }
         } else if (!strcmp(a, "--policy")) {

@@ -1159,6 +1159,27 @@ check_emfile() {
     fi
 }
 
+# --max-output-memory bounds what all step outputs hold: the step that
+# would pass it fails with its outputs dropped, and says so
+check_outmem() {
+    scratch outmem
+    compile outmem outmem || return
+    prun outmem "$d" --json -j 1 --max-output-memory 20M "$tmp/outmem.plan"
+    status outmem 0
+    expect outmem "$d/res.json" \
+        steps.a.status '"succeeded"' steps.b.status '"succeeded"' \
+        steps.c.status '"failed"' \
+        steps.sizes.outputs.stdout '"8388607 failed"'
+    reason outmem "$d/res.json" c "past --max-output-memory (20 MiB)"
+    holds outmem "$d/res.json" '"stdout" not in get(r, "steps.c.outputs")' \
+        'get(r, "steps.c.outputs").keys()'
+    prun "outmem default" "$d" --json -j 1 "$tmp/outmem.plan"
+    status "outmem default" 0
+    expect "outmem default" "$d/res.json" steps.c.status '"succeeded"'
+    prun "outmem usage" "$d" --max-output-memory 12X "$tmp/outmem.plan"
+    status "outmem usage" 2
+}
+
 # ---- 11. outputs ----
 
 check_outputs() {
@@ -1585,6 +1606,7 @@ check_bypass
 check_nul
 check_bigout
 check_emfile
+check_outmem
 check_outputs
 check_aggregate
 check_json_stdout

@@ -1,0 +1,139 @@
+/* store.h -- the durable store of runs: the interface every backend
+ * implements
+ *
+ * pomlrun remembers each run in a store: the run, each job (a step, or
+ * one instance of a for_each step), each attempt, each output and each
+ * event.  The scheduler never calls the store: an observer (record.c)
+ * turns state changes into the calls below.  SQLite (store_sqlite.c) is
+ * the first backend; another (PostgreSQL) implements the same table of
+ * operations and needs no change above this header.
+ *
+ * Writes are grouped: pr_store_begin opens a transaction that
+ * pr_store_commit ends, and the caller commits once per turn of the event
+ * loop, so a state change costs no disk flush of its own.  Every call
+ * returns 0, or -1 with the reason in pr_store_error; after a failure
+ * the caller stops starting steps and finishes the run without the store.
+ *
+ * What goes in is what pomlrun already shows in --json: parameters
+ * (never the environment), outputs, reasons, usage.  API keys never
+ * reach a store (they are never in a plan, an output or an event), and
+ * a parameter whose name ends in _KEY, _TOKEN or _SECRET is stored as
+ * "[redacted]" (pr_store_secret_name).
+ */
+#ifndef POML_STORE_H
+#define POML_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+struct pr_store;
+
+/* The schema version this program writes (SQLite: PRAGMA user_version). */
+#define PR_STORE_SCHEMA 1
+
+struct pr_store_run {
+    const char *id;             /* the run id (a UUID) */
+    const char *workflow;       /* workflow_id */
+    const char *plan_hash;      /* hex of the plan's checksum */
+    const char *params_json;    /* the bound parameters, secrets redacted */
+    double started_at;          /* wall clock, seconds since the epoch */
+    long pid;                   /* the pomlrun that runs it */
+};
+
+/* A job's state as it changes; instance is -1 for a step that is not an
+ * instance of a for_each step. */
+struct pr_store_job {
+    const char *run_id;
+    const char *step;
+    int32_t instance;
+    const char *status;         /* waiting, running, succeeded, ... */
+    uint32_t attempts;
+    double started_at, finished_at;     /* 0: not yet */
+    const char *reason;         /* NULL: none */
+};
+
+struct pr_store_attempt {
+    const char *run_id;
+    const char *step;
+    int32_t instance;
+    uint32_t n;                 /* 1, 2, ... */
+    double started_at, finished_at;     /* finished_at 0: running */
+    int ok;                     /* 1, 0, or -1 while it runs */
+    const char *reason;
+};
+
+struct pr_store_ops {
+    const char *name;           /* "sqlite" */
+    int (*begin)(struct pr_store *s);
+    int (*commit)(struct pr_store *s);
+    int (*run_started)(struct pr_store *s, const struct pr_store_run *r);
+    /* The run ended with STATUS and EXIT_STATUS at AT, having spent COST
+     * US dollars and TOKENS tokens on model calls. */
+    int (*run_finished)(struct pr_store *s, const char *run_id,
+                        const char *status, int exit_status, double at,
+                        double cost, uint64_t tokens);
+    int (*job)(struct pr_store *s, const struct pr_store_job *j);
+    int (*attempt)(struct pr_store *s, const struct pr_store_attempt *a);
+    /* Output NAME of a job is VALUE_JSON (replacing an earlier one). */
+    int (*output)(struct pr_store *s, const char *run_id, const char *step,
+                  int32_t instance, const char *name,
+                  const char *value_json);
+    /* Event SEQ of the run: KIND ("note", "job_finished", ...), the step
+     * it is about (or NULL) and the event as a JSON object. */
+    int (*event)(struct pr_store *s, const char *run_id, uint64_t seq,
+                 double at, const char *kind, const char *step,
+                 const char *json);
+
+    /* Reading, for the commands that look at runs (no transaction). */
+    /* The newest LIMIT runs, newest first: a JSON list of {id,
+     * workflow, status, started_at, finished_at, exit_status, cost}. */
+    cJSON *(*runs)(struct pr_store *s, unsigned limit);
+    /* Run ID (a prefix of one will do; "last": the newest) with its jobs,
+     * their attempts and outputs, as a JSON object; NULL with the reason
+     * when there is none. */
+    cJSON *(*run)(struct pr_store *s, const char *id);
+    /* The events of run ID, in order, as a JSON list. */
+    cJSON *(*events)(struct pr_store *s, const char *id);
+    void (*close)(struct pr_store *s);
+};
+
+struct pr_store {
+    const struct pr_store_ops *ops;
+    char err[512];              /* why the last call failed */
+    bool in_txn;
+};
+
+/* Opens the store at WHERE (a file name: SQLite), creating it and its
+ * directory, and migrating an older schema.  SYNC_FULL: every commit is
+ * flushed to disk (survives a power cut), else only ordered (survives a
+ * kill of pomlrun, not of the machine).  NULL with the reason in ERR:
+ * not a state file, a newer schema, read-only, ... */
+struct pr_store *pr_store_open(const char *where, bool sync_full, char *err,
+                               size_t errcap);
+
+static inline int pr_store_begin(struct pr_store *s)
+{
+    return s->ops->begin(s);
+}
+static inline int pr_store_commit(struct pr_store *s)
+{
+    return s->ops->commit(s);
+}
+static inline void pr_store_close(struct pr_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+static inline const char *pr_store_error(const struct pr_store *s)
+{
+    return s->err;
+}
+
+/* True when a parameter named NAME holds a secret by its name (ends in
+ * _KEY, _TOKEN, _SECRET or _PASSWORD, in any case): stored redacted. */
+bool pr_store_secret_name(const char *name);
+
+#endif

@@ -1,0 +1,515 @@
+/* store_sqlite.c -- the store in an SQLite file
+ *
+ * One file, in WAL mode (readers see a run while it is written; a second
+ * pomlrun on the same file waits for the lock up to busy_timeout), with
+ * foreign keys on and the schema's version in PRAGMA user_version, which
+ * migrations move forward one step at a time.  synchronous=NORMAL by
+ * default: a commit is ordered on disk but not flushed, so a kill of
+ * pomlrun loses nothing and a power cut may lose the last commits;
+ * synchronous=FULL (--sync=full) flushes each.  The schema is plain and
+ * normalised so that sqlite3(1) reads it: pomlrun(1) documents it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store_int.h"
+#include "util.h"
+
+/* Schema version N is made by steps[0..N): each step migrates N-1 to N. */
+static const char *const migrations[PR_STORE_SCHEMA] = {
+    /* 1 */
+    "CREATE TABLE runs ("
+    " id TEXT PRIMARY KEY, workflow TEXT NOT NULL, plan_hash TEXT NOT NULL,"
+    " params TEXT NOT NULL, status TEXT NOT NULL, started_at REAL NOT NULL,"
+    " finished_at REAL, exit_status INTEGER, cost REAL NOT NULL DEFAULT 0,"
+    " tokens INTEGER NOT NULL DEFAULT 0, pid INTEGER);"
+    "CREATE INDEX runs_started ON runs(started_at);"
+    "CREATE TABLE jobs ("
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " step TEXT NOT NULL, instance INTEGER NOT NULL, status TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL, started_at REAL, finished_at REAL,"
+    " reason TEXT, PRIMARY KEY (run_id, step, instance));"
+    "CREATE TABLE attempts ("
+    " run_id TEXT NOT NULL, step TEXT NOT NULL, instance INTEGER NOT NULL,"
+    " n INTEGER NOT NULL, started_at REAL NOT NULL, finished_at REAL,"
+    " ok INTEGER, reason TEXT, PRIMARY KEY (run_id, step, instance, n),"
+    " FOREIGN KEY (run_id, step, instance)"
+    "  REFERENCES jobs(run_id, step, instance) ON DELETE CASCADE);"
+    "CREATE TABLE outputs ("
+    " run_id TEXT NOT NULL, step TEXT NOT NULL, instance INTEGER NOT NULL,"
+    " name TEXT NOT NULL, value TEXT NOT NULL,"
+    " PRIMARY KEY (run_id, step, instance, name),"
+    " FOREIGN KEY (run_id, step, instance)"
+    "  REFERENCES jobs(run_id, step, instance) ON DELETE CASCADE);"
+    "CREATE TABLE events ("
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, at REAL NOT NULL, kind TEXT NOT NULL,"
+    " step TEXT, data TEXT NOT NULL, PRIMARY KEY (run_id, seq));",
+};
+
+enum stmt {
+    S_BEGIN, S_COMMIT, S_RUN_START, S_RUN_END, S_JOB, S_ATTEMPT, S_OUTPUT,
+    S_EVENT, S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_RUN_START] =
+        "INSERT INTO runs (id, workflow, plan_hash, params, status,"
+        " started_at, pid) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)",
+    [S_RUN_END] =
+        "UPDATE runs SET status = ?2, exit_status = ?3, finished_at = ?4,"
+        " cost = ?5, tokens = ?6, pid = NULL WHERE id = ?1",
+    [S_JOB] =
+        "INSERT INTO jobs (run_id, step, instance, status, attempts,"
+        " started_at, finished_at, reason)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        " ON CONFLICT (run_id, step, instance) DO UPDATE SET"
+        " status = ?4, attempts = ?5, started_at = ?6, finished_at = ?7,"
+        " reason = ?8",
+    [S_ATTEMPT] =
+        "INSERT INTO attempts (run_id, step, instance, n, started_at,"
+        " finished_at, ok, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        " ON CONFLICT (run_id, step, instance, n) DO UPDATE SET"
+        " finished_at = ?6, ok = ?7, reason = ?8",
+    [S_OUTPUT] =
+        "INSERT INTO outputs (run_id, step, instance, name, value)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT (run_id, step, instance, name) DO UPDATE SET"
+        " value = ?5",
+    [S_EVENT] =
+        "INSERT INTO events (run_id, seq, at, kind, step, data)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+};
+
+struct sq {
+    struct pr_store base;
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+static int fail(struct sq *q, const char *what)
+{
+    snprintf(q->base.err, sizeof q->base.err, "state file '%s': %s: %s",
+             q->path, what, sqlite3_errmsg(q->db));
+    return -1;
+}
+
+/* Runs statement K with its parameters bound by the caller, then resets
+ * it. */
+static int step(struct sq *q, enum stmt k, const char *what)
+{
+    sqlite3_stmt *s = q->st[k];
+    int rc = sqlite3_step(s);
+    int out = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(q, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return out;
+}
+
+static void text(sqlite3_stmt *s, int i, const char *t)
+{
+    if (t)
+        sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void when(sqlite3_stmt *s, int i, double t)
+{
+    if (t > 0)
+        sqlite3_bind_double(s, i, t);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static int sq_begin(struct pr_store *b)
+{
+    struct sq *q = (struct sq *)b;
+    if (b->in_txn)
+        return 0;
+    if (step(q, S_BEGIN, "cannot begin a transaction") < 0)
+        return -1;
+    b->in_txn = true;
+    return 0;
+}
+
+static int sq_commit(struct pr_store *b)
+{
+    struct sq *q = (struct sq *)b;
+    if (!b->in_txn)
+        return 0;
+    b->in_txn = false;
+    if (step(q, S_COMMIT, "cannot commit") < 0) {
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int sq_run_started(struct pr_store *b, const struct pr_store_run *r)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s = q->st[S_RUN_START];
+    text(s, 1, r->id);
+    text(s, 2, r->workflow);
+    text(s, 3, r->plan_hash);
+    text(s, 4, r->params_json);
+    sqlite3_bind_double(s, 5, r->started_at);
+    sqlite3_bind_int64(s, 6, r->pid);
+    return step(q, S_RUN_START, "cannot record the run");
+}
+
+static int sq_run_finished(struct pr_store *b, const char *id,
+                           const char *status, int exit_status, double at,
+                           double cost, uint64_t tokens)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s = q->st[S_RUN_END];
+    text(s, 1, id);
+    text(s, 2, status);
+    sqlite3_bind_int(s, 3, exit_status);
+    when(s, 4, at);
+    sqlite3_bind_double(s, 5, cost);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)tokens);
+    return step(q, S_RUN_END, "cannot record the end of the run");
+}
+
+static int sq_job(struct pr_store *b, const struct pr_store_job *j)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s = q->st[S_JOB];
+    text(s, 1, j->run_id);
+    text(s, 2, j->step);
+    sqlite3_bind_int(s, 3, j->instance);
+    text(s, 4, j->status);
+    sqlite3_bind_int64(s, 5, j->attempts);
+    when(s, 6, j->started_at);
+    when(s, 7, j->finished_at);
+    text(s, 8, j->reason);
+    return step(q, S_JOB, "cannot record a job");
+}
+
+static int sq_attempt(struct pr_store *b, const struct pr_store_attempt *a)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s = q->st[S_ATTEMPT];
+    text(s, 1, a->run_id);
+    text(s, 2, a->step);
+    sqlite3_bind_int(s, 3, a->instance);
+    sqlite3_bind_int64(s, 4, a->n);
+    sqlite3_bind_double(s, 5, a->started_at);
+    when(s, 6, a->finished_at);
+    if (a->ok < 0)
+        sqlite3_bind_null(s, 7);
+    else
+        sqlite3_bind_int(s, 7, a->ok);
+    text(s, 8, a->reason);
+    return step(q, S_ATTEMPT, "cannot record an attempt");
+}
+
+static int sq_output(struct pr_store *b, const char *run_id, const char *st,
+                     int32_t instance, const char *name, const char *value)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s = q->st[S_OUTPUT];
+    text(s, 1, run_id);
+    text(s, 2, st);
+    sqlite3_bind_int(s, 3, instance);
+    text(s, 4, name);
+    text(s, 5, value);
+    return step(q, S_OUTPUT, "cannot record an output");
+}
+
+static int sq_event(struct pr_store *b, const char *run_id, uint64_t seq,
+                    double at, const char *kind, const char *st,
+                    const char *json)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s = q->st[S_EVENT];
+    text(s, 1, run_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+    sqlite3_bind_double(s, 3, at);
+    text(s, 4, kind);
+    text(s, 5, st);
+    text(s, 6, json);
+    return step(q, S_EVENT, "cannot record an event");
+}
+
+/* ---- reading ---- */
+
+/* Column I of S as JSON: numbers as numbers, text as text, NULL as
+ * null; a column named value or params holds JSON text and is parsed. */
+static cJSON *column(sqlite3_stmt *s, int i)
+{
+    const char *name = sqlite3_column_name(s, i);
+    switch (sqlite3_column_type(s, i)) {
+    case SQLITE_INTEGER:
+        return cJSON_CreateNumber((double)sqlite3_column_int64(s, i));
+    case SQLITE_FLOAT:
+        return cJSON_CreateNumber(sqlite3_column_double(s, i));
+    case SQLITE_TEXT: {
+        const char *t = (const char *)sqlite3_column_text(s, i);
+        if (!strcmp(name, "value") || !strcmp(name, "params")) {
+            cJSON *v = cJSON_Parse(t);
+            if (v)
+                return v;
+        }
+        return cJSON_CreateString(t);
+    }
+    default:
+        return cJSON_CreateNull();
+    }
+}
+
+/* The rows of SQL (with text parameter P1 when not NULL) as a JSON list
+ * of objects; NULL with the reason. */
+static cJSON *rows(struct sq *q, const char *query, const char *p1,
+                   long long p2)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db, query, -1, &s, NULL) != SQLITE_OK) {
+        fail(q, "cannot read");
+        return NULL;
+    }
+    if (p1)
+        sqlite3_bind_text(s, 1, p1, -1, SQLITE_STATIC);
+    if (p2 >= 0)
+        sqlite3_bind_int64(s, p1 ? 2 : 1, p2);
+    cJSON *list = cJSON_CreateArray();
+    int rc;
+    while (list && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        for (int i = 0; o && i < sqlite3_column_count(s); i++)
+            cJSON_AddItemToObject(o, sqlite3_column_name(s, i), column(s, i));
+        cJSON_AddItemToArray(list, o);
+    }
+    if (list && rc != SQLITE_DONE) {
+        fail(q, "cannot read");
+        cJSON_Delete(list);
+        list = NULL;
+    }
+    sqlite3_finalize(s);
+    if (!list && !q->base.err[0])
+        snprintf(q->base.err, sizeof q->base.err, "out of memory");
+    return list;
+}
+
+static cJSON *sq_runs(struct pr_store *b, unsigned limit)
+{
+    return rows((struct sq *)b,
+                "SELECT id, workflow, status, started_at, finished_at,"
+                " exit_status, cost, tokens FROM runs"
+                " ORDER BY started_at DESC, rowid DESC LIMIT ?1",
+                NULL, limit);
+}
+
+/* The id of the run ID names: itself, the only run it is a prefix of,
+ * or the newest for "last"; NULL with the reason. */
+static char *resolve(struct sq *q, const char *id)
+{
+    cJSON *l = !strcmp(id, "last")
+                   ? rows(q, "SELECT id FROM runs ORDER BY started_at DESC,"
+                             " rowid DESC LIMIT 1", NULL, -1)
+                   : rows(q, "SELECT id FROM runs WHERE substr(id, 1,"
+                             " length(?1)) = ?1 LIMIT 2", id, -1);
+    if (!l)
+        return NULL;
+    int n = cJSON_GetArraySize(l);
+    char *out = NULL;
+    if (n == 1)
+        out = strdup(cJSON_GetObjectItem(cJSON_GetArrayItem(l, 0), "id")
+                         ->valuestring);
+    else
+        snprintf(q->base.err, sizeof q->base.err,
+                 n == 0 ? "state file '%s': no run '%s'"
+                        : "state file '%s': '%s' names more than one run; "
+                          "give more of its id",
+                 q->path, id);
+    cJSON_Delete(l);
+    return out;
+}
+
+static cJSON *sq_run(struct pr_store *b, const char *id)
+{
+    struct sq *q = (struct sq *)b;
+    char *rid = resolve(q, id);
+    if (!rid)
+        return NULL;
+    cJSON *run = rows(q, "SELECT * FROM runs WHERE id = ?1", rid, -1);
+    cJSON *jobs = rows(q, "SELECT step, instance, status, attempts,"
+                          " started_at, finished_at, reason FROM jobs"
+                          " WHERE run_id = ?1 ORDER BY rowid", rid, -1);
+    cJSON *outs = rows(q, "SELECT step, instance, name, value FROM outputs"
+                          " WHERE run_id = ?1 ORDER BY rowid", rid, -1);
+    free(rid);
+    cJSON *r = run ? cJSON_DetachItemFromArray(run, 0) : NULL;
+    cJSON_Delete(run);
+    if (!r || !jobs || !outs) {
+        cJSON_Delete(r);
+        cJSON_Delete(jobs);
+        cJSON_Delete(outs);
+        return NULL;
+    }
+    cJSON *j, *o;
+    cJSON_ArrayForEach(j, jobs) {
+        cJSON *mine = cJSON_AddObjectToObject(j, "outputs");
+        cJSON_ArrayForEach(o, outs) {
+            if (!strcmp(cJSON_GetObjectItem(o, "step")->valuestring,
+                        cJSON_GetObjectItem(j, "step")->valuestring) &&
+                cJSON_GetObjectItem(o, "instance")->valuedouble ==
+                    cJSON_GetObjectItem(j, "instance")->valuedouble)
+                cJSON_AddItemToObject(
+                    mine, cJSON_GetObjectItem(o, "name")->valuestring,
+                    cJSON_Duplicate(cJSON_GetObjectItem(o, "value"), true));
+        }
+    }
+    cJSON_Delete(outs);
+    cJSON_AddItemToObject(r, "jobs", jobs);
+    return r;
+}
+
+static cJSON *sq_events(struct pr_store *b, const char *id)
+{
+    struct sq *q = (struct sq *)b;
+    char *rid = resolve(q, id);
+    if (!rid)
+        return NULL;
+    cJSON *l = rows(q, "SELECT data FROM events WHERE run_id = ?1"
+                       " ORDER BY seq", rid, -1);
+    free(rid);
+    cJSON *e;
+    cJSON_ArrayForEach(e, l) {
+        cJSON *d = cJSON_DetachItemFromObject(e, "data");
+        cJSON *v = cJSON_IsString(d) ? cJSON_Parse(d->valuestring) : NULL;
+        cJSON_Delete(d);
+        if (v)
+            cJSON_AddItemToObject(e, "event", v);
+    }
+    return l;
+}
+
+static void sq_close(struct pr_store *b)
+{
+    struct sq *q = (struct sq *)b;
+    if (b->in_txn)
+        sq_commit(b);
+    for (int k = 0; k < S_COUNT; k++)
+        sqlite3_finalize(q->st[k]);
+    sqlite3_close(q->db);
+    free(q->path);
+    free(q);
+}
+
+static const struct pr_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .run_started = sq_run_started,
+    .run_finished = sq_run_finished,
+    .job = sq_job,
+    .attempt = sq_attempt,
+    .output = sq_output,
+    .event = sq_event,
+    .runs = sq_runs,
+    .run = sq_run,
+    .events = sq_events,
+    .close = sq_close,
+};
+
+/* Makes the directory of PATH (one level: .poml/), if it has one. */
+static void make_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    mkdir(dir, 0777);
+}
+
+/* Brings the schema to PR_STORE_SCHEMA; 0, or -1 with the reason. */
+static int migrate(struct sq *q)
+{
+    sqlite3_stmt *s;
+    int version = -1;
+    if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &s, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version < 0)
+        return fail(q, "not a state file");
+    if (version > PR_STORE_SCHEMA) {
+        snprintf(q->base.err, sizeof q->base.err,
+                 "state file '%s' has schema %d, newer than this pomlrun's "
+                 "(%d); use a newer pomlrun, or another file with --state",
+                 q->path, version, PR_STORE_SCHEMA);
+        return -1;
+    }
+    for (int v = version; v < PR_STORE_SCHEMA; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+                SQLITE_OK ||
+            sqlite3_exec(q->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(q->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            fail(q, "cannot set up its tables");
+            sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct pr_store *pr_store_sqlite_open(const char *where, bool sync_full,
+                                      char *err, size_t errcap)
+{
+    struct sq *q = calloc(1, sizeof *q);
+    if (!q || !(q->path = strdup(where))) {
+        free(q);
+        pr_errf(err, errcap, "out of memory");
+        return NULL;
+    }
+    q->base.ops = &sqlite_ops;
+    make_parent(where);
+    int rc = sqlite3_open_v2(where, &q->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    char pragmas[160];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"
+             " PRAGMA foreign_keys = ON;",
+             sync_full ? "FULL" : "NORMAL");
+    if (rc != SQLITE_OK || !q->db) {
+        if (q->db)
+            fail(q, "cannot open");
+        else
+            pr_errf(q->base.err, sizeof q->base.err, "out of memory");
+    } else if (sqlite3_busy_timeout(q->db, 10000) != SQLITE_OK ||
+               sqlite3_exec(q->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        fail(q, "cannot open");
+    } else if (migrate(q) == 0) {
+        rc = 0;
+        for (int k = 0; k < S_COUNT && rc == 0; k++)
+            if (sqlite3_prepare_v3(q->db, sql[k], -1, SQLITE_PREPARE_PERSISTENT,
+                                   &q->st[k], NULL) != SQLITE_OK)
+                rc = fail(q, "cannot prepare its statements");
+        if (rc == 0)
+            return &q->base;
+    }
+    pr_errf(err, errcap, "%s", q->base.err);
+    q->base.in_txn = false;
+    sq_close(&q->base);
+    return NULL;
+}
