@@ -1025,7 +1025,8 @@ int pr_run_exec(struct pr_run *r)
 
 static void free_job(struct pr_job *j)
 {
-    j->run->output_bytes -= j->output_bytes;
+    if (j->run)     /* NULL: pr_run_init failed before setting it */
+        j->run->output_bytes -= j->output_bytes;
     j->output_bytes = 0;
     if (j->reason != no_memory_reason)
         free(j->reason);
