@@ -359,15 +359,6 @@ static void flush_text(struct pc_ctx *c, FILE *out)
 
 /* ---- JSON output ---- */
 
-/* Adds ITEM to OBJ under KEY (to the array OBJ when KEY is NULL), or
- * frees it when that fails. */
-static void add(cJSON *obj, const char *key, cJSON *item)
-{
-    if (!(key ? cJSON_AddItemToObject(obj, key, item)
-              : cJSON_AddItemToArray(obj, item)))
-        cJSON_Delete(item);
-}
-
 static cJSON *json_loc(struct pc_ctx *c, struct pc_loc loc)
 {
     struct pc_source *s = pc_ctx_source(c, loc.file);
@@ -388,9 +379,9 @@ static cJSON *json_loc(struct pc_ctx *c, struct pc_loc loc)
     cJSON_AddStringToObject(finish, "file", s->path);
     cJSON_AddNumberToObject(finish, "line", eline);
     cJSON_AddNumberToObject(finish, "column", ecol);
-    add(l, "caret", caret);
-    add(l, "finish", finish);
-    add(arr, NULL, l);
+    pr_json_add(l, "caret", caret);
+    pr_json_add(l, "finish", finish);
+    pr_json_add(arr, NULL, l);
     return arr;
 }
 
@@ -411,17 +402,17 @@ static void flush_json(struct pc_ctx *c, FILE *out)
         char opt[64];
         snprintf(opt, sizeof opt, "-W%s", pc_diag_name(d->id));
         cJSON_AddStringToObject(o, "option", opt);
-        add(o, "locations", json_loc(c, d->loc));
+        pr_json_add(o, "locations", json_loc(c, d->loc));
         cJSON *children = cJSON_CreateArray();
         for (struct pc_note *n = d->notes; n; n = n->next) {
             cJSON *no = cJSON_CreateObject();
             cJSON_AddStringToObject(no, "kind", "note");
             cJSON_AddStringToObject(no, "message", n->msg);
-            add(no, "locations", json_loc(c, n->loc));
-            add(children, NULL, no);
+            pr_json_add(no, "locations", json_loc(c, n->loc));
+            pr_json_add(children, NULL, no);
         }
-        add(o, "children", children);
-        add(root, NULL, o);
+        pr_json_add(o, "children", children);
+        pr_json_add(root, NULL, o);
     }
     char *txt = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);

@@ -248,6 +248,7 @@ int main(int argc, char **argv)
         fputs("pomlc: error: out of memory\n", stderr);
         free(files);
         free(allow);
+        pc_ctx_free(&ctx);
         return EXIT_ERRORS;
     }
 

@@ -40,6 +40,14 @@ void *pr_realloc(void *p, size_t n)
     return n ? counted(realloc(p, n)) : realloc(p, n);
 }
 
+void *pr_realloc_or_free(void *p, size_t n)
+{
+    void *q = pr_realloc(p, n);
+    if (!q && n)
+        free(p);
+    return q;
+}
+
 void pr_free(void *p)
 {
     free(p);
@@ -52,12 +60,20 @@ char *pr_strdup(const char *s)
     return d ? memcpy(d, s, n) : NULL;
 }
 
+bool pr_json_add(cJSON *obj, const char *key, cJSON *v)
+{
+    if (key ? cJSON_AddItemToObject(obj, key, v) : cJSON_AddItemToArray(obj, v))
+        return true;
+    cJSON_Delete(v);
+    return false;
+}
+
 bool pr_json_set(cJSON *obj, const char *key, cJSON *v)
 {
     cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
     char *name = v && old ? pr_strdup(key) : NULL;
-    if (v && !old && cJSON_AddItemToObject(obj, key, v))
-        return true;
+    if (!old)
+        return pr_json_add(obj, key, v);
     if (!name) {
         cJSON_Delete(v);
         return false;

@@ -23,11 +23,21 @@ void *pr_realloc(void *p, size_t n);
 void pr_free(void *p);
 char *pr_strdup(const char *s);
 
+/* realloc that frees P when it fails: for flex, whose buffer stack
+ * growth keeps only the NULL (the old stack lost) before its fatal
+ * error. */
+void *pr_realloc_or_free(void *p, size_t n);
+
 /* How many times the functions above have returned NULL.  cJSON's
  * builders drop a value they cannot allocate without a word; a caller
  * that compares the count before and after building a tree knows whether
  * the tree is whole. */
 unsigned long pr_alloc_failures(void);
+
+/* Adds V (taken over) to OBJ as member KEY, or to the array OBJ when KEY
+ * is NULL; false, V freed, when that fails (OBJ or V NULL, no memory for
+ * the key).  cJSON_AddItemToObject leaves V to the caller then. */
+bool pr_json_add(cJSON *obj, const char *key, cJSON *v);
 
 /* Sets OBJ's member KEY to V (taken over), in the place of the member of
  * that name if there is one.  False when out of memory, V freed.  For

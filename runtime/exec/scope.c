@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "eval.h"
 #include "run.h"
@@ -167,7 +168,7 @@ void pr_job_output(struct pr_job *j, const char *name, cJSON *v)
         return;
     }
     cJSON_DeleteItemFromObjectCaseSensitive(j->outputs, name);
-    cJSON_AddItemToObject(j->outputs, name, v);
+    pr_json_add(j->outputs, name, v);
 }
 
 void pr_job_hand(struct pr_job *to, cJSON *v)

@@ -576,7 +576,7 @@ static cJSON *turn(bool anthropic, const char *role, const char *text,
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "type", "text");
     cJSON_AddStringToObject(p, "text", text);
-    cJSON_AddItemToArray(parts, p);
+    pr_json_add(parts, NULL, p);
     const cJSON *u;
     cJSON_ArrayForEach(u, media) {
         if (!cJSON_IsString(u))
@@ -592,7 +592,7 @@ static cJSON *turn(bool anthropic, const char *role, const char *text,
             cJSON *iu = cJSON_AddObjectToObject(p, "image_url");
             cJSON_AddStringToObject(iu, "url", u->valuestring);
         }
-        cJSON_AddItemToArray(parts, p);
+        pr_json_add(parts, NULL, p);
     }
     return t;
 }
@@ -619,7 +619,7 @@ static char *build_body(struct call *c, const struct pr_model *m,
             cJSON *oc = cJSON_AddObjectToObject(b, "output_config");
             cJSON *f = cJSON_AddObjectToObject(oc, "format");
             cJSON_AddStringToObject(f, "type", "json_schema");
-            cJSON_AddItemToObject(f, "schema", cJSON_Duplicate(schema, true));
+            pr_json_add(f, "schema", cJSON_Duplicate(schema, true));
         } else if (c->json_mode) {
             /* JSON without a schema has no option of its own: ask */
             size_t n = (system ? strlen(system) : 0) + 64;
@@ -639,7 +639,7 @@ static char *build_body(struct call *c, const struct pr_model *m,
             cJSON *sm = cJSON_CreateObject();
             cJSON_AddStringToObject(sm, "role", "system");
             cJSON_AddStringToObject(sm, "content", system);
-            cJSON_AddItemToArray(msgs, sm);
+            pr_json_add(msgs, NULL, sm);
         }
         if (c->json_mode) {
             cJSON *rf = cJSON_AddObjectToObject(b, "response_format");
@@ -647,8 +647,7 @@ static char *build_body(struct call *c, const struct pr_model *m,
                 cJSON_AddStringToObject(rf, "type", "json_schema");
                 cJSON *js = cJSON_AddObjectToObject(rf, "json_schema");
                 cJSON_AddStringToObject(js, "name", "output");
-                cJSON_AddItemToObject(js, "schema",
-                                      cJSON_Duplicate(schema, true));
+                pr_json_add(js, "schema", cJSON_Duplicate(schema, true));
             } else {
                 cJSON_AddStringToObject(rf, "type", "json_object");
             }
@@ -661,15 +660,15 @@ static char *build_body(struct call *c, const struct pr_model *m,
                 cJSON_GetObjectItem(t, "role"));
             const char *text = cJSON_GetStringValue(
                 cJSON_GetObjectItem(t, "text"));
-            cJSON_AddItemToArray(msgs, turn(c->anthropic,
+            pr_json_add(msgs, NULL, turn(c->anthropic,
                                             role ? role : "user",
                                             text ? text : "",
                                             cJSON_GetObjectItem(t, "media")));
         }
     } else {
-        cJSON_AddItemToArray(msgs, turn(c->anthropic, "user", prompt, NULL));
+        pr_json_add(msgs, NULL, turn(c->anthropic, "user", prompt, NULL));
     }
-    cJSON_AddItemToObject(b, "messages", msgs);
+    pr_json_add(b, "messages", msgs);
     if (s->temperature >= 0)
         cJSON_AddNumberToObject(b, "temperature", s->temperature);
     if (c->stream) {
@@ -1047,7 +1046,7 @@ static void put(cJSON *o, const char *name, cJSON *v)
 {
     cJSON_DeleteItemFromObjectCaseSensitive(o, name);
     if (v)
-        cJSON_AddItemToObject(o, name, v);
+        pr_json_add(o, name, v);
 }
 
 /* The outputs of a good reply into *OUT; NULL, or why the reply is not
