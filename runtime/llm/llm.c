@@ -110,6 +110,7 @@ struct call {
     cJSON *tools;               /* tool calls being assembled */
     uint64_t in_tok, out_tok;
     bool done_event;
+    bool oom;                   /* a part of the reply could not be kept */
     char *stream_error;
     char key[17];
     char *req_body;
@@ -601,6 +602,9 @@ static char *build_body(struct call *c, const struct pr_model *m,
                         const char *prompt, const char *system,
                         const cJSON *turns)
 {
+    /* a member cJSON could not allocate is missing without a word, and
+       the request would be another: counted, and refused below */
+    unsigned long failures = pr_alloc_failures();
     const struct pr_step *s = c->step;
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "model", m->wire_id);
@@ -623,7 +627,7 @@ static char *build_body(struct call *c, const struct pr_model *m,
         } else if (c->json_mode) {
             /* JSON without a schema has no option of its own: ask */
             size_t n = (system ? strlen(system) : 0) + 64;
-            sys = malloc(n);
+            sys = pr_malloc(n);
             if (sys)
                 snprintf(sys, n, "%s%sReply with one JSON value only.",
                          system ? system : "",
@@ -681,6 +685,10 @@ static char *build_body(struct call *c, const struct pr_model *m,
     cJSON_Delete(schema);
     char *t = cJSON_PrintUnformatted(b);
     cJSON_Delete(b);
+    if (t && pr_alloc_failures() != failures) {
+        free(t);
+        t = NULL;
+    }
     return t;
 }
 
@@ -696,7 +704,10 @@ static void add_tool_delta(struct call *c, int index, const char *id,
         cJSON_AddStringToObject(t, "id", "");
         cJSON_AddStringToObject(t, "name", "");
         cJSON_AddStringToObject(t, "arguments", "");
-        cJSON_AddItemToArray(c->tools, t);
+        if (!pr_json_add(c->tools, NULL, t)) {
+            c->oom = true;
+            return;
+        }
     }
     cJSON *t = cJSON_GetArrayItem(c->tools, index);
     const char *fields[3] = {"id", "name", "arguments"};
@@ -707,11 +718,14 @@ static void add_tool_delta(struct call *c, int index, const char *id,
         const char *old = cJSON_GetStringValue(cJSON_GetObjectItem(t, fields[k]));
         size_t a = old ? strlen(old) : 0, b = strlen(vals[k]);
         char *n = malloc(a + b + 1);
-        if (!n)
+        if (!n) {
+            c->oom = true;
             continue;
+        }
         memcpy(n, old ? old : "", a);
         memcpy(n + a, vals[k], b + 1);
-        pr_json_set(t, fields[k], cJSON_CreateString(n));
+        if (!pr_json_set(t, fields[k], cJSON_CreateString(n)))
+            c->oom = true;
         free(n);
     }
 }
@@ -751,8 +765,8 @@ static int index_at(const cJSON *o, const char *a)
 
 static void append_text(struct call *c, const char *t)
 {
-    if (t)
-        pr_buf_append(&c->text, t, strlen(t));
+    if (t && pr_buf_append(&c->text, t, strlen(t)) < 0)
+        c->oom = true;
 }
 
 /* Text of a streamed reply as it arrives: kept, and shown live (events,
@@ -791,7 +805,12 @@ static void on_event(struct call *c, char *data)
         return;
     }
     nul_escapes(c, data, strlen(data));
+    unsigned long failures = pr_alloc_failures();
     cJSON *e = cJSON_Parse(data);
+    if (!e && pr_alloc_failures() != failures) {
+        c->oom = true;
+        return;
+    }
     if (!e) {
         if (!c->stream_error)
             c->stream_error = strdup("an event's data is not JSON");
@@ -902,14 +921,15 @@ static void parse_sse(struct call *c)
                 len--;
             if (len >= 5 && !memcmp(b + i, "data:", 5)) {
                 size_t o = 5 + (len > 5 && b[i + 5] == ' ');
-                if (data.len)
-                    pr_buf_append_u8(&data, '\n');
-                pr_buf_append(&data, b + i + o, len - o);
+                if ((data.len && pr_buf_append_u8(&data, '\n') < 0) ||
+                    pr_buf_append(&data, b + i + o, len - o) < 0)
+                    c->oom = true;
             }
             i = e + 1;
         }
-        pr_buf_append_u8(&data, 0);
-        if (data.data && data.len > 1)
+        if (pr_buf_append_u8(&data, 0) < 0)
+            c->oom = true;
+        else if (data.data && data.len > 1)
             on_event(c, (char *)data.data);
         pr_buf_free(&data);
         c->sse_at = next;
@@ -1054,13 +1074,20 @@ static void put(cJSON *o, const char *name, cJSON *v)
 static const char *outputs(struct call *c, const struct pr_model *m,
                            cJSON **out, double *cost, char *why, size_t cap)
 {
+    unsigned long failures = pr_alloc_failures();
     const struct pr_step *s = c->step;
     const struct pr_plan *p = c->j->run->plan;
     pr_buf_append_u8(&c->text, 0);
     const char *text = c->text.data ? (const char *)c->text.data : "";
     cJSON *o = cJSON_CreateObject();
     *out = o;
-    put(o, "text", pr_text_value(text, strlen(text), NULL));
+    cJSON *tv = pr_text_value(text, strlen(text), NULL);
+    if (!tv || c->oom) {
+        cJSON_Delete(tv);
+        snprintf(why, cap, "out of memory");
+        return why;
+    }
+    put(o, "text", tv);
     if (c->nuls)
         pr_report_note(c->j->run, c->j,
                        "the reply held %zu NUL character%s (\\u0000), "
@@ -1100,7 +1127,10 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     }
     cJSON *json = jl ? cJSON_ParseWithLength(js, jl) : NULL;
     if (c->json_mode && !json) {
-        snprintf(why, cap, "the reply is not JSON, though JSON was asked for");
+        snprintf(why, cap, pr_alloc_failures() != failures
+                               ? "out of memory"
+                               : "the reply is not JSON, though JSON was "
+                                 "asked for");
         return why;
     }
     if (json) {
@@ -1122,6 +1152,11 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     }
     if (json)
         put(o, "json", json);
+    /* an output cJSON could not allocate is missing without a word */
+    if (pr_alloc_failures() != failures) {
+        snprintf(why, cap, "out of memory");
+        return why;
+    }
     return NULL;
 }
 
@@ -1221,7 +1256,9 @@ static void on_done(void *ud, const struct pr_http_result *res)
         bool json = !strncmp(ct, "application/json", 16);
         if (c->stream && sse) {
             parse_sse(c);
-            if (c->stream_error)
+            if (c->oom)
+                snprintf(why, sizeof why, "%s: out of memory", m.name);
+            else if (c->stream_error)
                 snprintf(why, sizeof why, "%s: %s", m.name, c->stream_error);
             else if (!c->done_event)
                 snprintf(why, sizeof why,
@@ -1232,10 +1269,15 @@ static void on_done(void *ud, const struct pr_http_result *res)
         } else if (json) {
             if (c->raw.data)
                 nul_escapes(c, (char *)c->raw.data, c->raw.len);
+            unsigned long failures = pr_alloc_failures();
             cJSON *body = cJSON_ParseWithLength(
                 c->raw.data ? (const char *)c->raw.data : "", c->raw.len);
             const char *bad = body ? parse_whole(c, body)
-                                   : "the reply body is not valid JSON";
+                              : pr_alloc_failures() != failures
+                                  ? "out of memory"
+                                  : "the reply body is not valid JSON";
+            if (!bad && c->oom)
+                bad = "out of memory";
             cJSON_Delete(body);
             if (bad)
                 snprintf(why, sizeof why, "%s: %s", m.name, bad);

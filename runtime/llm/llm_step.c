@@ -83,12 +83,15 @@ static void set_totals(struct llm_job *lj, cJSON *o)
     pr_json_set(o, "cost", cJSON_CreateNumber(lj->cost));
 }
 
+static void fail(struct llm_job *lj);
+
 static void succeed(struct llm_job *lj, cJSON *outputs)
 {
     struct pr_job *j = lj->j;
+    unsigned long failures = pr_alloc_failures();
     set_totals(lj, outputs);
     if (lj->drafts) {
-        cJSON_AddItemToObject(outputs, "drafts", lj->drafts);
+        pr_json_add(outputs, "drafts", lj->drafts);
         lj->drafts = NULL;
     }
     if (lj->mode == BEST_OF && lj->cands) {
@@ -96,7 +99,15 @@ static void succeed(struct llm_job *lj, cJSON *outputs)
         cJSON_ArrayForEach(c, lj->cands) cJSON_AddItemToArray(
             texts, cJSON_Duplicate(cJSON_GetObjectItem(c, "text"), true)
                        ?: cJSON_CreateNull());
-        cJSON_AddItemToObject(outputs, "candidates", texts);
+        pr_json_add(outputs, "candidates", texts);
+    }
+    /* an output cJSON could not allocate is missing without a word */
+    if (pr_alloc_failures() != failures) {
+        cJSON_Delete(outputs);
+        snprintf(lj->why, sizeof lj->why, "out of memory");
+        lj->retryable = false;
+        fail(lj);
+        return;
     }
     cJSON_Delete(j->outputs);
     j->outputs = outputs;
