@@ -1047,13 +1047,17 @@ static void fmt_secs(char *buf, size_t n, double s)
 
 /* Every default a plan field has, filled in here once (pc_attempts gives
  * the attempts): a step's timeout is its own, else the workflow's
- * sla.step_timeout; a circuit breaker and a phase's feedback loops take
+ * sla.step_timeout, else for an LLM step PC_DEFAULT_LLM_TIMEOUT; a
+ * circuit breaker and a phase's feedback loops take
  * the PC_DEFAULT_ values when not set. */
 static void fill_defaults(struct pc_workflow *wf)
 {
     for (size_t i = 0; i < wf->nsteps; i++)
         if (!(wf->steps[i].timeout > 0))
-            wf->steps[i].timeout = wf->sla_step_timeout;
+            wf->steps[i].timeout =
+                wf->sla_step_timeout > 0            ? wf->sla_step_timeout
+                : wf->steps[i].kind == PC_STEP_LLM ? PC_DEFAULT_LLM_TIMEOUT
+                                                    : 0;
     if (!wf->breaker_threshold)
         wf->breaker_threshold = PC_DEFAULT_BREAKER_THRESHOLD;
     if (!(wf->breaker_reset > 0))

@@ -631,6 +631,11 @@ static int emit_workflow(struct emitter *parent, struct pc_workflow *wf,
         PR_PUT_F64(&w, MODEL, output_per_mtok, m->output_per_mtok);
         PR_PUT(&w, MODEL, context_window, m->context_window);
         PR_PUT(&w, MODEL, max_output_tokens, m->max_output_tokens);
+        PR_PUT(&w, MODEL, reply_tokens,
+               m->max_output_tokens &&
+                       m->max_output_tokens < PC_DEFAULT_REPLY_TOKENS
+                   ? (uint32_t)m->max_output_tokens
+                   : PC_DEFAULT_REPLY_TOKENS);
         PR_PUT_SPAN(&w, MODEL, features,
                     strs_span(&e, m->features, m->nfeatures));
         pr_pb_add(e.b, &w);

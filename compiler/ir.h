@@ -315,6 +315,10 @@ struct pc_workflow {
 #define PC_DEFAULT_BREAKER_THRESHOLD 5  /* failures that open a breaker */
 #define PC_DEFAULT_BREAKER_RESET 60.0   /* seconds until it half-opens */
 #define PC_DEFAULT_MAX_LOOPS 1          /* feedback loops of a phase */
+#define PC_DEFAULT_LLM_TIMEOUT 600.0   /* seconds an LLM step's attempt has
+                                           when nothing sets its timeout */
+#define PC_DEFAULT_REPLY_TOKENS 4096    /* max_tokens a step sets none of,
+                                           where the protocol needs one */
 
 /* The attempts a step makes: as set, else PC_DEFAULT_LLM_ATTEMPTS for an
  * LLM step and 1 for the rest. */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # build-reply.sh -- builds fuzz/fuzz_reply (server-sent events and model
-# replies, runtime/llm/llm.c) with libFuzzer, ASan and UBSan, and writes a
-# seed corpus of real-looking replies to fuzz/corpus-reply/ (not in git)
+# replies, runtime/llm/sse.c and proto*.c) with libFuzzer, ASan and UBSan,
+# and writes a seed corpus of real-looking replies to fuzz/corpus-reply/
+# (not in git)
 #
 # Usage: fuzz/build-reply.sh
 set -e
@@ -9,9 +10,8 @@ LC_ALL=C
 export LC_ALL
 src=$(cd "$(dirname "$0")/.." && pwd)
 CC=${CC:-clang}
-# the runtime, the executor and the LLM client but the harness's own llm.c
-rt=$(ls "$src"/runtime/*.c "$src"/runtime/exec/*.c "$src"/runtime/llm/*.c |
-    grep -v -e '/llm\.c$')
+# the runtime, the executor and the LLM client, linked as they ship
+rt=$(ls "$src"/runtime/*.c "$src"/runtime/exec/*.c "$src"/runtime/llm/*.c)
 
 $CC -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -fno-omit-frame-pointer -g -O1 -std=c11 -D_GNU_SOURCE \

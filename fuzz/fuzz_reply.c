@@ -1,12 +1,15 @@
 /* fuzz_reply.c -- libFuzzer harness for what a model server sends back:
- * the server-sent-event framing and the OpenAI / Anthropic event and
- * reply parsers of runtime/llm/llm.c (included here, as they are static).
+ * the server-sent-event framing (runtime/llm/sse.c) and the OpenAI /
+ * Anthropic event, whole-reply and error-reply readers (proto.h).
  *
  * The first byte picks the protocol, streaming or not, and how the body
  * is cut into pieces (as TCP delivers it); the rest is the body.  Build:
  * fuzz/build-reply.sh
  */
-#include "../runtime/llm/llm.c"
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -14,26 +17,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    struct call *c = calloc(1, sizeof *c);
-    if (!c)
-        return 0;
-    c->anthropic = data[0] & 1;
-    c->stream = (data[0] & 2) != 0;
+    const struct pr_llm_proto *pr =
+        pr_llm_proto_for(data[0] & 1 ? "anthropic" : "openai");
+    bool stream = (data[0] & 2) != 0;
     size_t piece = 1 + (data[0] >> 2);  /* 1 .. 64 bytes at a time */
     const char *body = (const char *)data + 1;
     size_t n = size - 1;
-    for (size_t at = 0; at < n; at += piece)
-        if (on_data(c, body + at, at + piece <= n ? piece : n - at) < 0)
-            break;
-    if (!c->stream) {
-        cJSON *r = cJSON_ParseWithLength(
-            c->raw.data ? (const char *)c->raw.data : "", c->raw.len);
-        if (r)
-            parse_whole(c, r);
-        cJSON_Delete(r);
+    struct pr_llm_parsed p;
+    memset(&p, 0, sizeof p);
+    if (stream) {
+        struct pr_llm_stream s;
+        pr_llm_stream_init(&s, pr, &p);
+        for (size_t at = 0; at < n; at += piece)
+            pr_llm_stream_feed(&s, body + at, at + piece <= n ? piece
+                                                             : n - at);
+        pr_llm_stream_free(&s);
+    } else {
+        char *copy = malloc(n + 1);
+        if (!copy)
+            return 0;
+        memcpy(copy, body, n);
+        pr_llm_whole(pr, &p, copy, n);
+        free(copy);
     }
     char msg[400];
-    error_message(c, msg, sizeof msg);
-    free_call(c);
+    bool quota;
+    pr_llm_error(pr, body, n, msg, sizeof msg, &quota);
+    pr_llm_parsed_free(&p);
     return 0;
 }

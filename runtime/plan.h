@@ -335,7 +335,7 @@ enum pr_type {
     X(base_url, PR_FT_STR, 0, 16)                                            \
     X(api_key_env, PR_FT_STR, 0, 20)                                         \
     X(base_url_env, PR_FT_STR, 0, 24)                                        \
-    X(pad0, PR_FT_ZERO32, 0, 28)                                             \
+    X(reply_tokens, PR_FT_U32, 0, 28)                                        \
     X(input_per_mtok, PR_FT_F64, 0, 32)                                      \
     X(output_per_mtok, PR_FT_F64, 0, 40)                                     \
     X(context_window, PR_FT_U64, 0, 48)                                      \

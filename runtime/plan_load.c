@@ -65,7 +65,7 @@ static const char nonneg_f64[] =
 /* U32 and F64 fields pomlc always fills in (its defaults included) and
  * for which 0 means nothing: a count of at least 1, a positive duration. */
 static const char positive[] =
-    " max_attempts max_loops breaker_threshold breaker_reset ";
+    " max_attempts max_loops breaker_threshold breaker_reset reply_tokens ";
 
 /* What check_record asks of a number beyond its type. */
 enum { RULE_NONNEG = 1, RULE_POSITIVE = 2 };

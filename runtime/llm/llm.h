@@ -1,11 +1,11 @@
 /* llm.h -- what a run keeps about language-model calls
  *
- * The LLM executor (llm.c) speaks the OpenAI chat-completions protocol
- * (any compatible server) and Anthropic's messages protocol over http.c.
- * Per run it keeps: the HTTP multi handle, a circuit breaker per model,
- * the spending against the workflow's budget, in-flight counts per
- * provider, and the cassette (recorded exchanges) when recording or
- * replaying.
+ * The LLM client (llm.c) speaks the OpenAI chat-completions protocol
+ * (any compatible server) and Anthropic's messages protocol (proto.h)
+ * over http.c.  Per run it keeps (llm_int.h): the HTTP multi handle, a
+ * circuit breaker per model (breaker.h), the spending against the
+ * budgets (budget.h), the limits per provider (throttle.h), and the
+ * cassette (cassette.h) when recording or replaying.
  */
 #ifndef POML_LLM_H
 #define POML_LLM_H

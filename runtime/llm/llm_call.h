@@ -62,7 +62,7 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
 /* Stops an exchange; DONE follows with cancelled set. */
 void pr_llm_cancel(struct pr_llm_call *c);
 
-/* The budget reason that forbids another call for J, or NULL. */
+/* The budget reason that forbids another call for J, or NULL (budget.c). */
 const char *pr_llm_over_budget(struct pr_job *j);
 
 #endif

@@ -699,5 +699,5 @@ const struct pr_executor pr_exec_llm = {
     .own_slots = true,
     .start = llm_start,
     .stop = llm_stop,
-    .release = free,            /* the step's spending (llm.c) */
+    .release = free,            /* the step's spending (budget.c) */
 };

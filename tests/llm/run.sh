@@ -893,6 +893,40 @@ EOF
     done
 }
 
+# invalid UTF-8 in what is sent (a parameter in the prompt and the system
+# prompt): the body is valid JSON, each bad byte U+FFFD, with a note
+check_bad_utf8() {
+    for proto in openai anthropic; do
+        for mode in $modes; do
+            flag=$(mode_flag "$mode")
+            scratch "badutf8-$proto-$mode"
+            compile "bad utf-8 ($proto $mode)" badutf8 "badutf8-$proto" \
+                "s|@PROTO@|$proto|" || return
+            mark
+            prun "bad utf-8 ($proto $mode)" --json ${flag:+"$flag"} \
+                -p "word=a$(printf '\377\300\200')b" \
+                "$tmp/badutf8-$proto.plan"
+            status "bad utf-8 ($proto $mode)" 0
+            grep -q 'pomlrun: ask: .*6 bytes of invalid UTF-8.*U+FFFD' "$ERR" ||
+                fail "bad utf-8 ($proto $mode): no note on stderr: \
+$(first "$ERR")"
+            py "bad utf-8 ($proto $mode)" "$proto" << 'EOF'
+r = load()
+contains(r, "steps.ask.outputs.text", "say a\ufffd\ufffd\ufffdb")
+reqs = requests()
+if len(reqs) != 1:
+    print("the server saw %d requests, expected 1" % len(reqs))
+else:
+    b = reqs[0].get("body") or {}
+    sys_text = (b.get("system") if sys.argv[1] == "anthropic" else
+                (b.get("messages") or [{}])[0].get("content"))
+    if sys_text != "brief a\ufffd\ufffd\ufffdb":
+        print("the system prompt sent is %r" % (sys_text,))
+EOF
+        done
+    done
+}
+
 # ---- 8. budgets ----
 
 # budget_case NAME BUDGET DEP WANT-REQUESTS WORD
@@ -1416,6 +1450,7 @@ check_huge
 check_hugestream
 check_big_header
 check_nul
+check_bad_utf8
 check_budget
 check_breaker
 check_key

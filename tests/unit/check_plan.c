@@ -210,6 +210,7 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
     r = pr_pb_record(b, PR_SEC_MODELS, PR_MODEL_SIZE, NULL);
     pr_put_u32(r, s_gpt);
     pr_put_u32(r + 4, s_m);
+    pr_put_u32(r + 28, 4096);   /* reply_tokens */
     pr_put_f64(r + 32, 2.5);
     pr_put_f64(r + 40, 10.0);
     pr_put_u64(r + 48, 128000);
