@@ -40,8 +40,8 @@ static bool feedback(struct pr_job *j, const struct pr_phase *ph,
     cJSON *v;
     char err[400];
     if (pr_run_expr(j, ph->feedback_when, &v, err, sizeof err) < 0) {
-        pr_report_note(r, j, "phase '%s' feedback: %s; going on", ph->name,
-                       err);
+        pr_run_note(r, j, "phase '%s' feedback: %s; going on", ph->name,
+                    err);
         return false;
     }
     bool again = pr_truthy(v);
@@ -52,15 +52,14 @@ static bool feedback(struct pr_job *j, const struct pr_phase *ph,
     pr_plan_phase(r->plan, ph->feedback_to, &to);
     unsigned max = ph->max_loops;       /* at least 1: the loader checks */
     if (r->loops[self] >= max) {
-        pr_report_note(r, j,
-                       "phase '%s' feedback to '%s': all %u loops taken; "
-                       "going on",
-                       ph->name, to.name, max);
+        pr_run_note(r, j,
+                    "phase '%s' feedback to '%s': all %u loops taken; "
+                    "going on",
+                    ph->name, to.name, max);
         return false;
     }
-    r->loops[self]++;
-    pr_report_note(r, j, "phase '%s' feedback: back to '%s' (loop %u of %u)",
-                   ph->name, to.name, r->loops[self], max);
+    pr_run_note(r, j, "phase '%s' feedback: back to '%s' (loop %u of %u)",
+                ph->name, to.name, r->loops[self] + 1, max);
     pr_run_feedback(j, ph->feedback_to, self);
     return true;
 }
@@ -462,8 +461,7 @@ static void agg_cmd_done(struct pr_job *j, int status, struct pr_child *c,
     unsigned long long total = 0;
     char *out = pr_spawn_output(c, false, &len, &total);
     int code = pr_proc_status(status, reason, sizeof reason);
-    cJSON_Delete(j->outputs);
-    j->outputs = NULL;
+    pr_job_set_outputs(j, NULL);
     pr_job_output(j, "exit_code", cJSON_CreateNumber(code));
     size_t el = 0;
     unsigned long long et = 0;

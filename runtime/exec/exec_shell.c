@@ -79,8 +79,7 @@ int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
         }
         /* what the shell would have said, as its output and status */
         bool missing = strstr(err, "command not found") != NULL;
-        cJSON_Delete(j->outputs);
-        j->outputs = NULL;
+        pr_job_set_outputs(j, NULL);
         pr_job_output(j, "stdout", cJSON_CreateString(""));
         pr_job_output(j, "stderr", cJSON_CreateString(err));
         pr_job_output(j, "exit_code", cJSON_CreateNumber(missing ? 127 : 126));
@@ -629,16 +628,16 @@ static int add_captured(struct pr_job *j, const char *name,
     if (!v)
         return -1;
     if (total > len + 2)
-        pr_report_note(j->run, j,
-                       "%s: kept the first %zu of %llu bytes; the rest was "
-                       "read and dropped", name, len, total);
+        pr_run_note(j->run, j,
+                    "%s: kept the first %zu of %llu bytes; the rest was "
+                    "read and dropped", name, len, total);
     if (c->lost)
-        pr_report_note(j->run, j, "%s: output not kept in full: %s", name,
-                       strerror(c->lost));
+        pr_run_note(j->run, j, "%s: output not kept in full: %s", name,
+                    strerror(c->lost));
     if (bad)
-        pr_report_note(j->run, j,
-                       "%s: %zu bytes that are not UTF-8 text (or NUL) "
-                       "replaced by U+FFFD", name, bad);
+        pr_run_note(j->run, j,
+                    "%s: %zu bytes that are not UTF-8 text (or NUL) "
+                    "replaced by U+FFFD", name, bad);
     return 0;
 }
 
@@ -650,8 +649,7 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
     char reason[256] = "";
     /* an output cJSON could not allocate is missing without a word */
     unsigned long failures = pr_alloc_failures();
-    cJSON_Delete(j->outputs);
-    j->outputs = NULL;
+    pr_job_set_outputs(j, NULL);
     bool lost = add_captured(j, "stdout", c, false, true) < 0;
     lost |= add_captured(j, "stderr", c, true, false) < 0;
     int code = pr_proc_status(status, reason, sizeof reason);
@@ -693,7 +691,7 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
         cJSON *v = pr_reply_output(json, so ? so : "", name, s->outputs.n);
         if (s->outputs.n != 1 &&
             !cJSON_GetObjectItemCaseSensitive(json, name))
-            pr_report_note(j->run, j, "did not write its output '%s'", name);
+            pr_run_note(j->run, j, "did not write its output '%s'", name);
         pr_job_output(j, name, v);
     }
     if ((cJSON_IsObject(json) || cJSON_IsArray(json)) &&

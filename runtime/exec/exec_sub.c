@@ -5,8 +5,10 @@
  * group, so a timeout or a cancel stops it like any step; its parameters
  * are the step's `with`, evaluated; its result comes back as JSON on
  * standard output; the parent's policy, intersected with the one the
- * parent runs under, bounds it (--policy, policy.h).  Outputs: `outputs` (each step's outputs, by id) and
- * `result` (the outputs of its last step).
+ * parent runs under, bounds it (--policy, policy.h).  The child, a
+ * pomlrun of its own, runs its steps with the same executors as the
+ * parent: its registry's (pomlrun/registry.c).  Outputs: `outputs` (each
+ * step's outputs, by id) and `result` (the outputs of its last step).
  */
 #include <errno.h>
 #include <signal.h>

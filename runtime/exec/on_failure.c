@@ -143,8 +143,8 @@ static void run_one(struct pr_run *r, const char *script)
     struct pr_shell_cmd cmd;
     char err[512] = "";
     if (pr_shell_prepare(&part, 1, &cmd, err, sizeof err) < 0) {
-        pr_report_note(r, NULL, "on_failure command not run: %s",
-                       err[0] ? err : "out of memory");
+        pr_run_note(r, NULL, "on_failure command not run: %s",
+                    err[0] ? err : "out of memory");
         return;
     }
     int rc = pr_shell_policy(r, &cmd, err, sizeof err);
@@ -163,13 +163,13 @@ static void run_one(struct pr_run *r, const char *script)
     pr_strv_free(&env);
     pr_shell_cmd_free(&cmd);
     if (rc < 0) {
-        pr_report_note(r, NULL, "on_failure command not run: %s", err);
+        pr_run_note(r, NULL, "on_failure command not run: %s", err);
         return;
     }
     if (pr_loop_child(r->loop, h.c.pid, hook_exit, &h) < 0) {
         pr_spawn_signal(&h.c, SIGKILL);
         pr_spawn_close(&h.c);
-        pr_report_note(r, NULL, "on_failure command: out of memory");
+        pr_run_note(r, NULL, "on_failure command: out of memory");
         return;
     }
     h.timer = pr_loop_timer(r->loop, PR_ON_FAILURE_TIMEOUT, hook_timeout, &h);
@@ -193,12 +193,12 @@ static void run_one(struct pr_run *r, const char *script)
     char reason[256] = "";
     int code = pr_proc_status(h.status, reason, sizeof reason);
     if (h.timed_out)
-        pr_report_note(r, NULL, "on_failure command timed out after %d s",
-                       PR_ON_FAILURE_TIMEOUT);
+        pr_run_note(r, NULL, "on_failure command timed out after %d s",
+                    PR_ON_FAILURE_TIMEOUT);
     else if (code != 0)
-        pr_report_note(r, NULL, "on_failure command failed: %s", reason);
+        pr_run_note(r, NULL, "on_failure command failed: %s", reason);
     else
-        pr_report_note(r, NULL, "on_failure command ran");
+        pr_run_note(r, NULL, "on_failure command ran");
 }
 
 void pr_run_on_failure(struct pr_run *r)

@@ -1,21 +1,24 @@
 /* report.c -- what a run tells people and programs
  *
+ * The reporter is an observer of the run (run.h): it hears state changes
+ * as every observer does and keeps its own state (the progress timer,
+ * the bytes streamed).
+ *
  *   log lines      stderr, one per finished step (failures with the end of
  *                  their stderr); -q: failures only; -v: starts, notes
  *                  and output too
  *   progress       on a terminal, one status line redrawn in place
  *   events         --events: a JSON object per line, per state change
- *   result         --json: one JSON object when the run ends
+ *   result         --json: one JSON object when the run ends, read from
+ *                  the finished run (usage through pr_run_usage)
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "alloc.h"
-#include "llm.h"
 #include "run.h"
 #include "util.h"
 
@@ -46,19 +49,19 @@ static const char *duration(double s, char buf[32])
     return buf;
 }
 
-static void clear_line(struct pr_run *r)
+static void clear_line(const struct pr_reporter *rep)
 {
-    if (r->opt.progress)
+    if (rep->o.progress)
         fputs("\r\033[K", stderr);
 }
 
-static void emit_event(struct pr_run *r, cJSON *ev)
+static void emit_event(const struct pr_reporter *rep, cJSON *ev)
 {
     char *t = cJSON_PrintUnformatted(ev);
     if (t) {
-        fputs(t, r->opt.events);
-        fputc('\n', r->opt.events);
-        fflush(r->opt.events);
+        fputs(t, rep->o.events);
+        fputc('\n', rep->o.events);
+        fflush(rep->o.events);
         free(t);
     }
     cJSON_Delete(ev);
@@ -74,10 +77,11 @@ static cJSON *new_event(const char *name)
     return ev;
 }
 
-void pr_report_run(struct pr_run *r, const char *event)
+static void report_run(struct pr_reporter *rep, const struct pr_run *r,
+                       bool end)
 {
-    bool end = !strcmp(event, "run_finished");
-    if (r->opt.events) {
+    const char *event = end ? "run_finished" : "run_started";
+    if (rep->o.events) {
         cJSON *ev = new_event(event);
         cJSON_AddStringToObject(ev, "workflow_id", r->wf.id);
         cJSON_AddStringToObject(ev, "run_id", r->run_id);
@@ -91,11 +95,11 @@ void pr_report_run(struct pr_run *r, const char *event)
             cJSON_AddNumberToObject(ev, "skipped", r->skipped);
             cJSON_AddNumberToObject(ev, "cancelled", r->cancelled);
         }
-        emit_event(r, ev);
+        emit_event(rep, ev);
     }
-    if (end && r->opt.verbosity > PR_QUIET) {
+    if (end && rep->o.verbosity > PR_QUIET) {
         char d[32], wf[400];
-        clear_line(r);
+        clear_line(rep);
         fprintf(stderr,
                 "pomlrun: %s %s in %s: %u succeeded, %u failed, "
                 "%u skipped%s",
@@ -154,13 +158,13 @@ static void print_output(const struct pr_job *j, const char *name,
     }
 }
 
-void pr_report_job(struct pr_run *r, struct pr_job *j, const char *event)
+static void report_job(struct pr_reporter *rep, const struct pr_job *j,
+                       bool start)
 {
     char name[300], safe[1200], why[4096];
     const char *id = pr_term_text(pr_job_name(j, name, sizeof name), safe,
                                   sizeof safe);
-    bool start = !strcmp(event, "started");
-    if (r->opt.events) {
+    if (rep->o.events) {
         cJSON *ev = new_event(start ? "step_started" : "step_finished");
         cJSON_AddStringToObject(ev, "step", pr_job_step(j)->id);
         if (j->instance >= 0)
@@ -174,24 +178,24 @@ void pr_report_job(struct pr_run *r, struct pr_job *j, const char *event)
             if (j->reason)
                 cJSON_AddStringToObject(ev, "reason", j->reason);
         }
-        emit_event(r, ev);
+        emit_event(rep, ev);
     }
     if (start) {
-        if (r->opt.verbosity == PR_VERBOSE) {
-            clear_line(r);
+        if (rep->o.verbosity == PR_VERBOSE) {
+            clear_line(rep);
             fprintf(stderr, "pomlrun: %s started\n", id);
         }
         return;
     }
     bool bad = j->status == PR_ST_FAILED;
-    if (r->opt.verbosity == PR_QUIET && !bad)
+    if (rep->o.verbosity == PR_QUIET && !bad)
         return;
     if (pr_job_step(j)->flags & PR_SF_SYNTHETIC && !bad &&
-        r->opt.verbosity < PR_VERBOSE)
+        rep->o.verbosity < PR_VERBOSE)
         return;
-    if (j->status == PR_ST_CANCELLED && r->opt.verbosity < PR_VERBOSE)
+    if (j->status == PR_ST_CANCELLED && rep->o.verbosity < PR_VERBOSE)
         return;
-    clear_line(r);
+    clear_line(rep);
     char d[32], after[48] = "";
     double took = j->finished_at - j->started_at;
     /* a step that failed before it started (its condition or for_each)
@@ -210,7 +214,7 @@ void pr_report_job(struct pr_run *r, struct pr_job *j, const char *event)
     else
         fprintf(stderr, "pomlrun: %s %s in %s\n", id,
                 status_word(j->status), duration(took, d));
-    if (r->opt.verbosity == PR_VERBOSE) {
+    if (rep->o.verbosity == PR_VERBOSE) {
         print_output(j, "stdout", 0);
         print_output(j, "stderr", 0);
         print_output(j, "text", 0);
@@ -219,27 +223,22 @@ void pr_report_job(struct pr_run *r, struct pr_job *j, const char *event)
     }
 }
 
-void pr_report_note(struct pr_run *r, const struct pr_job *j,
-                    const char *fmt, ...)
+static void report_note(struct pr_reporter *rep, const struct pr_job *j,
+                        const char *msg)
 {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (r->opt.events) {
+    if (rep->o.events) {
         cJSON *ev = new_event("note");
         if (j)
             cJSON_AddStringToObject(ev, "step", pr_job_step(j)->id);
         if (j && j->instance >= 0)
             cJSON_AddNumberToObject(ev, "instance", j->instance);
         cJSON_AddStringToObject(ev, "message", msg);
-        emit_event(r, ev);
+        emit_event(rep, ev);
     }
-    if (r->opt.verbosity == PR_QUIET)
+    if (rep->o.verbosity == PR_QUIET)
         return;
     char name[300], safe[1200], text[4096];
-    clear_line(r);
+    clear_line(rep);
     if (j)
         fprintf(stderr, "pomlrun: %s: %s\n",
                 pr_term_text(pr_job_name(j, name, sizeof name), safe,
@@ -249,21 +248,22 @@ void pr_report_note(struct pr_run *r, const struct pr_job *j,
         fprintf(stderr, "pomlrun: %s\n", pr_term_text(msg, text, sizeof text));
 }
 
-void pr_report_progress(struct pr_run *r, bool final)
+static void report_progress(const struct pr_reporter *rep, bool final)
 {
-    if (!r->opt.progress || r->opt.verbosity == PR_QUIET)
+    const struct pr_run *r = rep->run;
+    if (!rep->o.progress || rep->o.verbosity == PR_QUIET)
         return;
     if (final) {
-        clear_line(r);
+        clear_line(rep);
         return;
     }
     char line[200];
     int n = snprintf(line, sizeof line, "[%u/%u] %.1f s  %u running",
                      r->done, r->nsteps, pr_loop_now() - r->mono0,
                      r->running + r->inflight);
-    if (r->streamed && n > 0 && (size_t)n < sizeof line)
+    if (rep->streamed && n > 0 && (size_t)n < sizeof line)
         n += snprintf(line + n, sizeof line - (size_t)n, ", %llu B streamed",
-                      (unsigned long long)r->streamed);
+                      (unsigned long long)rep->streamed);
     if (r->failed && n > 0 && (size_t)n < sizeof line)
         n += snprintf(line + n, sizeof line - (size_t)n, ", %u failed",
                       r->failed);
@@ -285,11 +285,72 @@ void pr_report_progress(struct pr_run *r, bool final)
     fflush(stderr);
 }
 
-void pr_report_stream(struct pr_run *r, const struct pr_job *j,
-                      const char *text, size_t n)
+/* ---- the observer ---- */
+
+/* Redraws the line every 0.1 s while steps remain (not while the
+ * error_handling.on_failure commands of a finished run run). */
+static void on_progress(void *ud)
 {
-    r->streamed += n;
-    if (!r->opt.events)
+    struct pr_reporter *rep = ud;
+    rep->progress_timer = 0;
+    if (rep->run->done >= rep->run->nsteps)
+        return;
+    report_progress(rep, false);
+    rep->progress_timer =
+        pr_loop_timer(rep->run->loop, 0.1, on_progress, rep);
+}
+
+static void on_run_started(void *ud, struct pr_run *r)
+{
+    struct pr_reporter *rep = ud;
+    report_run(rep, r, false);
+    if (rep->o.progress)
+        rep->progress_timer = pr_loop_timer(r->loop, 0.1, on_progress, rep);
+}
+
+static void on_run_finished(void *ud, struct pr_run *r)
+{
+    struct pr_reporter *rep = ud;
+    if (rep->progress_timer)
+        pr_loop_cancel(r->loop, rep->progress_timer);
+    rep->progress_timer = 0;
+    if (rep->o.progress)
+        report_progress(rep, true);
+    report_run(rep, r, true);
+}
+
+static void on_job_started(void *ud, const struct pr_job *j)
+{
+    report_job(ud, j, true);
+}
+
+static void on_job_finished(void *ud, const struct pr_job *j)
+{
+    report_job(ud, j, false);
+}
+
+static void on_retrying(void *ud, const struct pr_job *j, const char *reason,
+                        double delay)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "attempt %u failed (%s); retrying in %.2f s",
+             j->attempts, reason ? reason : "failed", delay);
+    report_note(ud, j, msg);
+}
+
+static void on_note(void *ud, const struct pr_run *r, const struct pr_job *j,
+                    const char *msg)
+{
+    (void)r;
+    report_note(ud, j, msg);
+}
+
+static void on_stream(void *ud, const struct pr_job *j, const char *text,
+                      size_t n)
+{
+    struct pr_reporter *rep = ud;
+    rep->streamed += n;
+    if (!rep->o.events)
         return;
     cJSON *ev = new_event("step_output");
     cJSON_AddStringToObject(ev, "step", pr_job_step(j)->id);
@@ -297,7 +358,24 @@ void pr_report_stream(struct pr_run *r, const struct pr_job *j,
         cJSON_AddNumberToObject(ev, "instance", j->instance);
     cJSON_AddNumberToObject(ev, "attempt", j->attempts);
     pr_json_add(ev, "text", pr_text_value(text, n, NULL));
-    emit_event(r, ev);
+    emit_event(rep, ev);
+}
+
+int pr_report_attach(struct pr_reporter *rep, const struct pr_report_opts *o,
+                     struct pr_run *r)
+{
+    *rep = (struct pr_reporter){
+        .o = *o,
+        .run = r,
+        .obs = {.ud = rep,
+                .run_started = on_run_started,
+                .run_finished = on_run_finished,
+                .job_started = on_job_started,
+                .job_retrying = on_retrying,
+                .job_finished = on_job_finished,
+                .note = on_note,
+                .stream = on_stream}};
+    return pr_run_observe(r, &rep->obs);
 }
 
 /* ---- the result ---- */
@@ -342,7 +420,7 @@ static cJSON *job_result(const struct pr_job *j)
     return o;
 }
 
-cJSON *pr_report_result(struct pr_run *r)
+cJSON *pr_report_result(const struct pr_run *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "workflow_id", r->wf.id);
@@ -352,15 +430,14 @@ cJSON *pr_report_result(struct pr_run *r)
                                                           : "succeeded");
     add_time(o, "started_at", r->started_at);
     add_time(o, "finished_at", r->finished_at);
-    double cost;
-    uint64_t in_tok, out_tok, calls;
-    pr_llm_totals(r, &cost, &in_tok, &out_tok, &calls);
-    if (calls) {
+    struct pr_usage use;
+    pr_run_usage(r, &use);
+    if (use.calls) {
         cJSON *u = cJSON_AddObjectToObject(o, "usage");
-        cJSON_AddNumberToObject(u, "llm_calls", (double)calls);
-        cJSON_AddNumberToObject(u, "input_tokens", (double)in_tok);
-        cJSON_AddNumberToObject(u, "output_tokens", (double)out_tok);
-        cJSON_AddNumberToObject(u, "cost_usd", cost);
+        cJSON_AddNumberToObject(u, "llm_calls", (double)use.calls);
+        cJSON_AddNumberToObject(u, "input_tokens", (double)use.in_tok);
+        cJSON_AddNumberToObject(u, "output_tokens", (double)use.out_tok);
+        cJSON_AddNumberToObject(u, "cost_usd", use.cost);
     }
     cJSON *steps = cJSON_AddObjectToObject(o, "steps");
     for (uint32_t i = 0; i < r->nsteps; i++)

@@ -156,8 +156,8 @@ static void fail_fast(struct pr_job *j)
              "stopped: step '%s' failed and error_strategy is fail_fast",
              pr_job_name(j, buf, sizeof buf));
     r->failed_hard = true;
-    pr_report_note(r, j, "failed; error_strategy is fail_fast: stopping "
-                         "the run");
+    pr_run_note(r, j, "failed; error_strategy is fail_fast: stopping the "
+                      "run");
     pr_sched_cancel(r);
 }
 
@@ -292,8 +292,7 @@ static void instances_done(struct pr_job *p)
             cJSON_AddItemToArray(l, cJSON_CreateNull());
     }
     free(cols);
-    cJSON_Delete(p->outputs);
-    p->outputs = lists;
+    pr_job_set_outputs(p, lists);
     p->finished_at = last > p->started_at ? last : pr_wall_now();
     char why[256];
     if (!hold_outputs(p, why, sizeof why)) {
@@ -320,7 +319,7 @@ static void instances_done(struct pr_job *p)
 static void instance_done(struct pr_job *j)
 {
     struct pr_job *p = j->parent;
-    pr_report_job(j->run, j, pr_status_names[j->status]);
+    PR_NOTIFY(j->run, job_finished, j);
     fail_fast(j);
     if (++p->inst_done == p->ninst)
         instances_done(p);
@@ -386,7 +385,7 @@ static void make_ready(struct pr_job *j)
             return;
         }
         j->ninst = n;
-        pr_report_job(r, j, "started");
+        PR_NOTIFY(r, job_started, j);
         cJSON *it = list->child;
         for (uint32_t i = 0; i < n; i++, it = it->next) {
             struct pr_job *x = &j->inst[i];
@@ -435,7 +434,7 @@ static void step_done(struct pr_job *j)
     case PR_ST_SKIPPED: r->skipped++; break;
     default: r->cancelled++; break;
     }
-    pr_report_job(r, j, pr_status_names[j->status]);
+    PR_NOTIFY(r, job_finished, j);
     bool passes = j->status == PR_ST_SUCCEEDED ||
                   (j->status == PR_ST_FAILED && (s->flags & PR_SF_CONTINUE));
     for (uint32_t k = 0; k < s->dependents.n; k++) {
@@ -499,6 +498,7 @@ static void unfinish(struct pr_run *r, struct pr_job *j, uint32_t from,
 void pr_run_feedback(struct pr_job *gate, uint32_t from, uint32_t to)
 {
     struct pr_run *r = gate->run;
+    r->loops[to]++;
     for (uint32_t i = 0; i < r->nsteps; i++)
         if (in_phases(&r->steps[i], from, to))
             unfinish(r, &r->jobs[i], from, to);
@@ -638,6 +638,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
     }
     if (s->max_attempts > 1)
         record_attempt(j, ok, reason);
+    PR_NOTIFY(r, attempt_finished, j, ok, reason);
     j->finished_at = pr_wall_now();
     uint32_t max = s->max_attempts;     /* at least 1: the loader checks */
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
@@ -648,8 +649,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         if (j->retry_after > d)
             d = j->retry_after < PR_RETRY_AFTER_MAX ? j->retry_after
                                                     : PR_RETRY_AFTER_MAX;
-        pr_report_note(r, j, "attempt %u failed (%s); retrying in %.2f s",
-                       j->attempts, reason ? reason : "failed", d);
+        PR_NOTIFY(r, job_retrying, j, reason, d);
         j->timer = pr_loop_timer(r->loop, d, on_retry, j);
         if (j->timer) {
             j->retry_wait = true;
@@ -704,6 +704,7 @@ static void start_attempt(struct pr_job *j)
         return;
     j->attempts++;
     j->timed_out = false;
+    j->retry_after = -1;
     j->status = PR_ST_RUNNING;
     j->attempt_started = pr_wall_now();
     if (j->attempts == 1)
@@ -720,8 +721,9 @@ static void start_attempt(struct pr_job *j)
     }
     if (!j->announced) {
         j->announced = true;
-        pr_report_job(r, j, "started");
+        PR_NOTIFY(r, job_started, j);
     }
+    PR_NOTIFY(r, attempt_started, j);
     x->start(j);
 }
 
@@ -750,8 +752,8 @@ void pr_job_defer(struct pr_job *j, const char *why)
     r->fd_starved = true;
     if (!r->fd_noted) {
         r->fd_noted = true;
-        pr_report_note(r, j, "out of file descriptors (%s); steps wait for "
-                       "running ones to end before they start", why);
+        pr_run_note(r, j, "out of file descriptors (%s); steps wait for "
+                    "running ones to end before they start", why);
     }
 }
 
@@ -890,16 +892,21 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
         r->jobs[i].instance = -1;
         r->pending[i] = r->steps[i].deps.n;
     }
-    r->exec[PR_STEP_GATE] = &pr_exec_gate;
-    r->exec[PR_STEP_SHELL] = &pr_exec_shell;
-    r->exec[PR_STEP_LLM] = &pr_exec_llm;
-    r->exec[PR_STEP_TOOL] = &pr_exec_unsupported;
-    r->exec[PR_STEP_AGGREGATE] = &pr_exec_agg;
-    r->exec[PR_STEP_WORKFLOW] = &pr_exec_sub;
-    for (uint32_t i = 0; i < r->nsteps; i++)
-        r->execs[i] = pr_agg_command(plan, &r->steps[i]) != PR_PLAN_NONE
-                          ? &pr_exec_agg_cmd
-                          : r->exec[r->steps[i].kind];
+    if (opt->executors)
+        r->exec = *opt->executors;
+    for (uint32_t i = 0; i < r->nsteps; i++) {
+        const struct pr_step *s = &r->steps[i];
+        const struct pr_executor *x =
+            r->exec.choose ? r->exec.choose(plan, s) : NULL;
+        if (!x && s->kind < PR_STEP_KINDS)
+            x = r->exec.kind[s->kind];
+        if (!x) {
+            fprintf(stderr, "pomlrun: error: step '%s': this pomlrun has "
+                            "no executor for its kind of step\n", s->id);
+            return -1;
+        }
+        r->execs[i] = x;
+    }
     if (r->opt.jobs == 0)
         r->opt.jobs = 1;
     if (r->wf.max_parallel && r->wf.max_parallel < r->opt.jobs)
@@ -929,18 +936,18 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
     return 0;
 }
 
-static void on_progress(void *ud)
+void pr_run_usage(const struct pr_run *r, struct pr_usage *u)
 {
-    struct pr_run *r = ud;
-    pr_report_progress(r, false);
-    r->progress_timer = pr_loop_timer(r->loop, 0.1, on_progress, r);
+    memset(u, 0, sizeof *u);
+    if (r->exec.usage)
+        r->exec.usage(r, u);
 }
 
 int pr_run_exec(struct pr_run *r)
 {
     r->started_at = pr_wall_now();
     r->mono0 = pr_loop_now();
-    pr_report_run(r, "run_started");
+    PR_NOTIFY(r, run_started, r);
     for (uint32_t i = 0; i < r->nsteps; i++)
         if (r->pending[i] == 0)
             now_push(r, &r->jobs[i]);
@@ -950,8 +957,6 @@ int pr_run_exec(struct pr_run *r)
         r->now[a] = r->now[b - 1];
         r->now[b - 1] = t;
     }
-    if (r->opt.progress)
-        r->progress_timer = pr_loop_timer(r->loop, 0.1, on_progress, r);
     pr_sla_start(r);
     bool straggler_timer = false;
     for (;;) {
@@ -993,8 +998,6 @@ int pr_run_exec(struct pr_run *r)
             break;
         }
     }
-    if (r->progress_timer)
-        pr_loop_cancel(r->loop, r->progress_timer);
     if (r->sla_timer)
         pr_loop_cancel(r->loop, r->sla_timer);
     /* steps that never became ready */
@@ -1015,9 +1018,7 @@ int pr_run_exec(struct pr_run *r)
     if ((r->failed_hard || r->sla_exceeded) && !r->signal)
         pr_run_on_failure(r);
     r->finished_at = pr_wall_now();
-    if (r->opt.progress)
-        pr_report_progress(r, true);
-    pr_report_run(r, "run_finished");
+    PR_NOTIFY(r, run_finished, r);
     if (r->signal)
         return 128 + r->signal;
     return r->failed_hard ? 1 : 0;
@@ -1084,5 +1085,6 @@ void pr_run_free(struct pr_run *r)
     free(r->heap);
     free(r->now);
     free(r->held);
+    free(r->obs);
     cJSON_Delete(r->params);
 }

@@ -2,6 +2,7 @@
  * layer above includes run.h)
  *
  *   sched.c    ready queues, outcomes, attempts, cancelling, the run
+ *   observe.c  observers: registering them, notes, streamed text
  *   scope.c    what expressions see; evaluation for a job
  *   signals.c  signals cancel the run
  *   sla.c      a step's timeout, the workflow's sla.max_duration
@@ -15,6 +16,14 @@
 /* Indexed by enum pr_status: "waiting", "running", ... */
 extern const char *const pr_status_names[];
 
+/* Calls member FN of every observer of run R that has one, with the
+ * observer's user data and the other arguments. */
+#define PR_NOTIFY(r, fn, ...)                                               \
+    do {                                                                    \
+        for (size_t k_ = 0; k_ < (r)->nobs; k_++)                           \
+            if ((r)->obs[k_]->fn)                                           \
+                (r)->obs[k_]->fn((r)->obs[k_]->ud, __VA_ARGS__);            \
+    } while (0)
 /* Why steps end unfinished when the run stops. */
 const char *pr_cancel_reason(const struct pr_run *r);
 

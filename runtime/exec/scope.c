@@ -168,13 +168,38 @@ void pr_job_output(struct pr_job *j, const char *name, cJSON *v)
         return;
     }
     cJSON_DeleteItemFromObjectCaseSensitive(j->outputs, name);
-    pr_json_add(j->outputs, name, v);
+    if (cJSON_AddItemToObject(j->outputs, name, v))
+        PR_NOTIFY(j->run, output, j, name, v);
+    else
+        cJSON_Delete(v);
+}
+
+void pr_job_set_outputs(struct pr_job *j, cJSON *outputs)
+{
+    cJSON_Delete(j->outputs);
+    j->outputs = outputs;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, outputs) {
+        PR_NOTIFY(j->run, output, j, e->string, e);
+    }
+}
+
+void pr_job_retry_after(struct pr_job *j, double seconds)
+{
+    j->retry_after = seconds;
 }
 
 void pr_job_hand(struct pr_job *to, cJSON *v)
 {
     cJSON_Delete(to->handed);
     to->handed = v;
+}
+
+cJSON *pr_job_take_handed(struct pr_job *j)
+{
+    cJSON *v = j->handed;
+    j->handed = NULL;
+    return v;
 }
 
 const cJSON *pr_job_main_output(const struct pr_job *j)

@@ -34,9 +34,9 @@ static void on_signal(void *ud, int signo)
         return;
     }
     r->signal = signo;
-    pr_report_note(r, NULL, "received %s; stopping running steps",
-                   signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM"
-                                                                 : "SIGHUP");
+    pr_run_note(r, NULL, "received %s; stopping running steps",
+                signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM"
+                                                              : "SIGHUP");
     pr_sched_cancel(r);
 }
 

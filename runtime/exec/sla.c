@@ -39,9 +39,9 @@ static void on_sla(void *ud)
         return;
     r->sla_exceeded = true;
     r->failed_hard = true;
-    pr_report_note(r, NULL,
-                   "the workflow's sla.max_duration (%g s) is over; stopping "
-                   "running steps", r->wf.sla_max_duration);
+    pr_run_note(r, NULL,
+                "the workflow's sla.max_duration (%g s) is over; stopping "
+                "running steps", r->wf.sla_max_duration);
     pr_sched_cancel(r);
 }
 

@@ -284,9 +284,9 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     put(o, "text", tv);
     size_t nuls = c->reply.nuls;
     if (nuls)
-        pr_report_note(c->j->run, c->j,
-                       "the reply held %zu NUL character%s (\\u0000), "
-                       "replaced by U+FFFD", nuls, nuls == 1 ? "" : "s");
+        pr_run_note(c->j->run, c->j,
+                    "the reply held %zu NUL character%s (\\u0000), "
+                    "replaced by U+FFFD", nuls, nuls == 1 ? "" : "s");
     uint64_t in_tok = c->reply.in_tok, out_tok = c->reply.out_tok;
     *cost = pr_llm_spend(c->j, m, in_tok, out_tok);
     cJSON *u = cJSON_CreateObject();
@@ -658,7 +658,7 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
     struct pr_model m;
     pr_plan_model(r->plan, mi, &m);
     if (a->model == PR_PLAN_NONE && mi != pr_job_step(j)->model)
-        pr_report_note(r, j, "using fallback model '%s'", m.name);
+        pr_run_note(r, j, "using fallback model '%s'", m.name);
     c->model = mi;
     c->proto = pr_llm_proto_for(m.protocol);
     c->stream = !L->o.no_stream;
@@ -669,9 +669,9 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
         return NULL;
     }
     if (c->bad_utf8)
-        pr_report_note(r, j, "the request held %zu byte%s of invalid "
-                       "UTF-8, each sent as U+FFFD", c->bad_utf8,
-                       pr_plural(c->bad_utf8));
+        pr_run_note(r, j, "the request held %zu byte%s of invalid "
+                    "UTF-8, each sent as U+FFFD", c->bad_utf8,
+                    pr_plural(c->bad_utf8));
     pr_llm_tape_key(m.protocol, c->proto->path, c->req_body, c->key);
     c->t.prov = pr_llm_provider(&L->limits, m.provider);
     c->t.est_tokens = L->o.tpm ? (double)strlen(c->req_body) / 4 : 0;

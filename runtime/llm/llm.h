@@ -14,6 +14,10 @@
 #include <stdint.h>
 
 struct pr_run;
+struct pr_executor;
+
+/* The executor of LLM steps (llm_step.c), for the program's registry. */
+extern const struct pr_executor pr_exec_llm;
 
 struct pr_llm_opts {
     const char *record;         /* cassette to write, or NULL */

@@ -24,6 +24,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "eval.h"
+#include "llm.h"
 #include "llm_call.h"
 #include "prompt.h"
 #include "run.h"
@@ -109,8 +110,7 @@ static void succeed(struct llm_job *lj, cJSON *outputs)
         fail(lj);
         return;
     }
-    cJSON_Delete(j->outputs);
-    j->outputs = outputs;
+    pr_job_set_outputs(j, outputs);
     j->priv = NULL;
     free_lj(lj);
     pr_job_finish(j, true, NULL, false);
@@ -122,7 +122,7 @@ static void fail(struct llm_job *lj)
     char why[sizeof lj->why];
     bool retryable = lj->retryable && !lj->stopped;
     snprintf(why, sizeof why, "%s", lj->stopped ? "cancelled" : lj->why);
-    j->retry_after = lj->retry_after;
+    pr_job_retry_after(j, lj->retry_after);
     j->priv = NULL;
     free_lj(lj);
     pr_job_finish(j, false, why, retryable);
@@ -194,10 +194,10 @@ static int best_score(struct llm_job *lj, struct pr_code code)
             if (pr_run_expr_item(lj->j, code, c, i, true, &v, err,
                                  sizeof err) < 0 ||
                 !cJSON_IsNumber(v)) {
-                pr_report_note(lj->j->run, lj->j,
-                               "score of candidate %d: %s; choosing by "
-                               "vote",
-                               i, v ? "not a number" : err);
+                pr_run_note(lj->j->run, lj->j,
+                            "score of candidate %d: %s; choosing by "
+                            "vote",
+                            i, v ? "not a number" : err);
                 cJSON_Delete(v);
                 return -1;
             }
@@ -313,9 +313,9 @@ static void judged(struct llm_job *lj, struct pr_llm_reply *rep)
         pr_job_hand(judge, cJSON_CreateString(why));
     }
     if (k < 0 || k >= n || !cJSON_IsObject(cJSON_GetArrayItem(lj->cands, k))) {
-        pr_report_note(r, lj->j,
-                       "the judge gave no usable candidate number; choosing "
-                       "by vote");
+        pr_run_note(r, lj->j,
+                    "the judge gave no usable candidate number; choosing "
+                    "by vote");
         k = vote(lj->cands);
     }
     choose(lj, (int)k);
@@ -326,11 +326,9 @@ static void judged(struct llm_job *lj, struct pr_llm_reply *rep)
 static void judge_start(struct pr_job *j)
 {
     const struct pr_step *s = pr_job_step(j);
-    cJSON *h = j->handed;
-    j->handed = NULL;
+    cJSON *h = pr_job_take_handed(j);
     if (cJSON_IsObject(h)) {
-        cJSON_Delete(j->outputs);
-        j->outputs = h;
+        pr_job_set_outputs(j, h);
         pr_job_finish(j, true, NULL, false);
         return;
     }
@@ -601,7 +599,6 @@ static void llm_start(struct pr_job *j)
 {
     struct pr_run *r = j->run;
     const struct pr_step *s = pr_job_step(j);
-    j->retry_after = -1;
     if (!r->llm) {
         pr_job_finish(j, false, "LLM steps are not set up in this run",
                       false);

@@ -185,7 +185,7 @@ void pr_llm_stream_text(struct pr_llm_parsed *p, const char *t)
 {
     pr_llm_text(p, t);
     if (t && *t && p->j)
-        pr_report_stream(p->j->run, p->j, t, strlen(t));
+        pr_job_stream(p->j, t, strlen(t));
 }
 
 /* Rewrites each \u0000 escape of the JSON text T as \uFFFD, counting

@@ -1,7 +1,9 @@
 /* pomlrun.c -- command line of the workflow runtime
  *
  * Maps a plan, validates it, binds parameters and runs it.  Loading lives
- * in plan_load.c, binding in params.c, the scheduler in exec/sched.c.
+ * in plan_load.c, binding in params.c, the scheduler in exec/sched.c, the
+ * executors it is given in registry.c; the reporter (exec/report.c)
+ * observes the run.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include "params.h"
 #include "policy.h"
 #include "plan.h"
+#include "registry.h"
 #include "run.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -300,11 +303,15 @@ static void source_note(const char *path, const char *err)
 
 static int execute(const struct pr_plan *plan, cJSON *params,
                    const struct pr_run_opts *opt,
+                   const struct pr_report_opts *ropt,
                    const struct pr_llm_opts *lopt, bool json)
 {
     struct pr_run run;
-    if (pr_run_init(&run, plan, params, opt) < 0 ||
-        pr_llm_init(&run, lopt) < 0) {
+    struct pr_reporter rep;
+    int ok = pr_run_init(&run, plan, params, opt);
+    if (ok == 0 && (ok = pr_report_attach(&rep, ropt, &run)) < 0)
+        fputs("pomlrun: error: out of memory\n", stderr);
+    if (ok < 0 || pr_llm_init(&run, lopt) < 0) {
         pr_llm_finish(&run);
         pr_run_free(&run);
         return EXIT_FAIL;
@@ -346,11 +353,12 @@ int main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     struct pr_run_opts opt = {
         .jobs = ncpu > 0 ? (unsigned)ncpu : 1,
-        .verbosity = PR_NORMAL,
-        .progress = isatty(2),
         .self_exe = self_exe(argv[0], exe, sizeof exe),
         .kill_grace = 5,
-        .max_output_memory = PR_MAX_OUTPUT_MEMORY_DEFAULT};
+        .max_output_memory = PR_MAX_OUTPUT_MEMORY_DEFAULT,
+        .executors = &pr_registry};
+    struct pr_report_opts ropt = {.verbosity = PR_NORMAL,
+                                  .progress = isatty(2)};
     struct pr_llm_opts lopt = {.provider_jobs = 64};
     const char *plan_path = NULL;
     struct pr_policy policy = {0};
@@ -378,9 +386,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--json")) {
             json = true;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            opt.verbosity = PR_QUIET;
+            ropt.verbosity = PR_QUIET;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            opt.verbosity = PR_VERBOSE;
+            ropt.verbosity = PR_VERBOSE;
         } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs") ||
                    (!strncmp(a, "-j", 2) && a[2])) {
             const char *v = a[1] == 'j' && a[2] ? a + 2
@@ -549,10 +557,11 @@ int main(int argc, char **argv)
                 goto done;
             }
         }
-        opt.events = events_path ? ev ? ev : stdout : NULL;
-        if (opt.verbosity == PR_QUIET)
-            opt.progress = false;
-        rc = execute(&plan, params, &opt, &lopt, json);   /* takes params */
+        ropt.events = events_path ? ev ? ev : stdout : NULL;
+        if (ropt.verbosity == PR_QUIET)
+            ropt.progress = false;
+        /* takes params */
+        rc = execute(&plan, params, &opt, &ropt, &lopt, json);
         if (ev && fclose(ev) != 0 && rc == 0) {
             fprintf(stderr, "pomlrun: error: writing '%s': %s\n",
                     events_path, strerror(errno));
