@@ -234,8 +234,10 @@ static int on_data(void *ud, const char *p, size_t n)
         c->too_big = true;
         return -1;
     }
-    if (pr_buf_append(&c->raw, p, n) < 0)
+    if (pr_buf_append(&c->raw, p, n) < 0) {
+        c->reply.oom = true;
         return -1;
+    }
     redact(c);
     if (c->stream)
         parse_sse(c, c->redacted_to);
@@ -411,6 +413,9 @@ static void on_done(void *ud, const struct pr_http_result *res)
                  "reads; ask for less (max_tokens)", m.name,
                  MAX_REPLY >> 20);
         rep.retryable = false;
+    } else if (c->reply.oom) {
+        /* a part of the reply could not be kept (curl: a write error) */
+        snprintf(why, sizeof why, "%s: out of memory", m.name);
     } else if (res->header_too_big) {
         snprintf(why, sizeof why, "%s: %s; the server's reply cannot be "
                  "read", m.name, res->error);
