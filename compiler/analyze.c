@@ -871,8 +871,11 @@ static void check_run_quoting(struct pc_build *b, struct pc_step *s)
     char err[256];
     struct pc_loc loc = s->run_loc.file ? s->run_loc : s->loc;
     if (pr_shell_prepare(parts, s->run->nparts, &cmd, err, sizeof err) < 0) {
-        pc_report(b->ctx, PC_D_SHELL_QUOTING, loc, "step '%s': %s", s->id,
-                  err);
+        if (!strcmp(err, "out of memory"))
+            pc_oom(b->ctx);
+        else
+            pc_report(b->ctx, PC_D_SHELL_QUOTING, loc, "step '%s': %s",
+                      s->id, err);
         free(parts);
         return;
     }

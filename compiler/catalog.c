@@ -62,7 +62,7 @@ static struct pc_node *load(struct pc_ctx *ctx, struct pc_catalog *cat,
         pc_oom(ctx);
         return NULL;
     }
-    struct pc_source *s = pc_source_read(&ctx->arena, path);
+    struct pc_source *s = pc_ctx_read_source(ctx, &ctx->arena, path);
     if (!s) {
         pc_report(ctx, PC_D_IMPORT, (struct pc_loc){0, 0, 0},
                   "cannot read the standard library file '%s'; set "

@@ -10,6 +10,7 @@
  */
 #include "compile.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,8 @@ const char *pc_canonical(struct pc_ctx *ctx, const char *path)
 {
     char *r = realpath(path, NULL);
     const char *out = r ? pr_arena_strdup(&ctx->arena, r) : NULL;
+    if (r ? !out : errno == ENOMEM)
+        pc_oom(ctx);
     free(r);
     return out ? out : path;
 }
@@ -192,7 +195,7 @@ static struct pc_workflow *compile_sub(struct session *ss,
         *height = u->height;
         return u->wf;
     }
-    struct pc_source *src = pc_source_read(&ss->ctx->arena, path);
+    struct pc_source *src = pc_ctx_read_source(ss->ctx, &ss->ctx->arena, path);
     if (!src) {
         struct pc_diag *d = pc_report(ss->ctx, PC_D_IMPORT, s->workflow_loc,
                                       "cannot read sub-workflow '%s'",
@@ -318,7 +321,7 @@ int pc_compile(struct pc_ctx *ctx, struct pc_catalog *cat, const char *path,
                struct pc_workflow **out)
 {
     *out = NULL;
-    struct pc_source *src = pc_source_read(&ctx->arena, path);
+    struct pc_source *src = pc_ctx_read_source(ctx, &ctx->arena, path);
     if (!src) {
         pc_report(ctx, PC_D_IMPORT, (struct pc_loc){0, 0, 0},
                   "cannot read '%s': no such file or not readable", path);

@@ -5,9 +5,11 @@
  * JSON output is one array of objects shaped like GCC's -fdiagnostics-format.
  */
 #include "diag.h"
+#include "alloc.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,15 @@ uint32_t pc_ctx_add_source(struct pc_ctx *c, struct pc_source *s)
 struct pc_source *pc_ctx_source(struct pc_ctx *c, uint32_t file)
 {
     return file && file < c->nsources ? c->sources[file] : NULL;
+}
+
+struct pc_source *pc_ctx_read_source(struct pc_ctx *c, struct pr_arena *a,
+                                     const char *path)
+{
+    struct pc_source *s = pc_source_read(a, path);
+    if (!s && errno == ENOMEM)
+        pc_oom(c);
+    return s;
 }
 
 static int find_diag(const char *name)
@@ -165,7 +176,7 @@ struct pc_diag *pc_report(struct pc_ctx *c, enum pc_diag_id id,
                           struct pc_loc loc, const char *fmt, ...)
 {
     unsigned st = c->opts.state[id];
-    if (st == OFF)
+    if (st == OFF || c->oom)
         return NULL;
     /* the same finding reached twice (a condition shared by two branches)
        is reported once */
@@ -186,15 +197,17 @@ struct pc_diag *pc_report(struct pc_ctx *c, enum pc_diag_id id,
     enum pc_severity sev = PC_SEV_WARNING;
     if (st == ERROR || c->opts.werror_all)
         sev = PC_SEV_ERROR;
-    struct pc_diag *d = PR_PUSH(&c->arena, c->diags, c->ndiags, c->capdiags);
+    va_list ap;
+    va_start(ap, fmt);
+    const char *msg = vfmt(c, fmt, ap);
+    va_end(ap);
+    struct pc_diag *d =
+        c->oom ? NULL : PR_PUSH(&c->arena, c->diags, c->ndiags, c->capdiags);
     if (!d) {
         pc_oom(c);
         return NULL;
     }
-    va_list ap;
-    va_start(ap, fmt);
-    d->msg = vfmt(c, fmt, ap);
-    va_end(ap);
+    d->msg = msg;
     d->id = id;
     d->sev = sev;
     d->loc = loc;
@@ -366,20 +379,22 @@ static cJSON *json_loc(struct pc_ctx *c, struct pc_loc loc)
     cJSON_AddStringToObject(finish, "file", s->path);
     cJSON_AddNumberToObject(finish, "line", eline);
     cJSON_AddNumberToObject(finish, "column", ecol);
-    cJSON_AddItemToObject(l, "caret", caret);
-    cJSON_AddItemToObject(l, "finish", finish);
-    cJSON_AddItemToArray(arr, l);
+    pr_json_add(l, "caret", caret);
+    pr_json_add(l, "finish", finish);
+    pr_json_add(arr, NULL, l);
     return arr;
 }
 
+/* The array printed when memory ran out: written without allocating. */
+static const char oom_json[] =
+    "[{\"kind\":\"error\",\"message\":\"out of memory\","
+    "\"locations\":[],\"children\":[]}]\n";
+
 static void flush_json(struct pc_ctx *c, FILE *out)
 {
-    cJSON *root = cJSON_CreateArray();
-    if (!root) {
-        fputs("[]\n", out);
-        return;
-    }
-    for (size_t i = 0; i < c->ndiags; i++) {
+    unsigned long failures = pr_alloc_failures();
+    cJSON *root = c->oom ? NULL : cJSON_CreateArray();
+    for (size_t i = 0; root && i < c->ndiags; i++) {
         struct pc_diag *d = &c->diags[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "kind", sev_word(d->sev));
@@ -387,29 +402,40 @@ static void flush_json(struct pc_ctx *c, FILE *out)
         char opt[64];
         snprintf(opt, sizeof opt, "-W%s", pc_diag_name(d->id));
         cJSON_AddStringToObject(o, "option", opt);
-        cJSON_AddItemToObject(o, "locations", json_loc(c, d->loc));
+        pr_json_add(o, "locations", json_loc(c, d->loc));
         cJSON *children = cJSON_CreateArray();
         for (struct pc_note *n = d->notes; n; n = n->next) {
             cJSON *no = cJSON_CreateObject();
             cJSON_AddStringToObject(no, "kind", "note");
             cJSON_AddStringToObject(no, "message", n->msg);
-            cJSON_AddItemToObject(no, "locations", json_loc(c, n->loc));
-            cJSON_AddItemToArray(children, no);
+            pr_json_add(no, "locations", json_loc(c, n->loc));
+            pr_json_add(children, NULL, no);
         }
-        cJSON_AddItemToObject(o, "children", children);
-        cJSON_AddItemToArray(root, o);
+        pr_json_add(o, "children", children);
+        pr_json_add(root, NULL, o);
     }
-    char *txt = cJSON_PrintUnformatted(root);
-    if (txt) {
-        fputs(txt, out);
-        fputc('\n', out);
-        free(txt);
-    }
+    char *txt = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
+    /* a value cJSON could not allocate is missing without a word */
+    if (pr_alloc_failures() != failures || !txt)
+        pc_oom(c);
+    if (c->oom)
+        fputs(oom_json, out);
+    else
+        fprintf(out, "%s\n", txt);
+    free(txt);
 }
 
 void pc_diag_flush(struct pc_ctx *c, FILE *out)
 {
+    /* without its line map a diagnostic would point at line 1 */
+    for (size_t i = 0; i < c->ndiags && !c->oom; i++) {
+        struct pc_source *s = pc_ctx_source(c, c->diags[i].loc.file);
+        if (s && pc_source_map_lines(s) < 0)
+            pc_oom(c);
+    }
+    if (c->oom)
+        c->ndiags = 0;
     if (c->ndiags > 1)
         qsort(c->diags, c->ndiags, sizeof *c->diags, cmp_diag);
     if (c->opts.format == PC_DIAG_JSON)
@@ -417,7 +443,7 @@ void pc_diag_flush(struct pc_ctx *c, FILE *out)
     else
         flush_text(c, out);
     if (c->oom)
-        fputs("pomlc: error: out of memory\n", out);
+        fputs("pomlc: error: out of memory\n", stderr);
     c->ndiags = 0;
 }
 

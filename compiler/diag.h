@@ -65,6 +65,11 @@ void pc_ctx_free(struct pc_ctx *c);
 uint32_t pc_ctx_add_source(struct pc_ctx *c, struct pc_source *s);
 struct pc_source *pc_ctx_source(struct pc_ctx *c, uint32_t file);
 
+/* pc_source_read into A, with out of memory remembered in C (the caller
+ * reports any other failure: errno says which). */
+struct pc_source *pc_ctx_read_source(struct pc_ctx *c, struct pr_arena *a,
+                                     const char *path);
+
 /* Default states from diagnostics.def. */
 void pc_diag_opts_default(struct pc_diag_opts *o);
 
@@ -76,18 +81,22 @@ const char *pc_diag_name(enum pc_diag_id id);
 bool pc_diag_is_hard_error(enum pc_diag_id id);
 
 /* Reports a check at LOC.  Returns the diagnostic (to attach notes) or NULL
- * when the check is disabled. */
+ * when the check is disabled or memory has run out. */
 struct pc_diag *pc_report(struct pc_ctx *c, enum pc_diag_id id,
                           struct pc_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void pc_note(struct pc_ctx *c, struct pc_diag *d, struct pc_loc loc,
              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Out of memory: remembered once, reported by pc_diag_flush. */
+/* Out of memory: remembered once, reported by pc_diag_flush.  What is
+ * reported after it is dropped: a pass that lost an allocation may well
+ * report what it did not see ("unexpected end of the block"). */
 void pc_oom(struct pc_ctx *c);
 
 /* Sorts by file and position and prints everything collected so far, then
- * forgets it.  Text goes to OUT (stderr normally). */
+ * forgets it.  Text goes to OUT (stderr normally).  After out of memory,
+ * "pomlc: error: out of memory" goes to stderr whatever OUT is, and a JSON
+ * array on OUT ends with that error too. */
 void pc_diag_flush(struct pc_ctx *c, FILE *out);
 
 /* "did you mean": the candidate closest to WORD by edit distance, or NULL

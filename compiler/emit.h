@@ -18,7 +18,7 @@ int pc_emit_plan(struct pc_ctx *ctx, struct pc_catalog *cat,
 
 /* Graphviz: steps grouped by stage, the critical path in red. */
 void pc_emit_dot(struct pc_workflow *wf, FILE *out);
-/* The IR as JSON. */
+/* The IR as JSON.  0, or -1 with errno set (ENOMEM: nothing written). */
 int pc_emit_json(struct pc_workflow *wf, FILE *out);
 /* Counts, critical path and static upper bounds on LLM calls and cost. */
 void pc_emit_stats(struct pc_workflow *wf, FILE *out);

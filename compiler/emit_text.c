@@ -6,8 +6,10 @@
  * plan.
  */
 #include "emit.h"
+#include "alloc.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,9 +148,12 @@ static cJSON *str_or_null(const char *s)
 
 int pc_emit_json(struct pc_workflow *wf, FILE *out)
 {
+    unsigned long failures = pr_alloc_failures();
     cJSON *root = cJSON_CreateObject();
-    if (!root)
+    if (!root) {
+        errno = ENOMEM;
         return -1;
+    }
     cJSON_AddItemToObject(root, "workflow_id", str_or_null(wf->id));
     cJSON_AddItemToObject(root, "version", str_or_null(wf->version));
     cJSON_AddItemToObject(root, "description", str_or_null(wf->description));
@@ -235,8 +240,12 @@ int pc_emit_json(struct pc_workflow *wf, FILE *out)
         }
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
-    if (!txt)
+    /* a value cJSON could not allocate is missing without a word */
+    if (!txt || pr_alloc_failures() != failures) {
+        free(txt);
+        errno = ENOMEM;
         return -1;
+    }
     fputs(txt, out);
     fputc('\n', out);
     free(txt);

@@ -10,6 +10,7 @@
  * required properties.
  */
 #include "picoschema.h"
+#include "alloc.h"
 
 #include <string.h>
 
@@ -109,7 +110,7 @@ static bool nullable(cJSON *o)
         return true;
     const char *two[] = {t->valuestring, "null"};
     cJSON *arr = cJSON_CreateStringArray(two, 2);
-    return arr && cJSON_ReplaceItemInObjectCaseSensitive(o, "type", arr);
+    return arr && pr_json_set(o, "type", arr);
 }
 
 static cJSON *pico(struct pico *p, const struct pc_node *n, int depth);
@@ -121,8 +122,7 @@ static bool property(struct pico *p, const struct pc_pair *pr, cJSON *props,
     const char *key = pr->key->str;
     if (!strcmp(key, "(*)")) {
         cJSON *extra = pico(p, pr->value, depth + 1);
-        return extra && cJSON_ReplaceItemInObjectCaseSensitive(
-                            obj, "additionalProperties", extra);
+        return extra && pr_json_set(obj, "additionalProperties", extra);
     }
     const char *paren = strchr(key, '(');
     size_t nlen = paren ? (size_t)(paren - key) : strlen(key);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "catalog.h"
 #include "compile.h"
 #include "config.h"
@@ -141,20 +142,24 @@ static int write_atomic(const char *path, const void *data, size_t n)
     return rc;
 }
 
-static int write_text(const char *path, void (*fn)(struct pc_workflow *,
-                                                   FILE *),
+static int write_text(const char *path, int (*fn)(struct pc_workflow *,
+                                                  FILE *),
                       struct pc_workflow *wf)
 {
-    if (!path || !strcmp(path, "-")) {
-        fn(wf, stdout);
-        return fflush(stdout);
-    }
+    if (!path || !strcmp(path, "-"))
+        return fn(wf, stdout) < 0 ? -1 : fflush(stdout);
     char *buf = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&buf, &n);
     if (!m)
         return -1;
-    fn(wf, m);
+    if (fn(wf, m) < 0) {
+        int e = errno;
+        fclose(m);
+        free(buf);
+        errno = e;
+        return -1;
+    }
     if (fclose(m) != 0) {
         free(buf);
         return -1;
@@ -164,9 +169,10 @@ static int write_text(const char *path, void (*fn)(struct pc_workflow *,
     return rc;
 }
 
-static void json_out(struct pc_workflow *wf, FILE *out)
+static int dot_out(struct pc_workflow *wf, FILE *out)
 {
-    pc_emit_json(wf, out);
+    pc_emit_dot(wf, out);
+    return 0;
 }
 
 struct deps_opts {
@@ -186,8 +192,10 @@ static int write_deps(struct pc_workflow *wf, const char *output,
         if (dot && (!slash || dot > slash))
             n = (size_t)(dot - output);
         name = malloc(n + 3);
-        if (!name)
+        if (!name) {
+            fputs("pomlc: error: out of memory\n", stderr);
             return -1;
+        }
         memcpy(name, output, n);
         memcpy(name + n, ".d", 3);
         path = name;
@@ -202,7 +210,9 @@ static int write_deps(struct pc_workflow *wf, const char *output,
             rc = write_atomic(path, buf, len);
         free(buf);
     }
-    if (rc < 0)
+    if (rc < 0 && errno == ENOMEM)
+        fputs("pomlc: error: out of memory\n", stderr);
+    else if (rc < 0)
         fprintf(stderr, "pomlc: error: cannot write '%s': %s\n", path,
                 strerror(errno));
     free(name);
@@ -221,6 +231,7 @@ static bool is_prompt_file(const char *path)
 
 int main(int argc, char **argv)
 {
+    pr_alloc_init();
     struct pc_ctx ctx;
     pc_ctx_init(&ctx);
     const char *stdlib_opt = NULL;
@@ -237,6 +248,7 @@ int main(int argc, char **argv)
         fputs("pomlc: error: out of memory\n", stderr);
         free(files);
         free(allow);
+        pc_ctx_free(&ctx);
         return EXIT_ERRORS;
     }
 
@@ -425,10 +437,10 @@ int main(int argc, char **argv)
             pc_emit_stats(wf, stdout);
             break;
         case EMIT_DOT:
-            wrc = write_text(out, pc_emit_dot, wf);
+            wrc = write_text(out, dot_out, wf);
             break;
         case EMIT_JSON:
-            wrc = write_text(out, json_out, wf);
+            wrc = write_text(out, pc_emit_json, wf);
             break;
         case EMIT_PLAN: {
             uint8_t *img;
@@ -447,7 +459,10 @@ int main(int argc, char **argv)
             break;
         }
         }
-        if (wrc < 0) {
+        if (wrc < 0 && errno == ENOMEM) {
+            fputs("pomlc: error: out of memory\n", stderr);
+            rc = EXIT_ERRORS;
+        } else if (wrc < 0) {
             fprintf(stderr, "pomlc: error: cannot write '%s': %s\n",
                     out ? out : "standard output", strerror(errno));
             rc = EXIT_ERRORS;

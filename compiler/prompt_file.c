@@ -335,7 +335,7 @@ static struct pc_prompt *load_partial(struct pc_build *b, const char *name,
                                           "partial");
         if (!path)
             return NULL;
-        struct pc_source *src = pc_source_read(a, path);
+        struct pc_source *src = pc_ctx_read_source(b->ctx, a, path);
         if (!src)
             continue;
         struct pc_prompt *p = new_prompt(b, rel[k], path, true);
@@ -369,7 +369,7 @@ static struct pc_prompt *load_prompt(struct pc_build *b, const char *name,
     struct pc_prompt *p = cached(b->wf, name, false);
     if (p)
         return p->file ? p : NULL;
-    struct pc_source *src = path ? pc_source_read(&b->ctx->arena, path)
+    struct pc_source *src = path ? pc_ctx_read_source(b->ctx, &b->ctx->arena, path)
                                  : NULL;
     if (!(p = new_prompt(b, name, path, false)))
         return NULL;

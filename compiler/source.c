@@ -92,6 +92,11 @@ static int build_lines(struct pc_source *s)
     return 0;
 }
 
+int pc_source_map_lines(struct pc_source *s)
+{
+    return s->lines ? 0 : build_lines(s);
+}
+
 void pc_source_linecol(struct pc_source *s, uint32_t off, unsigned *line,
                        unsigned *col)
 {

@@ -32,6 +32,10 @@ struct pc_source *pc_source_read(struct pr_arena *a, const char *path);
 struct pc_source *pc_source_from_mem(struct pr_arena *a, const char *path,
                                      const char *text, size_t len);
 
+/* Builds the line map the two functions below use, when not yet built.
+ * 0, or -1 when out of memory: they would then say line 1, column 1. */
+int pc_source_map_lines(struct pc_source *s);
+
 /* 1-based line and column (in code points) of a byte offset. */
 void pc_source_linecol(struct pc_source *s, uint32_t off, unsigned *line,
                        unsigned *col);

@@ -7,6 +7,7 @@
  */
 #include "compile.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,10 @@ void pc_suggest_step(struct pc_build *b, struct pc_diag *d, const char *id)
     if (!d || b->wf->nsteps > 5000)
         return;
     const char **names = malloc(b->wf->nsteps * sizeof *names + 1);
-    if (!names)
+    if (!names) {
+        pc_oom(b->ctx);
         return;
+    }
     for (size_t i = 0; i < b->wf->nsteps; i++)
         names[i] = b->wf->steps[i].id;
     const char *near = pc_closest(id, names, b->wf->nsteps);
@@ -871,6 +874,10 @@ const char *pc_source_file(struct pc_build *b, const char *dir,
         return NULL;
     }
     char *r = realpath(path, NULL);
+    if (!r && errno == ENOMEM) {
+        pc_oom(c);      /* not a file that may be read unchecked */
+        return NULL;
+    }
     if (!r)
         return path;    /* not there: the reader says it cannot read it */
     if (!b->cat->real_dir)
@@ -1856,7 +1863,7 @@ static void import_file(struct pc_build *b, const struct pc_node *where,
                                 b->capimported);
     if (slot)
         *slot = full;
-    struct pc_source *s = pc_source_read(&c->arena, full);
+    struct pc_source *s = pc_ctx_read_source(c, &c->arena, full);
     if (!s) {
         pc_report(c, PC_D_IMPORT, where->loc, "cannot import '%s': %s",
                   path, "no such file");

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1037,8 +1038,9 @@ static void check_duplicates(struct pcy_state *st, struct pc_node *n,
 int pcy_parse(struct pcy_state *st);
 int pcyr_lex_init_extra(struct pcy_state *st, void **scanner);
 int pcyr_lex_destroy(void *scanner);
-struct yy_buffer_state *pcyr__scan_bytes(const char *bytes, int len,
-                                         void *scanner);
+struct yy_buffer_state *pcyr__scan_buffer(char *base, size_t size,
+                                          void *scanner);
+void pcyr__switch_to_buffer(struct yy_buffer_state *b, void *scanner);
 
 struct pc_node *pc_yaml_parse(struct pc_ctx *ctx, uint32_t file)
 {
@@ -1077,10 +1079,30 @@ struct pc_node *pc_yaml_parse(struct pc_ctx *ctx, uint32_t file)
             start = 3;
         st->off = st->line_off = start;
         st->at_line_start = true;
-        if (pcyr_lex_init_extra(st, &st->scanner) == 0) {
-            pcyr__scan_bytes(buf + start, (int)(src->len + 1 - start),
-                             st->scanner);
-            int rc = pcy_parse(st);
+        /* flex's copy, with its two final NULs (flex writes into it as
+           it scans): ours, as the one yy_scan_bytes makes is lost when
+           it fails half way */
+        size_t n = src->len + 1 - start;
+        char *fbuf = malloc(n + 2);
+        if (fbuf) {
+            memcpy(fbuf, buf + start, n);
+            fbuf[n] = fbuf[n + 1] = '\0';
+        }
+        if (fbuf && pcyr_lex_init_extra(st, &st->scanner) == 0) {
+            jmp_buf jb;
+            volatile int rc = -1;
+            st->jmp = &jb;
+            if (setjmp(jb) == 0) {
+                /* the buffer stack first, while no buffer can be lost:
+                   flex grows it on the second call */
+                pcyr__switch_to_buffer(NULL, st->scanner);
+                pcyr__switch_to_buffer(NULL, st->scanner);
+                pcyr__scan_buffer(fbuf, n + 2, st->scanner);
+                rc = pcy_parse(st);
+            } else {
+                pc_oom(ctx);
+            }
+            st->jmp = NULL;
             pcyr_lex_destroy(st->scanner);
             plain_flush(st);
             if (rc == 0 && st->root && st->fatal_errors == 0) {
@@ -1090,6 +1112,7 @@ struct pc_node *pc_yaml_parse(struct pc_ctx *ctx, uint32_t file)
         } else {
             pc_oom(ctx);
         }
+        free(fbuf);
     }
     free(st->plain.p);
     free(buf);

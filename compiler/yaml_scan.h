@@ -61,6 +61,7 @@ struct pcy_state {
 
     /* scanner bookkeeping, updated by grammar/yaml_scan.l */
     void *scanner;
+    void *jmp;                  /* jmp_buf flex's fatal errors return to */
     uint32_t off;               /* next byte to scan */
     uint32_t tok_off;           /* first byte of the current match */
     uint32_t line_off;          /* first byte of the current line */

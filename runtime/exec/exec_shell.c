@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "eval.h"
 #include "exec_proc.h"
@@ -205,9 +206,11 @@ static cJSON *json_value(const char *s, size_t n)
 {
     if (n == 0 || memchr(s, '\0', n))
         return NULL;
-    char *t = strndup(s, n);
+    char *t = pr_malloc(n + 1);     /* a failure is counted: shell_done */
     if (!t)
         return NULL;
+    memcpy(t, s, n);
+    t[n] = '\0';
     for (long at; (at = pr_json_nul_escape(t, n)) >= 0;)
         memcpy(t + at + 2, "FFFD", 4);
     const char *end = NULL;
@@ -605,21 +608,25 @@ static int build_argv(struct prepared *p, char **vals, bool shell,
     return 0;
 }
 
-static void add_captured(struct pr_job *j, const char *name,
-                         const struct pr_child *c, bool err, bool trim)
+/* Captured output as the output NAME.  0, or -1 when out of memory. */
+static int add_captured(struct pr_job *j, const char *name,
+                        const struct pr_child *c, bool err, bool trim)
 {
     size_t len = 0, bad = 0;
     unsigned long long total = 0;
     char *t = pr_spawn_output(c, err, &len, &total);
     if (!t)
-        return;
+        return -1;
     if (trim && len && t[len - 1] == '\n' && total == len) {
         len--;
         if (len && t[len - 1] == '\r')
             len--;
     }
-    pr_job_output(j, name, pr_text_value(t, len, &bad));
+    cJSON *v = pr_text_value(t, len, &bad);
+    pr_job_output(j, name, v);
     free(t);
+    if (!v)
+        return -1;
     if (total > len + 2)
         pr_run_note(j->run, j,
                     "%s: kept the first %zu of %llu bytes; the rest was "
@@ -631,6 +638,7 @@ static void add_captured(struct pr_job *j, const char *name,
         pr_run_note(j->run, j,
                     "%s: %zu bytes that are not UTF-8 text (or NUL) "
                     "replaced by U+FFFD", name, bad);
+    return 0;
 }
 
 static void shell_done(struct pr_job *j, int status, struct pr_child *c,
@@ -639,9 +647,11 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
     const struct pr_step *s = pr_job_step(j);
     const struct pr_plan *plan = j->run->plan;
     char reason[256] = "";
+    /* an output cJSON could not allocate is missing without a word */
+    unsigned long failures = pr_alloc_failures();
     pr_job_set_outputs(j, NULL);
-    add_captured(j, "stdout", c, false, true);
-    add_captured(j, "stderr", c, true, false);
+    bool lost = add_captured(j, "stdout", c, false, true) < 0;
+    lost |= add_captured(j, "stderr", c, true, false) < 0;
     int code = pr_proc_status(status, reason, sizeof reason);
     pr_job_output(j, "exit_code", cJSON_CreateNumber(code));
     bool ok = code == 0;
@@ -689,6 +699,10 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
         pr_job_output(j, "json", json);
     else
         cJSON_Delete(json);
+    if (lost || pr_alloc_failures() != failures) {
+        ok = false;
+        snprintf(reason, sizeof reason, "out of memory");
+    }
     pr_job_finish(j, ok, ok ? NULL : reason, true);
 }
 

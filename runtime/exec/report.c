@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "run.h"
 #include "util.h"
 
@@ -356,7 +357,7 @@ static void on_stream(void *ud, const struct pr_job *j, const char *text,
     if (j->instance >= 0)
         cJSON_AddNumberToObject(ev, "instance", j->instance);
     cJSON_AddNumberToObject(ev, "attempt", j->attempts);
-    cJSON_AddItemToObject(ev, "text", pr_text_value(text, n, NULL));
+    pr_json_add(ev, "text", pr_text_value(text, n, NULL));
     emit_event(rep, ev);
 }
 
@@ -393,7 +394,7 @@ static cJSON *job_result(const struct pr_job *j)
     cJSON *o = cJSON_CreateObject();
     if (j->instance >= 0) {
         cJSON_AddNumberToObject(o, "index", j->instance);
-        cJSON_AddItemToObject(o, "item", j->item ? cJSON_Duplicate(j->item, true)
+        pr_json_add(o, "item", j->item ? cJSON_Duplicate(j->item, true)
                                                  : cJSON_CreateNull());
     }
     cJSON_AddStringToObject(o, "status", status_word(j->status));
@@ -406,15 +407,15 @@ static cJSON *job_result(const struct pr_job *j)
     const cJSON *e;
     cJSON_ArrayForEach(e, j->outputs) {
         if (strcmp(e->string, "status") && strcmp(e->string, "attempts"))
-            cJSON_AddItemToObject(out, e->string, cJSON_Duplicate(e, true));
+            pr_json_add(out, e->string, cJSON_Duplicate(e, true));
     }
     if (j->history && cJSON_GetArraySize(j->history) > 1)
-        cJSON_AddItemToObject(o, "history", cJSON_Duplicate(j->history, true));
+        pr_json_add(o, "history", cJSON_Duplicate(j->history, true));
     if (j->inst || (j->status != PR_ST_SKIPPED && j->ninst == 0 &&
                     j->item && j->instance < 0)) {
         cJSON *list = cJSON_AddArrayToObject(o, "instances");
         for (uint32_t k = 0; k < j->ninst; k++)
-            cJSON_AddItemToArray(list, job_result(&j->inst[k]));
+            pr_json_add(list, NULL, job_result(&j->inst[k]));
     }
     return o;
 }
@@ -440,6 +441,6 @@ cJSON *pr_report_result(const struct pr_run *r)
     }
     cJSON *steps = cJSON_AddObjectToObject(o, "steps");
     for (uint32_t i = 0; i < r->nsteps; i++)
-        cJSON_AddItemToObject(steps, r->steps[i].id, job_result(&r->jobs[i]));
+        pr_json_add(steps, r->steps[i].id, job_result(&r->jobs[i]));
     return o;
 }

@@ -66,11 +66,15 @@ static bool before(const struct pr_run *r, const struct pr_job *a,
     return a->instance < b->instance;
 }
 
+static void run_out_of_memory(struct pr_run *r);
+
 static int heap_push(struct pr_run *r, struct pr_job *j)
 {
     if (pr_grow((void **)&r->heap, &r->capheap, r->nheap + 1,
-                sizeof *r->heap) < 0)
+                sizeof *r->heap) < 0) {
+        run_out_of_memory(r);
         return -1;
+    }
     size_t k = r->nheap++;
     while (k && before(r, j, r->heap[(k - 1) / 2])) {
         r->heap[k] = r->heap[(k - 1) / 2];
@@ -100,11 +104,28 @@ static struct pr_job *heap_pop(struct pr_run *r)
     return top;
 }
 
+/* Memory ran out where no step can take the failure (a ready queue,
+ * the loop): the run fails and stops; a step left unqueued ends
+ * cancelled "stopped: out of memory". */
+static void run_out_of_memory(struct pr_run *r)
+{
+    if (!r->failed_hard || !r->stop_reason[0]) {
+        fputs("pomlrun: error: out of memory\n", stderr);
+        snprintf(r->stop_reason, sizeof r->stop_reason,
+                 "stopped: out of memory");
+    }
+    r->failed_hard = true;
+    if (!r->cancelling)
+        pr_sched_cancel(r);
+}
+
 static int now_push(struct pr_run *r, struct pr_job *j)
 {
     if (pr_grow((void **)&r->now, &r->capnow, r->nnow + 1, sizeof *r->now) <
-        0)
+        0) {
+        run_out_of_memory(r);
         return -1;
+    }
     r->now[r->nnow++] = j;
     return 0;
 }
@@ -139,6 +160,10 @@ static void fail_fast(struct pr_job *j)
                       "run");
     pr_sched_cancel(r);
 }
+
+/* The reason a job is given when its own cannot be copied: the memory
+ * ran out.  Static, never freed. */
+static char no_memory_reason[] = "out of memory";
 
 /* The memory value V takes, near enough: its nodes, names and text. */
 static size_t value_bytes(const cJSON *v)
@@ -178,8 +203,11 @@ static bool hold_outputs(struct pr_job *j, char *why, size_t cap)
 
 static void set_reason(struct pr_job *j, const char *reason)
 {
-    free(j->reason);
+    if (j->reason != no_memory_reason)
+        free(j->reason);
     j->reason = dup_or_null(reason);
+    if (reason && !j->reason)
+        j->reason = no_memory_reason;
 }
 
 /* Ends a job that never ran (skipped, or failed before starting). */
@@ -899,8 +927,13 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
         return -1;
     }
     r->tmpdir = strdup(path);
+    if (!r->tmpdir) {
+        rmdir(path);
+        fputs("pomlrun: error: out of memory\n", stderr);
+        return -1;
+    }
     pr_signals_watch(r);
-    return r->tmpdir ? 0 : -1;
+    return 0;
 }
 
 void pr_run_usage(const struct pr_run *r, struct pr_usage *u)
@@ -955,8 +988,15 @@ int pr_run_exec(struct pr_run *r)
                plan, but never spin */
             break;
         }
-        if (pr_loop_once(r->loop, -1) < 0 && errno != EINTR)
+        errno = 0;
+        if (pr_loop_once(r->loop, -1) < 0 && errno != EINTR) {
+            if (errno == ENOMEM) {
+                /* the loop cannot wait for what runs any more */
+                run_out_of_memory(r);
+                pr_sched_stop_all(r, SIGKILL);
+            }
             break;
+        }
     }
     if (r->sla_timer)
         pr_loop_cancel(r->loop, r->sla_timer);
@@ -986,9 +1026,11 @@ int pr_run_exec(struct pr_run *r)
 
 static void free_job(struct pr_job *j)
 {
-    j->run->output_bytes -= j->output_bytes;
+    if (j->run)     /* NULL: pr_run_init failed before setting it */
+        j->run->output_bytes -= j->output_bytes;
     j->output_bytes = 0;
-    free(j->reason);
+    if (j->reason != no_memory_reason)
+        free(j->reason);
     cJSON_Delete(j->outputs);
     cJSON_Delete(j->history);
     cJSON_Delete(j->handed);

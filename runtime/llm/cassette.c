@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cassette.h"
+#include "alloc.h"
 #include "util.h"
 
 static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
@@ -53,11 +54,14 @@ int pr_llm_tape_load(struct pr_llm_tape *t, const char *path)
     ssize_t n;
     unsigned lineno = 0;
     int rc = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
+    unsigned long f0 = pr_alloc_failures();
+    while ((errno = 0, n = getline(&line, &cap, f)) > 0) {
         lineno++;
         if (n <= 1)
             continue;
         cJSON *e = cJSON_Parse(line);
+        if (!e && pr_alloc_failures() != f0)
+            break;
         const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(e, "key"));
         cJSON *body = cJSON_GetObjectItem(e, "body");
         cJSON *st = cJSON_GetObjectItem(e, "status");
@@ -73,7 +77,7 @@ int pr_llm_tape_load(struct pr_llm_tape *t, const char *path)
         struct pr_llm_exchange *x = add(t);
         if (!x) {
             cJSON_Delete(e);
-            rc = -1;
+            errno = ENOMEM;
             break;
         }
         memcpy(x->key, key, 17);
@@ -84,6 +88,16 @@ int pr_llm_tape_load(struct pr_llm_tape *t, const char *path)
         x->body = strdup(body->valuestring);
         x->len = strlen(body->valuestring);
         cJSON_Delete(e);
+        if (!x->body || (ct && !x->content_type)) {
+            errno = ENOMEM;
+            break;
+        }
+    }
+    /* getline's ENOMEM, or a break above for want of memory: not the
+       cassette's end */
+    if (rc == 0 && (errno == ENOMEM || pr_alloc_failures() != f0)) {
+        fputs("pomlrun: error: out of memory\n", stderr);
+        rc = -1;
     }
     free(line);
     fclose(f);

@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include "alloc.h"
 #include "http.h"
 
 struct pr_http {
@@ -93,7 +94,8 @@ static int timer_cb(CURLM *m, long ms, void *userp)
 struct pr_http *pr_http_new(struct pr_loop *loop)
 {
     if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, pr_malloc, pr_free,
+                                 pr_realloc, pr_strdup, pr_calloc) != 0)
             return NULL;
         curl_ready = 1;
     }

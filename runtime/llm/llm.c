@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "eval.h"
 #include "llm_call.h"
@@ -72,11 +73,17 @@ const char *pr_llm_env(const char *name)
 
 /* ---- run state ---- */
 
+static int out_of_memory(void)
+{
+    fputs("pomlrun: error: out of memory\n", stderr);
+    return -1;
+}
+
 int pr_llm_init(struct pr_run *r, const struct pr_llm_opts *o)
 {
     struct pr_llm *L = calloc(1, sizeof *L);
     if (!L)
-        return -1;
+        return out_of_memory();
     r->llm = L;
     L->o = *o;
     L->run = r;
@@ -86,13 +93,14 @@ int pr_llm_init(struct pr_run *r, const struct pr_llm_opts *o)
     if (!L->breakers ||
         pr_llm_limits_init(&L->limits, (size_t)r->plan->nmodels + 1,
                            L->o.provider_jobs, o->rpm, o->tpm) < 0)
-        return -1;
+        return out_of_memory();
     if (o->replay && pr_llm_tape_load(&L->tape, o->replay) < 0)
         return -1;
     if (!o->replay) {
         L->http = pr_http_new(r->loop);
         if (!L->http) {
-            fputs("pomlrun: error: cannot start libcurl\n", stderr);
+            fputs("pomlrun: error: cannot start libcurl: out of memory\n",
+                  stderr);
             return -1;
         }
     }
@@ -147,6 +155,9 @@ static cJSON *schema_of(struct call *c)
 static char *build_body(struct call *c, const struct pr_model *m,
                         const struct pr_llm_ask *a)
 {
+    /* a member cJSON could not allocate is missing without a word, and
+       the request would be another: counted, and refused below */
+    unsigned long failures = pr_alloc_failures();
     const struct pr_step *s = c->step;
     cJSON *schema = c->json_mode ? schema_of(c) : NULL;
     struct pr_llm_request q = {
@@ -162,6 +173,10 @@ static char *build_body(struct call *c, const struct pr_model *m,
         .stream = c->stream};
     char *t = pr_llm_body(c->proto, &q, &c->bad_utf8);
     cJSON_Delete(schema);
+    if (t && pr_alloc_failures() != failures) {
+        free(t);
+        t = NULL;
+    }
     return t;
 }
 
@@ -219,8 +234,10 @@ static int on_data(void *ud, const char *p, size_t n)
         c->too_big = true;
         return -1;
     }
-    if (pr_buf_append(&c->raw, p, n) < 0)
+    if (pr_buf_append(&c->raw, p, n) < 0) {
+        c->reply.oom = true;
         return -1;
+    }
     redact(c);
     if (c->stream)
         parse_sse(c, c->redacted_to);
@@ -245,7 +262,7 @@ static void put(cJSON *o, const char *name, cJSON *v)
 {
     cJSON_DeleteItemFromObjectCaseSensitive(o, name);
     if (v)
-        cJSON_AddItemToObject(o, name, v);
+        pr_json_add(o, name, v);
 }
 
 /* The outputs of a good reply into *OUT; NULL, or why the reply is not
@@ -253,14 +270,20 @@ static void put(cJSON *o, const char *name, cJSON *v)
 static const char *outputs(struct call *c, const struct pr_model *m,
                            cJSON **out, double *cost, char *why, size_t cap)
 {
+    unsigned long failures = pr_alloc_failures();
     const struct pr_step *s = c->step;
     const struct pr_plan *p = c->j->run->plan;
-    pr_buf_append_u8(&c->reply.text, 0);
+    bool lost = c->reply.oom || pr_buf_append_u8(&c->reply.text, 0) < 0;
     const char *text =
         c->reply.text.data ? (const char *)c->reply.text.data : "";
     cJSON *o = cJSON_CreateObject();
     *out = o;
-    put(o, "text", pr_text_value(text, strlen(text), NULL));
+    cJSON *tv = lost ? NULL : pr_text_value(text, strlen(text), NULL);
+    if (!tv) {
+        snprintf(why, cap, "out of memory");
+        return why;
+    }
+    put(o, "text", tv);
     size_t nuls = c->reply.nuls;
     if (nuls)
         pr_run_note(c->j->run, c->j,
@@ -281,7 +304,7 @@ static const char *outputs(struct call *c, const struct pr_model *m,
             const char *a = pr_llm_str_at(t, "arguments", NULL);
             cJSON *parsed = a && *a ? cJSON_Parse(a) : NULL;
             if (parsed)
-                cJSON_ReplaceItemInObject(t, "arguments", parsed);
+                pr_json_set(t, "arguments", parsed);
         }
         put(o, "tool_calls", c->reply.tools);
         c->reply.tools = NULL;
@@ -301,7 +324,10 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     }
     cJSON *json = jl ? cJSON_ParseWithLength(js, jl) : NULL;
     if (c->json_mode && !json) {
-        snprintf(why, cap, "the reply is not JSON, though JSON was asked for");
+        snprintf(why, cap, pr_alloc_failures() != failures
+                               ? "out of memory"
+                               : "the reply is not JSON, though JSON was "
+                                 "asked for");
         return why;
     }
     if (json) {
@@ -323,6 +349,11 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     }
     if (json)
         put(o, "json", json);
+    /* an output cJSON could not allocate is missing without a word */
+    if (pr_alloc_failures() != failures) {
+        snprintf(why, cap, "out of memory");
+        return why;
+    }
     return NULL;
 }
 
@@ -382,6 +413,9 @@ static void on_done(void *ud, const struct pr_http_result *res)
                  "reads; ask for less (max_tokens)", m.name,
                  MAX_REPLY >> 20);
         rep.retryable = false;
+    } else if (c->reply.oom) {
+        /* a part of the reply could not be kept (curl: a write error) */
+        snprintf(why, sizeof why, "%s: out of memory", m.name);
     } else if (res->header_too_big) {
         snprintf(why, sizeof why, "%s: %s; the server's reply cannot be "
                  "read", m.name, res->error);
@@ -414,7 +448,9 @@ static void on_done(void *ud, const struct pr_http_result *res)
         bool json = !strncmp(ct, "application/json", 16);
         if (c->stream && sse) {
             parse_sse(c, c->raw.len);   /* the end: nothing is held */
-            if (c->reply.error)
+            if (c->reply.oom)
+                snprintf(why, sizeof why, "%s: out of memory", m.name);
+            else if (c->reply.error)
                 snprintf(why, sizeof why, "%s: %s", m.name, c->reply.error);
             else if (!c->reply.done)
                 snprintf(why, sizeof why,
@@ -425,6 +461,8 @@ static void on_done(void *ud, const struct pr_http_result *res)
         } else if (json) {
             const char *bad = pr_llm_whole(c->proto, &c->reply,
                                            (char *)c->raw.data, c->raw.len);
+            if (!bad && c->reply.oom)
+                bad = "out of memory";
             if (bad)
                 snprintf(why, sizeof why, "%s: %s", m.name, bad);
             else

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "eval.h"
 #include "llm.h"
@@ -79,16 +80,19 @@ static void set_totals(struct llm_job *lj, cJSON *o)
     cJSON_AddNumberToObject(u, "output_tokens", (double)lj->out_tok);
     cJSON_AddNumberToObject(u, "total_tokens",
                             (double)(lj->in_tok + lj->out_tok));
-    cJSON_ReplaceItemInObject(o, "usage", u);
-    cJSON_ReplaceItemInObject(o, "cost", cJSON_CreateNumber(lj->cost));
+    pr_json_set(o, "usage", u);
+    pr_json_set(o, "cost", cJSON_CreateNumber(lj->cost));
 }
+
+static void fail(struct llm_job *lj);
 
 static void succeed(struct llm_job *lj, cJSON *outputs)
 {
     struct pr_job *j = lj->j;
+    unsigned long failures = pr_alloc_failures();
     set_totals(lj, outputs);
     if (lj->drafts) {
-        cJSON_AddItemToObject(outputs, "drafts", lj->drafts);
+        pr_json_add(outputs, "drafts", lj->drafts);
         lj->drafts = NULL;
     }
     if (lj->mode == BEST_OF && lj->cands) {
@@ -96,7 +100,15 @@ static void succeed(struct llm_job *lj, cJSON *outputs)
         cJSON_ArrayForEach(c, lj->cands) cJSON_AddItemToArray(
             texts, cJSON_Duplicate(cJSON_GetObjectItem(c, "text"), true)
                        ?: cJSON_CreateNull());
-        cJSON_AddItemToObject(outputs, "candidates", texts);
+        pr_json_add(outputs, "candidates", texts);
+    }
+    /* an output cJSON could not allocate is missing without a word */
+    if (pr_alloc_failures() != failures) {
+        cJSON_Delete(outputs);
+        snprintf(lj->why, sizeof lj->why, "out of memory");
+        lj->retryable = false;
+        fail(lj);
+        return;
     }
     pr_job_set_outputs(j, outputs);
     j->priv = NULL;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "alloc.h"
 #include "util.h"
 
 const struct pr_llm_proto *pr_llm_proto_for(const char *protocol)
@@ -71,11 +72,11 @@ cJSON *pr_llm_turn(const char *role, const char *text, const cJSON *media,
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "type", "text");
     cJSON_AddStringToObject(p, "text", text);
-    cJSON_AddItemToArray(parts, p);
+    pr_json_add(parts, NULL, p);
     const cJSON *u;
     cJSON_ArrayForEach(u, media) {
         if (cJSON_IsString(u))
-            cJSON_AddItemToArray(parts, image(u->valuestring));
+            pr_json_add(parts, NULL, image(u->valuestring));
     }
     return t;
 }
@@ -89,17 +90,14 @@ void pr_llm_add_messages(cJSON *b, cJSON *msgs,
         cJSON_ArrayForEach(t, q->turns) {
             const char *role = pr_llm_str_at(t, "role", NULL);
             const char *text = pr_llm_str_at(t, "text", NULL);
-            cJSON_AddItemToArray(msgs, pr_llm_turn(
-                                           role ? role : "user",
-                                           text ? text : "",
-                                           cJSON_GetObjectItem(t, "media"),
-                                           image));
+            pr_json_add(msgs, NULL,
+                        pr_llm_turn(role ? role : "user", text ? text : "",
+                                    cJSON_GetObjectItem(t, "media"), image));
         }
     } else {
-        cJSON_AddItemToArray(msgs,
-                             pr_llm_turn("user", q->prompt, NULL, image));
+        pr_json_add(msgs, NULL, pr_llm_turn("user", q->prompt, NULL, image));
     }
-    cJSON_AddItemToObject(b, "messages", msgs);
+    pr_json_add(b, "messages", msgs);
     if (q->temperature >= 0)
         cJSON_AddNumberToObject(b, "temperature", q->temperature);
     if (q->stream)
@@ -149,7 +147,10 @@ void pr_llm_tool_delta(struct pr_llm_parsed *p, int index, const char *id,
         cJSON_AddStringToObject(t, "id", "");
         cJSON_AddStringToObject(t, "name", "");
         cJSON_AddStringToObject(t, "arguments", "");
-        cJSON_AddItemToArray(p->tools, t);
+        if (!pr_json_add(p->tools, NULL, t)) {
+            p->oom = true;
+            return;
+        }
     }
     cJSON *t = cJSON_GetArrayItem(p->tools, index);
     const char *fields[3] = {"id", "name", "arguments"};
@@ -160,19 +161,22 @@ void pr_llm_tool_delta(struct pr_llm_parsed *p, int index, const char *id,
         const char *old = pr_llm_str_at(t, fields[k], NULL);
         size_t a = old ? strlen(old) : 0, b = strlen(vals[k]);
         char *n = malloc(a + b + 1);
-        if (!n)
+        if (!n) {
+            p->oom = true;
             continue;
+        }
         memcpy(n, old ? old : "", a);
         memcpy(n + a, vals[k], b + 1);
-        cJSON_ReplaceItemInObject(t, fields[k], cJSON_CreateString(n));
+        if (!pr_json_set(t, fields[k], cJSON_CreateString(n)))
+            p->oom = true;
         free(n);
     }
 }
 
 void pr_llm_text(struct pr_llm_parsed *p, const char *t)
 {
-    if (t)
-        pr_buf_append(&p->text, t, strlen(t));
+    if (t && pr_buf_append(&p->text, t, strlen(t)) < 0)
+        p->oom = true;
 }
 
 /* Text of a streamed reply as it arrives: kept, and shown live (events,
@@ -214,7 +218,12 @@ void pr_llm_event(const struct pr_llm_proto *pr, struct pr_llm_parsed *p,
         return;
     }
     nul_escapes(p, data, strlen(data));
+    unsigned long failures = pr_alloc_failures();
     cJSON *e = cJSON_Parse(data);
+    if (!e && pr_alloc_failures() != failures) {
+        p->oom = true;
+        return;
+    }
     if (!e) {
         if (!p->error)
             p->error = strdup("an event's data is not JSON");
@@ -229,8 +238,12 @@ const char *pr_llm_whole(const struct pr_llm_proto *pr,
 {
     if (body)
         nul_escapes(p, body, n);
+    unsigned long failures = pr_alloc_failures();
     cJSON *r = cJSON_ParseWithLength(body ? body : "", n);
-    const char *bad = r ? pr->whole(p, r) : "the reply body is not valid JSON";
+    const char *bad = r ? pr->whole(p, r)
+                      : pr_alloc_failures() != failures
+                          ? "out of memory"
+                          : "the reply body is not valid JSON";
     cJSON_Delete(r);
     return bad;
 }
@@ -274,8 +287,8 @@ void pr_llm_stream_init(struct pr_llm_stream *s,
 
 void pr_llm_stream_feed(struct pr_llm_stream *s, const char *b, size_t n)
 {
-    if (n && pr_sse_feed(&s->sse, b, n) < 0 && !s->p->error)
-        s->p->error = strdup("out of memory");
+    if (n && pr_sse_feed(&s->sse, b, n) < 0)
+        s->p->oom = true;
 }
 
 void pr_llm_stream_free(struct pr_llm_stream *s)

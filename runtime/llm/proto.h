@@ -50,6 +50,8 @@ struct pr_llm_parsed {
     int ntools;
     uint64_t in_tok, out_tok;
     bool done;                  /* the stream's last event came */
+    bool oom;                   /* a part of the reply could not be kept:
+                                   out of memory */
     char *error;                /* why the stream failed, or NULL */
     size_t nuls;                /* \u0000 escapes read as U+FFFD */
 };

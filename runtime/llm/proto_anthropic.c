@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "alloc.h"
 
 static size_t headers(const char *key, char *auth, size_t cap,
                       const char **out)
@@ -48,11 +49,11 @@ static cJSON *body(const struct pr_llm_request *q)
         cJSON *oc = cJSON_AddObjectToObject(b, "output_config");
         cJSON *f = cJSON_AddObjectToObject(oc, "format");
         cJSON_AddStringToObject(f, "type", "json_schema");
-        cJSON_AddItemToObject(f, "schema", cJSON_Duplicate(q->schema, true));
+        pr_json_add(f, "schema", cJSON_Duplicate(q->schema, true));
     } else if (q->json_mode) {
         /* JSON without a schema has no option of its own: ask */
         size_t n = (system ? strlen(system) : 0) + 64;
-        sys = malloc(n);
+        sys = pr_malloc(n);     /* a failure is counted: build_body */
         if (sys)
             snprintf(sys, n, "%s%sReply with one JSON value only.",
                      system ? system : "", system && *system ? "\n\n" : "");

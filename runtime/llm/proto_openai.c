@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "alloc.h"
 
 static size_t headers(const char *key, char *auth, size_t cap,
                       const char **out)
@@ -41,7 +42,7 @@ static cJSON *body(const struct pr_llm_request *q)
         cJSON *sm = cJSON_CreateObject();
         cJSON_AddStringToObject(sm, "role", "system");
         cJSON_AddStringToObject(sm, "content", q->system);
-        cJSON_AddItemToArray(msgs, sm);
+        pr_json_add(msgs, NULL, sm);
     }
     if (q->json_mode) {
         cJSON *rf = cJSON_AddObjectToObject(b, "response_format");
@@ -49,8 +50,7 @@ static cJSON *body(const struct pr_llm_request *q)
             cJSON_AddStringToObject(rf, "type", "json_schema");
             cJSON *js = cJSON_AddObjectToObject(rf, "json_schema");
             cJSON_AddStringToObject(js, "name", "output");
-            cJSON_AddItemToObject(js, "schema",
-                                  cJSON_Duplicate(q->schema, true));
+            pr_json_add(js, "schema", cJSON_Duplicate(q->schema, true));
         } else {
             cJSON_AddStringToObject(rf, "type", "json_object");
         }

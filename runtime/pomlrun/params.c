@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "eval.h"
 
 static const char *const type_words[] = {"any value", "a string",
@@ -171,17 +172,26 @@ static int set(cJSON *obj, const struct pr_param *pa, cJSON *v,
                const char *origin, FILE *errs)
 {
     int bad = check_enum(pa, v, origin, errs);
-    if (cJSON_GetObjectItemCaseSensitive(obj, pa->name))
-        cJSON_ReplaceItemInObjectCaseSensitive(obj, pa->name, v);
-    else
-        cJSON_AddItemToObject(obj, pa->name, v);
+    pr_json_set(obj, pa->name, v);  /* a failure: pr_params_bind sees it */
     return bad;
+}
+
+/* True, with the message, when an allocation of cJSON's failed since
+ * F0: a value it could not parse or add then says nothing about the
+ * parameters. */
+static bool oom_since(unsigned long f0, FILE *errs)
+{
+    if (pr_alloc_failures() == f0)
+        return false;
+    fputs("pomlrun: error: out of memory\n", errs);
+    return true;
 }
 
 int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
                    size_t nargs, cJSON **out, FILE *errs)
 {
     int bad = 0;
+    unsigned long f0 = pr_alloc_failures();
     cJSON *obj = cJSON_CreateObject();
     *out = NULL;
     if (!obj) {
@@ -200,6 +210,11 @@ int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
                 continue;
             }
             cJSON *j = cJSON_Parse(a->text);
+            if (oom_since(f0, errs)) {
+                cJSON_Delete(j);
+                cJSON_Delete(obj);
+                return 1;
+            }
             if (!cJSON_IsObject(j)) {
                 fprintf(errs, "pomlrun: error: %s: not a JSON object of "
                               "parameter values\n", a->origin);
@@ -240,6 +255,11 @@ int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
         struct pr_param pa;
         pr_plan_param(p, (uint32_t)k, &pa);
         cJSON *v = from_text(a->text, pa.type);
+        if (oom_since(f0, errs)) {
+            cJSON_Delete(v);
+            cJSON_Delete(obj);
+            return 1;
+        }
         if (!v && (pa.type == PR_T_ARRAY || pa.type == PR_T_OBJECT) &&
             pr_json_nul_escape(a->text, strlen(a->text)) >= 0) {
             fprintf(errs, "pomlrun: error: %s: parameter '%s': a string "
@@ -275,6 +295,8 @@ int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
             bad++;
         }
     }
+    if (!bad && oom_since(f0, errs))
+        bad++;
     if (bad) {
         cJSON_Delete(obj);
         return bad;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "llm.h"
 #include "params.h"
 #include "policy.h"
@@ -99,6 +100,12 @@ static int usage_error(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
+static int out_of_memory(void)
+{
+    fputs("pomlrun: error: out of memory\n", stderr);
+    return EXIT_FAIL;
+}
+
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "rbe");
@@ -163,7 +170,7 @@ static int dry_run(const struct pr_plan *p)
     uint32_t *heap = malloc(((size_t)n + 1) * sizeof *heap);
     struct pr_step *steps = malloc(((size_t)n + 1) * sizeof *steps);
     if (!pending || !heap || !steps) {
-        fputs("pomlrun: error: out of memory\n", stderr);
+        out_of_memory();
         free(pending);
         free(heap);
         free(steps);
@@ -360,12 +367,15 @@ static int execute(const struct pr_plan *plan, cJSON *params,
     }
     int rc = pr_run_exec(&run);
     if (json) {
+        /* a value cJSON could not allocate is missing without a word */
+        unsigned long failures = pr_alloc_failures();
         cJSON *res = pr_report_result(&run);
         char *t = res ? cJSON_Print(res) : NULL;
-        if (t) {
+        if (t && pr_alloc_failures() == failures) {
             puts(t);
             free(t);
         } else {
+            free(t);
             fputs("pomlrun: error: out of memory writing the result\n",
                   stderr);
             rc = rc ? rc : EXIT_FAIL;
@@ -386,6 +396,7 @@ static int execute(const struct pr_plan *plan, cJSON *params,
 
 int main(int argc, char **argv)
 {
+    pr_alloc_init();
     bool check = false, dry = false, json = false;
     const char *events_path = NULL;
     char exe[PATH_MAX];
@@ -409,8 +420,9 @@ int main(int argc, char **argv)
     size_t nargs = 0, ntexts = 0;
     int rc = EXIT_OK;
     if (!args || !texts) {
-        fputs("pomlrun: error: out of memory\n", stderr);
-        return EXIT_FAIL;
+        free(args);
+        free(texts);
+        return out_of_memory();
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -546,7 +558,7 @@ int main(int argc, char **argv)
             }
             char *name = strndup(kv, (size_t)(eq - kv));
             if (!name) {
-                rc = EXIT_FAIL;
+                rc = out_of_memory();
                 goto done;
             }
             texts[ntexts++] = name;
