@@ -10,8 +10,8 @@
  * Why by hand and not libuv: the loop is under 400 lines; what the runtime
  * needs from it is narrow (fds, timers, child exits, two signals); process
  * start-up stays in our hands (posix_spawn, a process group per step,
- * output to files, see child.h) instead of going through libuv's process
- * API; and it is one library fewer to install.  libcurl's multi_socket
+ * output through pipes drained into capped files, see child.h) instead
+ * of going through libuv's process API; and it is one library fewer to install.  libcurl's multi_socket
  * interface plugs into any loop that can watch fds and one timer, which
  * this one can.
  */
