@@ -274,6 +274,12 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
  * with WHY instead. */
 void pr_job_defer(struct pr_job *j, const char *why);
 
+/* Counts N more bytes (N < 0: fewer) that R holds for a step in flight
+ * (an LLM reply being read) with its outputs, against
+ * --max-output-memory.  False, and nothing counted, when they would pass
+ * it. */
+bool pr_run_hold(struct pr_run *r, long long n);
+
 /* Sets output NAME of J (takes V; NULL, out of memory: nothing). */
 void pr_job_output(struct pr_job *j, const char *name, cJSON *v);
 /* Replaces all of J's outputs by OUTPUTS (an object, taken over; NULL:

@@ -178,6 +178,19 @@ static size_t value_bytes(const cJSON *v)
     return n;
 }
 
+bool pr_run_hold(struct pr_run *r, long long n)
+{
+    if (n < 0) {
+        unsigned long long m = (unsigned long long)-n;
+        r->output_bytes = m < r->output_bytes ? r->output_bytes - m : 0;
+        return true;
+    }
+    if (r->output_bytes + (unsigned long long)n > r->opt.max_output_memory)
+        return false;
+    r->output_bytes += (unsigned long long)n;
+    return true;
+}
+
 /* Counts J's outputs in what the run holds.  When that passes
  * --max-output-memory, the outputs are dropped, and the reason why J
  * fails goes to WHY: false. */

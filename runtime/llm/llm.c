@@ -56,6 +56,8 @@ struct call {
                                    what comes back; NULL: none */
     size_t redacted_to;         /* raw is redacted up to here */
     bool too_big;               /* the reply passed MAX_REPLY */
+    bool over_memory;           /* ... or --max-output-memory */
+    size_t held;                /* bytes counted by pr_run_hold */
 };
 
 static void start_waiting(struct pr_run *r);
@@ -234,6 +236,12 @@ static int on_data(void *ud, const char *p, size_t n)
         c->too_big = true;
         return -1;
     }
+    /* a reply being read counts with the run's outputs */
+    if (!pr_run_hold(c->j->run, (long long)n)) {
+        c->over_memory = true;
+        return -1;
+    }
+    c->held += n;
     if (pr_buf_append(&c->raw, p, n) < 0) {
         c->reply.oom = true;
         return -1;
@@ -250,6 +258,7 @@ static void free_call(struct call *c)
         memset(c->secret, 0, strlen(c->secret));
         free(c->secret);
     }
+    pr_run_hold(c->j->run, -(long long)c->held);
     pr_buf_free(&c->raw);
     if (c->sse.pr)
         pr_llm_stream_free(&c->sse);
@@ -412,6 +421,12 @@ static void on_done(void *ud, const struct pr_http_result *res)
                  "%s: the reply is larger than %zu MiB, the most pomlrun "
                  "reads; ask for less (max_tokens)", m.name,
                  MAX_REPLY >> 20);
+        rep.retryable = false;
+    } else if (c->over_memory) {
+        snprintf(why, sizeof why,
+                 "%s: the reply being read would take the run's step "
+                 "outputs past --max-output-memory (%.0f MiB)", m.name,
+                 (double)c->j->run->opt.max_output_memory / 1048576);
         rep.retryable = false;
     } else if (c->reply.oom) {
         /* a part of the reply could not be kept (curl: a write error) */

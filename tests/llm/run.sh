@@ -837,6 +837,16 @@ expect(r, "steps.huge.status", "failed")
 expect(r, "steps.huge.attempts", 1)
 contains(r, "steps.huge.reason", "larger than 32 MiB")
 EOF
+    # a reply being read counts with the run's outputs
+    mark
+    prun "huge reply, memory bound" --json --no-stream \
+        --max-output-memory 4M "$tmp/huge.plan"
+    status "huge reply, memory bound" 1
+    py "huge reply, memory bound" << 'EOF'
+r = load()
+expect(r, "steps.huge.status", "failed")
+contains(r, "steps.huge.reason", "past --max-output-memory (4 MiB)")
+EOF
 }
 
 # a streamed request answered with 64 MiB and no event end: the body is
