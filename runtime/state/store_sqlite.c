@@ -474,6 +474,39 @@ static int migrate(struct sq *q)
     return rc;
 }
 
+/* SQLite returns SQLITE_BUSY without waiting where waiting could
+ * deadlock: two processes making one new file, one switching it to WAL
+ * while the other reads its header.  Such steps are tried again, for up
+ * to about 10 s. */
+#define BUSY_TRIES 200
+
+static int exec_busy(struct sq *q, const char *text)
+{
+    int rc = SQLITE_BUSY;
+    for (int k = 0; k < BUSY_TRIES && (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+         k++) {
+        if (k)
+            sqlite3_sleep(50);
+        rc = sqlite3_exec(q->db, text, NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+static int migrate_busy(struct sq *q)
+{
+    int rc = -1;
+    for (int k = 0; k < BUSY_TRIES; k++) {
+        if (k)
+            sqlite3_sleep(50);
+        if ((rc = migrate(q)) == 0)
+            return 0;
+        int e = sqlite3_errcode(q->db);
+        if (e != SQLITE_BUSY && e != SQLITE_LOCKED)
+            return rc;
+    }
+    return rc;
+}
+
 struct pr_store *pr_store_sqlite_open(const char *where, bool sync_full,
                                       char *err, size_t errcap)
 {
@@ -500,9 +533,9 @@ struct pr_store *pr_store_sqlite_open(const char *where, bool sync_full,
         else
             pr_errf(q->base.err, sizeof q->base.err, "out of memory");
     } else if (sqlite3_busy_timeout(q->db, 10000) != SQLITE_OK ||
-               sqlite3_exec(q->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+               exec_busy(q, pragmas) != SQLITE_OK) {
         fail(q, "cannot open");
-    } else if (migrate(q) == 0) {
+    } else if (migrate_busy(q) == 0) {
         rc = 0;
         for (int k = 0; k < S_COUNT && rc == 0; k++)
             if (sqlite3_prepare_v3(q->db, sql[k], -1, SQLITE_PREPARE_PERSISTENT,

@@ -148,6 +148,8 @@ wait "$a"
 same_text "two runs on one file" \
     "$(sqlite3 "$d/s.db" "SELECT count(*), sum(status = 'succeeded') FROM runs" 2>&1)" \
     "2|2"
+[ "$(sqlite3 "$d/s.db" "SELECT count(*) FROM runs" 2>&1)" = 2 ] ||
+    echo "    $(cat "$d/a.err" "$d/b.err" | head -n 3)"
 sanitized "two runs" "$d/a.err"
 
 # ---- damaged state files: refused before anything runs ----
