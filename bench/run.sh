@@ -7,7 +7,8 @@
 #            pomlrun --check (map and validate) vs ninja loading an
 #            equivalent build.ninja and PyYAML loading the POML source
 #   run:     executing `true` steps with 2 jobs -- 10,000 independent, a
-#            1,000-step chain, a 100 x 100 layered DAG -- by pomlrun, make,
+#            1,000-step chain, a 100 x 100 layered DAG -- by pomlrun (its
+#            state kept in an SQLite file, and with --no-state), make,
 #            ninja and a bare posix_spawn loop (bench/spawnfloor.c, the floor)
 #   sched:   pomlrun scheduling 100,000 in-process steps (gates, aggregators),
 #            net of loading the plan (pomlrun --check)
@@ -107,7 +108,7 @@ print(r["mean"], r["stddev"] or 0, r["user"], r["system"])' "$work/h.json"
 # if not, how to do it again
 check_pomlrun() { # shape steps plan
     ok=0
-    "$pomlrun" --json --jobs $jobs "$3" 2>"$work/r.err" >"$work/r.json" &&
+    "$pomlrun" --json --no-state --jobs $jobs "$3" 2>"$work/r.err" >"$work/r.json" &&
     python3 -c 'import json, sys
 d = json.load(open(sys.argv[1])); n = int(sys.argv[2])
 ok = sum(1 for s in d["steps"].values() if s["status"] == "succeeded")
@@ -152,7 +153,8 @@ run_shape() { # shape steps floor-jobs title
         i=0
         for cmd in "$work/spawnfloor $n $fj" "make -r -j$jobs -f $p.mk" \
                    "ninja -C $p.nb -f $p.ninja -j$jobs --quiet" \
-                   "$pomlrun -q --jobs $jobs $p.plan"; do
+                   "$pomlrun -q --jobs $jobs --state $work/state.db $p.plan" \
+                   "$pomlrun -q --jobs $jobs --no-state $p.plan"; do
             stats 1 "$cmd" >> "$work/t.$i"
             i=$((i + 1))
         done
@@ -178,7 +180,8 @@ for i, l in enumerate(labels):
           % (l, t * 1e3, min(ts) * 1e3, max(ts) * 1e3, t / n * 1e6,
              (t - floor) / n * 1e6, t / floor, c / n * 1e6, c / cfloor))' \
         "$work" "$n" "$l" \
-        "make -r -j$jobs" "ninja -j$jobs" "pomlrun --jobs $jobs"
+        "make -r -j$jobs" "ninja -j$jobs" "pomlrun, state kept" \
+        "pomlrun --no-state"
 }
 
 run_shape independent 10000 $jobs "10,000 independent steps"
@@ -200,7 +203,7 @@ for s in "gate-chain:a chain of gates" \
     python3 "$srcdir/bench/gen_exec.py" "$shape" 100000 "$p"
     "$pomlc" "$p.poml" -o "$p.plan"
     check_pomlrun "$shape" 100000 "$p.plan"
-    t=$(stats 5 "$pomlrun -q --jobs $jobs $p.plan")
+    t=$(stats 5 "$pomlrun -q --no-state --jobs $jobs $p.plan")
     k=$(stats 5 "$pomlrun --check $p.plan")
     python3 -c 'import sys
 l, t, k = sys.argv[1], float(sys.argv[2].split()[0]), float(sys.argv[3].split()[0])
@@ -245,7 +248,7 @@ python3 "$srcdir/bench/gen_llm.py" for_each 0 $port "$lp-none"
 # more than its start-up)
 py=$(python3 -c 'import sys; print(sys.executable)')
 client="$py $srcdir/bench/llm_client.py --jobs $llm_jobs $port"
-prun="$pomlrun -q --provider-jobs $llm_jobs"
+prun="$pomlrun -q --no-state --provider-jobs $llm_jobs"
 
 llm_fail() {
     echo "bench: llm: $1; to reproduce:" >&2
