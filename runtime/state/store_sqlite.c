@@ -109,6 +109,13 @@ static int step(struct sq *q, enum stmt k, const char *what)
 {
     sqlite3_stmt *s = q->st[k];
     int rc = sqlite3_step(s);
+    /* taking the write lock may be refused at once rather than waited
+       for (see BUSY_TRIES): try again */
+    for (int t = 0; k == S_BEGIN && rc == SQLITE_BUSY && t < 200; t++) {
+        sqlite3_reset(s);
+        sqlite3_sleep(50);
+        rc = sqlite3_step(s);
+    }
     int out = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(q, what);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
