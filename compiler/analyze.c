@@ -19,19 +19,19 @@
 
 struct walk {
     struct pc_build *b;
-    struct pc_step *step;       /* NULL outside a step */
+    struct pc_step *step; /* NULL outside a step */
     bool in_for_each;
-    bool allow_refs;            /* step references become dependencies */
-    bool item_is_candidate;     /* a best_of score: item and index name
-                                   a candidate */
+    bool allow_refs;        /* step references become dependencies */
+    bool item_is_candidate; /* a best_of score: item and index name
+                               a candidate */
 };
 
 static const char *const builtin_any[] = {"status", "attempts", NULL};
 static const char *const builtin_shell[] = {"stdout", "stderr", "exit_code",
                                             "json", NULL};
 static const char *const builtin_llm[] = {
-    "text", "json", "usage", "cost", "model", "tool_calls", "drafts",
-    "candidates", "chosen", NULL};
+    "text",       "json",   "usage",      "cost",   "model",
+    "tool_calls", "drafts", "candidates", "chosen", NULL};
 static const char *const builtin_tool[] = {"result", "text", "json",
                                            "is_error", NULL};
 static const char *const builtin_agg[] = {"result", NULL};
@@ -40,12 +40,18 @@ static const char *const builtin_wf[] = {"result", "outputs", NULL};
 static const char *const *builtins(enum pc_step_kind k)
 {
     switch (k) {
-    case PC_STEP_SHELL: return builtin_shell;
-    case PC_STEP_LLM: return builtin_llm;
-    case PC_STEP_TOOL: return builtin_tool;
-    case PC_STEP_AGGREGATE: return builtin_agg;
-    case PC_STEP_WORKFLOW: return builtin_wf;
-    default: return NULL;
+    case PC_STEP_SHELL:
+        return builtin_shell;
+    case PC_STEP_LLM:
+        return builtin_llm;
+    case PC_STEP_TOOL:
+        return builtin_tool;
+    case PC_STEP_AGGREGATE:
+        return builtin_agg;
+    case PC_STEP_WORKFLOW:
+        return builtin_wf;
+    default:
+        return NULL;
     }
 }
 
@@ -102,8 +108,7 @@ static void step_path(struct walk *w, struct pc_expr *p, uint32_t t,
                     pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
                 else
                     pc_note(b->ctx, d, target->loc,
-                            "declare it under 'outputs:' of '%s'",
-                            target->id);
+                            "declare it under 'outputs:' of '%s'", target->id);
             } else {
                 pc_note(b->ctx, d, target->loc,
                         "declare it under 'outputs:' of '%s'", target->id);
@@ -155,9 +160,8 @@ static void visit_path(void *ud, struct pc_expr *p)
         }
         long t = pc_step_index(b, p->seg[1]);
         if (t < 0) {
-            struct pc_diag *d = pc_report(c, PC_D_UNDEFINED_STEP,
-                                          p->segloc[1], "undefined step '%s'",
-                                          p->seg[1]);
+            struct pc_diag *d = pc_report(c, PC_D_UNDEFINED_STEP, p->segloc[1],
+                                          "undefined step '%s'", p->seg[1]);
             pc_suggest_step(b, d, p->seg[1]);
             return;
         }
@@ -205,7 +209,8 @@ static void visit_path(void *ud, struct pc_expr *p)
     struct pc_diag *d = pc_report(
         c, PC_D_IMPLICIT_PARAM, p->segloc[0],
         "'%s' is not a parameter or a step; it becomes a parameter given "
-        "at run time (-p %s=...)", root, root);
+        "at run time (-p %s=...)",
+        root, root);
     pc_note(c, d, NOLOC, "declare it under 'parameters:' to give it a type");
 }
 
@@ -255,10 +260,10 @@ static void resolve_step(struct pc_build *b, struct pc_step *s)
 
 struct graph {
     size_t n;
-    uint32_t *child_start;      /* CSR of dependents */
+    uint32_t *child_start; /* CSR of dependents */
     uint32_t *child;
-    uint32_t *mark;             /* visit generation per step */
-    uint32_t *topo;             /* a topological number per step */
+    uint32_t *mark; /* visit generation per step */
+    uint32_t *topo; /* a topological number per step */
     uint32_t gen;
     uint32_t *stack;
 };
@@ -476,13 +481,15 @@ static void add_implied(struct pc_build *b, struct graph *g)
                     s->id, wf->steps[t].id);
                 pc_note(b->ctx, d, wf->steps[t].loc,
                         "'%s' depends on '%s', directly or through other "
-                        "steps", wf->steps[t].id, s->id);
+                        "steps",
+                        wf->steps[t].id, s->id);
                 continue;
             }
             pc_add_dep(b, s, t, false, true, s->refs[r].loc);
             pc_report(b->ctx, PC_D_IMPLICIT_DEP, s->refs[r].loc,
                       "step '%s' now depends on '%s' because it uses its "
-                      "output", s->id, wf->steps[t].id);
+                      "output",
+                      s->id, wf->steps[t].id);
             /* keep the numbering topological */
             if (g->topo[t] > g->topo[i] && number_topo(b, g) < 0) {
                 pc_oom(b->ctx);
@@ -497,8 +504,8 @@ static void add_implied(struct pc_build *b, struct graph *g)
  * run in process with no timer, and a tool step has only the timeout and
  * the retries it sets itself (not the SLA's timeout_per_step nor
  * error_handling's retry_policy). */
-static double bound_time(const struct pc_workflow *wf,
-                         const struct pc_step *s, unsigned *tries)
+static double bound_time(const struct pc_workflow *wf, const struct pc_step *s,
+                         unsigned *tries)
 {
     *tries = pc_attempts(s);
     if (s->kind == PC_STEP_GATE)
@@ -645,10 +652,11 @@ static void link_phases(struct pc_build *b)
         if (!s->phase || phase_index(wf, s->phase) >= 0)
             continue;
         struct pc_diag *d = pc_report(
-            b->ctx, PC_D_UNKNOWN_PHASE, s->phase_loc.file ? s->phase_loc
-                                                          : s->loc,
+            b->ctx, PC_D_UNKNOWN_PHASE,
+            s->phase_loc.file ? s->phase_loc : s->loc,
             "step '%s' is in phase '%s', which is not declared under "
-            "'phases:'", s->id, s->phase);
+            "'phases:'",
+            s->id, s->phase);
         if (wf->nphases) {
             const char **names = malloc(wf->nphases * sizeof *names);
             if (names) {
@@ -669,7 +677,8 @@ static void link_phases(struct pc_build *b)
                 pc_report(b->ctx, PC_D_UNKNOWN_PHASE,
                           ph->feedback_loc.file ? ph->feedback_loc : ph->loc,
                           "feedback of phase '%s' goes to '%s', which is not "
-                          "an earlier phase", ph->name, ph->feedback_to);
+                          "an earlier phase",
+                          ph->name, ph->feedback_to);
         }
         if (ph->duplicate)
             continue;
@@ -723,8 +732,8 @@ static bool tool_known(struct pc_build *b, const char *name)
     return pc_catalog_tool(b->cat, name) != NULL;
 }
 
-static void check_tool(struct pc_build *b, struct pc_step *s,
-                       const char *name, struct pc_loc loc)
+static void check_tool(struct pc_build *b, struct pc_step *s, const char *name,
+                       struct pc_loc loc)
 {
     if (!loc.file)
         loc = s->loc;
@@ -732,7 +741,8 @@ static void check_tool(struct pc_build *b, struct pc_step *s,
         struct pc_diag *d = pc_report(
             b->ctx, PC_D_UNKNOWN_TOOL, loc,
             "step '%s' uses tool '%s', which is neither under 'tools:' nor "
-            "in the catalog", s->id, name);
+            "in the catalog",
+            s->id, name);
         size_t n = b->wf->ntools + b->cat->ntools;
         const char **names = malloc((n + 1) * sizeof *names);
         if (d && names) {
@@ -789,10 +799,10 @@ static void check_commands(struct pc_build *b, const struct pc_interp *run,
     struct pr_shell_cmd cmd;
     char err[400];
     if (pr_shell_prepare(parts, run->nparts, &cmd, err, sizeof err) == 0) {
-        if (pr_shell_check_policy(&cmd, wf_allowed, b->wf, err,
-                                  sizeof err) < 0)
-            pc_report(b->ctx, PC_D_POLICY, loc,
-                      "%s would be refused: %s", what, err + 8);
+        if (pr_shell_check_policy(&cmd, wf_allowed, b->wf, err, sizeof err) <
+            0)
+            pc_report(b->ctx, PC_D_POLICY, loc, "%s would be refused: %s",
+                      what, err + 8);
         pr_shell_cmd_free(&cmd);
     }
     free(parts);
@@ -810,7 +820,8 @@ static void check_command(struct pc_build *b, struct pc_step *s)
             pc_report(b->ctx, PC_D_POLICY, s->env->items[k]->loc,
                       "step '%s' sets '%s' in env, which changes which "
                       "programs run; under allowed_commands it will be "
-                      "refused", s->id, s->env->keys[k]);
+                      "refused",
+                      s->id, s->env->keys[k]);
 }
 
 /* What the policy cannot bound: listed programs that run any command,
@@ -826,10 +837,10 @@ static void check_policy(struct pc_build *b)
             continue;
         struct pc_diag *d = pc_report(
             b->ctx, PC_D_POLICY,
-            wf->allowed_commands_locs ? wf->allowed_commands_locs[k]
-                                      : NOLOC,
+            wf->allowed_commands_locs ? wf->allowed_commands_locs[k] : NOLOC,
             "allowed_commands lists '%s', which lets a step run commands "
-            "the policy does not see: %s", wf->allowed_commands[k], why);
+            "the policy does not see: %s",
+            wf->allowed_commands[k], why);
         if (d)
             pc_note(b->ctx, d, NOLOC,
                     "list the programs the steps run instead (see "
@@ -874,8 +885,8 @@ static void check_run_quoting(struct pc_build *b, struct pc_step *s)
         if (!strcmp(err, "out of memory"))
             pc_oom(b->ctx);
         else
-            pc_report(b->ctx, PC_D_SHELL_QUOTING, loc, "step '%s': %s",
-                      s->id, err);
+            pc_report(b->ctx, PC_D_SHELL_QUOTING, loc, "step '%s': %s", s->id,
+                      err);
         free(parts);
         return;
     }
@@ -890,7 +901,8 @@ static void check_run_quoting(struct pc_build *b, struct pc_step *s)
         struct pc_diag *d = pc_report(
             b->ctx, PC_D_SHELL_QUOTING, p->expr->loc.file ? p->expr->loc : loc,
             "step '%s': this ${...} becomes program text that '%s' runs, "
-            "so a value could run as code", s->id, v->prog);
+            "so a value could run as code",
+            s->id, v->prog);
         if (d)
             pc_note(b->ctx, d, NOLOC,
                     "pass it as data instead: an argument (sh -c '... "
@@ -912,7 +924,8 @@ static void check_request(struct pc_build *b, struct pc_step *s)
     struct pc_diag *d = pc_report(
         b->ctx, PC_D_EMPTY_STEP, s->loc,
         "LLM step '%s' has no prompt, prompt_file or inputs: it would send "
-        "an empty request", s->id);
+        "an empty request",
+        s->id);
     pc_note(b->ctx, d, NOLOC,
             "give it a 'prompt', a 'prompt_file' or the 'inputs' its task "
             "needs");
@@ -931,7 +944,8 @@ static void check_judge(struct pc_build *b, struct pc_step *s,
         struct pc_diag *d = pc_report(
             b->ctx, PC_D_BAD_VALUE, loc,
             "judge step '%s' of step '%s' must be an LLM step with one "
-            "model", j->id, s->id);
+            "model",
+            j->id, s->id);
         pc_note(b->ctx, d, j->loc, "'%s' is defined here", j->id);
     } else if (j->judge_of) {
         struct pc_diag *d = pc_report(
@@ -952,15 +966,24 @@ static void check_step(struct pc_build *b, struct pc_step *s)
     if (s->condition && pc_expr_is_constant(s->condition))
         pc_report(c, PC_D_CONSTANT_CONDITION, s->condition->loc,
                   "the condition of step '%s' is constant; it never depends "
-                  "on the run", s->id);
+                  "on the run",
+                  s->id);
     if (s->for_each) {
         struct pc_expr *e = s->for_each;
         const char *bad = NULL;
         switch (e->kind) {
-        case PC_E_NULL: bad = "null"; break;
-        case PC_E_BOOL: bad = "a boolean"; break;
-        case PC_E_NUM: bad = "a number"; break;
-        case PC_E_STR: bad = "a string"; break;
+        case PC_E_NULL:
+            bad = "null";
+            break;
+        case PC_E_BOOL:
+            bad = "a boolean";
+            break;
+        case PC_E_NUM:
+            bad = "a number";
+            break;
+        case PC_E_STR:
+            bad = "a string";
+            break;
         case PC_E_PATH:
             if (e->nseg == 2 && !strcmp(e->seg[0], "params")) {
                 struct pc_param *p = pc_find_param(wf, e->seg[1]);
@@ -987,8 +1010,8 @@ static void check_step(struct pc_build *b, struct pc_step *s)
             struct pc_diag *d = pc_report(
                 c, PC_D_UNKNOWN_STRATEGY, sn ? sn->loc : s->loc,
                 "unknown aggregation strategy '%s'", s->strategy);
-            const char *near =
-                pc_closest(s->strategy, pc_builtin_strategies, 6);
+            const char *near = pc_closest(s->strategy, pc_builtin_strategies,
+                                          6);
             if (near)
                 pc_note(c, d, NOLOC, "did you mean '%s'?", near);
             else
@@ -1054,10 +1077,11 @@ static void fill_defaults(struct pc_workflow *wf)
 {
     for (size_t i = 0; i < wf->nsteps; i++)
         if (!(wf->steps[i].timeout > 0))
-            wf->steps[i].timeout =
-                wf->sla_step_timeout > 0            ? wf->sla_step_timeout
-                : wf->steps[i].kind == PC_STEP_LLM ? PC_DEFAULT_LLM_TIMEOUT
-                                                    : 0;
+            wf->steps[i].timeout = wf->sla_step_timeout > 0
+                                       ? wf->sla_step_timeout
+                                   : wf->steps[i].kind == PC_STEP_LLM
+                                       ? PC_DEFAULT_LLM_TIMEOUT
+                                       : 0;
     if (!wf->breaker_threshold)
         wf->breaker_threshold = PC_DEFAULT_BREAKER_THRESHOLD;
     if (!(wf->breaker_reset > 0))
@@ -1121,15 +1145,16 @@ int pc_analyze(struct pc_build *b)
         struct pc_diag *d = pc_report(
             c, PC_D_SLA, wf->sla_loc,
             "the longest chain of step timeouts (%s, retries included) "
-            "exceeds the SLA's max_duration of %s", a, bb);
+            "exceeds the SLA's max_duration of %s",
+            a, bb);
         for (size_t k = 0; k < wf->nsteps; k++) {
             struct pc_step *s = &wf->steps[wf->order[k]];
             unsigned tries;
             double t = bound_time(wf, s, &tries);
             if (s->on_critical_path && t > 0) {
                 fmt_secs(a, sizeof a, t);
-                pc_note(c, d, s->loc, "'%s' may take up to %s x %u", s->id,
-                        a, tries);
+                pc_note(c, d, s->loc, "'%s' may take up to %s x %u", s->id, a,
+                        tries);
             }
         }
     }

@@ -28,20 +28,20 @@ bool pc_is_arrow_key(const char *key)
 
 struct group {
     uint32_t steps[64];
-    struct pc_loc locs[64];     /* where each name stands */
+    struct pc_loc locs[64]; /* where each name stands */
     unsigned n;
 };
 
 struct cursor {
     struct pc_build *b;
     const struct pc_node *node;
-    const char *s;              /* the scalar's text */
+    const char *s; /* the scalar's text */
     size_t i, end;
     bool failed;
 };
 
-static void cur_error(struct cursor *c, size_t at, size_t len,
-                      const char *fmt, const char *arg)
+static void cur_error(struct cursor *c, size_t at, size_t len, const char *fmt,
+                      const char *arg)
 {
     if (c->failed)
         return;
@@ -54,8 +54,8 @@ static void cur_error(struct cursor *c, size_t at, size_t len,
 
 static void skip_ws(struct cursor *c)
 {
-    while (c->i < c->end && (c->s[c->i] == ' ' || c->s[c->i] == '\t' ||
-                             c->s[c->i] == '\n'))
+    while (c->i < c->end &&
+           (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n'))
         c->i++;
 }
 
@@ -202,8 +202,7 @@ static bool chain(struct cursor *c, struct group *first, bool stop_at_else)
     return true;
 }
 
-static struct pc_expr *mk_unary(struct pc_build *b, int op,
-                                struct pc_expr *e)
+static struct pc_expr *mk_unary(struct pc_build *b, int op, struct pc_expr *e)
 {
     struct pc_expr *n = pr_arena_alloc(&b->ctx->arena, sizeof *n);
     struct pc_expr **args = pr_arena_alloc(&b->ctx->arena, sizeof *args);
@@ -286,8 +285,8 @@ static void compact_flow(struct cursor *c)
         return;
     }
     size_t elen = eend - estart;
-    while (elen && (c->s[estart + elen - 1] == ' ' ||
-                    c->s[estart + elen - 1] == '\t'))
+    while (elen &&
+           (c->s[estart + elen - 1] == ' ' || c->s[estart + elen - 1] == '\t'))
         elen--;
     struct pc_expr *cond = NULL;
     if (pc_expr_parse(c->b->ctx, c->node, estart, elen, &cond) < 0)
@@ -319,7 +318,8 @@ static void compact_swarm(struct cursor *c)
         if (n == 0 || c->i >= c->end || c->s[c->i] != ':') {
             cur_error(c, start, n ? n : 1,
                       "expected 'role: steps' (coordinator, specialists or "
-                      "aggregator)%s", "");
+                      "aggregator)%s",
+                      "");
             return;
         }
         char *role = pr_arena_strndup(&c->b->ctx->arena, c->s + start, n);
@@ -330,7 +330,8 @@ static void compact_swarm(struct cursor *c)
             struct pc_diag *d = pc_report(
                 c->b->ctx, PC_D_ARROW, pc_node_subloc(c->node, start, n),
                 "unknown swarm role '%s'; expected coordinator, "
-                "specialists or aggregator", role);
+                "specialists or aggregator",
+                role);
             const char *near = pc_closest(role, roles, 3);
             if (near)
                 pc_note(c->b->ctx, d, NOLOC, "did you mean '%s'?", near);
@@ -395,8 +396,8 @@ static void synth_prompt(struct pc_build *b, struct pc_step *s,
 }
 
 /* Declares a string parameter the form needs, unless already there. */
-static void need_param(struct pc_build *b, const char *name,
-                       struct pc_loc loc, const char *desc)
+static void need_param(struct pc_build *b, const char *name, struct pc_loc loc,
+                       const char *desc)
 {
     if (pc_find_param(b->wf, name))
         return;
@@ -419,18 +420,15 @@ static struct pc_step *form_step(struct pc_build *b, const char *id,
     return s;
 }
 
-static const char *const chain_step_keys[] = {"name", "command", "params",
-                                              "timeout", "retry",
-                                              "depends_on", "model",
-                                              "condition", "on_failure",
-                                              NULL};
+static const char *const chain_step_keys[] = {
+    "name",       "command", "params",    "timeout",    "retry",
+    "depends_on", "model",   "condition", "on_failure", NULL};
 
 static void yaml_chain(struct pc_build *b, const struct pc_node *n)
 {
     static const char *const keys[] = {"steps", "options", NULL};
-    static const char *const okeys[] = {"save_state",
-                                        "parallel_where_possible",
-                                        "error_strategy", NULL};
+    static const char *const okeys[] = {
+        "save_state", "parallel_where_possible", "error_strategy", NULL};
     if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "/chain"))
         return;
     pc_check_keys(b->ctx, n, keys, "/chain");
@@ -455,7 +453,8 @@ static void yaml_chain(struct pc_build *b, const struct pc_node *n)
             else if (es)
                 pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
                           "'error_strategy' must be fail_fast or "
-                          "continue_on_failure, not '%s'", es);
+                          "continue_on_failure, not '%s'",
+                          es);
         }
     }
     const struct pc_node *steps = pc_map_get(n, "steps");
@@ -511,7 +510,7 @@ static void flow_branch(struct pc_build *b, const struct pc_node *acts,
                         const struct group *after, struct group *made)
 {
     static const char *const akeys[] = {"command", "params", "model",
-                                        "timeout", "retry", NULL};
+                                        "timeout", "retry",  NULL};
     made->n = 0;
     if (!acts)
         return;
@@ -627,8 +626,8 @@ static void yaml_swarm(struct pc_build *b, const struct pc_node *n)
                                         "asynchronous", NULL};
     static const char *const sharing[] = {"global", "local", "hierarchical",
                                           NULL};
-    static const char *const conflict[] = {"consensus", "priority",
-                                           "voting", NULL};
+    static const char *const conflict[] = {"consensus", "priority", "voting",
+                                           NULL};
     static const char *const ekeys[] = {"parallel_limit", "timeout",
                                         "retry_strategy", NULL};
     static const char *const ckeys[] = {"communication", "state_sharing",
@@ -712,8 +711,8 @@ static void yaml_swarm(struct pc_build *b, const struct pc_node *n)
         if ((v = pc_map_get(def, "capabilities"))) {
             size_t nc;
             struct pc_loc *locs;
-            const char **caps = pc_get_str_list(b->ctx, v, "capabilities",
-                                                &nc, &locs);
+            const char **caps = pc_get_str_list(b->ctx, v, "capabilities", &nc,
+                                                &locs);
             bool catalog = pc_catalog_models(b->ctx, b->cat) == 0;
             for (size_t j = 0; catalog && j < nc; j++) {
                 if (pc_catalog_capability(b->cat, caps[j]))
@@ -721,8 +720,8 @@ static void yaml_swarm(struct pc_build *b, const struct pc_node *n)
                 struct pc_diag *d = pc_report(
                     b->ctx, PC_D_UNKNOWN_CAPABILITY, locs[j],
                     "unknown capability '%s'", caps[j]);
-                const char *near =
-                    pc_catalog_suggest_capability(b->cat, caps[j]);
+                const char *near = pc_catalog_suggest_capability(b->cat,
+                                                                 caps[j]);
                 if (near)
                     pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
             }
@@ -801,8 +800,7 @@ static void yaml_swarm(struct pc_build *b, const struct pc_node *n)
                     p = np;
                 }
                 len += (size_t)snprintf(p + len, cap - len,
-                                        "\n## %s\n${steps.%s.text}\n", id,
-                                        id);
+                                        "\n## %s\n${steps.%s.text}\n", id, id);
             }
         }
         if (p) {
@@ -818,11 +816,11 @@ static void yaml_swarm(struct pc_build *b, const struct pc_node *n)
 
 static void yaml_pipeline(struct pc_build *b, const struct pc_node *n)
 {
-    static const char *const keys[] = {"stages", "flow_control",
-                                       "monitoring", NULL};
-    static const char *const skeys[] = {"name", "processor", "batch_size",
-                                        "parallelism", "timeout", "retry",
-                                        "model", NULL};
+    static const char *const keys[] = {"stages", "flow_control", "monitoring",
+                                       NULL};
+    static const char *const skeys[] = {
+        "name",    "processor", "batch_size", "parallelism",
+        "timeout", "retry",     "model",      NULL};
     static const char *const fkeys[] = {"backpressure", "buffer_size",
                                         "overflow_strategy", NULL};
     static const char *const mkeys[] = {"throughput_tracking",
@@ -884,11 +882,10 @@ static void yaml_pipeline(struct pc_build *b, const struct pc_node *n)
         struct pc_step *s = form_step(b, id, def, nm->loc);
         if (!s)
             continue;
-        char *p = prev < 0 ? pr_arena_strdup(&b->ctx->arena,
-                                             "${params.input}")
-                           : pr_arena_printf(&b->ctx->arena,
-                                             "${steps.%s.text}",
-                                             b->wf->steps[prev].id);
+        char *p = prev < 0
+                      ? pr_arena_strdup(&b->ctx->arena, "${params.input}")
+                      : pr_arena_printf(&b->ctx->arena, "${steps.%s.text}",
+                                        b->wf->steps[prev].id);
         if (p)
             synth_prompt(b, s, p);
         if (prev >= 0)
@@ -946,8 +943,8 @@ static void read_alerts(struct pc_build *b, const struct pc_node *n)
             const char *p = th;
             while (*p == ' ')
                 p++;
-            static const char *const ops[] = {">=", "<=", "==", "!=", ">",
-                                              "<"};
+            static const char *const ops[] = {
+                ">=", "<=", "==", "!=", ">", "<"};
             size_t o;
             for (o = 0; o < 6; o++)
                 if (!strncmp(p, ops[o], strlen(ops[o])))
@@ -964,7 +961,8 @@ static void read_alerts(struct pc_build *b, const struct pc_node *n)
                  strcmp(end, "ms") && strcmp(end, "m"))) {
                 pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
                           "threshold '%s' must read like '> 300s', "
-                          "'>= 0.1' or '> 80%%'", th);
+                          "'>= 0.1' or '> 80%%'",
+                          th);
                 continue;
             }
             al->threshold = num;

@@ -97,8 +97,8 @@ static void add_alias(struct pc_ctx *ctx, struct pc_catalog *cat,
                   "catalog name '%s' is already taken", alias);
         return;
     }
-    struct pc_alias *a =
-        PR_PUSH(&ctx->arena, cat->aliases, cat->naliases, cat->capaliases);
+    struct pc_alias *a = PR_PUSH(&ctx->arena, cat->aliases, cat->naliases,
+                                 cat->capaliases);
     if (!a) {
         pc_oom(ctx);
         return;
@@ -107,13 +107,20 @@ static void add_alias(struct pc_ctx *ctx, struct pc_catalog *cat,
     a->model = model;
 }
 
-static const char *const provider_keys[] = {
-    "protocol", "base_url", "api_key_env", "base_url_env", "description",
-    NULL};
-static const char *const model_keys[] = {
-    "provider", "id", "aliases", "context_window", "max_output_tokens",
-    "input_per_mtok", "output_per_mtok", "capabilities", "strengths",
-    "description", NULL};
+static const char *const provider_keys[] = {"protocol",    "base_url",
+                                            "api_key_env", "base_url_env",
+                                            "description", NULL};
+static const char *const model_keys[] = {"provider",
+                                         "id",
+                                         "aliases",
+                                         "context_window",
+                                         "max_output_tokens",
+                                         "input_per_mtok",
+                                         "output_per_mtok",
+                                         "capabilities",
+                                         "strengths",
+                                         "description",
+                                         NULL};
 static const char *const cap_keys[] = {"description", "models", NULL};
 
 /* Fills a model from its catalog entry; PROVIDERS is the providers map. */
@@ -125,11 +132,12 @@ static void read_model(struct pc_ctx *ctx, struct pc_model *m,
     const struct pc_node *v;
     if ((v = pc_map_get(def, "provider"))) {
         m->provider = pc_get_str(ctx, v, "provider");
-        const struct pc_node *p =
-            m->provider ? pc_map_get(providers, m->provider) : NULL;
+        const struct pc_node *p = m->provider
+                                      ? pc_map_get(providers, m->provider)
+                                      : NULL;
         if (m->provider && !p) {
-            pc_report(ctx, PC_D_UNKNOWN_MODEL, v->loc,
-                      "unknown provider '%s'", m->provider);
+            pc_report(ctx, PC_D_UNKNOWN_MODEL, v->loc, "unknown provider '%s'",
+                      m->provider);
         } else if (p) {
             pc_check_keys(ctx, p, provider_keys, "provider");
             const struct pc_node *q;
@@ -216,8 +224,8 @@ static int load_models(struct pc_ctx *ctx, struct pc_catalog *cat)
             const struct pc_node *al = pc_map_get(def, "aliases");
             size_t na;
             struct pc_loc *locs;
-            const char **aliases =
-                pc_get_str_list(ctx, al, "aliases", &na, &locs);
+            const char **aliases = pc_get_str_list(ctx, al, "aliases", &na,
+                                                   &locs);
             for (size_t j = 0; j < na; j++)
                 add_alias(ctx, cat, aliases[j], (uint32_t)(cat->nmodels - 1),
                           locs[j]);
@@ -332,8 +340,7 @@ static int load_tools(struct pc_ctx *ctx, struct pc_catalog *cat)
         return -1;
     static const char *const top[] = {"servers", "tools", NULL};
     static const char *const skeys[] = {"command", "description", NULL};
-    static const char *const tkeys[] = {"server", "name", "description",
-                                        NULL};
+    static const char *const tkeys[] = {"server", "name", "description", NULL};
     pc_check_keys(ctx, root, top, "the tool catalog");
     const struct pc_node *servers = pc_map_get(root, "servers");
     const struct pc_node *tools = pc_map_get(root, "tools");
@@ -362,8 +369,9 @@ static int load_tools(struct pc_ctx *ctx, struct pc_catalog *cat)
             t->remote_name = pc_get_str(ctx, v, "name");
         if ((v = pc_map_get(def, "server"))) {
             t->server = pc_get_str(ctx, v, "server");
-            const struct pc_node *s =
-                t->server ? pc_map_get(servers, t->server) : NULL;
+            const struct pc_node *s = t->server
+                                          ? pc_map_get(servers, t->server)
+                                          : NULL;
             if (t->server && !s)
                 pc_report(ctx, PC_D_UNKNOWN_TOOL, v->loc,
                           "unknown server '%s'", t->server);
@@ -375,8 +383,7 @@ static int load_tools(struct pc_ctx *ctx, struct pc_catalog *cat)
     return 0;
 }
 
-bool pc_catalog_visible(const struct pc_catalog *cat,
-                        const struct pc_model *m)
+bool pc_catalog_visible(const struct pc_catalog *cat, const struct pc_model *m)
 {
     return !m->owner || m->owner == cat->scope;
 }
@@ -385,8 +392,8 @@ struct pc_model *pc_catalog_model(struct pc_catalog *cat, const char *name)
 {
     /* the workflow's own definition first: it shadows the catalog's */
     for (size_t i = 0; i < cat->nmodels; i++)
-        if (strcmp(cat->models[i].name, name) == 0 &&
-            cat->models[i].owner && cat->models[i].owner == cat->scope)
+        if (strcmp(cat->models[i].name, name) == 0 && cat->models[i].owner &&
+            cat->models[i].owner == cat->scope)
             return &cat->models[i];
     for (size_t i = 0; i < cat->nmodels; i++)
         if (strcmp(cat->models[i].name, name) == 0 && !cat->models[i].owner)
@@ -423,11 +430,10 @@ struct pc_tool *pc_catalog_tool(struct pc_catalog *cat, const char *name)
 }
 
 struct pc_model *pc_catalog_add_model(struct pc_ctx *ctx,
-                                      struct pc_catalog *cat,
-                                      const char *name)
+                                      struct pc_catalog *cat, const char *name)
 {
-    struct pc_model *m =
-        PR_PUSH(&ctx->arena, cat->models, cat->nmodels, cat->capmodels);
+    struct pc_model *m = PR_PUSH(&ctx->arena, cat->models, cat->nmodels,
+                                 cat->capmodels);
     if (!m) {
         pc_oom(ctx);
         return NULL;
@@ -445,18 +451,18 @@ static const char *suggest(const char *name, const char *const *names,
 }
 
 /* The closest of the names of ARR[i] for which KEEP holds. */
-#define SUGGEST_FROM(arr, count, field, keep)                                \
-    do {                                                                     \
-        const char **names = malloc(((count) + 1) * sizeof *names);          \
-        size_t kept = 0;                                                     \
-        if (!names)                                                          \
-            return NULL;                                                     \
-        for (size_t i = 0; i < (count); i++)                                 \
-            if (keep)                                                        \
-                names[kept++] = (arr)[i] field;                              \
-        const char *r = suggest(name, names, kept);                          \
-        free(names);                                                         \
-        return r;                                                            \
+#define SUGGEST_FROM(arr, count, field, keep)                                 \
+    do {                                                                      \
+        const char **names = malloc(((count) + 1) * sizeof *names);           \
+        size_t kept = 0;                                                      \
+        if (!names)                                                           \
+            return NULL;                                                      \
+        for (size_t i = 0; i < (count); i++)                                  \
+            if (keep)                                                         \
+                names[kept++] = (arr)[i] field;                               \
+        const char *r = suggest(name, names, kept);                           \
+        free(names);                                                          \
+        return r;                                                             \
     } while (0)
 
 const char *pc_catalog_suggest_model(struct pc_catalog *cat, const char *name)
@@ -471,8 +477,7 @@ const char *pc_catalog_suggest_capability(struct pc_catalog *cat,
     SUGGEST_FROM(cat->caps, cat->ncaps, .name, true);
 }
 
-const char *pc_catalog_suggest_agent(struct pc_catalog *cat,
-                                     const char *name)
+const char *pc_catalog_suggest_agent(struct pc_catalog *cat, const char *name)
 {
     SUGGEST_FROM(cat->agents, cat->nagents, .name, true);
 }

@@ -13,7 +13,7 @@
 struct pc_capability {
     const char *name;
     const char *description;
-    const char **models;        /* preference order */
+    const char **models; /* preference order */
     size_t nmodels;
 };
 
@@ -30,24 +30,24 @@ struct pc_tool {
     const char *name;
     const char *server;
     const char *remote_name;
-    const char **argv;          /* the server's command */
+    const char **argv; /* the server's command */
     size_t argc;
 };
 
 struct pc_catalog {
-    const char *dir;            /* the stdlib directory */
-    const char *real_dir;       /* the same, canonical (set on first use) */
-    const char *const *allow;   /* canonical directories a workflow may
-                                   also read from (--allow-path) */
+    const char *dir;          /* the stdlib directory */
+    const char *real_dir;     /* the same, canonical (set on first use) */
+    const char *const *allow; /* canonical directories a workflow may
+                                 also read from (--allow-path) */
     size_t nallow;
     bool loaded_models, loaded_agents, loaded_tools;
-    int models_rc, agents_rc, tools_rc;     /* how the first load went */
+    int models_rc, agents_rc, tools_rc; /* how the first load went */
     struct pc_model *models;
     size_t nmodels, capmodels;
     struct pc_alias {
         const char *name;
-        uint32_t model;         /* index into models */
-    } *aliases;
+        uint32_t model; /* index into models */
+    } * aliases;
     size_t naliases, capaliases;
     struct pc_capability *caps;
     size_t ncaps, capcaps;
@@ -55,10 +55,10 @@ struct pc_catalog {
     size_t nagents, capagents;
     struct pc_tool *tools;
     size_t ntools, captools;
-    const char **files;         /* catalog files read, for -MD */
+    const char **files; /* catalog files read, for -MD */
     size_t nfiles, capfiles;
-    const void *scope;          /* the workflow being compiled: the models
-                                   other workflows define are hidden */
+    const void *scope; /* the workflow being compiled: the models
+                          other workflows define are hidden */
 };
 
 /* Finds the stdlib directory: --stdlib, $POML_STDLIB, the directory beside
@@ -88,11 +88,9 @@ struct pc_model *pc_catalog_add_model(struct pc_ctx *ctx,
                                       const char *name);
 
 /* The closest known name, for "did you mean". */
-const char *pc_catalog_suggest_model(struct pc_catalog *cat,
-                                     const char *name);
+const char *pc_catalog_suggest_model(struct pc_catalog *cat, const char *name);
 const char *pc_catalog_suggest_capability(struct pc_catalog *cat,
                                           const char *name);
-const char *pc_catalog_suggest_agent(struct pc_catalog *cat,
-                                     const char *name);
+const char *pc_catalog_suggest_agent(struct pc_catalog *cat, const char *name);
 
 #endif

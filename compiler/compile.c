@@ -20,19 +20,19 @@
 
 /* A file compiled in this run. */
 struct unit {
-    const char *real;           /* canonical path, or the path as given */
+    const char *real; /* canonical path, or the path as given */
     struct pc_workflow *wf;
-    unsigned height;            /* levels of sub-workflows below it */
+    unsigned height; /* levels of sub-workflows below it */
 };
 
 /* One pc_compile_source: the files done, and the chain in progress. */
 struct session {
     struct pc_ctx *ctx;
     struct pc_catalog *cat;
-    const char *top_dir;        /* canonical directory of the main file */
+    const char *top_dir; /* canonical directory of the main file */
     struct unit *done;
     size_t ndone, capdone;
-    const char **chain;         /* canonical paths, the main file first */
+    const char **chain; /* canonical paths, the main file first */
     size_t nchain, capchain;
 };
 
@@ -62,10 +62,9 @@ const char *pc_dir_of(struct pc_ctx *ctx, const char *path)
 {
     const char *slash = strrchr(path, '/');
     const char *d = !slash ? "."
-                           : pr_arena_strndup(&ctx->arena, path,
-                                              slash == path
-                                                  ? 1
-                                                  : (size_t)(slash - path));
+                           : pr_arena_strndup(
+                                 &ctx->arena, path,
+                                 slash == path ? 1 : (size_t)(slash - path));
     if (!d)
         pc_oom(ctx);
     return d ? d : ".";
@@ -126,8 +125,7 @@ static const char *chain_text(const struct session *ss, size_t from,
     return t;
 }
 
-static const struct unit *find_unit(const struct session *ss,
-                                    const char *real)
+static const struct unit *find_unit(const struct session *ss, const char *real)
 {
     for (size_t i = 0; i < ss->ndone; i++)
         if (!strcmp(ss->done[i].real, real))
@@ -159,7 +157,8 @@ static bool too_deep(struct session *ss, const struct pc_step *s,
     struct pc_diag *d = pc_report(
         ss->ctx, PC_D_SUB_WORKFLOW, s->workflow_loc,
         "sub-workflows nested deeper than %d levels: '%s' here would reach "
-        "level %u", PR_PLAN_MAX_DEPTH, s->workflow, level + below);
+        "level %u",
+        PR_PLAN_MAX_DEPTH, s->workflow, level + below);
     if (below)
         pc_note(ss->ctx, d, NOLOC, "the chain: %s, and %u levels below it",
                 chain_text(ss, 0, real), below);
@@ -171,16 +170,15 @@ static bool too_deep(struct session *ss, const struct pc_step *s,
 /* ---- compiling ---- */
 
 static struct pc_workflow *compile_unit(struct session *ss,
-                                        struct pc_source *src,
-                                        unsigned level, unsigned *height);
+                                        struct pc_source *src, unsigned level,
+                                        unsigned *height);
 
 /* The sub-workflow step S of B names, compiled at LEVEL (1 when the main
  * file names it), with the levels below it in *HEIGHT; NULL when it cannot
  * be, after saying why. */
-static struct pc_workflow *compile_sub(struct session *ss,
-                                       struct pc_build *b,
-                                       const struct pc_step *s,
-                                       unsigned level, unsigned *height)
+static struct pc_workflow *compile_sub(struct session *ss, struct pc_build *b,
+                                       const struct pc_step *s, unsigned level,
+                                       unsigned *height)
 {
     const char *path = pc_source_file(b, NULL, s->workflow, s->workflow_loc,
                                       "sub-workflow");
@@ -203,7 +201,8 @@ static struct pc_workflow *compile_sub(struct session *ss,
         if (!strncmp(s->workflow, "stdlib:", 7))
             pc_note(ss->ctx, d, NOLOC,
                     "'stdlib:NAME' is the standard library's "
-                    "templates/NAME.poml, here '%s'", path);
+                    "templates/NAME.poml, here '%s'",
+                    path);
         return NULL;
     }
     return compile_unit(ss, src, level, height);
@@ -228,8 +227,8 @@ static void compile_subs(struct session *ss, struct pc_build *b,
         const struct pc_step *s = &wf->steps[i];
         if (!s->workflow || has_sub(wf, s->workflow))
             continue;
-        struct pc_sub *sub =
-            PR_PUSH(&ss->ctx->arena, wf->subs, wf->nsubs, wf->capsubs);
+        struct pc_sub *sub = PR_PUSH(&ss->ctx->arena, wf->subs, wf->nsubs,
+                                     wf->capsubs);
         if (!sub) {
             pc_oom(ss->ctx);
             return;
@@ -247,8 +246,7 @@ static void compile_subs(struct session *ss, struct pc_build *b,
 /* Reads and analyses one file. */
 static struct pc_workflow *read_unit(struct pc_ctx *ctx,
                                      struct pc_catalog *cat,
-                                     struct pc_source *src,
-                                     struct pc_build *b)
+                                     struct pc_source *src, struct pc_build *b)
 {
     const char *path = src->path;
     unsigned errors_before = ctx->nerrors;
@@ -287,20 +285,20 @@ static struct pc_workflow *read_unit(struct pc_ctx *ctx,
 
 /* One file at LEVEL of the chain, then its sub-workflows. */
 static struct pc_workflow *compile_unit(struct session *ss,
-                                        struct pc_source *src,
-                                        unsigned level, unsigned *height)
+                                        struct pc_source *src, unsigned level,
+                                        unsigned *height)
 {
     struct pc_build b = {0};
     if (level == 0)
         ss->top_dir = pc_canonical(ss->ctx, pc_dir_of(ss->ctx, src->path));
-    b.root = ss->top_dir;   /* sub-workflows read in the main file's tree */
+    b.root = ss->top_dir; /* sub-workflows read in the main file's tree */
     struct pc_workflow *wf = read_unit(ss->ctx, ss->cat, src, &b);
     *height = 0;
     if (!wf)
         return NULL;
     const char *real = pc_canonical(ss->ctx, src->path);
-    const char **link =
-        PR_PUSH(&ss->ctx->arena, ss->chain, ss->nchain, ss->capchain);
+    const char **link = PR_PUSH(&ss->ctx->arena, ss->chain, ss->nchain,
+                                ss->capchain);
     if (!link) {
         pc_oom(ss->ctx);
         return wf;
@@ -308,8 +306,8 @@ static struct pc_workflow *compile_unit(struct session *ss,
     *link = real;
     compile_subs(ss, &b, level, height);
     ss->nchain--;
-    struct unit *u =
-        PR_PUSH(&ss->ctx->arena, ss->done, ss->ndone, ss->capdone);
+    struct unit *u = PR_PUSH(&ss->ctx->arena, ss->done, ss->ndone,
+                             ss->capdone);
     if (u)
         *u = (struct unit){real, wf, *height};
     else

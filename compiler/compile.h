@@ -15,18 +15,18 @@ struct pc_build {
     struct pc_ctx *ctx;
     struct pc_catalog *cat;
     struct pc_workflow *wf;
-    const char *dir;            /* directory of the file */
-    const char *root;           /* canonical directory of the file
-                                   compiled: the tree it may read */
-    struct pc_loc root_loc;     /* the document */
-    size_t steps_end;           /* steps: entries end here */
-    unsigned errors_at_start;   /* ctx errors before this file */
-    uint32_t *ids;              /* open-addressing table of step ids */
+    const char *dir;          /* directory of the file */
+    const char *root;         /* canonical directory of the file
+                                 compiled: the tree it may read */
+    struct pc_loc root_loc;   /* the document */
+    size_t steps_end;         /* steps: entries end here */
+    unsigned errors_at_start; /* ctx errors before this file */
+    uint32_t *ids;            /* open-addressing table of step ids */
     size_t idcap;
-    const char **imported;      /* files imported so far */
+    const char **imported; /* files imported so far */
     size_t nimported, capimported;
-    bool prompt_alone;          /* a prompt file checked without the
-                                   workflow that would define its model */
+    bool prompt_alone; /* a prompt file checked without the
+                          workflow that would define its model */
 };
 
 /* Compiles PATH, and the sub-workflows it names, into *OUT.  Returns 0

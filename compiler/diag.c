@@ -48,8 +48,8 @@ void pc_ctx_init(struct pc_ctx *c)
     memset(c, 0, sizeof *c);
     pr_arena_init(&c->arena);
     pc_diag_opts_default(&c->opts);
-    struct pc_source **slot =
-        PR_PUSH(&c->arena, c->sources, c->nsources, c->capsources);
+    struct pc_source **slot = PR_PUSH(&c->arena, c->sources, c->nsources,
+                                      c->capsources);
     if (slot)
         *slot = NULL;
     else
@@ -64,8 +64,8 @@ void pc_ctx_free(struct pc_ctx *c)
 
 uint32_t pc_ctx_add_source(struct pc_ctx *c, struct pc_source *s)
 {
-    struct pc_source **slot =
-        PR_PUSH(&c->arena, c->sources, c->nsources, c->capsources);
+    struct pc_source **slot = PR_PUSH(&c->arena, c->sources, c->nsources,
+                                      c->capsources);
     if (!slot) {
         pc_oom(c);
         return 0;
@@ -201,8 +201,9 @@ struct pc_diag *pc_report(struct pc_ctx *c, enum pc_diag_id id,
     va_start(ap, fmt);
     const char *msg = vfmt(c, fmt, ap);
     va_end(ap);
-    struct pc_diag *d =
-        c->oom ? NULL : PR_PUSH(&c->arena, c->diags, c->ndiags, c->capdiags);
+    struct pc_diag *d = c->oom ? NULL
+                               : PR_PUSH(&c->arena, c->diags, c->ndiags,
+                                         c->capdiags);
     if (!d) {
         pc_oom(c);
         return NULL;
@@ -262,14 +263,16 @@ static int cmp_diag(const void *pa, const void *pb)
 
 static const char *sev_word(enum pc_severity s)
 {
-    return s == PC_SEV_ERROR ? "error" : s == PC_SEV_WARNING ? "warning"
-                                                             : "note";
+    return s == PC_SEV_ERROR     ? "error"
+           : s == PC_SEV_WARNING ? "warning"
+                                 : "note";
 }
 
 static const char *sev_color(enum pc_severity s)
 {
-    return s == PC_SEV_ERROR ? C_RED : s == PC_SEV_WARNING ? C_MAGENTA
-                                                           : C_CYAN;
+    return s == PC_SEV_ERROR     ? C_RED
+           : s == PC_SEV_WARNING ? C_MAGENTA
+                                 : C_CYAN;
 }
 
 /* Prints the source line and a caret under the location's range. */
@@ -341,8 +344,9 @@ static void flush_text(struct pc_ctx *c, FILE *out)
         struct pc_diag *d = &c->diags[i];
         if (d->sev == PC_SEV_ERROR && c->opts.max_errors &&
             ++errors > c->opts.max_errors) {
-            fprintf(out, "pomlc: fatal error: too many errors emitted, "
-                         "stopping now [-fmax-errors=%u]\n",
+            fprintf(out,
+                    "pomlc: fatal error: too many errors emitted, "
+                    "stopping now [-fmax-errors=%u]\n",
                     c->opts.max_errors);
             break;
         }
@@ -367,8 +371,7 @@ static cJSON *json_loc(struct pc_ctx *c, struct pc_loc loc)
         return arr;
     unsigned line, col, eline, ecol;
     pc_source_linecol(s, loc.off, &line, &col);
-    pc_source_linecol(s, loc.off + (loc.len ? loc.len - 1 : 0), &eline,
-                      &ecol);
+    pc_source_linecol(s, loc.off + (loc.len ? loc.len - 1 : 0), &eline, &ecol);
     cJSON *l = cJSON_CreateObject();
     cJSON *caret = cJSON_CreateObject();
     cJSON *finish = cJSON_CreateObject();

@@ -25,7 +25,7 @@ enum pc_severity { PC_SEV_NOTE, PC_SEV_WARNING, PC_SEV_ERROR };
 enum pc_diag_format { PC_DIAG_TEXT, PC_DIAG_JSON };
 
 struct pc_note {
-    struct pc_loc loc;          /* file 0: a note without location */
+    struct pc_loc loc; /* file 0: a note without location */
     const char *msg;
     struct pc_note *next;
 };
@@ -36,15 +36,15 @@ struct pc_diag {
     struct pc_loc loc;
     const char *msg;
     struct pc_note *notes;
-    unsigned seq;               /* emission order, for a stable sort */
+    unsigned seq; /* emission order, for a stable sort */
 };
 
 struct pc_diag_opts {
-    unsigned char state[PC_D_COUNT];    /* 0 off, 1 warning, 2 error */
+    unsigned char state[PC_D_COUNT]; /* 0 off, 1 warning, 2 error */
     bool werror_all;
     bool color;
     enum pc_diag_format format;
-    unsigned max_errors;        /* 0: no limit */
+    unsigned max_errors; /* 0: no limit */
 };
 
 struct pc_ctx {
@@ -55,7 +55,7 @@ struct pc_ctx {
     size_t ndiags, capdiags;
     unsigned nerrors, nwarnings;
     struct pc_diag_opts opts;
-    bool oom;                   /* an allocation failed; message printed */
+    bool oom; /* an allocation failed; message printed */
 };
 
 void pc_ctx_init(struct pc_ctx *c);

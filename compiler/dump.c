@@ -17,10 +17,10 @@
 
 int pc_dump_plan(const char *path, FILE *out);
 
-static const char *const kinds[] = {"gate", "shell", "llm", "tool",
-                                    "aggregator", "workflow"};
-static const char *const types[] = {"any", "string", "integer", "number",
-                                    "boolean", "array", "object"};
+static const char *const kinds[] = {"gate", "shell",      "llm",
+                                    "tool", "aggregator", "workflow"};
+static const char *const types[] = {"any",     "string", "integer", "number",
+                                    "boolean", "array",  "object"};
 static const char *const backoffs[] = {"exponential", "fixed", "none"};
 
 static const char *plan_strtab(void *ud, uint32_t idx, size_t *n)
@@ -118,8 +118,8 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
                 s.src_col);
     edges(p, out, "depends on", s.deps);
     edges(p, out, "dependents", s.dependents);
-    if (s.flags & (PR_SF_PARALLEL | PR_SF_CONTINUE | PR_SF_CACHE |
-                   PR_SF_JSON | PR_SF_SYNTHETIC))
+    if (s.flags & (PR_SF_PARALLEL | PR_SF_CONTINUE | PR_SF_CACHE | PR_SF_JSON |
+                   PR_SF_SYNTHETIC))
         fprintf(out, "    flags:%s%s%s%s%s\n",
                 s.flags & PR_SF_PARALLEL ? " parallel" : "",
                 s.flags & PR_SF_CONTINUE ? " continue-on-failure" : "",
@@ -131,8 +131,8 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
     if (s.max_attempts > 1)
         fprintf(out, "    retry: %u attempt%s, %s backoff, %gs to %gs\n",
                 s.max_attempts, pr_plural(s.max_attempts),
-                backoffs[s.backoff < 3 ? s.backoff : 0],
-                s.initial_delay, s.max_delay);
+                backoffs[s.backoff < 3 ? s.backoff : 0], s.initial_delay,
+                s.max_delay);
     const char *m = model_name(p, s.model);
     if (m)
         fprintf(out, "    model: %s\n", m);
@@ -242,23 +242,24 @@ int pc_dump_plan(const char *path, FILE *out)
     }
     struct pr_workflow w;
     pr_plan_workflow(&p, &w);
-    fprintf(out, "plan %s: format %u.%u, %zu byte%s\n", path, p.major,
-            p.minor, p.size, pr_plural(p.size));
+    fprintf(out, "plan %s: format %u.%u, %zu byte%s\n", path, p.major, p.minor,
+            p.size, pr_plural(p.size));
     fprintf(out, "workflow %s", w.id);
     if (*w.version)
         fprintf(out, " version %s", w.version);
     fprintf(out, " (from %s)\n", w.source);
     if (*w.description)
         fprintf(out, "  %s\n", w.description);
-    fprintf(out, "  %u step%s in %u stage%s, widest %u, critical path %u "
-                 "step%s\n",
+    fprintf(out,
+            "  %u step%s in %u stage%s, widest %u, critical path %u "
+            "step%s\n",
             p.nsteps, pr_plural(p.nsteps), w.nstages, pr_plural(w.nstages),
             w.widest_stage, w.cp_steps, pr_plural(w.cp_steps));
     if (w.sla_max_duration > 0)
         fprintf(out, "  sla: %gs\n", w.sla_max_duration);
     if (w.budget_cost > 0 || w.budget_tokens || w.budget_calls)
-        fprintf(out, "  budget: $%g, %" PRIu64 " token%s, %" PRIu64
-                     " call%s\n",
+        fprintf(out,
+                "  budget: $%g, %" PRIu64 " token%s, %" PRIu64 " call%s\n",
                 w.budget_cost, w.budget_tokens, pr_plural(w.budget_tokens),
                 w.budget_calls, pr_plural(w.budget_calls));
     for (uint32_t i = 0; i < p.nparams; i++) {
@@ -277,8 +278,9 @@ int pc_dump_plan(const char *path, FILE *out)
     for (uint32_t i = 0; i < p.nmodels; i++) {
         struct pr_model m;
         pr_plan_model(&p, i, &m);
-        fprintf(out, "model %u %s: %s %s via %s (key from $%s), $%g/$%g per "
-                     "Mtok\n",
+        fprintf(out,
+                "model %u %s: %s %s via %s (key from $%s), $%g/$%g per "
+                "Mtok\n",
                 i, m.name, m.provider, m.wire_id, m.protocol,
                 *m.api_key_env ? m.api_key_env : "-", m.input_per_mtok,
                 m.output_per_mtok);

@@ -28,7 +28,7 @@ struct plan_cache {
         const struct pc_workflow *wf;
         uint8_t *data;
         size_t size;
-    } *v;
+    } * v;
     size_t n, cap;
 };
 
@@ -37,11 +37,11 @@ struct emitter {
     struct pc_catalog *cat;
     struct pc_workflow *wf;
     struct pr_plan_builder *b;
-    struct pc_model **models;   /* plan model index -> catalog entry */
+    struct pc_model **models; /* plan model index -> catalog entry */
     size_t nmodels;
     struct plan_cache *cache;
     bool failed;
-    char *why;                  /* the reason of a failure */
+    char *why; /* the reason of a failure */
     size_t whycap;
 };
 
@@ -196,8 +196,7 @@ static uint32_t model_index(struct emitter *e, const struct pc_model *m)
 }
 
 /* The LISTS span of N entries; (0, 0) when empty. */
-static struct pr_span list_span(struct emitter *e, const uint32_t *v,
-                                size_t n)
+static struct pr_span list_span(struct emitter *e, const uint32_t *v, size_t n)
 {
     struct pr_span sp = {n ? pr_pb_list(e->b, v, n) : 0, (uint32_t)n};
     if (n > UINT32_MAX)
@@ -223,8 +222,8 @@ static struct pr_span strs_span(struct emitter *e, const char *const *v,
 }
 
 /* A list of models, by index. */
-static struct pr_span models_span(struct emitter *e,
-                                  struct pc_model *const *v, size_t n)
+static struct pr_span models_span(struct emitter *e, struct pc_model *const *v,
+                                  size_t n)
 {
     struct pr_span sp = {0, 0};
     uint32_t *idx = malloc((n + 1) * sizeof *idx);
@@ -245,8 +244,7 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-static void emit_step(struct emitter *e, const struct pc_step *s,
-                      uint32_t rec)
+static void emit_step(struct emitter *e, const struct pc_step *s, uint32_t rec)
 {
     struct pc_workflow *wf = e->wf;
     struct pr_rec w;
@@ -322,8 +320,7 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
             phase = (uint32_t)i;
     PR_PUT(&w, STEP, phase, phase);
     PR_PUT(&w, STEP, gate_of_phase,
-           s->gate_of_phase >= 0 ? (uint32_t)s->gate_of_phase
-                                 : PR_PLAN_NONE);
+           s->gate_of_phase >= 0 ? (uint32_t)s->gate_of_phase : PR_PLAN_NONE);
     PR_PUT(&w, STEP, batch_size, s->batch_size);
     PR_PUT(&w, STEP, parallelism, s->parallelism);
     struct pc_source *src = pc_ctx_source(e->ctx, s->loc.file);
@@ -332,8 +329,7 @@ static void emit_step(struct emitter *e, const struct pc_step *s,
         pc_source_linecol(src, s->loc.off, &line, &col);
     PR_PUT(&w, STEP, src_line, line);
     PR_PUT(&w, STEP, src_col, col);
-    PR_PUT_SPAN(&w, STEP, fallback,
-                models_span(e, s->fallback, s->nfallback));
+    PR_PUT_SPAN(&w, STEP, fallback, models_span(e, s->fallback, s->nfallback));
     PR_PUT_SPAN(&w, STEP, cascade, models_span(e, s->cascade, s->ncascade));
     PR_PUT_SPAN(&w, STEP, tools, strs_span(e, s->tools, s->ntools));
     PR_PUT_SPAN(&w, STEP, outputs, strs_span(e, s->outputs, s->noutputs));
@@ -366,8 +362,8 @@ static void emit_dependents(struct emitter *e)
         const struct pc_step *s = &wf->steps[wf->order[k]];
         for (size_t d = 0; d < s->ndeps; d++) {
             uint32_t p = wf->steps[s->deps[d].step].topo;
-            lists[p][count[p]++] =
-                (uint32_t)k | (s->deps[d].order_only ? PR_EDGE_AFTER : 0);
+            lists[p][count[p]++] = (uint32_t)k |
+                                   (s->deps[d].order_only ? PR_EDGE_AFTER : 0);
         }
     }
     for (size_t k = 0; k < n && !e->failed; k++)
@@ -387,9 +383,8 @@ static bool tool_listed(struct emitter *e, const char *name)
     return false;
 }
 
-static void emit_tool(struct emitter *e, const char *name,
-                      const char *server, const char *remote,
-                      const char *const *argv, size_t argc)
+static void emit_tool(struct emitter *e, const char *name, const char *server,
+                      const char *remote, const char *const *argv, size_t argc)
 {
     struct pr_rec w;
     PR_REC_INIT(&w, TOOL);
@@ -430,8 +425,7 @@ static void emit_tools(struct emitter *e)
                 continue;
             if (nseen < wf->nsteps * 2)
                 seen[nseen++] = name;
-            emit_tool(e, t->name, t->server, t->remote_name, t->argv,
-                      t->argc);
+            emit_tool(e, t->name, t->server, t->remote_name, t->argv, t->argc);
         }
     }
     free(seen);
@@ -463,9 +457,8 @@ static void emit_prompt(struct emitter *e, const struct pc_prompt *p)
     pr_buf_init(&code);
     if (pc_tpl_encode(p->tpl, prompt_index, NULL, &code) < 0)
         e->failed = true;
-    struct pr_span tpl = {
-        code.len ? pr_pb_code(e->b, code.data, code.len) : 0,
-        (uint32_t)code.len};
+    struct pr_span tpl = {code.len ? pr_pb_code(e->b, code.data, code.len) : 0,
+                          (uint32_t)code.len};
     struct pr_rec w;
     PR_REC_INIT(&w, PROMPT);
     PR_PUT(&w, PROMPT, name, str(e, p->name));
@@ -504,8 +497,7 @@ static void emit_prompts(struct emitter *e)
 }
 
 /* The plan of WF, written now or earlier in this emission. */
-static const struct written *plan_of(struct emitter *e,
-                                     struct pc_workflow *wf)
+static const struct written *plan_of(struct emitter *e, struct pc_workflow *wf)
 {
     struct plan_cache *c = e->cache;
     for (size_t i = 0; i < c->n; i++)
@@ -543,8 +535,8 @@ int pc_emit_plan(struct pc_ctx *ctx, struct pc_catalog *cat,
                  char *why, size_t whycap)
 {
     struct plan_cache cache = {NULL, 0, 0};
-    struct emitter top = {.ctx = ctx, .cat = cat, .cache = &cache,
-                          .why = why, .whycap = whycap};
+    struct emitter top = {
+        .ctx = ctx, .cat = cat, .cache = &cache, .why = why, .whycap = whycap};
     if (why && whycap)
         snprintf(why, whycap, "out of memory");
     int rc = emit_workflow(&top, wf, out, size);
@@ -559,9 +551,9 @@ int pc_emit_plan(struct pc_ctx *ctx, struct pc_catalog *cat,
 static int emit_workflow(struct emitter *parent, struct pc_workflow *wf,
                          uint8_t **out, size_t *size)
 {
-    struct emitter e = {parent->ctx, parent->cat, wf, pr_pb_new(), NULL,
-                        0, parent->cache, false, parent->why,
-                        parent->whycap};
+    struct emitter e = {
+        parent->ctx, parent->cat,   wf,    pr_pb_new(), NULL,
+        0,           parent->cache, false, parent->why, parent->whycap};
     if (!e.b)
         return -1;
     e.models = wf->models;
@@ -596,9 +588,9 @@ static int emit_workflow(struct emitter *parent, struct pc_workflow *wf,
                 strs_span(&e, wf->allowed_tools, wf->nallowed_tools));
     PR_PUT_SPAN(&w, WORKFLOW, allowed_commands,
                 strs_span(&e, wf->allowed_commands, wf->nallowed_commands));
-    PR_PUT_SPAN(&w, WORKFLOW, on_failure_actions,
-                strs_span(&e, wf->on_failure_actions,
-                          wf->non_failure_actions));
+    PR_PUT_SPAN(
+        &w, WORKFLOW, on_failure_actions,
+        strs_span(&e, wf->on_failure_actions, wf->non_failure_actions));
     pr_pb_add(e.b, &w);
 
     /* parameters */
@@ -700,8 +692,7 @@ static int emit_workflow(struct emitter *parent, struct pc_workflow *wf,
 
     emit_prompts(&e);
     emit_subplans(&e);
-    int rc = e.failed || pr_pb_failed(e.b) ? -1
-                                           : pr_pb_finish(e.b, out, size);
+    int rc = e.failed || pr_pb_failed(e.b) ? -1 : pr_pb_finish(e.b, out, size);
     if (pr_pb_failed(e.b) && e.why && e.whycap)
         snprintf(e.why, e.whycap, "%s", pr_pb_why(e.b));
     pr_pb_free(e.b);

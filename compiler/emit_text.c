@@ -14,11 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[] = {"gate", "shell", "llm", "tool",
-                                         "aggregator", "workflow"};
-static const char *const type_names[] = {"any", "string", "integer",
-                                         "number", "boolean", "array",
-                                         "object"};
+static const char *const kind_names[] = {"gate", "shell",      "llm",
+                                         "tool", "aggregator", "workflow"};
+static const char *const type_names[] = {
+    "any", "string", "integer", "number", "boolean", "array", "object"};
 
 const char *pc_step_kind_name(enum pc_step_kind k)
 {
@@ -47,8 +46,10 @@ void pc_emit_dot(struct pc_workflow *wf, FILE *out)
           out);
     size_t k = 0;
     for (uint32_t st = 0; st < wf->nstages; st++) {
-        fprintf(out, "  subgraph cluster_stage%u {\n    label=\"stage %u\";"
-                     "\n    style=dashed; color=gray70;\n", st, st);
+        fprintf(out,
+                "  subgraph cluster_stage%u {\n    label=\"stage %u\";"
+                "\n    style=dashed; color=gray70;\n",
+                st, st);
         for (; k < wf->nsteps && wf->steps[wf->order[k]].stage == st; k++) {
             const struct pc_step *s = &wf->steps[wf->order[k]];
             fputs("    ", out);
@@ -126,8 +127,8 @@ static cJSON *interp_json(const struct pc_interp *in)
             s = ns;
         }
         if (p->expr)
-            len += (size_t)snprintf(s + len, cap - len, "${%.*s}",
-                                    (int)p->len, p->text);
+            len += (size_t)snprintf(s + len, cap - len, "${%.*s}", (int)p->len,
+                                    p->text);
         else {
             memcpy(s + len, p->text, p->len);
             len += p->len;
@@ -186,8 +187,8 @@ int pc_emit_json(struct pc_workflow *wf, FILE *out)
         for (size_t d = 0; d < s->ndeps; d++) {
             const char *id = wf->steps[s->deps[d].step].id;
             cJSON_AddItemToArray(s->deps[d].order_only ? after
-                                 : s->deps[d].implied ? implied
-                                                      : deps,
+                                 : s->deps[d].implied  ? implied
+                                                       : deps,
                                  cJSON_CreateString(id));
         }
         cJSON_AddItemToObject(o, "condition", expr_json(s->condition));
@@ -200,20 +201,18 @@ int pc_emit_json(struct pc_workflow *wf, FILE *out)
         cJSON_AddItemToObject(o, "agent", str_or_null(s->agent));
         cJSON_AddItemToObject(o, "capability", str_or_null(s->capability));
         cJSON_AddItemToObject(o, "tool", str_or_null(s->tool));
-        cJSON_AddItemToObject(o, "strategy",
-                              str_or_null(s->kind == PC_STEP_AGGREGATE
-                                              ? s->strategy
-                                              : NULL));
+        cJSON_AddItemToObject(
+            o, "strategy",
+            str_or_null(s->kind == PC_STEP_AGGREGATE ? s->strategy : NULL));
         cJSON_AddItemToObject(o, "workflow", str_or_null(s->workflow));
         cJSON_AddNumberToObject(o, "timeout", s->timeout);
         cJSON *r = cJSON_AddObjectToObject(o, "retry");
         cJSON_AddNumberToObject(r, "max_attempts", pc_attempts(s));
-        cJSON_AddStringToObject(r, "backoff",
-                                s->retry.backoff == PC_BACKOFF_EXPONENTIAL
-                                    ? "exponential"
-                                : s->retry.backoff == PC_BACKOFF_FIXED
-                                    ? "fixed"
-                                    : "none");
+        cJSON_AddStringToObject(
+            r, "backoff",
+            s->retry.backoff == PC_BACKOFF_EXPONENTIAL ? "exponential"
+            : s->retry.backoff == PC_BACKOFF_FIXED     ? "fixed"
+                                                       : "none");
         cJSON_AddStringToObject(o, "on_failure",
                                 s->continue_on_failure ? "continue" : "fail");
         cJSON_AddItemToObject(o, "phase", str_or_null(s->phase));
@@ -298,8 +297,9 @@ void pc_emit_stats(struct pc_workflow *wf, FILE *out)
         if (in_tok < 0)
             in_tok = 0;
         tokens += per * (in_tok + out_tok);
-        cost += per * (in_tok * m->input_per_mtok +
-                       out_tok * m->output_per_mtok) / 1e6;
+        cost += per *
+                (in_tok * m->input_per_mtok + out_tok * m->output_per_mtok) /
+                1e6;
     }
     char d[32];
     fprintf(out, "workflow        %s\n", wf->id);
@@ -329,7 +329,8 @@ void pc_emit_stats(struct pc_workflow *wf, FILE *out)
         fprintf(out, "cost            at most $%.2f\n", cost);
     } else {
         fputs("tokens          unknown (a model has no context window in "
-              "the catalog)\n", out);
+              "the catalog)\n",
+              out);
     }
     if (wf->budget.max_cost_usd > 0)
         fprintf(out, "budget          $%.2f\n", wf->budget.max_cost_usd);

@@ -19,8 +19,7 @@
 
 /* ---- locations and messages ---- */
 
-static struct pc_loc span_loc(const struct pc_expr_parser *p,
-                              struct pc_span s)
+static struct pc_loc span_loc(const struct pc_expr_parser *p, struct pc_span s)
 {
     return pc_node_subloc(p->node, p->off + s.beg, s.end - s.beg);
 }
@@ -76,8 +75,7 @@ static void *alloc(struct pc_expr_parser *p, size_t n)
 
 static char *copy(struct pc_expr_parser *p, struct pc_span s)
 {
-    char *m = pr_arena_strndup(&p->ctx->arena, p->text + s.beg,
-                               s.end - s.beg);
+    char *m = pr_arena_strndup(&p->ctx->arena, p->text + s.beg, s.end - s.beg);
     if (!m)
         pc_oom(p->ctx);
     return m;
@@ -108,13 +106,17 @@ static struct pc_expr *checked(struct pc_expr_parser *p, struct pc_expr *e,
                                struct pc_span s)
 {
     if (e->height > PC_EXPR_MAX_HEIGHT) {
-        report(p, s, "expression too complex (more than %d levels of "
-                     "operators)", PC_EXPR_MAX_HEIGHT);
+        report(p, s,
+               "expression too complex (more than %d levels of "
+               "operators)",
+               PC_EXPR_MAX_HEIGHT);
         return NULL;
     }
     if (e->need > PR_EVAL_STACK) {
-        report(p, s, "expression too complex (more than %d values pending "
-                     "at once)", PR_EVAL_STACK);
+        report(p, s,
+               "expression too complex (more than %d values pending "
+               "at once)",
+               PR_EVAL_STACK);
         return NULL;
     }
     return e;
@@ -159,7 +161,6 @@ struct pc_expr *pc_expr_number(struct pc_expr_parser *p, struct pc_span s)
     return e;
 }
 
-
 /* The 4 hex digits at T[0..4) as a number, or -1. */
 static long hex4(const char *t, size_t avail)
 {
@@ -174,7 +175,6 @@ static long hex4(const char *t, size_t avail)
     }
     return v;
 }
-
 
 struct pc_expr *pc_expr_string(struct pc_expr_parser *p, struct pc_span s)
 {
@@ -526,15 +526,14 @@ void pc_expr_syntax_error(struct pc_expr_parser *p, struct pc_span s,
     else
         d = report(p, s, "unexpected %s", what);
 
-    static const char *const words[][2] = {
-        {"and", "'&&' or 'AND'"}, {"or", "'||' or 'OR'"},
-        {"not", "'!' or 'NOT'"}};
+    static const char *const words[][2] = {{"and", "'&&' or 'AND'"},
+                                           {"or", "'||' or 'OR'"},
+                                           {"not", "'!' or 'NOT'"}};
     struct pc_loc none = {0, 0, 0};
     for (size_t i = 0; i < 3; i++)
         if (tok == PC_TOK_OTHER && n == strlen(words[i][0]) &&
             memcmp(t, words[i][0], n) == 0)
-            pc_note(p->ctx, d, none, "operators are written %s",
-                    words[i][1]);
+            pc_note(p->ctx, d, none, "operators are written %s", words[i][1]);
 }
 
 void pc_expr_parser_error(struct pc_expr_parser *p, struct pc_span s,
@@ -557,8 +556,11 @@ int pc_expr_parse(struct pc_ctx *ctx, const struct pc_node *node, size_t off,
                   size_t len, struct pc_expr **out)
 {
     struct pc_expr_parser p = {
-        .ctx = ctx, .node = node, .off = off,
-        .text = node->str + off, .len = len,
+        .ctx = ctx,
+        .node = node,
+        .off = off,
+        .text = node->str + off,
+        .len = len,
     };
     struct pc_span all = {0, len};
     *out = NULL;
@@ -602,8 +604,8 @@ static long find_close(const char *s, size_t n, size_t start)
 static int add_part(struct pc_ctx *ctx, struct pc_interp *ip, size_t *cap,
                     const char *text, size_t len, struct pc_expr *e)
 {
-    struct pc_interp_part *part =
-        PR_PUSH(&ctx->arena, ip->parts, ip->nparts, *cap);
+    struct pc_interp_part *part = PR_PUSH(&ctx->arena, ip->parts, ip->nparts,
+                                          *cap);
     if (!part) {
         pc_oom(ctx);
         return -1;
@@ -615,8 +617,8 @@ static int add_part(struct pc_ctx *ctx, struct pc_interp *ip, size_t *cap,
 }
 
 /* Adds the literal text gathered in LIT[0..*n) as a part. */
-static int flush_literal(struct pc_ctx *ctx, struct pc_interp *ip,
-                         size_t *cap, const char *lit, size_t *n)
+static int flush_literal(struct pc_ctx *ctx, struct pc_interp *ip, size_t *cap,
+                         const char *lit, size_t *n)
 {
     if (*n == 0)
         return 0;
@@ -791,23 +793,40 @@ static void puts_(struct out *o, const char *s)
 static const char *op_symbol(int op)
 {
     switch (op) {
-    case PR_OP_OR: return "||";
-    case PR_OP_AND: return "&&";
-    case PR_OP_EQ: return "==";
-    case PR_OP_NE: return "!=";
-    case PR_OP_LT: return "<";
-    case PR_OP_LE: return "<=";
-    case PR_OP_GT: return ">";
-    case PR_OP_GE: return ">=";
-    case PR_OP_IN: return "in";
-    case PR_OP_ADD: return "+";
-    case PR_OP_SUB: return "-";
-    case PR_OP_MUL: return "*";
-    case PR_OP_DIV: return "/";
-    case PR_OP_MOD: return "%";
-    case PR_OP_NOT: return "!";
-    case PR_OP_NEG: return "-";
-    default: return "?";
+    case PR_OP_OR:
+        return "||";
+    case PR_OP_AND:
+        return "&&";
+    case PR_OP_EQ:
+        return "==";
+    case PR_OP_NE:
+        return "!=";
+    case PR_OP_LT:
+        return "<";
+    case PR_OP_LE:
+        return "<=";
+    case PR_OP_GT:
+        return ">";
+    case PR_OP_GE:
+        return ">=";
+    case PR_OP_IN:
+        return "in";
+    case PR_OP_ADD:
+        return "+";
+    case PR_OP_SUB:
+        return "-";
+    case PR_OP_MUL:
+        return "*";
+    case PR_OP_DIV:
+        return "/";
+    case PR_OP_MOD:
+        return "%";
+    case PR_OP_NOT:
+        return "!";
+    case PR_OP_NEG:
+        return "-";
+    default:
+        return "?";
     }
 }
 
@@ -820,16 +839,22 @@ static int prec(const struct pc_expr *e)
     if (e->kind != PC_E_BINARY)
         return P_POSTFIX;
     switch (e->op) {
-    case PR_OP_OR: return P_OR;
-    case PR_OP_AND: return P_AND;
+    case PR_OP_OR:
+        return P_OR;
+    case PR_OP_AND:
+        return P_AND;
     case PR_OP_EQ:
-    case PR_OP_NE: return P_EQ;
+    case PR_OP_NE:
+        return P_EQ;
     case PR_OP_ADD:
-    case PR_OP_SUB: return P_ADD;
+    case PR_OP_SUB:
+        return P_ADD;
     case PR_OP_MUL:
     case PR_OP_DIV:
-    case PR_OP_MOD: return P_MUL;
-    default: return P_CMP;
+    case PR_OP_MOD:
+        return P_MUL;
+    default:
+        return P_CMP;
     }
 }
 

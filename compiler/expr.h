@@ -46,33 +46,33 @@
 /* What the root of a path names, decided by the analyser (analyze.c) and
  * written by the emitter as it was decided. */
 enum pc_ref {
-    PC_REF_NONE,                /* not resolved (yet): the emitter refuses */
-    PC_REF_PARAMS,              /* a parameter: params root */
-    PC_REF_STEP,                /* a step: ref_step */
-    PC_REF_ITEM,                /* the for_each element */
-    PC_REF_INDEX                /* its position */
+    PC_REF_NONE,   /* not resolved (yet): the emitter refuses */
+    PC_REF_PARAMS, /* a parameter: params root */
+    PC_REF_STEP,   /* a step: ref_step */
+    PC_REF_ITEM,   /* the for_each element */
+    PC_REF_INDEX   /* its position */
 };
 
 enum pc_expr_kind {
     PC_E_NULL,
-    PC_E_BOOL,                  /* b */
-    PC_E_NUM,                   /* num (a leading '-' is folded in) */
-    PC_E_STR,                   /* str, len: decoded, NUL terminated */
-    PC_E_LIST,                  /* args, nargs: the elements */
-    PC_E_PATH,                  /* seg, segloc, nseg */
-    PC_E_INDEX,                 /* args[0][args[1]] */
-    PC_E_MEMBER,                /* args[0].str (base is not a path) */
-    PC_E_UNARY,                 /* op (PR_OP_NOT, PR_OP_NEG) args[0] */
-    PC_E_BINARY,                /* args[0] op args[1]; op is an enum pr_op:
-                                   MUL DIV MOD ADD SUB LT LE GT GE EQ NE IN
-                                   AND OR */
-    PC_E_CALL                   /* op (enum pr_func), str: name, args */
+    PC_E_BOOL,   /* b */
+    PC_E_NUM,    /* num (a leading '-' is folded in) */
+    PC_E_STR,    /* str, len: decoded, NUL terminated */
+    PC_E_LIST,   /* args, nargs: the elements */
+    PC_E_PATH,   /* seg, segloc, nseg */
+    PC_E_INDEX,  /* args[0][args[1]] */
+    PC_E_MEMBER, /* args[0].str (base is not a path) */
+    PC_E_UNARY,  /* op (PR_OP_NOT, PR_OP_NEG) args[0] */
+    PC_E_BINARY, /* args[0] op args[1]; op is an enum pr_op:
+                    MUL DIV MOD ADD SUB LT LE GT GE EQ NE IN
+                    AND OR */
+    PC_E_CALL    /* op (enum pr_func), str: name, args */
 };
 
 struct pc_expr {
     enum pc_expr_kind kind;
     int op;
-    struct pc_loc loc;          /* the whole expression in the source */
+    struct pc_loc loc; /* the whole expression in the source */
     bool b;
     double num;
     const char *str;
@@ -112,7 +112,7 @@ struct pc_interp {
         const char *text;
         size_t len;
         struct pc_expr *expr;
-    } *parts;
+    } * parts;
     size_t nparts;
     bool pure;
 };
@@ -173,13 +173,13 @@ struct pc_span {
 struct pc_expr_parser {
     struct pc_ctx *ctx;
     const struct pc_node *node;
-    size_t off;                 /* of the text in the scalar */
+    size_t off; /* of the text in the scalar */
     const char *text;
     size_t len;
-    size_t pos;                 /* scanner: offset of the next byte */
-    int nest;                   /* open brackets and unary operators */
-    bool failed;                /* a diagnostic was reported */
-    void *jmp;                  /* scanner: jmp_buf for fatal errors */
+    size_t pos;  /* scanner: offset of the next byte */
+    int nest;    /* open brackets and unary operators */
+    bool failed; /* a diagnostic was reported */
+    void *jmp;   /* scanner: jmp_buf for fatal errors */
     struct pc_expr *result;
 };
 
@@ -192,10 +192,10 @@ struct pc_expr_list {
 
 /* Token classes and expected-token sets for syntax errors. */
 enum pc_expr_tok {
-    PC_TOK_END,                 /* end of the text */
-    PC_TOK_STRING,              /* a string literal */
-    PC_TOK_BAD,                 /* a character that starts no token */
-    PC_TOK_UNTERMINATED,        /* a string literal without its end */
+    PC_TOK_END,          /* end of the text */
+    PC_TOK_STRING,       /* a string literal */
+    PC_TOK_BAD,          /* a character that starts no token */
+    PC_TOK_UNTERMINATED, /* a string literal without its end */
     PC_TOK_OTHER
 };
 

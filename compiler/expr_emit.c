@@ -10,7 +10,7 @@
 
 struct emitter {
     struct pr_buf *out;
-    size_t base;                /* where this expression's code starts */
+    size_t base; /* where this expression's code starts */
     const struct pc_expr_sink *sink;
 };
 

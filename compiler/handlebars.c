@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"           /* runtime/template.h: the encoding */
+#include "template.h" /* runtime/template.h: the encoding */
 #include "util.h"
 
 /* ---- the tree ---- */
@@ -32,7 +32,7 @@ struct tpath {
 struct tval {
     enum pr_tpl_arg kind;
     double num;
-    const char *str;            /* text */
+    const char *str; /* text */
     size_t len;
     struct tpath path;
     struct pc_loc loc;
@@ -52,32 +52,32 @@ struct tlist {
 struct pc_tnode {
     enum tkind kind;
     struct pc_loc loc;
-    const char *text;           /* text: bytes; partial: indent */
+    const char *text; /* text: bytes; partial: indent */
     size_t len;
-    bool raw;                   /* var */
-    struct tpath path;          /* var */
-    unsigned sub;               /* block kind, helper id */
+    bool raw;          /* var */
+    struct tpath path; /* var */
+    unsigned sub;      /* block kind, helper id */
     struct tval args[2];
     size_t nargs;
     struct tpair *hash;
     size_t nhash;
-    struct tlist body, els;     /* block */
-    size_t partial;             /* index into pc_tpl.partials */
-    bool standalone, has_ctx;   /* partial */
+    struct tlist body, els;   /* block */
+    size_t partial;           /* index into pc_tpl.partials */
+    bool standalone, has_ctx; /* partial */
 };
 
 /* ---- lexing ---- */
 
 struct tok {
     bool tag;
-    size_t from, to;            /* raw bytes; a tag with its delimiters */
-    size_t ts, te;              /* text: what remains after the passes */
-    char sigil;                 /* 0 var, '{' '&' '#' '^' '/' '!' '>' '='
-                                   'e' (else) */
-    size_t cs, ce;              /* tag content, trimmed */
-    bool strip_l, strip_r;      /* ~ */
+    size_t from, to;       /* raw bytes; a tag with its delimiters */
+    size_t ts, te;         /* text: what remains after the passes */
+    char sigil;            /* 0 var, '{' '&' '#' '^' '/' '!' '>' '='
+                              'e' (else) */
+    size_t cs, ce;         /* tag content, trimmed */
+    bool strip_l, strip_r; /* ~ */
     bool standalone;
-    size_t ind_from, ind_to;    /* a standalone tag's indentation */
+    size_t ind_from, ind_to; /* a standalone tag's indentation */
 };
 
 struct parser {
@@ -107,8 +107,8 @@ static bool is_space(char c)
            c == '\v';
 }
 
-static const char *find(const char *s, size_t n, size_t from,
-                        const char *w, size_t wn)
+static const char *find(const char *s, size_t n, size_t from, const char *w,
+                        size_t wn)
 {
     if (wn == 0 || n < wn)
         return NULL;
@@ -184,9 +184,8 @@ static bool set_delims(struct parser *p, size_t cs, size_t ce,
     size_t a0 = next_word(s, &i, ce), a1 = i;
     size_t b0 = next_word(s, &i, ce), b1 = i;
     size_t rest = next_word(s, &i, ce);
-    if (a1 == a0 || b1 == b0 || rest != ce || a1 - a0 >= 16 ||
-        b1 - b0 >= 16 || memchr(s + a0, '=', a1 - a0) ||
-        memchr(s + b0, '=', b1 - b0)) {
+    if (a1 == a0 || b1 == b0 || rest != ce || a1 - a0 >= 16 || b1 - b0 >= 16 ||
+        memchr(s + a0, '=', a1 - a0) || memchr(s + b0, '=', b1 - b0)) {
         pc_report(p->ctx, PC_D_TEMPLATE, loc,
                   "a delimiter tag needs two delimiters without spaces or "
                   "'=', of at most 15 bytes each, as in {{=<%% %%>=}}");
@@ -224,7 +223,7 @@ static void lex(struct parser *p)
         }
         if (from > pos + 1 && s[from - 1] == '\\' && s[from - 2] == '\\' &&
             !strcmp(open, "{{")) {
-            add_text(p, pos, from - 1);     /* \\{{x}}: a backslash, a tag */
+            add_text(p, pos, from - 1); /* \\{{x}}: a backslash, a tag */
             pos = from;
         } else {
             add_text(p, pos, from);
@@ -287,8 +286,9 @@ static void lex(struct parser *p)
         if (!e) {
             pc_report(p->ctx, PC_D_TEMPLATE, at(p, from, from + on),
                       "'%s' is not closed by '%s%s'", open,
-                      triple ? "}" : sigil == '!' && cs < p->n &&
-                                         s[cs] == '-' ? "--" : "",
+                      triple                                      ? "}"
+                      : sigil == '!' && cs < p->n && s[cs] == '-' ? "--"
+                                                                  : "",
                       close);
             add_text(p, from, p->n);
             return;
@@ -317,7 +317,7 @@ static void lex(struct parser *p)
             (ce - cs == 4 || is_space(s[cs + 4])))
             t->sigil = 'e';
         else if (sigil == '^' && cs == ce)
-            t->sigil = 'e';     /* {{^}}: else */
+            t->sigil = 'e'; /* {{^}}: else */
         if (sigil == '=' &&
             set_delims(p, cs, ce, at(p, from, end), open, close) == false)
             t->sigil = '!';
@@ -418,7 +418,7 @@ static bool id_char(char c)
 struct cur {
     struct parser *p;
     size_t i, end;
-    struct pc_loc tag;          /* the whole tag, for messages */
+    struct pc_loc tag; /* the whole tag, for messages */
 };
 
 static void skip_ws(struct cur *c)
@@ -575,8 +575,8 @@ static bool parse_name(struct cur *c, struct tval *v)
     memset(v, 0, sizeof *v);
     skip_ws(c);
     size_t from = c->i, e = word_end(c);
-    if (from < c->end && (s[from] == '"' || s[from] == '\'' ||
-                          s[from] == '(')) {
+    if (from < c->end &&
+        (s[from] == '"' || s[from] == '\'' || s[from] == '(')) {
         c->i = from;
         return bad(c, from, e, "a name is needed here, not a literal");
     }
@@ -594,8 +594,9 @@ static bool parse_value(struct cur *c, struct tval *v)
     skip_ws(c);
     size_t from = c->i;
     if (from < c->end && s[from] == '(')
-        return bad(c, from, from + 1, "subexpressions '(...)' are not "
-                                      "supported");
+        return bad(c, from, from + 1,
+                   "subexpressions '(...)' are not "
+                   "supported");
     if (from < c->end && (s[from] == '"' || s[from] == '\'')) {
         char q = s[from];
         size_t i = from + 1;
@@ -668,8 +669,8 @@ static bool parse_args(struct cur *c, struct pc_tnode *n, size_t maxargs,
     while (more(c)) {
         size_t eq, from = c->i;
         if (at_pair(c, &eq)) {
-            struct tpair *h = pr_arena_alloc(
-                c->p->a, (n->nhash + 1) * sizeof *h);
+            struct tpair *h = pr_arena_alloc(c->p->a,
+                                             (n->nhash + 1) * sizeof *h);
             if (!h) {
                 pc_oom(c->p->ctx);
                 return false;
@@ -694,8 +695,9 @@ static bool parse_args(struct cur *c, struct pc_tnode *n, size_t maxargs,
                        "arguments must come before key=value pairs");
         if (c->end - c->i >= 2 && !memcmp(c->p->s + c->i, "as", 2) &&
             (c->end - c->i == 2 || is_space(c->p->s[c->i + 2])))
-            return bad(c, from, c->end, "block parameters ('as |x|') are "
-                                        "not supported");
+            return bad(c, from, c->end,
+                       "block parameters ('as |x|') are "
+                       "not supported");
         if (n->nargs >= maxargs) {
             char m[128];
             snprintf(m, sizeof m, "too many arguments: %s takes %zu", what,
@@ -713,12 +715,12 @@ static bool parse_args(struct cur *c, struct pc_tnode *n, size_t maxargs,
 
 struct open {
     struct pc_tnode *node;
-    const char *name;           /* what the closing tag must say */
+    const char *name; /* what the closing tag must say */
     size_t nlen;
-    char sigil;                 /* '#' or '^', for messages */
+    char sigil; /* '#' or '^', for messages */
     struct pc_loc loc;
-    bool in_else, chained;      /* chained: made by {{else if ...}} */
-    bool quiet;                 /* a failed opener's: closed silently */
+    bool in_else, chained; /* chained: made by {{else if ...}} */
+    bool quiet;            /* a failed opener's: closed silently */
 };
 
 struct builder {
@@ -741,8 +743,7 @@ static struct pc_tnode *add_node(struct builder *b, enum tkind kind,
 {
     struct tlist *l = current(b);
     struct pc_tnode *n = pr_arena_alloc(b->p->a, sizeof *n);
-    struct pc_tnode **slot = n ? PR_PUSH(b->p->a, l->v, l->n, l->cap)
-                               : NULL;
+    struct pc_tnode **slot = n ? PR_PUSH(b->p->a, l->v, l->n, l->cap) : NULL;
     if (!slot) {
         pc_oom(b->p->ctx);
         return NULL;
@@ -757,27 +758,26 @@ static void report_helper_args(struct cur *c, const char *name, int want,
                                size_t got)
 {
     pc_report(c->p->ctx, PC_D_TEMPLATE, c->tag,
-              "'%s' takes %d argument%s, not %zu", name, want,
-              pr_plural(want), got);
+              "'%s' takes %d argument%s, not %zu", name, want, pr_plural(want),
+              got);
 }
 
-static void unknown_helper(struct cur *c, size_t from, size_t to,
-                           bool block)
+static void unknown_helper(struct cur *c, size_t from, size_t to, bool block)
 {
     static const char *const names[] = {
-        "if", "unless", "each", "with", "ifEquals", "unlessEquals",
+        "if",   "unless",  "each",    "with", "ifEquals", "unlessEquals",
         "role", "history", "section", "json", "media"};
     char name[64];
     size_t n = to - from < sizeof name - 1 ? to - from : sizeof name - 1;
     memcpy(name, c->p->s + from, n);
     name[n] = '\0';
-    struct pc_diag *d = pc_report(
-        c->p->ctx, PC_D_UNKNOWN_HELPER, at(c->p, from, to),
-        "unknown %shelper '%s'", block ? "block " : "", name);
+    struct pc_diag *d = pc_report(c->p->ctx, PC_D_UNKNOWN_HELPER,
+                                  at(c->p, from, to), "unknown %shelper '%s'",
+                                  block ? "block " : "", name);
     const char *near = pc_closest(name, names, sizeof names / sizeof *names);
     if (d && near)
-        pc_note(c->p->ctx, d, (struct pc_loc){0, 0, 0},
-                "did you mean '%s'?", near);
+        pc_note(c->p->ctx, d, (struct pc_loc){0, 0, 0}, "did you mean '%s'?",
+                near);
     else if (d)
         pc_note(c->p->ctx, d, (struct pc_loc){0, 0, 0},
                 "the helpers are if, unless, each, with, ifEquals, "
@@ -840,8 +840,7 @@ static void build_var(struct builder *b, const struct tok *t)
         if (!ok) {
             pc_report(b->p->ctx, PC_D_TEMPLATE, pr->v.loc,
                       "'%s' takes no argument '%.*s'",
-                      pr_tpl_helper_name((unsigned)h), (int)pr->klen,
-                      pr->key);
+                      pr_tpl_helper_name((unsigned)h), (int)pr->klen, pr->key);
             return;
         }
         has_url |= pr->klen == 3;
@@ -873,8 +872,7 @@ static void build_var(struct builder *b, const struct tok *t)
 
 /* A block opener: {{#name args}}, {{^name}}, or the X of {{else X}}. */
 static struct pc_tnode *build_open(struct builder *b, const struct tok *t,
-                                   size_t from, bool inverted,
-                                   bool chained)
+                                   size_t from, bool inverted, bool chained)
 {
     struct parser *p = b->p;
     struct cur c = {p, from, t->ce, at(p, t->from, t->to)};
@@ -1001,8 +999,8 @@ static void build_close(struct builder *b, const struct tok *t)
     const char *name = p->s + t->cs;
     size_t n = t->ce - t->cs;
     if (!b->depth) {
-        pc_report(p->ctx, PC_D_TEMPLATE, loc,
-                  "'{{/%.*s}}' closes no block", (int)n, name);
+        pc_report(p->ctx, PC_D_TEMPLATE, loc, "'{{/%.*s}}' closes no block",
+                  (int)n, name);
         return;
     }
     /* the real opener under any {{else X}} blocks */
@@ -1056,8 +1054,8 @@ static void build_partial(struct builder *b, const struct tok *t)
     struct pc_tnode tmp = {0};
     if (!parse_args(&c, &tmp, 1, "a partial"))
         return;
-    struct pc_tpl_partial *ref =
-        PR_PUSH(p->a, p->t->partials, p->t->npartials, p->t->cappartials);
+    struct pc_tpl_partial *ref = PR_PUSH(p->a, p->t->partials, p->t->npartials,
+                                         p->t->cappartials);
     struct pc_tnode *n = ref ? add_node(b, T_PARTIAL, c.tag) : NULL;
     if (!n) {
         if (!ref)
@@ -1116,7 +1114,7 @@ static void build(struct builder *b)
         case '>':
             build_partial(b, t);
             break;
-        default:                /* comments, delimiters */
+        default: /* comments, delimiters */
             break;
         }
     }
@@ -1131,8 +1129,8 @@ static void build(struct builder *b)
     }
 }
 
-struct pc_tpl *pc_tpl_parse(struct pc_ctx *ctx, uint32_t file,
-                            uint32_t base, const char *text, size_t len)
+struct pc_tpl *pc_tpl_parse(struct pc_ctx *ctx, uint32_t file, uint32_t base,
+                            const char *text, size_t len)
 {
     struct pc_tpl *t = pr_arena_alloc(&ctx->arena, sizeof *t);
     struct pc_tnode *root = pr_arena_alloc(&ctx->arena, sizeof *root);
@@ -1159,8 +1157,8 @@ struct pc_tpl *pc_tpl_parse(struct pc_ctx *ctx, uint32_t file,
 static bool schema_open(const cJSON *schema, const cJSON **props)
 {
     *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
-    const cJSON *extra =
-        cJSON_GetObjectItemCaseSensitive(schema, "additionalProperties");
+    const cJSON *extra = cJSON_GetObjectItemCaseSensitive(
+        schema, "additionalProperties");
     return !cJSON_IsObject(*props) || (extra && !cJSON_IsFalse(extra));
 }
 
@@ -1194,8 +1192,7 @@ static void check_path(struct pc_ctx *ctx, const struct tpath *p,
         pc_note(ctx, d, (struct pc_loc){0, 0, 0}, "did you mean '%s'?", near);
     else
         pc_note(ctx, d, (struct pc_loc){0, 0, 0},
-                "its input schema declares %zu input%s", n,
-                pr_plural(n));
+                "its input schema declares %zu input%s", n, pr_plural(n));
 }
 
 static void check_list(struct pc_ctx *ctx, const struct tlist *l,
@@ -1324,7 +1321,7 @@ static void put_node(struct enc *e, const struct pc_tnode *n)
 {
     switch (n->kind) {
     case T_TEXT:
-        break;                  /* put_list joins runs of text */
+        break; /* put_list joins runs of text */
     case T_VAR:
         put_u8(e, PR_TOP_VAR);
         put_u8(e, n->raw ? PR_TVAR_RAW : 0);

@@ -30,19 +30,19 @@ struct pc_tpl_partial {
 };
 
 struct pc_tpl {
-    struct pc_tnode *body;      /* the tree (handlebars.c) */
-    struct pc_tpl_partial *partials;    /* in order of appearance */
+    struct pc_tnode *body;           /* the tree (handlebars.c) */
+    struct pc_tpl_partial *partials; /* in order of appearance */
     size_t npartials, cappartials;
-    uint32_t file;              /* where the text is, for messages */
+    uint32_t file; /* where the text is, for messages */
     uint32_t base;
-    bool ok;                    /* parsed without an error */
+    bool ok; /* parsed without an error */
 };
 
 /* Parses LEN bytes of TEXT, which sit at byte BASE of source FILE of CTX
  * (locations point there).  Problems are reported into CTX; the result is
  * NULL only when memory runs out.  Tree and strings live in the arena. */
-struct pc_tpl *pc_tpl_parse(struct pc_ctx *ctx, uint32_t file,
-                            uint32_t base, const char *text, size_t len);
+struct pc_tpl *pc_tpl_parse(struct pc_ctx *ctx, uint32_t file, uint32_t base,
+                            const char *text, size_t len);
 
 /* Reports each name the template reads at its top level (outside blocks
  * that change the context) that is not a property of SCHEMA, a JSON

@@ -17,17 +17,22 @@
 #include "yaml.h"
 
 enum pc_type {
-    PC_T_ANY, PC_T_STRING, PC_T_INTEGER, PC_T_NUMBER, PC_T_BOOLEAN,
-    PC_T_ARRAY, PC_T_OBJECT
+    PC_T_ANY,
+    PC_T_STRING,
+    PC_T_INTEGER,
+    PC_T_NUMBER,
+    PC_T_BOOLEAN,
+    PC_T_ARRAY,
+    PC_T_OBJECT
 };
 
 enum pc_step_kind {
-    PC_STEP_GATE,               /* no action: a join point or a condition */
-    PC_STEP_SHELL,              /* run: */
-    PC_STEP_LLM,                /* model / agent / agent_capability */
-    PC_STEP_TOOL,               /* tool: an MCP tool */
-    PC_STEP_AGGREGATE,          /* type: aggregator */
-    PC_STEP_WORKFLOW            /* workflow: a sub-workflow */
+    PC_STEP_GATE,      /* no action: a join point or a condition */
+    PC_STEP_SHELL,     /* run: */
+    PC_STEP_LLM,       /* model / agent / agent_capability */
+    PC_STEP_TOOL,      /* tool: an MCP tool */
+    PC_STEP_AGGREGATE, /* type: aggregator */
+    PC_STEP_WORKFLOW   /* workflow: a sub-workflow */
 };
 
 enum pc_backoff { PC_BACKOFF_EXPONENTIAL, PC_BACKOFF_FIXED, PC_BACKOFF_NONE };
@@ -35,7 +40,12 @@ enum pc_backoff { PC_BACKOFF_EXPONENTIAL, PC_BACKOFF_FIXED, PC_BACKOFF_NONE };
 /* A value written in the workflow whose strings may hold ${...}: inputs,
  * sub-workflow parameters, tool arguments. */
 enum pc_tval_kind {
-    PC_TV_NULL, PC_TV_BOOL, PC_TV_NUM, PC_TV_STR, PC_TV_LIST, PC_TV_MAP
+    PC_TV_NULL,
+    PC_TV_BOOL,
+    PC_TV_NUM,
+    PC_TV_STR,
+    PC_TV_LIST,
+    PC_TV_MAP
 };
 
 struct pc_tval {
@@ -43,29 +53,29 @@ struct pc_tval {
     struct pc_loc loc;
     bool b;
     double num;
-    struct pc_interp *str;      /* PC_TV_STR */
-    size_t len;                 /* items or pairs */
-    struct pc_tval **items;     /* PC_TV_LIST, and PC_TV_MAP values */
-    const char **keys;          /* PC_TV_MAP */
+    struct pc_interp *str;  /* PC_TV_STR */
+    size_t len;             /* items or pairs */
+    struct pc_tval **items; /* PC_TV_LIST, and PC_TV_MAP values */
+    const char **keys;      /* PC_TV_MAP */
 };
 
 struct pc_retry {
-    unsigned max_attempts;      /* 1: no retry; 0: not set (pc_attempts) */
+    unsigned max_attempts; /* 1: no retry; 0: not set (pc_attempts) */
     enum pc_backoff backoff;
-    double initial_delay;       /* seconds */
-    double max_delay;           /* seconds */
+    double initial_delay; /* seconds */
+    double max_delay;     /* seconds */
 };
 
 struct pc_budget {
-    double max_cost_usd;        /* 0: no limit */
+    double max_cost_usd; /* 0: no limit */
     uint64_t max_tokens;
     uint64_t max_llm_calls;
 };
 
-struct pc_model {               /* a catalog entry */
-    const char *name;           /* catalog name */
+struct pc_model {     /* a catalog entry */
+    const char *name; /* catalog name */
     const char *provider;
-    const char *protocol;       /* openai | anthropic */
+    const char *protocol; /* openai | anthropic */
     const char *wire_id;
     const char *base_url;
     const char *api_key_env;
@@ -74,30 +84,30 @@ struct pc_model {               /* a catalog entry */
     uint64_t context_window, max_output_tokens;
     const char **features;
     size_t nfeatures;
-    const void *owner;          /* the workflow defining it; NULL: catalog */
+    const void *owner; /* the workflow defining it; NULL: catalog */
 };
 
 /* A prompt file or a partial, compiled once per workflow. */
 struct pc_prompt {
-    const char *name;           /* the plan's key: the prompt_file as steps
-                                   write it, or a partial's file relative
-                                   to the workflow's directory */
-    const char *path;           /* the file as opened */
+    const char *name; /* the plan's key: the prompt_file as steps
+                         write it, or a partial's file relative
+                         to the workflow's directory */
+    const char *path; /* the file as opened */
     bool partial;
-    uint32_t file;              /* its source (0: not read) */
-    const struct pc_node *front;        /* the frontmatter, or NULL */
-    struct pc_tpl *tpl;                 /* the body (handlebars.h) */
-    const char *title;                  /* frontmatter name */
+    uint32_t file;               /* its source (0: not read) */
+    const struct pc_node *front; /* the frontmatter, or NULL */
+    struct pc_tpl *tpl;          /* the body (handlebars.h) */
+    const char *title;           /* frontmatter name */
     const char *description;
     const char *model_name;
     struct pc_loc model_loc;
-    struct pc_model *model;             /* model_name, resolved */
-    const char *config;                 /* JSON text, or NULL */
-    const char *input_schema;           /* JSON Schema text, or NULL */
-    const char *input_default;          /* JSON text, or NULL */
-    const char *output_format;          /* json / text, or NULL */
-    const char *output_schema;          /* JSON Schema text, or NULL */
-    uint32_t index;                     /* in PROMPTS, set by the writer */
+    struct pc_model *model;    /* model_name, resolved */
+    const char *config;        /* JSON text, or NULL */
+    const char *input_schema;  /* JSON Schema text, or NULL */
+    const char *input_default; /* JSON text, or NULL */
+    const char *output_format; /* json / text, or NULL */
+    const char *output_schema; /* JSON Schema text, or NULL */
+    uint32_t index;            /* in PROMPTS, set by the writer */
 };
 
 struct pc_param {
@@ -105,69 +115,69 @@ struct pc_param {
     struct pc_loc loc;
     enum pc_type type;
     bool required;
-    bool implicit;              /* declared by use, -Wimplicit-parameter */
-    struct pc_node *def;        /* NULL: no default */
-    struct pc_node *enumv;      /* a sequence, or NULL */
+    bool implicit;         /* declared by use, -Wimplicit-parameter */
+    struct pc_node *def;   /* NULL: no default */
+    struct pc_node *enumv; /* a sequence, or NULL */
     const char *description;
     bool used;
 };
 
 struct pc_dep {
-    uint32_t step;              /* index into workflow steps (source order) */
-    bool order_only;            /* "after": runs whatever the outcome */
-    bool implied;               /* from a reference, not written */
+    uint32_t step;   /* index into workflow steps (source order) */
+    bool order_only; /* "after": runs whatever the outcome */
+    bool implied;    /* from a reference, not written */
     struct pc_loc loc;
 };
 
 struct pc_step {
     const char *id;
-    struct pc_loc loc;          /* the id, or the step if it has none */
-    struct pc_loc node_loc;     /* the whole step */
+    struct pc_loc loc;      /* the id, or the step if it has none */
+    struct pc_loc node_loc; /* the whole step */
     const char *name;
     const char *description;
     enum pc_step_kind kind;
 
-    struct pc_interp *run;              /* shell */
-    const char *shell_dir;              /* working directory, relative */
-    struct pc_tval *env;                /* extra environment */
+    struct pc_interp *run; /* shell */
+    const char *shell_dir; /* working directory, relative */
+    struct pc_tval *env;   /* extra environment */
 
-    struct pc_model *model;             /* llm: resolved model */
+    struct pc_model *model; /* llm: resolved model */
     const char *agent;
     const char *capability;
     struct pc_interp *prompt;
     const char *prompt_file;
     struct pc_loc prompt_file_loc;
-    struct pc_prompt *prompt_def;       /* prompt_file, compiled */
+    struct pc_prompt *prompt_def; /* prompt_file, compiled */
     struct pc_interp *system;
     struct pc_model **fallback;
     size_t nfallback;
-    struct pc_model **cap_rest;         /* a capability's models after
-                                           the step's: its fallbacks
-                                           unless it names its own */
+    struct pc_model **cap_rest; /* a capability's models after
+                                   the step's: its fallbacks
+                                   unless it names its own */
     size_t ncap_rest, capcap_rest;
-    double temperature;                 /* < 0: provider default */
+    double temperature; /* < 0: provider default */
     uint64_t max_tokens;
     bool json_output;
     struct pc_node *output_schema;
-    const char *output_schema_json;     /* from the prompt file, when the
-                                           step has no output of its own */
-    const char **tools;                 /* tools the model may call */
+    const char *output_schema_json; /* from the prompt file, when the
+                                       step has no output of its own */
+    const char **tools;             /* tools the model may call */
     size_t ntools;
-    unsigned best_of;                   /* 0: off */
-    const char *judge;                  /* step id judging best_of */
-    const char *judge_of;               /* the best_of step this one
-                                           judges: it runs only as part
-                                           of that step's strategy */
-    struct pc_expr *score;              /* or an expression ranking the
-                                           candidates (item: one) */
+    unsigned best_of;      /* 0: off */
+    const char *judge;     /* step id judging best_of */
+    const char *judge_of;  /* the best_of step this one
+                              judges: it runs only as part
+                              of that step's strategy */
+    struct pc_expr *score; /* or an expression ranking the
+                              candidates (item: one) */
     struct pc_model **cascade;
     size_t ncascade;
 
-    const char *tool;                   /* tool step */
-    const char *strategy;               /* aggregator */
-    const char *workflow;               /* sub-workflow file */
+    const char *tool;     /* tool step */
+    const char *strategy; /* aggregator */
+    const char *workflow; /* sub-workflow file */
     struct pc_loc workflow_loc;
-    struct pc_tval *with;               /* sub-workflow parameters */
+    struct pc_tval *with; /* sub-workflow parameters */
 
     struct pc_dep *deps;
     size_t ndeps, capdeps;
@@ -177,7 +187,7 @@ struct pc_step {
     struct pc_tval *inputs;
     const char **outputs;
     size_t noutputs;
-    double timeout;                     /* seconds, 0: none */
+    double timeout; /* seconds, 0: none */
     struct pc_retry retry;
     bool retry_set;
     bool continue_on_failure;
@@ -186,21 +196,21 @@ struct pc_step {
     struct pc_loc phase_loc, judge_loc, tool_loc, run_loc;
     struct pc_loc *tools_locs;
     struct pc_budget budget;
-    unsigned batch_size, parallelism;   /* pipeline stages */
-    int32_t gate_of_phase;              /* a phase's gate step, else -1 */
-    bool synthetic;                     /* made by the compiler */
-    struct pc_step_ref {                /* steps its expressions name */
+    unsigned batch_size, parallelism; /* pipeline stages */
+    int32_t gate_of_phase;            /* a phase's gate step, else -1 */
+    bool synthetic;                   /* made by the compiler */
+    struct pc_step_ref {              /* steps its expressions name */
         uint32_t step;
         struct pc_loc loc;
-    } *refs;
+    } * refs;
     size_t nrefs, caprefs;
-    const struct pc_node *node;         /* the step's mapping, if any */
+    const struct pc_node *node; /* the step's mapping, if any */
 
     /* computed by analysis */
-    uint32_t topo;                      /* position in topological order */
-    uint32_t stage;                     /* topological level */
-    uint32_t cp_steps;                  /* longest path to a sink, steps */
-    double cp_seconds;                  /* ... summing timeouts */
+    uint32_t topo;     /* position in topological order */
+    uint32_t stage;    /* topological level */
+    uint32_t cp_steps; /* longest path to a sink, steps */
+    double cp_seconds; /* ... summing timeouts */
     bool on_critical_path;
 };
 
@@ -208,21 +218,21 @@ struct pc_phase {
     const char *name;
     struct pc_loc loc;
     const char *description;
-    double min_success_rate;            /* gate; 0: none */
-    struct pc_expr *gate;               /* gate condition, or NULL */
-    const char *feedback_to;            /* phase to loop back to */
+    double min_success_rate; /* gate; 0: none */
+    struct pc_expr *gate;    /* gate condition, or NULL */
+    const char *feedback_to; /* phase to loop back to */
     struct pc_loc feedback_loc;
-    bool duplicate;                     /* a second phase of that name */
+    bool duplicate; /* a second phase of that name */
     struct pc_expr *feedback_when;
     unsigned max_loops;
-    uint32_t gate_step;                 /* index of its gate step */
+    uint32_t gate_step; /* index of its gate step */
     bool has_gate_step;
 };
 
 struct pc_alert {
     const char *group, *metric, *op, *severity, *action;
     double threshold;
-    const char *unit;                   /* "s", "%", "" */
+    const char *unit; /* "s", "%", "" */
     struct pc_loc loc;
 };
 
@@ -230,20 +240,20 @@ struct pc_workflow {
     const char *id;
     const char *version;
     const char *description;
-    const char *path;                   /* the main source, as given */
+    const char *path; /* the main source, as given */
     struct pc_param *params;
     size_t nparams, capparams;
-    struct pc_step *steps;              /* source order */
+    struct pc_step *steps; /* source order */
     size_t nsteps, capsteps;
-    uint32_t *order;                    /* topological order: step indices */
+    uint32_t *order; /* topological order: step indices */
     uint32_t nstages;
     uint32_t widest_stage;
     uint32_t cp_steps;
     double cp_seconds;
 
-    double sla_max_duration;            /* seconds, 0: none */
+    double sla_max_duration; /* seconds, 0: none */
     struct pc_loc sla_loc;
-    double sla_step_timeout;            /* default per step, 0: none */
+    double sla_step_timeout; /* default per step, 0: none */
     struct pc_retry default_retry;
     bool default_continue;
     struct pc_budget budget;
@@ -257,74 +267,76 @@ struct pc_workflow {
     size_t nphases, capphases;
     struct pc_alert *alerts;
     size_t nalerts, capalerts;
-    unsigned max_parallel;              /* 0: no workflow limit */
-    bool max_parallel_llm;              /* ... counting LLM steps too */
-    bool fail_fast;                     /* the first failure stops the run */
+    unsigned max_parallel; /* 0: no workflow limit */
+    bool max_parallel_llm; /* ... counting LLM steps too */
+    bool fail_fast;        /* the first failure stops the run */
 
-    struct pc_model **models;           /* catalog entries used */
+    struct pc_model **models; /* catalog entries used */
     size_t nmodels, capmodels;
-    struct pc_agg_def {                 /* aggregation: definitions */
+    struct pc_agg_def { /* aggregation: definitions */
         const char *name;
-        const char *builtin;            /* the strategy it runs */
-        struct pc_interp *run;          /* or a command */
+        const char *builtin;   /* the strategy it runs */
+        struct pc_interp *run; /* or a command */
         struct pc_loc loc;
-    } *aggs;
+    } * aggs;
     size_t naggs, capaggs;
-    struct pc_wf_agent {                /* agents: definitions */
+    struct pc_wf_agent { /* agents: definitions */
         const char *name;
         struct pc_model *model;
         const char *capability;
         const char *system;
         struct pc_loc loc;
-        const char **needs;             /* capabilities: model features */
+        const char **needs; /* capabilities: model features */
         size_t nneeds;
         struct pc_loc needs_loc;
-        const char **tools;             /* tools its steps may call */
+        const char **tools; /* tools its steps may call */
         size_t ntools;
         struct pc_loc *tools_locs;
-    } *agents;
+    } * agents;
     size_t nagents, capagents;
-    struct pc_wf_tool {                 /* tools: definitions */
+    struct pc_wf_tool { /* tools: definitions */
         const char *name;
         const char *server;
         const char *remote_name;
         const char **argv;
         size_t argc;
         struct pc_loc loc;
-    } *tools;
+    } * tools;
     size_t ntools, captools;
-    const char **on_failure_actions;    /* error_handling.on_failure */
+    const char **on_failure_actions; /* error_handling.on_failure */
     size_t non_failure_actions;
-    struct pc_loc *on_failure_locs;     /* [non_failure_actions] */
-    unsigned breaker_threshold;         /* circuit breaker, 0: default */
-    double breaker_reset;               /* seconds */
-    const char **deps_files;            /* every file read: -MD */
+    struct pc_loc *on_failure_locs; /* [non_failure_actions] */
+    unsigned breaker_threshold;     /* circuit breaker, 0: default */
+    double breaker_reset;           /* seconds */
+    const char **deps_files;        /* every file read: -MD */
     size_t ndeps_files, capdeps_files;
-    struct pc_sub {                     /* the sub-workflows steps name */
-        const char *name;               /* as written: the plan's key */
-        struct pc_workflow *wf;         /* NULL: not compiled (an error) */
-    } *subs;                            /* in the order steps name them */
+    struct pc_sub {             /* the sub-workflows steps name */
+        const char *name;       /* as written: the plan's key */
+        struct pc_workflow *wf; /* NULL: not compiled (an error) */
+    } * subs;                   /* in the order steps name them */
     size_t nsubs, capsubs;
-    struct pc_prompt **prompts;         /* prompt files and partials */
+    struct pc_prompt **prompts; /* prompt files and partials */
     size_t nprompts, capprompts;
 };
 
 /* The defaults the plan records: pomlc fills every one in (pc_attempts,
  * and pc_analyze for the rest); pomlrun has none of its own. */
-#define PC_DEFAULT_LLM_ATTEMPTS 3       /* as the providers' SDKs retry */
-#define PC_DEFAULT_BREAKER_THRESHOLD 5  /* failures that open a breaker */
-#define PC_DEFAULT_BREAKER_RESET 60.0   /* seconds until it half-opens */
-#define PC_DEFAULT_MAX_LOOPS 1          /* feedback loops of a phase */
-#define PC_DEFAULT_LLM_TIMEOUT 600.0   /* seconds an LLM step's attempt has
-                                           when nothing sets its timeout */
-#define PC_DEFAULT_REPLY_TOKENS 4096    /* max_tokens a step sets none of,
-                                           where the protocol needs one */
+#define PC_DEFAULT_LLM_ATTEMPTS 3      /* as the providers' SDKs retry */
+#define PC_DEFAULT_BREAKER_THRESHOLD 5 /* failures that open a breaker */
+#define PC_DEFAULT_BREAKER_RESET 60.0  /* seconds until it half-opens */
+#define PC_DEFAULT_MAX_LOOPS 1         /* feedback loops of a phase */
+#define PC_DEFAULT_LLM_TIMEOUT                                                \
+    600.0 /* seconds an LLM step's attempt has                                \
+              when nothing sets its timeout */
+#define PC_DEFAULT_REPLY_TOKENS                                               \
+    4096 /* max_tokens a step sets none of,                                   \
+            where the protocol needs one */
 
 /* The attempts a step makes: as set, else PC_DEFAULT_LLM_ATTEMPTS for an
  * LLM step and 1 for the rest. */
 static inline unsigned pc_attempts(const struct pc_step *s)
 {
-    return s->retry.max_attempts       ? s->retry.max_attempts
+    return s->retry.max_attempts    ? s->retry.max_attempts
            : s->kind == PC_STEP_LLM ? PC_DEFAULT_LLM_ATTEMPTS
                                     : 1;
 }

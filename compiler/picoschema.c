@@ -14,8 +14,8 @@
 
 #include <string.h>
 
-static const char *const scalars[] = {"string", "boolean", "null", "number",
-                                      "integer", "any"};
+static const char *const scalars[] = {"string", "boolean", "null",
+                                      "number", "integer", "any"};
 
 static bool is_scalar(const char *t, size_t n)
 {
@@ -204,7 +204,8 @@ static bool property(struct pico *p, const struct pc_pair *pr, cJSON *props,
         } else {
             fail(p, pr->key,
                  "'%s': the type in parentheses must be array, object or "
-                 "enum", key);
+                 "enum",
+                 key);
             return false;
         }
         if (prop && !add_desc(prop, desc)) {
@@ -228,8 +229,10 @@ static cJSON *pico(struct pico *p, const struct pc_node *n, int depth)
     if (n->kind == PC_NODE_SCALAR)
         return from_string(p, n);
     if (n->kind != PC_NODE_MAP)
-        return fail(p, n, "a Picoschema is a type name or a mapping of "
-                          "properties, not %s", pc_node_kind_name(n));
+        return fail(p, n,
+                    "a Picoschema is a type name or a mapping of "
+                    "properties, not %s",
+                    pc_node_kind_name(n));
     cJSON *obj = cJSON_CreateObject();
     cJSON *props = cJSON_CreateObject(), *req = cJSON_CreateArray();
     if (!obj || !props || !req ||
@@ -248,7 +251,7 @@ static cJSON *pico(struct pico *p, const struct pc_node *n, int depth)
     }
     cJSON_AddFalseToObject(obj, "additionalProperties");
     bool ok = true;
-    for (size_t i = 0; i < n->len; i++)     /* every problem, not the first */
+    for (size_t i = 0; i < n->len; i++) /* every problem, not the first */
         ok &= property(p, &n->pairs[i], props, req, obj, depth);
     if (!ok) {
         cJSON_Delete(obj);

@@ -76,8 +76,9 @@ static void list_warnings(void)
         struct pc_diag_opts o;
         pc_diag_opts_default(&o);
         printf("%-22s %s\n", pc_diag_name(id),
-               o.state[i] == 2 ? "error" : o.state[i] == 1 ? "warning"
-                                                         : "off");
+               o.state[i] == 2   ? "error"
+               : o.state[i] == 1 ? "warning"
+                                 : "off");
     }
 }
 
@@ -89,7 +90,7 @@ static char *plan_name(const char *src)
     const char *slash = strrchr(src, '/');
     const char *dot = strrchr(src, '.');
     size_t stem = dot && (!slash || dot > slash + 1) ? (size_t)(dot - src)
-                                                      : strlen(src);
+                                                     : strlen(src);
     char *p = malloc(stem + 6);
     if (p) {
         memcpy(p, src, stem);
@@ -142,8 +143,8 @@ static int write_atomic(const char *path, const void *data, size_t n)
     return rc;
 }
 
-static int write_text(const char *path, int (*fn)(struct pc_workflow *,
-                                                  FILE *),
+static int write_text(const char *path,
+                      int (*fn)(struct pc_workflow *, FILE *),
                       struct pc_workflow *wf)
 {
     if (!path || !strcmp(path, "-"))
@@ -277,7 +278,8 @@ int main(int argc, char **argv)
                 emit = EMIT_JSON;
             else {
                 rc = usage_error("'--emit' takes plan, dot or json, not "
-                                 "'%s'", a + 7);
+                                 "'%s'",
+                                 a + 7);
                 goto done;
             }
         } else if (!strcmp(a, "--dump")) {
@@ -325,7 +327,8 @@ int main(int argc, char **argv)
             if (!real || stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
                 free(real);
                 rc = usage_error("'--allow-path' needs a directory, and "
-                                 "'%s' is none", dir);
+                                 "'%s' is none",
+                                 dir);
                 goto done;
             }
             allow[nallow] = pr_arena_strdup(&ctx.arena, real);
@@ -365,7 +368,8 @@ int main(int argc, char **argv)
                 ctx.opts.format = PC_DIAG_TEXT;
             else {
                 rc = usage_error("unknown diagnostics format '%s'; use "
-                                 "text or json", a + 21);
+                                 "text or json",
+                                 a + 21);
                 goto done;
             }
         } else if (!strncmp(a, "--color=", 8)) {
@@ -373,7 +377,8 @@ int main(int argc, char **argv)
             if (strcmp(color, "auto") && strcmp(color, "always") &&
                 strcmp(color, "never")) {
                 rc = usage_error("'--color' takes auto, always or never, "
-                                 "not '%s'", color);
+                                 "not '%s'",
+                                 color);
                 goto done;
             }
         } else if (!strcmp(a, "--")) {
@@ -393,7 +398,8 @@ int main(int argc, char **argv)
     if (deps.md && !output && !deps.mt &&
         (emit == EMIT_DOT || emit == EMIT_JSON)) {
         rc = usage_error("'-MD' needs '-o FILE' or '-MT TARGET' when the "
-                         "output goes to standard output%s", "");
+                         "output goes to standard output%s",
+                         "");
         goto done;
     }
     if (output && nfiles > 1 && emit != EMIT_NONE) {
@@ -448,8 +454,8 @@ int main(int argc, char **argv)
             if (!out)
                 out = def = plan_name(files[i]);
             char why[128] = "out of memory";
-            if (!out || pc_emit_plan(&ctx, &cat, wf, &img, &n, why,
-                                     sizeof why) < 0) {
+            if (!out ||
+                pc_emit_plan(&ctx, &cat, wf, &img, &n, why, sizeof why) < 0) {
                 fprintf(stderr, "pomlc: error: %s\n", why);
                 rc = EXIT_ERRORS;
                 break;

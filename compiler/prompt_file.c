@@ -46,8 +46,8 @@ static size_t line_end(const char *s, size_t n, size_t i)
 }
 
 struct split {
-    size_t front_end;           /* where the closing fence starts; 0: no
-                                   frontmatter */
+    size_t front_end; /* where the closing fence starts; 0: no
+                         frontmatter */
     size_t body, body_end;
 };
 
@@ -116,9 +116,8 @@ static const char *schema_text(struct pc_ctx *ctx, const struct pc_node *n,
 }
 
 static const char *const front_keys[] = {
-    "name",  "description", "model",   "config",   "input",
-    "output", "schema",     "tools",   "variant",  "version",
-    "metadata", "ext",      "raw",     NULL};
+    "name",  "description", "model",   "config",   "input", "output", "schema",
+    "tools", "variant",     "version", "metadata", "ext",   "raw",    NULL};
 
 /* Keys outside the list are Dotprompt's to allow (extensions, custom
  * fields); only those that look like a misspelt key are reported. */
@@ -135,9 +134,9 @@ static void check_front_keys(struct pc_ctx *ctx, const struct pc_node *m)
                                sizeof front_keys / sizeof *front_keys - 1);
         if (!near)
             continue;
-        struct pc_diag *d =
-            pc_report(ctx, PC_D_UNKNOWN_KEY, k->loc,
-                      "unknown key '%s' in the frontmatter", k->str);
+        struct pc_diag *d = pc_report(ctx, PC_D_UNKNOWN_KEY, k->loc,
+                                      "unknown key '%s' in the frontmatter",
+                                      k->str);
         pc_note(ctx, d, NOLOC, "did you mean '%s'?", near);
     }
 }
@@ -154,8 +153,7 @@ static const char *get_str(struct pc_ctx *ctx, const struct pc_node *m,
 }
 
 static void read_input(struct pc_ctx *ctx, const struct pc_node *in,
-                       struct pc_prompt *p, const cJSON *named,
-                       cJSON **schema)
+                       struct pc_prompt *p, const cJSON *named, cJSON **schema)
 {
     static const char *const keys[] = {"schema", "default", NULL};
     if (!pc_want_kind(ctx, in, PC_NODE_MAP, "input"))
@@ -192,8 +190,7 @@ static void read_output(struct pc_ctx *ctx, const struct pc_node *out,
 }
 
 static void read_front(struct pc_ctx *ctx, const struct pc_node *m,
-                       struct pc_prompt *p, const cJSON *named,
-                       cJSON **schema)
+                       struct pc_prompt *p, const cJSON *named, cJSON **schema)
 {
     const struct pc_node *v;
     check_front_keys(ctx, m);
@@ -232,9 +229,8 @@ int pc_prompt_parse(struct pc_ctx *ctx, struct pc_source *src,
         /* the frontmatter as a YAML source of its own, registered first
          * so that its messages come first: same name, same positions,
          * cut before the closing fence */
-        struct pc_source *fm =
-            pc_source_from_mem(&ctx->arena, src->path, src->text,
-                               sp.front_end);
+        struct pc_source *fm = pc_source_from_mem(&ctx->arena, src->path,
+                                                  src->text, sp.front_end);
         uint32_t ff = fm ? pc_ctx_add_source(ctx, fm) : 0;
         if (!ff) {
             pc_oom(ctx);
@@ -265,8 +261,8 @@ int pc_prompt_parse(struct pc_ctx *ctx, struct pc_source *src,
         sp.body = 0;
         sp.body_end = src->len;
     }
-    p->tpl = pc_tpl_parse(ctx, p->file, (uint32_t)sp.body,
-                          src->text + sp.body, sp.body_end - sp.body);
+    p->tpl = pc_tpl_parse(ctx, p->file, (uint32_t)sp.body, src->text + sp.body,
+                          sp.body_end - sp.body);
     if (p->tpl && schema)
         pc_tpl_check_inputs(ctx, p->tpl, schema, "this prompt file");
     cJSON_Delete(schema);
@@ -290,10 +286,9 @@ static struct pc_prompt *new_prompt(struct pc_build *b, const char *name,
 {
     struct pc_ctx *c = b->ctx;
     struct pc_prompt *p = pr_arena_alloc(&c->arena, sizeof *p);
-    struct pc_prompt **slot =
-        p ? PR_PUSH(&c->arena, b->wf->prompts, b->wf->nprompts,
-                    b->wf->capprompts)
-          : NULL;
+    struct pc_prompt **slot = p ? PR_PUSH(&c->arena, b->wf->prompts,
+                                          b->wf->nprompts, b->wf->capprompts)
+                                : NULL;
     if (!slot) {
         pc_oom(c);
         return NULL;
@@ -320,8 +315,8 @@ static struct pc_prompt *load_partial(struct pc_build *b, const char *name,
     int sub = rs ? (int)(rs - ref->name + 1) : 0;
     const char *rel[2];
     for (int k = 0; k < 2; k++) {
-        rel[k] = pr_arena_printf(a, "%.*s%.*s_%s%s", dir, name, sub,
-                                 ref->name, ref->name + sub, exts[k]);
+        rel[k] = pr_arena_printf(a, "%.*s%.*s_%s%s", dir, name, sub, ref->name,
+                                 ref->name + sub, exts[k]);
         if (!rel[k]) {
             pc_oom(b->ctx);
             return NULL;
@@ -350,16 +345,16 @@ static struct pc_prompt *load_partial(struct pc_build *b, const char *name,
         return p;
     }
     pc_report(b->ctx, PC_D_UNKNOWN_PARTIAL, ref->loc,
-              "unknown partial '%s': there is no file '%s' or '%s'",
-              ref->name, rel[0], rel[1]);
+              "unknown partial '%s': there is no file '%s' or '%s'", ref->name,
+              rel[0], rel[1]);
     return NULL;
 }
 
 static void resolve_partials(struct pc_build *b, struct pc_prompt *p)
 {
     for (size_t i = 0; p->tpl && i < p->tpl->npartials; i++)
-        p->tpl->partials[i].target =
-            load_partial(b, p->name, &p->tpl->partials[i]);
+        p->tpl->partials[i].target = load_partial(b, p->name,
+                                                  &p->tpl->partials[i]);
 }
 
 /* The prompt file NAME read from PATH. */
@@ -369,7 +364,8 @@ static struct pc_prompt *load_prompt(struct pc_build *b, const char *name,
     struct pc_prompt *p = cached(b->wf, name, false);
     if (p)
         return p->file ? p : NULL;
-    struct pc_source *src = path ? pc_ctx_read_source(b->ctx, &b->ctx->arena, path)
+    struct pc_source *src = path ? pc_ctx_read_source(b->ctx, &b->ctx->arena,
+                                                      path)
                                  : NULL;
     if (!(p = new_prompt(b, name, path, false)))
         return NULL;
@@ -387,7 +383,8 @@ static struct pc_prompt *load_prompt(struct pc_build *b, const char *name,
         struct pc_diag *d = pc_report(
             b->ctx, PC_D_UNRESOLVED_MODEL, p->model_loc,
             "model '%s' is not in the catalog; a workflow using this prompt "
-            "file must define it under 'models:'", p->model_name);
+            "file must define it under 'models:'",
+            p->model_name);
         const char *near = pc_catalog_suggest_model(b->cat, p->model_name);
         if (near)
             pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
@@ -423,10 +420,10 @@ void pc_check_prompt_inputs(struct pc_build *b, const struct pc_step *s)
     cJSON *schema = cJSON_Parse(p->input_schema);
     cJSON *defs = p->input_default ? cJSON_Parse(p->input_default) : NULL;
     const cJSON *req = cJSON_GetObjectItemCaseSensitive(schema, "required");
-    const cJSON *props =
-        cJSON_GetObjectItemCaseSensitive(schema, "properties");
-    const cJSON *extra =
-        cJSON_GetObjectItemCaseSensitive(schema, "additionalProperties");
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema,
+                                                          "properties");
+    const cJSON *extra = cJSON_GetObjectItemCaseSensitive(
+        schema, "additionalProperties");
     for (const cJSON *r = cJSON_IsArray(req) ? req->child : NULL; r;
          r = r->next) {
         if (!cJSON_IsString(r) || has_key(s->inputs, r->valuestring) ||

@@ -28,8 +28,7 @@ int pc_check_keys(struct pc_ctx *c, const struct pc_node *map,
             continue;
         bad++;
         struct pc_diag *d = pc_report(c, PC_D_UNKNOWN_KEY, k->loc,
-                                      "unknown key '%s' in %s", k->str,
-                                      what);
+                                      "unknown key '%s' in %s", k->str, what);
         const char *near = pc_closest(k->str, keys, nkeys);
         if (near)
             pc_note(c, d, (struct pc_loc){0, 0, 0}, "did you mean '%s'?",
@@ -41,10 +40,14 @@ int pc_check_keys(struct pc_ctx *c, const struct pc_node *map,
 static const char *kind_word(enum pc_node_kind k)
 {
     switch (k) {
-    case PC_NODE_SEQ: return "a list";
-    case PC_NODE_MAP: return "a mapping";
-    case PC_NODE_SCALAR: return "a scalar";
-    default: return "null";
+    case PC_NODE_SEQ:
+        return "a list";
+    case PC_NODE_MAP:
+        return "a mapping";
+    case PC_NODE_SCALAR:
+        return "a scalar";
+    default:
+        return "null";
     }
 }
 
@@ -95,8 +98,7 @@ int pc_get_uint(struct pc_ctx *c, const struct pc_node *n, const char *field,
                   "'%s' must be between 0 and %llu, not %lld", field,
                   (unsigned long long)max, v);
     else
-        pc_report(c, PC_D_WRONG_TYPE,
-                  n ? n->loc : (struct pc_loc){0, 0, 0},
+        pc_report(c, PC_D_WRONG_TYPE, n ? n->loc : (struct pc_loc){0, 0, 0},
                   "'%s' must be a whole number, not %s%s%s", field,
                   n && n->kind == PC_NODE_SCALAR ? "'" : "",
                   n && n->kind == PC_NODE_SCALAR ? n->str
@@ -213,8 +215,8 @@ const char **pc_get_str_list(struct pc_ctx *c, const struct pc_node *n,
             const struct pc_node *it = n->items[i];
             if (it->kind != PC_NODE_SCALAR) {
                 pc_report(c, PC_D_WRONG_TYPE, it->loc,
-                          "each entry of '%s' must be a string, not %s",
-                          field, pc_node_kind_name(it));
+                          "each entry of '%s' must be a string, not %s", field,
+                          pc_node_kind_name(it));
                 continue;
             }
             l[k] = it->loc;

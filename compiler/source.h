@@ -13,18 +13,18 @@
 #include "arena.h"
 
 struct pc_loc {
-    uint32_t file;              /* index into the context's sources, 0 none */
-    uint32_t off;               /* byte offset of the first byte */
-    uint32_t len;               /* bytes covered, at least 1 when printed */
+    uint32_t file; /* index into the context's sources, 0 none */
+    uint32_t off;  /* byte offset of the first byte */
+    uint32_t len;  /* bytes covered, at least 1 when printed */
 };
 
 struct pc_source {
-    const char *path;           /* as given on the command line */
-    const char *text;           /* NUL terminated, CRLF kept, BOM kept */
+    const char *path; /* as given on the command line */
+    const char *text; /* NUL terminated, CRLF kept, BOM kept */
     size_t len;
-    uint32_t *lines;            /* byte offset of each line start */
+    uint32_t *lines; /* byte offset of each line start */
     size_t nlines;
-    struct pr_arena *arena;     /* where the line map is built */
+    struct pr_arena *arena; /* where the line map is built */
 };
 
 /* Reads a whole file into the arena.  Returns NULL with errno set. */

@@ -100,8 +100,7 @@ struct pc_step *pc_add_step(struct pc_build *b, const char *id,
     if (prev >= 0) {
         struct pc_diag *d = pc_report(b->ctx, PC_D_DUPLICATE_ID, loc,
                                       "duplicate step id '%s'", id);
-        pc_note(b->ctx, d, wf->steps[prev].loc, "'%s' first defined here",
-                id);
+        pc_note(b->ctx, d, wf->steps[prev].loc, "'%s' first defined here", id);
         return NULL;
     }
     if (wf->nsteps >= UINT32_MAX / 4) {
@@ -142,8 +141,7 @@ int pc_add_dep(struct pc_build *b, struct pc_step *s, uint32_t on,
                 s->deps[i].order_only = false;
             return 0;
         }
-    struct pc_dep *d = PR_PUSH(&b->ctx->arena, s->deps, s->ndeps,
-                               s->capdeps);
+    struct pc_dep *d = PR_PUSH(&b->ctx->arena, s->deps, s->ndeps, s->capdeps);
     if (!d) {
         pc_oom(b->ctx);
         return -1;
@@ -220,8 +218,7 @@ struct pc_model *pc_use_model(struct pc_build *b, const char *name,
     return m;
 }
 
-static struct pc_wf_agent *find_wf_agent(struct pc_build *b,
-                                         const char *name)
+static struct pc_wf_agent *find_wf_agent(struct pc_build *b, const char *name)
 {
     for (size_t i = 0; i < b->wf->nagents; i++)
         if (strcmp(b->wf->agents[i].name, name) == 0)
@@ -290,15 +287,15 @@ static void use_wf_agent(struct pc_build *b, const struct pc_wf_agent *a,
         s->model = a->model;
     if (!s->model && a->capability && a->nneeds &&
         pc_catalog_models(b->ctx, b->cat) == 0) {
-        struct pc_capability *c = pc_catalog_capability(b->cat,
-                                                        a->capability);
+        struct pc_capability *c = pc_catalog_capability(b->cat, a->capability);
         if (c)
             capability_models(b, c, a->needs, a->nneeds, s);
         if (c && !s->model) {
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_UNKNOWN_CAPABILITY, a->needs_loc,
                 "no model of capability '%s' has every capability agent "
-                "'%s' needs", a->capability, a->name);
+                "'%s' needs",
+                a->capability, a->name);
             pc_note(b->ctx, d, NOLOC, "step '%s' uses the agent", s->id);
         }
         s->capability = c ? c->name : NULL;
@@ -395,8 +392,8 @@ struct pc_param *pc_find_param(struct pc_workflow *wf, const char *name)
 struct pc_param *pc_add_param(struct pc_build *b, const char *name,
                               struct pc_loc loc)
 {
-    struct pc_param *p = PR_PUSH(&b->ctx->arena, b->wf->params,
-                                 b->wf->nparams, b->wf->capparams);
+    struct pc_param *p = PR_PUSH(&b->ctx->arena, b->wf->params, b->wf->nparams,
+                                 b->wf->capparams);
     if (!p) {
         pc_oom(b->ctx);
         return NULL;
@@ -407,9 +404,8 @@ struct pc_param *pc_add_param(struct pc_build *b, const char *name,
     return p;
 }
 
-static const char *const type_names[] = {"any", "string", "integer",
-                                         "number", "boolean", "array",
-                                         "object", NULL};
+static const char *const type_names[] = {
+    "any", "string", "integer", "number", "boolean", "array", "object", NULL};
 
 /* Does a YAML value fit a parameter type? */
 static bool value_fits(const struct pc_node *v, enum pc_type t)
@@ -418,14 +414,20 @@ static bool value_fits(const struct pc_node *v, enum pc_type t)
     double d;
     bool bo;
     switch (t) {
-    case PC_T_ANY: return true;
-    case PC_T_STRING: return v->kind == PC_NODE_SCALAR;
-    case PC_T_INTEGER: return pc_scalar_int(v, &i) == 0;
+    case PC_T_ANY:
+        return true;
+    case PC_T_STRING:
+        return v->kind == PC_NODE_SCALAR;
+    case PC_T_INTEGER:
+        return pc_scalar_int(v, &i) == 0;
     case PC_T_NUMBER:
         return pc_scalar_int(v, &i) == 0 || pc_scalar_float(v, &d) == 0;
-    case PC_T_BOOLEAN: return pc_scalar_bool(v, &bo) == 0;
-    case PC_T_ARRAY: return v->kind == PC_NODE_SEQ;
-    case PC_T_OBJECT: return v->kind == PC_NODE_MAP;
+    case PC_T_BOOLEAN:
+        return pc_scalar_bool(v, &bo) == 0;
+    case PC_T_ARRAY:
+        return v->kind == PC_NODE_SEQ;
+    case PC_T_OBJECT:
+        return v->kind == PC_NODE_MAP;
     }
     return false;
 }
@@ -441,7 +443,7 @@ static bool same_value(const struct pc_node *a, const struct pc_node *b)
 
 static void read_params(struct pc_build *b, const struct pc_node *n)
 {
-    static const char *const keys[] = {"type", "required", "default",
+    static const char *const keys[] = {"type", "required",    "default",
                                        "enum", "description", NULL};
     if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "parameters"))
         return;
@@ -478,7 +480,8 @@ static void read_params(struct pc_build *b, const struct pc_node *n)
                 struct pc_diag *d = pc_report(
                     b->ctx, PC_D_BAD_VALUE, v->loc,
                     "unknown parameter type '%s'; expected string, integer, "
-                    "number, boolean, array or object", t);
+                    "number, boolean, array or object",
+                    t);
                 const char *near = pc_closest(t, type_names, 7);
                 if (near)
                     pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
@@ -495,7 +498,8 @@ static void read_params(struct pc_build *b, const struct pc_node *n)
                 if (!value_fits(v->items[j], p->type))
                     pc_report(b->ctx, PC_D_PARAM_TYPE, v->items[j]->loc,
                               "enum value of parameter '%s' is not of its "
-                              "type %s", p->name, type_names[p->type]);
+                              "type %s",
+                              p->name, type_names[p->type]);
         }
         if ((v = pc_map_get(def, "default"))) {
             p->def = (struct pc_node *)v;
@@ -505,8 +509,7 @@ static void read_params(struct pc_build *b, const struct pc_node *n)
                 p->type = PC_T_OBJECT;
             if (!value_fits(v, p->type)) {
                 pc_report(b->ctx, PC_D_PARAM_TYPE, v->loc,
-                          "default of parameter '%s' is not a%s %s",
-                          p->name,
+                          "default of parameter '%s' is not a%s %s", p->name,
                           p->type == PC_T_INTEGER || p->type == PC_T_ARRAY ||
                                   p->type == PC_T_OBJECT
                               ? "n"
@@ -529,7 +532,8 @@ static void read_params(struct pc_build *b, const struct pc_node *n)
             if (p->required)
                 pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
                           "parameter '%s' is required and has a default; "
-                          "drop one of them", p->name);
+                          "drop one of them",
+                          p->name);
         }
     }
 }
@@ -572,8 +576,8 @@ static struct pc_tval *read_tval(struct pc_build *b, const struct pc_node *n,
     case PC_NODE_SEQ:
         t->kind = PC_TV_LIST;
         t->len = n->len;
-        t->items = pr_arena_alloc(&b->ctx->arena, (n->len + 1) *
-                                                      sizeof *t->items);
+        t->items = pr_arena_alloc(&b->ctx->arena,
+                                  (n->len + 1) * sizeof *t->items);
         if (!t->items) {
             pc_oom(b->ctx);
             return t;
@@ -584,10 +588,10 @@ static struct pc_tval *read_tval(struct pc_build *b, const struct pc_node *n,
     case PC_NODE_MAP:
         t->kind = PC_TV_MAP;
         t->len = n->len;
-        t->items = pr_arena_alloc(&b->ctx->arena, (n->len + 1) *
-                                                      sizeof *t->items);
-        t->keys = pr_arena_alloc(&b->ctx->arena, (n->len + 1) *
-                                                     sizeof *t->keys);
+        t->items = pr_arena_alloc(&b->ctx->arena,
+                                  (n->len + 1) * sizeof *t->items);
+        t->keys = pr_arena_alloc(&b->ctx->arena,
+                                 (n->len + 1) * sizeof *t->keys);
         if (!t->items || !t->keys) {
             pc_oom(b->ctx);
             return t;
@@ -603,18 +607,32 @@ static struct pc_tval *read_tval(struct pc_build *b, const struct pc_node *n,
 
 /* ---- steps ---- */
 
-static const char *const step_keys[] = {
-    "id", "name", "description", "type", "run", "dir", "env", "model",
-    "agent", "agent_capability", "prompt", "prompt_file", "system",
-    "fallback", "temperature", "max_tokens", "output", "tools", "best_of",
-    "judge", "score", "cascade", "tool", "strategy", "workflow", "with", "command",
-    "params", "depends_on", "after", "parallel", "condition", "for_each",
-    "inputs", "outputs", "timeout", "retry", "on_failure", "cache", "phase",
-    "budget", "batch_size", "parallelism", "processor", NULL};
+static const char *const step_keys[] = {"id",          "name",
+                                        "description", "type",
+                                        "run",         "dir",
+                                        "env",         "model",
+                                        "agent",       "agent_capability",
+                                        "prompt",      "prompt_file",
+                                        "system",      "fallback",
+                                        "temperature", "max_tokens",
+                                        "output",      "tools",
+                                        "best_of",     "judge",
+                                        "score",       "cascade",
+                                        "tool",        "strategy",
+                                        "workflow",    "with",
+                                        "command",     "params",
+                                        "depends_on",  "after",
+                                        "parallel",    "condition",
+                                        "for_each",    "inputs",
+                                        "outputs",     "timeout",
+                                        "retry",       "on_failure",
+                                        "cache",       "phase",
+                                        "budget",      "batch_size",
+                                        "parallelism", "processor",
+                                        NULL};
 
-static const char *const step_types[] = {"shell", "llm", "tool",
-                                         "aggregator", "workflow", "gate",
-                                         "bash", NULL};
+static const char *const step_types[] = {
+    "shell", "llm", "tool", "aggregator", "workflow", "gate", "bash", NULL};
 
 static void read_retry(struct pc_build *b, const struct pc_node *n,
                        struct pc_retry *r)
@@ -633,8 +651,7 @@ static void read_retry(struct pc_build *b, const struct pc_node *n,
     pc_check_keys(b->ctx, n, keys, "retry");
     const struct pc_node *v;
     if ((v = pc_map_get(n, "max_attempts")) &&
-        pc_get_uint(b->ctx, v, "max_attempts", PR_MAX_ATTEMPTS - 1, &u) ==
-            0) {
+        pc_get_uint(b->ctx, v, "max_attempts", PR_MAX_ATTEMPTS - 1, &u) == 0) {
         if (u == 0)
             pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
                       "'max_attempts' must be at least 1");
@@ -655,7 +672,8 @@ static void read_retry(struct pc_build *b, const struct pc_node *n,
         else
             pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
                       "'backoff' must be exponential, fixed or none, not "
-                      "'%s'", s);
+                      "'%s'",
+                      s);
     }
     if ((v = pc_map_get(n, "initial_delay")))
         pc_get_duration(b->ctx, v, "initial_delay", &r->initial_delay);
@@ -713,12 +731,12 @@ static void decide_kind(struct pc_build *b, const struct pc_node *def,
         const char *key;
         enum pc_step_kind kind;
     } marks[] = {
-        {"run", PC_STEP_SHELL},        {"model", PC_STEP_LLM},
-        {"agent", PC_STEP_LLM},        {"agent_capability", PC_STEP_LLM},
-        {"prompt", PC_STEP_LLM},       {"prompt_file", PC_STEP_LLM},
-        {"command", PC_STEP_LLM},      {"processor", PC_STEP_LLM},
-        {"cascade", PC_STEP_LLM},      {"best_of", PC_STEP_LLM},
-        {"tool", PC_STEP_TOOL},        {"strategy", PC_STEP_AGGREGATE},
+        {"run", PC_STEP_SHELL},         {"model", PC_STEP_LLM},
+        {"agent", PC_STEP_LLM},         {"agent_capability", PC_STEP_LLM},
+        {"prompt", PC_STEP_LLM},        {"prompt_file", PC_STEP_LLM},
+        {"command", PC_STEP_LLM},       {"processor", PC_STEP_LLM},
+        {"cascade", PC_STEP_LLM},       {"best_of", PC_STEP_LLM},
+        {"tool", PC_STEP_TOOL},         {"strategy", PC_STEP_AGGREGATE},
         {"workflow", PC_STEP_WORKFLOW},
     };
     const struct pc_node *first = NULL;
@@ -763,7 +781,8 @@ static void decide_kind(struct pc_build *b, const struct pc_node *def,
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_BAD_VALUE, t->loc,
                 "unknown step type '%s'; expected shell, llm, tool, "
-                "aggregator, workflow or gate", ty);
+                "aggregator, workflow or gate",
+                ty);
             const char *near = pc_closest(ty, step_types, 7);
             if (near)
                 pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
@@ -782,7 +801,8 @@ static void decide_kind(struct pc_build *b, const struct pc_node *def,
     if (!have)
         pc_report(b->ctx, PC_D_EMPTY_STEP, s->loc,
                   "step '%s' does nothing (no run, model, agent, tool, "
-                  "strategy or workflow); it runs as a gate", s->id);
+                  "strategy or workflow); it runs as a gate",
+                  s->id);
 }
 
 /* A for_each written as a YAML list of scalars: the list literal. */
@@ -791,8 +811,8 @@ static struct pc_expr *literal_list(struct pc_build *b,
 {
     struct pc_ctx *c = b->ctx;
     struct pc_expr *e = pr_arena_alloc(&c->arena, sizeof *e);
-    struct pc_expr **items =
-        pr_arena_alloc(&c->arena, (v->len + 1) * sizeof *items);
+    struct pc_expr **items = pr_arena_alloc(&c->arena,
+                                            (v->len + 1) * sizeof *items);
     if (!e || !items) {
         pc_oom(c);
         return NULL;
@@ -875,11 +895,11 @@ const char *pc_source_file(struct pc_build *b, const char *dir,
     }
     char *r = realpath(path, NULL);
     if (!r && errno == ENOMEM) {
-        pc_oom(c);      /* not a file that may be read unchecked */
+        pc_oom(c); /* not a file that may be read unchecked */
         return NULL;
     }
     if (!r)
-        return path;    /* not there: the reader says it cannot read it */
+        return path; /* not there: the reader says it cannot read it */
     if (!b->cat->real_dir)
         b->cat->real_dir = pc_canonical(c, b->cat->dir);
     bool ok = (b->root && inside(r, b->root)) ||
@@ -892,8 +912,8 @@ const char *pc_source_file(struct pc_build *b, const char *dir,
     struct pc_diag *d = pc_report(
         c, PC_D_IMPORT, loc,
         "%s '%s' is outside the directories pomlc reads: the workflow's "
-        "'%s' and the standard library '%s'", what, name,
-        b->root ? b->root : "?",
+        "'%s' and the standard library '%s'",
+        what, name, b->root ? b->root : "?",
         b->cat->real_dir ? b->cat->real_dir : b->cat->dir);
     pc_note(c, d, NOLOC,
             "move the file there, or pass --allow-path DIR to read files "
@@ -901,8 +921,7 @@ const char *pc_source_file(struct pc_build *b, const char *dir,
     return NULL;
 }
 
-static struct pc_interp *interp_of(struct pc_build *b,
-                                   const struct pc_node *v,
+static struct pc_interp *interp_of(struct pc_build *b, const struct pc_node *v,
                                    const char *field)
 {
     if (!pc_get_str(b->ctx, v, field))
@@ -933,8 +952,7 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
     }
     if ((v = pc_map_get(def, "dir")))
         s->shell_dir = pc_get_str(c, v, "dir");
-    if ((v = pc_map_get(def, "env")) &&
-        pc_want_kind(c, v, PC_NODE_MAP, "env"))
+    if ((v = pc_map_get(def, "env")) && pc_want_kind(c, v, PC_NODE_MAP, "env"))
         s->env = read_tval(b, v, 0);
     /* llm */
     if ((v = pc_map_get(def, "model"))) {
@@ -968,8 +986,7 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
             s->prompt_def = pc_load_prompt(b, s->prompt_file, v->loc);
         if (s->prompt)
             pc_report(c, PC_D_CONFLICTING_KIND, v->loc,
-                      "step '%s' has both 'prompt' and 'prompt_file'",
-                      s->id);
+                      "step '%s' has both 'prompt' and 'prompt_file'", s->id);
     }
     if ((v = pc_map_get(def, "system")))
         s->system = interp_of(b, v, "system");
@@ -1009,8 +1026,7 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         }
     }
     if ((v = pc_map_get(def, "tools")))
-        s->tools = pc_get_str_list(c, v, "tools", &s->ntools,
-                                   &s->tools_locs);
+        s->tools = pc_get_str_list(c, v, "tools", &s->ntools, &s->tools_locs);
     if ((v = pc_map_get(def, "best_of"))) {
         uint64_t n;
         if (pc_get_uint(c, v, "best_of", PR_MAX_BEST_OF, &n) == 0) {
@@ -1030,7 +1046,8 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         if (!pc_map_get(def, "best_of"))
             pc_report(c, PC_D_MISSING_FIELD, v->loc,
                       "'score' ranks the candidates of best_of, and step "
-                      "'%s' has no 'best_of'", s->id);
+                      "'%s' has no 'best_of'",
+                      s->id);
         else if (s->judge)
             pc_report(c, PC_D_CONFLICTING_KIND, v->loc,
                       "step '%s' has both a 'judge' and a 'score'; keep one",
@@ -1043,7 +1060,7 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
     }
     if ((v = pc_map_get(def, "strategy")))
         s->strategy = pc_get_str(c, v, "strategy");
-    if ((v = pc_map_get(def, "workflow"))) {   /* compile.c reads it */
+    if ((v = pc_map_get(def, "workflow"))) { /* compile.c reads it */
         s->workflow = pc_get_str(c, v, "workflow");
         s->workflow_loc = v->loc;
     }
@@ -1074,8 +1091,7 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
                 s->outputs[i] = v->pairs[i].key->str;
         } else {
             struct pc_loc *locs;
-            s->outputs = pc_get_str_list(c, v, "outputs", &s->noutputs,
-                                         &locs);
+            s->outputs = pc_get_str_list(c, v, "outputs", &s->noutputs, &locs);
             for (size_t i = 0; i < s->noutputs; i++)
                 if (!pc_is_ident(s->outputs[i]))
                     pc_report(c, PC_D_BAD_VALUE, locs[i],
@@ -1083,7 +1099,7 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
                               s->outputs[i]);
         }
     }
-    if ((v = pc_map_get(def, "timeout")))   /* else sla.step_timeout */
+    if ((v = pc_map_get(def, "timeout"))) /* else sla.step_timeout */
         pc_get_duration(c, v, "timeout", &s->timeout);
     if ((v = pc_map_get(def, "retry"))) {
         read_retry(b, v, &s->retry);
@@ -1201,10 +1217,9 @@ static void read_deps(struct pc_build *b, const struct pc_node *def,
         for (size_t i = 0; i < n; i++) {
             long t = pc_step_index(b, ids[i]);
             if (t < 0) {
-                struct pc_diag *d =
-                    pc_report(b->ctx, PC_D_UNDEFINED_STEP, locs[i],
-                              "step '%s' depends on unknown step '%s'",
-                              s->id, ids[i]);
+                struct pc_diag *d = pc_report(
+                    b->ctx, PC_D_UNDEFINED_STEP, locs[i],
+                    "step '%s' depends on unknown step '%s'", s->id, ids[i]);
                 pc_suggest_step(b, d, ids[i]);
                 continue;
             }
@@ -1254,7 +1269,8 @@ static void read_steps(struct pc_build *b, const struct pc_node *n)
         if (!pc_is_ident(id) && id[0] != '#') {
             pc_report(b->ctx, PC_D_BAD_VALUE, loc,
                       "step id '%s' is not an identifier (letters, digits, "
-                      "'_' and '-', not starting with a digit)", id);
+                      "'_' and '-', not starting with a digit)",
+                      id);
         }
         struct pc_step *s = pc_add_step(b, id, loc);
         if (!s)
@@ -1269,9 +1285,9 @@ static void read_steps(struct pc_build *b, const struct pc_node *n)
 
 static void read_sla(struct pc_build *b, const struct pc_node *n)
 {
-    static const char *const keys[] = {
-        "max_duration", "max_duration_minutes", "timeout_per_step",
-        "timeout_per_step_minutes", NULL};
+    static const char *const keys[] = {"max_duration", "max_duration_minutes",
+                                       "timeout_per_step",
+                                       "timeout_per_step_minutes", NULL};
     if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "sla"))
         return;
     b->wf->sla_loc = n->loc;
@@ -1335,8 +1351,8 @@ static void read_error_handling(struct pc_build *b, const struct pc_node *n)
                           "'on_failure' must be fail, continue or a list "
                           "of actions");
         } else if (pc_want_kind(b->ctx, v, PC_NODE_SEQ, "on_failure")) {
-            static const char *const akeys[] = {"notify", "escalate_to",
-                                                "run", NULL};
+            static const char *const akeys[] = {"notify", "escalate_to", "run",
+                                                NULL};
             b->wf->on_failure_actions = pr_arena_alloc(
                 &b->ctx->arena, (v->len + 1) * sizeof(char *));
             b->wf->on_failure_locs = pr_arena_alloc(
@@ -1381,12 +1397,11 @@ static void read_error_handling(struct pc_build *b, const struct pc_node *n)
         const struct pc_node *w;
         uint64_t u;
         if ((w = pc_map_get(v, "failure_threshold")) &&
-            pc_get_uint(b->ctx, w, "failure_threshold", PR_MAX_BREAKER,
-                        &u) == 0)
+            pc_get_uint(b->ctx, w, "failure_threshold", PR_MAX_BREAKER, &u) ==
+                0)
             b->wf->breaker_threshold = (unsigned)u;
         if ((w = pc_map_get(v, "reset_timeout")))
-            pc_get_duration(b->ctx, w, "reset_timeout",
-                            &b->wf->breaker_reset);
+            pc_get_duration(b->ctx, w, "reset_timeout", &b->wf->breaker_reset);
     }
 }
 
@@ -1399,8 +1414,8 @@ static void read_policy(struct pc_build *b, const struct pc_node *n)
     pc_check_keys(b->ctx, n, keys, "policy");
     const struct pc_node *v;
     if ((v = pc_map_get(n, "allowed_tools"))) {
-        b->wf->allowed_tools = pc_get_str_list(
-            b->ctx, v, "allowed_tools", &b->wf->nallowed_tools, NULL);
+        b->wf->allowed_tools = pc_get_str_list(b->ctx, v, "allowed_tools",
+                                               &b->wf->nallowed_tools, NULL);
         b->wf->policy_tools_set = true;
     }
     if ((v = pc_map_get(n, "allowed_commands"))) {
@@ -1415,7 +1430,7 @@ static void read_phase(struct pc_build *b, const struct pc_node *k,
                        const struct pc_node *def)
 {
     static const char *const keys[] = {"name", "description", "steps",
-                                       "gate", "feedback", NULL};
+                                       "gate", "feedback",    NULL};
     struct pc_workflow *wf = b->wf;
     struct pc_phase *p = PR_PUSH(&b->ctx->arena, wf->phases, wf->nphases,
                                  wf->capphases);
@@ -1467,10 +1482,9 @@ static void read_phase(struct pc_build *b, const struct pc_node *k,
         for (size_t i = 0; i < n; i++) {
             long t = pc_step_index(b, ids[i]);
             if (t < 0) {
-                struct pc_diag *d =
-                    pc_report(b->ctx, PC_D_UNDEFINED_STEP, locs[i],
-                              "phase '%s' lists unknown step '%s'", p->name,
-                              ids[i]);
+                struct pc_diag *d = pc_report(
+                    b->ctx, PC_D_UNDEFINED_STEP, locs[i],
+                    "phase '%s' lists unknown step '%s'", p->name, ids[i]);
                 pc_suggest_step(b, d, ids[i]);
             } else if (wf->steps[t].phase &&
                        strcmp(wf->steps[t].phase, p->name)) {
@@ -1534,11 +1548,19 @@ static void read_phases(struct pc_build *b, const struct pc_node *n)
     }
 }
 
-static const char *const models_keys[] = {
-    "provider", "id", "protocol", "base_url", "api_key_env",
-    "base_url_env", "input_per_mtok", "output_per_mtok",
-    "context_window", "max_output_tokens", "capabilities",
-    "description", NULL};
+static const char *const models_keys[] = {"provider",
+                                          "id",
+                                          "protocol",
+                                          "base_url",
+                                          "api_key_env",
+                                          "base_url_env",
+                                          "input_per_mtok",
+                                          "output_per_mtok",
+                                          "context_window",
+                                          "max_output_tokens",
+                                          "capabilities",
+                                          "description",
+                                          NULL};
 
 /* URL has a user (and maybe a password) before its host:
  * scheme://user[:password]@host... */
@@ -1563,8 +1585,8 @@ static void read_models_one(struct pc_build *b, const struct pc_node *k,
             "model '%s' shadows the catalog's model of that name", k->str);
         pc_note(b->ctx, d, NOLOC,
                 "steps naming '%s' use this definition, not the "
-                "catalog's (%s); rename it to silence this", k->str,
-                shadowed->provider ? shadowed->provider : "catalog");
+                "catalog's (%s); rename it to silence this",
+                k->str, shadowed->provider ? shadowed->provider : "catalog");
     }
     struct pc_model *m = pc_catalog_add_model(b->ctx, b->cat, k->str);
     if (!m)
@@ -1604,8 +1626,8 @@ static void read_models_one(struct pc_build *b, const struct pc_node *k,
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_MODEL_KEY, v->loc,
                 "model '%s' has a base_url of its own: it is not sent "
-                "%s, which belongs to provider '%s'", k->str,
-                m->api_key_env, m->provider);
+                "%s, which belongs to provider '%s'",
+                k->str, m->api_key_env, m->provider);
             pc_note(b->ctx, d, NOLOC,
                     "name the variable that holds its key with "
                     "'api_key_env'");
@@ -1621,7 +1643,8 @@ static void read_models_one(struct pc_build *b, const struct pc_node *k,
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_MODEL_KEY, v->loc,
                 "the base_url of model '%s' holds credentials, which the "
-                "plan would store in clear", k->str);
+                "plan would store in clear",
+                k->str);
             pc_note(b->ctx, d, NOLOC,
                     "take them out of the URL and give the key in the "
                     "environment, with 'api_key_env'");
@@ -1642,17 +1665,19 @@ static void read_models_one(struct pc_build *b, const struct pc_node *k,
         pc_get_uint(b->ctx, v, "max_output_tokens", UINT32_MAX,
                     &m->max_output_tokens);
     if ((v = pc_map_get(def, "capabilities")))
-        m->features = pc_get_str_list(b->ctx, v, "capabilities",
-                                      &m->nfeatures, NULL);
+        m->features = pc_get_str_list(b->ctx, v, "capabilities", &m->nfeatures,
+                                      NULL);
     if (!m->protocol)
         pc_report(b->ctx, PC_D_MISSING_FIELD, k->loc,
                   "model '%s' needs a 'provider' from the catalog or a "
-                  "'protocol' (openai or anthropic)", k->str);
+                  "'protocol' (openai or anthropic)",
+                  k->str);
 }
 
 static const char *const agents_keys[] = {
-    "description", "model", "capability", "agent_capability",
-    "system", "role", "capabilities", "tools", NULL};
+    "description",      "model",  "capability",
+    "agent_capability", "system", "role",
+    "capabilities",     "tools",  NULL};
 
 static void read_agents_one(struct pc_build *b, const struct pc_node *k,
                             const struct pc_node *def)
@@ -1677,11 +1702,11 @@ static void read_agents_one(struct pc_build *b, const struct pc_node *k,
         a->capability = pc_get_str(b->ctx, v, "capability");
         if (a->capability && pc_catalog_models(b->ctx, b->cat) == 0 &&
             !pc_catalog_capability(b->cat, a->capability)) {
-            struct pc_diag *d = pc_report(
-                b->ctx, PC_D_UNKNOWN_CAPABILITY, v->loc,
-                "unknown capability '%s'", a->capability);
-            const char *near =
-                pc_catalog_suggest_capability(b->cat, a->capability);
+            struct pc_diag *d = pc_report(b->ctx, PC_D_UNKNOWN_CAPABILITY,
+                                          v->loc, "unknown capability '%s'",
+                                          a->capability);
+            const char *near = pc_catalog_suggest_capability(b->cat,
+                                                             a->capability);
             if (near)
                 pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
             a->capability = NULL;
@@ -1702,14 +1727,16 @@ static void read_agents_one(struct pc_build *b, const struct pc_node *k,
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_UNKNOWN_CAPABILITY, v->loc,
                 "agent '%s' needs capability '%s', which its model '%s' "
-                "lacks", a->name, missing, a->model->name);
+                "lacks",
+                a->name, missing, a->model->name);
             pc_note(b->ctx, d, NOLOC,
                     "a model's capabilities are listed in its catalog "
                     "entry or under 'models:'");
         } else if (!a->model && !a->capability && a->nneeds) {
             pc_report(b->ctx, PC_D_MISSING_FIELD, v->loc,
                       "agent '%s' lists capabilities but names no 'model' "
-                      "or 'capability' to match them against", a->name);
+                      "or 'capability' to match them against",
+                      a->name);
         }
     }
 }
@@ -1720,8 +1747,8 @@ static const char *const tools_keys[] = {"server", "name", "command",
 static void read_tools_one(struct pc_build *b, const struct pc_node *k,
                            const struct pc_node *def)
 {
-    struct pc_wf_tool *t = PR_PUSH(&b->ctx->arena, b->wf->tools,
-                                   b->wf->ntools, b->wf->captools);
+    struct pc_wf_tool *t = PR_PUSH(&b->ctx->arena, b->wf->tools, b->wf->ntools,
+                                   b->wf->captools);
     if (!t) {
         pc_oom(b->ctx);
         return;
@@ -1740,17 +1767,18 @@ static void read_tools_one(struct pc_build *b, const struct pc_node *k,
     if (!t->server && !t->argv)
         pc_report(b->ctx, PC_D_MISSING_FIELD, k->loc,
                   "tool '%s' needs a 'command' (the MCP server to start) "
-                  "or a catalog 'server'", k->str);
+                  "or a catalog 'server'",
+                  k->str);
 }
 
-static const char *const aggregation_keys[] = {
-    "type", "strategy", "logic", "run", "description", NULL};
+static const char *const aggregation_keys[] = {"type", "strategy",    "logic",
+                                               "run",  "description", NULL};
 
 static void read_aggregation_one(struct pc_build *b, const struct pc_node *k,
                                  const struct pc_node *def)
 {
-    struct pc_agg_def *a = PR_PUSH(&b->ctx->arena, b->wf->aggs,
-                                   b->wf->naggs, b->wf->capaggs);
+    struct pc_agg_def *a = PR_PUSH(&b->ctx->arena, b->wf->aggs, b->wf->naggs,
+                                   b->wf->capaggs);
     if (!a) {
         pc_oom(b->ctx);
         return;
@@ -1780,24 +1808,24 @@ static void read_aggregation_one(struct pc_build *b, const struct pc_node *k,
                 pc_report(b->ctx, PC_D_CUSTOM_LOGIC, logic->loc,
                           "'logic' text is not executed; the built-in "
                           "'%s' strategy runs instead (give 'run' a "
-                          "command to customise it)", k->str);
+                          "command to customise it)",
+                          k->str);
         } else {
             pc_report(b->ctx, PC_D_MISSING_FIELD, k->loc,
                       "aggregation '%s' needs a built-in 'strategy' or "
-                      "a 'run' command%s", k->str,
-                      logic ? "; 'logic' text is not executed" : "");
+                      "a 'run' command%s",
+                      k->str, logic ? "; 'logic' text is not executed" : "");
         }
     }
 }
 
 /* Reads each NAME: {...} entry of a definitions section with FN, after
  * checking it is a mapping of known keys. */
-static void each_definition(struct pc_build *b, const struct pc_node *n,
-                            const char *section, const char *what,
-                            const char *const *keys,
-                            void (*fn)(struct pc_build *,
-                                       const struct pc_node *,
-                                       const struct pc_node *))
+static void
+each_definition(struct pc_build *b, const struct pc_node *n,
+                const char *section, const char *what, const char *const *keys,
+                void (*fn)(struct pc_build *, const struct pc_node *,
+                           const struct pc_node *))
 {
     if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, section))
         return;
@@ -1831,17 +1859,15 @@ static void read_definitions(struct pc_build *b, const struct pc_node *root,
     }
     if ((v = pc_map_get(root, "models"))) {
         pc_catalog_models(b->ctx, b->cat);
-        each_definition(b, v, "models", "model", models_keys,
-                        read_models_one);
+        each_definition(b, v, "models", "model", models_keys, read_models_one);
     }
     if ((v = pc_map_get(root, "agents")))
-        each_definition(b, v, "agents", "agent", agents_keys,
-                        read_agents_one);
+        each_definition(b, v, "agents", "agent", agents_keys, read_agents_one);
     if ((v = pc_map_get(root, "tools")))
         each_definition(b, v, "tools", "tool", tools_keys, read_tools_one);
     if ((v = pc_map_get(root, "aggregation")))
-        each_definition(b, v, "aggregation", "aggregation",
-                        aggregation_keys, read_aggregation_one);
+        each_definition(b, v, "aggregation", "aggregation", aggregation_keys,
+                        read_aggregation_one);
 }
 
 static void import_file(struct pc_build *b, const struct pc_node *where,
@@ -1865,8 +1891,8 @@ static void import_file(struct pc_build *b, const struct pc_node *where,
         *slot = full;
     struct pc_source *s = pc_ctx_read_source(c, &c->arena, full);
     if (!s) {
-        pc_report(c, PC_D_IMPORT, where->loc, "cannot import '%s': %s",
-                  path, "no such file");
+        pc_report(c, PC_D_IMPORT, where->loc, "cannot import '%s': %s", path,
+                  "no such file");
         return;
     }
     pc_add_file(b, full);
@@ -1876,30 +1902,33 @@ static void import_file(struct pc_build *b, const struct pc_node *where,
         return;
     if (!pc_want_kind(c, root, PC_NODE_MAP, "imported file"))
         return;
-    static const char *const keys[] = {"import", "models", "agents", "tools",
-                                       "aggregation", "description", NULL};
+    static const char *const keys[] = {"import", "models",      "agents",
+                                       "tools",  "aggregation", "description",
+                                       NULL};
     pc_check_keys(c, root, keys, "an imported file");
     const char *slash = strrchr(full, '/');
-    const char *subdir =
-        slash ? pr_arena_strndup(&c->arena, full, (size_t)(slash - full))
-              : ".";
+    const char *subdir = slash ? pr_arena_strndup(&c->arena, full,
+                                                  (size_t)(slash - full))
+                               : ".";
     read_definitions(b, root, subdir ? subdir : ".", depth);
 }
 
 /* ---- the document ---- */
 
 static const char *const top_keys[] = {
-    "workflow_id", "version", "description", "parameters", "steps", "sla",
-    "error_handling", "budget", "policy", "phases", "models", "agents",
-    "tools", "aggregation", "import", "chain", "flow", "swarm", "pipeline",
-    "/chain", "/flow", "/swarm", "/pipeline", "alerts", "max_parallel",
-    NULL};
+    "workflow_id",  "version",     "description",    "parameters",
+    "steps",        "sla",         "error_handling", "budget",
+    "policy",       "phases",      "models",         "agents",
+    "tools",        "aggregation", "import",         "chain",
+    "flow",         "swarm",       "pipeline",       "/chain",
+    "/flow",        "/swarm",      "/pipeline",      "alerts",
+    "max_parallel", NULL};
 
 int pc_read_workflow(struct pc_build *b, const struct pc_node *root)
 {
     struct pc_ctx *c = b->ctx;
     struct pc_workflow *wf = b->wf;
-    wf->default_retry.max_attempts = 0;     /* by kind: pc_attempts */
+    wf->default_retry.max_attempts = 0; /* by kind: pc_attempts */
     wf->default_retry.backoff = PC_BACKOFF_EXPONENTIAL;
     wf->default_retry.initial_delay = 1;
     wf->default_retry.max_delay = 60;
@@ -1912,7 +1941,8 @@ int pc_read_workflow(struct pc_build *b, const struct pc_node *root)
     if (root->kind != PC_NODE_MAP) {
         pc_report(c, PC_D_WRONG_TYPE, root->loc,
                   "a workflow must be a mapping with keys such as "
-                  "workflow_id and steps, not %s", pc_node_kind_name(root));
+                  "workflow_id and steps, not %s",
+                  pc_node_kind_name(root));
         return -1;
     }
     pc_check_keys(c, root, top_keys, "workflow");
@@ -1929,8 +1959,7 @@ int pc_read_workflow(struct pc_build *b, const struct pc_node *root)
         wf->description = pc_get_str(c, v, "description");
     if ((v = pc_map_get(root, "max_parallel"))) {
         uint64_t u;
-        if (pc_get_uint(c, v, "max_parallel", PR_MAX_MAX_PARALLEL, &u) ==
-            0)
+        if (pc_get_uint(c, v, "max_parallel", PR_MAX_MAX_PARALLEL, &u) == 0)
             wf->max_parallel = (unsigned)u;
     }
     read_definitions(b, root, b->dir, 0);

@@ -39,8 +39,8 @@ static void layout_error(struct pcy_state *st, enum pc_diag_id id,
 
 /* An error in the block structure: after an earlier fatal error (a tab
  * in the indentation, say) it is most likely an echo of it. */
-static void structure_error(struct pcy_state *st, uint32_t off,
-                            uint32_t len, const char *msg)
+static void structure_error(struct pcy_state *st, uint32_t off, uint32_t len,
+                            const char *msg)
 {
     if (st->fatal_errors) {
         st->layout_errors++;
@@ -111,8 +111,8 @@ int pcy_seq_add(struct pcy_state *st, struct pc_node *seq,
 {
     if (!item)
         return -1;
-    struct pc_node **slot =
-        PR_PUSH(&st->ctx->arena, seq->items, seq->len, *cap);
+    struct pc_node **slot = PR_PUSH(&st->ctx->arena, seq->items, seq->len,
+                                    *cap);
     if (!slot) {
         pc_oom(st->ctx);
         return -1;
@@ -121,13 +121,13 @@ int pcy_seq_add(struct pcy_state *st, struct pc_node *seq,
     return 0;
 }
 
-int pcy_map_add(struct pcy_state *st, struct pc_node *map,
-                struct pc_node *key, struct pc_node *value, size_t *cap)
+int pcy_map_add(struct pcy_state *st, struct pc_node *map, struct pc_node *key,
+                struct pc_node *value, size_t *cap)
 {
     if (!key || !value)
         return -1;
-    struct pc_pair *slot =
-        PR_PUSH(&st->ctx->arena, map->pairs, map->len, *cap);
+    struct pc_pair *slot = PR_PUSH(&st->ctx->arena, map->pairs, map->len,
+                                   *cap);
     if (!slot) {
         pc_oom(st->ctx);
         return -1;
@@ -138,7 +138,6 @@ int pcy_map_add(struct pcy_state *st, struct pc_node *map,
 }
 
 /* ---- scalar decoding ---- */
-
 
 static void sb_put(struct sbuf *b, const char *s, size_t n)
 {
@@ -262,7 +261,6 @@ static struct pc_node *decode_squoted(struct pcy_state *st, uint32_t off,
     return scalar_node(st, PC_SQUOTED, off, len, &b, off + 1, exact);
 }
 
-
 static struct pc_node *decode_dquoted(struct pcy_state *st, uint32_t off,
                                       uint32_t len)
 {
@@ -290,26 +288,67 @@ static struct pc_node *decode_dquoted(struct pcy_state *st, uint32_t off,
         i += 2;
         int digits = 0;
         switch (e) {
-        case '0': sb_ch(&b, '\0'); break;
-        case 'a': sb_ch(&b, '\a'); break;
-        case 'b': sb_ch(&b, '\b'); break;
-        case 't': case '\t': sb_ch(&b, '\t'); break;
-        case 'n': sb_ch(&b, '\n'); break;
-        case 'v': sb_ch(&b, '\v'); break;
-        case 'f': sb_ch(&b, '\f'); break;
-        case 'r': sb_ch(&b, '\r'); break;
-        case 'e': sb_ch(&b, '\x1b'); break;
-        case ' ': sb_ch(&b, ' '); break;
-        case '"': sb_ch(&b, '"'); break;
-        case '/': sb_ch(&b, '/'); break;
-        case '\\': sb_ch(&b, '\\'); break;
-        case 'N': sb_utf8(&b, 0x85); break;
-        case '_': sb_utf8(&b, 0xA0); break;
-        case 'L': sb_utf8(&b, 0x2028); break;
-        case 'P': sb_utf8(&b, 0x2029); break;
-        case 'x': digits = 2; break;
-        case 'u': digits = 4; break;
-        case 'U': digits = 8; break;
+        case '0':
+            sb_ch(&b, '\0');
+            break;
+        case 'a':
+            sb_ch(&b, '\a');
+            break;
+        case 'b':
+            sb_ch(&b, '\b');
+            break;
+        case 't':
+        case '\t':
+            sb_ch(&b, '\t');
+            break;
+        case 'n':
+            sb_ch(&b, '\n');
+            break;
+        case 'v':
+            sb_ch(&b, '\v');
+            break;
+        case 'f':
+            sb_ch(&b, '\f');
+            break;
+        case 'r':
+            sb_ch(&b, '\r');
+            break;
+        case 'e':
+            sb_ch(&b, '\x1b');
+            break;
+        case ' ':
+            sb_ch(&b, ' ');
+            break;
+        case '"':
+            sb_ch(&b, '"');
+            break;
+        case '/':
+            sb_ch(&b, '/');
+            break;
+        case '\\':
+            sb_ch(&b, '\\');
+            break;
+        case 'N':
+            sb_utf8(&b, 0x85);
+            break;
+        case '_':
+            sb_utf8(&b, 0xA0);
+            break;
+        case 'L':
+            sb_utf8(&b, 0x2028);
+            break;
+        case 'P':
+            sb_utf8(&b, 0x2029);
+            break;
+        case 'x':
+            digits = 2;
+            break;
+        case 'u':
+            digits = 4;
+            break;
+        case 'U':
+            digits = 8;
+            break;
         case '\r':
         case '\n':
             /* an escaped line break joins the lines without a space */
@@ -369,8 +408,8 @@ static struct pc_node *decode_block(struct pcy_state *st, uint32_t off,
     bool folded = s[off] == '>';
     char chomp = 'c';
     int explicit_indent = 0;
-    while (i < end && (s[i] == '-' || s[i] == '+' ||
-                       (s[i] >= '0' && s[i] <= '9'))) {
+    while (i < end &&
+           (s[i] == '-' || s[i] == '+' || (s[i] >= '0' && s[i] <= '9'))) {
         if (s[i] == '-' || s[i] == '+') {
             if (chomp != 'c')
                 layout_error(st, PC_D_SYNTAX, i, 1,
@@ -475,8 +514,8 @@ static struct pc_node *decode_block(struct pcy_state *st, uint32_t off,
     /* the node's range ends at the last content line, not at the
        following blank lines */
     uint32_t last = end;
-    while (last > off && (s[last - 1] == '\n' || s[last - 1] == '\r' ||
-                          s[last - 1] == ' '))
+    while (last > off &&
+           (s[last - 1] == '\n' || s[last - 1] == '\r' || s[last - 1] == ' '))
         last--;
     return scalar_node(st, folded ? PC_FOLDED : PC_LITERAL, off, last - off,
                        &b, body, false);
@@ -486,8 +525,8 @@ static struct pc_node *decode_block(struct pcy_state *st, uint32_t off,
 static uint32_t key_len(struct pcy_state *st, const struct pcy_raw *t)
 {
     uint32_t n = t->len - 1; /* drop ':' */
-    while (n && (st->buf[t->off + n - 1] == ' ' ||
-                 st->buf[t->off + n - 1] == '\t'))
+    while (n &&
+           (st->buf[t->off + n - 1] == ' ' || st->buf[t->off + n - 1] == '\t'))
         n--;
     return n;
 }
@@ -550,11 +589,19 @@ static void finish(struct pcy_state *st, uint32_t off)
 static const char *describe(enum pcy_raw_type t)
 {
     switch (t) {
-    case R_KEY_PLAIN: case R_KEY_SQ: case R_KEY_DQ: return "a mapping key";
-    case R_DASH: return "a '-' sequence entry";
-    case R_BLOCK: return "a block scalar";
-    case R_LBRACK: case R_LBRACE: return "a flow collection";
-    default: return "a scalar";
+    case R_KEY_PLAIN:
+    case R_KEY_SQ:
+    case R_KEY_DQ:
+        return "a mapping key";
+    case R_DASH:
+        return "a '-' sequence entry";
+    case R_BLOCK:
+        return "a block scalar";
+    case R_LBRACK:
+    case R_LBRACE:
+        return "a flow collection";
+    default:
+        return "a scalar";
     }
 }
 
@@ -578,7 +625,8 @@ static bool block_layout(struct pcy_state *st, const struct pcy_raw *t)
             snprintf(msg, sizeof msg,
                      "inconsistent indentation: this line starts at "
                      "column %u, the block it seems to continue at column "
-                     "%ld", col + 1, popped + 1);
+                     "%ld",
+                     col + 1, popped + 1);
             structure_error(st, t->off, t->len ? t->len : 1, msg);
             return false;
         }
@@ -650,7 +698,6 @@ static int current_indent(struct pcy_state *st)
     return st->depth ? (int)st->stack[st->depth - 1].col : -1;
 }
 
-
 /* Ends the plain scalar that may have been continuing: its joined text
  * moves into the arena. */
 static void plain_flush(struct pcy_state *st)
@@ -659,8 +706,7 @@ static void plain_flush(struct pcy_state *st)
     if (st->plain.oom)
         pc_oom(st->ctx);
     if (n && st->plain.n && !st->plain.oom) {
-        char *s = pr_arena_strndup(&st->ctx->arena, st->plain.p,
-                                   st->plain.n);
+        char *s = pr_arena_strndup(&st->ctx->arena, st->plain.p, st->plain.n);
         if (s) {
             n->str = s;
             n->len = st->plain.n;
@@ -920,8 +966,8 @@ int pcy_lex(PCY_STYPE *lval, PCY_LTYPE *lloc, struct pcy_state *st)
         process(st, &t);
     }
     struct pcy_tok *q = &st->queue[st->qhead];
-    st->qhead = (st->qhead + 1) % (int)(sizeof st->queue /
-                                        sizeof st->queue[0]);
+    st->qhead = (st->qhead + 1) %
+                (int)(sizeof st->queue / sizeof st->queue[0]);
     st->qlen--;
     lval->node = q->node;
     lloc->first_line = lloc->last_line = 0;
@@ -984,9 +1030,8 @@ static int cmp_pair_key(const void *a, const void *b)
 static void report_dup(struct pcy_state *st, const struct pc_pair *first,
                        const struct pc_pair *again)
 {
-    struct pc_diag *d = pc_report(st->ctx, PC_D_DUPLICATE_KEY,
-                                  again->key->loc, "duplicate key '%s'",
-                                  again->key->str);
+    struct pc_diag *d = pc_report(st->ctx, PC_D_DUPLICATE_KEY, again->key->loc,
+                                  "duplicate key '%s'", again->key->str);
     pc_note(st->ctx, d, first->key->loc, "'%s' first appears here",
             first->key->str);
 }
@@ -1006,8 +1051,7 @@ static void check_duplicates(struct pcy_state *st, struct pc_node *n,
     if (n->len <= 32) {
         for (size_t i = 1; i < n->len; i++)
             for (size_t j = 0; j < i; j++)
-                if (strcmp(n->pairs[i].key->str, n->pairs[j].key->str) ==
-                    0) {
+                if (strcmp(n->pairs[i].key->str, n->pairs[j].key->str) == 0) {
                     report_dup(st, &n->pairs[j], &n->pairs[i]);
                     break;
                 }
@@ -1166,8 +1210,7 @@ int pc_scalar_bool(const struct pc_node *n, bool *out)
 
 int pc_scalar_int(const struct pc_node *n, long long *out)
 {
-    if (!n || n->kind != PC_NODE_SCALAR || n->style != PC_PLAIN ||
-        !n->str[0])
+    if (!n || n->kind != PC_NODE_SCALAR || n->style != PC_PLAIN || !n->str[0])
         return -1;
     const char *s = n->str;
     int base = 10;
@@ -1199,8 +1242,7 @@ int pc_scalar_int(const struct pc_node *n, long long *out)
 
 int pc_scalar_float(const struct pc_node *n, double *out)
 {
-    if (!n || n->kind != PC_NODE_SCALAR || n->style != PC_PLAIN ||
-        !n->str[0])
+    if (!n || n->kind != PC_NODE_SCALAR || n->style != PC_PLAIN || !n->str[0])
         return -1;
     const char *s = n->str;
     const char *p = s + (*s == '+' || *s == '-');
@@ -1252,9 +1294,12 @@ const char *pc_node_kind_name(const struct pc_node *n)
     if (!n || n->kind == PC_NODE_NULL)
         return "null";
     switch (n->kind) {
-    case PC_NODE_SEQ: return "a list";
-    case PC_NODE_MAP: return "a mapping";
-    default: return "a scalar";
+    case PC_NODE_SEQ:
+        return "a list";
+    case PC_NODE_MAP:
+        return "a mapping";
+    default:
+        return "a scalar";
     }
 }
 

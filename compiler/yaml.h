@@ -22,31 +22,31 @@ enum pc_scalar_style {
     PC_PLAIN,
     PC_SQUOTED,
     PC_DQUOTED,
-    PC_LITERAL,                 /* | */
-    PC_FOLDED                   /* > */
+    PC_LITERAL, /* | */
+    PC_FOLDED   /* > */
 };
 
 struct pc_node;
 
 struct pc_pair {
-    struct pc_node *key;        /* always a scalar */
-    struct pc_node *value;      /* never NULL: empty values are PC_NODE_NULL */
+    struct pc_node *key;   /* always a scalar */
+    struct pc_node *value; /* never NULL: empty values are PC_NODE_NULL */
 };
 
 struct pc_node {
     enum pc_node_kind kind;
     enum pc_scalar_style style;
-    bool flow;                  /* collection written as [..] or {..} */
-    bool exact;                 /* scalar text maps byte for byte onto the
-                                   source from content_off (no escapes, no
-                                   folding): expression errors can point
-                                   inside it */
-    struct pc_loc loc;          /* the whole node */
-    uint32_t content_off;       /* first byte of a scalar's content */
-    const char *str;            /* scalar: decoded text, NUL terminated */
-    size_t len;                 /* scalar: bytes; seq: items; map: pairs */
-    struct pc_node **items;     /* seq */
-    struct pc_pair *pairs;      /* map */
+    bool flow;              /* collection written as [..] or {..} */
+    bool exact;             /* scalar text maps byte for byte onto the
+                               source from content_off (no escapes, no
+                               folding): expression errors can point
+                               inside it */
+    struct pc_loc loc;      /* the whole node */
+    uint32_t content_off;   /* first byte of a scalar's content */
+    const char *str;        /* scalar: decoded text, NUL terminated */
+    size_t len;             /* scalar: bytes; seq: items; map: pairs */
+    struct pc_node **items; /* seq */
+    struct pc_pair *pairs;  /* map */
 };
 
 /* Nesting deeper than this is an error, so no input exhausts the stack. */
@@ -63,9 +63,9 @@ bool pc_scalar_is(const struct pc_node *n, const char *s);
 /* A plain scalar that YAML 1.2's core schema reads as null / bool / int /
  * float; quoted scalars are always strings. */
 bool pc_scalar_null(const struct pc_node *n);
-int pc_scalar_bool(const struct pc_node *n, bool *out);      /* 0 or -1 */
-int pc_scalar_int(const struct pc_node *n, long long *out);  /* 0 or -1 */
-int pc_scalar_float(const struct pc_node *n, double *out);   /* 0 or -1 */
+int pc_scalar_bool(const struct pc_node *n, bool *out);     /* 0 or -1 */
+int pc_scalar_int(const struct pc_node *n, long long *out); /* 0 or -1 */
+int pc_scalar_float(const struct pc_node *n, double *out);  /* 0 or -1 */
 
 /* A location covering the first N bytes of a scalar's content starting at
  * byte I, when the scalar is exact; otherwise the whole scalar. */

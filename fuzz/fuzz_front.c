@@ -64,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pc_catalog_init(&cat, dir);
     char name[300];
     snprintf(name, sizeof name, "%s/input.poml", dir);
-    struct pc_source *src =
-        pc_source_from_mem(&ctx.arena, name, (const char *)data, size);
+    struct pc_source *src = pc_source_from_mem(&ctx.arena, name,
+                                               (const char *)data, size);
     struct pc_workflow *wf = NULL;
     if (src && pc_compile_source(&ctx, &cat, src, &wf) == 0 && wf) {
         uint8_t *img;

@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sink += walk(&p);
         pr_plan_close(&p);
     } else if (!err[0]) {
-        abort();                /* every rejection must say why */
+        abort(); /* every rejection must say why */
     }
     free(d);
     return 0;

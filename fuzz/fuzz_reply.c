@@ -17,10 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    const struct pr_llm_proto *pr =
-        pr_llm_proto_for(data[0] & 1 ? "anthropic" : "openai");
+    const struct pr_llm_proto *pr = pr_llm_proto_for(data[0] & 1 ? "anthropic"
+                                                                 : "openai");
     bool stream = (data[0] & 2) != 0;
-    size_t piece = 1 + (data[0] >> 2);  /* 1 .. 64 bytes at a time */
+    size_t piece = 1 + (data[0] >> 2); /* 1 .. 64 bytes at a time */
     const char *body = (const char *)data + 1;
     size_t n = size - 1;
     struct pr_llm_parsed p;
@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct pr_llm_stream s;
         pr_llm_stream_init(&s, pr, &p);
         for (size_t at = 0; at < n; at += piece)
-            pr_llm_stream_feed(&s, body + at, at + piece <= n ? piece
-                                                             : n - at);
+            pr_llm_stream_feed(&s, body + at,
+                               at + piece <= n ? piece : n - at);
         pr_llm_stream_free(&s);
     } else {
         char *copy = malloc(n + 1);

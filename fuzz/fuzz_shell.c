@@ -33,24 +33,28 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define EXPR NULL               /* a ${...} part in the script alphabet */
+#define EXPR NULL /* a ${...} part in the script alphabet */
 #define MAX_VARS 8
 #define MAX_OUT (1 << 20)
 
 static const char *const script_tokens[] = {
-    " ", "chk ", "chk ", "'", "\"", "\\", "$(", ")", "`", "${x:-", "}",
-    "$((", "))", "<<EOF\n", "<<'EOF'\n", "<<\"EOF\"\n", "<<-EOF\n",
-    "\nEOF\n", "\n\tEOF\n", "#", "\n", "a", EXPR, EXPR, EXPR, "$'", ";",
-    "(", "{ ", " }", "\\\"", "\\`", "1+", "$", "&&", "<(", "\\\n",
-    "${x}", "=", "chk <<EOF\n", "$(chk ", "`chk ", "\"$(chk ",
+    " ",         "chk ",    "chk ",      "'",           "\"",       "\\",
+    "$(",        ")",       "`",         "${x:-",       "}",        "$((",
+    "))",        "<<EOF\n", "<<'EOF'\n", "<<\"EOF\"\n", "<<-EOF\n", "\nEOF\n",
+    "\n\tEOF\n", "#",       "\n",        "a",           EXPR,       EXPR,
+    EXPR,        "$'",      ";",         "(",           "{ ",       " }",
+    "\\\"",      "\\`",     "1+",        "$",           "&&",       "<(",
+    "\\\n",      "${x}",    "=",         "chk <<EOF\n", "$(chk ",   "`chk ",
+    "\"$(chk ",
 };
 #define NSCRIPT (sizeof script_tokens / sizeof *script_tokens)
 
 static const char *const value_tokens[] = {
-    "$", "(", ")", "`", "'", "\"", "\\", " ", "\t", "\n", "*", "?", "[",
-    "]", "~", "{", "}", "a", "-", "=", ";", "|", "&", "<", ">", "#", "!",
-    "%", "0", "1", "\001", "\377", "$(chk a)", "${x:-a}", "$((1))", "\\n",
-    "EOF", "\nEOF\n", "'\"", "g*",
+    "$",        "(",       ")",      "`",   "'",   "\"",      "\\",   " ",
+    "\t",       "\n",      "*",      "?",   "[",   "]",       "~",    "{",
+    "}",        "a",       "-",      "=",   ";",   "|",       "&",    "<",
+    ">",        "#",       "!",      "%",   "0",   "1",       "\001", "\377",
+    "$(chk a)", "${x:-a}", "$((1))", "\\n", "EOF", "\nEOF\n", "'\"",  "g*",
 };
 #define NVALUE (sizeof value_tokens / sizeof *value_tokens)
 
@@ -72,7 +76,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     char glob[sizeof scratch + 4];
     snprintf(glob, sizeof glob, "%s/g1", scratch);
-    int fd = open(glob, O_CREAT | O_WRONLY, 0600);  /* something to glob */
+    int fd = open(glob, O_CREAT | O_WRONLY, 0600); /* something to glob */
     if (fd >= 0)
         close(fd);
     return 0;
@@ -90,8 +94,7 @@ static int run_sh(const char *script, char *const *vals, size_t n,
     env[e++] = "PATH=/nonexistent-poml-fuzz";
     env[e++] = "LC_ALL=C";
     for (size_t i = 0; i < n; i++) {
-        snprintf(envbuf[i], sizeof envbuf[i], "POML_V%zu=%s", i + 1,
-                 vals[i]);
+        snprintf(envbuf[i], sizeof envbuf[i], "POML_V%zu=%s", i + 1, vals[i]);
         env[e++] = envbuf[i];
     }
     env[e] = NULL;
@@ -262,13 +265,13 @@ static void check(const struct pr_shell_cmd *c, const char *value)
         run_sh(c->script, vals, c->nvars, &real) == 0) {
         substitute(&plain, sent, vals, c->nvars, &want);
         if (!same(&want, &real))
-            fail("a value did not arrive as itself", c->script, value,
-                 &want, &real);
+            fail("a value did not arrive as itself", c->script, value, &want,
+                 &real);
         struct pr_buf direct;
         pr_buf_init(&direct);
         if (direct_output(c, vals, &direct) && !same(&direct, &real))
-            fail("the direct argv differs from the shell's words",
-                 c->script, value, &real, &direct);
+            fail("the direct argv differs from the shell's words", c->script,
+                 value, &real, &direct);
         pr_buf_free(&direct);
     }
     pr_buf_free(&plain);
@@ -318,7 +321,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256] = "";
     if (pr_shell_prepare(parts, nparts, &c, err, sizeof err) < 0) {
         if (!err[0])
-            abort();            /* every refusal must say why */
+            abort(); /* every refusal must say why */
     } else {
         if (c.nvars != nexpr)
             abort();

@@ -53,7 +53,7 @@ static void render(const uint8_t *code, size_t len, struct pr_buf *self)
         cJSON *m = pr_tpl_messages(&out, cJSON_GetObjectItem(context, "h"));
         cJSON_Delete(m);
     } else if (!err[0]) {
-        abort();                /* every failure must say why */
+        abort(); /* every failure must say why */
     }
     pr_tpl_out_free(&out);
 }
@@ -72,8 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* as a prompt file */
     struct pc_ctx ctx;
     pc_ctx_init(&ctx);
-    struct pc_source *src =
-        pc_source_from_mem(&ctx.arena, "f.md", (const char *)data, size);
+    struct pc_source *src = pc_source_from_mem(&ctx.arena, "f.md",
+                                               (const char *)data, size);
     struct pc_prompt p = {.name = "f.md"};
     if (src && pc_prompt_parse(&ctx, src, &p, NULL) == 0 && !ctx.nerrors &&
         !ctx.oom) {

@@ -36,9 +36,9 @@ static void walk(const struct pc_node *n, const uint8_t *data, size_t size,
     case PC_NODE_SCALAR: {
         if (!n->str || n->str[n->len] != '\0')
             __builtin_trap();
-        if (n->exact && (n->content_off > size ||
-                         n->len > size - n->content_off ||
-                         memcmp(data + n->content_off, n->str, n->len)))
+        if (n->exact &&
+            (n->content_off > size || n->len > size - n->content_off ||
+             memcmp(data + n->content_off, n->str, n->len)))
             __builtin_trap();
         bool b;
         long long i;
@@ -76,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         devnull = fopen("/dev/null", "w");
     struct pc_ctx ctx;
     pc_ctx_init(&ctx);
-    struct pc_source *s =
-        pc_source_from_mem(&ctx.arena, "fuzz.yaml", (const char *)data, size);
+    struct pc_source *s = pc_source_from_mem(&ctx.arena, "fuzz.yaml",
+                                             (const char *)data, size);
     if (s) {
         uint32_t file = pc_ctx_add_source(&ctx, s);
         struct pc_node *root = pc_yaml_parse(&ctx, file);

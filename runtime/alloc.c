@@ -62,7 +62,8 @@ char *pr_strdup(const char *s)
 
 bool pr_json_add(cJSON *obj, const char *key, cJSON *v)
 {
-    if (key ? cJSON_AddItemToObject(obj, key, v) : cJSON_AddItemToArray(obj, v))
+    if (key ? cJSON_AddItemToObject(obj, key, v)
+            : cJSON_AddItemToArray(obj, v))
         return true;
     cJSON_Delete(v);
     return false;

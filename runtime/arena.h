@@ -12,7 +12,7 @@ struct pr_arena_block;
 
 struct pr_arena {
     struct pr_arena_block *head;
-    size_t total;               /* bytes handed out, for statistics */
+    size_t total; /* bytes handed out, for statistics */
 };
 
 void pr_arena_init(struct pr_arena *a);
@@ -33,10 +33,10 @@ char *pr_arena_printf(struct pr_arena *a, const char *fmt, ...)
 int pr_arena_grow(struct pr_arena *a, void **items, size_t *cap, size_t n,
                   size_t size);
 
-#define PR_PUSH(arena, arr, n, cap)                                          \
-    (((n) < (cap) || pr_arena_grow((arena), (void **)&(arr), &(cap), (n),    \
-                                   sizeof *(arr)) == 0)                      \
-         ? &(arr)[(n)++]                                                     \
+#define PR_PUSH(arena, arr, n, cap)                                           \
+    (((n) < (cap) || pr_arena_grow((arena), (void **)&(arr), &(cap), (n),     \
+                                   sizeof *(arr)) == 0)                       \
+         ? &(arr)[(n)++]                                                      \
          : NULL)
 
 #endif

@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 struct pr_buf {
-    uint8_t *data;              /* NULL until the first append */
-    size_t len;                 /* bytes written */
-    size_t cap;                 /* bytes allocated */
+    uint8_t *data; /* NULL until the first append */
+    size_t len;    /* bytes written */
+    size_t cap;    /* bytes allocated */
 };
 
 void pr_buf_init(struct pr_buf *b);
@@ -27,7 +27,7 @@ int pr_buf_append_u8(struct pr_buf *b, uint8_t v);
 int pr_buf_append_u16(struct pr_buf *b, uint16_t v);
 int pr_buf_append_u32(struct pr_buf *b, uint32_t v);
 int pr_buf_append_u64(struct pr_buf *b, uint64_t v);
-int pr_buf_append_f64(struct pr_buf *b, double v);     /* IEEE 754 bits */
+int pr_buf_append_f64(struct pr_buf *b, double v); /* IEEE 754 bits */
 
 /* Overwrites 4 bytes at OFF, which must lie inside what was written (for
  * back-patching jumps and section sizes).  0 or -1. */

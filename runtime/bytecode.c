@@ -19,7 +19,7 @@ static const struct {
 };
 
 /* The list must number opcodes densely from 0 */
-#define PR_X(id, byte, name, arg)                                            \
+#define PR_X(id, byte, name, arg)                                             \
     _Static_assert(byte < PR_OP_COUNT, "opcode " name " out of range");
 PR_OPS(PR_X)
 #undef PR_X
@@ -33,7 +33,7 @@ static const struct {
 #undef PR_X
 };
 
-#define PR_X(id, num, name, arity)                                           \
+#define PR_X(id, num, name, arity)                                            \
     _Static_assert(num < PR_FN_COUNT, "function " name " out of range");
 PR_FUNCS(PR_X)
 #undef PR_X
@@ -45,8 +45,8 @@ static const char *const root_names[PR_ROOT_KINDS] = {
 };
 
 /* Operand roots first: a root below PR_ROOT_COUNT is one. */
-#define PR_X(id, name, operand)                                              \
-    _Static_assert(((int)PR_ROOT_##id < (int)PR_ROOT_COUNT) == (operand),    \
+#define PR_X(id, name, operand)                                               \
+    _Static_assert(((int)PR_ROOT_##id < (int)PR_ROOT_COUNT) == (operand),     \
                    "root " name ": operand roots come first");
 PR_ROOTS(PR_X)
 #undef PR_X
@@ -203,8 +203,8 @@ static void print_str(FILE *out, const char *s, size_t n)
 }
 
 int pr_disasm(const uint8_t *code, size_t len,
-              const char *(*str)(void *ud, uint32_t idx, size_t *n),
-              void *ud, FILE *out)
+              const char *(*str)(void *ud, uint32_t idx, size_t *n), void *ud,
+              FILE *out)
 {
     size_t pc = 0;
     while (pc < len) {

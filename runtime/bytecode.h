@@ -113,46 +113,46 @@
 
 /* Operand layouts. */
 enum pr_arg {
-    PR_ARG_NONE,                /* no operand */
-    PR_ARG_F64,                 /* f64 */
-    PR_ARG_STR,                 /* u32 string index */
-    PR_ARG_ROOT,                /* u8 enum pr_root */
-    PR_ARG_STEP,                /* u32 step index */
-    PR_ARG_COUNT,               /* u16 */
-    PR_ARG_TARGET,              /* u32 jump target */
-    PR_ARG_CALL                 /* u8 enum pr_func, u8 argc */
+    PR_ARG_NONE,   /* no operand */
+    PR_ARG_F64,    /* f64 */
+    PR_ARG_STR,    /* u32 string index */
+    PR_ARG_ROOT,   /* u8 enum pr_root */
+    PR_ARG_STEP,   /* u32 step index */
+    PR_ARG_COUNT,  /* u16 */
+    PR_ARG_TARGET, /* u32 jump target */
+    PR_ARG_CALL    /* u8 enum pr_func, u8 argc */
 };
 
 /* The one list of opcodes: X(ENUM, byte, "name", operand layout). */
-#define PR_OPS(X)                                                            \
-    X(END, 0x00, "end", PR_ARG_NONE)                                         \
-    X(NULL, 0x01, "null", PR_ARG_NONE)                                       \
-    X(TRUE, 0x02, "true", PR_ARG_NONE)                                       \
-    X(FALSE, 0x03, "false", PR_ARG_NONE)                                     \
-    X(NUM, 0x04, "num", PR_ARG_F64)                                          \
-    X(STR, 0x05, "str", PR_ARG_STR)                                          \
-    X(ROOT, 0x06, "root", PR_ARG_ROOT)                                       \
+#define PR_OPS(X)                                                             \
+    X(END, 0x00, "end", PR_ARG_NONE)                                          \
+    X(NULL, 0x01, "null", PR_ARG_NONE)                                        \
+    X(TRUE, 0x02, "true", PR_ARG_NONE)                                        \
+    X(FALSE, 0x03, "false", PR_ARG_NONE)                                      \
+    X(NUM, 0x04, "num", PR_ARG_F64)                                           \
+    X(STR, 0x05, "str", PR_ARG_STR)                                           \
+    X(ROOT, 0x06, "root", PR_ARG_ROOT)                                        \
     X(STEP, 0x07, "step", PR_ARG_STEP)                                        \
-    X(MEMBER, 0x08, "member", PR_ARG_STR)                                    \
-    X(INDEX, 0x09, "index", PR_ARG_NONE)                                     \
-    X(LIST, 0x0a, "list", PR_ARG_COUNT)                                      \
-    X(NOT, 0x0b, "not", PR_ARG_NONE)                                         \
-    X(NEG, 0x0c, "neg", PR_ARG_NONE)                                         \
-    X(MUL, 0x0d, "mul", PR_ARG_NONE)                                         \
-    X(DIV, 0x0e, "div", PR_ARG_NONE)                                         \
-    X(MOD, 0x0f, "mod", PR_ARG_NONE)                                         \
-    X(ADD, 0x10, "add", PR_ARG_NONE)                                         \
-    X(SUB, 0x11, "sub", PR_ARG_NONE)                                         \
-    X(LT, 0x12, "lt", PR_ARG_NONE)                                           \
-    X(LE, 0x13, "le", PR_ARG_NONE)                                           \
-    X(GT, 0x14, "gt", PR_ARG_NONE)                                           \
-    X(GE, 0x15, "ge", PR_ARG_NONE)                                           \
-    X(EQ, 0x16, "eq", PR_ARG_NONE)                                           \
-    X(NE, 0x17, "ne", PR_ARG_NONE)                                           \
-    X(IN, 0x18, "in", PR_ARG_NONE)                                           \
-    X(AND, 0x19, "and", PR_ARG_TARGET)                                       \
-    X(OR, 0x1a, "or", PR_ARG_TARGET)                                         \
-    X(BOOL, 0x1b, "bool", PR_ARG_NONE)                                       \
+    X(MEMBER, 0x08, "member", PR_ARG_STR)                                     \
+    X(INDEX, 0x09, "index", PR_ARG_NONE)                                      \
+    X(LIST, 0x0a, "list", PR_ARG_COUNT)                                       \
+    X(NOT, 0x0b, "not", PR_ARG_NONE)                                          \
+    X(NEG, 0x0c, "neg", PR_ARG_NONE)                                          \
+    X(MUL, 0x0d, "mul", PR_ARG_NONE)                                          \
+    X(DIV, 0x0e, "div", PR_ARG_NONE)                                          \
+    X(MOD, 0x0f, "mod", PR_ARG_NONE)                                          \
+    X(ADD, 0x10, "add", PR_ARG_NONE)                                          \
+    X(SUB, 0x11, "sub", PR_ARG_NONE)                                          \
+    X(LT, 0x12, "lt", PR_ARG_NONE)                                            \
+    X(LE, 0x13, "le", PR_ARG_NONE)                                            \
+    X(GT, 0x14, "gt", PR_ARG_NONE)                                            \
+    X(GE, 0x15, "ge", PR_ARG_NONE)                                            \
+    X(EQ, 0x16, "eq", PR_ARG_NONE)                                            \
+    X(NE, 0x17, "ne", PR_ARG_NONE)                                            \
+    X(IN, 0x18, "in", PR_ARG_NONE)                                            \
+    X(AND, 0x19, "and", PR_ARG_TARGET)                                        \
+    X(OR, 0x1a, "or", PR_ARG_TARGET)                                          \
+    X(BOOL, 0x1b, "bool", PR_ARG_NONE)                                        \
     X(CALL, 0x1c, "call", PR_ARG_CALL)
 
 enum pr_op {
@@ -166,7 +166,7 @@ enum {
 #define PR_X(id, byte, name, arg) PR_OPC_##id,
     PR_OPS(PR_X)
 #undef PR_X
-    PR_OP_COUNT
+        PR_OP_COUNT
 };
 
 /* The roots a ${...} path starts from: the one list of their names, for
@@ -174,17 +174,17 @@ enum {
  * X(ENUM, "name", operand): an operand root is read by ROOT (its
  * number the operand); steps is not, a step is read by STEP with the
  * index pomlc resolved.  Operand roots come first. */
-#define PR_ROOTS(X)                                                          \
-    X(PARAMS, "params", true)                                                \
-    X(ITEM, "item", true)                                                    \
-    X(INDEX, "index", true)                                                  \
+#define PR_ROOTS(X)                                                           \
+    X(PARAMS, "params", true)                                                 \
+    X(ITEM, "item", true)                                                     \
+    X(INDEX, "index", true)                                                   \
     X(STEPS, "steps", false)
 
 enum pr_root {
 #define PR_X(id, name, operand) PR_ROOT_##id,
     PR_ROOTS(PR_X)
 #undef PR_X
-    PR_ROOT_KINDS
+        PR_ROOT_KINDS
 };
 
 /* The operands of ROOT: 0 .. PR_ROOT_COUNT - 1. */
@@ -196,14 +196,14 @@ enum {
 };
 
 /* The one list of functions: X(ENUM, id, "name", arity). */
-#define PR_FUNCS(X)                                                          \
-    X(LEN, 0, "len", 1)                                                      \
-    X(CONTAINS, 1, "contains", 2)                                            \
-    X(STARTS_WITH, 2, "startsWith", 2)                                       \
-    X(ENDS_WITH, 3, "endsWith", 2)                                           \
-    X(JOIN, 4, "join", 2)                                                    \
-    X(DEFAULT, 5, "default", 2)                                              \
-    X(LOWER, 6, "lower", 1)                                                  \
+#define PR_FUNCS(X)                                                           \
+    X(LEN, 0, "len", 1)                                                       \
+    X(CONTAINS, 1, "contains", 2)                                             \
+    X(STARTS_WITH, 2, "startsWith", 2)                                        \
+    X(ENDS_WITH, 3, "endsWith", 2)                                            \
+    X(JOIN, 4, "join", 2)                                                     \
+    X(DEFAULT, 5, "default", 2)                                               \
+    X(LOWER, 6, "lower", 1)                                                   \
     X(UPPER, 7, "upper", 1)
 
 enum pr_func {
@@ -216,32 +216,32 @@ enum {
 #define PR_X(id, num, name, arity) PR_FNC_##id,
     PR_FUNCS(PR_X)
 #undef PR_X
-    PR_FN_COUNT
+        PR_FN_COUNT
 };
 
 /* Names and layouts; NULL / -1 for values outside the lists. */
 const char *pr_op_name(unsigned op);
-int pr_op_arg(unsigned op);                     /* enum pr_arg or -1 */
-size_t pr_arg_size(enum pr_arg arg);            /* operand bytes */
-const char *pr_root_name(unsigned root);      /* every enum pr_root */
-int pr_root_lookup(const char *name);           /* enum pr_root or -1 */
+int pr_op_arg(unsigned op);              /* enum pr_arg or -1 */
+size_t pr_arg_size(enum pr_arg arg);     /* operand bytes */
+const char *pr_root_name(unsigned root); /* every enum pr_root */
+int pr_root_lookup(const char *name);    /* enum pr_root or -1 */
 const char *pr_func_name(unsigned fn);
 int pr_func_arity(unsigned fn);
-int pr_func_lookup(const char *name, size_t len);  /* enum pr_func or -1 */
+int pr_func_lookup(const char *name, size_t len); /* enum pr_func or -1 */
 
 /* One instruction as decoded by pr_decode. */
 struct pr_insn {
-    unsigned op;                /* enum pr_op */
-    enum pr_arg arg;            /* its operand layout */
-    size_t at, next;            /* its offset and the next instruction's */
-    double num;                 /* NUM: the number (not checked finite) */
-    uint32_t u32;               /* STR, MEMBER: string; STEP: a step
-                                   index; AND, OR: target (none
-                                   checked) */
-    unsigned a, b;              /* ROOT: a root; LIST: a count; CALL: a
-                                   function, b argc (none checked) */
-    unsigned pops;              /* values always taken from the stack;
-                                   LIST and CALL take their count more */
+    unsigned op;     /* enum pr_op */
+    enum pr_arg arg; /* its operand layout */
+    size_t at, next; /* its offset and the next instruction's */
+    double num;      /* NUM: the number (not checked finite) */
+    uint32_t u32;    /* STR, MEMBER: string; STEP: a step
+                        index; AND, OR: target (none
+                        checked) */
+    unsigned a, b;   /* ROOT: a root; LIST: a count; CALL: a
+                        function, b argc (none checked) */
+    unsigned pops;   /* values always taken from the stack;
+                        LIST and CALL take their count more */
 };
 
 #define PR_DECODE_BAD_OPCODE (-1)
@@ -260,8 +260,8 @@ int pr_decode(const uint8_t *code, size_t len, size_t at, struct pr_insn *in);
  * only).  Returns 0, or -1 after printing a line that says where the code
  * is malformed. */
 int pr_disasm(const uint8_t *code, size_t len,
-              const char *(*str)(void *ud, uint32_t idx, size_t *n),
-              void *ud, FILE *out);
+              const char *(*str)(void *ud, uint32_t idx, size_t *n), void *ud,
+              FILE *out);
 
 /* Little-endian readers; the caller has checked the bounds. */
 

@@ -13,7 +13,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
 #define CRC_HW_X86 1
-#elif defined(__aarch64__) && defined(__linux__) && \
+#elif defined(__aarch64__) && defined(__linux__) &&                           \
     (defined(__GNUC__) || defined(__clang__))
 #include <arm_acle.h>
 #include <asm/hwcap.h>

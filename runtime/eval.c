@@ -21,8 +21,8 @@ static cJSON k_false = {.type = cJSON_False};
 
 struct slot {
     cJSON *v;
-    bool own;                   /* v was made here and must be freed */
-    unsigned char nest;         /* list nesting made here */
+    bool own;           /* v was made here and must be freed */
+    unsigned char nest; /* list nesting made here */
 };
 
 struct vm {
@@ -148,7 +148,7 @@ bool pr_json_equal(const cJSON *a, const cJSON *b)
         }
         return true;
     }
-    return true;                /* null, true, false */
+    return true; /* null, true, false */
 }
 
 int pr_format_number(double d, char *buf, size_t cap)
@@ -403,9 +403,11 @@ static int check_size(struct vm *m, const char *what, size_t size)
 {
     if (size <= PR_EVAL_MAX_VALUE)
         return 0;
-    return fail(m, "%s would build a value larger than %zu MiB, the most "
+    return fail(m,
+                "%s would build a value larger than %zu MiB, the most "
                 "an expression may build; pass less data or split the work "
-                "across steps", what, PR_EVAL_MAX_VALUE >> 20);
+                "across steps",
+                what, PR_EVAL_MAX_VALUE >> 20);
 }
 
 static int op_list(struct vm *m, size_t n)
@@ -500,8 +502,10 @@ static int compare(struct vm *m, unsigned op)
 {
     cJSON *a = m->st[m->sp - 2].v, *b = m->st[m->sp - 1].v;
     static const char *const sym[] = {
-        [PR_OP_LT] = "<", [PR_OP_LE] = "<=",
-        [PR_OP_GT] = ">", [PR_OP_GE] = ">=",
+        [PR_OP_LT] = "<",
+        [PR_OP_LE] = "<=",
+        [PR_OP_GT] = ">",
+        [PR_OP_GE] = ">=",
     };
     int c;
     if (cJSON_IsNumber(a) && cJSON_IsNumber(b)) {
@@ -514,7 +518,7 @@ static int compare(struct vm *m, unsigned op)
                     pr_json_type_name(a), pr_json_type_name(b), sym[op]);
     }
     bool r;
-    if (c == 2)                 /* NaN: every ordering is false */
+    if (c == 2) /* NaN: every ordering is false */
         r = false;
     else if (op == PR_OP_LT)
         r = c < 0;
@@ -591,8 +595,7 @@ static int fn_join(struct vm *m, const cJSON *list, const cJSON *sep)
     for (const cJSON *c = list->child; c; c = c->next, i++) {
         if (cJSON_IsArray(c) || cJSON_IsObject(c)) {
             free(p);
-            return fail(m, "join() cannot join element %d, %s", i,
-                        a_type(c));
+            return fail(m, "join() cannot join element %d, %s", i, a_type(c));
         }
         char *t = pr_value_text(c);
         if (t && check_size(m, "join()", len + slen + strlen(t)) < 0) {
@@ -714,8 +717,7 @@ static int step(struct vm *m, const uint8_t *code, size_t len, size_t *pc,
     switch ((enum pr_op)op) {
     case PR_OP_END:
         if (m->sp != 1)
-            return fail(m, "invalid bytecode: %zu values left at end",
-                        m->sp);
+            return fail(m, "invalid bytecode: %zu values left at end", m->sp);
         if (m->st[0].own) {
             *out = m->st[0].v;
             m->st[0].own = false;
@@ -786,8 +788,8 @@ static int step(struct vm *m, const uint8_t *code, size_t len, size_t *pc,
     }
     case PR_OP_IN: {
         bool r;
-        if (member_of(m, m->st[m->sp - 2].v, m->st[m->sp - 1].v, "'in'",
-                      &r) < 0)
+        if (member_of(m, m->st[m->sp - 2].v, m->st[m->sp - 1].v, "'in'", &r) <
+            0)
             return -1;
         popn(m, 2);
         return push_bool(m, r);

@@ -35,11 +35,11 @@ struct pr_eval_env {
      * instruction), or NULL while it has not finished (reads as null).
      * May itself be NULL when nsteps is 0. */
     cJSON *(*step)(void *ud, uint32_t index);
-    uint32_t nsteps;            /* STEP indices at or above it are errors */
-    void *ud;                   /* passed to the callbacks */
-    cJSON *params;              /* object of parameters */
-    cJSON *item;                /* the for_each element, when has_item */
-    long long index;            /* its position, when has_item */
+    uint32_t nsteps; /* STEP indices at or above it are errors */
+    void *ud;        /* passed to the callbacks */
+    cJSON *params;   /* object of parameters */
+    cJSON *item;     /* the for_each element, when has_item */
+    long long index; /* its position, when has_item */
     bool has_item;
 };
 

@@ -133,39 +133,49 @@
 #define PR_PLAN_HEADER_SIZE 64
 #define PR_PLAN_NONE 0xFFFFFFFFu
 #define PR_EDGE_AFTER 0x80000000u
-#define PR_PLAN_MAX_DEPTH 16    /* levels of embedded plans below the top */
+#define PR_PLAN_MAX_DEPTH 16 /* levels of embedded plans below the top */
 
 /* Offsets in the header and in an entry of the section table, as above;
  * the writer and the loader both name them. */
 enum pr_header_off {
-    PR_HDR_MAGIC = 0, PR_HDR_MAJOR = 8, PR_HDR_MINOR = 10, PR_HDR_SIZE = 12,
-    PR_HDR_FILE_SIZE = 16, PR_HDR_FLAGS = 24, PR_HDR_NSECTIONS = 28,
-    PR_HDR_TABLE = 32, PR_HDR_CRC = 40, PR_HDR_BODY_CRC = 44,
+    PR_HDR_MAGIC = 0,
+    PR_HDR_MAJOR = 8,
+    PR_HDR_MINOR = 10,
+    PR_HDR_SIZE = 12,
+    PR_HDR_FILE_SIZE = 16,
+    PR_HDR_FLAGS = 24,
+    PR_HDR_NSECTIONS = 28,
+    PR_HDR_TABLE = 32,
+    PR_HDR_CRC = 40,
+    PR_HDR_BODY_CRC = 44,
     PR_HDR_RESERVED = 48
 };
 enum pr_entry_off {
-    PR_ENT_ID = 0, PR_ENT_FLAGS = 4, PR_ENT_OFFSET = 8, PR_ENT_SIZE = 12,
-    PR_ENT_BYTES = 16           /* the size of an entry */
+    PR_ENT_ID = 0,
+    PR_ENT_FLAGS = 4,
+    PR_ENT_OFFSET = 8,
+    PR_ENT_SIZE = 12,
+    PR_ENT_BYTES = 16 /* the size of an entry */
 };
 
 enum pr_section {
     PR_SEC_STRINGS = 1,
-    PR_SEC_WORKFLOW = 2,        /* one record */
+    PR_SEC_WORKFLOW = 2, /* one record */
     PR_SEC_PARAMS = 3,
     PR_SEC_STEPS = 4,
-    PR_SEC_LISTS = 5,           /* u32 entries */
+    PR_SEC_LISTS = 5, /* u32 entries */
     PR_SEC_INTERPS = 6,
     PR_SEC_PARTS = 7,
     PR_SEC_TVALS = 8,
-    PR_SEC_CODE = 9,            /* expression bytecode */
+    PR_SEC_CODE = 9, /* expression bytecode */
     PR_SEC_MODELS = 10,
     PR_SEC_PHASES = 11,
     PR_SEC_TOOLS = 12,
     PR_SEC_AGGS = 13,
     PR_SEC_ALERTS = 14,
-    PR_SEC_PROMPTS = 15,        /* prompt files and partials */
-    PR_SEC_SUBPLANS = 16,       /* embedded sub-workflow plans */
-    PR_SEC_COUNT = 16           /* the highest id */
+    PR_SEC_PROMPTS = 15,  /* prompt files and partials */
+    PR_SEC_SUBPLANS = 16, /* embedded sub-workflow plans */
+    PR_SEC_COUNT = 16     /* the highest id */
 };
 
 /* Field types for the X-macro lists. */
@@ -196,27 +206,39 @@ enum pr_section {
 
 /* step kinds, as in the compiler */
 enum pr_step_kind {
-    PR_STEP_GATE, PR_STEP_SHELL, PR_STEP_LLM, PR_STEP_TOOL,
-    PR_STEP_AGGREGATE, PR_STEP_WORKFLOW, PR_STEP_KINDS
+    PR_STEP_GATE,
+    PR_STEP_SHELL,
+    PR_STEP_LLM,
+    PR_STEP_TOOL,
+    PR_STEP_AGGREGATE,
+    PR_STEP_WORKFLOW,
+    PR_STEP_KINDS
 };
 
 enum pr_backoff { PR_BACKOFF_EXPONENTIAL, PR_BACKOFF_FIXED, PR_BACKOFF_NONE };
 
 enum pr_type {
-    PR_T_ANY, PR_T_STRING, PR_T_INTEGER, PR_T_NUMBER, PR_T_BOOLEAN,
-    PR_T_ARRAY, PR_T_OBJECT, PR_T_TYPES
+    PR_T_ANY,
+    PR_T_STRING,
+    PR_T_INTEGER,
+    PR_T_NUMBER,
+    PR_T_BOOLEAN,
+    PR_T_ARRAY,
+    PR_T_OBJECT,
+    PR_T_TYPES
 };
 
 /* step flags */
 #define PR_SF_PARALLEL 0x01
-#define PR_SF_CONTINUE 0x02     /* on_failure: continue */
+#define PR_SF_CONTINUE 0x02 /* on_failure: continue */
 #define PR_SF_CACHE 0x04
-#define PR_SF_JSON 0x08         /* structured output */
-#define PR_SF_SYNTHETIC 0x10    /* made by the compiler */
-#define PR_SF_CRITICAL 0x20     /* on the critical path */
-#define PR_SF_JUDGE 0x40        /* the judge of a best_of step: makes no
-                                   call of its own, its outputs are the
-                                   judge call's of that step */
+#define PR_SF_JSON 0x08      /* structured output */
+#define PR_SF_SYNTHETIC 0x10 /* made by the compiler */
+#define PR_SF_CRITICAL 0x20  /* on the critical path */
+#define PR_SF_JUDGE                                                           \
+    0x40 /* the judge of a best_of step: makes no                             \
+            call of its own, its outputs are the                              \
+            judge call's of that step */
 #define PR_SF_ALL 0x7F
 
 /* parameter flags */
@@ -225,224 +247,229 @@ enum pr_type {
 #define PR_PF_ALL 0x03
 
 /* workflow flags */
-#define PR_WF_CONTINUE 0x01     /* error_handling.on_failure: continue */
+#define PR_WF_CONTINUE 0x01 /* error_handling.on_failure: continue */
 #define PR_WF_POLICY_TOOLS 0x02
 #define PR_WF_POLICY_COMMANDS 0x04
-#define PR_WF_FAIL_FAST 0x08    /* error_strategy: fail_fast */
-#define PR_WF_LIMIT_LLM 0x10    /* max_parallel counts LLM steps too */
+#define PR_WF_FAIL_FAST 0x08 /* error_strategy: fail_fast */
+#define PR_WF_LIMIT_LLM 0x10 /* max_parallel counts LLM steps too */
 #define PR_WF_ALL 0x1F
 
 /* X(name, type, arg, offset): arg is the enum bound, flag mask or list
  * kind where the type needs one, for a U32 its row in plan_limits.h (0: none),
  * else 0. */
-#define PR_WORKFLOW_FIELDS(X)                                                \
-    X(id, PR_FT_STR, 0, 0)                                                   \
-    X(version, PR_FT_STR, 0, 4)                                              \
-    X(description, PR_FT_STR, 0, 8)                                          \
-    X(source, PR_FT_STR, 0, 12)                                              \
-    X(nstages, PR_FT_U32, 0, 16)                                             \
-    X(widest_stage, PR_FT_U32, 0, 20)                                        \
-    X(cp_steps, PR_FT_U32, 0, 24)                                            \
-    X(max_parallel, PR_FT_U32, PR_LIM_MAX_PARALLEL, 28)                      \
-    X(cp_seconds, PR_FT_F64, 0, 32)                                          \
-    X(sla_max_duration, PR_FT_F64, 0, 40)                                    \
-    X(sla_step_timeout, PR_FT_F64, 0, 48)                                    \
-    X(budget_cost, PR_FT_F64, 0, 56)                                         \
-    X(budget_tokens, PR_FT_U64, 0, 64)                                       \
-    X(budget_calls, PR_FT_U64, 0, 72)                                        \
-    X(breaker_reset, PR_FT_F64, 0, 80)                                       \
-    X(breaker_threshold, PR_FT_U32, PR_LIM_BREAKER, 88)                      \
-    X(flags, PR_FT_FLAGS, PR_WF_ALL, 92)                                     \
-    X(pad0, PR_FT_ZERO, 0, 93)                                               \
-    X(pad1, PR_FT_ZERO, 0, 94)                                               \
-    X(pad2, PR_FT_ZERO, 0, 95)                                               \
-    X(allowed_tools, PR_FT_LIST, PR_LK_STR, 96)                              \
-    X(allowed_commands, PR_FT_LIST, PR_LK_STR, 104)                          \
+#define PR_WORKFLOW_FIELDS(X)                                                 \
+    X(id, PR_FT_STR, 0, 0)                                                    \
+    X(version, PR_FT_STR, 0, 4)                                               \
+    X(description, PR_FT_STR, 0, 8)                                           \
+    X(source, PR_FT_STR, 0, 12)                                               \
+    X(nstages, PR_FT_U32, 0, 16)                                              \
+    X(widest_stage, PR_FT_U32, 0, 20)                                         \
+    X(cp_steps, PR_FT_U32, 0, 24)                                             \
+    X(max_parallel, PR_FT_U32, PR_LIM_MAX_PARALLEL, 28)                       \
+    X(cp_seconds, PR_FT_F64, 0, 32)                                           \
+    X(sla_max_duration, PR_FT_F64, 0, 40)                                     \
+    X(sla_step_timeout, PR_FT_F64, 0, 48)                                     \
+    X(budget_cost, PR_FT_F64, 0, 56)                                          \
+    X(budget_tokens, PR_FT_U64, 0, 64)                                        \
+    X(budget_calls, PR_FT_U64, 0, 72)                                         \
+    X(breaker_reset, PR_FT_F64, 0, 80)                                        \
+    X(breaker_threshold, PR_FT_U32, PR_LIM_BREAKER, 88)                       \
+    X(flags, PR_FT_FLAGS, PR_WF_ALL, 92)                                      \
+    X(pad0, PR_FT_ZERO, 0, 93)                                                \
+    X(pad1, PR_FT_ZERO, 0, 94)                                                \
+    X(pad2, PR_FT_ZERO, 0, 95)                                                \
+    X(allowed_tools, PR_FT_LIST, PR_LK_STR, 96)                               \
+    X(allowed_commands, PR_FT_LIST, PR_LK_STR, 104)                           \
     X(on_failure_actions, PR_FT_LIST, PR_LK_STR, 112)
 #define PR_WORKFLOW_SIZE 120
 
-#define PR_PARAM_FIELDS(X)                                                   \
-    X(name, PR_FT_STR, 0, 0)                                                 \
-    X(description, PR_FT_STR, 0, 4)                                          \
-    X(default_json, PR_FT_OPTSTR, 0, 8)                                      \
-    X(enum_json, PR_FT_OPTSTR, 0, 12)                                        \
-    X(type, PR_FT_ENUM, PR_T_TYPES, 16)                                      \
-    X(flags, PR_FT_FLAGS, PR_PF_ALL, 17)                                     \
-    X(pad0, PR_FT_ZERO, 0, 18)                                               \
-    X(pad1, PR_FT_ZERO, 0, 19)                                               \
+#define PR_PARAM_FIELDS(X)                                                    \
+    X(name, PR_FT_STR, 0, 0)                                                  \
+    X(description, PR_FT_STR, 0, 4)                                           \
+    X(default_json, PR_FT_OPTSTR, 0, 8)                                       \
+    X(enum_json, PR_FT_OPTSTR, 0, 12)                                         \
+    X(type, PR_FT_ENUM, PR_T_TYPES, 16)                                       \
+    X(flags, PR_FT_FLAGS, PR_PF_ALL, 17)                                      \
+    X(pad0, PR_FT_ZERO, 0, 18)                                                \
+    X(pad1, PR_FT_ZERO, 0, 19)                                                \
     X(pad2, PR_FT_ZERO32, 0, 20)
 #define PR_PARAM_SIZE 24
 
-#define PR_STEP_FIELDS(X)                                                    \
-    X(id, PR_FT_STR, 0, 0)                                                   \
-    X(name, PR_FT_STR, 0, 4)                                                 \
-    X(description, PR_FT_STR, 0, 8)                                          \
-    X(kind, PR_FT_ENUM, PR_STEP_KINDS, 12)                                   \
-    X(flags, PR_FT_FLAGS, PR_SF_ALL, 13)                                     \
-    X(backoff, PR_FT_ENUM, 3, 14)                                            \
-    X(pad0, PR_FT_ZERO, 0, 15)                                               \
-    X(stage, PR_FT_U32, 0, 16)                                               \
-    X(cp_steps, PR_FT_U32, 0, 20)                                            \
-    X(max_attempts, PR_FT_U32, PR_LIM_ATTEMPTS, 24)                          \
-    X(best_of, PR_FT_U32, PR_LIM_BEST_OF, 28)                                \
-    X(cp_seconds, PR_FT_F64, 0, 32)                                          \
-    X(timeout, PR_FT_F64, 0, 40)                                             \
-    X(initial_delay, PR_FT_F64, 0, 48)                                       \
-    X(max_delay, PR_FT_F64, 0, 56)                                           \
-    X(temperature, PR_FT_F64, 0, 64) /* < 0: the provider default */         \
-    X(max_tokens, PR_FT_U64, 0, 72)                                          \
-    X(budget_cost, PR_FT_F64, 0, 80)                                         \
-    X(budget_tokens, PR_FT_U64, 0, 88)                                       \
-    X(budget_calls, PR_FT_U64, 0, 96)                                        \
-    X(deps, PR_FT_LIST, PR_LK_EDGE, 104)                                     \
-    X(dependents, PR_FT_LIST, PR_LK_EDGE, 112)                               \
-    X(condition, PR_FT_CODE, 0, 120)                                         \
-    X(for_each, PR_FT_CODE, 0, 128)                                          \
-    X(run, PR_FT_INTERP, 0, 136) /* shell: the command */                   \
-    X(prompt, PR_FT_INTERP, 0, 140)                                          \
-    X(system, PR_FT_INTERP, 0, 144)                                          \
-    X(prompt_file, PR_FT_OPTSTR, 0, 148)                                     \
-    X(model, PR_FT_MODEL, 0, 152)                                            \
-    X(judge, PR_FT_STEP, 0, 156)                                             \
-    X(fallback, PR_FT_LIST, PR_LK_MODEL, 160)                                \
-    X(cascade, PR_FT_LIST, PR_LK_MODEL, 168)                                 \
-    X(agent, PR_FT_OPTSTR, 0, 176)                                           \
-    X(capability, PR_FT_OPTSTR, 0, 180)                                      \
-    X(tool, PR_FT_OPTSTR, 0, 184)                                            \
-    X(strategy, PR_FT_OPTSTR, 0, 188)                                        \
-    X(tools, PR_FT_LIST, PR_LK_STR, 192)                                     \
-    X(outputs, PR_FT_LIST, PR_LK_STR, 200)                                   \
-    X(workflow, PR_FT_OPTSTR, 0, 208)                                        \
-    X(with, PR_FT_TVAL, 0, 212)                                              \
-    X(inputs, PR_FT_TVAL, 0, 216)                                            \
-    X(env, PR_FT_TVAL, 0, 220)                                               \
-    X(dir, PR_FT_OPTSTR, 0, 224)                                             \
-    X(output_schema, PR_FT_OPTSTR, 0, 228)                                   \
-    X(phase, PR_FT_PHASE, 0, 232)                                            \
-    X(gate_of_phase, PR_FT_PHASE, 0, 236)                                    \
-    X(batch_size, PR_FT_U32, PR_LIM_BATCH_SIZE, 240)                         \
-    X(parallelism, PR_FT_U32, PR_LIM_PARALLELISM, 244)                       \
-    X(src_line, PR_FT_U32, 0, 248)                                           \
-    X(src_col, PR_FT_U32, 0, 252)                                            \
+#define PR_STEP_FIELDS(X)                                                     \
+    X(id, PR_FT_STR, 0, 0)                                                    \
+    X(name, PR_FT_STR, 0, 4)                                                  \
+    X(description, PR_FT_STR, 0, 8)                                           \
+    X(kind, PR_FT_ENUM, PR_STEP_KINDS, 12)                                    \
+    X(flags, PR_FT_FLAGS, PR_SF_ALL, 13)                                      \
+    X(backoff, PR_FT_ENUM, 3, 14)                                             \
+    X(pad0, PR_FT_ZERO, 0, 15)                                                \
+    X(stage, PR_FT_U32, 0, 16)                                                \
+    X(cp_steps, PR_FT_U32, 0, 20)                                             \
+    X(max_attempts, PR_FT_U32, PR_LIM_ATTEMPTS, 24)                           \
+    X(best_of, PR_FT_U32, PR_LIM_BEST_OF, 28)                                 \
+    X(cp_seconds, PR_FT_F64, 0, 32)                                           \
+    X(timeout, PR_FT_F64, 0, 40)                                              \
+    X(initial_delay, PR_FT_F64, 0, 48)                                        \
+    X(max_delay, PR_FT_F64, 0, 56)                                            \
+    X(temperature, PR_FT_F64, 0, 64) /* < 0: the provider default */          \
+    X(max_tokens, PR_FT_U64, 0, 72)                                           \
+    X(budget_cost, PR_FT_F64, 0, 80)                                          \
+    X(budget_tokens, PR_FT_U64, 0, 88)                                        \
+    X(budget_calls, PR_FT_U64, 0, 96)                                         \
+    X(deps, PR_FT_LIST, PR_LK_EDGE, 104)                                      \
+    X(dependents, PR_FT_LIST, PR_LK_EDGE, 112)                                \
+    X(condition, PR_FT_CODE, 0, 120)                                          \
+    X(for_each, PR_FT_CODE, 0, 128)                                           \
+    X(run, PR_FT_INTERP, 0, 136) /* shell: the command */                     \
+    X(prompt, PR_FT_INTERP, 0, 140)                                           \
+    X(system, PR_FT_INTERP, 0, 144)                                           \
+    X(prompt_file, PR_FT_OPTSTR, 0, 148)                                      \
+    X(model, PR_FT_MODEL, 0, 152)                                             \
+    X(judge, PR_FT_STEP, 0, 156)                                              \
+    X(fallback, PR_FT_LIST, PR_LK_MODEL, 160)                                 \
+    X(cascade, PR_FT_LIST, PR_LK_MODEL, 168)                                  \
+    X(agent, PR_FT_OPTSTR, 0, 176)                                            \
+    X(capability, PR_FT_OPTSTR, 0, 180)                                       \
+    X(tool, PR_FT_OPTSTR, 0, 184)                                             \
+    X(strategy, PR_FT_OPTSTR, 0, 188)                                         \
+    X(tools, PR_FT_LIST, PR_LK_STR, 192)                                      \
+    X(outputs, PR_FT_LIST, PR_LK_STR, 200)                                    \
+    X(workflow, PR_FT_OPTSTR, 0, 208)                                         \
+    X(with, PR_FT_TVAL, 0, 212)                                               \
+    X(inputs, PR_FT_TVAL, 0, 216)                                             \
+    X(env, PR_FT_TVAL, 0, 220)                                                \
+    X(dir, PR_FT_OPTSTR, 0, 224)                                              \
+    X(output_schema, PR_FT_OPTSTR, 0, 228)                                    \
+    X(phase, PR_FT_PHASE, 0, 232)                                             \
+    X(gate_of_phase, PR_FT_PHASE, 0, 236)                                     \
+    X(batch_size, PR_FT_U32, PR_LIM_BATCH_SIZE, 240)                          \
+    X(parallelism, PR_FT_U32, PR_LIM_PARALLELISM, 244)                        \
+    X(src_line, PR_FT_U32, 0, 248)                                            \
+    X(src_col, PR_FT_U32, 0, 252)                                             \
     X(score, PR_FT_CODE, 0, 256) /* LLM, best_of: ranks the candidates */
 #define PR_STEP_SIZE 264
 
-#define PR_MODEL_FIELDS(X)                                                   \
-    X(name, PR_FT_STR, 0, 0)                                                 \
-    X(provider, PR_FT_STR, 0, 4)                                             \
-    X(protocol, PR_FT_STR, 0, 8)                                             \
-    X(wire_id, PR_FT_STR, 0, 12)                                             \
-    X(base_url, PR_FT_STR, 0, 16)                                            \
-    X(api_key_env, PR_FT_STR, 0, 20)                                         \
-    X(base_url_env, PR_FT_STR, 0, 24)                                        \
-    X(reply_tokens, PR_FT_U32, 0, 28)                                        \
-    X(input_per_mtok, PR_FT_F64, 0, 32)                                      \
-    X(output_per_mtok, PR_FT_F64, 0, 40)                                     \
-    X(context_window, PR_FT_U64, 0, 48)                                      \
-    X(max_output_tokens, PR_FT_U64, 0, 56)                                   \
+#define PR_MODEL_FIELDS(X)                                                    \
+    X(name, PR_FT_STR, 0, 0)                                                  \
+    X(provider, PR_FT_STR, 0, 4)                                              \
+    X(protocol, PR_FT_STR, 0, 8)                                              \
+    X(wire_id, PR_FT_STR, 0, 12)                                              \
+    X(base_url, PR_FT_STR, 0, 16)                                             \
+    X(api_key_env, PR_FT_STR, 0, 20)                                          \
+    X(base_url_env, PR_FT_STR, 0, 24)                                         \
+    X(reply_tokens, PR_FT_U32, 0, 28)                                         \
+    X(input_per_mtok, PR_FT_F64, 0, 32)                                       \
+    X(output_per_mtok, PR_FT_F64, 0, 40)                                      \
+    X(context_window, PR_FT_U64, 0, 48)                                       \
+    X(max_output_tokens, PR_FT_U64, 0, 56)                                    \
     X(features, PR_FT_LIST, PR_LK_STR, 64)
 #define PR_MODEL_SIZE 72
 
-#define PR_PHASE_FIELDS(X)                                                   \
-    X(name, PR_FT_STR, 0, 0)                                                 \
-    X(description, PR_FT_STR, 0, 4)                                          \
-    X(gate_step, PR_FT_STEP, 0, 8)                                           \
-    X(feedback_to, PR_FT_PHASE, 0, 12)                                       \
-    X(min_success_rate, PR_FT_F64, 0, 16)                                    \
-    X(gate, PR_FT_CODE, 0, 24)                                               \
-    X(feedback_when, PR_FT_CODE, 0, 32)                                      \
-    X(max_loops, PR_FT_U32, PR_LIM_MAX_LOOPS, 40)                            \
+#define PR_PHASE_FIELDS(X)                                                    \
+    X(name, PR_FT_STR, 0, 0)                                                  \
+    X(description, PR_FT_STR, 0, 4)                                           \
+    X(gate_step, PR_FT_STEP, 0, 8)                                            \
+    X(feedback_to, PR_FT_PHASE, 0, 12)                                        \
+    X(min_success_rate, PR_FT_F64, 0, 16)                                     \
+    X(gate, PR_FT_CODE, 0, 24)                                                \
+    X(feedback_when, PR_FT_CODE, 0, 32)                                       \
+    X(max_loops, PR_FT_U32, PR_LIM_MAX_LOOPS, 40)                             \
     X(pad0, PR_FT_ZERO32, 0, 44)
 #define PR_PHASE_SIZE 48
 
-#define PR_TOOL_FIELDS(X)                                                    \
-    X(name, PR_FT_STR, 0, 0)                                                 \
-    X(server, PR_FT_STR, 0, 4)                                               \
-    X(remote_name, PR_FT_STR, 0, 8)                                          \
-    X(pad0, PR_FT_ZERO32, 0, 12)                                             \
+#define PR_TOOL_FIELDS(X)                                                     \
+    X(name, PR_FT_STR, 0, 0)                                                  \
+    X(server, PR_FT_STR, 0, 4)                                                \
+    X(remote_name, PR_FT_STR, 0, 8)                                           \
+    X(pad0, PR_FT_ZERO32, 0, 12)                                              \
     X(argv, PR_FT_LIST, PR_LK_STR, 16)
 #define PR_TOOL_SIZE 24
 
-#define PR_AGG_FIELDS(X)                                                     \
-    X(name, PR_FT_STR, 0, 0)                                                 \
-    X(builtin, PR_FT_OPTSTR, 0, 4)                                           \
-    X(run, PR_FT_INTERP, 0, 8)                                               \
+#define PR_AGG_FIELDS(X)                                                      \
+    X(name, PR_FT_STR, 0, 0)                                                  \
+    X(builtin, PR_FT_OPTSTR, 0, 4)                                            \
+    X(run, PR_FT_INTERP, 0, 8)                                                \
     X(pad0, PR_FT_ZERO32, 0, 12)
 #define PR_AGG_SIZE 16
 
-#define PR_ALERT_FIELDS(X)                                                   \
-    X(group, PR_FT_STR, 0, 0)                                                \
-    X(metric, PR_FT_STR, 0, 4)                                               \
-    X(op, PR_FT_STR, 0, 8)                                                   \
-    X(unit, PR_FT_STR, 0, 12)                                                \
-    X(severity, PR_FT_STR, 0, 16)                                            \
-    X(action, PR_FT_STR, 0, 20)                                              \
+#define PR_ALERT_FIELDS(X)                                                    \
+    X(group, PR_FT_STR, 0, 0)                                                 \
+    X(metric, PR_FT_STR, 0, 4)                                                \
+    X(op, PR_FT_STR, 0, 8)                                                    \
+    X(unit, PR_FT_STR, 0, 12)                                                 \
+    X(severity, PR_FT_STR, 0, 16)                                             \
+    X(action, PR_FT_STR, 0, 20)                                               \
     X(threshold, PR_FT_F64, 0, 24)
 #define PR_ALERT_SIZE 32
 
 /* PROMPTS records: prompt files and partials. */
 enum pr_prompt_kind { PR_PROMPT_FILE, PR_PROMPT_PARTIAL, PR_PROMPT_KINDS };
 
-#define PR_PROMPT_FIELDS(X)                                                  \
-    X(name, PR_FT_STR, 0, 0)                                                 \
-    X(title, PR_FT_STR, 0, 4)                                                \
-    X(code, PR_FT_TCODE, 0, 8)                                               \
-    X(kind, PR_FT_ENUM, PR_PROMPT_KINDS, 16)                                 \
-    X(pad0, PR_FT_ZERO, 0, 17)                                               \
-    X(pad1, PR_FT_ZERO, 0, 18)                                               \
-    X(pad2, PR_FT_ZERO, 0, 19)                                               \
-    X(description, PR_FT_STR, 0, 20)                                         \
-    X(model, PR_FT_MODEL, 0, 24)                                             \
-    X(config, PR_FT_OPTSTR, 0, 28)                                           \
-    X(input_schema, PR_FT_OPTSTR, 0, 32)                                     \
-    X(input_default, PR_FT_OPTSTR, 0, 36)                                    \
-    X(output_format, PR_FT_OPTSTR, 0, 40)                                    \
+#define PR_PROMPT_FIELDS(X)                                                   \
+    X(name, PR_FT_STR, 0, 0)                                                  \
+    X(title, PR_FT_STR, 0, 4)                                                 \
+    X(code, PR_FT_TCODE, 0, 8)                                                \
+    X(kind, PR_FT_ENUM, PR_PROMPT_KINDS, 16)                                  \
+    X(pad0, PR_FT_ZERO, 0, 17)                                                \
+    X(pad1, PR_FT_ZERO, 0, 18)                                                \
+    X(pad2, PR_FT_ZERO, 0, 19)                                                \
+    X(description, PR_FT_STR, 0, 20)                                          \
+    X(model, PR_FT_MODEL, 0, 24)                                              \
+    X(config, PR_FT_OPTSTR, 0, 28)                                            \
+    X(input_schema, PR_FT_OPTSTR, 0, 32)                                      \
+    X(input_default, PR_FT_OPTSTR, 0, 36)                                     \
+    X(output_format, PR_FT_OPTSTR, 0, 40)                                     \
     X(output_schema, PR_FT_OPTSTR, 0, 44)
 #define PR_PROMPT_SIZE 48
 
 /* SUBPLANS records; the embedded plans follow them. */
-#define PR_SUBPLAN_FIELDS(X)                                                 \
-    X(name, PR_FT_STR, 0, 0)                                                 \
-    X(offset, PR_FT_U32, 0, 4)                                               \
-    X(size, PR_FT_U32, 0, 8)                                                 \
+#define PR_SUBPLAN_FIELDS(X)                                                  \
+    X(name, PR_FT_STR, 0, 0)                                                  \
+    X(offset, PR_FT_U32, 0, 4)                                                \
+    X(size, PR_FT_U32, 0, 8)                                                  \
     X(pad0, PR_FT_ZERO32, 0, 12)
 #define PR_SUBPLAN_SIZE 16
 
 enum pr_tval_kind {
-    PR_TV_NULL, PR_TV_BOOL, PR_TV_NUM, PR_TV_STR, PR_TV_LIST, PR_TV_MAP,
+    PR_TV_NULL,
+    PR_TV_BOOL,
+    PR_TV_NUM,
+    PR_TV_STR,
+    PR_TV_LIST,
+    PR_TV_MAP,
     PR_TV_KINDS
 };
 
 /* INTERPS, PARTS and TVALS records (their rules are in the prose above). */
-#define PR_INTERP_FIELDS(X)                                                  \
-    X(first, PR_FT_U32, 0, 0)                                                \
-    X(n, PR_FT_U32, 0, 4)                                                    \
-    X(pure, PR_FT_U8, 0, 8)                                                  \
-    X(pad0, PR_FT_ZERO, 0, 9)                                                \
-    X(pad1, PR_FT_ZERO, 0, 10)                                               \
-    X(pad2, PR_FT_ZERO, 0, 11)                                               \
+#define PR_INTERP_FIELDS(X)                                                   \
+    X(first, PR_FT_U32, 0, 0)                                                 \
+    X(n, PR_FT_U32, 0, 4)                                                     \
+    X(pure, PR_FT_U8, 0, 8)                                                   \
+    X(pad0, PR_FT_ZERO, 0, 9)                                                 \
+    X(pad1, PR_FT_ZERO, 0, 10)                                                \
+    X(pad2, PR_FT_ZERO, 0, 11)                                                \
     X(pad3, PR_FT_ZERO32, 0, 12)
 #define PR_INTERP_SIZE 16
 
-#define PR_PART_FIELDS(X)                                                    \
-    X(kind, PR_FT_ENUM, 2, 0)                                                \
-    X(pad0, PR_FT_ZERO, 0, 1)                                                \
-    X(pad1, PR_FT_ZERO, 0, 2)                                                \
-    X(pad2, PR_FT_ZERO, 0, 3)                                                \
-    X(text, PR_FT_STR, 0, 4)                                                 \
+#define PR_PART_FIELDS(X)                                                     \
+    X(kind, PR_FT_ENUM, 2, 0)                                                 \
+    X(pad0, PR_FT_ZERO, 0, 1)                                                 \
+    X(pad1, PR_FT_ZERO, 0, 2)                                                 \
+    X(pad2, PR_FT_ZERO, 0, 3)                                                 \
+    X(text, PR_FT_STR, 0, 4)                                                  \
     X(code, PR_FT_CODE, 0, 8)
 #define PR_PART_SIZE 16
 
-#define PR_TVAL_FIELDS(X)                                                    \
-    X(kind, PR_FT_ENUM, PR_TV_KINDS, 0)                                      \
-    X(b, PR_FT_U8, 0, 1)                                                     \
-    X(pad0, PR_FT_ZERO, 0, 2)                                                \
-    X(pad1, PR_FT_ZERO, 0, 3)                                                \
-    X(pad2, PR_FT_ZERO32, 0, 4)                                              \
-    X(num, PR_FT_F64, 0, 8)                                                  \
-    X(interp, PR_FT_INTERP, 0, 16)                                           \
-    X(first, PR_FT_U32, 0, 20)                                               \
-    X(n, PR_FT_U32, 0, 24)                                                   \
+#define PR_TVAL_FIELDS(X)                                                     \
+    X(kind, PR_FT_ENUM, PR_TV_KINDS, 0)                                       \
+    X(b, PR_FT_U8, 0, 1)                                                      \
+    X(pad0, PR_FT_ZERO, 0, 2)                                                 \
+    X(pad1, PR_FT_ZERO, 0, 3)                                                 \
+    X(pad2, PR_FT_ZERO32, 0, 4)                                               \
+    X(num, PR_FT_F64, 0, 8)                                                   \
+    X(interp, PR_FT_INTERP, 0, 16)                                            \
+    X(first, PR_FT_U32, 0, 20)                                                \
+    X(n, PR_FT_U32, 0, 24)                                                    \
     X(keys, PR_FT_U32, 0, 28)
 #define PR_TVAL_SIZE 32
 
@@ -455,36 +482,36 @@ enum pr_tval_kind {
  * the loader's checks name fields through these, never by offset. */
 
 /* Bytes a field of type T takes in its record. */
-#define PR_FT_BYTES(t)                                                       \
-    ((t) == PR_FT_U64 || (t) == PR_FT_F64 || (t) == PR_FT_CODE ||            \
-             (t) == PR_FT_LIST || (t) == PR_FT_TCODE                         \
-         ? 8                                                                 \
-     : (t) == PR_FT_U8 || (t) == PR_FT_ENUM || (t) == PR_FT_FLAGS ||         \
-             (t) == PR_FT_ZERO                                               \
-         ? 1                                                                 \
+#define PR_FT_BYTES(t)                                                        \
+    ((t) == PR_FT_U64 || (t) == PR_FT_F64 || (t) == PR_FT_CODE ||             \
+             (t) == PR_FT_LIST || (t) == PR_FT_TCODE                          \
+         ? 8                                                                  \
+     : (t) == PR_FT_U8 || (t) == PR_FT_ENUM || (t) == PR_FT_FLAGS ||          \
+             (t) == PR_FT_ZERO                                                \
+         ? 1                                                                  \
          : 4)
 #define PR_FT_PAD(t) ((t) == PR_FT_ZERO || (t) == PR_FT_ZERO32)
 /* (offset, length) pairs: CODE, TCODE and LIST. */
-#define PR_FT_RANGE(t)                                                       \
+#define PR_FT_RANGE(t)                                                        \
     ((t) == PR_FT_CODE || (t) == PR_FT_TCODE || (t) == PR_FT_LIST)
 /* One number: neither padding, nor F64, nor a pair. */
 #define PR_FT_INT(t) (!PR_FT_PAD(t) && !PR_FT_RANGE(t) && (t) != PR_FT_F64)
 
 /* Every record with a field list: X(R, its section, what messages call
  * one). */
-#define PR_RECORDS(X)                                                        \
-    X(WORKFLOW, PR_SEC_WORKFLOW, "workflow")                                 \
-    X(PARAM, PR_SEC_PARAMS, "parameter")                                     \
-    X(STEP, PR_SEC_STEPS, "step")                                            \
-    X(MODEL, PR_SEC_MODELS, "model")                                         \
-    X(PHASE, PR_SEC_PHASES, "phase")                                         \
-    X(TOOL, PR_SEC_TOOLS, "tool")                                            \
-    X(AGG, PR_SEC_AGGS, "aggregate")                                         \
-    X(ALERT, PR_SEC_ALERTS, "alert")                                         \
-    X(PROMPT, PR_SEC_PROMPTS, "prompt")                                      \
-    X(SUBPLAN, PR_SEC_SUBPLANS, "subplan")                                   \
-    X(INTERP, PR_SEC_INTERPS, "interp")                                      \
-    X(PART, PR_SEC_PARTS, "interp part")                                     \
+#define PR_RECORDS(X)                                                         \
+    X(WORKFLOW, PR_SEC_WORKFLOW, "workflow")                                  \
+    X(PARAM, PR_SEC_PARAMS, "parameter")                                      \
+    X(STEP, PR_SEC_STEPS, "step")                                             \
+    X(MODEL, PR_SEC_MODELS, "model")                                          \
+    X(PHASE, PR_SEC_PHASES, "phase")                                          \
+    X(TOOL, PR_SEC_TOOLS, "tool")                                             \
+    X(AGG, PR_SEC_AGGS, "aggregate")                                          \
+    X(ALERT, PR_SEC_ALERTS, "alert")                                          \
+    X(PROMPT, PR_SEC_PROMPTS, "prompt")                                       \
+    X(SUBPLAN, PR_SEC_SUBPLANS, "subplan")                                    \
+    X(INTERP, PR_SEC_INTERPS, "interp")                                       \
+    X(PART, PR_SEC_PARTS, "interp part")                                      \
     X(TVAL, PR_SEC_TVALS, "template value")
 
 /* PR_BY_R passes the record's name to PR_FIELD_KEY with each field. */
@@ -503,19 +530,19 @@ enum pr_tval_kind {
 #define PR_BY_TVAL(...) PR_FIELD_KEY(TVAL, __VA_ARGS__)
 
 #define PR_FIELD_KEY(R, n, t, a, o) PR_##R##_NO_##n,
-#define PR_KEYS(R, sec, what)                                                \
+#define PR_KEYS(R, sec, what)                                                 \
     enum { PR_##R##_FIELDS(PR_BY_##R) PR_##R##_NFIELDS, PR_##R##_SEC = sec };
 PR_RECORDS(PR_KEYS)
 #undef PR_KEYS
 #undef PR_FIELD_KEY
-#define PR_FIELD_KEY(R, n, t, a, o)                                          \
+#define PR_FIELD_KEY(R, n, t, a, o)                                           \
     PR_##R##_OFF_##n = (o), PR_##R##_FT_##n = (t),
 #define PR_KEYS(R, sec, what) enum { PR_##R##_FIELDS(PR_BY_##R) };
 PR_RECORDS(PR_KEYS)
 #undef PR_KEYS
 #undef PR_FIELD_KEY
 #define PR_FIELD_KEY(R, n, t, a, o) +!PR_FT_PAD(t)
-#define PR_KEYS(R, sec, what)                                                \
+#define PR_KEYS(R, sec, what)                                                 \
     enum { PR_##R##_NWRITE = 0 PR_##R##_FIELDS(PR_BY_##R) };
 PR_RECORDS(PR_KEYS)
 #undef PR_KEYS
@@ -526,10 +553,10 @@ PR_RECORDS(PR_KEYS)
 /* ---- the loaded plan ---- */
 
 struct pr_plan {
-    const uint8_t *base;        /* the mapping (read-only) */
+    const uint8_t *base; /* the mapping (read-only) */
     size_t size;
-    bool mapped;                /* munmap on close; memory given to
-                                   pr_plan_load_mem stays the caller's */
+    bool mapped; /* munmap on close; memory given to
+                    pr_plan_load_mem stays the caller's */
     uint16_t major, minor;
     struct pr_sec {
         const uint8_t *p;
@@ -547,7 +574,7 @@ struct pr_list {
 };
 
 struct pr_code {
-    const uint8_t *p;           /* NULL when absent */
+    const uint8_t *p; /* NULL when absent */
     uint32_t len;
 };
 
@@ -575,16 +602,36 @@ struct pr_code {
 
 #define PR_DECL_FIELD(name, type, arg, off) PR_CTYPE_(type) name;
 
-struct pr_workflow { PR_WORKFLOW_FIELDS(PR_DECL_FIELD) };
-struct pr_param { PR_PARAM_FIELDS(PR_DECL_FIELD) };
-struct pr_step { PR_STEP_FIELDS(PR_DECL_FIELD) };
-struct pr_model { PR_MODEL_FIELDS(PR_DECL_FIELD) };
-struct pr_phase { PR_PHASE_FIELDS(PR_DECL_FIELD) };
-struct pr_tool { PR_TOOL_FIELDS(PR_DECL_FIELD) };
-struct pr_agg { PR_AGG_FIELDS(PR_DECL_FIELD) };
-struct pr_alert { PR_ALERT_FIELDS(PR_DECL_FIELD) };
-struct pr_subplan { PR_SUBPLAN_FIELDS(PR_DECL_FIELD) };
-struct pr_prompt { PR_PROMPT_FIELDS(PR_DECL_FIELD) };
+struct pr_workflow {
+    PR_WORKFLOW_FIELDS(PR_DECL_FIELD)
+};
+struct pr_param {
+    PR_PARAM_FIELDS(PR_DECL_FIELD)
+};
+struct pr_step {
+    PR_STEP_FIELDS(PR_DECL_FIELD)
+};
+struct pr_model {
+    PR_MODEL_FIELDS(PR_DECL_FIELD)
+};
+struct pr_phase {
+    PR_PHASE_FIELDS(PR_DECL_FIELD)
+};
+struct pr_tool {
+    PR_TOOL_FIELDS(PR_DECL_FIELD)
+};
+struct pr_agg {
+    PR_AGG_FIELDS(PR_DECL_FIELD)
+};
+struct pr_alert {
+    PR_ALERT_FIELDS(PR_DECL_FIELD)
+};
+struct pr_subplan {
+    PR_SUBPLAN_FIELDS(PR_DECL_FIELD)
+};
+struct pr_prompt {
+    PR_PROMPT_FIELDS(PR_DECL_FIELD)
+};
 
 struct pr_interp_view {
     uint32_t first, n;
@@ -592,7 +639,7 @@ struct pr_interp_view {
 };
 
 struct pr_part_view {
-    uint8_t kind;               /* 0 text, 1 expression */
+    uint8_t kind; /* 0 text, 1 expression */
     const char *text;
     uint32_t text_len;
     struct pr_code code;
@@ -604,7 +651,7 @@ struct pr_tval_view {
     double num;
     uint32_t interp;
     uint32_t first, n;
-    uint32_t keys;              /* list offset of the keys (maps) */
+    uint32_t keys; /* list offset of the keys (maps) */
 };
 
 /* Opens PATH, maps it and validates everything.  On failure returns -1 and
@@ -689,8 +736,8 @@ uint32_t pr_pb_list(struct pr_plan_builder *b, const uint32_t *v, size_t n);
 int pr_pb_subplan(struct pr_plan_builder *b, const char *name,
                   const uint8_t *data, size_t size);
 /* The record at INDEX of a record section, for filling in later. */
-uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec,
-                  size_t size, uint32_t index);
+uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec, size_t size,
+                  uint32_t index);
 /* Writes the whole file into *OUT (malloc'd); 0 or -1 (out of memory). */
 int pr_pb_finish(struct pr_plan_builder *b, uint8_t **out, size_t *size);
 bool pr_pb_failed(const struct pr_plan_builder *b);
@@ -725,19 +772,22 @@ struct pr_span {
 struct pr_rec {
     enum pr_section sec;
     uint32_t size, nwrite;
-    uint64_t set;               /* bit per field number: written */
-    int bad;                    /* 1 + the number of a field refused */
+    uint64_t set; /* bit per field number: written */
+    int bad;      /* 1 + the number of a field refused */
     uint8_t b[PR_REC_MAX];
 };
 
 void pr_rec_init(struct pr_rec *w, enum pr_section sec, uint32_t size,
                  uint32_t nwrite);
-#define PR_REC_INIT(w, R)                                                    \
+#define PR_REC_INIT(w, R)                                                     \
     pr_rec_init((w), PR_SEC_OF(R), PR_##R##_SIZE, PR_##R##_NWRITE)
 
 /* A compile-time check inside an expression. */
-#define PR_CHECK_(cond, msg)                                                 \
-    ((void)sizeof(struct { _Static_assert(cond, msg); int ok_; }))
+#define PR_CHECK_(cond, msg)                                                  \
+    ((void)sizeof(struct {                                                    \
+        _Static_assert(cond, msg);                                            \
+        int ok_;                                                              \
+    }))
 
 static inline void pr_rec_mark_(struct pr_rec *w, enum pr_section sec,
                                 unsigned no, bool ok)
@@ -780,20 +830,20 @@ static inline void pr_rec_put_span_(struct pr_rec *w, enum pr_section sec,
     pr_put_u32(w->b + off + 4, s.len);
 }
 
-#define PR_PUT(w, R, f, v)                                                   \
-    (PR_CHECK_(PR_FT_INT(PR_##R##_FT_##f), #f " is not a number field"),     \
-     pr_rec_put_((w), PR_SEC_OF(R), PR_##R##_NO_##f, PR_##R##_FT_##f,        \
+#define PR_PUT(w, R, f, v)                                                    \
+    (PR_CHECK_(PR_FT_INT(PR_##R##_FT_##f), #f " is not a number field"),      \
+     pr_rec_put_((w), PR_SEC_OF(R), PR_##R##_NO_##f, PR_##R##_FT_##f,         \
                  PR_##R##_OFF_##f, (v)))
-#define PR_PUT_F64(w, R, f, x)                                               \
-    (PR_CHECK_(PR_##R##_FT_##f == PR_FT_F64, #f " is not an F64 field"),     \
-     pr_rec_put_f64_((w), PR_SEC_OF(R), PR_##R##_NO_##f, PR_##R##_OFF_##f,   \
+#define PR_PUT_F64(w, R, f, x)                                                \
+    (PR_CHECK_(PR_##R##_FT_##f == PR_FT_F64, #f " is not an F64 field"),      \
+     pr_rec_put_f64_((w), PR_SEC_OF(R), PR_##R##_NO_##f, PR_##R##_OFF_##f,    \
                      (x)))
-#define PR_PUT_SPAN(w, R, f, s)                                              \
-    (PR_CHECK_(PR_FT_RANGE(PR_##R##_FT_##f), #f " is not a span field"),     \
-     pr_rec_put_span_((w), PR_SEC_OF(R), PR_##R##_NO_##f,                    \
-                      PR_##R##_OFF_##f, (s)))
+#define PR_PUT_SPAN(w, R, f, s)                                               \
+    (PR_CHECK_(PR_FT_RANGE(PR_##R##_FT_##f), #f " is not a span field"),      \
+     pr_rec_put_span_((w), PR_SEC_OF(R), PR_##R##_NO_##f, PR_##R##_OFF_##f,   \
+                      (s)))
 /* Field F is written into the plan's record after pr_pb_put. */
-#define PR_LATER(w, R, f)                                                    \
+#define PR_LATER(w, R, f)                                                     \
     pr_rec_mark_((w), PR_SEC_OF(R), PR_##R##_NO_##f, true)
 
 /* Copies W into record INDEX of its section (appended before, by
@@ -805,9 +855,9 @@ uint32_t pr_pb_add(struct pr_plan_builder *b, const struct pr_rec *w);
 void pr_pb_put_span_at(struct pr_plan_builder *b, enum pr_section sec,
                        uint32_t size, uint32_t index, unsigned off,
                        struct pr_span s);
-#define PR_PUT_SPAN_AT(b, R, index, f, s)                                    \
-    (PR_CHECK_(PR_FT_RANGE(PR_##R##_FT_##f), #f " is not a span field"),     \
-     pr_pb_put_span_at((b), PR_SEC_OF(R), PR_##R##_SIZE, (index),            \
+#define PR_PUT_SPAN_AT(b, R, index, f, s)                                     \
+    (PR_CHECK_(PR_FT_RANGE(PR_##R##_FT_##f), #f " is not a span field"),      \
+     pr_pb_put_span_at((b), PR_SEC_OF(R), PR_##R##_SIZE, (index),             \
                        PR_##R##_OFF_##f, (s)))
 
 #endif

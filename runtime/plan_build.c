@@ -21,19 +21,19 @@ struct str_slot {
 };
 
 struct subplan {
-    uint32_t name;              /* string reference */
-    uint8_t *data;              /* a copy of the embedded plan */
+    uint32_t name; /* string reference */
+    uint8_t *data; /* a copy of the embedded plan */
     size_t size;
 };
 
 struct pr_plan_builder {
     struct pr_buf sec[PR_SEC_COUNT + 1];
-    struct str_slot *slots;     /* open addressing over STRINGS records */
+    struct str_slot *slots; /* open addressing over STRINGS records */
     size_t nslots, used;
-    struct subplan *subs;       /* SUBPLANS, laid out by pr_pb_finish */
+    struct subplan *subs; /* SUBPLANS, laid out by pr_pb_finish */
     size_t nsubs, capsubs;
     bool failed;
-    char why[96];               /* a record refused: which field */
+    char why[96]; /* a record refused: which field */
 };
 
 static uint32_t hash_bytes(const char *s, size_t n)
@@ -85,7 +85,7 @@ const char *pr_pb_why(const struct pr_plan_builder *b)
 
 /* The names of each record's fields, by section, for pr_pb_why. */
 #define NAME(name, type, arg, off) #name,
-#define NAMES(R, sec, what)                                                  \
+#define NAMES(R, sec, what)                                                   \
     static const char *const names_##R[] = {PR_##R##_FIELDS(NAME)};
 PR_RECORDS(NAMES)
 #undef NAMES
@@ -96,16 +96,15 @@ static const struct {
     const char *const *names;
     size_t n;
 } records[PR_SEC_COUNT + 1] = {
-#define REC(R, sec, what_)                                                   \
+#define REC(R, sec, what_)                                                    \
     [sec] = {what_, names_##R, sizeof names_##R / sizeof names_##R[0]},
     PR_RECORDS(REC)
 #undef REC
 };
 
 /* Every record fits the buffer and has a bit per field. */
-#define FITS(R, sec, what)                                                   \
-    _Static_assert(PR_##R##_SIZE <= PR_REC_MAX &&                            \
-                       PR_##R##_NFIELDS <= 64,                               \
+#define FITS(R, sec, what)                                                    \
+    _Static_assert(PR_##R##_SIZE <= PR_REC_MAX && PR_##R##_NFIELDS <= 64,     \
                    #R " does not fit struct pr_rec");
 PR_RECORDS(FITS)
 #undef FITS
@@ -220,8 +219,8 @@ uint8_t *pr_pb_record(struct pr_plan_builder *b, enum pr_section sec,
     return p;
 }
 
-uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec,
-                  size_t size, uint32_t index)
+uint8_t *pr_pb_at(struct pr_plan_builder *b, enum pr_section sec, size_t size,
+                  uint32_t index)
 {
     static uint8_t scratch[512];
     struct pr_buf *buf = &b->sec[sec];
@@ -309,10 +308,9 @@ static int sub_cmp(const struct pr_plan_builder *b, const struct subplan *x,
                    const struct subplan *y)
 {
     const uint8_t *st = b->sec[PR_SEC_STRINGS].data;
-    return pr_plan_name_cmp((const char *)st + x->name + 4,
-                            pr_rd_u32(st + x->name),
-                            (const char *)st + y->name + 4,
-                            pr_rd_u32(st + y->name));
+    return pr_plan_name_cmp(
+        (const char *)st + x->name + 4, pr_rd_u32(st + x->name),
+        (const char *)st + y->name + 4, pr_rd_u32(st + y->name));
 }
 
 /* SUBPLANS: the records sorted by name, then each plan 8-byte aligned. */

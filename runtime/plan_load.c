@@ -45,8 +45,8 @@ static const struct field prompt_fields[] = {PR_PROMPT_FIELDS(FIELD_ROW)};
 #undef FIELD_ROW
 
 /* Every field lies inside its record. */
-#define PR_FIELD_KEY(R, name, type, arg, off)                                \
-    _Static_assert((off) + PR_FT_BYTES(type) <= PR_##R##_SIZE,               \
+#define PR_FIELD_KEY(R, name, type, arg, off)                                 \
+    _Static_assert((off) + PR_FT_BYTES(type) <= PR_##R##_SIZE,                \
                    "field " #name " outside its record");
 #define FITS(R, sec, what) PR_##R##_FIELDS(PR_BY_##R)
 PR_RECORDS(FITS)
@@ -72,46 +72,48 @@ enum { RULE_NONNEG = 1, RULE_POSITIVE = 2 };
 
 /* A record section: its fields, where its count lives, its name. */
 struct rkind {
-    const char *what;           /* for messages: "step 3: ..." */
+    const char *what; /* for messages: "step 3: ..." */
     enum pr_section sec;
     uint32_t size;
     const struct field *f;
     size_t nf;
 };
 
-#define RKIND(what, sec, size, arr)                                          \
-    {what, sec, size, arr, sizeof arr / sizeof arr[0]}
-static const struct rkind k_workflow =
-    RKIND("workflow", PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, workflow_fields);
-static const struct rkind k_param =
-    RKIND("parameter", PR_SEC_PARAMS, PR_PARAM_SIZE, param_fields);
-static const struct rkind k_step =
-    RKIND("step", PR_SEC_STEPS, PR_STEP_SIZE, step_fields);
-static const struct rkind k_model =
-    RKIND("model", PR_SEC_MODELS, PR_MODEL_SIZE, model_fields);
-static const struct rkind k_phase =
-    RKIND("phase", PR_SEC_PHASES, PR_PHASE_SIZE, phase_fields);
-static const struct rkind k_tool =
-    RKIND("tool", PR_SEC_TOOLS, PR_TOOL_SIZE, tool_fields);
-static const struct rkind k_agg =
-    RKIND("aggregate", PR_SEC_AGGS, PR_AGG_SIZE, agg_fields);
-static const struct rkind k_alert =
-    RKIND("alert", PR_SEC_ALERTS, PR_ALERT_SIZE, alert_fields);
-static const struct rkind k_subplan =
-    RKIND("subplan", PR_SEC_SUBPLANS, PR_SUBPLAN_SIZE, subplan_fields);
-static const struct rkind k_prompt =
-    RKIND("prompt", PR_SEC_PROMPTS, PR_PROMPT_SIZE, prompt_fields);
+#define RKIND(what, sec, size, arr)                                           \
+    {                                                                         \
+        what, sec, size, arr, sizeof arr / sizeof arr[0]                      \
+    }
+static const struct rkind k_workflow = RKIND(
+    "workflow", PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, workflow_fields);
+static const struct rkind k_param = RKIND("parameter", PR_SEC_PARAMS,
+                                          PR_PARAM_SIZE, param_fields);
+static const struct rkind k_step = RKIND("step", PR_SEC_STEPS, PR_STEP_SIZE,
+                                         step_fields);
+static const struct rkind k_model = RKIND("model", PR_SEC_MODELS,
+                                          PR_MODEL_SIZE, model_fields);
+static const struct rkind k_phase = RKIND("phase", PR_SEC_PHASES,
+                                          PR_PHASE_SIZE, phase_fields);
+static const struct rkind k_tool = RKIND("tool", PR_SEC_TOOLS, PR_TOOL_SIZE,
+                                         tool_fields);
+static const struct rkind k_agg = RKIND("aggregate", PR_SEC_AGGS, PR_AGG_SIZE,
+                                        agg_fields);
+static const struct rkind k_alert = RKIND("alert", PR_SEC_ALERTS,
+                                          PR_ALERT_SIZE, alert_fields);
+static const struct rkind k_subplan = RKIND("subplan", PR_SEC_SUBPLANS,
+                                            PR_SUBPLAN_SIZE, subplan_fields);
+static const struct rkind k_prompt = RKIND("prompt", PR_SEC_PROMPTS,
+                                           PR_PROMPT_SIZE, prompt_fields);
 #undef RKIND
 
 static const char *const sec_names[PR_SEC_COUNT + 1] = {
-    [PR_SEC_STRINGS] = "strings",   [PR_SEC_WORKFLOW] = "workflow",
-    [PR_SEC_PARAMS] = "params",     [PR_SEC_STEPS] = "steps",
-    [PR_SEC_LISTS] = "lists",       [PR_SEC_INTERPS] = "interps",
-    [PR_SEC_PARTS] = "parts",       [PR_SEC_TVALS] = "tvals",
-    [PR_SEC_CODE] = "code",         [PR_SEC_MODELS] = "models",
-    [PR_SEC_PHASES] = "phases",     [PR_SEC_TOOLS] = "tools",
-    [PR_SEC_AGGS] = "aggs",         [PR_SEC_ALERTS] = "alerts",
-    [PR_SEC_PROMPTS] = "prompts",   [PR_SEC_SUBPLANS] = "subplans",
+    [PR_SEC_STRINGS] = "strings", [PR_SEC_WORKFLOW] = "workflow",
+    [PR_SEC_PARAMS] = "params",   [PR_SEC_STEPS] = "steps",
+    [PR_SEC_LISTS] = "lists",     [PR_SEC_INTERPS] = "interps",
+    [PR_SEC_PARTS] = "parts",     [PR_SEC_TVALS] = "tvals",
+    [PR_SEC_CODE] = "code",       [PR_SEC_MODELS] = "models",
+    [PR_SEC_PHASES] = "phases",   [PR_SEC_TOOLS] = "tools",
+    [PR_SEC_AGGS] = "aggs",       [PR_SEC_ALERTS] = "alerts",
+    [PR_SEC_PROMPTS] = "prompts", [PR_SEC_SUBPLANS] = "subplans",
 };
 
 /* The minor version that added each section: in a plan of an earlier
@@ -136,12 +138,12 @@ struct vctx {
     struct pr_plan *p;
     char *err;
     size_t errcap;
-    uint8_t *starts;            /* bit per STRINGS byte: a record begins */
-    uint16_t *jdepth;           /* per CODE byte, see verify_code */
-    const char *what;           /* the record being checked, for messages */
+    uint8_t *starts;  /* bit per STRINGS byte: a record begins */
+    uint16_t *jdepth; /* per CODE byte, see verify_code */
+    const char *what; /* the record being checked, for messages */
     uint32_t idx;
-    bool single;                /* the one workflow record: no index */
-    unsigned depth;             /* levels of embedding above this plan */
+    bool single;    /* the one workflow record: no index */
+    unsigned depth; /* levels of embedding above this plan */
 };
 
 static int fail(struct vctx *c, const char *fmt, ...)
@@ -216,13 +218,17 @@ static int check_header(struct vctx *c, const uint8_t *d, size_t size)
         return fail(c, "not a plan file (bad magic)");
     }
     if (size < PR_PLAN_HEADER_SIZE)
-        return fail(c, "truncated: %zu bytes, shorter than the %d-byte "
-                       "header", size, PR_PLAN_HEADER_SIZE);
+        return fail(c,
+                    "truncated: %zu bytes, shorter than the %d-byte "
+                    "header",
+                    size, PR_PLAN_HEADER_SIZE);
     uint16_t major = pr_rd_u16(d + PR_HDR_MAJOR);
     uint16_t minor = pr_rd_u16(d + PR_HDR_MINOR);
     if (major > PR_PLAN_MAJOR)
-        return fail(c, "plan format %u.%u is newer than this version of "
-                       "poml reads (%d.x)", major, minor, PR_PLAN_MAJOR);
+        return fail(c,
+                    "plan format %u.%u is newer than this version of "
+                    "poml reads (%d.x)",
+                    major, minor, PR_PLAN_MAJOR);
     if (major < PR_PLAN_MAJOR)
         return fail(c, "plan format %u.%u is not supported (%d.x expected)",
                     major, minor, PR_PLAN_MAJOR);
@@ -246,7 +252,7 @@ static int check_header(struct vctx *c, const uint8_t *d, size_t size)
             return fail(c, "reserved header bytes are not zero");
     uint8_t h[PR_PLAN_HEADER_SIZE];
     memcpy(h, d, sizeof h);
-    memset(h + PR_HDR_CRC, 0, 8);       /* both checksums */
+    memset(h + PR_HDR_CRC, 0, 8); /* both checksums */
     if (pr_crc32c(0, h, sizeof h) != pr_rd_u32(d + PR_HDR_CRC))
         return fail(c, "header checksum mismatch");
     if (pr_crc32c(0, d + PR_PLAN_HEADER_SIZE, size - PR_PLAN_HEADER_SIZE) !=
@@ -276,9 +282,10 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
     uint64_t table = pr_rd_u64(d + PR_HDR_TABLE);
     if (table < PR_PLAN_HEADER_SIZE || table > size ||
         n * PR_ENT_BYTES > size - table)
-        return fail(c, "section table (%llu entries at %llu) lies outside "
-                       "the file", (unsigned long long)n,
-                    (unsigned long long)table);
+        return fail(c,
+                    "section table (%llu entries at %llu) lies outside "
+                    "the file",
+                    (unsigned long long)n, (unsigned long long)table);
     struct ent *e = malloc((n ? n : 1) * sizeof *e);
     if (!e)
         return fail(c, "out of memory");
@@ -291,9 +298,11 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
         uint64_t off = pr_rd_u32(t + PR_ENT_OFFSET);
         uint64_t sz = pr_rd_u32(t + PR_ENT_SIZE);
         if (i > 0 && id <= prev) {
-            fail(c, id == prev ? "section %lu (%s) listed twice"
-                               : "section table not sorted at section %lu "
-                                 "(%s)", (unsigned long)id, sec_name(id));
+            fail(c,
+                 id == prev ? "section %lu (%s) listed twice"
+                            : "section table not sorted at section %lu "
+                              "(%s)",
+                 (unsigned long)id, sec_name(id));
             goto out;
         }
         prev = id;
@@ -345,8 +354,10 @@ static int check_sections(struct vctx *c, const uint8_t *d, size_t size)
         }
         uint32_t rs = sec_record[id], sz = c->p->sec[id].size;
         if (id == PR_SEC_WORKFLOW && sz != PR_WORKFLOW_SIZE) {
-            fail(c, "section 2 (workflow) has %lu bytes, not one record of "
-                    "%d", (unsigned long)sz, PR_WORKFLOW_SIZE);
+            fail(c,
+                 "section 2 (workflow) has %lu bytes, not one record of "
+                 "%d",
+                 (unsigned long)sz, PR_WORKFLOW_SIZE);
             goto out;
         }
         if (rs && sz % rs) {
@@ -381,9 +392,10 @@ static int check_strings(struct vctx *c)
                         (unsigned long long)pos);
         uint64_t len = pr_rd_u32(s + pos);
         if (len > size - pos - 5)
-            return fail(c, "strings: record at 0x%llx has length %llu past "
-                           "the end", (unsigned long long)pos,
-                        (unsigned long long)len);
+            return fail(c,
+                        "strings: record at 0x%llx has length %llu past "
+                        "the end",
+                        (unsigned long long)pos, (unsigned long long)len);
         if (s[pos + 4 + len])
             return fail(c, "strings: record at 0x%llx lacks its NUL",
                         (unsigned long long)pos);
@@ -415,17 +427,17 @@ static int verify_code(struct vctx *c, const char *field, const uint8_t *code,
     size_t pc = 0;
     unsigned depth = 0;
     int rc = -1;
-#define BAD(...)                                                             \
-    do {                                                                     \
-        char why_[96];                                                       \
-        snprintf(why_, sizeof why_, __VA_ARGS__);                            \
-        rfail(c, "invalid bytecode in %s at byte %zu: %s", field, pc, why_); \
-        goto out;                                                            \
+#define BAD(...)                                                              \
+    do {                                                                      \
+        char why_[96];                                                        \
+        snprintf(why_, sizeof why_, __VA_ARGS__);                             \
+        rfail(c, "invalid bytecode in %s at byte %zu: %s", field, pc, why_);  \
+        goto out;                                                             \
     } while (0)
     while (pc < len) {
         if (jd[pc] && jd[pc] - 1u != depth)
-            BAD("stack depth %u at jump target, %u on the jump",
-                depth, jd[pc] - 1u);
+            BAD("stack depth %u at jump target, %u on the jump", depth,
+                jd[pc] - 1u);
         struct pr_insn in;
         int d = pr_decode(code, len, pc, &in);
         if (d == PR_DECODE_BAD_OPCODE)
@@ -452,8 +464,8 @@ static int verify_code(struct vctx *c, const char *field, const uint8_t *code,
             break;
         case PR_ARG_STEP:
             if (in.u32 >= c->p->nsteps)
-                BAD("step %lu out of range (%lu steps)",
-                    (unsigned long)in.u32, (unsigned long)c->p->nsteps);
+                BAD("step %lu out of range (%lu steps)", (unsigned long)in.u32,
+                    (unsigned long)c->p->nsteps);
             break;
         case PR_ARG_COUNT:
             need += in.a;
@@ -462,8 +474,7 @@ static int verify_code(struct vctx *c, const char *field, const uint8_t *code,
             if (pr_func_arity(in.a) < 0)
                 BAD("unknown function %u", in.a);
             if ((int)in.b != pr_func_arity(in.a))
-                BAD("%s() called with %u arguments", pr_func_name(in.a),
-                    in.b);
+                BAD("%s() called with %u arguments", pr_func_name(in.a), in.b);
             need += in.b;
             break;
         case PR_ARG_TARGET:
@@ -515,9 +526,11 @@ static int code_range(struct vctx *c, const char *field, uint32_t off,
                            (unsigned long)off)
                    : 0;
     if (off > csize || len > csize - off)
-        return rfail(c, "%s: %s %lu+%lu outside the code section (%lu "
-                        "bytes)", field, what, (unsigned long)off,
-                     (unsigned long)len, (unsigned long)csize);
+        return rfail(c,
+                     "%s: %s %lu+%lu outside the code section (%lu "
+                     "bytes)",
+                     field, what, (unsigned long)off, (unsigned long)len,
+                     (unsigned long)csize);
     return 1;
 }
 
@@ -540,8 +553,8 @@ static int check_tcode(struct vctx *c, const char *field, uint32_t off,
     int rc = code_range(c, field, off, len, "empty template", "template");
     if (rc <= 0)
         return rc;
-    if (pr_tpl_verify(c->p->sec[PR_SEC_CODE].p + off, len, c->p->nprompts,
-                      why, sizeof why) < 0)
+    if (pr_tpl_verify(c->p->sec[PR_SEC_CODE].p + off, len, c->p->nprompts, why,
+                      sizeof why) < 0)
         return rfail(c, "%s: invalid template code %s", field, why);
     return 0;
 }
@@ -553,8 +566,8 @@ static int check_list(struct vctx *c, const char *field, unsigned kind,
 {
     const struct pr_plan *p = c->p;
     if (off > p->nlists || n > p->nlists - off)
-        return rfail(c, "%s: list %lu+%lu outside lists (%lu entries)",
-                     field, (unsigned long)off, (unsigned long)n,
+        return rfail(c, "%s: list %lu+%lu outside lists (%lu entries)", field,
+                     (unsigned long)off, (unsigned long)n,
                      (unsigned long)p->nlists);
     const uint8_t *l = p->sec[PR_SEC_LISTS].p + (size_t)off * 4;
     for (uint32_t k = 0; k < n; k++) {
@@ -562,24 +575,29 @@ static int check_list(struct vctx *c, const char *field, unsigned kind,
         switch (kind) {
         case PR_LK_STR:
             if (!str_ok(c, v))
-                return rfail(c, "%s[%lu]: string reference 0x%lx out of "
-                                "range", field, (unsigned long)k,
-                             (unsigned long)v);
+                return rfail(c,
+                             "%s[%lu]: string reference 0x%lx out of "
+                             "range",
+                             field, (unsigned long)k, (unsigned long)v);
             break;
         case PR_LK_MODEL:
             if (v >= p->nmodels)
-                return rfail(c, "%s[%lu]: model %lu out of range (%lu "
-                                "models)", field, (unsigned long)k,
-                             (unsigned long)v, (unsigned long)p->nmodels);
+                return rfail(c,
+                             "%s[%lu]: model %lu out of range (%lu "
+                             "models)",
+                             field, (unsigned long)k, (unsigned long)v,
+                             (unsigned long)p->nmodels);
             break;
         case PR_LK_STEP:
         case PR_LK_EDGE:
             if (kind == PR_LK_EDGE)
                 v &= ~PR_EDGE_AFTER;
             if (v >= p->nsteps)
-                return rfail(c, "%s[%lu]: step %lu out of range (%lu "
-                                "steps)", field, (unsigned long)k,
-                             (unsigned long)v, (unsigned long)p->nsteps);
+                return rfail(c,
+                             "%s[%lu]: step %lu out of range (%lu "
+                             "steps)",
+                             field, (unsigned long)k, (unsigned long)v,
+                             (unsigned long)p->nsteps);
             break;
         default:
             return rfail(c, "%s: unknown list kind %u", field, kind);
@@ -613,8 +631,8 @@ static int check_record(struct vctx *c, const struct rkind *k,
             if ((rule[i] & RULE_POSITIVE) && pr_rd_u32(a) == 0)
                 return rfail(c, "%s: 0, must be at least 1", f->name);
             if (f->arg && pr_rd_u32(a) > pr_limit_max(f->arg))
-                return rfail(c, "%s: %lu is above the limit of %lu",
-                             f->name, (unsigned long)pr_rd_u32(a),
+                return rfail(c, "%s: %lu is above the limit of %lu", f->name,
+                             (unsigned long)pr_rd_u32(a),
                              (unsigned long)pr_limit_max(f->arg));
             break;
         case PR_FT_U8:
@@ -666,8 +684,8 @@ static int check_record(struct vctx *c, const struct rkind *k,
                 return -1;
             break;
         case PR_FT_INTERP:
-            if (check_index(c, f->name, "interp", pr_rd_u32(a),
-                            p->ninterps) < 0)
+            if (check_index(c, f->name, "interp", pr_rd_u32(a), p->ninterps) <
+                0)
                 return -1;
             break;
         case PR_FT_TVAL:
@@ -680,13 +698,11 @@ static int check_record(struct vctx *c, const struct rkind *k,
                 return -1;
             break;
         case PR_FT_MODEL:
-            if (check_index(c, f->name, "model", pr_rd_u32(a),
-                            p->nmodels) < 0)
+            if (check_index(c, f->name, "model", pr_rd_u32(a), p->nmodels) < 0)
                 return -1;
             break;
         case PR_FT_PHASE:
-            if (check_index(c, f->name, "phase", pr_rd_u32(a),
-                            p->nphases) < 0)
+            if (check_index(c, f->name, "phase", pr_rd_u32(a), p->nphases) < 0)
                 return -1;
             break;
         case PR_FT_LIST:
@@ -705,7 +721,8 @@ static int check_record(struct vctx *c, const struct rkind *k,
 _Static_assert(sizeof step_fields / sizeof step_fields[0] <= MAX_FIELDS,
                "raise MAX_FIELDS");
 _Static_assert(sizeof workflow_fields / sizeof workflow_fields[0] <=
-                   MAX_FIELDS, "raise MAX_FIELDS");
+                   MAX_FIELDS,
+               "raise MAX_FIELDS");
 
 /* N records of kind K at BASE. */
 static int check_array(struct vctx *c, const struct rkind *k,
@@ -780,8 +797,7 @@ static int check_graph(struct vctx *c)
                 goto out;
             }
             in[d]++;
-            sum_deps += edge_mix(d, e & PR_EDGE_AFTER ? i | PR_EDGE_AFTER
-                                                      : i);
+            sum_deps += edge_mix(d, e & PR_EDGE_AFTER ? i | PR_EDGE_AFTER : i);
         }
         off = pr_rd_u32(r + PR_STEP_OFF_dependents);
         n = pr_rd_u32(r + PR_STEP_OFF_dependents + 4);
@@ -872,8 +888,8 @@ static int check_interps(struct vctx *c)
             return rfail(c, "text: string reference 0x%lx out of range",
                          (unsigned long)text);
         if (kind == 0 && (off || len))
-            return rfail(c, "text part with code %lu+%lu",
-                         (unsigned long)off, (unsigned long)len);
+            return rfail(c, "text part with code %lu+%lu", (unsigned long)off,
+                         (unsigned long)len);
         if (kind == 1 && len == 0)
             return rfail(c, "expression part without code");
         if (kind == 1 && check_code(c, "expression", off, len) < 0)
@@ -916,9 +932,11 @@ static int check_tvals(struct vctx *c)
         if (kind != PR_TV_LIST && kind != PR_TV_MAP && (n || first))
             return rfail(c, "children on a value that is not a list or map");
         if (n && (first <= i || first > p->ntvals || n > p->ntvals - first))
-            return rfail(c, "children %lu+%lu not after it and in range "
-                            "(%lu values)", (unsigned long)first,
-                         (unsigned long)n, (unsigned long)p->ntvals);
+            return rfail(c,
+                         "children %lu+%lu not after it and in range "
+                         "(%lu values)",
+                         (unsigned long)first, (unsigned long)n,
+                         (unsigned long)p->ntvals);
         if (!n && first)
             return rfail(c, "no children but first child %lu",
                          (unsigned long)first);
@@ -1012,8 +1030,8 @@ static int check_prompt_records(struct vctx *c)
                          printable(q, name, n));
         if (i > 0) {
             const uint8_t *pr = r - PR_PROMPT_SIZE;
-            const char *prev =
-                pr_plan_str(p, pr_rd_u32(pr + PR_PROMPT_OFF_name), &np);
+            const char *prev = pr_plan_str(
+                p, pr_rd_u32(pr + PR_PROMPT_OFF_name), &np);
             uint8_t kind = r[PR_PROMPT_OFF_kind];
             uint8_t pkind = pr[PR_PROMPT_OFF_kind];
             int d = kind != pkind ? (kind > pkind ? 1 : -1)
@@ -1022,8 +1040,9 @@ static int check_prompt_records(struct vctx *c)
                 return rfail(c, "name: '%s' is given twice",
                              printable(q, name, n));
             if (d < 0)
-                return rfail(c, "name: '%s' after '%s' is out of order "
-                                "(records are sorted by kind, then name)",
+                return rfail(c,
+                             "name: '%s' after '%s' is out of order "
+                             "(records are sorted by kind, then name)",
                              printable(q, name, n), printable(qp, prev, np));
         }
         static const struct {
@@ -1061,8 +1080,7 @@ static int check_prompt_steps(struct vctx *c)
             refs[nrefs++] = pr_rd_u32(r + PR_PROMPT_OFF_name);
     }
     return check_step_refs(c, refs, nrefs, PR_STEP_OFF_prompt_file, -1,
-                           "prompt",
-                           "15 (prompts)");
+                           "prompt", "15 (prompts)");
 }
 
 static int check_prompts(struct vctx *c)
@@ -1098,17 +1116,23 @@ static int count_subplans(struct vctx *c)
     if (!s->size)
         return 0;
     if (s->size < PR_SUBPLAN_SIZE)
-        return fail(c, "section 16 (subplans) has %lu bytes, less than one "
-                       "record", (unsigned long)s->size);
+        return fail(c,
+                    "section 16 (subplans) has %lu bytes, less than one "
+                    "record",
+                    (unsigned long)s->size);
     uint32_t first = pr_rd_u32(s->p + PR_SUBPLAN_OFF_offset);
     if (!first || first % PR_SUBPLAN_SIZE || first > s->size)
-        return fail(c, "section 16 (subplans): the first plan's offset %lu "
-                       "does not end the records (a multiple of %d, not 0, "
-                       "within the %lu bytes)", (unsigned long)first,
-                    PR_SUBPLAN_SIZE, (unsigned long)s->size);
+        return fail(c,
+                    "section 16 (subplans): the first plan's offset %lu "
+                    "does not end the records (a multiple of %d, not 0, "
+                    "within the %lu bytes)",
+                    (unsigned long)first, PR_SUBPLAN_SIZE,
+                    (unsigned long)s->size);
     if (c->depth >= PR_PLAN_MAX_DEPTH)
-        return fail(c, "section 16 (subplans): plans nested deeper than %d "
-                       "levels", PR_PLAN_MAX_DEPTH);
+        return fail(c,
+                    "section 16 (subplans): plans nested deeper than %d "
+                    "levels",
+                    PR_PLAN_MAX_DEPTH);
     c->p->nsubplans = first / PR_SUBPLAN_SIZE;
     return 0;
 }
@@ -1119,13 +1143,13 @@ static int check_subplan_name(struct vctx *c, uint32_t i)
     const uint8_t *r = c->p->sec[PR_SEC_SUBPLANS].p +
                        (size_t)i * PR_SUBPLAN_SIZE;
     size_t n, np = 0;
-    const char *name =
-        pr_plan_str(c->p, pr_rd_u32(r + PR_SUBPLAN_OFF_name), &n);
-    const char *prev =
-        i ? pr_plan_str(c->p,
-                        pr_rd_u32(r - PR_SUBPLAN_SIZE + PR_SUBPLAN_OFF_name),
-                        &np)
-          : NULL;
+    const char *name = pr_plan_str(c->p, pr_rd_u32(r + PR_SUBPLAN_OFF_name),
+                                   &n);
+    const char *prev = i ? pr_plan_str(c->p,
+                                       pr_rd_u32(r - PR_SUBPLAN_SIZE +
+                                                 PR_SUBPLAN_OFF_name),
+                                       &np)
+                         : NULL;
     char q[48], qp[48];
     if (!n)
         return rfail(c, "name: empty");
@@ -1135,9 +1159,10 @@ static int check_subplan_name(struct vctx *c, uint32_t i)
     if (d == 0)
         return rfail(c, "name: '%s' is given twice", printable(q, name, n));
     if (d > 0)
-        return rfail(c, "name: '%s' after '%s' is out of order (names are "
-                        "sorted)", printable(q, name, n),
-                     printable(qp, prev, np));
+        return rfail(c,
+                     "name: '%s' after '%s' is out of order (names are "
+                     "sorted)",
+                     printable(q, name, n), printable(qp, prev, np));
     return 0;
 }
 
@@ -1159,13 +1184,16 @@ static int check_subplan_layout(struct vctx *c)
             return rfail(c, "plan at offset %llu is not aligned to 8 bytes",
                          (unsigned long long)off);
         if (off < end)
-            return rfail(c, "plan at offset %llu starts before %llu, the end "
-                            "of the plan before it", (unsigned long long)off,
-                         (unsigned long long)end);
+            return rfail(c,
+                         "plan at offset %llu starts before %llu, the end "
+                         "of the plan before it",
+                         (unsigned long long)off, (unsigned long long)end);
         if (off > s->size || size > s->size - off)
-            return rfail(c, "plan %llu+%llu lies outside the section (%lu "
-                            "bytes)", (unsigned long long)off,
-                         (unsigned long long)size, (unsigned long)s->size);
+            return rfail(c,
+                         "plan %llu+%llu lies outside the section (%lu "
+                         "bytes)",
+                         (unsigned long long)off, (unsigned long long)size,
+                         (unsigned long)s->size);
         end = off + size;
     }
     return 0;
@@ -1195,11 +1223,11 @@ static int check_subplan_plans(struct vctx *c)
         struct pr_plan sub;
         char why[512], q[48];
         size_t n;
-        const char *name =
-            pr_plan_str(c->p, pr_rd_u32(r + PR_SUBPLAN_OFF_name), &n);
+        const char *name = pr_plan_str(c->p,
+                                       pr_rd_u32(r + PR_SUBPLAN_OFF_name), &n);
         if (load(&sub, s->p + pr_rd_u32(r + PR_SUBPLAN_OFF_offset),
-                 pr_rd_u32(r + PR_SUBPLAN_OFF_size), why,
-                 sizeof why, c->depth + 1) < 0)
+                 pr_rd_u32(r + PR_SUBPLAN_OFF_size), why, sizeof why,
+                 c->depth + 1) < 0)
             return fail(c, "subplan %lu (%s): %s", (unsigned long)i,
                         printable(q, name, n), why);
     }
@@ -1244,7 +1272,7 @@ static int validate(struct vctx *c, const uint8_t *d, size_t size)
     if (!c->jdepth)
         return fail(c, "out of memory");
     static const struct rkind *const kinds[] = {
-        &k_workflow, &k_param, &k_step,  &k_model, &k_phase,
+        &k_workflow, &k_param, &k_step,  &k_model,  &k_phase,
         &k_tool,     &k_agg,   &k_alert, &k_prompt,
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
@@ -1287,8 +1315,7 @@ static int load(struct pr_plan *p, const void *data, size_t size, char *err,
     return 0;
 }
 
-int pr_plan_open(struct pr_plan *p, const char *path, char *err,
-                 size_t errcap)
+int pr_plan_open(struct pr_plan *p, const char *path, char *err, size_t errcap)
 {
     char dummy[1];
     if (!err || !errcap) {
@@ -1354,8 +1381,7 @@ const char *pr_plan_str(const struct pr_plan *p, uint32_t ref, size_t *len)
     const struct pr_sec *s = &p->sec[PR_SEC_STRINGS];
     if (len)
         *len = 0;
-    if (!s->p || ref == PR_PLAN_NONE || ref >= s->size ||
-        s->size - ref < 5)
+    if (!s->p || ref == PR_PLAN_NONE || ref >= s->size || s->size - ref < 5)
         return "";
     uint32_t n = pr_rd_u32(s->p + ref);
     if (n > s->size - ref - 5)
@@ -1365,8 +1391,7 @@ const char *pr_plan_str(const struct pr_plan *p, uint32_t ref, size_t *len)
     return (const char *)s->p + ref + 4;
 }
 
-uint32_t pr_plan_list_at(const struct pr_plan *p, struct pr_list l,
-                         uint32_t k)
+uint32_t pr_plan_list_at(const struct pr_plan *p, struct pr_list l, uint32_t k)
 {
     if (k >= l.n || l.off > p->nlists || k >= p->nlists - l.off)
         return PR_PLAN_NONE;
@@ -1439,7 +1464,8 @@ static struct pr_list dec_16(const struct pr_plan *p, const uint8_t *a)
 
 #define DEC(t) dec_##t
 #define DEC_(t) DEC(t)
-#define DECODE_FIELD(name, type, arg, off) out->name = DEC_(type)(p, r + (off));
+#define DECODE_FIELD(name, type, arg, off)                                    \
+    out->name = DEC_(type)(p, r + (off));
 
 /* The record I of a record section, or NULL when I is out of range. */
 static const uint8_t *record(const struct pr_plan *p, enum pr_section sec,
@@ -1451,14 +1477,14 @@ static const uint8_t *record(const struct pr_plan *p, enum pr_section sec,
     return s->p + (size_t)i * size;
 }
 
-#define VIEW(fn, type, sec, size, FIELDS)                                    \
-    void fn(const struct pr_plan *p, uint32_t i, struct type *out)           \
-    {                                                                        \
-        const uint8_t *r = record(p, sec, size, i);                          \
-        memset(out, 0, sizeof *out);                                         \
-        if (!r)                                                              \
-            return;                                                          \
-        FIELDS(DECODE_FIELD)                                                 \
+#define VIEW(fn, type, sec, size, FIELDS)                                     \
+    void fn(const struct pr_plan *p, uint32_t i, struct type *out)            \
+    {                                                                         \
+        const uint8_t *r = record(p, sec, size, i);                           \
+        memset(out, 0, sizeof *out);                                          \
+        if (!r)                                                               \
+            return;                                                           \
+        FIELDS(DECODE_FIELD)                                                  \
     }
 
 VIEW(pr_plan_param, pr_param, PR_SEC_PARAMS, PR_PARAM_SIZE, PR_PARAM_FIELDS)
@@ -1477,8 +1503,7 @@ void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
     memset(out, 0, sizeof *out);
     if (i >= p->nsubplans)
         return;
-    const uint8_t *r = p->sec[PR_SEC_SUBPLANS].p +
-                       (size_t)i * PR_SUBPLAN_SIZE;
+    const uint8_t *r = p->sec[PR_SEC_SUBPLANS].p + (size_t)i * PR_SUBPLAN_SIZE;
     PR_SUBPLAN_FIELDS(DECODE_FIELD)
 }
 
@@ -1499,9 +1524,9 @@ static uint32_t find_named(const struct pr_plan *p, const uint8_t *sec,
         const uint8_t *r = sec + (size_t)mid * size;
         size_t rl;
         const char *s = pr_plan_str(p, pr_rd_u32(r), &rl); /* name */
-        int d = kind_at >= 0 && r[kind_at] ? 1
-                                           : pr_plan_name_cmp(s, rl, name,
-                                                              len);
+        int d = kind_at >= 0 && r[kind_at]
+                    ? 1
+                    : pr_plan_name_cmp(s, rl, name, len);
         if (d == 0)
             return mid;
         if (d < 0)
@@ -1514,8 +1539,8 @@ static uint32_t find_named(const struct pr_plan *p, const uint8_t *sec,
 
 uint32_t pr_plan_prompt_find(const struct pr_plan *p, const char *name)
 {
-    return find_named(p, p->sec[PR_SEC_PROMPTS].p, p->nprompts,
-                      PR_PROMPT_SIZE, PR_PROMPT_OFF_kind, name);
+    return find_named(p, p->sec[PR_SEC_PROMPTS].p, p->nprompts, PR_PROMPT_SIZE,
+                      PR_PROMPT_OFF_kind, name);
 }
 
 int pr_plan_subplan(const struct pr_plan *p, const char *name,

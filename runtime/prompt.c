@@ -39,8 +39,7 @@ static cJSON *with_defaults(const char *defaults, const cJSON *input)
         cJSON_Delete(ctx);
         ctx = cJSON_CreateObject();
     }
-    for (const cJSON *c = input ? input->child : NULL; ctx && c;
-         c = c->next) {
+    for (const cJSON *c = input ? input->child : NULL; ctx && c; c = c->next) {
         if (!c->string)
             continue;
         cJSON *copy = cJSON_Duplicate(c, true);
@@ -55,8 +54,8 @@ static cJSON *with_defaults(const char *defaults, const cJSON *input)
 }
 
 int pr_prompt_render(const struct pr_plan *p, uint32_t i, const cJSON *input,
-                     const cJSON *history, const cJSON *data,
-                     cJSON **messages, char *err, size_t errcap)
+                     const cJSON *history, const cJSON *data, cJSON **messages,
+                     char *err, size_t errcap)
 {
     struct pr_prompt v;
     *messages = NULL;

@@ -23,7 +23,7 @@ void pr_plan_tpl_set(const struct pr_plan *p, struct pr_tpl_set *set);
  * 0 and the messages (template.h, pr_tpl_messages) in *MESSAGES, which the
  * caller frees; -1 with a message in ERR. */
 int pr_prompt_render(const struct pr_plan *p, uint32_t i, const cJSON *input,
-                     const cJSON *history, const cJSON *data,
-                     cJSON **messages, char *err, size_t errcap);
+                     const cJSON *history, const cJSON *data, cJSON **messages,
+                     char *err, size_t errcap);
 
 #endif

@@ -15,12 +15,18 @@
 
 static bool type_is(const cJSON *v, const char *t)
 {
-    if (!strcmp(t, "object")) return cJSON_IsObject(v);
-    if (!strcmp(t, "array")) return cJSON_IsArray(v);
-    if (!strcmp(t, "string")) return cJSON_IsString(v);
-    if (!strcmp(t, "boolean")) return cJSON_IsBool(v);
-    if (!strcmp(t, "null")) return cJSON_IsNull(v);
-    if (!strcmp(t, "number")) return cJSON_IsNumber(v);
+    if (!strcmp(t, "object"))
+        return cJSON_IsObject(v);
+    if (!strcmp(t, "array"))
+        return cJSON_IsArray(v);
+    if (!strcmp(t, "string"))
+        return cJSON_IsString(v);
+    if (!strcmp(t, "boolean"))
+        return cJSON_IsBool(v);
+    if (!strcmp(t, "null"))
+        return cJSON_IsNull(v);
+    if (!strcmp(t, "number"))
+        return cJSON_IsNumber(v);
     if (!strcmp(t, "integer"))
         return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble);
     return true;
@@ -41,7 +47,8 @@ static bool conforms(const cJSON *v, const cJSON *schema, const char *path,
     if (cJSON_IsArray(en)) {
         const cJSON *e;
         bool found = false;
-        cJSON_ArrayForEach(e, en) found |= pr_json_equal(e, v);
+        cJSON_ArrayForEach (e, en)
+            found |= pr_json_equal(e, v);
         if (!found) {
             snprintf(err, cap, "%s: not one of the enum values", path);
             return false;
@@ -50,7 +57,7 @@ static bool conforms(const cJSON *v, const cJSON *schema, const char *path,
     const cJSON *req = cJSON_GetObjectItem(schema, "required");
     const cJSON *e;
     if (cJSON_IsObject(v) && cJSON_IsArray(req)) {
-        cJSON_ArrayForEach(e, req) {
+        cJSON_ArrayForEach (e, req) {
             if (cJSON_IsString(e) &&
                 !cJSON_GetObjectItemCaseSensitive(v, e->valuestring)) {
                 snprintf(err, cap, "%s: missing required field '%s'", path,
@@ -61,7 +68,7 @@ static bool conforms(const cJSON *v, const cJSON *schema, const char *path,
     }
     const cJSON *props = cJSON_GetObjectItem(schema, "properties");
     if (cJSON_IsObject(v) && cJSON_IsObject(props)) {
-        cJSON_ArrayForEach(e, props) {
+        cJSON_ArrayForEach (e, props) {
             const cJSON *x = cJSON_GetObjectItemCaseSensitive(v, e->string);
             char sub[256];
             snprintf(sub, sizeof sub, "%s.%s", path, e->string);
@@ -72,7 +79,7 @@ static bool conforms(const cJSON *v, const cJSON *schema, const char *path,
     const cJSON *items = cJSON_GetObjectItem(schema, "items");
     if (cJSON_IsArray(v) && cJSON_IsObject(items)) {
         int i = 0;
-        cJSON_ArrayForEach(e, v) {
+        cJSON_ArrayForEach (e, v) {
             char sub[256];
             snprintf(sub, sizeof sub, "%s[%d]", path, i++);
             if (!conforms(e, items, sub, err, cap, depth + 1))

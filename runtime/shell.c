@@ -21,46 +21,46 @@
 /* Deeper nesting than this is refused (no script needs it; hostile text
  * must not exhaust memory). */
 #define MAX_DEPTH 256
-#define MAX_SUBSCRIPT 8         /* sh -c inside sh -c ... checked */
-#define VAR_BASE 256            /* in[i] >= VAR_BASE: a ${...} */
+#define MAX_SUBSCRIPT 8 /* sh -c inside sh -c ... checked */
+#define VAR_BASE 256    /* in[i] >= VAR_BASE: a ${...} */
 
 enum kind {
-    F_TOP,                      /* the script */
-    F_SUB,                      /* ( subshell ) */
-    F_CMD,                      /* $( ... ), <( ... ) */
-    F_BQ,                       /* ` ... ` */
-    F_DQ,                       /* " ... " */
-    F_SQ,                       /* ' ... ', $' ... ' */
-    F_PARAM,                    /* ${ ... } */
-    F_PARAM_DQ,                 /* ${ ... } inside "..." */
-    F_ARITH,                    /* $(( ... )) */
-    F_HEREDOC                   /* a here-document body */
+    F_TOP,      /* the script */
+    F_SUB,      /* ( subshell ) */
+    F_CMD,      /* $( ... ), <( ... ) */
+    F_BQ,       /* ` ... ` */
+    F_DQ,       /* " ... " */
+    F_SQ,       /* ' ... ', $' ... ' */
+    F_PARAM,    /* ${ ... } */
+    F_PARAM_DQ, /* ${ ... } inside "..." */
+    F_ARITH,    /* $(( ... )) */
+    F_HEREDOC   /* a here-document body */
 };
 
 /* What the next word of a word context is. */
 enum wstate {
-    W_CMD,                      /* a command name or an assignment */
-    W_ARG,                      /* an argument */
-    W_REDIR,                    /* the target of a redirection */
-    W_FOR_NAME,                 /* for NAME */
-    W_FOR_LIST,                 /* for x in WORDS */
-    W_CASE_WORD,                /* case WORD */
-    W_CASE_IN,                  /* case x IN */
-    W_PATTERN                   /* case x in PATTERN) */
+    W_CMD,       /* a command name or an assignment */
+    W_ARG,       /* an argument */
+    W_REDIR,     /* the target of a redirection */
+    W_FOR_NAME,  /* for NAME */
+    W_FOR_LIST,  /* for x in WORDS */
+    W_CASE_WORD, /* case WORD */
+    W_CASE_IN,   /* case x IN */
+    W_PATTERN    /* case x in PATTERN) */
 };
 
 /* Commands whose arguments matter. */
 enum prog {
     P_NONE,
     P_OTHER,
-    P_SH,                       /* -c SCRIPT */
-    P_EVAL,                     /* every argument */
-    P_TRAP,                     /* the first argument */
-    P_AWK,                      /* the program operand */
-    P_SED,                      /* -e SCRIPT, or the first operand */
-    P_DASH_E,                   /* perl, ruby, node: -e SCRIPT */
-    P_DASH_C,                   /* python: -c SCRIPT */
-    P_NAMES                     /* export, read, ...: variable names */
+    P_SH,     /* -c SCRIPT */
+    P_EVAL,   /* every argument */
+    P_TRAP,   /* the first argument */
+    P_AWK,    /* the program operand */
+    P_SED,    /* -e SCRIPT, or the first operand */
+    P_DASH_E, /* perl, ruby, node: -e SCRIPT */
+    P_DASH_C, /* python: -c SCRIPT */
+    P_NAMES   /* export, read, ...: variable names */
 };
 
 struct heredoc {
@@ -71,31 +71,31 @@ struct heredoc {
 
 struct frame {
     enum kind kind;
-    bool ansi;                  /* F_SQ opened by $' */
-    bool pdq;                   /* F_SQ inside "${x:-'...'}": the quotes
-                                   are literal but must pair, and
-                                   expansions inside are made */
-    bool arith;                 /* F_SUB opened by (( (bash arithmetic) */
-    bool unsure;                /* F_BQ: escaped quotes or backquotes */
-    bool in_dq;                 /* F_BQ opened inside "..." */
-    bool refused;               /* F_BQ: its escapes already refused */
-    int parens;                 /* F_ARITH: open ( */
-    struct heredoc hd;          /* F_HEREDOC */
+    bool ansi;         /* F_SQ opened by $' */
+    bool pdq;          /* F_SQ inside "${x:-'...'}": the quotes
+                          are literal but must pair, and
+                          expansions inside are made */
+    bool arith;        /* F_SUB opened by (( (bash arithmetic) */
+    bool unsure;       /* F_BQ: escaped quotes or backquotes */
+    bool in_dq;        /* F_BQ opened inside "..." */
+    bool refused;      /* F_BQ: its escapes already refused */
+    int parens;        /* F_ARITH: open ( */
+    struct heredoc hd; /* F_HEREDOC */
     /* word contexts: the word being read, after quote removal */
     struct pr_buf word;
     bool in_word, quoted, dynamic, pattern, name_so_far;
-    long eq;                    /* offset of an assignment's '=', or -1 */
+    long eq; /* offset of an assignment's '=', or -1 */
     enum wstate ws, saved_ws;
     enum prog prog;
     char progname[32];
-    int wrap;                   /* 0, or 'c' (command, exec), 'e' (env) */
-    bool skip_next;             /* the next word is an option's argument */
-    bool opt_code;              /* the next operand is program text */
-    bool prog_given;            /* awk / sed / sh: program already given */
-    bool just_named;            /* the last token was a command name */
-    bool func_paren;            /* NAME ( read: expecting ) */
-    long named_run;             /* runs[] index of that name, or -1 */
-    int ncase;                  /* open case ... esac */
+    int wrap;        /* 0, or 'c' (command, exec), 'e' (env) */
+    bool skip_next;  /* the next word is an option's argument */
+    bool opt_code;   /* the next operand is program text */
+    bool prog_given; /* awk / sed / sh: program already given */
+    bool just_named; /* the last token was a command name */
+    bool func_paren; /* NAME ( read: expecting ) */
+    long named_run;  /* runs[] index of that name, or -1 */
+    int ncase;       /* open case ... esac */
 };
 
 struct delim {
@@ -108,20 +108,20 @@ struct lexer {
     const int *in;
     size_t n;
     struct frame *st;
-    size_t depth, cap;          /* st[0..depth) */
-    struct heredoc *pending;    /* read after the next newline */
+    size_t depth, cap;       /* st[0..depth) */
+    struct heredoc *pending; /* read after the next newline */
     size_t npending, pcap;
     struct delim dl;
-    struct pr_buf line;         /* the current line of a here-document */
+    struct pr_buf line; /* the current line of a here-document */
     bool line_has_var;
     bool comment;
-    bool diverged;              /* after $'..\..': bash and sh disagree */
+    bool diverged; /* after $'..\..': bash and sh disagree */
     bool cd_seen;
-    int level;                  /* sh -c nesting */
+    int level; /* sh -c nesting */
     struct pr_shell_cmd *out;
     char *err;
     size_t errcap;
-    int rc;                     /* -1: failed, ERR says why */
+    int rc; /* -1: failed, ERR says why */
 };
 
 static int C(const struct lexer *lx, size_t i)
@@ -229,9 +229,8 @@ static void refuse(struct lexer *lx, const char *fmt, const char *arg)
 
 bool pr_shell_protected_var(const char *name, size_t len)
 {
-    static const char *const names[] = {"PATH", "ENV", "BASH_ENV",
-                                        "SHELLOPTS", "BASHOPTS", "PS4",
-                                        NULL};
+    static const char *const names[] = {
+        "PATH", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", NULL};
     for (size_t k = 0; names[k]; k++)
         if (strlen(names[k]) == len && !memcmp(names[k], name, len))
             return true;
@@ -244,8 +243,10 @@ static void check_var_name(struct lexer *lx, const char *w, size_t len)
     if (pr_shell_protected_var(w, len)) {
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)(len < 60 ? len : 60), w);
-        refuse(lx, "setting '%s' changes which programs run; a policy "
-                   "does not allow it", name);
+        refuse(lx,
+               "setting '%s' changes which programs run; a policy "
+               "does not allow it",
+               name);
     }
 }
 
@@ -259,10 +260,10 @@ static bool in_list(const char *w, const char *const *list)
 
 /* The shell's own commands that run no program. */
 static const char *const harmless[] = {
-    ":", "true", "false", "cd", "pwd", "echo", "printf", "test", "[",
-    "export", "readonly", "set", "shift", "unset", "exit", "return",
-    "break", "continue", "local", "read", "wait", "umask", "getopts",
-    "times", NULL};
+    ":",     "true",    "false",  "cd",       "pwd",   "echo",  "printf",
+    "test",  "[",       "export", "readonly", "set",   "shift", "unset",
+    "exit",  "return",  "break",  "continue", "local", "read",  "wait",
+    "umask", "getopts", "times",  NULL};
 
 static const char *base_name(const char *w)
 {
@@ -272,14 +273,14 @@ static const char *base_name(const char *w)
 
 static enum prog classify(const char *w)
 {
-    static const char *const sh[] = {"sh", "bash", "dash", "ksh", "mksh",
-                                     "zsh", "ash", "posh", "yash", NULL};
+    static const char *const sh[] = {"sh",  "bash", "dash", "ksh",  "mksh",
+                                     "zsh", "ash",  "posh", "yash", NULL};
     static const char *const awk[] = {"awk", "gawk", "mawk", "nawk", NULL};
     static const char *const dash_e[] = {"perl", "ruby", "node", "nodejs",
                                          NULL};
-    static const char *const names[] = {"export", "readonly", "local",
-                                        "read", "unset", "getopts",
-                                        "declare", "typeset", NULL};
+    static const char *const names[] = {"export",  "readonly", "local",
+                                        "read",    "unset",    "getopts",
+                                        "declare", "typeset",  NULL};
     const char *b = base_name(w);
     if (in_list(b, sh))
         return P_SH;
@@ -318,8 +319,10 @@ static void command_word(struct lexer *lx, struct frame *f, const char *w,
             return;
         if (f->wrap == 'e' && (strchr("SC", w[1]) || !strncmp(w, "--s", 3) ||
                                !strncmp(w, "--c", 3) || w[1] == 'P')) {
-            refuse(lx, "'env %s' runs a command the policy cannot see; "
-                       "name the command directly", w);
+            refuse(lx,
+                   "'env %s' runs a command the policy cannot see; "
+                   "name the command directly",
+                   w);
             return;
         }
         if ((f->wrap == 'e' && !strcmp(w, "-u")) ||
@@ -333,9 +336,9 @@ static void command_word(struct lexer *lx, struct frame *f, const char *w,
     }
     bool brace = !strcmp(w, "{") || !strcmp(w, "}");
     if (!f->wrap && !f->quoted && !f->dynamic && (!f->pattern || brace)) {
-        static const char *const keep[] = {"if", "then", "else", "elif",
-                                           "do", "while", "until", "!", "{",
-                                           NULL};
+        static const char *const keep[] = {"if", "then",  "else",  "elif",
+                                           "do", "while", "until", "!",
+                                           "{",  NULL};
         static const char *const end[] = {"fi", "done", "}", NULL};
         if (in_list(w, keep))
             return;
@@ -370,9 +373,11 @@ static void command_word(struct lexer *lx, struct frame *f, const char *w,
         if (len)
             snprintf(shown, sizeof shown, " '%.*s%s'",
                      len > 60 ? 60 : (int)len, w, len > 60 ? "..." : "");
-        refuse(lx, "the command name%s is made at run time (from a value, "
-                   "an expansion or a pattern), so the policy cannot check "
-                   "it; write the program's name", shown);
+        refuse(lx,
+               "the command name%s is made at run time (from a value, "
+               "an expansion or a pattern), so the policy cannot check "
+               "it; write the program's name",
+               shown);
         return;
     }
     f->named_run = -1;
@@ -392,17 +397,21 @@ static void command_word(struct lexer *lx, struct frame *f, const char *w,
     }
     if (!strcmp(w, "eval") || !strcmp(w, ".") || !strcmp(w, "source") ||
         !strcmp(w, "alias")) {
-        refuse(lx, "'%s' runs text as shell commands, which the policy "
-                   "cannot check; write the commands themselves", w);
+        refuse(lx,
+               "'%s' runs text as shell commands, which the policy "
+               "cannot check; write the commands themselves",
+               w);
         return;
     }
     if (strchr(w, '/') && w[0] != '/' && lx->cd_seen) {
-        refuse(lx, "'%s' after 'cd' names a file relative to another "
-                   "directory; give its absolute path", w);
+        refuse(lx,
+               "'%s' after 'cd' names a file relative to another "
+               "directory; give its absolute path",
+               w);
         return;
     }
     if (f->prog == P_TRAP)
-        return;                 /* its action is checked */
+        return; /* its action is checked */
     f->named_run = (long)lx->out->nruns;
     f->just_named = true;
     add_run(lx, w, NULL);
@@ -421,8 +430,10 @@ static void arg_word(struct lexer *lx, struct frame *f, const char *w,
     switch (f->prog) {
     case P_NAMES:
         if (f->dynamic && !strcmp(f->progname, "export"))
-            refuse(lx, "'%s' with a variable name made at run time; "
-                       "write the name", f->progname);
+            refuse(lx,
+                   "'%s' with a variable name made at run time; "
+                   "write the name",
+                   f->progname);
         else if (w[0] != '-')
             check_var_name(lx, w, f->eq >= 0 ? (size_t)f->eq : len);
         break;
@@ -433,9 +444,11 @@ static void arg_word(struct lexer *lx, struct frame *f, const char *w,
             if (f->dynamic) {
                 char what[40];
                 snprintf(what, sizeof what, "%s -c", f->progname);
-                refuse(lx, "'%s' runs a script made at run time, whose "
-                           "commands the policy cannot check; write the "
-                           "script literally", what);
+                refuse(lx,
+                       "'%s' runs a script made at run time, whose "
+                       "commands the policy cannot check; write the "
+                       "script literally",
+                       what);
             } else {
                 subscript(lx, w, len);
             }
@@ -451,9 +464,10 @@ static void arg_word(struct lexer *lx, struct frame *f, const char *w,
         if (!f->prog_given) {
             f->prog_given = true;
             if (f->dynamic || (strcmp(w, "-") && len))
-                refuse(lx, "'%s' runs its first argument as shell "
-                           "commands, which the policy cannot check",
-                           "trap");
+                refuse(lx,
+                       "'%s' runs its first argument as shell "
+                       "commands, which the policy cannot check",
+                       "trap");
         }
         break;
     case P_AWK:
@@ -624,8 +638,8 @@ static void separator(struct frame *f, bool newline)
     f->wrap = 0;
     f->skip_next = f->opt_code = false;
     f->func_paren = false;
-    if (newline && (f->ws == W_CASE_WORD || f->ws == W_CASE_IN ||
-                    f->ws == W_PATTERN))
+    if (newline &&
+        (f->ws == W_CASE_WORD || f->ws == W_CASE_IN || f->ws == W_PATTERN))
         return;
     f->ws = W_CMD;
 }
@@ -767,8 +781,8 @@ static size_t dq_char(struct lexer *lx, size_t i, bool heredoc)
     int ch = C(lx, i), nx = C(lx, i + 1);
     struct frame *w = heredoc ? NULL : word_frame(lx);
     if (ch == '\\') {
-        if (nx >= 0 && nx < VAR_BASE && strchr(heredoc ? "$`\\\n" : "$`\"\\\n",
-                                              nx)) {
+        if (nx >= 0 && nx < VAR_BASE &&
+            strchr(heredoc ? "$`\\\n" : "$`\"\\\n", nx)) {
             if (nx != '\n')
                 word_add(lx, w, nx, true);
             return 2;
@@ -833,7 +847,7 @@ static size_t redirection(struct lexer *lx, struct frame *f, size_t i)
             reset_word(f);
     }
     end_word(lx, f);
-    if (a == '(') {             /* bash's <( ) and >( ) */
+    if (a == '(') { /* bash's <( ) and >( ) */
         word_dynamic(lx);
         push(lx, F_CMD);
         return 2;
@@ -872,9 +886,10 @@ static size_t word_char(struct lexer *lx, size_t i)
             f->unsure = true;
         if (f->kind == F_BQ && strchr("`$\\", nx) && !f->refused) {
             f->refused = true;
-            refuse(lx, "%s", "inside backquotes, \\` \\$ and \\\\ hide "
-                             "commands from the policy; write $( ) instead "
-                             "of ` `");
+            refuse(lx, "%s",
+                   "inside backquotes, \\` \\$ and \\\\ hide "
+                   "commands from the policy; write $( ) instead "
+                   "of ` `");
         }
         word_add(lx, f, nx, true);
         return 2;
@@ -972,7 +987,7 @@ static size_t word_char(struct lexer *lx, size_t i)
             if (f == p)
                 return 1;
             if (word_kind(p->kind) && !p->in_word) {
-                p->ws = W_ARG;  /* ( list ): redirections may follow */
+                p->ws = W_ARG; /* ( list ): redirections may follow */
                 p->prog = P_NONE;
             }
         }
@@ -1083,7 +1098,8 @@ static int emit_var(struct lexer *lx, struct pr_buf *s, size_t var)
         snprintf(msg, sizeof msg,
                  "${...} inside the quoted here-document '%.150s' is not "
                  "expanded by the shell; write <<%.150s instead of "
-                 "<<'%.150s'", f->hd.delim, f->hd.delim, f->hd.delim);
+                 "<<'%.150s'",
+                 f->hd.delim, f->hd.delim, f->hd.delim);
         return fail(lx, msg);
     }
     if (any_arith)
@@ -1095,8 +1111,8 @@ static int emit_var(struct lexer *lx, struct pr_buf *s, size_t var)
         v->use = PR_SHELL_CODE;
         snprintf(v->prog, sizeof v->prog, "%.20s%s", g->progname,
                  g->prog == P_SH || g->prog == P_DASH_C ? " -c"
-                 : g->prog == P_DASH_E                   ? " -e"
-                                                         : "");
+                 : g->prog == P_DASH_E                  ? " -e"
+                                                        : "");
     }
     char ref[64];
     if (lx->comment || f->kind == F_DQ || f->kind == F_HEREDOC ||
@@ -1104,7 +1120,7 @@ static int emit_var(struct lexer *lx, struct pr_buf *s, size_t var)
         snprintf(ref, sizeof ref, "${POML_V%zu}", var);
     else if (f->kind == F_SQ)
         snprintf(ref, sizeof ref, "'\"${POML_V%zu}\"%s'", var,
-                 f->ansi ? "$" : "");   /* reopen $' as $' */
+                 f->ansi ? "$" : ""); /* reopen $' as $' */
     else
         snprintf(ref, sizeof ref, "\"${POML_V%zu}\"", var);
     if (!lx->comment) {
@@ -1231,12 +1247,15 @@ static bool plain_char(char ch)
 }
 
 static const char *const needs_shell[] = {
-    "!", "{", "}", "case", "do", "done", "elif", "else", "esac", "fi",
-    "for", "if", "in", "then", "until", "while", "function", "select",
-    ".", ":", "break", "continue", "eval", "exec", "exit", "export",
-    "readonly", "return", "set", "shift", "times", "trap", "unset", "cd",
-    "alias", "bg", "command", "fc", "fg", "getopts", "hash", "jobs", "read",
-    "type", "ulimit", "umask", "unalias", "wait", "local", "source", NULL};
+    "!",       "{",      "}",        "case",     "do",       "done",
+    "elif",    "else",   "esac",     "fi",       "for",      "if",
+    "in",      "then",   "until",    "while",    "function", "select",
+    ".",       ":",      "break",    "continue", "eval",     "exec",
+    "exit",    "export", "readonly", "return",   "set",      "shift",
+    "times",   "trap",   "unset",    "cd",       "alias",    "bg",
+    "command", "fc",     "fg",       "getopts",  "hash",     "jobs",
+    "read",    "type",   "ulimit",   "umask",    "unalias",  "wait",
+    "local",   "source", NULL};
 
 /* True when the parts form one simple command of plain words. */
 static bool is_simple(const struct pr_shell_part *parts, size_t nparts)
@@ -1249,7 +1268,7 @@ static bool is_simple(const struct pr_shell_part *parts, size_t nparts)
             if (trailing)
                 return false;
             if (in_first)
-                flen = sizeof first;    /* a value names the program */
+                flen = sizeof first; /* a value names the program */
             any = true;
             continue;
         }
@@ -1270,7 +1289,7 @@ static bool is_simple(const struct pr_shell_part *parts, size_t nparts)
                 return false;
             if (in_first) {
                 if (ch == '=')
-                    return false;   /* an assignment */
+                    return false; /* an assignment */
                 if (flen < sizeof first)
                     first[flen] = ch;
                 flen++;
@@ -1293,7 +1312,8 @@ static int add_piece(struct pr_shell_cmd *c, bool new_word, const char *text,
                      size_t len, size_t var)
 {
     if (new_word || !c->nwords) {
-        void *w = realloc(c->argv_words, (c->nwords + 1) * sizeof *c->argv_words);
+        void *w = realloc(c->argv_words,
+                          (c->nwords + 1) * sizeof *c->argv_words);
         if (!w)
             return -1;
         c->argv_words = w;
@@ -1449,22 +1469,22 @@ int pr_shell_check_policy(const struct pr_shell_cmd *c,
 const char *pr_shell_runs_code(const char *name)
 {
     static const char *const shells[] = {
-        "sh", "bash", "dash", "ksh", "mksh", "zsh", "ash", "posh", "yash",
-        "busybox", "csh", "tcsh", "fish", NULL};
+        "sh",   "bash", "dash",    "ksh", "mksh", "zsh",  "ash",
+        "posh", "yash", "busybox", "csh", "tcsh", "fish", NULL};
     static const char *const runners[] = {
-        "xargs", "find", "nice", "nohup", "timeout", "stdbuf", "time",
-        "setsid", "chroot", "sudo", "doas", "su", "runuser", "strace",
-        "ltrace", "watch", "flock", "parallel", "unshare", "ionice",
-        "taskset", "chrt", "script", NULL};
+        "xargs",   "find",   "nice",    "nohup", "timeout", "stdbuf",
+        "time",    "setsid", "chroot",  "sudo",  "doas",    "su",
+        "runuser", "strace", "ltrace",  "watch", "flock",   "parallel",
+        "unshare", "ionice", "taskset", "chrt",  "script",  NULL};
     static const char *const builders[] = {"make", "gmake", "ninja", "cmake",
-                                           "npm", "yarn", "cargo", NULL};
-    static const char *const programs[] = {"awk", "gawk", "mawk", "nawk",
-                                           "sed", NULL};
-    static const char *const interps[] = {
-        "perl", "python", "python3", "ruby", "node", "nodejs", "php", "lua",
-        "tclsh", "expect", "Rscript", NULL};
-    static const char *const others[] = {"ssh", "git", "vi", "vim", "less",
-                                         "man", NULL};
+                                           "npm",  "yarn",  "cargo", NULL};
+    static const char *const programs[] = {"awk",  "gawk", "mawk",
+                                           "nawk", "sed",  NULL};
+    static const char *const interps[] = {"perl",  "python", "python3", "ruby",
+                                          "node",  "nodejs", "php",     "lua",
+                                          "tclsh", "expect", "Rscript", NULL};
+    static const char *const others[] = {"ssh",  "git", "vi", "vim",
+                                         "less", "man", NULL};
     static const struct {
         const char *const *names;
         const char *why;

@@ -46,19 +46,19 @@
 /* One part of a run: text, or (text == NULL) the value of an expression
  * whose index among the expression parts is given by its position. */
 struct pr_shell_part {
-    const char *text;           /* NULL: an expression */
+    const char *text; /* NULL: an expression */
     size_t len;
 };
 
 enum pr_shell_use {
-    PR_SHELL_DATA,              /* one word, exactly the value */
-    PR_SHELL_NUMBER,            /* inside arithmetic: an integer only */
-    PR_SHELL_CODE               /* program text of another interpreter */
+    PR_SHELL_DATA,   /* one word, exactly the value */
+    PR_SHELL_NUMBER, /* inside arithmetic: an integer only */
+    PR_SHELL_CODE    /* program text of another interpreter */
 };
 
 struct pr_shell_var {
     enum pr_shell_use use;
-    char prog[32];              /* PR_SHELL_CODE: "sh -c", "eval", "awk" */
+    char prog[32]; /* PR_SHELL_CODE: "sh -c", "eval", "awk" */
 };
 
 /* A command the script runs (NAME, as written after quote removal), or a
@@ -69,22 +69,22 @@ struct pr_shell_run {
 };
 
 struct pr_shell_cmd {
-    char *script;               /* for /bin/sh -c, NUL terminated */
-    size_t nvars;               /* expressions: POML_V1 .. POML_Vn */
-    struct pr_shell_var *vars;  /* [nvars]: how each is used */
-    struct pr_shell_run *runs;  /* in the order of the text */
+    char *script;              /* for /bin/sh -c, NUL terminated */
+    size_t nvars;              /* expressions: POML_V1 .. POML_Vn */
+    struct pr_shell_var *vars; /* [nvars]: how each is used */
+    struct pr_shell_run *runs; /* in the order of the text */
     size_t nruns;
     /* direct execution: when argv_words is not NULL, the command is
        argv_words[0..nwords), each word a sequence of pieces; a piece
        is literal text or (var > 0) the value of POML_V<var> */
     struct pr_shell_word {
         struct pr_shell_piece {
-            const char *text;   /* into the parts' text */
+            const char *text; /* into the parts' text */
             size_t len;
-            size_t var;         /* 0: text */
-        } *pieces;
+            size_t var; /* 0: text */
+        } * pieces;
         size_t npieces;
-    } *argv_words;
+    } * argv_words;
     size_t nwords;
 };
 

@@ -95,16 +95,16 @@ int pr_tpl_helper_lookup(const char *name, size_t len)
 
 /* ---- decoding ---- */
 
-#define NEED(n)                                                              \
-    do {                                                                     \
-        if ((n) > len || *at > len - (n)) {                                  \
-            *why = "truncated";                                              \
-            return -1;                                                       \
-        }                                                                    \
+#define NEED(n)                                                               \
+    do {                                                                      \
+        if ((n) > len || *at > len - (n)) {                                   \
+            *why = "truncated";                                               \
+            return -1;                                                        \
+        }                                                                     \
     } while (0)
 
-int pr_tpl_name(const uint8_t *code, size_t len, size_t *at,
-                const uint8_t **s, size_t *n, const char **why)
+int pr_tpl_name(const uint8_t *code, size_t len, size_t *at, const uint8_t **s,
+                size_t *n, const char **why)
 {
     NEED(2);
     size_t k = pr_rd_u16(code + *at);
@@ -190,8 +190,8 @@ int pr_tpl_value(const uint8_t *code, size_t len, size_t *at,
     }
 }
 
-static int values_at(const uint8_t *code, size_t len, size_t *at,
-                     unsigned n, const char **why)
+static int values_at(const uint8_t *code, size_t len, size_t *at, unsigned n,
+                     const char **why)
 {
     struct pr_tpl_val v;
     for (unsigned i = 0; i < n; i++)
@@ -305,8 +305,8 @@ int pr_tpl_decode(const uint8_t *code, size_t len, size_t pc,
             return -1;
         break;
     case PR_TOP_HELPER:
-        if (kind_args(code, len, at, in, PR_TH_COUNT, pr_tpl_helper_argc,
-                      why, "unknown helper",
+        if (kind_args(code, len, at, in, PR_TH_COUNT, pr_tpl_helper_argc, why,
+                      "unknown helper",
                       "wrong number of helper arguments") < 0)
             return -1;
         in->hash = pos;
@@ -421,8 +421,7 @@ static int put_path(FILE *out, const uint8_t *code, size_t len,
     return 0;
 }
 
-static int put_value(FILE *out, const uint8_t *code, size_t len,
-                     size_t *at)
+static int put_value(FILE *out, const uint8_t *code, size_t len, size_t *at)
 {
     struct pr_tpl_val v;
     const char *why;
@@ -472,8 +471,7 @@ static int disasm_range(const uint8_t *code, size_t from, size_t to,
         struct pr_tpl_insn in;
         const char *why;
         if (pr_tpl_decode(code, to, pc, &in, &why) < 0) {
-            fprintf(out, "%04zx  %*s(malformed: %s)\n", pc, indent, "",
-                    why);
+            fprintf(out, "%04zx  %*s(malformed: %s)\n", pc, indent, "", why);
             return -1;
         }
         fprintf(out, "%04zx  %*s%s", pc, indent, "", pr_tpl_op_name(in.op));
@@ -537,8 +535,8 @@ static int disasm_range(const uint8_t *code, size_t from, size_t to,
                 return -1;
             if (in.next > in.else_at) {
                 fprintf(out, "%04zx  %*selse\n", in.else_at, indent, "");
-                if (disasm_range(code, in.else_at, in.next, indent + 2,
-                                 out) < 0)
+                if (disasm_range(code, in.else_at, in.next, indent + 2, out) <
+                    0)
                     return -1;
             }
         }

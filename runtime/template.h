@@ -82,15 +82,15 @@
 
 #include "buf.h"
 
-#define PR_TPL_MAX_NEST 64          /* blocks inside blocks */
-#define PR_TPL_MAX_PARTIALS 64      /* partials inside partials, rendering */
+#define PR_TPL_MAX_NEST 64     /* blocks inside blocks */
+#define PR_TPL_MAX_PARTIALS 64 /* partials inside partials, rendering */
 
 /* The one list of opcodes: X(ENUM, byte, "name"). */
-#define PR_TPL_OPS(X)                                                        \
-    X(TEXT, 0x01, "text")                                                    \
-    X(VAR, 0x02, "var")                                                      \
-    X(BLOCK, 0x03, "block")                                                  \
-    X(PARTIAL, 0x04, "partial")                                              \
+#define PR_TPL_OPS(X)                                                         \
+    X(TEXT, 0x01, "text")                                                     \
+    X(VAR, 0x02, "var")                                                       \
+    X(BLOCK, 0x03, "block")                                                   \
+    X(PARTIAL, 0x04, "partial")                                               \
     X(HELPER, 0x05, "helper")
 
 enum pr_tpl_op {
@@ -100,42 +100,48 @@ enum pr_tpl_op {
 };
 
 /* Block kinds: X(ENUM, number, "name", argc). */
-#define PR_TPL_BLOCKS(X)                                                     \
-    X(SECTION, 0, "section", 1)                                              \
-    X(INVERTED, 1, "inverted", 1)                                            \
-    X(IF, 2, "if", 1)                                                        \
-    X(UNLESS, 3, "unless", 1)                                                \
-    X(EACH, 4, "each", 1)                                                    \
-    X(WITH, 5, "with", 1)                                                    \
-    X(IFEQUALS, 6, "ifEquals", 2)                                            \
+#define PR_TPL_BLOCKS(X)                                                      \
+    X(SECTION, 0, "section", 1)                                               \
+    X(INVERTED, 1, "inverted", 1)                                             \
+    X(IF, 2, "if", 1)                                                         \
+    X(UNLESS, 3, "unless", 1)                                                 \
+    X(EACH, 4, "each", 1)                                                     \
+    X(WITH, 5, "with", 1)                                                     \
+    X(IFEQUALS, 6, "ifEquals", 2)                                             \
     X(UNLESSEQUALS, 7, "unlessEquals", 2)
 
 enum pr_tpl_block {
 #define PR_X(id, num, name, argc) PR_TB_##id = num,
     PR_TPL_BLOCKS(PR_X)
 #undef PR_X
-    PR_TB_COUNT
+        PR_TB_COUNT
 };
 
 /* Inline helpers: X(ENUM, number, "name", argc). */
-#define PR_TPL_HELPERS(X)                                                    \
-    X(ROLE, 0, "role", 1)                                                    \
-    X(HISTORY, 1, "history", 0)                                              \
-    X(SECTION, 2, "section", 1)                                              \
-    X(JSON, 3, "json", 1)                                                    \
+#define PR_TPL_HELPERS(X)                                                     \
+    X(ROLE, 0, "role", 1)                                                     \
+    X(HISTORY, 1, "history", 0)                                               \
+    X(SECTION, 2, "section", 1)                                               \
+    X(JSON, 3, "json", 1)                                                     \
     X(MEDIA, 4, "media", 0)
 
 enum pr_tpl_helper {
 #define PR_X(id, num, name, argc) PR_TH_##id = num,
     PR_TPL_HELPERS(PR_X)
 #undef PR_X
-    PR_TH_COUNT
+        PR_TH_COUNT
 };
 
 /* Value kinds and path flags. */
 enum pr_tpl_arg {
-    PR_TA_PATH, PR_TA_TEXT, PR_TA_NUMBER, PR_TA_TRUE, PR_TA_FALSE,
-    PR_TA_NULL, PR_TA_UNDEFINED, PR_TA_KINDS
+    PR_TA_PATH,
+    PR_TA_TEXT,
+    PR_TA_NUMBER,
+    PR_TA_TRUE,
+    PR_TA_FALSE,
+    PR_TA_NULL,
+    PR_TA_UNDEFINED,
+    PR_TA_KINDS
 };
 #define PR_TPATH_DATA 0x01
 #define PR_TPATH_ANCHORED 0x02
@@ -161,26 +167,26 @@ int pr_tpl_helper_lookup(const char *name, size_t len);
 struct pr_tpl_insn {
     unsigned op;
     size_t at, next;
-    unsigned a;                 /* var: flags; block: kind; helper: id */
-    unsigned argc;              /* block, helper */
-    size_t args;                /* block, helper: the first value;
-                                   partial: the context value */
-    size_t hash;                /* partial, helper: the hash */
-    const uint8_t *str;         /* text: its bytes; partial: the indent */
+    unsigned a;         /* var: flags; block: kind; helper: id */
+    unsigned argc;      /* block, helper */
+    size_t args;        /* block, helper: the first value;
+                           partial: the context value */
+    size_t hash;        /* partial, helper: the hash */
+    const uint8_t *str; /* text: its bytes; partial: the indent */
     uint32_t n;
-    size_t path;                /* var */
-    size_t body, else_at;       /* block */
-    uint32_t target;            /* partial */
-    unsigned flags;             /* partial */
+    size_t path;          /* var */
+    size_t body, else_at; /* block */
+    uint32_t target;      /* partial */
+    unsigned flags;       /* partial */
 };
 
 /* A decoded value; a path's names start at NAMES. */
 struct pr_tpl_val {
-    unsigned kind;              /* enum pr_tpl_arg */
+    unsigned kind; /* enum pr_tpl_arg */
     double num;
-    const uint8_t *str;         /* text */
+    const uint8_t *str; /* text */
     uint32_t n;
-    unsigned flags, up, count;  /* path */
+    unsigned flags, up, count; /* path */
     size_t names;
 };
 
@@ -191,8 +197,8 @@ int pr_tpl_decode(const uint8_t *code, size_t len, size_t at,
 int pr_tpl_value(const uint8_t *code, size_t len, size_t *at,
                  struct pr_tpl_val *v, const char **why);
 /* Reads the name at *AT and moves past it; 0 or -1 (*WHY). */
-int pr_tpl_name(const uint8_t *code, size_t len, size_t *at,
-                const uint8_t **s, size_t *n, const char **why);
+int pr_tpl_name(const uint8_t *code, size_t len, size_t *at, const uint8_t **s,
+                size_t *n, const char **why);
 
 /* Checks CODE (LEN bytes) once and for all: every opcode, operand and
  * length inside its range, block bodies filling their bytes, kinds and
@@ -216,11 +222,11 @@ struct pr_tpl_set {
 };
 
 struct pr_tpl_opts {
-    bool escape_html;           /* escape & < > " in {{x}} (Mustache);
-                                   prompts leave text as it is */
-    const cJSON *data;          /* object: more @variables, or NULL */
-    size_t max_output;          /* bytes; 0: PR_TPL_MAX_OUTPUT */
-    unsigned long max_work;     /* instructions run; 0: PR_TPL_MAX_WORK */
+    bool escape_html;       /* escape & < > " in {{x}} (Mustache);
+                               prompts leave text as it is */
+    const cJSON *data;      /* object: more @variables, or NULL */
+    size_t max_output;      /* bytes; 0: PR_TPL_MAX_OUTPUT */
+    unsigned long max_work; /* instructions run; 0: PR_TPL_MAX_WORK */
 };
 
 #define PR_TPL_MAX_OUTPUT ((size_t)64 << 20)
@@ -232,13 +238,13 @@ enum pr_tpl_mark { PR_TM_ROLE, PR_TM_HISTORY, PR_TM_MEDIA, PR_TM_SECTION };
 
 struct pr_tpl_marker {
     enum pr_tpl_mark kind;
-    size_t at;                  /* offset in the text */
-    char *a, *b;                /* role / section name; media url and
-                                   content type (b may be NULL) */
+    size_t at;   /* offset in the text */
+    char *a, *b; /* role / section name; media url and
+                    content type (b may be NULL) */
 };
 
 struct pr_tpl_out {
-    struct pr_buf text;         /* not NUL terminated; see pr_tpl_text */
+    struct pr_buf text; /* not NUL terminated; see pr_tpl_text */
     struct pr_tpl_marker *marks;
     size_t nmarks, capmarks;
 };

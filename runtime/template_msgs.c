@@ -48,15 +48,15 @@ static bool blank(const uint8_t *s, size_t n)
 
 /* Pieces of the rendered stream: text runs and markers, in order. */
 struct piece {
-    int mark;                   /* -1: text; else index into marks */
-    size_t from, to;            /* text */
+    int mark;        /* -1: text; else index into marks */
+    size_t from, to; /* text */
 };
 
 struct msg {
     const char *role;
-    struct piece *src;          /* the message's pieces */
+    struct piece *src; /* the message's pieces */
     size_t n, cap;
-    const cJSON *given;         /* a history message, as given */
+    const cJSON *given; /* a history message, as given */
 };
 
 static int add_piece(struct msg *m, struct piece p)
@@ -104,8 +104,7 @@ static cJSON *mark_part(const struct pr_tpl_marker *m)
 {
     cJSON *part = cJSON_CreateObject();
     cJSON *in = part ? cJSON_AddObjectToObject(
-                           part, m->kind == PR_TM_MEDIA ? "media"
-                                                        : "metadata")
+                           part, m->kind == PR_TM_MEDIA ? "media" : "metadata")
                      : NULL;
     bool ok = in != NULL;
     if (ok && m->kind == PR_TM_MEDIA)
@@ -220,7 +219,7 @@ static int split(const struct pr_tpl_out *o, const cJSON *history,
     for (size_t k = 0; k <= o->nmarks; k++) {
         size_t at = k < o->nmarks ? o->marks[k].at : o->text.len;
         if (at > o->text.len || at < pos)
-            at = pos;           /* markers come in order; be safe */
+            at = pos; /* markers come in order; be safe */
         if (at > pos && add_piece(&all, (struct piece){-1, pos, at}) < 0)
             goto oom;
         pos = at;
@@ -289,8 +288,8 @@ cJSON *pr_tpl_messages(const struct pr_tpl_out *o, const cJSON *history)
                 continue;
             cJSON *parts = parts_of(o, m);
             msg = cJSON_CreateObject();
-            if (!parts || !msg || !cJSON_AddStringToObject(msg, "role",
-                                                           m->role)) {
+            if (!parts || !msg ||
+                !cJSON_AddStringToObject(msg, "role", m->role)) {
                 cJSON_Delete(parts);
                 cJSON_Delete(msg);
                 goto oom;

@@ -53,9 +53,9 @@ char *pr_tpl_text(const struct pr_tpl_out *o, size_t *len)
 /* ---- the renderer's state ---- */
 
 struct iter {
-    bool on;                    /* inside an iteration */
+    bool on; /* inside an iteration */
     size_t index, count;
-    const char *key;            /* each over an object */
+    const char *key; /* each over an object */
 };
 
 struct rs {
@@ -63,17 +63,17 @@ struct rs {
     const struct pr_tpl_opts *o;
     struct pr_tpl_out *out;
     const cJSON *root;
-    const cJSON **stack;        /* contexts, innermost last */
+    const cJSON **stack; /* contexts, innermost last */
     size_t depth, cap;
-    cJSON **temps;              /* values made while rendering */
+    cJSON **temps; /* values made while rendering */
     size_t ntemps, captemps;
     struct iter it;
     unsigned long work, max_work;
     size_t max_output;
-    unsigned partials;          /* partials being rendered */
-    const char *indent;         /* standalone partials: line prefix */
+    unsigned partials;  /* partials being rendered */
+    const char *indent; /* standalone partials: line prefix */
     size_t indent_len;
-    bool bol;                   /* a template line starts: indent due */
+    bool bol; /* a template line starts: indent due */
     char *err;
     size_t errcap;
     bool failed;
@@ -146,8 +146,7 @@ static void release(struct rs *r, size_t mark)
 static int append(struct rs *r, const void *p, size_t n)
 {
     if (n > r->max_output || r->out->text.len > r->max_output - n)
-        return fail(r, "the rendered text exceeds %zu bytes",
-                    r->max_output);
+        return fail(r, "the rendered text exceeds %zu bytes", r->max_output);
     if (pr_buf_append(&r->out->text, p, n) < 0)
         return oom(r);
     return 0;
@@ -201,8 +200,7 @@ static int append_value(struct rs *r, const char *s, size_t n, bool escape)
                                       : NULL;
         if (!e)
             continue;
-        if (append(r, s + from, i - from) < 0 ||
-            append(r, e, strlen(e)) < 0)
+        if (append(r, s + from, i - from) < 0 || append(r, e, strlen(e)) < 0)
             return -1;
         from = i + 1;
     }
@@ -410,13 +408,27 @@ static int json_str(struct pr_buf *b, const char *s)
         char e[7] = {'\\', 0};
         size_t n = 2;
         switch (c) {
-        case '"': e[1] = '"'; break;
-        case '\\': e[1] = '\\'; break;
-        case '\b': e[1] = 'b'; break;
-        case '\f': e[1] = 'f'; break;
-        case '\n': e[1] = 'n'; break;
-        case '\r': e[1] = 'r'; break;
-        case '\t': e[1] = 't'; break;
+        case '"':
+            e[1] = '"';
+            break;
+        case '\\':
+            e[1] = '\\';
+            break;
+        case '\b':
+            e[1] = 'b';
+            break;
+        case '\f':
+            e[1] = 'f';
+            break;
+        case '\n':
+            e[1] = 'n';
+            break;
+        case '\r':
+            e[1] = 'r';
+            break;
+        case '\t':
+            e[1] = 't';
+            break;
         default:
             if (c >= 0x20) {
                 if (pr_buf_append_u8(b, c) < 0)
@@ -446,8 +458,7 @@ static int json_nl(struct pr_buf *b, int indent, int level)
     return 0;
 }
 
-static int json_write(struct pr_buf *b, const cJSON *v, int indent,
-                      int level)
+static int json_write(struct pr_buf *b, const cJSON *v, int indent, int level)
 {
     char num[32];
     if (level > PR_EVAL_MAX_NEST)
@@ -562,7 +573,7 @@ static int do_helper(struct rs *r, const uint8_t *code, size_t len,
                      : ind->valuedouble > 10 ? 10
                                              : (int)ind->valuedouble;
         if (!arg)
-            return 0;           /* JSON.stringify(undefined): nothing */
+            return 0; /* JSON.stringify(undefined): nothing */
         struct pr_buf b;
         pr_buf_init(&b);
         int rc = json_write(&b, arg, indent, 0);
@@ -668,16 +679,16 @@ static int do_block(struct rs *r, const uint8_t *code, size_t len,
 
 /* The context of a partial with a hash: the context's members, then the
  * hash's pairs over them. */
-static const cJSON *hash_context(struct rs *r, const uint8_t *code,
-                                 size_t len, size_t at, const cJSON *ctx)
+static const cJSON *hash_context(struct rs *r, const uint8_t *code, size_t len,
+                                 size_t at, const cJSON *ctx)
 {
     cJSON *o = cJSON_CreateObject();
     if (!temp(r, o))
         return NULL;
     for (const cJSON *c = cJSON_IsObject(ctx) ? ctx->child : NULL; c;
          c = c->next)
-        if (c->string && !cJSON_AddItemReferenceToObject(o, c->string,
-                                                         (cJSON *)c)) {
+        if (c->string &&
+            !cJSON_AddItemReferenceToObject(o, c->string, (cJSON *)c)) {
             oom(r);
             return NULL;
         }
@@ -721,8 +732,10 @@ static int do_partial(struct rs *r, const uint8_t *code, size_t len,
         return fail(r, "partial %lu does not exist",
                     (unsigned long)in->target);
     if (r->partials >= PR_TPL_MAX_PARTIALS)
-        return fail(r, "partials nested more than %d deep (a partial that "
-                       "includes itself without end?)", PR_TPL_MAX_PARTIALS);
+        return fail(r,
+                    "partials nested more than %d deep (a partial that "
+                    "includes itself without end?)",
+                    PR_TPL_MAX_PARTIALS);
     size_t at = in->args;
     const cJSON *ctx = r->stack[r->depth - 1];
     if (in->flags & PR_TPART_CONTEXT)
@@ -762,7 +775,7 @@ static int do_partial(struct rs *r, const uint8_t *code, size_t len,
     r->indent = saved_indent;
     r->indent_len = saved_len;
     if (!standalone)
-        r->bol = false;         /* the tag's line goes on */
+        r->bol = false; /* the tag's line goes on */
     free(indent);
     return rc;
 }
@@ -775,11 +788,12 @@ static int render_range(struct rs *r, const uint8_t *code, size_t len,
         struct pr_tpl_insn in;
         const char *why;
         if (++r->work > r->max_work)
-            return fail(r, "the template does too much work (more than %lu "
-                           "steps)", r->max_work);
+            return fail(r,
+                        "the template does too much work (more than %lu "
+                        "steps)",
+                        r->max_work);
         if (pr_tpl_decode(code, to, pc, &in, &why) < 0)
-            return fail(r, "invalid template code at byte %zu: %s", pc,
-                        why);
+            return fail(r, "invalid template code at byte %zu: %s", pc, why);
         size_t mark_temps = r->ntemps;
         int rc = 0;
         switch (in.op) {

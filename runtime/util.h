@@ -105,8 +105,7 @@ size_t pr_edit_distance(const char *a, const char *b);
 
 /* The candidate closest to WORD, when close enough to be what was meant
  * ("did you mean"), else NULL. */
-const char *pr_closest(const char *word, const char *const *cands,
-                       size_t n);
+const char *pr_closest(const char *word, const char *const *cands, size_t n);
 
 /* Makes *P (an array of SIZE-byte items, *CAP allocated) hold at least
  * NEED items, doubling from 8.  0, or -1 (out of memory; *P unchanged). */

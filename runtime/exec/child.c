@@ -48,7 +48,7 @@ static int capture_file(const char *dir)
 {
     while (npool) {
         int fd = pool[--npool];
-        if (ftruncate(fd, 0) == 0)    /* O_APPEND: writes go to the end */
+        if (ftruncate(fd, 0) == 0) /* O_APPEND: writes go to the end */
             return fd;
         close(fd);
     }
@@ -229,7 +229,7 @@ int pr_spawn_start(const struct pr_spawn *s, struct pr_child *c, char *err,
         pr_errf(err, errcap, "out of memory");
         pr_spawn_close(c);
         errno = ENOMEM;
-        return -1;      /* the exit is reaped by the loop */
+        return -1; /* the exit is reaped by the loop */
     }
     c->loop = rc == 0 ? s->loop : NULL;
     if (rc != 0) {

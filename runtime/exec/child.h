@@ -18,24 +18,24 @@
 struct pr_loop;
 
 struct pr_spawn {
-    char *const *argv;          /* argv[0] is looked up in PATH when it
-                                   has no slash */
+    char *const *argv; /* argv[0] is looked up in PATH when it
+                          has no slash */
     char *const *envp;
-    const char *dir;            /* NULL: the current directory */
-    const char *tmpdir;         /* where the output files live */
-    struct pr_loop *loop;       /* drains the pipes */
-    size_t out_cap, err_cap;    /* bytes of each stream kept */
+    const char *dir;         /* NULL: the current directory */
+    const char *tmpdir;      /* where the output files live */
+    struct pr_loop *loop;    /* drains the pipes */
+    size_t out_cap, err_cap; /* bytes of each stream kept */
 };
 
 struct pr_child {
-    pid_t pid;                  /* also the process group id */
-    int out_fd, err_fd;         /* the capture files, -1 when closed */
-    int out_pipe, err_pipe;     /* read ends, -1 once at their end */
+    pid_t pid;              /* also the process group id */
+    int out_fd, err_fd;     /* the capture files, -1 when closed */
+    int out_pipe, err_pipe; /* read ends, -1 once at their end */
     size_t out_cap, err_cap;
-    unsigned long long out_total, err_total;    /* bytes written to each */
-    int lost;                   /* errno of a capture write that failed */
+    unsigned long long out_total, err_total; /* bytes written to each */
+    int lost; /* errno of a capture write that failed */
     struct pr_loop *loop;
-    bool group_gone;            /* a signal found no process left */
+    bool group_gone; /* a signal found no process left */
 };
 
 /* Starts the process and watches its pipes on S's loop (C must stay

@@ -40,8 +40,7 @@ static bool feedback(struct pr_job *j, const struct pr_phase *ph,
     cJSON *v;
     char err[400];
     if (pr_run_expr(j, ph->feedback_when, &v, err, sizeof err) < 0) {
-        pr_run_note(r, j, "phase '%s' feedback: %s; going on", ph->name,
-                    err);
+        pr_run_note(r, j, "phase '%s' feedback: %s; going on", ph->name, err);
         return false;
     }
     bool again = pr_truthy(v);
@@ -50,7 +49,7 @@ static bool feedback(struct pr_job *j, const struct pr_phase *ph,
         return false;
     struct pr_phase to;
     pr_plan_phase(r->plan, ph->feedback_to, &to);
-    unsigned max = ph->max_loops;       /* at least 1: the loader checks */
+    unsigned max = ph->max_loops; /* at least 1: the loader checks */
     if (r->loops[self] >= max) {
         pr_run_note(r, j,
                     "phase '%s' feedback to '%s': all %u loops taken; "
@@ -117,8 +116,10 @@ static void gate_start(struct pr_job *j)
         bool ok = pr_truthy(v);
         cJSON_Delete(v);
         if (!ok) {
-            snprintf(why, sizeof why, "phase '%s': the gate condition is "
-                                      "false", ph.name);
+            snprintf(why, sizeof why,
+                     "phase '%s': the gate condition is "
+                     "false",
+                     ph.name);
             pr_job_finish(j, false, why, false);
             return;
         }
@@ -126,7 +127,8 @@ static void gate_start(struct pr_job *j)
     if (ph.feedback_to != PR_PLAN_NONE && ph.feedback_when.p) {
         if (feedback(j, &ph, s->gate_of_phase))
             return;
-        pr_job_output(j, "loops", cJSON_CreateNumber(r->loops[s->gate_of_phase]));
+        pr_job_output(j, "loops",
+                      cJSON_CreateNumber(r->loops[s->gate_of_phase]));
     }
     pr_job_finish(j, true, NULL, false);
 }
@@ -207,7 +209,7 @@ static cJSON *items_of(struct pr_job *j, char *err, size_t cap)
 static bool all_of(const cJSON *items, cJSON_bool (*is)(const cJSON *))
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, items) {
+    cJSON_ArrayForEach (e, items) {
         if (!is(e))
             return false;
     }
@@ -219,12 +221,13 @@ static cJSON *concat(const cJSON *items)
     const cJSON *e;
     if (all_of(items, cJSON_IsString)) {
         size_t n = 0;
-        cJSON_ArrayForEach(e, items) n += strlen(e->valuestring) + 1;
+        cJSON_ArrayForEach (e, items)
+            n += strlen(e->valuestring) + 1;
         char *t = malloc(n + 1), *p = t;
         if (!t)
             return NULL;
         *p = '\0';
-        cJSON_ArrayForEach(e, items) {
+        cJSON_ArrayForEach (e, items) {
             if (p != t)
                 *p++ = '\n';
             size_t l = strlen(e->valuestring);
@@ -236,11 +239,11 @@ static cJSON *concat(const cJSON *items)
         return v;
     }
     cJSON *out = cJSON_CreateArray();
-    cJSON_ArrayForEach(e, items) {
+    cJSON_ArrayForEach (e, items) {
         if (cJSON_IsArray(e)) {
             const cJSON *x;
-            cJSON_ArrayForEach(x, e) cJSON_AddItemToArray(
-                out, cJSON_Duplicate(x, true));
+            cJSON_ArrayForEach (x, e)
+                cJSON_AddItemToArray(out, cJSON_Duplicate(x, true));
         } else {
             cJSON_AddItemToArray(out, cJSON_Duplicate(e, true));
         }
@@ -251,7 +254,7 @@ static cJSON *concat(const cJSON *items)
 static void merge_into(cJSON *dst, const cJSON *src)
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, src) {
+    cJSON_ArrayForEach (e, src) {
         cJSON_DeleteItemFromObjectCaseSensitive(dst, e->string);
         cJSON_AddItemToObject(dst, e->string, cJSON_Duplicate(e, true));
     }
@@ -262,7 +265,7 @@ static cJSON *merge(const cJSON *items, char *err, size_t cap)
     cJSON *out = cJSON_CreateObject();
     const cJSON *e;
     int i = 0;
-    cJSON_ArrayForEach(e, items) {
+    cJSON_ArrayForEach (e, items) {
         if (cJSON_IsNull(e)) {
             i++;
             continue;
@@ -282,7 +285,7 @@ static cJSON *merge(const cJSON *items, char *err, size_t cap)
 static bool in_list(const cJSON *list, const cJSON *v)
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, list) {
+    cJSON_ArrayForEach (e, list) {
         if (pr_json_equal(e, v))
             return true;
     }
@@ -293,12 +296,12 @@ static cJSON *dedupe(const cJSON *items)
 {
     cJSON *out = cJSON_CreateArray();
     const cJSON *e;
-    cJSON_ArrayForEach(e, items) {
+    cJSON_ArrayForEach (e, items) {
         if (cJSON_IsNull(e))
             continue;
         if (cJSON_IsArray(e)) {
             const cJSON *x;
-            cJSON_ArrayForEach(x, e) {
+            cJSON_ArrayForEach (x, e) {
                 if (!in_list(out, x))
                     cJSON_AddItemToArray(out, cJSON_Duplicate(x, true));
             }
@@ -312,7 +315,7 @@ static cJSON *dedupe(const cJSON *items)
 static cJSON *first_success(const cJSON *items, char *err, size_t cap)
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, items) {
+    cJSON_ArrayForEach (e, items) {
         if (!cJSON_IsNull(e))
             return cJSON_Duplicate(e, true);
     }
@@ -324,12 +327,13 @@ static cJSON *vote(const cJSON *items, cJSON **votes, char *err, size_t cap)
 {
     const cJSON *best = NULL, *e;
     int best_n = 0;
-    cJSON_ArrayForEach(e, items) {
+    cJSON_ArrayForEach (e, items) {
         if (cJSON_IsNull(e))
             continue;
         int n = 0;
         const cJSON *x;
-        cJSON_ArrayForEach(x, items) n += pr_json_equal(e, x);
+        cJSON_ArrayForEach (x, items)
+            n += pr_json_equal(e, x);
         if (n > best_n) {
             best = e;
             best_n = n;
@@ -348,7 +352,8 @@ static cJSON *reduce(const cJSON *items, char *err, size_t cap)
     const cJSON *e;
     if (all_of(items, cJSON_IsNumber)) {
         double sum = 0;
-        cJSON_ArrayForEach(e, items) sum += e->valuedouble;
+        cJSON_ArrayForEach (e, items)
+            sum += e->valuedouble;
         return cJSON_CreateNumber(sum);
     }
     if (all_of(items, cJSON_IsObject))
@@ -356,20 +361,23 @@ static cJSON *reduce(const cJSON *items, char *err, size_t cap)
     if (all_of(items, cJSON_IsString) || all_of(items, cJSON_IsArray)) {
         if (cJSON_IsString(items->child)) {
             size_t n = 1;
-            cJSON_ArrayForEach(e, items) n += strlen(e->valuestring);
+            cJSON_ArrayForEach (e, items)
+                n += strlen(e->valuestring);
             char *t = malloc(n);
             if (!t)
                 return NULL;
             t[0] = '\0';
-            cJSON_ArrayForEach(e, items) strcat(t, e->valuestring);
+            cJSON_ArrayForEach (e, items)
+                strcat(t, e->valuestring);
             cJSON *v = cJSON_CreateString(t);
             free(t);
             return v;
         }
         return concat(items);
     }
-    pr_errf(err, cap, "reduce: the items are not all numbers, strings, "
-                      "lists or objects");
+    pr_errf(err, cap,
+            "reduce: the items are not all numbers, strings, "
+            "lists or objects");
     return NULL;
 }
 
@@ -478,10 +486,9 @@ static void agg_cmd_done(struct pr_job *j, int status, struct pr_child *c,
         if (!res)
             res = pr_text_value(out, n, NULL);
         for (uint32_t k = 0; res && k < s->outputs.n; k++)
-            pr_job_output(j,
-                          pr_plan_str(p, pr_plan_list_at(p, s->outputs, k),
-                                      NULL),
-                          cJSON_Duplicate(res, true));
+            pr_job_output(
+                j, pr_plan_str(p, pr_plan_list_at(p, s->outputs, k), NULL),
+                cJSON_Duplicate(res, true));
         pr_job_output(j, "result", res);
     }
     free(out);
@@ -518,8 +525,7 @@ static void agg_cmd_start(struct pr_job *j)
     pr_shell_command(j, a.run, var, agg_cmd_done);
 }
 
-const struct pr_executor pr_exec_agg_cmd = {
-    .in_process = false,
-    .start = agg_cmd_start,
-    .stop = pr_proc_stop,
-    .release = pr_shell_release};
+const struct pr_executor pr_exec_agg_cmd = {.in_process = false,
+                                            .start = agg_cmd_start,
+                                            .stop = pr_proc_stop,
+                                            .release = pr_shell_release};

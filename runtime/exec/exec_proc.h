@@ -13,8 +13,8 @@
 #include "run.h"
 #include "child.h"
 
-typedef void (*pr_proc_done)(struct pr_job *j, int status,
-                             struct pr_child *c, const char *out_path);
+typedef void (*pr_proc_done)(struct pr_job *j, int status, struct pr_child *c,
+                             const char *out_path);
 
 /* Starts ARGV for J, keeping OUT_CAP bytes of its standard output and
  * ERR_CAP of its standard error.  On failure J is already finished

@@ -37,7 +37,7 @@ extern char **environ;
 struct proc {
     struct pr_child c;
     pr_proc_done done;
-    char out_path[4096];        /* POML_OUTPUT, "" when none */
+    char out_path[4096]; /* POML_OUTPUT, "" when none */
 };
 
 static void on_exit_status(void *ud, pid_t pid, int status)
@@ -47,8 +47,8 @@ static void on_exit_status(void *ud, pid_t pid, int status)
     (void)pid;
     pr_spawn_drain(&p->c);
     /* whatever the step left behind in its group goes with it */
-    pr_spawn_signal(&p->c, j->timed_out || j->run->cancelling ? SIGKILL
-                                                              : SIGTERM);
+    pr_spawn_signal(&p->c,
+                    j->timed_out || j->run->cancelling ? SIGKILL : SIGTERM);
     j->priv = NULL;
     p->done(j, status, &p->c, p->out_path[0] ? p->out_path : NULL);
     pr_spawn_release(&p->c);
@@ -69,8 +69,8 @@ int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
     p->done = done;
     if (out_path)
         snprintf(p->out_path, sizeof p->out_path, "%s", out_path);
-    struct pr_spawn sp = {argv, envp, dir, r->tmpdir, r->loop, out_cap,
-                          err_cap};
+    struct pr_spawn sp = {argv,    envp,    dir,    r->tmpdir,
+                          r->loop, out_cap, err_cap};
     if (pr_spawn_start(&sp, &p->c, err, sizeof err) < 0) {
         free(p);
         if (errno == EMFILE || errno == ENFILE) {
@@ -192,7 +192,7 @@ static bool output_name_ok(const char *s, size_t n)
 /* Outputs pomlrun records itself; a step cannot write them. */
 static bool reserved_output(const char *name)
 {
-    static const char *const names[] = {"stdout", "stderr", "exit_code",
+    static const char *const names[] = {"stdout", "stderr",   "exit_code",
                                         "status", "attempts", NULL};
     for (size_t k = 0; names[k]; k++)
         if (!strcmp(name, names[k]))
@@ -206,7 +206,7 @@ static cJSON *json_value(const char *s, size_t n)
 {
     if (n == 0 || memchr(s, '\0', n))
         return NULL;
-    char *t = pr_malloc(n + 1);     /* a failure is counted: shell_done */
+    char *t = pr_malloc(n + 1); /* a failure is counted: shell_done */
     if (!t)
         return NULL;
     memcpy(t, s, n);
@@ -257,7 +257,8 @@ static int parse_output_file(struct pr_job *j, const char *text, size_t n,
             if (!output_name_ok(l, nl) || !dl)
                 return pr_errf(err, cap,
                                "POML_OUTPUT line %zu: expected "
-                               "NAME<<DELIMITER", line);
+                               "NAME<<DELIMITER",
+                               line);
             size_t start = i, stop = (size_t)-1;
             while (i < n) {
                 size_t le = i;
@@ -277,7 +278,8 @@ static int parse_output_file(struct pr_job *j, const char *text, size_t n,
             if (stop == (size_t)-1)
                 return pr_errf(err, cap,
                                "POML_OUTPUT: the block '%.*s' has no closing "
-                               "line '%.*s'", (int)nl, l, (int)dl, delim);
+                               "line '%.*s'",
+                               (int)nl, l, (int)dl, delim);
             size_t vl = stop - start;
             if (vl && text[start + vl - 1] == '\n')
                 vl--;
@@ -297,7 +299,8 @@ static int parse_output_file(struct pr_job *j, const char *text, size_t n,
             (size_t)(eq - l) >= 128)
             return pr_errf(err, cap,
                            "POML_OUTPUT line %zu: expected NAME=VALUE or "
-                           "NAME<<DELIMITER", line);
+                           "NAME<<DELIMITER",
+                           line);
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)(eq - l), l);
         if (reserved_output(name))
@@ -315,8 +318,8 @@ static int parse_output_file(struct pr_job *j, const char *text, size_t n,
 
 struct prepared {
     struct pr_shell_cmd cmd;
-    struct pr_code *codes;      /* the ${...} of run, in order */
-    char err[256];              /* preparation failed: why */
+    struct pr_code *codes; /* the ${...} of run, in order */
+    char err[256];         /* preparation failed: why */
 };
 
 void pr_shell_release(void *state)
@@ -332,9 +335,8 @@ static bool run_allowed(const char *name, void *ctx)
     const struct pr_run *r = ctx;
     for (uint32_t a = 0; a < r->wf.allowed_commands.n; a++)
         if (!strcmp(name, pr_plan_str(r->plan,
-                                      pr_plan_list_at(r->plan,
-                                                      r->wf.allowed_commands,
-                                                      a),
+                                      pr_plan_list_at(
+                                          r->plan, r->wf.allowed_commands, a),
                                       NULL)))
             return true;
     return false;
@@ -495,9 +497,8 @@ static int eval_values(struct pr_job *j, struct prepared *p, char **vals,
 /* Variables pomlrun sets for a step: inherited copies are dropped. */
 static bool is_ours(const char *e)
 {
-    static const char *const names[] = {"POML_OUTPUT=", "POML_RUN_ID=",
-                                        "POML_STEP_ID=", "POML_ITEMS=",
-                                        NULL};
+    static const char *const names[] = {
+        "POML_OUTPUT=", "POML_RUN_ID=", "POML_STEP_ID=", "POML_ITEMS=", NULL};
     for (size_t k = 0; names[k]; k++)
         if (!strncmp(e, names[k], strlen(names[k])))
             return true;
@@ -527,7 +528,7 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
         size_t nl = eq ? (size_t)(eq - *e) : strlen(*e);
         bool overridden = false;
         cJSON *x;
-        cJSON_ArrayForEach(x, extra) {
+        cJSON_ArrayForEach (x, extra) {
             if (strlen(x->string) == nl && !memcmp(x->string, *e, nl))
                 overridden = true;
         }
@@ -536,7 +537,7 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
             goto oom;
     }
     cJSON *x;
-    cJSON_ArrayForEach(x, extra) {
+    cJSON_ArrayForEach (x, extra) {
         if (commands_bounded(j->run) &&
             pr_shell_protected_var(x->string, strlen(x->string))) {
             int rc = pr_errf(err, cap,
@@ -602,7 +603,8 @@ static int build_argv(struct prepared *p, char **vals, bool shell,
                 return -1;
             }
         }
-        if (pr_buf_append_u8(&b, 0) < 0 || pr_strv_add(argv, (char *)b.data) < 0)
+        if (pr_buf_append_u8(&b, 0) < 0 ||
+            pr_strv_add(argv, (char *)b.data) < 0)
             return -1;
     }
     return 0;
@@ -630,14 +632,16 @@ static int add_captured(struct pr_job *j, const char *name,
     if (total > len + 2)
         pr_run_note(j->run, j,
                     "%s: kept the first %zu of %llu bytes; the rest was "
-                    "read and dropped", name, len, total);
+                    "read and dropped",
+                    name, len, total);
     if (c->lost)
         pr_run_note(j->run, j, "%s: output not kept in full: %s", name,
                     strerror(c->lost));
     if (bad)
         pr_run_note(j->run, j,
                     "%s: %zu bytes that are not UTF-8 text (or NUL) "
-                    "replaced by U+FFFD", name, bad);
+                    "replaced by U+FFFD",
+                    name, bad);
     return 0;
 }
 
@@ -689,8 +693,7 @@ static void shell_done(struct pr_job *j, int status, struct pr_child *c,
         if (cJSON_GetObjectItemCaseSensitive(j->outputs, name))
             continue;
         cJSON *v = pr_reply_output(json, so ? so : "", name, s->outputs.n);
-        if (s->outputs.n != 1 &&
-            !cJSON_GetObjectItemCaseSensitive(json, name))
+        if (s->outputs.n != 1 && !cJSON_GetObjectItemCaseSensitive(json, name))
             pr_run_note(j->run, j, "did not write its output '%s'", name);
         pr_job_output(j, name, v);
     }

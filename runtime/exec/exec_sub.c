@@ -60,7 +60,7 @@ static void cleanup(struct pr_job *j)
 static void failed_reason(const cJSON *steps, char *reason, size_t cap)
 {
     const cJSON *st;
-    cJSON_ArrayForEach(st, steps) {
+    cJSON_ArrayForEach (st, steps) {
         const char *status = cJSON_GetStringValue(
             cJSON_GetObjectItemCaseSensitive(st, "status"));
         const char *why = cJSON_GetStringValue(
@@ -102,15 +102,15 @@ static void sub_done(struct pr_job *j, int status, struct pr_child *c,
         return;
     }
     cJSON *outputs = cJSON_CreateObject(), *st, *last = NULL;
-    cJSON_ArrayForEach(st, steps) {
+    cJSON_ArrayForEach (st, steps) {
         cJSON *o = cJSON_GetObjectItemCaseSensitive(st, "outputs");
         cJSON_AddItemToObject(outputs, st->string,
                               o ? cJSON_Duplicate(o, true)
                                 : cJSON_CreateObject());
         last = o;
     }
-    pr_job_output(j, "result", last ? cJSON_Duplicate(last, true)
-                                    : cJSON_CreateObject());
+    pr_job_output(j, "result",
+                  last ? cJSON_Duplicate(last, true) : cJSON_CreateObject());
     pr_job_output(j, "outputs", outputs);
     const char *sub_status = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(res, "status"));
@@ -172,11 +172,20 @@ static void sub_start(struct pr_job *j)
                                   ? r->opt.max_output_memory - r->output_bytes
                                   : 0;
     snprintf(room, sizeof room, "%llu", left > 1ull << 20 ? left : 1ull << 20);
-    char *argv[16] = {(char *)r->opt.self_exe, "--json", "-q", "--jobs",
-                      jobs, "--kill-grace", grace, "--params", params_path,
-                      "--max-output-memory", room, "--no-state"};
+    char *argv[16] = {(char *)r->opt.self_exe,
+                      "--json",
+                      "-q",
+                      "--jobs",
+                      jobs,
+                      "--kill-grace",
+                      grace,
+                      "--params",
+                      params_path,
+                      "--max-output-memory",
+                      room,
+                      "--no-state"};
     size_t n = 12;
-    if (bounded) {              /* the parent's policy bounds the child */
+    if (bounded) { /* the parent's policy bounds the child */
         argv[n++] = "--policy";
         argv[n++] = policy_path;
     }

@@ -20,7 +20,7 @@
 #include "util.h"
 
 struct watch {
-    int events;                 /* 0: unused */
+    int events; /* 0: unused */
     pr_fd_fn fn;
     void *ud;
 };
@@ -28,7 +28,7 @@ struct watch {
 struct timer {
     double when;
     uint32_t gen;
-    uint32_t heap_pos;          /* UINT32_MAX: free */
+    uint32_t heap_pos; /* UINT32_MAX: free */
     pr_timer_fn fn;
     void *ud;
 };
@@ -40,15 +40,15 @@ struct child {
 };
 
 struct pr_loop {
-    struct watch *w;            /* by fd */
+    struct watch *w; /* by fd */
     size_t wcap;
     size_t nwatch;
     struct pollfd *pfd;
     size_t pfdcap;
 
-    struct timer *t;            /* slab */
+    struct timer *t; /* slab */
     size_t tcap, tused;
-    uint32_t *heap;             /* slab indices ordered by when */
+    uint32_t *heap; /* slab indices ordered by when */
     size_t nheap;
     uint32_t *free_t;
     size_t nfree;
@@ -69,7 +69,7 @@ static void on_sig(int signo)
     int saved = errno;
     unsigned char b = (unsigned char)signo;
     ssize_t r = write(sig_pipe[1], &b, 1);
-    (void)r;                    /* a full pipe already has a wake-up */
+    (void)r; /* a full pipe already has a wake-up */
     errno = saved;
 }
 
@@ -267,7 +267,7 @@ static int reap(struct pr_loop *l)
         struct child c = l->c[i];
         l->c[i] = l->c[--l->nc];
         if (r < 0)
-            st = 127 << 8;      /* not our child: report it as lost */
+            st = 127 << 8; /* not our child: report it as lost */
         c.fn(c.ud, c.pid, st);
         ran++;
     }

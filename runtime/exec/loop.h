@@ -11,9 +11,9 @@
  * needs from it is narrow (fds, timers, child exits, two signals); process
  * start-up stays in our hands (posix_spawn, a process group per step,
  * output through pipes drained into capped files, see child.h) instead
- * of going through libuv's process API; and it is one library fewer to install.  libcurl's multi_socket
- * interface plugs into any loop that can watch fds and one timer, which
- * this one can.
+ * of going through libuv's process API; and it is one library fewer to
+ * install.  libcurl's multi_socket interface plugs into any loop that can
+ * watch fds and one timer, which this one can.
  */
 #ifndef POML_LOOP_H
 #define POML_LOOP_H
@@ -46,8 +46,7 @@ double pr_loop_now(void);
  * the same fd changes what is watched; EVENTS 0 removes the watch.  The
  * callback gets the events that happened (PR_LOOP_IN also on hang-up and
  * error, so that a read sees the end).  Returns 0 or -1 (no memory). */
-int pr_loop_fd(struct pr_loop *l, int fd, int events, pr_fd_fn fn,
-               void *ud);
+int pr_loop_fd(struct pr_loop *l, int fd, int events, pr_fd_fn fn, void *ud);
 
 /* A one-shot timer firing AFTER seconds from now; returns its id (never 0)
  * or 0 when out of memory. */

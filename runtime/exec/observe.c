@@ -15,8 +15,7 @@
 
 int pr_run_observe(struct pr_run *r, const struct pr_observer *o)
 {
-    if (pr_grow((void **)&r->obs, &r->capobs, r->nobs + 1, sizeof *r->obs) <
-        0)
+    if (pr_grow((void **)&r->obs, &r->capobs, r->nobs + 1, sizeof *r->obs) < 0)
         return -1;
     r->obs[r->nobs++] = o;
     return 0;

@@ -89,10 +89,10 @@ static int failure_env(struct pr_run *r, struct pr_strv *env)
     if (rc == 0 &&
         (pr_strv_add(env, pr_env_entry("POML_RUN_ID", r->run_id)) < 0 ||
          pr_strv_add(env, pr_env_entry("POML_WORKFLOW", r->wf.id)) < 0 ||
-         pr_strv_add(env, pr_env_entry("POML_FAILED_STEPS",
-                                       (char *)ids.data)) < 0 ||
-         pr_strv_add(env, pr_env_entry("POML_FAILURE",
-                                       (char *)first.data)) < 0 ||
+         pr_strv_add(
+             env, pr_env_entry("POML_FAILED_STEPS", (char *)ids.data)) < 0 ||
+         pr_strv_add(env, pr_env_entry("POML_FAILURE", (char *)first.data)) <
+             0 ||
          pr_strv_add(env, pr_env_entry("POML_RUN_STATUS",
                                        r->sla_exceeded ? "sla_exceeded"
                                                        : "failed")) < 0))
@@ -105,7 +105,7 @@ static int failure_env(struct pr_run *r, struct pr_strv *env)
 static bool ours(const char *e)
 {
     static const char *const names[] = {
-        "POML_RUN_ID=", "POML_WORKFLOW=", "POML_FAILED_STEPS=",
+        "POML_RUN_ID=",  "POML_WORKFLOW=",   "POML_FAILED_STEPS=",
         "POML_FAILURE=", "POML_RUN_STATUS=", NULL};
     for (size_t k = 0; names[k]; k++)
         if (!strncmp(e, names[k], strlen(names[k])))
@@ -156,7 +156,7 @@ static void run_one(struct pr_run *r, const char *script)
         rc = pr_errf(err, sizeof err, "out of memory");
     char *argv[] = {"/bin/sh", "-c", cmd.script, NULL};
     struct hook h = {.r = r};
-    struct pr_spawn sp = {argv,    env.v,     NULL,     r->tmpdir,
+    struct pr_spawn sp = {argv,    env.v,    NULL,    r->tmpdir,
                           r->loop, SHOW_CAP, SHOW_CAP};
     if (rc == 0)
         rc = pr_spawn_start(&sp, &h.c, err, sizeof err);
@@ -186,7 +186,7 @@ static void run_one(struct pr_run *r, const char *script)
         pr_spawn_signal(&h.c, SIGKILL);
         waitpid(h.c.pid, &h.status, 0);
     }
-    pr_spawn_signal(&h.c, SIGKILL);     /* what it left running */
+    pr_spawn_signal(&h.c, SIGKILL); /* what it left running */
     show_output(&h.c, false);
     show_output(&h.c, true);
     pr_spawn_close(&h.c);
@@ -205,9 +205,8 @@ void pr_run_on_failure(struct pr_run *r)
 {
     const struct pr_plan *p = r->plan;
     for (uint32_t k = 0; k < r->wf.on_failure_actions.n && !r->signal; k++) {
-        const char *a =
-            pr_plan_str(p, pr_plan_list_at(p, r->wf.on_failure_actions, k),
-                        NULL);
+        const char *a = pr_plan_str(
+            p, pr_plan_list_at(p, r->wf.on_failure_actions, k), NULL);
         if (!strncmp(a, "run=", 4))
             run_one(r, a + 4);
     }

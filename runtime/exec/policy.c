@@ -28,10 +28,10 @@ static int parse_list(struct pr_policy_list *l, const cJSON *o,
     if (!l->names)
         return pr_errf(err, errcap, "out of memory");
     const cJSON *x;
-    cJSON_ArrayForEach(x, v) {
+    cJSON_ArrayForEach (x, v) {
         if (!cJSON_IsString(x))
-            return pr_errf(err, errcap,
-                           "policy: '%s' must be a list of names", key);
+            return pr_errf(err, errcap, "policy: '%s' must be a list of names",
+                           key);
         if (!(l->names[l->n++] = strdup(x->valuestring)))
             return pr_errf(err, errcap, "out of memory");
     }
@@ -49,14 +49,15 @@ int pr_policy_parse(struct pr_policy *p, const char *text, char *err,
     if (!cJSON_IsObject(o))
         rc = pr_errf(err, errcap, "policy: expected a JSON object");
     const cJSON *x, *keys_of = rc ? NULL : o;
-    cJSON_ArrayForEach(x, keys_of) {
+    cJSON_ArrayForEach (x, keys_of) {
         size_t k = 0;
         while (keys[k] && strcmp(keys[k], x->string))
             k++;
         if (!keys[k]) {
             rc = pr_errf(err, errcap,
                          "policy: unknown key '%.100s' (known: workflow, "
-                         "allowed_commands, allowed_tools)", x->string);
+                         "allowed_commands, allowed_tools)",
+                         x->string);
             break;
         }
     }
@@ -115,8 +116,8 @@ static void add_list(cJSON *o, const char *key, const struct pr_plan *plan,
         return;
     }
     for (uint32_t k = 0; k < own.n; k++) {
-        const char *name =
-            pr_plan_str(plan, pr_plan_list_at(plan, own, k), NULL);
+        const char *name = pr_plan_str(plan, pr_plan_list_at(plan, own, k),
+                                       NULL);
         if (pr_policy_allows(outer, name))
             cJSON_AddItemToArray(a, cJSON_CreateString(name));
     }
@@ -127,14 +128,13 @@ int pr_policy_write(const struct pr_run *r, const char *path)
     const struct pr_policy *outer = r->opt.policy;
     bool cmds = r->wf.flags & PR_WF_POLICY_COMMANDS,
          tools = r->wf.flags & PR_WF_POLICY_TOOLS;
-    if (!cmds && !tools && !(outer && (outer->commands.set ||
-                                       outer->tools.set)))
+    if (!cmds && !tools &&
+        !(outer && (outer->commands.set || outer->tools.set)))
         return 0;
     cJSON *o = cJSON_CreateObject();
     /* a refusal names the nearest workflow that bounds the list */
-    cJSON_AddStringToObject(o, "workflow",
-                            cmds || tools || !outer ? r->wf.id
-                                                    : outer->workflow);
+    cJSON_AddStringToObject(
+        o, "workflow", cmds || tools || !outer ? r->wf.id : outer->workflow);
     add_list(o, "allowed_commands", r->plan, cmds, r->wf.allowed_commands,
              outer ? &outer->commands : NULL);
     add_list(o, "allowed_tools", r->plan, tools, r->wf.allowed_tools,

@@ -18,13 +18,13 @@
 struct pr_run;
 
 struct pr_policy_list {
-    bool set;                   /* false: no bound */
+    bool set; /* false: no bound */
     char **names;
     size_t n;
 };
 
 struct pr_policy {
-    char *workflow;             /* the workflow whose policy this is */
+    char *workflow; /* the workflow whose policy this is */
     struct pr_policy_list commands, tools;
 };
 

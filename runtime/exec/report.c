@@ -30,9 +30,8 @@ void pr_time_rfc3339(double t, char buf[64])
         ms = 999;
     struct tm tm;
     gmtime_r(&s, &tm);
-    snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ms);
+    snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
 /* "12 ms", "3.40 s", "2 min 5 s" */
@@ -104,11 +103,11 @@ static void report_run(struct pr_reporter *rep, const struct pr_run *r,
                 "pomlrun: %s %s in %s: %u succeeded, %u failed, "
                 "%u skipped%s",
                 pr_term_text(r->wf.id, wf, sizeof wf),
-                r->signal ? "cancelled" : r->failed_hard ? "failed"
-                                                         : "succeeded",
+                r->signal        ? "cancelled"
+                : r->failed_hard ? "failed"
+                                 : "succeeded",
                 duration(r->finished_at - r->started_at, d), r->succeeded,
-                r->failed,
-                r->skipped, r->cancelled ? "" : "\n");
+                r->failed, r->skipped, r->cancelled ? "" : "\n");
         if (r->cancelled)
             fprintf(stderr, ", %u cancelled\n", r->cancelled);
     }
@@ -117,7 +116,7 @@ static void report_run(struct pr_reporter *rep, const struct pr_run *r,
 static const char *status_word(uint8_t st)
 {
     static const char *const w[] = {"waiting", "running", "succeeded",
-                                     "failed", "skipped", "cancelled"};
+                                    "failed",  "skipped", "cancelled"};
     return st < 6 ? w[st] : "?";
 }
 
@@ -136,8 +135,7 @@ static const char *tail(const char *s, int lines)
     return p;
 }
 
-static void print_output(const struct pr_job *j, const char *name,
-                         int lines)
+static void print_output(const struct pr_job *j, const char *name, int lines)
 {
     const char *s = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(j->outputs, name));
@@ -206,14 +204,13 @@ static void report_job(struct pr_reporter *rep, const struct pr_job *j,
         fprintf(stderr, "pomlrun: %s skipped: %s\n", id,
                 pr_term_text(j->reason, why, sizeof why));
     else if (bad)
-        fprintf(stderr, "pomlrun: %s failed%s (%s%s)\n", id, after,
-                j->reason ? pr_term_text(j->reason, why, sizeof why)
-                          : "failed",
-                (pr_job_step(j)->flags & PR_SF_CONTINUE) ? "; continuing"
-                                                         : "");
+        fprintf(
+            stderr, "pomlrun: %s failed%s (%s%s)\n", id, after,
+            j->reason ? pr_term_text(j->reason, why, sizeof why) : "failed",
+            (pr_job_step(j)->flags & PR_SF_CONTINUE) ? "; continuing" : "");
     else
-        fprintf(stderr, "pomlrun: %s %s in %s\n", id,
-                status_word(j->status), duration(took, d));
+        fprintf(stderr, "pomlrun: %s %s in %s\n", id, status_word(j->status),
+                duration(took, d));
     if (rep->o.verbosity == PR_VERBOSE) {
         print_output(j, "stdout", 0);
         print_output(j, "stderr", 0);
@@ -240,10 +237,10 @@ static void report_note(struct pr_reporter *rep, const struct pr_job *j,
     char name[300], safe[1200], text[4096];
     clear_line(rep);
     if (j)
-        fprintf(stderr, "pomlrun: %s: %s\n",
-                pr_term_text(pr_job_name(j, name, sizeof name), safe,
-                             sizeof safe),
-                pr_term_text(msg, text, sizeof text));
+        fprintf(
+            stderr, "pomlrun: %s: %s\n",
+            pr_term_text(pr_job_name(j, name, sizeof name), safe, sizeof safe),
+            pr_term_text(msg, text, sizeof text));
     else
         fprintf(stderr, "pomlrun: %s\n", pr_term_text(msg, text, sizeof text));
 }
@@ -258,8 +255,8 @@ static void report_progress(const struct pr_reporter *rep, bool final)
         return;
     }
     char line[200];
-    int n = snprintf(line, sizeof line, "[%u/%u] %.1f s  %u running",
-                     r->done, r->nsteps, pr_loop_now() - r->mono0,
+    int n = snprintf(line, sizeof line, "[%u/%u] %.1f s  %u running", r->done,
+                     r->nsteps, pr_loop_now() - r->mono0,
                      r->running + r->inflight);
     if (rep->streamed && n > 0 && (size_t)n < sizeof line)
         n += snprintf(line + n, sizeof line - (size_t)n, ", %llu B streamed",
@@ -269,8 +266,8 @@ static void report_progress(const struct pr_reporter *rep, bool final)
                       r->failed);
     /* name a few of the running steps */
     unsigned shown = 0;
-    for (uint32_t i = 0; i < r->nsteps && shown < 3 && n > 0 &&
-                         (size_t)n + 40 < sizeof line;
+    for (uint32_t i = 0;
+         i < r->nsteps && shown < 3 && n > 0 && (size_t)n + 40 < sizeof line;
          i++) {
         const struct pr_job *j = &r->jobs[i];
         if (j->status != PR_ST_RUNNING || j->queued || j->retry_wait)
@@ -296,8 +293,7 @@ static void on_progress(void *ud)
     if (rep->run->done >= rep->run->nsteps)
         return;
     report_progress(rep, false);
-    rep->progress_timer =
-        pr_loop_timer(rep->run->loop, 0.1, on_progress, rep);
+    rep->progress_timer = pr_loop_timer(rep->run->loop, 0.1, on_progress, rep);
 }
 
 static void on_run_started(void *ud, struct pr_run *r)
@@ -364,17 +360,16 @@ static void on_stream(void *ud, const struct pr_job *j, const char *text,
 int pr_report_attach(struct pr_reporter *rep, const struct pr_report_opts *o,
                      struct pr_run *r)
 {
-    *rep = (struct pr_reporter){
-        .o = *o,
-        .run = r,
-        .obs = {.ud = rep,
-                .run_started = on_run_started,
-                .run_finished = on_run_finished,
-                .job_started = on_job_started,
-                .job_retrying = on_retrying,
-                .job_finished = on_job_finished,
-                .note = on_note,
-                .stream = on_stream}};
+    *rep = (struct pr_reporter){.o = *o,
+                                .run = r,
+                                .obs = {.ud = rep,
+                                        .run_started = on_run_started,
+                                        .run_finished = on_run_finished,
+                                        .job_started = on_job_started,
+                                        .job_retrying = on_retrying,
+                                        .job_finished = on_job_finished,
+                                        .note = on_note,
+                                        .stream = on_stream}};
     return pr_run_observe(r, &rep->obs);
 }
 
@@ -394,8 +389,9 @@ static cJSON *job_result(const struct pr_job *j)
     cJSON *o = cJSON_CreateObject();
     if (j->instance >= 0) {
         cJSON_AddNumberToObject(o, "index", j->instance);
-        pr_json_add(o, "item", j->item ? cJSON_Duplicate(j->item, true)
-                                                 : cJSON_CreateNull());
+        pr_json_add(o, "item",
+                    j->item ? cJSON_Duplicate(j->item, true)
+                            : cJSON_CreateNull());
     }
     cJSON_AddStringToObject(o, "status", status_word(j->status));
     cJSON_AddNumberToObject(o, "attempts", j->attempts);
@@ -405,14 +401,14 @@ static cJSON *job_result(const struct pr_job *j)
     add_time(o, "finished_at", j->finished_at);
     cJSON *out = cJSON_AddObjectToObject(o, "outputs");
     const cJSON *e;
-    cJSON_ArrayForEach(e, j->outputs) {
+    cJSON_ArrayForEach (e, j->outputs) {
         if (strcmp(e->string, "status") && strcmp(e->string, "attempts"))
             pr_json_add(out, e->string, cJSON_Duplicate(e, true));
     }
     if (j->history && cJSON_GetArraySize(j->history) > 1)
         pr_json_add(o, "history", cJSON_Duplicate(j->history, true));
-    if (j->inst || (j->status != PR_ST_SKIPPED && j->ninst == 0 &&
-                    j->item && j->instance < 0)) {
+    if (j->inst || (j->status != PR_ST_SKIPPED && j->ninst == 0 && j->item &&
+                    j->instance < 0)) {
         cJSON *list = cJSON_AddArrayToObject(o, "instances");
         for (uint32_t k = 0; k < j->ninst; k++)
             pr_json_add(list, NULL, job_result(&j->inst[k]));
@@ -425,9 +421,10 @@ cJSON *pr_report_result(const struct pr_run *r)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "workflow_id", r->wf.id);
     cJSON_AddStringToObject(o, "run_id", r->run_id);
-    cJSON_AddStringToObject(o, "status", r->signal        ? "cancelled"
-                                         : r->failed_hard ? "failed"
-                                                          : "succeeded");
+    cJSON_AddStringToObject(o, "status",
+                            r->signal        ? "cancelled"
+                            : r->failed_hard ? "failed"
+                                             : "succeeded");
     add_time(o, "started_at", r->started_at);
     add_time(o, "finished_at", r->finished_at);
     struct pr_usage use;

@@ -49,45 +49,49 @@ struct pr_observer;
 /* ==== jobs and runs ==== */
 
 enum pr_status {
-    PR_ST_WAITING, PR_ST_RUNNING, PR_ST_SUCCEEDED, PR_ST_FAILED,
-    PR_ST_SKIPPED, PR_ST_CANCELLED
+    PR_ST_WAITING,
+    PR_ST_RUNNING,
+    PR_ST_SUCCEEDED,
+    PR_ST_FAILED,
+    PR_ST_SKIPPED,
+    PR_ST_CANCELLED
 };
 
 /* One unit of work: a step, or one instance of a for_each step. */
 struct pr_job {
     struct pr_run *run;
     uint32_t step;
-    int32_t instance;           /* -1: not an instance */
-    struct pr_job *parent;      /* the for_each step, for instances */
-    uint8_t status;             /* enum pr_status */
-    bool timed_out;             /* the current attempt hit its timeout */
-    bool queued;                /* waiting in a ready queue */
-    bool retry_wait;            /* between attempts */
-    bool announced;             /* its "started" event was sent */
+    int32_t instance;      /* -1: not an instance */
+    struct pr_job *parent; /* the for_each step, for instances */
+    uint8_t status;        /* enum pr_status */
+    bool timed_out;        /* the current attempt hit its timeout */
+    bool queued;           /* waiting in a ready queue */
+    bool retry_wait;       /* between attempts */
+    bool announced;        /* its "started" event was sent */
     uint32_t attempts;
-    double started_at, finished_at;     /* wall clock, seconds */
-    double attempt_started;             /* this attempt, wall clock */
-    double mono_started;                /* this attempt, monotonic */
-    char *reason;               /* why it failed or was skipped */
-    cJSON *outputs;             /* object, or NULL until needed */
-    size_t output_bytes;        /* what they take, counted in the run's
-                                   output_bytes */
-    cJSON *history;             /* attempts, when there was more than one */
-    cJSON *item;                /* the for_each element */
+    double started_at, finished_at; /* wall clock, seconds */
+    double attempt_started;         /* this attempt, wall clock */
+    double mono_started;            /* this attempt, monotonic */
+    char *reason;                   /* why it failed or was skipped */
+    cJSON *outputs;                 /* object, or NULL until needed */
+    size_t output_bytes;            /* what they take, counted in the run's
+                                       output_bytes */
+    cJSON *history; /* attempts, when there was more than one */
+    cJSON *item;    /* the for_each element */
     long long index;
-    uint64_t timer;             /* timeout, grace or retry timer */
-    double retry_after;         /* pr_job_retry_after; < 0: none */
-    void *priv;                 /* the executor's own: it alone writes it */
-    cJSON *handed;              /* what another step made for this one
-                                   (pr_job_hand), or NULL */
-    struct pr_job *inst;        /* for_each: the instances */
+    uint64_t timer;      /* timeout, grace or retry timer */
+    double retry_after;  /* pr_job_retry_after; < 0: none */
+    void *priv;          /* the executor's own: it alone writes it */
+    cJSON *handed;       /* what another step made for this one
+                            (pr_job_hand), or NULL */
+    struct pr_job *inst; /* for_each: the instances */
     uint32_t ninst, inst_done, inst_next;
 };
 
 /* What a run spent on model calls. */
 struct pr_usage {
-    uint64_t calls, in_tok, out_tok;    /* model calls, tokens */
-    double cost;                        /* US dollars */
+    uint64_t calls, in_tok, out_tok; /* model calls, tokens */
+    double cost;                     /* US dollars */
 };
 
 /* The executors of a run: what performs each kind of step.  The
@@ -111,35 +115,35 @@ struct pr_exec_table {
 #define PR_MAX_OUTPUT_MEMORY_DEFAULT (1ull << 30)
 
 struct pr_run_opts {
-    unsigned jobs;              /* processes at once */
-    const char *self_exe;       /* for sub-workflows */
-    double kill_grace;          /* seconds between SIGTERM and SIGKILL */
-    unsigned long long max_output_memory;       /* bytes of step outputs
-                                                   the run holds at most */
-    const struct pr_policy *policy;     /* the parent's (--policy), on top
-                                           of the plan's own; may be NULL */
-    const struct pr_exec_table *executors;      /* copied; required */
+    unsigned jobs;        /* processes at once */
+    const char *self_exe; /* for sub-workflows */
+    double kill_grace;    /* seconds between SIGTERM and SIGKILL */
+    unsigned long long max_output_memory;  /* bytes of step outputs
+                                              the run holds at most */
+    const struct pr_policy *policy;        /* the parent's (--policy), on top
+                                              of the plan's own; may be NULL */
+    const struct pr_exec_table *executors; /* copied; required */
 };
 
 struct pr_run {
     const struct pr_plan *plan;
     struct pr_workflow wf;
     struct pr_step *steps;
-    struct pr_job *jobs;        /* one per step */
+    struct pr_job *jobs; /* one per step */
     uint32_t nsteps;
-    uint32_t *pending;          /* dependencies not yet finished */
-    uint32_t *blocker;          /* a needed dependency that did not
-                                   succeed, +1; 0: none */
-    struct pr_job **heap;       /* ready jobs that take a slot */
+    uint32_t *pending;    /* dependencies not yet finished */
+    uint32_t *blocker;    /* a needed dependency that did not
+                             succeed, +1; 0: none */
+    struct pr_job **heap; /* ready jobs that take a slot */
     size_t nheap, capheap;
-    struct pr_job **now;        /* ready in-process jobs, and steps whose
-                                   dependencies all finished */
+    struct pr_job **now; /* ready in-process jobs, and steps whose
+                            dependencies all finished */
     size_t nnow, capnow;
-    struct pr_exec_table exec;          /* opt.executors */
-    const struct pr_executor **execs;   /* per step: exec.choose's, or
-                                           exec.kind[kind] */
-    void **kind_state;          /* per step, executors' prepared data */
-    const struct pr_observer **obs;     /* pr_run_observe, in order */
+    struct pr_exec_table exec;        /* opt.executors */
+    const struct pr_executor **execs; /* per step: exec.choose's, or
+                                         exec.kind[kind] */
+    void **kind_state;                /* per step, executors' prepared data */
+    const struct pr_observer **obs;   /* pr_run_observe, in order */
     size_t nobs, capobs;
 
     struct pr_loop *loop;
@@ -147,33 +151,33 @@ struct pr_run {
     cJSON *params;
     char run_id[40];
     char *tmpdir;
-    double started_at, finished_at;     /* wall clock */
+    double started_at, finished_at; /* wall clock */
     double mono0;
 
-    unsigned running;           /* attempts holding a slot */
-    unsigned inflight;          /* attempts of own_slots executors */
-    unsigned limited;           /* ... of them counted by max_parallel
-                                   (PR_WF_LIMIT_LLM) */
-    struct pr_job **held;       /* ready for such a slot, first first */
+    unsigned running;     /* attempts holding a slot */
+    unsigned inflight;    /* attempts of own_slots executors */
+    unsigned limited;     /* ... of them counted by max_parallel
+                             (PR_WF_LIMIT_LLM) */
+    struct pr_job **held; /* ready for such a slot, first first */
     size_t nheld, capheld;
-    char stop_reason[192];      /* why the run stopped early, or "" */
-    struct pr_llm *llm;         /* the LLM layer's state (llm.h); the
-                                   scheduler never looks at it */
-    unsigned waiting_retry;     /* jobs between attempts */
+    char stop_reason[192];  /* why the run stopped early, or "" */
+    struct pr_llm *llm;     /* the LLM layer's state (llm.h); the
+                               scheduler never looks at it */
+    unsigned waiting_retry; /* jobs between attempts */
     uint32_t done, succeeded, failed, skipped, cancelled;
-    bool failed_hard;           /* a failure without on_failure continue */
-    int signal;                 /* the signal that cancels the run, or 0 */
-    uint32_t *loops;            /* feedback loops taken, per phase */
+    bool failed_hard; /* a failure without on_failure continue */
+    int signal;       /* the signal that cancels the run, or 0 */
+    uint32_t *loops;  /* feedback loops taken, per phase */
     bool cancelling;
-    uint64_t sla_timer;         /* sla.max_duration */
+    uint64_t sla_timer; /* sla.max_duration */
     bool sla_exceeded;
-    unsigned long long output_bytes;    /* held by every job's outputs,
-                                           bounded by max_output_memory */
-    bool fd_starved;            /* a step waits for a file descriptor:
-                                   no process step starts until one
-                                   ends */
+    unsigned long long output_bytes; /* held by every job's outputs,
+                                        bounded by max_output_memory */
+    bool fd_starved;                 /* a step waits for a file descriptor:
+                                        no process step starts until one
+                                        ends */
     bool fd_noted;
-    struct pr_child *hook;      /* an on_failure command running */
+    struct pr_child *hook; /* an on_failure command running */
 };
 
 /* ==== the executor API: what a kind of step implements ==== */
@@ -202,14 +206,14 @@ struct pr_executor {
  * Every member may be NULL; UD is passed back.  Calls come from the
  * event loop, in the order things happen, and must not change the run:
  * an observer reads (and may keep timers of its own on r->loop, which
- * is why the run callbacks get it writable).  For one job: job_started once (a for_each step:
- * when its instances are made; a job that never starts has none), then
- * per attempt attempt_started, outputs as they are set, attempt_finished,
- * and job_retrying when another attempt follows; then job_finished once.
- * An attempt taken back for want of file descriptors (pr_job_defer) has
- * no attempt_finished: attempt_started comes again, with the same
- * number, when it starts for good.  Steps that had not become ready when
- * the run stopped end cancelled without job_finished; run_finished
+ * is why the run callbacks get it writable).  For one job: job_started once (a
+ * for_each step: when its instances are made; a job that never starts has
+ * none), then per attempt attempt_started, outputs as they are set,
+ * attempt_finished, and job_retrying when another attempt follows; then
+ * job_finished once. An attempt taken back for want of file descriptors
+ * (pr_job_defer) has no attempt_finished: attempt_started comes again, with
+ * the same number, when it starts for good.  Steps that had not become ready
+ * when the run stopped end cancelled without job_finished; run_finished
  * follows them.
  */
 struct pr_observer {
@@ -224,8 +228,8 @@ struct pr_observer {
                              const char *reason);
     /* The attempt that failed with REASON (may be NULL) is followed by
      * another in DELAY seconds. */
-    void (*job_retrying)(void *ud, const struct pr_job *j,
-                         const char *reason, double delay);
+    void (*job_retrying)(void *ud, const struct pr_job *j, const char *reason,
+                         double delay);
     /* J ended: j->status is succeeded, failed, skipped or cancelled,
      * j->reason says why when it did not succeed. */
     void (*job_finished)(void *ud, const struct pr_job *j);
@@ -317,8 +321,8 @@ int pr_run_interp(struct pr_job *j, uint32_t interp, cJSON **out, char *err,
 int pr_run_tval(struct pr_job *j, uint32_t tval, cJSON **out, char *err,
                 size_t errcap);
 /* Evaluates expression CODE for J. */
-int pr_run_expr(struct pr_job *j, struct pr_code code, cJSON **out,
-                char *err, size_t errcap);
+int pr_run_expr(struct pr_job *j, struct pr_code code, cJSON **out, char *err,
+                size_t errcap);
 /* The same with ITEM and INDEX (when HAS_ITEM) in place of J's own. */
 int pr_run_expr_item(struct pr_job *j, struct pr_code code, cJSON *item,
                      long long index, bool has_item, cJSON **out, char *err,
@@ -343,8 +347,8 @@ const cJSON *pr_job_main_output(const struct pr_job *j);
  * (the reply as JSON, or NULL when it is not JSON); else, for the only
  * declared output, the whole JSON value or, not JSON, TEXT; else null.
  * Shell steps (their standard output) and LLM steps share the rule. */
-cJSON *pr_reply_output(const cJSON *json, const char *text,
-                       const char *name, uint32_t noutputs);
+cJSON *pr_reply_output(const cJSON *json, const char *text, const char *name,
+                       uint32_t noutputs);
 
 /* Converts captured bytes into a JSON string value: invalid UTF-8 and NUL
  * bytes become U+FFFD (counted in *REPLACED). */
@@ -367,16 +371,16 @@ enum pr_verbosity { PR_QUIET, PR_NORMAL, PR_VERBOSE };
 
 struct pr_report_opts {
     enum pr_verbosity verbosity;
-    bool progress;              /* live display on stderr (a terminal) */
-    FILE *events;               /* JSON lines, or NULL */
+    bool progress; /* live display on stderr (a terminal) */
+    FILE *events;  /* JSON lines, or NULL */
 };
 
-struct pr_reporter {            /* pr_report_attach fills it */
+struct pr_reporter { /* pr_report_attach fills it */
     struct pr_report_opts o;
     struct pr_observer obs;
     struct pr_run *run;
     uint64_t progress_timer;
-    uint64_t streamed;          /* bytes of LLM text received */
+    uint64_t streamed; /* bytes of LLM text received */
 };
 
 /* Makes REP, with options O, an observer of R.  REP must outlive the

@@ -27,8 +27,8 @@
 #include "run.h"
 #include "sched_int.h"
 
-const char *const pr_status_names[] = {
-    "waiting", "running", "succeeded", "failed", "skipped", "cancelled"};
+const char *const pr_status_names[] = {"waiting", "running", "succeeded",
+                                       "failed",  "skipped", "cancelled"};
 
 const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap)
 {
@@ -41,7 +41,7 @@ const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap)
 
 const char *pr_cancel_reason(const struct pr_run *r)
 {
-    return r->sla_exceeded      ? "sla: the workflow's max_duration is over"
+    return r->sla_exceeded     ? "sla: the workflow's max_duration is over"
            : r->stop_reason[0] ? r->stop_reason
                                : "cancelled";
 }
@@ -156,8 +156,9 @@ static void fail_fast(struct pr_job *j)
              "stopped: step '%s' failed and error_strategy is fail_fast",
              pr_job_name(j, buf, sizeof buf));
     r->failed_hard = true;
-    pr_run_note(r, j, "failed; error_strategy is fail_fast: stopping the "
-                      "run");
+    pr_run_note(r, j,
+                "failed; error_strategy is fail_fast: stopping the "
+                "run");
     pr_sched_cancel(r);
 }
 
@@ -229,7 +230,7 @@ static void end_unstarted(struct pr_job *j, enum pr_status st,
 {
     j->status = (uint8_t)st;
     set_reason(j, reason);
-    j->finished_at = pr_wall_now();    /* no started_at: it never started */
+    j->finished_at = pr_wall_now(); /* no started_at: it never started */
     step_done(j);
 }
 
@@ -260,7 +261,7 @@ static void instances_done(struct pr_job *p)
     size_t ncols = 0, capcols = 0;
     for (uint32_t i = 0; lists && i < p->ninst; i++) {
         cJSON *o = p->inst[i].outputs, *e;
-        cJSON_ArrayForEach(e, o) {
+        cJSON_ArrayForEach (e, o) {
             if (!strcmp(e->string, "status") || !strcmp(e->string, "attempts"))
                 continue;
             size_t c = 0;
@@ -288,15 +289,14 @@ static void instances_done(struct pr_job *p)
         if (!cJSON_GetObjectItemCaseSensitive(lists, builtin[s->kind][k]))
             cJSON_AddArrayToObject(lists, builtin[s->kind][k]);
     for (uint32_t k = 0; lists && k < s->outputs.n; k++) {
-        const char *name =
-            pr_plan_str(r->plan, pr_plan_list_at(r->plan, s->outputs, k),
-                        NULL);
+        const char *name = pr_plan_str(
+            r->plan, pr_plan_list_at(r->plan, s->outputs, k), NULL);
         if (!cJSON_GetObjectItemCaseSensitive(lists, name))
             cJSON_AddArrayToObject(lists, name);
     }
     /* pad every list to one entry per instance */
     cJSON *l;
-    cJSON_ArrayForEach(l, lists) {
+    cJSON_ArrayForEach (l, lists) {
         uint32_t have = 0;
         for (size_t c = 0; c < ncols; c++)
             if (cols[c].list == l)
@@ -311,9 +311,9 @@ static void instances_done(struct pr_job *p)
     if (!hold_outputs(p, why, sizeof why)) {
         p->status = PR_ST_FAILED;
         set_reason(p, why);
-    } else if (nfail) {                /* also when its failure cancelled the rest */
-        int n = snprintf(why, sizeof why, "%u of %u instance%s failed",
-                         nfail, p->ninst, pr_plural(p->ninst));
+    } else if (nfail) { /* also when its failure cancelled the rest */
+        int n = snprintf(why, sizeof why, "%u of %u instance%s failed", nfail,
+                         p->ninst, pr_plural(p->ninst));
         if (ncancel && n > 0 && (size_t)n < sizeof why)
             snprintf(why + n, sizeof why - (size_t)n, " (%u cancelled)",
                      ncancel);
@@ -409,7 +409,7 @@ static void make_ready(struct pr_job *j)
             x->index = i;
             x->item = it;
         }
-        j->item = list;         /* owns the items */
+        j->item = list; /* owns the items */
         if (n == 0) {
             instances_done(j);
             return;
@@ -440,12 +440,18 @@ static void step_done(struct pr_job *j)
     const struct pr_step *s = pr_job_step(j);
     r->done++;
     switch (j->status) {
-    case PR_ST_SUCCEEDED: r->succeeded++; break;
+    case PR_ST_SUCCEEDED:
+        r->succeeded++;
+        break;
     case PR_ST_FAILED:
         r->failed++;
         break;
-    case PR_ST_SKIPPED: r->skipped++; break;
-    default: r->cancelled++; break;
+    case PR_ST_SKIPPED:
+        r->skipped++;
+        break;
+    default:
+        r->cancelled++;
+        break;
     }
     PR_NOTIFY(r, job_finished, j);
     bool passes = j->status == PR_ST_SUCCEEDED ||
@@ -456,7 +462,7 @@ static void step_done(struct pr_job *j)
         if (d >= r->nsteps)
             continue;
         if (r->pending[d] == 0)
-            continue;   /* it ran already: a phase ran again (feedback) */
+            continue; /* it ran already: a phase ran again (feedback) */
         if (!passes && !(e & PR_EDGE_AFTER) && !r->blocker[d])
             r->blocker[d] = j->step + 1;
         if (--r->pending[d] == 0)
@@ -486,10 +492,18 @@ static void unfinish(struct pr_run *r, struct pr_job *j, uint32_t from,
     if (j->status >= PR_ST_SUCCEEDED) {
         r->done--;
         switch (j->status) {
-        case PR_ST_SUCCEEDED: r->succeeded--; break;
-        case PR_ST_FAILED: r->failed--; break;
-        case PR_ST_SKIPPED: r->skipped--; break;
-        default: r->cancelled--; break;
+        case PR_ST_SUCCEEDED:
+            r->succeeded--;
+            break;
+        case PR_ST_FAILED:
+            r->failed--;
+            break;
+        case PR_ST_SKIPPED:
+            r->skipped--;
+            break;
+        default:
+            r->cancelled--;
+            break;
         }
         for (uint32_t k = 0; k < s->dependents.n; k++) {
             uint32_t d = pr_plan_list_at(r->plan, s->dependents, k) &
@@ -633,11 +647,11 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
     else if (!x->in_process)
         r->running--;
     if (!x->in_process)
-        r->fd_starved = false;  /* it gives its descriptors back */
+        r->fd_starved = false; /* it gives its descriptors back */
     if (j->timed_out) {
         ok = false;
         reason = "timeout";
-        retryable = true;       /* whatever the stopped executor said */
+        retryable = true; /* whatever the stopped executor said */
     }
     if (r->cancelling && !ok) {
         reason = pr_cancel_reason(r);
@@ -653,7 +667,7 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         record_attempt(j, ok, reason);
     PR_NOTIFY(r, attempt_finished, j, ok, reason);
     j->finished_at = pr_wall_now();
-    uint32_t max = s->max_attempts;     /* at least 1: the loader checks */
+    uint32_t max = s->max_attempts; /* at least 1: the loader checks */
     if (!ok && retryable && j->attempts < max && !r->cancelling) {
         double d = retry_delay(s, j->attempts);
         /* the server's wish (Retry-After), up to PR_RETRY_AFTER_MAX as
@@ -671,9 +685,9 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         }
     }
     set_reason(j, ok ? NULL : reason ? reason : "failed");
-    j->status = ok                ? PR_ST_SUCCEEDED
-                : r->cancelling   ? PR_ST_CANCELLED
-                                  : PR_ST_FAILED;
+    j->status = ok              ? PR_ST_SUCCEEDED
+                : r->cancelling ? PR_ST_CANCELLED
+                                : PR_ST_FAILED;
     if (j->parent)
         instance_done(j);
     else
@@ -765,8 +779,10 @@ void pr_job_defer(struct pr_job *j, const char *why)
     r->fd_starved = true;
     if (!r->fd_noted) {
         r->fd_noted = true;
-        pr_run_note(r, j, "out of file descriptors (%s); steps wait for "
-                    "running ones to end before they start", why);
+        pr_run_note(r, j,
+                    "out of file descriptors (%s); steps wait for "
+                    "running ones to end before they start",
+                    why);
     }
 }
 
@@ -787,9 +803,9 @@ static void dispatch(struct pr_run *r)
                 continue;
             }
             if (j->queued)
-                start_attempt(j);       /* an in-process or LLM job */
+                start_attempt(j); /* an in-process or LLM job */
             else
-                make_ready(j);          /* its dependencies finished */
+                make_ready(j); /* its dependencies finished */
             continue;
         }
         if (r->nheld && !r->cancelling && r->limited < r->wf.max_parallel) {
@@ -844,7 +860,6 @@ void pr_sched_cancel(struct pr_run *r)
     }
 }
 
-
 static void kill_stragglers(void *ud)
 {
     struct pr_run *r = ud;
@@ -862,13 +877,13 @@ static void make_run_id(struct pr_run *r)
         fclose(f);
     for (size_t i = got; i < sizeof b; i++)
         b[i] = (unsigned char)random();
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* UUID version 4 */
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* UUID version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(r->run_id, sizeof r->run_id,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
              "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-             b[10], b[11], b[12], b[13], b[14], b[15]);
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
     unsigned seed = 0;
     for (size_t i = 0; i < sizeof b; i++)
         seed = seed * 31 + b[i];
@@ -909,13 +924,15 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
         r->exec = *opt->executors;
     for (uint32_t i = 0; i < r->nsteps; i++) {
         const struct pr_step *s = &r->steps[i];
-        const struct pr_executor *x =
-            r->exec.choose ? r->exec.choose(plan, s) : NULL;
+        const struct pr_executor *x = r->exec.choose ? r->exec.choose(plan, s)
+                                                     : NULL;
         if (!x && s->kind < PR_STEP_KINDS)
             x = r->exec.kind[s->kind];
         if (!x) {
-            fprintf(stderr, "pomlrun: error: step '%s': this pomlrun has "
-                            "no executor for its kind of step\n", s->id);
+            fprintf(stderr,
+                    "pomlrun: error: step '%s': this pomlrun has "
+                    "no executor for its kind of step\n",
+                    s->id);
             return -1;
         }
         r->execs[i] = x;
@@ -934,8 +951,9 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
     snprintf(path, sizeof path, "%s/pomlrun-XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(path)) {
-        fprintf(stderr, "pomlrun: error: cannot create a directory in "
-                        "'%s': %s; set TMPDIR to a writable directory\n",
+        fprintf(stderr,
+                "pomlrun: error: cannot create a directory in "
+                "'%s': %s; set TMPDIR to a writable directory\n",
                 tmp && *tmp ? tmp : "/tmp", strerror(errno));
         return -1;
     }
@@ -986,8 +1004,7 @@ int pr_run_exec(struct pr_run *r)
                          pr_cancel_reason(r));
             dispatch(r);
             if (!straggler_timer && (r->running || r->inflight)) {
-                pr_loop_timer(r->loop, r->opt.kill_grace, kill_stragglers,
-                              r);
+                pr_loop_timer(r->loop, r->opt.kill_grace, kill_stragglers, r);
                 straggler_timer = true;
             }
             if (r->running == 0 && r->inflight == 0 && r->waiting_retry == 0)
@@ -1039,7 +1056,7 @@ int pr_run_exec(struct pr_run *r)
 
 static void free_job(struct pr_job *j)
 {
-    if (j->run)     /* NULL: pr_run_init failed before setting it */
+    if (j->run) /* NULL: pr_run_init failed before setting it */
         j->run->output_bytes -= j->output_bytes;
     j->output_bytes = 0;
     if (j->reason != no_memory_reason)

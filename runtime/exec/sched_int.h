@@ -18,11 +18,11 @@ extern const char *const pr_status_names[];
 
 /* Calls member FN of every observer of run R that has one, with the
  * observer's user data and the other arguments. */
-#define PR_NOTIFY(r, fn, ...)                                               \
-    do {                                                                    \
-        for (size_t k_ = 0; k_ < (r)->nobs; k_++)                           \
-            if ((r)->obs[k_]->fn)                                           \
-                (r)->obs[k_]->fn((r)->obs[k_]->ud, __VA_ARGS__);            \
+#define PR_NOTIFY(r, fn, ...)                                                 \
+    do {                                                                      \
+        for (size_t k_ = 0; k_ < (r)->nobs; k_++)                             \
+            if ((r)->obs[k_]->fn)                                             \
+                (r)->obs[k_]->fn((r)->obs[k_]->ud, __VA_ARGS__);              \
     } while (0)
 /* Why steps end unfinished when the run stops. */
 const char *pr_cancel_reason(const struct pr_run *r);

@@ -24,7 +24,8 @@ static cJSON *job_view(struct pr_job *j)
 {
     if (!j->outputs)
         j->outputs = cJSON_CreateObject();
-    if (j->outputs && !cJSON_GetObjectItemCaseSensitive(j->outputs, "status")) {
+    if (j->outputs &&
+        !cJSON_GetObjectItemCaseSensitive(j->outputs, "status")) {
         cJSON_AddStringToObject(j->outputs, "status",
                                 pr_status_names[j->status]);
         cJSON_AddNumberToObject(j->outputs, "attempts", j->attempts);
@@ -41,9 +42,8 @@ static const char *env_str(void *ud, uint32_t idx, size_t *len)
 static cJSON *env_step(void *ud, uint32_t index)
 {
     struct pr_run *r = ud;
-    return r->jobs[index].status >= PR_ST_SUCCEEDED
-               ? job_view(&r->jobs[index])
-               : NULL;
+    return r->jobs[index].status >= PR_ST_SUCCEEDED ? job_view(&r->jobs[index])
+                                                    : NULL;
 }
 
 int pr_run_expr_item(struct pr_job *j, struct pr_code code, cJSON *item,
@@ -51,18 +51,22 @@ int pr_run_expr_item(struct pr_job *j, struct pr_code code, cJSON *item,
                      size_t errcap)
 {
     struct pr_run *r = j->run;
-    struct pr_eval_env env = {
-        .str = env_str, .step = env_step, .nsteps = r->nsteps, .ud = r,
-        .params = r->params, .item = item, .index = index,
-        .has_item = has_item};
+    struct pr_eval_env env = {.str = env_str,
+                              .step = env_step,
+                              .nsteps = r->nsteps,
+                              .ud = r,
+                              .params = r->params,
+                              .item = item,
+                              .index = index,
+                              .has_item = has_item};
     return pr_eval(code.p, code.len, &env, out, err, errcap);
 }
 
-int pr_run_expr(struct pr_job *j, struct pr_code code, cJSON **out,
-                char *err, size_t errcap)
+int pr_run_expr(struct pr_job *j, struct pr_code code, cJSON **out, char *err,
+                size_t errcap)
 {
-    return pr_run_expr_item(j, code, j->item, j->index, j->instance >= 0,
-                            out, err, errcap);
+    return pr_run_expr_item(j, code, j->item, j->index, j->instance >= 0, out,
+                            err, errcap);
 }
 
 int pr_run_interp(struct pr_job *j, uint32_t interp, cJSON **out, char *err,
@@ -127,10 +131,17 @@ int pr_run_tval(struct pr_job *j, uint32_t tval, cJSON **out, char *err,
     }
     pr_plan_tval(p, tval, &tv);
     switch (tv.kind) {
-    case PR_TV_NULL: *out = cJSON_CreateNull(); break;
-    case PR_TV_BOOL: *out = cJSON_CreateBool(tv.b); break;
-    case PR_TV_NUM: *out = cJSON_CreateNumber(tv.num); break;
-    case PR_TV_STR: return pr_run_interp(j, tv.interp, out, err, errcap);
+    case PR_TV_NULL:
+        *out = cJSON_CreateNull();
+        break;
+    case PR_TV_BOOL:
+        *out = cJSON_CreateBool(tv.b);
+        break;
+    case PR_TV_NUM:
+        *out = cJSON_CreateNumber(tv.num);
+        break;
+    case PR_TV_STR:
+        return pr_run_interp(j, tv.interp, out, err, errcap);
     case PR_TV_LIST:
     case PR_TV_MAP: {
         cJSON *c = tv.kind == PR_TV_LIST ? cJSON_CreateArray()
@@ -145,8 +156,8 @@ int pr_run_tval(struct pr_job *j, uint32_t tval, cJSON **out, char *err,
                 cJSON_AddItemToArray(c, v);
             } else {
                 struct pr_list keys = {tv.keys, tv.n};
-                const char *key =
-                    pr_plan_str(p, pr_plan_list_at(p, keys, k), NULL);
+                const char *key = pr_plan_str(p, pr_plan_list_at(p, keys, k),
+                                              NULL);
                 cJSON_AddItemToObject(c, key, v);
             }
         }
@@ -179,7 +190,7 @@ void pr_job_set_outputs(struct pr_job *j, cJSON *outputs)
     cJSON_Delete(j->outputs);
     j->outputs = outputs;
     const cJSON *e;
-    cJSON_ArrayForEach(e, outputs) {
+    cJSON_ArrayForEach (e, outputs) {
         PR_NOTIFY(j->run, output, j, e->string, e);
     }
 }
@@ -209,16 +220,16 @@ const cJSON *pr_job_main_output(const struct pr_job *j)
     if (j->status != PR_ST_SUCCEEDED && j->status != PR_ST_FAILED)
         return NULL;
     for (size_t k = 0; names[k]; k++) {
-        const cJSON *v =
-            cJSON_GetObjectItemCaseSensitive(j->outputs, names[k]);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j->outputs,
+                                                          names[k]);
         if (v)
             return v;
     }
     return NULL;
 }
 
-cJSON *pr_reply_output(const cJSON *json, const char *text,
-                       const char *name, uint32_t noutputs)
+cJSON *pr_reply_output(const cJSON *json, const char *text, const char *name,
+                       uint32_t noutputs)
 {
     const cJSON *f = cJSON_IsObject(json)
                          ? cJSON_GetObjectItemCaseSensitive(json, name)

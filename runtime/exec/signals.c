@@ -30,16 +30,16 @@ static void on_signal(void *ud, int signo)
         return;
     }
     if (r->cancelling) {
-        pr_sched_stop_all(r, SIGKILL);   /* asked twice: no grace */
+        pr_sched_stop_all(r, SIGKILL); /* asked twice: no grace */
         return;
     }
     r->signal = signo;
     pr_run_note(r, NULL, "received %s; stopping running steps",
-                signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM"
-                                                              : "SIGHUP");
+                signo == SIGINT    ? "SIGINT"
+                : signo == SIGTERM ? "SIGTERM"
+                                   : "SIGHUP");
     pr_sched_cancel(r);
 }
-
 
 void pr_signals_watch(struct pr_run *r)
 {

@@ -26,7 +26,7 @@ void pr_timeout_start(struct pr_job *j)
 {
     struct pr_run *r = j->run;
     const struct pr_step *s = pr_job_step(j);
-    if (s->timeout > 0)         /* pomlc gave sla.step_timeout to steps */
+    if (s->timeout > 0) /* pomlc gave sla.step_timeout to steps */
         j->timer = pr_loop_timer(r->loop, s->timeout, on_timeout, j);
 }
 
@@ -41,7 +41,8 @@ static void on_sla(void *ud)
     r->failed_hard = true;
     pr_run_note(r, NULL,
                 "the workflow's sla.max_duration (%g s) is over; stopping "
-                "running steps", r->wf.sla_max_duration);
+                "running steps",
+                r->wf.sla_max_duration);
     pr_sched_cancel(r);
 }
 

@@ -85,13 +85,13 @@ static uint32_t chain_start(struct pr_job *j, uint32_t links)
             struct pr_model first, took;
             pr_plan_model(r->plan, s->model, &first);
             pr_plan_model(r->plan, chain_model(r, s, at), &took);
-            bool nokey =
-                first.api_key_env[0] && !pr_llm_env(first.api_key_env);
+            bool nokey = first.api_key_env[0] &&
+                         !pr_llm_env(first.api_key_env);
             pr_run_note(r, j,
                         "capability '%s': using model '%s', the first "
                         "of its models that is configured ('%s' is "
-                        "not: %s%s)", s->capability, took.name,
-                        first.name,
+                        "not: %s%s)",
+                        s->capability, took.name, first.name,
                         nokey ? first.api_key_env : "no endpoint; set ",
                         nokey ? " is not set" : first.base_url_env);
             sp->routed = true;

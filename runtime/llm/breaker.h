@@ -14,15 +14,13 @@
 
 #include "run.h"
 
-enum pr_llm_breaker_state {
-    PR_LLM_CLOSED, PR_LLM_OPEN, PR_LLM_HALF_OPEN
-};
+enum pr_llm_breaker_state { PR_LLM_CLOSED, PR_LLM_OPEN, PR_LLM_HALF_OPEN };
 
 struct pr_llm_breaker {
     enum pr_llm_breaker_state state;
-    unsigned failures;          /* consecutive */
-    double opened_at;           /* monotonic */
-    bool trial;                 /* half-open: the one call is out */
+    unsigned failures; /* consecutive */
+    double opened_at;  /* monotonic */
+    bool trial;        /* half-open: the one call is out */
 };
 
 /* Whether B lets a call through now (an open breaker whose time is up

@@ -13,7 +13,7 @@
 
 #include "run.h"
 
-struct pr_llm_spent {           /* the run's */
+struct pr_llm_spent { /* the run's */
     double cost;
     uint64_t in_tok, out_tok, calls;
 };
@@ -22,7 +22,7 @@ struct pr_llm_spent {           /* the run's */
 struct pr_llm_step_state {
     double cost;
     uint64_t tokens, calls;
-    bool routed;                /* the capability note was given */
+    bool routed; /* the capability note was given */
 };
 
 /* J's step's state, created on first use; NULL: out of memory. */

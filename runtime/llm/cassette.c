@@ -22,8 +22,8 @@ static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
     return h;
 }
 
-void pr_llm_tape_key(const char *protocol, const char *path,
-                     const char *body, char key[17])
+void pr_llm_tape_key(const char *protocol, const char *path, const char *body,
+                     char key[17])
 {
     uint64_t h = fnv1a(protocol, strlen(protocol), 1469598103934665603ull);
     h = fnv1a(path, strlen(path), h);
@@ -69,7 +69,8 @@ int pr_llm_tape_load(struct pr_llm_tape *t, const char *path)
             !cJSON_IsNumber(st)) {
             fprintf(stderr,
                     "pomlrun: error: %s:%u: not a cassette entry (a JSON "
-                    "object with key, status and body)\n", path, lineno);
+                    "object with key, status and body)\n",
+                    path, lineno);
             cJSON_Delete(e);
             rc = -1;
             break;

@@ -18,7 +18,7 @@
 struct pr_llm_exchange {
     char key[17];
     long status;
-    char *content_type;         /* NULL when the reply had none */
+    char *content_type; /* NULL when the reply had none */
     char *body;
     size_t len;
     bool used;
@@ -27,12 +27,12 @@ struct pr_llm_exchange {
 struct pr_llm_tape {
     struct pr_llm_exchange *x;
     size_t n, cap;
-    bool dirty;                 /* exchanges were added */
+    bool dirty; /* exchanges were added */
 };
 
 /* The key of a request into KEY (16 hex digits and a NUL). */
-void pr_llm_tape_key(const char *protocol, const char *path,
-                     const char *body, char key[17]);
+void pr_llm_tape_key(const char *protocol, const char *path, const char *body,
+                     char key[17]);
 
 /* Reads the cassette at PATH into T (empty).  0, or -1 with a message
  * on stderr. */
@@ -43,8 +43,7 @@ void pr_llm_tape_free(struct pr_llm_tape *t);
 
 /* Adds an exchange (the strings are copied); out of memory loses it. */
 void pr_llm_tape_add(struct pr_llm_tape *t, const char *key, long status,
-                     const char *content_type, const char *body,
-                     size_t len);
+                     const char *content_type, const char *body, size_t len);
 /* The exchange to serve for KEY (then marked used), or NULL. */
 struct pr_llm_exchange *pr_llm_tape_find(struct pr_llm_tape *t,
                                          const char *key);

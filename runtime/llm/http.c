@@ -13,7 +13,7 @@ struct pr_http {
     struct pr_loop *loop;
     CURLM *multi;
     uint64_t timer;
-    int depth;                  /* inside a curl call: no removals */
+    int depth; /* inside a curl call: no removals */
 };
 
 struct pr_http_req {
@@ -21,13 +21,13 @@ struct pr_http_req {
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    size_t sent;                /* body bytes handed to curl */
-    int should_retry;           /* x-should-retry: 1, 0, or -1 absent */
+    size_t sent;      /* body bytes handed to curl */
+    int should_retry; /* x-should-retry: 1, 0, or -1 absent */
     struct pr_http_opts o;
     double retry_after;
     char errbuf[CURL_ERROR_SIZE];
     int cancelled;
-    int body_seen;              /* the first body bytes arrived */
+    int body_seen; /* the first body bytes arrived */
 };
 
 #define PR_HTTP_STR_(x) #x
@@ -57,8 +57,8 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp,
     struct pr_http *h = userp;
     (void)e;
     (void)socketp;
-    int ev = what == CURL_POLL_IN    ? PR_LOOP_IN
-             : what == CURL_POLL_OUT ? PR_LOOP_OUT
+    int ev = what == CURL_POLL_IN      ? PR_LOOP_IN
+             : what == CURL_POLL_OUT   ? PR_LOOP_OUT
              : what == CURL_POLL_INOUT ? PR_LOOP_IN | PR_LOOP_OUT
                                        : 0;
     return pr_loop_fd(h->loop, (int)s, ev, on_sock, h) < 0 ? -1 : 0;
@@ -178,7 +178,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
         size_t k = (size_t)(p + len - v);
         r->should_retry = k >= 4 && !strncasecmp(v, "true", 4)    ? 1
                           : k >= 5 && !strncasecmp(v, "false", 5) ? 0
-                                                                 : -1;
+                                                                  : -1;
         return len;
     }
     if (len >= sizeof ram - 1 && !strncasecmp(p, ram, sizeof ram - 1)) {
@@ -224,9 +224,8 @@ static void finish(struct pr_http_req *r, CURLcode code)
        the body, that is what it means */
     if (code == CURLE_OUT_OF_MEMORY && res.status && !r->body_seen) {
         res.header_too_big = 1;
-        res.error = "a response header is larger than "
-                    PR_HTTP_STR(PR_HTTP_MAX_HEADER_KIB)
-                    " KiB, the most libcurl reads";
+        res.error = "a response header is larger than " PR_HTTP_STR(
+            PR_HTTP_MAX_HEADER_KIB) " KiB, the most libcurl reads";
     }
     r->o.on_done(r->o.ud, &res);
     curl_multi_remove_handle(r->h->multi, r->easy);

@@ -18,17 +18,17 @@ struct pr_http;
 struct pr_http_req;
 
 struct pr_http_result {
-    int curl_code;              /* 0 (CURLE_OK) or a curl error */
-    const char *error;          /* curl's words for it, or NULL */
-    long status;                /* HTTP status, 0 when none arrived */
-    const char *content_type;   /* NULL when absent */
-    double retry_after;         /* seconds from retry-after(-ms), or -1 */
-    int should_retry;           /* x-should-retry: 1 true, 0 false, -1 */
-    int cancelled;              /* pr_http_cancel was called */
-    int timed_out;              /* the request's timeout ended it */
-    int header_too_big;         /* a response header passed libcurl's
-                                   limit (PR_HTTP_MAX_HEADER_KIB); ERROR
-                                   says so */
+    int curl_code;            /* 0 (CURLE_OK) or a curl error */
+    const char *error;        /* curl's words for it, or NULL */
+    long status;              /* HTTP status, 0 when none arrived */
+    const char *content_type; /* NULL when absent */
+    double retry_after;       /* seconds from retry-after(-ms), or -1 */
+    int should_retry;         /* x-should-retry: 1 true, 0 false, -1 */
+    int cancelled;            /* pr_http_cancel was called */
+    int timed_out;            /* the request's timeout ended it */
+    int header_too_big;       /* a response header passed libcurl's
+                                 limit (PR_HTTP_MAX_HEADER_KIB); ERROR
+                                 says so */
 };
 
 /* The longest response header line libcurl reads (CURL_MAX_HTTP_HEADER) */
@@ -39,8 +39,8 @@ struct pr_http_opts {
     const char *const *headers; /* "Name: value", NULL-terminated */
     const char *body;           /* POST body (copied), NULL for GET */
     size_t body_len;
-    double timeout;             /* whole request, seconds; 0: none */
-    double connect_timeout;     /* seconds; 0: curl's default */
+    double timeout;         /* whole request, seconds; 0: none */
+    double connect_timeout; /* seconds; 0: curl's default */
     /* body bytes as they arrive; return 0, or -1 to abort */
     int (*on_data)(void *ud, const char *p, size_t n);
     void (*on_done)(void *ud, const struct pr_http_result *res);

@@ -39,25 +39,25 @@ struct call {
     void *ud;
     struct pr_http_req *req;
     const struct pr_llm_proto *proto;
-    bool had_key;               /* an API key was sent */
-    struct pr_llm_ticket t;     /* its place under the provider's limits */
+    bool had_key;           /* an API key was sent */
+    struct pr_llm_ticket t; /* its place under the provider's limits */
     uint32_t model;
     const struct pr_step *step; /* whose request: the job's step, or the
                                    judge a best_of step asks */
     bool stream, json_mode;
-    struct pr_buf raw;          /* every byte of the reply */
-    struct pr_llm_stream sse;   /* the stream's events */
-    size_t sse_fed;             /* raw is read by SSE up to here */
+    struct pr_buf raw;        /* every byte of the reply */
+    struct pr_llm_stream sse; /* the stream's events */
+    size_t sse_fed;           /* raw is read by SSE up to here */
     struct pr_llm_parsed reply;
-    char key[17];               /* the cassette's */
+    char key[17]; /* the cassette's */
     char *req_body;
-    size_t bad_utf8;            /* bytes of the request sent as U+FFFD */
-    char *secret;               /* the API key sent, to redact from
-                                   what comes back; NULL: none */
-    size_t redacted_to;         /* raw is redacted up to here */
-    bool too_big;               /* the reply passed MAX_REPLY */
-    bool over_memory;           /* ... or --max-output-memory */
-    size_t held;                /* bytes counted by pr_run_hold */
+    size_t bad_utf8;    /* bytes of the request sent as U+FFFD */
+    char *secret;       /* the API key sent, to redact from
+                           what comes back; NULL: none */
+    size_t redacted_to; /* raw is redacted up to here */
+    bool too_big;       /* the reply passed MAX_REPLY */
+    bool over_memory;   /* ... or --max-output-memory */
+    size_t held;        /* bytes counted by pr_run_hold */
 };
 
 static void start_waiting(struct pr_run *r);
@@ -145,8 +145,8 @@ static cJSON *schema_of(struct call *c)
     cJSON *props = cJSON_AddObjectToObject(o, "properties");
     cJSON *req = cJSON_AddArrayToObject(o, "required");
     for (uint32_t k = 0; props && req && k < s->outputs.n; k++) {
-        const char *name =
-            pr_plan_str(p, pr_plan_list_at(p, s->outputs, k), NULL);
+        const char *name = pr_plan_str(p, pr_plan_list_at(p, s->outputs, k),
+                                       NULL);
         cJSON_AddItemToObject(props, name, cJSON_CreateObject());
         cJSON_AddItemToArray(req, cJSON_CreateString(name));
     }
@@ -162,17 +162,17 @@ static char *build_body(struct call *c, const struct pr_model *m,
     unsigned long failures = pr_alloc_failures();
     const struct pr_step *s = c->step;
     cJSON *schema = c->json_mode ? schema_of(c) : NULL;
-    struct pr_llm_request q = {
-        .wire_id = m->wire_id,
-        .max_tokens = s->max_tokens ? s->max_tokens : m->reply_tokens,
-        .step_max_tokens = s->max_tokens != 0,
-        .temperature = s->temperature,
-        .prompt = a->prompt,
-        .system = a->system,
-        .turns = a->turns,
-        .schema = schema,
-        .json_mode = c->json_mode,
-        .stream = c->stream};
+    struct pr_llm_request q = {.wire_id = m->wire_id,
+                               .max_tokens = s->max_tokens ? s->max_tokens
+                                                           : m->reply_tokens,
+                               .step_max_tokens = s->max_tokens != 0,
+                               .temperature = s->temperature,
+                               .prompt = a->prompt,
+                               .system = a->system,
+                               .turns = a->turns,
+                               .schema = schema,
+                               .json_mode = c->json_mode,
+                               .stream = c->stream};
     char *t = pr_llm_body(c->proto, &q, &c->bad_utf8);
     cJSON_Delete(schema);
     if (t && pr_alloc_failures() != failures) {
@@ -216,10 +216,9 @@ static void redact(struct call *c)
             continue;
         static const char mark[] = "[redacted]";
         for (size_t j = 0; j < k; j++)
-            b[i + j] = k >= sizeof mark - 1 && j < sizeof mark - 2
-                           ? mark[j]
-                       : k >= sizeof mark - 1 && j == k - 1 ? ']'
-                                                            : '*';
+            b[i + j] = k >= sizeof mark - 1 && j < sizeof mark - 2 ? mark[j]
+                       : k >= sizeof mark - 1 && j == k - 1        ? ']'
+                                                                   : '*';
         i += k - 1;
     }
     /* what is left may begin an occurrence only where it is the start
@@ -283,8 +282,8 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     const struct pr_step *s = c->step;
     const struct pr_plan *p = c->j->run->plan;
     bool lost = c->reply.oom || pr_buf_append_u8(&c->reply.text, 0) < 0;
-    const char *text =
-        c->reply.text.data ? (const char *)c->reply.text.data : "";
+    const char *text = c->reply.text.data ? (const char *)c->reply.text.data
+                                          : "";
     cJSON *o = cJSON_CreateObject();
     *out = o;
     cJSON *tv = lost ? NULL : pr_text_value(text, strlen(text), NULL);
@@ -297,7 +296,8 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     if (nuls)
         pr_run_note(c->j->run, c->j,
                     "the reply held %zu NUL character%s (\\u0000), "
-                    "replaced by U+FFFD", nuls, nuls == 1 ? "" : "s");
+                    "replaced by U+FFFD",
+                    nuls, nuls == 1 ? "" : "s");
     uint64_t in_tok = c->reply.in_tok, out_tok = c->reply.out_tok;
     *cost = pr_llm_spend(c->j, m, in_tok, out_tok);
     cJSON *u = cJSON_CreateObject();
@@ -309,7 +309,7 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     put(o, "model", cJSON_CreateString(m->name));
     if (c->reply.tools) {
         cJSON *t;
-        cJSON_ArrayForEach(t, c->reply.tools) {
+        cJSON_ArrayForEach (t, c->reply.tools) {
             const char *a = pr_llm_str_at(t, "arguments", NULL);
             cJSON *parsed = a && *a ? cJSON_Parse(a) : NULL;
             if (parsed)
@@ -333,10 +333,11 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     }
     cJSON *json = jl ? cJSON_ParseWithLength(js, jl) : NULL;
     if (c->json_mode && !json) {
-        snprintf(why, cap, pr_alloc_failures() != failures
-                               ? "out of memory"
-                               : "the reply is not JSON, though JSON was "
-                                 "asked for");
+        snprintf(why, cap,
+                 pr_alloc_failures() != failures
+                     ? "out of memory"
+                     : "the reply is not JSON, though JSON was "
+                       "asked for");
         return why;
     }
     if (json) {
@@ -346,8 +347,10 @@ static const char *outputs(struct call *c, const struct pr_model *m,
         cJSON_Delete(schema);
         if (c->json_mode && !ok) {
             cJSON_Delete(json);
-            snprintf(why, cap, "the reply does not match the output schema: "
-                               "%s", err);
+            snprintf(why, cap,
+                     "the reply does not match the output schema: "
+                     "%s",
+                     err);
             return why;
         }
     }
@@ -405,10 +408,11 @@ static void on_done(void *ud, const struct pr_http_result *res)
     release(c);
     record(L, c, res);
     char why[600], msg[400];
-    struct pr_llm_reply rep = {.retryable = true, .why = why,
+    struct pr_llm_reply rep = {.retryable = true,
+                               .why = why,
                                .retry_after = res->retry_after,
                                .cancelled = res->cancelled != 0};
-    bool ok = false, whole = false;     /* WHOLE: a complete reply */
+    bool ok = false, whole = false; /* WHOLE: a complete reply */
     if (res->cancelled) {
         snprintf(why, sizeof why, "cancelled");
         rep.retryable = false;
@@ -419,21 +423,23 @@ static void on_done(void *ud, const struct pr_http_result *res)
     } else if (c->too_big) {
         snprintf(why, sizeof why,
                  "%s: the reply is larger than %zu MiB, the most pomlrun "
-                 "reads; ask for less (max_tokens)", m.name,
-                 MAX_REPLY >> 20);
+                 "reads; ask for less (max_tokens)",
+                 m.name, MAX_REPLY >> 20);
         rep.retryable = false;
     } else if (c->over_memory) {
         snprintf(why, sizeof why,
                  "%s: the reply being read would take the run's step "
-                 "outputs past --max-output-memory (%.0f MiB)", m.name,
-                 (double)c->j->run->opt.max_output_memory / 1048576);
+                 "outputs past --max-output-memory (%.0f MiB)",
+                 m.name, (double)c->j->run->opt.max_output_memory / 1048576);
         rep.retryable = false;
     } else if (c->reply.oom) {
         /* a part of the reply could not be kept (curl: a write error) */
         snprintf(why, sizeof why, "%s: out of memory", m.name);
     } else if (res->header_too_big) {
-        snprintf(why, sizeof why, "%s: %s; the server's reply cannot be "
-                 "read", m.name, res->error);
+        snprintf(why, sizeof why,
+                 "%s: %s; the server's reply cannot be "
+                 "read",
+                 m.name, res->error);
         rep.retryable = false;
     } else if (res->curl_code) {
         snprintf(why, sizeof why, "%s: %s", m.name,
@@ -452,17 +458,17 @@ static void on_done(void *ud, const struct pr_http_result *res)
             rep.retryable = false;
         bool nokey = st == 401 && !c->had_key;
         snprintf(why, sizeof why, "%s: HTTP %ld%s%s%s%s", m.name, st, msg,
-                 !nokey               ? ""
-                 : m.api_key_env[0]   ? " (no API key was sent: set "
-                                      : " (no API key was sent: the model "
-                                        "names no api_key_env",
+                 !nokey             ? ""
+                 : m.api_key_env[0] ? " (no API key was sent: set "
+                                    : " (no API key was sent: the model "
+                                      "names no api_key_env",
                  nokey ? m.api_key_env : "", nokey ? ")" : "");
     } else {
         const char *ct = res->content_type ? res->content_type : "";
         bool sse = !strncmp(ct, "text/event-stream", 17);
         bool json = !strncmp(ct, "application/json", 16);
         if (c->stream && sse) {
-            parse_sse(c, c->raw.len);   /* the end: nothing is held */
+            parse_sse(c, c->raw.len); /* the end: nothing is held */
             if (c->reply.oom)
                 snprintf(why, sizeof why, "%s: out of memory", m.name);
             else if (c->reply.error)
@@ -470,7 +476,8 @@ static void on_done(void *ud, const struct pr_http_result *res)
             else if (!c->reply.done)
                 snprintf(why, sizeof why,
                          "%s: the stream ended before the reply was "
-                         "complete", m.name);
+                         "complete",
+                         m.name);
             else
                 ok = true;
         } else if (json) {
@@ -484,8 +491,8 @@ static void on_done(void *ud, const struct pr_http_result *res)
                 ok = true;
         } else {
             snprintf(why, sizeof why,
-                     "%s: unexpected content type '%.80s' (HTTP %ld)",
-                     m.name, ct, res->status);
+                     "%s: unexpected content type '%.80s' (HTTP %ld)", m.name,
+                     ct, res->status);
             rep.retryable = false;
         }
         whole = ok;
@@ -522,8 +529,8 @@ static void on_done(void *ud, const struct pr_http_result *res)
 
 static void fail_call(struct call *c, const char *why, bool retryable)
 {
-    struct pr_llm_reply rep = {.why = why, .retryable = retryable,
-                               .retry_after = -1};
+    struct pr_llm_reply rep = {
+        .why = why, .retryable = retryable, .retry_after = -1};
     conclude(c, &rep);
 }
 
@@ -589,8 +596,8 @@ static void send_call(struct call *c)
         return;
     }
     if (!base || !*base) {
-        snprintf(why, sizeof why, "model '%s' has no base URL; set %s",
-                 m.name, m.base_url_env[0] ? m.base_url_env : "base_url");
+        snprintf(why, sizeof why, "model '%s' has no base URL; set %s", m.name,
+                 m.base_url_env[0] ? m.base_url_env : "base_url");
         release(c);
         fail_call(c, why, false);
         return;
@@ -605,7 +612,7 @@ static void send_call(struct call *c)
     const char *headers[7];
     size_t nh = 0;
     headers[nh++] = "Content-Type: application/json";
-    headers[nh++] = "Expect:";      /* no 100-continue round trip */
+    headers[nh++] = "Expect:"; /* no 100-continue round trip */
     headers[nh++] = c->stream ? "Accept: text/event-stream"
                               : "Accept: application/json";
     nh += c->proto->headers(key, auth, sizeof auth, headers + nh);
@@ -613,11 +620,15 @@ static void send_call(struct call *c)
     /* the step's timeout (pomlc gives every LLM step one) bounds each
        request too */
     double t = L->o.request_timeout > 0 ? L->o.request_timeout : s->timeout;
-    struct pr_http_opts o = {
-        .url = url, .headers = headers, .body = c->req_body,
-        .body_len = strlen(c->req_body), .timeout = t,
-        .connect_timeout = 30, .on_data = on_data, .on_done = on_done,
-        .ud = c};
+    struct pr_http_opts o = {.url = url,
+                             .headers = headers,
+                             .body = c->req_body,
+                             .body_len = strlen(c->req_body),
+                             .timeout = t,
+                             .connect_timeout = 30,
+                             .on_data = on_data,
+                             .on_done = on_done,
+                             .ud = c};
     c->req = pr_http_start(L->http, &o);
     memset(auth, 0, sizeof auth);
     if (!c->req) {
@@ -689,9 +700,10 @@ struct pr_llm_call *pr_llm_call(struct pr_job *j, const struct pr_llm_ask *a,
         return NULL;
     }
     if (c->bad_utf8)
-        pr_run_note(r, j, "the request held %zu byte%s of invalid "
-                    "UTF-8, each sent as U+FFFD", c->bad_utf8,
-                    pr_plural(c->bad_utf8));
+        pr_run_note(r, j,
+                    "the request held %zu byte%s of invalid "
+                    "UTF-8, each sent as U+FFFD",
+                    c->bad_utf8, pr_plural(c->bad_utf8));
     pr_llm_tape_key(m.protocol, c->proto->path, c->req_body, c->key);
     c->t.prov = pr_llm_provider(&L->limits, m.provider);
     c->t.est_tokens = L->o.tpm ? (double)strlen(c->req_body) / 4 : 0;
@@ -714,8 +726,8 @@ void pr_llm_cancel(struct pr_llm_call *pc)
     struct pr_llm *L = pr_llm_state(c->j->run);
     if (c->t.waiting) {
         pr_llm_unwait(&L->limits, &c->t);
-        struct pr_llm_reply rep = {.why = "cancelled", .cancelled = true,
-                                   .retry_after = -1};
+        struct pr_llm_reply rep = {
+            .why = "cancelled", .cancelled = true, .retry_after = -1};
         conclude(c, &rep);
         return;
     }

@@ -20,13 +20,13 @@ struct pr_executor;
 extern const struct pr_executor pr_exec_llm;
 
 struct pr_llm_opts {
-    const char *record;         /* cassette to write, or NULL */
-    const char *replay;         /* cassette to serve from, or NULL */
-    unsigned provider_jobs;     /* requests in flight per provider */
-    unsigned rpm, tpm;          /* requests / tokens per minute and
-                                   provider; 0: no limit */
-    bool no_stream;             /* ask for whole replies, not SSE */
-    double request_timeout;     /* seconds per request; 0: the step's */
+    const char *record;     /* cassette to write, or NULL */
+    const char *replay;     /* cassette to serve from, or NULL */
+    unsigned provider_jobs; /* requests in flight per provider */
+    unsigned rpm, tpm;      /* requests / tokens per minute and
+                               provider; 0: no limit */
+    bool no_stream;         /* ask for whole replies, not SSE */
+    double request_timeout; /* seconds per request; 0: the step's */
 };
 
 /* Sets up the run's LLM state (cassette loaded, breakers closed).  -1

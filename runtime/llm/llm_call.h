@@ -21,9 +21,9 @@ struct pr_llm_reply {
     bool ok;
     bool retryable;
     bool cancelled;
-    double retry_after;         /* seconds, < 0: none */
-    const char *why;            /* when not ok */
-    cJSON *outputs;             /* when ok: taken over by the callback */
+    double retry_after; /* seconds, < 0: none */
+    const char *why;    /* when not ok */
+    cJSON *outputs;     /* when ok: taken over by the callback */
     uint64_t in_tok, out_tok;
     double cost;
 };
@@ -31,18 +31,18 @@ struct pr_llm_reply {
 typedef void (*pr_llm_done)(void *ud, struct pr_llm_reply *rep);
 
 struct pr_llm_ask {
-    uint32_t model;             /* a model index, or PR_PLAN_NONE: the
-                                   step's, or its first fallback whose
-                                   breaker allows a call */
+    uint32_t model; /* a model index, or PR_PLAN_NONE: the
+                       step's, or its first fallback whose
+                       breaker allows a call */
     const char *prompt;
-    const char *system;         /* NULL: none */
+    const char *system; /* NULL: none */
     /* the conversation instead of PROMPT as one user turn: [{"role":
      * "user" | "assistant", "text": T, "media"?: [URL...]}...] */
     const cJSON *turns;
-    bool json_mode;             /* ask for JSON, check the step's schema */
-    const struct pr_step *as_step;      /* the step whose request this is
-                                           (its settings, schema and
-                                           outputs); NULL: the job's */
+    bool json_mode;                /* ask for JSON, check the step's schema */
+    const struct pr_step *as_step; /* the step whose request this is
+                                      (its settings, schema and
+                                      outputs); NULL: the job's */
 };
 
 /* A step that states a task rather than a prompt: inputs, and neither a

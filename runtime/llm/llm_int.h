@@ -18,11 +18,11 @@
 struct pr_llm {
     struct pr_llm_opts o;
     struct pr_http *http;
-    struct pr_llm_breaker *breakers;    /* one per model */
+    struct pr_llm_breaker *breakers; /* one per model */
     struct pr_llm_limits limits;
     struct pr_llm_spent spent;
     struct pr_llm_tape tape;
-    uint64_t wake;              /* timer: a rate limit frees up */
+    uint64_t wake; /* timer: a rate limit frees up */
     struct pr_run *run;
 };
 

@@ -44,8 +44,8 @@ struct llm_job {
     struct slot *slots;
     unsigned nslots, outstanding;
     unsigned stage;
-    cJSON *drafts;              /* cascade: every answer's text */
-    cJSON *cands;               /* best_of: outputs, null when failed */
+    cJSON *drafts; /* cascade: every answer's text */
+    cJSON *cands;  /* best_of: outputs, null when failed */
     bool judging;
     uint64_t in_tok, out_tok;
     double cost;
@@ -53,15 +53,15 @@ struct llm_job {
     bool retryable;
     double retry_after;
     bool stopped;
-    cJSON *turns;               /* from a prompt file, or NULL */
-    unsigned depth;             /* inside ask(): freeing waits */
+    cJSON *turns;   /* from a prompt file, or NULL */
+    unsigned depth; /* inside ask(): freeing waits */
     bool finished;
 };
 
 static void free_lj(struct llm_job *lj)
 {
     if (lj->depth) {
-        lj->finished = true;    /* ask() frees it on the way out */
+        lj->finished = true; /* ask() frees it on the way out */
         return;
     }
     free(lj->prompt);
@@ -97,9 +97,10 @@ static void succeed(struct llm_job *lj, cJSON *outputs)
     }
     if (lj->mode == BEST_OF && lj->cands) {
         cJSON *texts = cJSON_CreateArray(), *c;
-        cJSON_ArrayForEach(c, lj->cands) cJSON_AddItemToArray(
-            texts, cJSON_Duplicate(cJSON_GetObjectItem(c, "text"), true)
-                       ?: cJSON_CreateNull());
+        cJSON_ArrayForEach (c, lj->cands)
+            cJSON_AddItemToArray(
+                texts, cJSON_Duplicate(cJSON_GetObjectItem(c, "text"), true)
+                           ?: cJSON_CreateNull());
         pr_json_add(outputs, "candidates", texts);
     }
     /* an output cJSON could not allocate is missing without a word */
@@ -158,11 +159,11 @@ static int vote(const cJSON *cands)
 {
     int best = -1, best_n = 0, i = 0;
     const cJSON *a, *b;
-    cJSON_ArrayForEach(a, cands) {
+    cJSON_ArrayForEach (a, cands) {
         if (cJSON_IsObject(a)) {
             int n = 0;
-            cJSON_ArrayForEach(b, cands) n += cJSON_IsObject(b) &&
-                                             !strcmp(text_of(a), text_of(b));
+            cJSON_ArrayForEach (b, cands)
+                n += cJSON_IsObject(b) && !strcmp(text_of(a), text_of(b));
             if (n > best_n)
                 best = i, best_n = n;
         }
@@ -187,7 +188,7 @@ static int best_score(struct llm_job *lj, struct pr_code code)
     int best = -1, i = 0;
     double top = 0;
     cJSON *c;
-    cJSON_ArrayForEach(c, lj->cands) {
+    cJSON_ArrayForEach (c, lj->cands) {
         if (cJSON_IsObject(c)) {
             cJSON *v;
             char err[400];
@@ -227,18 +228,18 @@ static void judge(struct llm_job *lj)
     cJSON_Delete(crit);
     size_t n = strlen(lj->prompt) + (ct ? strlen(ct) : 0) + 512;
     const cJSON *c;
-    cJSON_ArrayForEach(c, lj->cands) n += strlen(text_of(c)) + 32;
+    cJSON_ArrayForEach (c, lj->cands)
+        n += strlen(text_of(c)) + 32;
     char *p = malloc(n);
     if (!p) {
         free(ct);
         choose(lj, vote(lj->cands));
         return;
     }
-    int at = snprintf(p, n,
-                      "%s%sThe task was:\n%s\n\nCandidate answers:\n",
+    int at = snprintf(p, n, "%s%sThe task was:\n%s\n\nCandidate answers:\n",
                       ct ? ct : "Pick the best answer.", "\n\n", lj->prompt);
     int i = 1;
-    cJSON_ArrayForEach(c, lj->cands) {
+    cJSON_ArrayForEach (c, lj->cands) {
         if (cJSON_IsObject(c))
             at += snprintf(p + at, n - (size_t)at, "\n[%d]\n%s\n", i,
                            text_of(c));
@@ -259,7 +260,7 @@ static void best_of_done(struct llm_job *lj)
         return;
     }
     if (vote(lj->cands) < 0) {
-        fail(lj);               /* no candidate succeeded: the last reason */
+        fail(lj); /* no candidate succeeded: the last reason */
         return;
     }
     const struct pr_step *s = pr_job_step(lj->j);
@@ -283,7 +284,7 @@ static long judge_number(const cJSON *outputs)
 {
     const cJSON *json = cJSON_GetObjectItem(outputs, "json"), *m;
     if (cJSON_IsObject(json))
-        cJSON_ArrayForEach(m, json) {
+        cJSON_ArrayForEach (m, json) {
             if (cJSON_IsNumber(m) && m->valuedouble >= 0 &&
                 m->valuedouble < 1e9 &&
                 m->valuedouble == (double)(long)m->valuedouble)
@@ -307,9 +308,10 @@ static void judged(struct llm_job *lj, struct pr_llm_reply *rep)
         pr_job_hand(judge, rep->outputs);
     } else {
         char why[700];
-        snprintf(why, sizeof why, "the judge call of best_of step '%s' "
-                 "failed: %s", pr_job_step(lj->j)->id,
-                 rep->why ? rep->why : "failed");
+        snprintf(why, sizeof why,
+                 "the judge call of best_of step '%s' "
+                 "failed: %s",
+                 pr_job_step(lj->j)->id, rep->why ? rep->why : "failed");
         pr_job_hand(judge, cJSON_CreateString(why));
     }
     if (k < 0 || k >= n || !cJSON_IsObject(cJSON_GetArrayItem(lj->cands, k))) {
@@ -336,8 +338,10 @@ static void judge_start(struct pr_job *j)
     if (cJSON_IsString(h))
         snprintf(why, sizeof why, "%s", h->valuestring);
     else
-        snprintf(why, sizeof why, "step '%s' is a best_of judge, and its "
-                 "best_of step made no judge call", s->id);
+        snprintf(why, sizeof why,
+                 "step '%s' is a best_of judge, and its "
+                 "best_of step made no judge call",
+                 s->id);
     cJSON_Delete(h);
     pr_job_finish(j, false, why, false);
 }
@@ -434,11 +438,14 @@ static void ask(struct llm_job *lj, unsigned slot, uint32_t model,
     const struct pr_step *judge =
         lj->judging ? &lj->j->run->steps[pr_job_step(lj->j)->judge] : NULL;
     struct pr_llm_ask a = {
-        .model = model, .prompt = prompt, .system = system,
+        .model = model,
+        .prompt = prompt,
+        .system = system,
         /* the first call of every strategy asks the conversation */
         .turns = lj->stage == 0 && !lj->judging ? lj->turns : NULL,
-        .json_mode = judge ? (judge->flags & PR_SF_JSON) || judge->output_schema
-                           : lj->json_mode,
+        .json_mode = judge
+                         ? (judge->flags & PR_SF_JSON) || judge->output_schema
+                         : lj->json_mode,
         .as_step = judge};
     lj->depth++;
     struct pr_llm_call *c = pr_llm_call(lj->j, &a, on_answer, su);
@@ -502,15 +509,16 @@ static int render_prompt_file(struct llm_job *lj, char *err, size_t cap)
     append(&sys, "\n\n", lj->system);
     lj->turns = cJSON_CreateArray();
     const cJSON *m;
-    cJSON_ArrayForEach(m, msgs) {
-        const char *role = cJSON_GetStringValue(cJSON_GetObjectItem(m, "role"));
+    cJSON_ArrayForEach (m, msgs) {
+        const char *role = cJSON_GetStringValue(
+            cJSON_GetObjectItem(m, "role"));
         struct pr_buf text;
         pr_buf_init(&text);
         cJSON *media = cJSON_CreateArray();
         const cJSON *part;
-        cJSON_ArrayForEach(part, cJSON_GetObjectItem(m, "content")) {
-            append(&text, "", cJSON_GetStringValue(
-                                  cJSON_GetObjectItem(part, "text")));
+        cJSON_ArrayForEach (part, cJSON_GetObjectItem(m, "content")) {
+            append(&text, "",
+                   cJSON_GetStringValue(cJSON_GetObjectItem(part, "text")));
             const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(
                 cJSON_GetObjectItem(part, "media"), "url"));
             if (url)
@@ -522,9 +530,9 @@ static int render_prompt_file(struct llm_job *lj, char *err, size_t cap)
             cJSON_Delete(media);
         } else {
             cJSON *tu = cJSON_CreateObject();
-            cJSON_AddStringToObject(tu, "role", role && !strcmp(role, "model")
-                                                    ? "assistant"
-                                                    : "user");
+            cJSON_AddStringToObject(
+                tu, "role",
+                role && !strcmp(role, "model") ? "assistant" : "user");
             cJSON_AddStringToObject(tu, "text", t ? t : "");
             cJSON_AddItemToObject(tu, "media", media);
             cJSON_AddItemToArray(lj->turns, tu);
@@ -576,8 +584,11 @@ static int task_prompt(struct llm_job *lj, char *err, size_t cap)
     for (uint32_t k = 0; !bad && k < s->outputs.n; k++) {
         const char *o = pr_plan_str(p, pr_plan_list_at(p, s->outputs, k),
                                     NULL);
-        bad = append(&b, k ? ", " : "\n\nAnswer with one JSON object "
-                                   "with the members: ", o) < 0;
+        bad = append(&b,
+                     k ? ", "
+                       : "\n\nAnswer with one JSON object "
+                         "with the members: ",
+                     o) < 0;
     }
     if (!bad && s->outputs.n)
         bad = append(&b, "", ".") < 0;
@@ -600,8 +611,7 @@ static void llm_start(struct pr_job *j)
     struct pr_run *r = j->run;
     const struct pr_step *s = pr_job_step(j);
     if (!r->llm) {
-        pr_job_finish(j, false, "LLM steps are not set up in this run",
-                      false);
+        pr_job_finish(j, false, "LLM steps are not set up in this run", false);
         return;
     }
     if (s->model == PR_PLAN_NONE && s->cascade.n == 0) {
@@ -687,7 +697,7 @@ static void llm_stop(struct pr_job *j, int sig)
             lj->slots[k].call = NULL;
             pr_llm_cancel(c);
             if (j->priv != lj)
-                return;         /* the job ended */
+                return; /* the job ended */
         }
 }
 
@@ -696,5 +706,5 @@ const struct pr_executor pr_exec_llm = {
     .own_slots = true,
     .start = llm_start,
     .stop = llm_stop,
-    .release = free,            /* the step's spending (budget.c) */
+    .release = free, /* the step's spending (budget.c) */
 };

@@ -74,20 +74,19 @@ cJSON *pr_llm_turn(const char *role, const char *text, const cJSON *media,
     cJSON_AddStringToObject(p, "text", text);
     pr_json_add(parts, NULL, p);
     const cJSON *u;
-    cJSON_ArrayForEach(u, media) {
+    cJSON_ArrayForEach (u, media) {
         if (cJSON_IsString(u))
             pr_json_add(parts, NULL, image(u->valuestring));
     }
     return t;
 }
 
-void pr_llm_add_messages(cJSON *b, cJSON *msgs,
-                         const struct pr_llm_request *q,
+void pr_llm_add_messages(cJSON *b, cJSON *msgs, const struct pr_llm_request *q,
                          cJSON *(*image)(const char *url))
 {
     if (q->turns) {
         const cJSON *t;
-        cJSON_ArrayForEach(t, q->turns) {
+        cJSON_ArrayForEach (t, q->turns) {
             const char *role = pr_llm_str_at(t, "role", NULL);
             const char *text = pr_llm_str_at(t, "text", NULL);
             pr_json_add(msgs, NULL,
@@ -276,8 +275,7 @@ static int on_sse(void *ud, struct pr_sse_event *ev)
     return 0;
 }
 
-void pr_llm_stream_init(struct pr_llm_stream *s,
-                        const struct pr_llm_proto *pr,
+void pr_llm_stream_init(struct pr_llm_stream *s, const struct pr_llm_proto *pr,
                         struct pr_llm_parsed *p)
 {
     s->pr = pr;

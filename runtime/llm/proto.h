@@ -26,39 +26,39 @@
 
 /* What a request body is built from. */
 struct pr_llm_request {
-    const char *wire_id;        /* the model's name at the provider */
-    uint64_t max_tokens;        /* the step's, else the model's, capped */
-    bool step_max_tokens;       /* the step set max_tokens itself */
-    double temperature;         /* < 0: the provider's default */
-    const char *prompt;         /* one user turn, when TURNS is NULL */
-    const char *system;         /* NULL or "": none */
-    const cJSON *turns;         /* [{"role", "text", "media"?}...] */
-    const cJSON *schema;        /* the reply's JSON Schema, or NULL */
-    bool json_mode;             /* ask for JSON */
-    bool stream;                /* ask for server-sent events */
+    const char *wire_id;  /* the model's name at the provider */
+    uint64_t max_tokens;  /* the step's, else the model's, capped */
+    bool step_max_tokens; /* the step set max_tokens itself */
+    double temperature;   /* < 0: the provider's default */
+    const char *prompt;   /* one user turn, when TURNS is NULL */
+    const char *system;   /* NULL or "": none */
+    const cJSON *turns;   /* [{"role", "text", "media"?}...] */
+    const cJSON *schema;  /* the reply's JSON Schema, or NULL */
+    bool json_mode;       /* ask for JSON */
+    bool stream;          /* ask for server-sent events */
 };
 
 /* A reply as it is read: whole, or event by event. */
 struct pr_llm_parsed {
-    struct pr_job *j;           /* streamed text is shown for it; NULL:
-                                   not shown */
+    struct pr_job *j; /* streamed text is shown for it; NULL:
+                         not shown */
     struct pr_buf text;
-    cJSON *tools;               /* tool calls being assembled: [{"id",
-                                   "name", "arguments"}...], or NULL */
-    int16_t block_tool[64];     /* Anthropic: content block -> tool call
-                                   index + 1 (0: not a tool block) */
+    cJSON *tools;           /* tool calls being assembled: [{"id",
+                               "name", "arguments"}...], or NULL */
+    int16_t block_tool[64]; /* Anthropic: content block -> tool call
+                               index + 1 (0: not a tool block) */
     int ntools;
     uint64_t in_tok, out_tok;
-    bool done;                  /* the stream's last event came */
-    bool oom;                   /* a part of the reply could not be kept:
-                                   out of memory */
-    char *error;                /* why the stream failed, or NULL */
-    size_t nuls;                /* \u0000 escapes read as U+FFFD */
+    bool done;   /* the stream's last event came */
+    bool oom;    /* a part of the reply could not be kept:
+                    out of memory */
+    char *error; /* why the stream failed, or NULL */
+    size_t nuls; /* \u0000 escapes read as U+FFFD */
 };
 
 struct pr_llm_proto {
-    const char *name;           /* as a model's protocol names it */
-    const char *path;           /* the endpoint, after the base URL */
+    const char *name; /* as a model's protocol names it */
+    const char *path; /* the endpoint, after the base URL */
     /* The protocol's headers into OUT (at most 2): the key's, written
      * into AUTH (CAP bytes), when KEY is not NULL, and any the protocol
      * requires.  Returns how many. */
@@ -98,8 +98,8 @@ void pr_llm_event(const struct pr_llm_proto *pr, struct pr_llm_parsed *p,
 const char *pr_llm_whole(const struct pr_llm_proto *pr,
                          struct pr_llm_parsed *p, char *body, size_t n);
 /* The message of an error reply BODY[0..N), as PR's error reader. */
-void pr_llm_error(const struct pr_llm_proto *pr, const char *body,
-                  size_t n, char *msg, size_t cap, bool *quota);
+void pr_llm_error(const struct pr_llm_proto *pr, const char *body, size_t n,
+                  char *msg, size_t cap, bool *quota);
 
 void pr_llm_parsed_free(struct pr_llm_parsed *p);
 
@@ -111,8 +111,7 @@ struct pr_llm_stream {
     struct pr_sse sse;
 };
 
-void pr_llm_stream_init(struct pr_llm_stream *s,
-                        const struct pr_llm_proto *pr,
+void pr_llm_stream_init(struct pr_llm_stream *s, const struct pr_llm_proto *pr,
                         struct pr_llm_parsed *p);
 /* Reads N more bytes (running out of memory fails the stream). */
 void pr_llm_stream_feed(struct pr_llm_stream *s, const char *b, size_t n);
@@ -144,12 +143,10 @@ cJSON *pr_llm_turn(const char *role, const char *text, const cJSON *media,
 /* Adds to B what follows the protocol's own fields: MSGS (Q's turns, or
  * its prompt as one user turn, appended) as "messages", "temperature",
  * "stream". */
-void pr_llm_add_messages(cJSON *b, cJSON *msgs,
-                         const struct pr_llm_request *q,
+void pr_llm_add_messages(cJSON *b, cJSON *msgs, const struct pr_llm_request *q,
                          cJSON *(*image)(const char *url));
 /* The error reader both protocols share: {"error": {"message", "code",
  * "type"}}, out of credit when code or type is "insufficient_quota". */
-void pr_llm_error_common(const cJSON *e, char *msg, size_t cap,
-                         bool *quota);
+void pr_llm_error_common(const cJSON *e, char *msg, size_t cap, bool *quota);
 
 #endif

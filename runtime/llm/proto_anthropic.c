@@ -53,7 +53,7 @@ static cJSON *body(const struct pr_llm_request *q)
     } else if (q->json_mode) {
         /* JSON without a schema has no option of its own: ask */
         size_t n = (system ? strlen(system) : 0) + 64;
-        sys = pr_malloc(n);     /* a failure is counted: build_body */
+        sys = pr_malloc(n); /* a failure is counted: build_body */
         if (sys)
             snprintf(sys, n, "%s%sReply with one JSON value only.",
                      system ? system : "", system && *system ? "\n\n" : "");
@@ -117,7 +117,7 @@ static const char *whole(struct pr_llm_parsed *p, const cJSON *r)
 {
     cJSON *b;
     int idx = 0;
-    cJSON_ArrayForEach(b, cJSON_GetObjectItem(r, "content")) {
+    cJSON_ArrayForEach (b, cJSON_GetObjectItem(r, "content")) {
         const char *t = pr_llm_str_at(b, "type", NULL);
         if (t && !strcmp(t, "tool_use") && idx < 1024) {
             cJSON *in = cJSON_GetObjectItem(b, "input");

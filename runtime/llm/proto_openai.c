@@ -69,7 +69,7 @@ static void event(struct pr_llm_parsed *p, const cJSON *e)
     cJSON *d = cJSON_GetObjectItem(ch, "delta");
     pr_llm_stream_text(p, pr_llm_str_at(d, "content", NULL));
     cJSON *tc;
-    cJSON_ArrayForEach(tc, cJSON_GetObjectItem(d, "tool_calls")) {
+    cJSON_ArrayForEach (tc, cJSON_GetObjectItem(d, "tool_calls")) {
         int idx = pr_llm_index_at(tc, "index");
         if (idx >= 0 && idx < 1024)
             pr_llm_tool_delta(p, idx, pr_llm_str_at(tc, "id", NULL),
@@ -95,7 +95,7 @@ static const char *whole(struct pr_llm_parsed *p, const cJSON *r)
     pr_llm_text(p, pr_llm_str_at(m, "content", NULL));
     cJSON *tc;
     int idx = 0;
-    cJSON_ArrayForEach(tc, cJSON_GetObjectItem(m, "tool_calls")) {
+    cJSON_ArrayForEach (tc, cJSON_GetObjectItem(m, "tool_calls")) {
         pr_llm_tool_delta(p, idx++, pr_llm_str_at(tc, "id", NULL),
                           pr_llm_str_at(tc, "function", "name"),
                           pr_llm_str_at(tc, "function", "arguments"));

@@ -39,13 +39,13 @@ static int dispatch(struct pr_sse *s)
         s->type.len = 0;
         return 0;
     }
-    s->data.len--;              /* the LF after the last data line */
+    s->data.len--; /* the LF after the last data line */
     s->data.data[s->data.len] = '\0';
-    struct pr_sse_event ev = {
-        .type = s->type.len ? (const char *)s->type.data : "message",
-        .data = (char *)s->data.data,
-        .len = s->data.len,
-        .id = s->id.len ? (const char *)s->id.data : ""};
+    struct pr_sse_event ev = {.type = s->type.len ? (const char *)s->type.data
+                                                  : "message",
+                              .data = (char *)s->data.data,
+                              .len = s->data.len,
+                              .id = s->id.len ? (const char *)s->id.data : ""};
     int rc = s->on_event(s->ud, &ev);
     s->data.len = 0;
     s->type.len = 0;
@@ -87,7 +87,7 @@ int pr_sse_feed(struct pr_sse *s, const char *p, size_t n)
         size_t have = s->line.len, k = 0;
         while (have + k < 3 && k < n && p[k] == bom[have + k])
             k++;
-        if (have + k < 3 && k == n)     /* all of it may start the mark */
+        if (have + k < 3 && k == n) /* all of it may start the mark */
             return pr_buf_append(&s->line, p, n) < 0 ? -1 : 0;
         s->started = true;
         if (have + k == 3) {

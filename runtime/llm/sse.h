@@ -25,12 +25,12 @@
 #include "buf.h"
 
 struct pr_sse_event {
-    const char *type;           /* "message" when the stream named none */
-    char *data;                 /* the data lines joined with LF, NUL-
-                                   terminated; the callback may change
-                                   its bytes in place */
-    size_t len;                 /* of DATA, without the NUL */
-    const char *id;             /* the last event id, "" when none */
+    const char *type; /* "message" when the stream named none */
+    char *data;       /* the data lines joined with LF, NUL-
+                         terminated; the callback may change
+                         its bytes in place */
+    size_t len;       /* of DATA, without the NUL */
+    const char *id;   /* the last event id, "" when none */
 };
 
 /* Called once per event; 0 to go on, anything else stops pr_sse_feed,
@@ -40,11 +40,11 @@ typedef int (*pr_sse_fn)(void *ud, struct pr_sse_event *ev);
 struct pr_sse {
     pr_sse_fn on_event;
     void *ud;
-    struct pr_buf line;         /* the line being read */
+    struct pr_buf line; /* the line being read */
     struct pr_buf data, type, id;
-    bool cr;                    /* the last byte was CR: an LF next ends
-                                   no other line */
-    bool started;               /* the stream's first bytes are past */
+    bool cr;      /* the last byte was CR: an LF next ends
+                     no other line */
+    bool started; /* the stream's first bytes are past */
 };
 
 void pr_sse_init(struct pr_sse *s, pr_sse_fn on_event, void *ud);

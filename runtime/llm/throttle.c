@@ -90,7 +90,7 @@ int pr_llm_admit_or_wait(struct pr_llm_limits *l, struct pr_llm_ticket *t)
     struct pr_llm_provider *ps = t->prov;
     if (ps->head == ps->len && admit(l, t) == 0)
         return 0;
-    if (ps->head > 0 && ps->len == ps->cap) {       /* compact */
+    if (ps->head > 0 && ps->len == ps->cap) { /* compact */
         memmove(ps->q, ps->q + ps->head, (ps->len - ps->head) * sizeof *ps->q);
         ps->len -= ps->head;
         ps->head = 0;

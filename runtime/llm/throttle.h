@@ -19,9 +19,9 @@ struct pr_llm_provider;
 
 struct pr_llm_ticket {
     struct pr_llm_provider *prov;
-    double est_tokens;          /* what the limiter charges */
+    double est_tokens; /* what the limiter charges */
     bool charged;
-    bool waiting;               /* in its provider's queue */
+    bool waiting; /* in its provider's queue */
 };
 
 struct pr_llm_provider {
@@ -35,11 +35,11 @@ struct pr_llm_provider {
 };
 
 struct pr_llm_limits {
-    unsigned jobs;              /* requests in flight per provider */
-    unsigned rpm, tpm;          /* per minute and provider; 0: none */
+    unsigned jobs;     /* requests in flight per provider */
+    unsigned rpm, tpm; /* per minute and provider; 0: none */
     struct pr_llm_provider *p;
     size_t n, max;
-    size_t nwaiting;            /* tickets queued, all providers */
+    size_t nwaiting; /* tickets queued, all providers */
 };
 
 /* Room for MAX providers.  0, or -1 (out of memory). */

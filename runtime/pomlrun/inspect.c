@@ -57,10 +57,10 @@ static int print_json(const cJSON *v)
 static void runs_text(const cJSON *l)
 {
     char at[32], d[32], safe[200];
-    printf("%-36s  %-20s  %-9s  %-19s  %9s  %s\n", "RUN", "WORKFLOW",
-           "STATUS", "STARTED", "DURATION", "COST");
+    printf("%-36s  %-20s  %-9s  %-19s  %9s  %s\n", "RUN", "WORKFLOW", "STATUS",
+           "STARTED", "DURATION", "COST");
     const cJSON *r;
-    cJSON_ArrayForEach(r, l) {
+    cJSON_ArrayForEach (r, l) {
         when(num_of(r, "started_at"), at);
         took(num_of(r, "started_at"), num_of(r, "finished_at"), d);
         printf("%-36s  %-20s  %-9s  %-19s  %9s  $%.4f\n", str_of(r, "id"),
@@ -88,12 +88,11 @@ static void show_text(const cJSON *r)
            "duration  %s\ncost      $%.4f (%.0f tokens)\n\n",
            str_of(r, "id"),
            pr_term_text(str_of(r, "workflow"), safe, sizeof safe),
-           str_of(r, "status"), at, d, num_of(r, "cost"),
-           num_of(r, "tokens"));
+           str_of(r, "status"), at, d, num_of(r, "cost"), num_of(r, "tokens"));
     printf("%-28s  %-9s  %8s  %9s  %s\n", "JOB", "STATUS", "ATTEMPTS",
            "DURATION", "REASON");
     const cJSON *j;
-    cJSON_ArrayForEach(j, cJSON_GetObjectItem(r, "jobs")) {
+    cJSON_ArrayForEach (j, cJSON_GetObjectItem(r, "jobs")) {
         job_name(j, name, sizeof name);
         took(num_of(j, "started_at"), num_of(j, "finished_at"), d);
         printf("%-28s  %-9s  %8.0f  %9s  %s\n",
@@ -108,15 +107,17 @@ static int outputs(const cJSON *r, const char *step)
 {
     char name[300];
     const cJSON *j;
-    cJSON_ArrayForEach(j, cJSON_GetObjectItem(r, "jobs")) {
+    cJSON_ArrayForEach (j, cJSON_GetObjectItem(r, "jobs")) {
         job_name(j, name, sizeof name);
         if (!strcmp(name, step))
             return print_json(cJSON_GetObjectItem(j, "outputs"));
     }
     char safe[300];
-    fprintf(stderr, "pomlrun: error: run %s has no job '%s'; '--show %s' "
-                    "lists its jobs\n", str_of(r, "id"),
-            pr_term_text(step, safe, sizeof safe), str_of(r, "id"));
+    fprintf(stderr,
+            "pomlrun: error: run %s has no job '%s'; '--show %s' "
+            "lists its jobs\n",
+            str_of(r, "id"), pr_term_text(step, safe, sizeof safe),
+            str_of(r, "id"));
     return 1;
 }
 
@@ -125,9 +126,11 @@ int pr_inspect(const char *path, enum pr_inspect what, const char *run,
 {
     char err[600], safe[700];
     if (access(path, F_OK) != 0) {
-        fprintf(stderr, "pomlrun: error: no state file '%s'; runs are kept "
-                        "there unless --no-state is given, or name another "
-                        "with --state\n", pr_term_text(path, safe, sizeof safe));
+        fprintf(stderr,
+                "pomlrun: error: no state file '%s'; runs are kept "
+                "there unless --no-state is given, or name another "
+                "with --state\n",
+                pr_term_text(path, safe, sizeof safe));
         return 1;
     }
     struct pr_store *s = pr_store_open(path, false, err, sizeof err);
@@ -148,7 +151,7 @@ int pr_inspect(const char *path, enum pr_inspect what, const char *run,
     } else if (what == PR_INSPECT_HISTORY) {
         rc = 0;
         const cJSON *e;
-        cJSON_ArrayForEach(e, v) {
+        cJSON_ArrayForEach (e, v) {
             char *t = cJSON_PrintUnformatted(cJSON_GetObjectItem(e, "event"));
             if (t)
                 puts(t);

@@ -13,10 +13,9 @@
 #include "alloc.h"
 #include "eval.h"
 
-static const char *const type_words[] = {"any value", "a string",
-                                         "an integer", "a number",
-                                         "true or false", "a JSON array",
-                                         "a JSON object"};
+static const char *const type_words[] = {
+    "any value",     "a string",     "an integer",   "a number",
+    "true or false", "a JSON array", "a JSON object"};
 
 static long find_param(const struct pr_plan *p, const char *name)
 {
@@ -28,7 +27,6 @@ static long find_param(const struct pr_plan *p, const char *name)
     }
     return -1;
 }
-
 
 static void unknown(const struct pr_plan *p, const char *name,
                     const char *origin, FILE *errs)
@@ -120,8 +118,9 @@ static cJSON *from_text(const char *text, uint8_t type)
     }
     default: {
         /* any: JSON when it reads as JSON, else the text itself */
-        cJSON *j = pr_json_nul_escape(text, strlen(text)) >= 0 ? NULL
-                                                            : cJSON_Parse(text);
+        cJSON *j = pr_json_nul_escape(text, strlen(text)) >= 0
+                       ? NULL
+                       : cJSON_Parse(text);
         return j ? j : cJSON_CreateString(text);
     }
     }
@@ -130,15 +129,21 @@ static cJSON *from_text(const char *text, uint8_t type)
 static bool fits(const cJSON *v, uint8_t type)
 {
     switch (type) {
-    case PR_T_STRING: return cJSON_IsString(v);
+    case PR_T_STRING:
+        return cJSON_IsString(v);
     case PR_T_INTEGER:
         return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
                fabs(v->valuedouble) <= 9007199254740992.0; /* 2^53 */
-    case PR_T_NUMBER: return cJSON_IsNumber(v);
-    case PR_T_BOOLEAN: return cJSON_IsBool(v);
-    case PR_T_ARRAY: return cJSON_IsArray(v);
-    case PR_T_OBJECT: return cJSON_IsObject(v);
-    default: return true;
+    case PR_T_NUMBER:
+        return cJSON_IsNumber(v);
+    case PR_T_BOOLEAN:
+        return cJSON_IsBool(v);
+    case PR_T_ARRAY:
+        return cJSON_IsArray(v);
+    case PR_T_OBJECT:
+        return cJSON_IsObject(v);
+    default:
+        return true;
     }
 }
 
@@ -153,13 +158,14 @@ static int check_enum(const struct pr_param *pa, const cJSON *v,
     if (cJSON_IsArray(e)) {
         bad = 1;
         const cJSON *it;
-        cJSON_ArrayForEach(it, e)
+        cJSON_ArrayForEach (it, e)
             if (pr_json_equal(it, v))
                 bad = 0;
         if (bad) {
             char *txt = pr_value_text(v);
-            fprintf(errs, "pomlrun: error: %s: parameter '%s' is '%s', not "
-                          "one of %s\n",
+            fprintf(errs,
+                    "pomlrun: error: %s: parameter '%s' is '%s', not "
+                    "one of %s\n",
                     origin, pa->name, txt ? txt : "?", pa->enum_json);
             free(txt);
         }
@@ -172,7 +178,7 @@ static int set(cJSON *obj, const struct pr_param *pa, cJSON *v,
                const char *origin, FILE *errs)
 {
     int bad = check_enum(pa, v, origin, errs);
-    pr_json_set(obj, pa->name, v);  /* a failure: pr_params_bind sees it */
+    pr_json_set(obj, pa->name, v); /* a failure: pr_params_bind sees it */
     return bad;
 }
 
@@ -203,9 +209,11 @@ int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
         if (!a->name) {
             /* a JSON file: an object of name -> value */
             if (pr_json_nul_escape(a->text, strlen(a->text)) >= 0) {
-                fprintf(errs, "pomlrun: error: %s: a string holds a NUL "
-                              "character (\\u0000), which no step can "
-                              "receive; remove it\n", a->origin);
+                fprintf(errs,
+                        "pomlrun: error: %s: a string holds a NUL "
+                        "character (\\u0000), which no step can "
+                        "receive; remove it\n",
+                        a->origin);
                 bad++;
                 continue;
             }
@@ -216,14 +224,16 @@ int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
                 return 1;
             }
             if (!cJSON_IsObject(j)) {
-                fprintf(errs, "pomlrun: error: %s: not a JSON object of "
-                              "parameter values\n", a->origin);
+                fprintf(errs,
+                        "pomlrun: error: %s: not a JSON object of "
+                        "parameter values\n",
+                        a->origin);
                 cJSON_Delete(j);
                 bad++;
                 continue;
             }
             cJSON *it;
-            cJSON_ArrayForEach(it, j) {
+            cJSON_ArrayForEach (it, j) {
                 long k = find_param(p, it->string);
                 if (k < 0) {
                     unknown(p, it->string, a->origin, errs);
@@ -233,8 +243,9 @@ int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
                 struct pr_param pa;
                 pr_plan_param(p, (uint32_t)k, &pa);
                 if (!fits(it, pa.type)) {
-                    fprintf(errs, "pomlrun: error: %s: parameter '%s' must "
-                                  "be %s, not a %s\n",
+                    fprintf(errs,
+                            "pomlrun: error: %s: parameter '%s' must "
+                            "be %s, not a %s\n",
                             a->origin, pa.name, type_words[pa.type],
                             pr_json_type_name(it));
                     bad++;
@@ -262,15 +273,18 @@ int pr_params_bind(const struct pr_plan *p, const struct pr_param_arg *args,
         }
         if (!v && (pa.type == PR_T_ARRAY || pa.type == PR_T_OBJECT) &&
             pr_json_nul_escape(a->text, strlen(a->text)) >= 0) {
-            fprintf(errs, "pomlrun: error: %s: parameter '%s': a string "
-                          "holds a NUL character (\\u0000), which no step "
-                          "can receive; remove it\n", a->origin, pa.name);
+            fprintf(errs,
+                    "pomlrun: error: %s: parameter '%s': a string "
+                    "holds a NUL character (\\u0000), which no step "
+                    "can receive; remove it\n",
+                    a->origin, pa.name);
             bad++;
             continue;
         }
         if (!v) {
-            fprintf(errs, "pomlrun: error: %s: parameter '%s' must be %s, "
-                          "not '%s'\n",
+            fprintf(errs,
+                    "pomlrun: error: %s: parameter '%s' must be %s, "
+                    "not '%s'\n",
                     a->origin, pa.name, type_words[pa.type], a->text);
             bad++;
             continue;

@@ -181,11 +181,11 @@ static int dry_run(const struct pr_plan *p)
         pr_plan_step(p, i, &steps[i]);
         pending[i] = steps[i].deps.n;
     }
-#define BEFORE(a, b)                                                         \
-    (steps[a].cp_seconds != steps[b].cp_seconds                              \
-         ? steps[a].cp_seconds > steps[b].cp_seconds                         \
-     : steps[a].cp_steps != steps[b].cp_steps                                \
-         ? steps[a].cp_steps > steps[b].cp_steps                             \
+#define BEFORE(a, b)                                                          \
+    (steps[a].cp_seconds != steps[b].cp_seconds                               \
+         ? steps[a].cp_seconds > steps[b].cp_seconds                          \
+     : steps[a].cp_steps != steps[b].cp_steps                                 \
+         ? steps[a].cp_steps > steps[b].cp_steps                              \
          : (a) < (b))
     for (uint32_t i = 0; i < n; i++) {
         if (pending[i])
@@ -199,8 +199,8 @@ static int dry_run(const struct pr_plan *p)
             k = (k - 1) / 2;
         }
     }
-    static const char *const kinds[] = {"gate", "shell", "llm", "tool",
-                                        "aggregator", "workflow"};
+    static const char *const kinds[] = {"gate", "shell",      "llm",
+                                        "tool", "aggregator", "workflow"};
     uint32_t order = 0;
     while (hn) {
         uint32_t x = heap[0];
@@ -338,9 +338,11 @@ static int open_state(const char *path, bool none, bool sync_full,
         fprintf(stderr, "pomlrun: error: %s\n", safe);
         return -1;
     }
-    fprintf(stderr, "pomlrun: warning: %s; running without keeping the "
-                    "run's state (--state FILE keeps it elsewhere, "
-                    "--no-state says not to)\n", safe);
+    fprintf(stderr,
+            "pomlrun: warning: %s; running without keeping the "
+            "run's state (--state FILE keeps it elsewhere, "
+            "--no-state says not to)\n",
+            safe);
     return 0;
 }
 
@@ -454,7 +456,8 @@ int main(int argc, char **argv)
             if (i + 1 + two >= argc) {
                 rc = usage_error(two ? "'%s' needs a run and a step"
                                      : "'%s' needs a run (an id, a prefix "
-                                       "of one, or 'last')", a);
+                                       "of one, or 'last')",
+                                 a);
                 goto done;
             }
             inspect = !strcmp(a, "--show")      ? PR_INSPECT_SHOW
@@ -511,8 +514,7 @@ int main(int argc, char **argv)
             unsigned long n = v ? strtoul(v, &end, 10) : 0;
             if (!v || !*v || *end || errno || *v == '-' || n == 0 ||
                 n > 100000000) {
-                rc = usage_error("'%s' needs a number from 1 to 100000000",
-                                 a);
+                rc = usage_error("'%s' needs a number from 1 to 100000000", a);
                 goto done;
             }
             if (a[2] == 'r')
@@ -523,20 +525,23 @@ int main(int argc, char **argv)
             if (!parse_count(++i < argc ? argv[i] : NULL,
                              &lopt.provider_jobs)) {
                 rc = usage_error("'--provider-jobs' needs a number from 1 "
-                                 "to 4096%s", "");
+                                 "to 4096%s",
+                                 "");
                 goto done;
             }
         } else if (!strcmp(a, "--kill-grace")) {
             if (!parse_seconds(++i < argc ? argv[i] : NULL, &opt.kill_grace)) {
                 rc = usage_error("'--kill-grace' needs seconds from 0 to "
-                                 "86400%s", "");
+                                 "86400%s",
+                                 "");
                 goto done;
             }
         } else if (!strcmp(a, "--max-output-memory")) {
             if (!parse_size(++i < argc ? argv[i] : NULL,
                             &opt.max_output_memory)) {
                 rc = usage_error("'--max-output-memory' needs a size from "
-                                 "1M to 1024G, such as 512M%s", "");
+                                 "1M to 1024G, such as 512M%s",
+                                 "");
                 goto done;
             }
         } else if (!strcmp(a, "--policy")) {
@@ -611,13 +616,13 @@ int main(int argc, char **argv)
         goto done;
     }
     if (lopt.record && lopt.replay) {
-        rc = usage_error("'--record' and '--replay' exclude each other%s",
-                         "");
+        rc = usage_error("'--record' and '--replay' exclude each other%s", "");
         goto done;
     }
     if (events_path && !strcmp(events_path, "-") && json) {
         rc = usage_error("'--events -' and '--json' both write to stdout; "
-                         "send the events to a file%s", "");
+                         "send the events to a file%s",
+                         "");
         goto done;
     }
     struct pr_plan plan;
@@ -669,8 +674,8 @@ int main(int argc, char **argv)
         /* takes params and the store */
         rc = execute(&plan, params, &opt, &ropt, &lopt, store, json);
         if (ev && fclose(ev) != 0 && rc == 0) {
-            fprintf(stderr, "pomlrun: error: writing '%s': %s\n",
-                    events_path, strerror(errno));
+            fprintf(stderr, "pomlrun: error: writing '%s': %s\n", events_path,
+                    strerror(errno));
             rc = EXIT_FAIL;
         }
     }

@@ -20,8 +20,8 @@
 #include "store.h"
 #include "util.h"
 
-static const char *const status_names[] = {
-    "waiting", "running", "succeeded", "failed", "skipped", "cancelled"};
+static const char *const status_names[] = {"waiting", "running", "succeeded",
+                                           "failed",  "skipped", "cancelled"};
 
 static void commit_now(void *ud)
 {
@@ -33,8 +33,10 @@ static void commit_now(void *ud)
 
 void pr_record_failed(struct pr_recorder *rec)
 {
-    fprintf(stderr, "pomlrun: warning: %s; the run goes on without keeping "
-                    "its state\n", pr_store_error(rec->store));
+    fprintf(stderr,
+            "pomlrun: warning: %s; the run goes on without keeping "
+            "its state\n",
+            pr_store_error(rec->store));
     pr_store_close(rec->store);
     rec->store = NULL;
 }
@@ -68,10 +70,14 @@ static void put_job(struct pr_recorder *rec, const struct pr_job *j)
 {
     if (!ready(rec))
         return;
-    struct pr_store_job sj = {
-        rec->run->run_id, step_id(j), j->instance,
-        status_names[j->status < 6 ? j->status : 0], j->attempts,
-        j->started_at, j->status > 1 ? j->finished_at : 0, j->reason};
+    struct pr_store_job sj = {rec->run->run_id,
+                              step_id(j),
+                              j->instance,
+                              status_names[j->status < 6 ? j->status : 0],
+                              j->attempts,
+                              j->started_at,
+                              j->status > 1 ? j->finished_at : 0,
+                              j->reason};
     check(rec, rec->store->ops->job(rec->store, &sj));
 }
 
@@ -95,9 +101,8 @@ static void put_event(struct pr_recorder *rec, const struct pr_job *j,
     cJSON_Delete(e);
     if (!t)
         return;
-    check(rec, rec->store->ops->event(rec->store, rec->run->run_id,
-                                      ++rec->seq, at, kind,
-                                      j ? step_id(j) : NULL, t));
+    check(rec, rec->store->ops->event(rec->store, rec->run->run_id, ++rec->seq,
+                                      at, kind, j ? step_id(j) : NULL, t));
     free(t);
 }
 
@@ -107,7 +112,7 @@ static char *params_text(const cJSON *params)
 {
     cJSON *p = cJSON_Duplicate(params, true);
     for (cJSON *x = p ? p->child : NULL, *next; x; x = next) {
-        next = x->next;         /* x goes when it is replaced */
+        next = x->next; /* x goes when it is replaced */
         if (x->string && pr_store_secret_name(x->string))
             cJSON_ReplaceItemInObjectCaseSensitive(
                 p, x->string, cJSON_CreateString("[redacted]"));
@@ -128,9 +133,9 @@ static void on_run_started(void *ud, struct pr_run *r)
     snprintf(hash, sizeof hash, "%08x%08x",
              pr_rd_u32(r->plan->base + PR_HDR_CRC),
              pr_rd_u32(r->plan->base + PR_HDR_BODY_CRC));
-    struct pr_store_run sr = {r->run_id, r->wf.id, hash,
-                              params ? params : "{}", r->started_at,
-                              (long)getpid()};
+    struct pr_store_run sr = {r->run_id,     r->wf.id,
+                              hash,          params ? params : "{}",
+                              r->started_at, (long)getpid()};
     check(rec, rec->store->ops->run_started(rec->store, &sr));
     free(params);
     put_event(rec, NULL, "run_started", NULL);
@@ -141,15 +146,15 @@ static void on_run_finished(void *ud, struct pr_run *r)
     struct pr_recorder *rec = ud;
     for (uint32_t i = 0; i < r->nsteps; i++)
         if (r->jobs[i].status == PR_ST_CANCELLED)
-            put_job(rec, &r->jobs[i]);      /* never started */
+            put_job(rec, &r->jobs[i]); /* never started */
     put_event(rec, NULL, "run_finished", NULL);
     if (!ready(rec))
         return;
     struct pr_usage u;
     pr_run_usage(r, &u);
-    const char *status = r->signal            ? "cancelled"
-                         : r->failed_hard     ? "failed"
-                                              : "succeeded";
+    const char *status = r->signal        ? "cancelled"
+                         : r->failed_hard ? "failed"
+                                          : "succeeded";
     int code = r->signal ? 128 + r->signal : r->failed_hard ? 1 : 0;
     check(rec, rec->store->ops->run_finished(rec->store, r->run_id, status,
                                              code, r->finished_at, u.cost,
@@ -175,9 +180,9 @@ static void on_attempt_started(void *ud, const struct pr_job *j)
     put_job(rec, j);
     if (!ready(rec))
         return;
-    struct pr_store_attempt a = {rec->run->run_id, step_id(j), j->instance,
-                                 j->attempts, j->attempt_started, 0, -1,
-                                 NULL};
+    struct pr_store_attempt a = {
+        rec->run->run_id,   step_id(j), j->instance, j->attempts,
+        j->attempt_started, 0,          -1,          NULL};
     check(rec, rec->store->ops->attempt(rec->store, &a));
 }
 
@@ -187,9 +192,9 @@ static void on_attempt_finished(void *ud, const struct pr_job *j, bool ok,
     struct pr_recorder *rec = ud;
     if (!ready(rec))
         return;
-    struct pr_store_attempt a = {rec->run->run_id, step_id(j), j->instance,
-                                 j->attempts, j->attempt_started,
-                                 pr_wall_now(), ok, reason};
+    struct pr_store_attempt a = {
+        rec->run->run_id,   step_id(j),    j->instance, j->attempts,
+        j->attempt_started, pr_wall_now(), ok,          reason};
     check(rec, rec->store->ops->attempt(rec->store, &a));
 }
 
@@ -219,7 +224,7 @@ static void on_output(void *ud, const struct pr_job *j, const char *name,
     char *t = cJSON_PrintUnformatted(v);
     if (!t)
         return;
-    put_job(rec, j);            /* the row the output belongs to */
+    put_job(rec, j); /* the row the output belongs to */
     check(rec, rec->store->ops->output(rec->store, rec->run->run_id,
                                        step_id(j), j->instance, name, t));
     free(t);

@@ -9,11 +9,11 @@
 struct pr_store;
 
 struct pr_recorder {
-    struct pr_observer obs;     /* register with pr_run_observe */
-    struct pr_store *store;     /* NULL: none, or it failed */
+    struct pr_observer obs; /* register with pr_run_observe */
+    struct pr_store *store; /* NULL: none, or it failed */
     struct pr_run *run;
-    uint64_t seq;               /* events written */
-    uint64_t timer;             /* the turn's commit, or 0 */
+    uint64_t seq;   /* events written */
+    uint64_t timer; /* the turn's commit, or 0 */
 };
 
 /* Prepares REC to keep runs in STORE (taken over). */

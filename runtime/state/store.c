@@ -12,7 +12,8 @@ struct pr_store *pr_store_open(const char *where, bool sync_full, char *err,
         !strncmp(where, "postgresql://", 13)) {
         pr_errf(err, errcap,
                 "'%s': this pomlrun keeps state in SQLite files only; give "
-                "a file name", where);
+                "a file name",
+                where);
         return NULL;
     }
     return pr_store_sqlite_open(where, sync_full, err, errcap);

@@ -35,12 +35,12 @@ struct pr_store;
 #define PR_STORE_SCHEMA 1
 
 struct pr_store_run {
-    const char *id;             /* the run id (a UUID) */
-    const char *workflow;       /* workflow_id */
-    const char *plan_hash;      /* hex of the plan's checksum */
-    const char *params_json;    /* the bound parameters, secrets redacted */
-    double started_at;          /* wall clock, seconds since the epoch */
-    long pid;                   /* the pomlrun that runs it */
+    const char *id;          /* the run id (a UUID) */
+    const char *workflow;    /* workflow_id */
+    const char *plan_hash;   /* hex of the plan's checksum */
+    const char *params_json; /* the bound parameters, secrets redacted */
+    double started_at;       /* wall clock, seconds since the epoch */
+    long pid;                /* the pomlrun that runs it */
 };
 
 /* A job's state as it changes; instance is -1 for a step that is not an
@@ -49,24 +49,24 @@ struct pr_store_job {
     const char *run_id;
     const char *step;
     int32_t instance;
-    const char *status;         /* waiting, running, succeeded, ... */
+    const char *status; /* waiting, running, succeeded, ... */
     uint32_t attempts;
-    double started_at, finished_at;     /* 0: not yet */
-    const char *reason;         /* NULL: none */
+    double started_at, finished_at; /* 0: not yet */
+    const char *reason;             /* NULL: none */
 };
 
 struct pr_store_attempt {
     const char *run_id;
     const char *step;
     int32_t instance;
-    uint32_t n;                 /* 1, 2, ... */
-    double started_at, finished_at;     /* finished_at 0: running */
-    int ok;                     /* 1, 0, or -1 while it runs */
+    uint32_t n;                     /* 1, 2, ... */
+    double started_at, finished_at; /* finished_at 0: running */
+    int ok;                         /* 1, 0, or -1 while it runs */
     const char *reason;
 };
 
 struct pr_store_ops {
-    const char *name;           /* "sqlite" */
+    const char *name; /* "sqlite" */
     int (*begin)(struct pr_store *s);
     int (*commit)(struct pr_store *s);
     int (*run_started)(struct pr_store *s, const struct pr_store_run *r);
@@ -79,8 +79,7 @@ struct pr_store_ops {
     int (*attempt)(struct pr_store *s, const struct pr_store_attempt *a);
     /* Output NAME of a job is VALUE_JSON (replacing an earlier one). */
     int (*output)(struct pr_store *s, const char *run_id, const char *step,
-                  int32_t instance, const char *name,
-                  const char *value_json);
+                  int32_t instance, const char *name, const char *value_json);
     /* Event SEQ of the run: KIND ("note", "job_finished", ...), the step
      * it is about (or NULL) and the event as a JSON object. */
     int (*event)(struct pr_store *s, const char *run_id, uint64_t seq,
@@ -102,7 +101,7 @@ struct pr_store_ops {
 
 struct pr_store {
     const struct pr_store_ops *ops;
-    char err[512];              /* why the last call failed */
+    char err[512]; /* why the last call failed */
     bool in_txn;
 };
 

@@ -54,8 +54,15 @@ static const char *const migrations[PR_STORE_SCHEMA] = {
 };
 
 enum stmt {
-    S_BEGIN, S_COMMIT, S_RUN_START, S_RUN_END, S_JOB, S_ATTEMPT, S_OUTPUT,
-    S_EVENT, S_COUNT
+    S_BEGIN,
+    S_COMMIT,
+    S_RUN_START,
+    S_RUN_END,
+    S_JOB,
+    S_ATTEMPT,
+    S_OUTPUT,
+    S_EVENT,
+    S_COUNT
 };
 
 static const char *const sql[S_COUNT] = {
@@ -67,26 +74,23 @@ static const char *const sql[S_COUNT] = {
     [S_RUN_END] =
         "UPDATE runs SET status = ?2, exit_status = ?3, finished_at = ?4,"
         " cost = ?5, tokens = ?6, pid = NULL WHERE id = ?1",
-    [S_JOB] =
-        "INSERT INTO jobs (run_id, step, instance, status, attempts,"
-        " started_at, finished_at, reason)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-        " ON CONFLICT (run_id, step, instance) DO UPDATE SET"
-        " status = ?4, attempts = ?5, started_at = ?6, finished_at = ?7,"
-        " reason = ?8",
+    [S_JOB] = "INSERT INTO jobs (run_id, step, instance, status, attempts,"
+              " started_at, finished_at, reason)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+              " ON CONFLICT (run_id, step, instance) DO UPDATE SET"
+              " status = ?4, attempts = ?5, started_at = ?6, finished_at = ?7,"
+              " reason = ?8",
     [S_ATTEMPT] =
         "INSERT INTO attempts (run_id, step, instance, n, started_at,"
         " finished_at, ok, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
         " ON CONFLICT (run_id, step, instance, n) DO UPDATE SET"
         " finished_at = ?6, ok = ?7, reason = ?8",
-    [S_OUTPUT] =
-        "INSERT INTO outputs (run_id, step, instance, name, value)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)"
-        " ON CONFLICT (run_id, step, instance, name) DO UPDATE SET"
-        " value = ?5",
-    [S_EVENT] =
-        "INSERT INTO events (run_id, seq, at, kind, step, data)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_OUTPUT] = "INSERT INTO outputs (run_id, step, instance, name, value)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5)"
+                 " ON CONFLICT (run_id, step, instance, name) DO UPDATE SET"
+                 " value = ?5",
+    [S_EVENT] = "INSERT INTO events (run_id, seq, at, kind, step, data)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct sq {
@@ -324,17 +328,21 @@ static cJSON *sq_runs(struct pr_store *b, unsigned limit)
 static char *resolve(struct sq *q, const char *id)
 {
     cJSON *l = !strcmp(id, "last")
-                   ? rows(q, "SELECT id FROM runs ORDER BY started_at DESC,"
-                             " rowid DESC LIMIT 1", NULL, -1)
-                   : rows(q, "SELECT id FROM runs WHERE substr(id, 1,"
-                             " length(?1)) = ?1 LIMIT 2", id, -1);
+                   ? rows(q,
+                          "SELECT id FROM runs ORDER BY started_at DESC,"
+                          " rowid DESC LIMIT 1",
+                          NULL, -1)
+                   : rows(q,
+                          "SELECT id FROM runs WHERE substr(id, 1,"
+                          " length(?1)) = ?1 LIMIT 2",
+                          id, -1);
     if (!l)
         return NULL;
     int n = cJSON_GetArraySize(l);
     char *out = NULL;
     if (n == 1)
-        out = strdup(cJSON_GetObjectItem(cJSON_GetArrayItem(l, 0), "id")
-                         ->valuestring);
+        out = strdup(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(l, 0), "id")->valuestring);
     else
         snprintf(q->base.err, sizeof q->base.err,
                  n == 0 ? "state file '%s': no run '%s'"
@@ -352,11 +360,15 @@ static cJSON *sq_run(struct pr_store *b, const char *id)
     if (!rid)
         return NULL;
     cJSON *run = rows(q, "SELECT * FROM runs WHERE id = ?1", rid, -1);
-    cJSON *jobs = rows(q, "SELECT step, instance, status, attempts,"
-                          " started_at, finished_at, reason FROM jobs"
-                          " WHERE run_id = ?1 ORDER BY rowid", rid, -1);
-    cJSON *outs = rows(q, "SELECT step, instance, name, value FROM outputs"
-                          " WHERE run_id = ?1 ORDER BY rowid", rid, -1);
+    cJSON *jobs = rows(q,
+                       "SELECT step, instance, status, attempts,"
+                       " started_at, finished_at, reason FROM jobs"
+                       " WHERE run_id = ?1 ORDER BY rowid",
+                       rid, -1);
+    cJSON *outs = rows(q,
+                       "SELECT step, instance, name, value FROM outputs"
+                       " WHERE run_id = ?1 ORDER BY rowid",
+                       rid, -1);
     free(rid);
     cJSON *r = run ? cJSON_DetachItemFromArray(run, 0) : NULL;
     cJSON_Delete(run);
@@ -367,9 +379,9 @@ static cJSON *sq_run(struct pr_store *b, const char *id)
         return NULL;
     }
     cJSON *j, *o;
-    cJSON_ArrayForEach(j, jobs) {
+    cJSON_ArrayForEach (j, jobs) {
         cJSON *mine = cJSON_AddObjectToObject(j, "outputs");
-        cJSON_ArrayForEach(o, outs) {
+        cJSON_ArrayForEach (o, outs) {
             if (!strcmp(cJSON_GetObjectItem(o, "step")->valuestring,
                         cJSON_GetObjectItem(j, "step")->valuestring) &&
                 cJSON_GetObjectItem(o, "instance")->valuedouble ==
@@ -390,11 +402,13 @@ static cJSON *sq_events(struct pr_store *b, const char *id)
     char *rid = resolve(q, id);
     if (!rid)
         return NULL;
-    cJSON *l = rows(q, "SELECT data FROM events WHERE run_id = ?1"
-                       " ORDER BY seq", rid, -1);
+    cJSON *l = rows(q,
+                    "SELECT data FROM events WHERE run_id = ?1"
+                    " ORDER BY seq",
+                    rid, -1);
     free(rid);
     cJSON *e;
-    cJSON_ArrayForEach(e, l) {
+    cJSON_ArrayForEach (e, l) {
         cJSON *d = cJSON_DetachItemFromObject(e, "data");
         cJSON *v = cJSON_IsString(d) ? cJSON_Parse(d->valuestring) : NULL;
         cJSON_Delete(d);
@@ -470,11 +484,13 @@ static int migrate(struct sq *q)
     for (int v = version; rc == 0 && v < PR_STORE_SCHEMA; v++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
-        if (sqlite3_exec(q->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+        if (sqlite3_exec(q->db, migrations[v], NULL, NULL, NULL) !=
+                SQLITE_OK ||
             sqlite3_exec(q->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
             rc = fail(q, "cannot set up its tables");
     }
-    if (rc == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (rc == 0 &&
+        sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = fail(q, "cannot set up its tables");
     if (rc < 0)
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -490,8 +506,8 @@ static int migrate(struct sq *q)
 static int exec_busy(struct sq *q, const char *text)
 {
     int rc = SQLITE_BUSY;
-    for (int k = 0; k < BUSY_TRIES && (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
-         k++) {
+    for (int k = 0;
+         k < BUSY_TRIES && (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); k++) {
         if (k)
             sqlite3_sleep(50);
         rc = sqlite3_exec(q->db, text, NULL, NULL, NULL);
@@ -545,8 +561,9 @@ struct pr_store *pr_store_sqlite_open(const char *where, bool sync_full,
     } else if (migrate_busy(q) == 0) {
         rc = 0;
         for (int k = 0; k < S_COUNT && rc == 0; k++)
-            if (sqlite3_prepare_v3(q->db, sql[k], -1, SQLITE_PREPARE_PERSISTENT,
-                                   &q->st[k], NULL) != SQLITE_OK)
+            if (sqlite3_prepare_v3(q->db, sql[k], -1,
+                                   SQLITE_PREPARE_PERSISTENT, &q->st[k],
+                                   NULL) != SQLITE_OK)
                 rc = fail(q, "cannot prepare its statements");
         if (rc == 0)
             return &q->base;

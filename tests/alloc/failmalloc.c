@@ -1,4 +1,5 @@
-/* failmalloc.c -- fails the N-th allocation of a test build of pomlc or pomlrun
+/* failmalloc.c -- fails the N-th allocation of a test build of pomlc or
+ * pomlrun
  *
  * Linked into tests/alloc/pomlc-oom and pomlrun-oom with
  * -Wl,--wrap=malloc,--wrap=calloc,...: every call the programs' own objects
@@ -51,10 +52,10 @@ char *__wrap_realpath(const char *path, char *resolved);
 FILE *__wrap_open_memstream(char **buf, size_t *len);
 ssize_t __wrap_getline(char **line, size_t *cap, FILE *f);
 
-static unsigned long fail_at;   /* 0: never */
+static unsigned long fail_at; /* 0: never */
 static bool once, backtraces, ready;
 static unsigned long counted, failed;
-static pid_t owner;             /* the process that read the settings */
+static pid_t owner; /* the process that read the settings */
 
 /* A variable set to something other than "" or "0" */
 static bool set(const char *name)

@@ -127,11 +127,11 @@ static size_t walk(const struct pr_plan *p)
         pr_plan_workflow(p, &v);
         PR_WORKFLOW_FIELDS(TF)
     }
-#define WALK(n, type, fn, FIELDS)                                            \
-    for (uint32_t i = 0; i <= p->n; i++) {                                   \
-        struct type v;                                                       \
-        fn(p, i, &v);                                                        \
-        FIELDS(TF)                                                           \
+#define WALK(n, type, fn, FIELDS)                                             \
+    for (uint32_t i = 0; i <= p->n; i++) {                                    \
+        struct type v;                                                        \
+        fn(p, i, &v);                                                         \
+        FIELDS(TF)                                                            \
     }
     WALK(nparams, pr_param, pr_plan_param, PR_PARAM_FIELDS)
     WALK(nsteps, pr_step, pr_plan_step, PR_STEP_FIELDS)

@@ -44,7 +44,7 @@ struct tally {
     int pass, fail, xfail;
 };
 
-static int unexpected;          /* failures not in KNOWN, passes in it */
+static int unexpected; /* failures not in KNOWN, passes in it */
 static bool verbose;
 
 static const struct known *find_known(const char *file, const char *name,
@@ -65,8 +65,8 @@ static void verdict(struct tally *t, bool judged, const char *file,
     if (!why) {
         t->pass++;
         if (k && judged) {
-            printf("UNEXPECTED PASS %s: %s%s%s (listed as known: %s)\n",
-                   file, name, desc ? " / " : "", desc ? desc : "", k->why);
+            printf("UNEXPECTED PASS %s: %s%s%s (listed as known: %s)\n", file,
+                   name, desc ? " / " : "", desc ? desc : "", k->why);
             unexpected++;
         }
         return;
@@ -106,8 +106,8 @@ static bool readable(const char *file, const cJSON *doc)
 static void summary(const char *file, const struct tally *t, bool judged,
                     struct tally *all)
 {
-    printf("%s: %d of %d pass%s", file, t->pass,
-           t->pass + t->fail + t->xfail, judged ? "" : " (optional)");
+    printf("%s: %d of %d pass%s", file, t->pass, t->pass + t->fail + t->xfail,
+           judged ? "" : " (optional)");
     if (t->xfail)
         printf(", %d known failure%s", t->xfail, t->xfail == 1 ? "" : "s");
     putchar('\n');
@@ -119,7 +119,7 @@ static void summary(const char *file, const struct tally *t, bool judged,
 /* ---- compiling a template and its partials ---- */
 
 struct unit {
-    const char *name;           /* partial name; NULL for the main one */
+    const char *name; /* partial name; NULL for the main one */
     struct pc_tpl *tpl;
     struct pr_buf code;
 };
@@ -128,9 +128,9 @@ struct set {
     struct pc_ctx ctx;
     struct unit *u;
     size_t n, cap;
-    const cJSON *partials;      /* name -> template text (two sources) */
+    const cJSON *partials; /* name -> template text (two sources) */
     const cJSON *partials2;
-    int empty;                  /* the unit for missing partials, or -1 */
+    int empty; /* the unit for missing partials, or -1 */
     char why[2048];
 };
 
@@ -172,8 +172,8 @@ static struct unit *add_unit(struct set *s, const char *name)
 
 static uint32_t source(struct set *s, const char *label, const char *text)
 {
-    struct pc_source *src =
-        pc_source_from_mem(&s->ctx.arena, label, text, strlen(text));
+    struct pc_source *src = pc_source_from_mem(&s->ctx.arena, label, text,
+                                               strlen(text));
     return src ? pc_ctx_add_source(&s->ctx, src) : 0;
 }
 
@@ -189,8 +189,8 @@ static void resolve(struct set *s, size_t i)
             if (s->u[j].name && !strcmp(s->u[j].name, name))
                 found = j;
         if (found == s->n) {
-            const cJSON *text =
-                cJSON_GetObjectItemCaseSensitive(s->partials, name);
+            const cJSON *text = cJSON_GetObjectItemCaseSensitive(s->partials,
+                                                                 name);
             if (!cJSON_IsString(text))
                 text = cJSON_GetObjectItemCaseSensitive(s->partials2, name);
             if (!cJSON_IsString(text)) {
@@ -221,8 +221,7 @@ static uint32_t unit_index(void *ud, void *target)
     return (uint32_t)((uintptr_t)target - 1);
 }
 
-static int unit_code(void *ud, uint32_t i, const uint8_t **code,
-                     size_t *len)
+static int unit_code(void *ud, uint32_t i, const uint8_t **code, size_t *len)
 {
     const struct set *s = ud;
     if (i >= s->n)
@@ -253,8 +252,8 @@ static int finish(struct set *s)
         if (!s->u[i].tpl ||
             pc_tpl_encode(s->u[i].tpl, unit_index, NULL, &s->u[i].code) < 0)
             return snprintf(s->why, sizeof s->why, "encode failed"), -1;
-        if (pr_tpl_verify(s->u[i].code.data, s->u[i].code.len,
-                          (uint32_t)s->n, err, sizeof err) < 0)
+        if (pr_tpl_verify(s->u[i].code.data, s->u[i].code.len, (uint32_t)s->n,
+                          err, sizeof err) < 0)
             return snprintf(s->why, sizeof s->why,
                             "the checker rejects the code: %s", err),
                    -1;
@@ -269,8 +268,8 @@ static int render(struct set *s, const cJSON *ctx, bool escape,
     struct pr_tpl_opts o = {.escape_html = escape, .data = data};
     char err[512];
     pr_tpl_out_init(out);
-    if (pr_tpl_render(s->u[0].code.data, s->u[0].code.len, &ts, ctx, &o,
-                      out, err, sizeof err) < 0) {
+    if (pr_tpl_render(s->u[0].code.data, s->u[0].code.len, &ts, ctx, &o, out,
+                      err, sizeof err) < 0) {
         snprintf(s->why, sizeof s->why, "render: %s", err);
         return -1;
     }
@@ -313,8 +312,8 @@ static void mustache_file(const char *dir, const char *base, bool judged,
         const char *name = field(c, "name"), *tpl = field(c, "template");
         const char *want = field(c, "expected");
         const cJSON *data = cJSON_GetObjectItemCaseSensitive(c, "data");
-        const cJSON *partials =
-            cJSON_GetObjectItemCaseSensitive(c, "partials");
+        const cJSON *partials = cJSON_GetObjectItemCaseSensitive(c,
+                                                                 "partials");
         if (!name || !tpl || !want) {
             verdict(&t, judged, file, name ? name : "?", NULL,
                     "malformed case");
@@ -359,8 +358,9 @@ static cJSON *yaml_file(const char *path)
     struct pc_ctx ctx;
     pc_ctx_init(&ctx);
     struct pc_source *src = pc_source_read(&ctx.arena, path);
-    struct pc_node *root =
-        src ? pc_yaml_parse(&ctx, pc_ctx_add_source(&ctx, src)) : NULL;
+    struct pc_node *root = src ? pc_yaml_parse(&ctx,
+                                               pc_ctx_add_source(&ctx, src))
+                               : NULL;
     cJSON *j = root && !ctx.nerrors ? pc_node_json(root) : NULL;
     pc_diag_flush(&ctx, stderr);
     pc_ctx_free(&ctx);
@@ -435,8 +435,7 @@ static cJSON *metadata(const struct pc_prompt *p, const cJSON *options)
     if (p->output_format)
         cJSON_AddStringToObject(out, "format", p->output_format);
     if (p->output_schema)
-        cJSON_AddItemToObject(out, "schema",
-                              parse_or_null(p->output_schema));
+        cJSON_AddItemToObject(out, "schema", parse_or_null(p->output_schema));
     cJSON_AddItemToObject(m, "input", in);
     cJSON_AddItemToObject(m, "output", out);
     if (p->model_name)
@@ -476,14 +475,13 @@ static const char *dotprompt_test(struct set *s, const struct pc_prompt *p,
     const cJSON *options = cJSON_GetObjectItemCaseSensitive(test, "options");
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(test, "expect");
     cJSON *meta = metadata(p, options);
-    cJSON *ctx = context_of(
-        meta, cJSON_GetObjectItemCaseSensitive(data, "input"));
+    cJSON *ctx = context_of(meta,
+                            cJSON_GetObjectItemCaseSensitive(data, "input"));
     struct pr_tpl_out out;
     const char *why = NULL;
     cJSON *msgs = NULL;
     if (render(s, ctx, false,
-               cJSON_GetObjectItemCaseSensitive(data, "context"),
-               &out) < 0) {
+               cJSON_GetObjectItemCaseSensitive(data, "context"), &out) < 0) {
         why = s->why;
     } else {
         msgs = pr_tpl_messages(
@@ -512,8 +510,7 @@ static const char *dotprompt_test(struct set *s, const struct pc_prompt *p,
                 why = s->why;
             }
         } else {
-            snprintf(s->why, sizeof s->why, "expect key '%s' not checked",
-                     k);
+            snprintf(s->why, sizeof s->why, "expect key '%s' not checked", k);
             why = s->why;
         }
     }
@@ -523,8 +520,7 @@ static const char *dotprompt_test(struct set *s, const struct pc_prompt *p,
     return why;
 }
 
-static void dotprompt_file(const char *dir, const char *rel,
-                           struct tally *all)
+static void dotprompt_file(const char *dir, const char *rel, struct tally *all)
 {
     char path[4096], file[256];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
@@ -539,8 +535,7 @@ static void dotprompt_file(const char *dir, const char *rel,
         const char *name = field(c, "name"), *tpl = field(c, "template");
         const cJSON *tests = cJSON_GetObjectItemCaseSensitive(c, "tests");
         if (!name || !tpl || !cJSON_IsArray(tests)) {
-            verdict(&t, true, file, name ? name : "?", NULL,
-                    "malformed case");
+            verdict(&t, true, file, name ? name : "?", NULL, "malformed case");
             continue;
         }
         const cJSON *named = cJSON_GetObjectItemCaseSensitive(c, "schemas");
@@ -553,8 +548,8 @@ static void dotprompt_file(const char *dir, const char *rel,
         snprintf(label, sizeof label, "%s: %s", file, name);
         struct pc_prompt p = {.name = label, .path = label};
         struct unit *u = add_unit(&s, NULL);
-        struct pc_source *src =
-            pc_source_from_mem(&s.ctx.arena, label, tpl, strlen(tpl));
+        struct pc_source *src = pc_source_from_mem(&s.ctx.arena, label, tpl,
+                                                   strlen(tpl));
         if (src)
             pc_prompt_parse(&s.ctx, src, &p, named);
         u->tpl = p.tpl;
@@ -577,8 +572,7 @@ static int by_name(const void *a, const void *b)
 }
 
 /* The .yaml files of DIR/SUB, sorted, each with DIR/SUB's prefix. */
-static void dotprompt_dir(const char *dir, const char *sub,
-                          struct tally *all)
+static void dotprompt_dir(const char *dir, const char *sub, struct tally *all)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s%s%s", dir, *sub ? "/" : "", sub);
@@ -621,12 +615,13 @@ int main(int argc, char **argv)
     snprintf(ddir, sizeof ddir, "%s/dotprompt", root);
     if (stat(mdir, &st) < 0 || stat(ddir, &st) < 0) {
         printf("conformance suite not found at %s (set POML_SHARED), "
-               "skipped\n", root);
+               "skipped\n",
+               root);
         return 77;
     }
-    static const char *const core[] = {"comments", "delimiters",
+    static const char *const core[] = {"comments",      "delimiters",
                                        "interpolation", "inverted",
-                                       "partials", "sections"};
+                                       "partials",      "sections"};
     static const char *const optional[] = {"~dynamic-names", "~inheritance",
                                            "~lambdas"};
     struct tally m = {0}, opt = {0}, dp = {0};

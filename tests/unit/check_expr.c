@@ -404,15 +404,13 @@ START_TEST(test_errors)
     expect_error("'\\x41'", "invalid escape sequence '\\x' in string", 1);
     expect_error("\"\\u12\"", "'\\u' must be followed by 4 hex digits", 1);
     expect_error("\"\\u12g4\"", "'\\u' must be followed by 4 hex digits", 1);
-    expect_error("\"ab\\ud800\"", "unpaired surrogate '\\ud800' in string",
-                 3);
+    expect_error("\"ab\\ud800\"", "unpaired surrogate '\\ud800' in string", 3);
     expect_error("\"\\ud800\\u0041\"",
                  "unpaired surrogate '\\ud800' in string", 1);
     expect_error("\"\\udc00\"", "unpaired surrogate '\\udc00' in string", 1);
     expect_error("\"\\u0000\"", "'\\u0000' is not allowed in strings", 1);
     expect_error("lenn(x)", "unknown function 'lenn'", 0);
-    expect_error("a + startswith(b, 'c')",
-                 "unknown function 'startswith'", 4);
+    expect_error("a + startswith(b, 'c')", "unknown function 'startswith'", 4);
     expect_error("len(a, b)",
                  "function 'len' takes 1 argument, but 2 were given", 0);
     expect_error("x || len()",
@@ -514,8 +512,7 @@ START_TEST(test_limits)
     show(s);
     free(s);
     s = repeat("NOT ", 65, "a", "", 0);
-    expect_error(s, "expression nested too deeply (more than 64 levels)",
-                 256);
+    expect_error(s, "expression nested too deeply (more than 64 levels)", 256);
     free(s);
     s = repeat("-", 70, "a", "", 0);
     expect_error(s, "expression nested too deeply (more than 64 levels)", 64);
@@ -540,12 +537,16 @@ START_TEST(test_limits)
     show(s);
     free(s);
     s = repeat("a + ", 512, "a", "", 0);
-    expect_error(s, "expression too complex (more than 512 levels of "
-                    "operators)", 0);
+    expect_error(s,
+                 "expression too complex (more than 512 levels of "
+                 "operators)",
+                 0);
     free(s);
     s = repeat("a[0]", 1, "", "[0]", 600);
-    expect_error(s, "expression too complex (more than 512 levels of "
-                    "operators)", 0);
+    expect_error(s,
+                 "expression too complex (more than 512 levels of "
+                 "operators)",
+                 0);
     free(s);
     /* and so is what evaluation would keep on its stack */
     s = repeat("[", 1, "", "1, ", 255);
@@ -554,15 +555,19 @@ START_TEST(test_limits)
     free(s);
     s = repeat("[", 1, "", "1, ", 257);
     strcpy(s + strlen(s) - 2, "]");
-    expect_error(s, "expression too complex (more than 256 values pending "
-                    "at once)", 0);
+    expect_error(s,
+                 "expression too complex (more than 256 values pending "
+                 "at once)",
+                 0);
     free(s);
     s = repeat("1 + (", 60, "1", ")", 60);
     show(s);
     free(s);
     s = repeat("[1, 2, 3, 4, 5, ", 60, "1", "]", 60);
-    expect_error(s, "expression too complex (more than 256 values pending "
-                    "at once)", 16 * 8);
+    expect_error(s,
+                 "expression too complex (more than 256 values pending "
+                 "at once)",
+                 16 * 8);
     free(s);
 }
 END_TEST
@@ -570,8 +575,8 @@ END_TEST
 /* ---- interpolation and conditions ---- */
 
 struct part_want {
-    const char *text;           /* literal text, or NULL */
-    const char *expr;           /* canonical expression, or NULL */
+    const char *text; /* literal text, or NULL */
+    const char *expr; /* canonical expression, or NULL */
 };
 
 static void expect_interp(const char *text, bool pure, size_t n,
@@ -623,8 +628,8 @@ START_TEST(test_interp)
     struct part_want w2[] = {{NULL, "params.repo"}};
     expect_interp("${params.repo}", true, 1, w2);
     expect_interp("${ params.repo }", true, 1, w2);
-    struct part_want w3[] = {{"Review ", NULL}, {NULL, "params.repo"},
-                             {" now", NULL}};
+    struct part_want w3[] = {
+        {"Review ", NULL}, {NULL, "params.repo"}, {" now", NULL}};
     expect_interp("Review ${params.repo} now", false, 3, w3);
     struct part_want w4[] = {{"${x} and ${y}", NULL}};
     expect_interp("$${x} and $${y}", false, 1, w4);
@@ -717,7 +722,8 @@ START_TEST(test_cond)
     expect_cond_error("a && ${b}", "'${' cannot appear inside an expression",
                       5);
     expect_cond_error("a &&", "expected expression at end of expression", 4);
-    expect_cond_error("${a &&}", "expected expression at end of expression", 6);
+    expect_cond_error("${a &&}", "expected expression at end of expression",
+                      6);
 
     struct fx f;
     struct pc_expr *e;
@@ -730,8 +736,7 @@ START_TEST(test_cond)
     f.node.kind = PC_NODE_SEQ;
     ck_assert_int_eq(pc_cond_parse(&f.ctx, &f.node, &e), -1);
     ck_assert_int_eq(f.ctx.diags[0].id, PC_D_WRONG_TYPE);
-    ck_assert_str_eq(f.ctx.diags[0].msg,
-                     "expected a condition, found a list");
+    ck_assert_str_eq(f.ctx.diags[0].msg, "expected a condition, found a list");
     fx_free(&f);
 }
 END_TEST
@@ -1131,13 +1136,35 @@ START_TEST(test_emit_disasm)
     size_t start;
     compile(&w, "params.n > 1 && x", &code, &start);
     static const uint8_t want[] = {
-        PR_OP_ROOT, PR_ROOT_PARAMS,
-        PR_OP_MEMBER, 0, 0, 0, 0,
-        PR_OP_NUM, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,
+        PR_OP_ROOT,
+        PR_ROOT_PARAMS,
+        PR_OP_MEMBER,
+        0,
+        0,
+        0,
+        0,
+        PR_OP_NUM,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0xf0,
+        0x3f,
         PR_OP_GT,
-        PR_OP_AND, 0x1e, 0, 0, 0,
-        PR_OP_ROOT, PR_ROOT_PARAMS,
-        PR_OP_MEMBER, 1, 0, 0, 0,
+        PR_OP_AND,
+        0x1e,
+        0,
+        0,
+        0,
+        PR_OP_ROOT,
+        PR_ROOT_PARAMS,
+        PR_OP_MEMBER,
+        1,
+        0,
+        0,
+        0,
         PR_OP_BOOL,
         PR_OP_END,
     };
@@ -1146,8 +1173,8 @@ START_TEST(test_emit_disasm)
 
     FILE *f = tmpfile();
     ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(pr_disasm(code.data + start, code.len - start, lookup,
-                               &w.tab, f), 0);
+    ck_assert_int_eq(
+        pr_disasm(code.data + start, code.len - start, lookup, &w.tab, f), 0);
     char text[512];
     rewind(f);
     size_t n = fread(text, 1, sizeof text - 1, f);
@@ -1166,8 +1193,8 @@ START_TEST(test_emit_disasm)
 
     compile(&w, "len(['a', -2]) || 'q'", &code, &start);
     f = tmpfile();
-    ck_assert_int_eq(pr_disasm(code.data + start, code.len - start, lookup,
-                               &w.tab, f), 0);
+    ck_assert_int_eq(
+        pr_disasm(code.data + start, code.len - start, lookup, &w.tab, f), 0);
     rewind(f);
     n = fread(text, 1, sizeof text - 1, f);
     text[n] = '\0';
@@ -1183,8 +1210,8 @@ START_TEST(test_emit_disasm)
     /* malformed code is reported, not trusted */
     code.data[start + 0x19] = 0x77;
     f = tmpfile();
-    ck_assert_int_eq(pr_disasm(code.data + start, code.len - start, lookup,
-                               &w.tab, f), -1);
+    ck_assert_int_eq(
+        pr_disasm(code.data + start, code.len - start, lookup, &w.tab, f), -1);
     fclose(f);
     f = tmpfile();
     ck_assert_int_eq(pr_disasm(code.data + start, 3, NULL, NULL, f), -1);
@@ -1220,8 +1247,8 @@ START_TEST(test_emit_resolved)
     struct pr_buf code;
     size_t start;
     compile(&w, "s.chunks", &code, &start);
-    static const uint8_t want[] = {PR_OP_STEP, 3, 0, 0, 0,
-                                   PR_OP_MEMBER, 0, 0, 0, 0, PR_OP_END};
+    static const uint8_t want[] = {PR_OP_STEP, 3, 0, 0, 0,        PR_OP_MEMBER,
+                                   0,          0, 0, 0, PR_OP_END};
     ck_assert_uint_eq(code.len - start, sizeof want);
     ck_assert_uint_eq(pr_rd_u32(code.data + start + 6),
                       intern(&w.tab, "chunks", 6));
@@ -1252,7 +1279,7 @@ START_TEST(test_buf)
     ck_assert_int_eq(pr_buf_append_u32(&b, 0x07060504), 0);
     ck_assert_int_eq(pr_buf_append_u64(&b, 0x0f0e0d0c0b0a0908ULL), 0);
     ck_assert_int_eq(pr_buf_append_f64(&b, 1.0), 0);
-    static const uint8_t want[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    static const uint8_t want[] = {1,  2,  3,  4, 5, 6, 7, 8, 9, 10,   11,  12,
                                    13, 14, 15, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f};
     ck_assert_uint_eq(b.len, sizeof want);
     ck_assert(memcmp(b.data, want, sizeof want) == 0);
@@ -1278,9 +1305,15 @@ START_TEST(test_values)
     static const struct {
         double d;
         const char *s;
-    } nums[] = {{0, "0"}, {-0.0, "-0"}, {1, "1"}, {-350, "-350"},
-                {0.1, "0.1"}, {1e21, "1e+21"}, {1.5e-7, "1.5e-07"},
-                {123456789, "123456789"}, {2.5, "2.5"},
+    } nums[] = {{0, "0"},
+                {-0.0, "-0"},
+                {1, "1"},
+                {-350, "-350"},
+                {0.1, "0.1"},
+                {1e21, "1e+21"},
+                {1.5e-7, "1.5e-07"},
+                {123456789, "123456789"},
+                {2.5, "2.5"},
                 {1.0 / 3, "0.3333333333333333"}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         pr_format_number(nums[i].d, buf, sizeof buf);

@@ -27,8 +27,8 @@
 struct built {
     uint8_t *data;
     size_t size;
-    uint32_t s_name, s_x;       /* string references the tests reuse */
-    uint32_t s_nul;             /* "a\0b", in plans with sub-plans */
+    uint32_t s_name, s_x; /* string references the tests reuse */
+    uint32_t s_nul;       /* "a\0b", in plans with sub-plans */
 };
 
 /* A plan to embed, and its name. */
@@ -67,9 +67,9 @@ static size_t std_cond(uint8_t *c, uint32_t s_name, uint32_t s_x)
  * partial "_x.md", "!": see template.h.  PROMPT_PARTIAL_AT is the offset
  * of the partial instruction's template number. */
 static const uint8_t prompt_code[] = {
-    0x01, 3, 0, 0, 0, 'H', 'i', ' ',                    /* text "Hi " */
-    0x02, 0, 0, 0, 1, 4, 0, 'n', 'a', 'm', 'e',         /* var name */
-    0x04, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* partial 1 */
+    0x01, 3, 0, 0, 0, 'H', 'i', ' ',                /* text "Hi " */
+    0x02, 0, 0, 0, 1, 4,   0,   'n', 'a', 'm', 'e', /* var name */
+    0x04, 1, 0, 0, 0, 0,   0,   0,   0,   0,   0,   /* partial 1 */
 };
 static const uint8_t partial_code[] = {0x01, 1, 0, 0, 0, '!'};
 #define PROMPT_PARTIAL_AT 20
@@ -97,8 +97,8 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
         cond = code;
     }
     uint32_t c_cond = pr_pb_code(b, cond, ncond);
-    uint8_t expr[] = {PR_OP_ROOT, PR_ROOT_PARAMS, PR_OP_MEMBER, 0, 0, 0, 0,
-                      PR_OP_END};
+    uint8_t expr[] = {PR_OP_ROOT, PR_ROOT_PARAMS, PR_OP_MEMBER, 0, 0, 0,
+                      0,          PR_OP_END};
     pr_put_u32(expr + 3, s_name);
     uint32_t c_expr = pr_pb_code(b, expr, sizeof expr);
     uint8_t gate[] = {PR_OP_TRUE, PR_OP_END};
@@ -164,7 +164,7 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
         uint32_t s_id = STR(b, ids[i]);
         r = pr_pb_record(b, PR_SEC_STEPS, PR_STEP_SIZE, NULL);
         pr_put_u32(r, s_id);
-        r[12] = i == 2                ? PR_STEP_LLM
+        r[12] = i == 2            ? PR_STEP_LLM
                 : i == 0 && nsubs ? PR_STEP_WORKFLOW
                                   : PR_STEP_SHELL;
         r[13] = PR_SF_CACHE;
@@ -194,8 +194,8 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
         }
         for (int o = 176; o <= 188; o += 4)
             pr_put_u32(r + o, PR_PLAN_NONE);
-        pr_put_u32(r + 208, i == 0 && nsubs ? STR(b, subs[0].name)
-                                            : PR_PLAN_NONE);
+        pr_put_u32(r + 208,
+                   i == 0 && nsubs ? STR(b, subs[0].name) : PR_PLAN_NONE);
         pr_put_u32(r + 212, i == 2 ? 0 : PR_PLAN_NONE);
         pr_put_u32(r + 216, PR_PLAN_NONE);
         pr_put_u32(r + 220, PR_PLAN_NONE);
@@ -210,7 +210,7 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
     r = pr_pb_record(b, PR_SEC_MODELS, PR_MODEL_SIZE, NULL);
     pr_put_u32(r, s_gpt);
     pr_put_u32(r + 4, s_m);
-    pr_put_u32(r + 28, 4096);   /* reply_tokens */
+    pr_put_u32(r + 28, 4096); /* reply_tokens */
     pr_put_f64(r + 32, 2.5);
     pr_put_f64(r + 40, 10.0);
     pr_put_u64(r + 48, 128000);
@@ -263,7 +263,8 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
     out->s_nul = nsubs ? pr_pb_str(b, "a\0b", 3) : 0;
     for (size_t i = 0; i < nsubs; i++)
         ck_assert_int_eq(pr_pb_subplan(b, subs[i].name, subs[i].plan->data,
-                                       subs[i].plan->size), 0);
+                                       subs[i].plan->size),
+                         0);
     ck_assert(!pr_pb_failed(b));
     ck_assert_int_eq(pr_pb_finish(b, &out->data, &out->size), 0);
     pr_pb_free(b);
@@ -322,8 +323,7 @@ static uint8_t *sec(uint8_t *d, uint32_t id)
 }
 
 /* Field F of record I of kind R in the plan at d. */
-#define AT(R, i, f)                                                          \
-    (rec(d, PR_##R##_SEC, PR_##R##_SIZE, i) + PR_##R##_OFF_##f)
+#define AT(R, i, f) (rec(d, PR_##R##_SEC, PR_##R##_SIZE, i) + PR_##R##_OFF_##f)
 
 static uint8_t *rec(uint8_t *d, uint32_t id, size_t size, uint32_t i)
 {
@@ -411,8 +411,8 @@ START_TEST(test_load_views)
     ck_assert_uint_eq(w.budget_tokens, 1000);
     ck_assert_uint_eq(w.flags, PR_WF_CONTINUE);
     ck_assert_uint_eq(w.allowed_tools.n, 1);
-    ck_assert_str_eq(pr_plan_str(&p, pr_plan_list_at(&p, w.allowed_tools, 0),
-                                 NULL), "gpt");
+    ck_assert_str_eq(
+        pr_plan_str(&p, pr_plan_list_at(&p, w.allowed_tools, 0), NULL), "gpt");
 
     struct pr_param pa;
     pr_plan_param(&p, 0, &pa);
@@ -430,8 +430,7 @@ START_TEST(test_load_views)
     ck_assert_uint_eq(s.deps.n, 1);
     ck_assert_uint_eq(pr_plan_list_at(&p, s.deps, 0), 0);
     ck_assert_uint_eq(s.dependents.n, 1);
-    ck_assert_uint_eq(pr_plan_list_at(&p, s.dependents, 0),
-                      2 | PR_EDGE_AFTER);
+    ck_assert_uint_eq(pr_plan_list_at(&p, s.dependents, 0), 2 | PR_EDGE_AFTER);
     ck_assert_ptr_nonnull(s.condition.p);
     ck_assert_uint_eq(s.condition.len, 25);
     ck_assert_uint_eq(s.condition.p[24], PR_OP_END);
@@ -451,7 +450,7 @@ START_TEST(test_load_views)
     ck_assert_uint_eq(s.with, 0);
     ck_assert_uint_eq(s.gate_of_phase, 0);
 
-    pr_plan_step(&p, 3, &s);    /* out of range: zeroed */
+    pr_plan_step(&p, 3, &s); /* out of range: zeroed */
     ck_assert_ptr_null(s.id);
     ck_assert_uint_eq(s.deps.n, 0);
 
@@ -476,26 +475,26 @@ START_TEST(test_load_views)
     ck_assert_str_eq(pr.name, "_x.md");
     ck_assert_uint_eq(pr.kind, PR_PROMPT_PARTIAL);
     ck_assert_ptr_null(pr.config);
-    pr_plan_prompt(&p, 2, &pr);         /* out of range: zeroed */
+    pr_plan_prompt(&p, 2, &pr); /* out of range: zeroed */
     ck_assert_ptr_null(pr.name);
     cJSON *msgs, *in = cJSON_Parse("{\"other\":1}");
-    ck_assert_int_eq(pr_prompt_render(&p, 0, in, NULL, NULL, &msgs, err,
-                                      sizeof err), 0);
+    ck_assert_int_eq(
+        pr_prompt_render(&p, 0, in, NULL, NULL, &msgs, err, sizeof err), 0);
     char *txt = cJSON_PrintUnformatted(msgs);
     ck_assert_str_eq(txt, "[{\"role\":\"user\",\"content\":"
                           "[{\"text\":\"Hi x!\"}]}]");
     free(txt);
     cJSON_Delete(msgs);
     cJSON_AddStringToObject(in, "name", "y");
-    ck_assert_int_eq(pr_prompt_render(&p, 0, in, NULL, NULL, &msgs, err,
-                                      sizeof err), 0);
+    ck_assert_int_eq(
+        pr_prompt_render(&p, 0, in, NULL, NULL, &msgs, err, sizeof err), 0);
     txt = cJSON_PrintUnformatted(msgs);
     ck_assert_ptr_nonnull(strstr(txt, "Hi y!"));
     free(txt);
     cJSON_Delete(msgs);
     cJSON_Delete(in);
-    ck_assert_int_eq(pr_prompt_render(&p, 2, NULL, NULL, NULL, &msgs, err,
-                                      sizeof err), -1);
+    ck_assert_int_eq(
+        pr_prompt_render(&p, 2, NULL, NULL, NULL, &msgs, err, sizeof err), -1);
     ck_assert_str_eq(err, "no prompt 2 in the plan");
 
     struct pr_model m;
@@ -603,7 +602,7 @@ START_TEST(test_load_subplans)
     pr_plan_subplan_at(&p, 1, &v);
     ck_assert_str_eq(v.name, "b.poml");
     ck_assert_uint_eq(v.offset, (2 * PR_SUBPLAN_SIZE + plain.size + 7) & ~7u);
-    pr_plan_subplan_at(&p, 2, &v);      /* out of range: zeroed */
+    pr_plan_subplan_at(&p, 2, &v); /* out of range: zeroed */
     ck_assert_ptr_null(v.name);
     ck_assert_uint_eq(v.size, 0);
 
@@ -614,7 +613,7 @@ START_TEST(test_load_subplans)
     const uint8_t *d;
     size_t n;
     ck_assert_int_eq(pr_plan_subplan(&p, s.workflow, &d, &n), 0);
-    ck_assert_uint_eq(n, plain.size);   /* the very bytes given */
+    ck_assert_uint_eq(n, plain.size); /* the very bytes given */
     ck_assert_int_eq(memcmp(d, plain.data, n), 0);
     rc = pr_plan_load_mem(&sub, d, n, err, sizeof err);
     ck_assert_msg(rc == 0, "%s", err);
@@ -706,8 +705,7 @@ static void expect_in(void (*make)(struct built *), corrupt_fn fn, int fix,
     struct pr_plan p;
     char err[256];
     ck_assert_int_eq(pr_plan_load_mem(&p, b.data, size, err, sizeof err), -1);
-    ck_assert_msg(has_msg(err, msg), "expected \"%s\", got \"%s\"", msg,
-                  err);
+    ck_assert_msg(has_msg(err, msg), "expected \"%s\", got \"%s\"", msg, err);
     free(b.data);
 }
 
@@ -724,26 +722,25 @@ static void expect_code(const uint8_t *code, size_t n, const char *msg)
     char err[256];
     ck_assert_int_eq(pr_plan_load_mem(&p, b.data, b.size, err, sizeof err),
                      -1);
-    ck_assert_msg(has_msg(err, msg), "expected \"%s\", got \"%s\"", msg,
-                  err);
+    ck_assert_msg(has_msg(err, msg), "expected \"%s\", got \"%s\"", msg, err);
     free(b.data);
 }
 
-#define CORRUPT(name, ...)                                                   \
-    static void name(uint8_t *d, size_t *size)                               \
-    {                                                                        \
-        (void)d;                                                             \
-        (void)size;                                                          \
-        __VA_ARGS__;                                                         \
+#define CORRUPT(name, ...)                                                    \
+    static void name(uint8_t *d, size_t *size)                                \
+    {                                                                         \
+        (void)d;                                                              \
+        (void)size;                                                           \
+        __VA_ARGS__;                                                          \
     }
 
 CORRUPT(c_magic, d[1] = 'X')
 CORRUPT(c_crlf, {
-    memmove(d + 4, d + 5, *size - 5);   /* CR LF -> LF */
+    memmove(d + 4, d + 5, *size - 5); /* CR LF -> LF */
     (*size)--;
 })
 CORRUPT(c_lf_crlf, {
-    memmove(d + 7, d + 6, 8);           /* LF -> CR LF, tail lost */
+    memmove(d + 7, d + 6, 8); /* LF -> CR LF, tail lost */
     d[6] = '\r';
 })
 CORRUPT(c_high_bit, d[0] &= 0x7f)
@@ -751,11 +748,11 @@ CORRUPT(c_short, *size = 40)
 CORRUPT(c_trunc, *size -= 16)
 CORRUPT(c_major, pr_put_u32(d + 8, PR_PLAN_MAJOR + 1))
 CORRUPT(c_major0, d[8] = 0)
-CORRUPT(c_major1, {                     /* a plan of format 1.2 */
-    d[8] = 1;
-    d[10] = 2;
+CORRUPT(c_major1, { /* a plan of format 1.2 */
+                    d[8] = 1;
+                    d[10] = 2;
 })
-CORRUPT(c_major2, d[8] = 2)             /* 2.0: best_of's score in run */
+CORRUPT(c_major2, d[8] = 2) /* 2.0: best_of's score in run */
 CORRUPT(c_hsize, pr_put_u32(d + 12, 72))
 CORRUPT(c_flags, pr_put_u32(d + 24, 4))
 CORRUPT(c_reserved, d[60] = 1)
@@ -773,18 +770,17 @@ CORRUPT(c_sec_order, {
     pr_put_u32(e6, 5);
 })
 CORRUPT(c_sec_flags, pr_put_u32(entry(d, 3) + 4, 1))
-CORRUPT(c_sec_align, pr_put_u32(entry(d, 9) + 8,
-                                pr_rd_u32(entry(d, 9) + 8) + 4))
-CORRUPT(c_sec_overlap, pr_put_u32(entry(d, 4) + 8,
-                                  pr_rd_u32(entry(d, 3) + 8)))
+CORRUPT(c_sec_align,
+        pr_put_u32(entry(d, 9) + 8, pr_rd_u32(entry(d, 9) + 8) + 4))
+CORRUPT(c_sec_overlap, pr_put_u32(entry(d, 4) + 8, pr_rd_u32(entry(d, 3) + 8)))
 CORRUPT(c_sec_missing, {
     pr_put_u32(entry(d, 16), 17);
     pr_put_u32(entry(d, 15), 16);
 })
 CORRUPT(c_sec_size, pr_put_u32(entry(d, 4) + 12, 3 * PR_STEP_SIZE - 8))
 CORRUPT(c_wf_size, pr_put_u32(entry(d, 2) + 12, 0))
-CORRUPT(c_lists_size, pr_put_u32(entry(d, 5) + 12,
-                                 pr_rd_u32(entry(d, 5) + 12) - 2))
+CORRUPT(c_lists_size,
+        pr_put_u32(entry(d, 5) + 12, pr_rd_u32(entry(d, 5) + 12) - 2))
 CORRUPT(c_prompts, {
     pr_put_u32(entry(d, 15) + 8, pr_rd_u32(entry(d, 14) + 8));
     pr_put_u32(entry(d, 15) + 12, 8);
@@ -800,10 +796,10 @@ CORRUPT(c_prompt_json, memcpy(AT(PROMPT, 0, input_default),
                               rec(d, PR_PROMPT_SEC, PR_PROMPT_SIZE, 1), 4))
 CORRUPT(c_prompt_format, memcpy(AT(PROMPT, 0, output_format),
                                 rec(d, PR_PROMPT_SEC, PR_PROMPT_SIZE, 1), 4))
-CORRUPT(c_prompt_code, sec(d, 9)[pr_rd_u32(AT(PROMPT, 0, code)) +
-                                 PROMPT_PARTIAL_AT] = 2)
-CORRUPT(c_prompt_code_len, pr_put_u32(AT(PROMPT, 0, code) + 4,
-                                      sizeof prompt_code - 1))
+CORRUPT(c_prompt_code,
+        sec(d, 9)[pr_rd_u32(AT(PROMPT, 0, code)) + PROMPT_PARTIAL_AT] = 2)
+CORRUPT(c_prompt_code_len,
+        pr_put_u32(AT(PROMPT, 0, code) + 4, sizeof prompt_code - 1))
 CORRUPT(c_prompt_empty, pr_put_u32(AT(PROMPT, 1, code) + 4, 0))
 CORRUPT(c_prompt_step, memcpy(AT(STEP, 2, prompt_file),
                               rec(d, PR_PROMPT_SEC, PR_PROMPT_SIZE, 1), 4))
@@ -893,8 +889,9 @@ static const struct reject cases[] = {
     {c_high_bit, RAW, "damaged in transfer (high bit stripped)"},
     {c_short, RAW, "truncated: 40 bytes, shorter than the 64-byte header"},
     {c_trunc, RAW, "truncated: header says"},
-    {c_major, RAW, "plan format 4.0 is newer than this version of poml reads "
-                   "(3.x)"},
+    {c_major, RAW,
+     "plan format 4.0 is newer than this version of poml reads "
+     "(3.x)"},
     {c_major0, RAW, "plan format 0.0 is not supported (3.x expected)"},
     {c_major1, RAW, "plan format 1.2 is not supported (3.x expected)"},
     {c_major2, RAW, "plan format 2.0 is not supported (3.x expected)"},
@@ -919,24 +916,30 @@ static const struct reject cases[] = {
     {c_lists_size, FIX, "section 5 (lists)"},
     {c_prompts, FIX, "section 15 (prompts) size 8 is not a multiple of 48"},
     {c_prompt_kind, FIX, "prompt 1: kind: value 2 out of range (below 2)"},
-    {c_prompt_order, FIX, "prompt 1: name: '_x.md' after 'p.md' is out of "
-                          "order"},
+    {c_prompt_order, FIX,
+     "prompt 1: name: '_x.md' after 'p.md' is out of "
+     "order"},
     {c_prompt_twice, FIX, "prompt 1: name: 'p.md' is given twice"},
     {c_prompt_json, FIX, "prompt 0: input_default: not a JSON object"},
-    {c_prompt_format, FIX, "prompt 0: output_format: '_x.md' is not json "
-                           "or text"},
-    {c_prompt_code, FIX, "prompt 0: code: invalid template code at byte 19: "
-                         "partial names no template"},
-    {c_prompt_code_len, FIX, "prompt 0: code: invalid template code at byte "
-                             "19: truncated"},
+    {c_prompt_format, FIX,
+     "prompt 0: output_format: '_x.md' is not json "
+     "or text"},
+    {c_prompt_code, FIX,
+     "prompt 0: code: invalid template code at byte 19: "
+     "partial names no template"},
+    {c_prompt_code_len, FIX,
+     "prompt 0: code: invalid template code at byte "
+     "19: truncated"},
     {c_prompt_empty, FIX, "prompt 1: code: empty template with offset"},
-    {c_prompt_step, FIX, "step 2: prompt_file: no prompt '_x.md' in section "
-                         "15 (prompts)"},
+    {c_prompt_step, FIX,
+     "step 2: prompt_file: no prompt '_x.md' in section "
+     "15 (prompts)"},
     {c_str_start, FIX, "does not start with the empty string"},
     {c_str_len, FIX, "strings: record at 0x5 has length 1000"},
     {c_str_nul, FIX, "strings: record at 0x5 lacks its NUL"},
-    {c_step_str, FIX, "step 2: description: string reference 0x1234 out of "
-                      "range"},
+    {c_step_str, FIX,
+     "step 2: description: string reference 0x1234 out of "
+     "range"},
     {c_step_str_mid, FIX, "step 1: id: string reference 0x1 out of range"},
     {c_optstr, FIX, "step 0: agent: string reference 0xfffffffe"},
     {c_enum, FIX, "step 2: kind: value 6 out of range"},
@@ -971,8 +974,9 @@ static const struct reject cases[] = {
     {c_part_text, FIX, "interp part 0: text: string reference 0x3"},
     {c_part_code, FIX, "interp part 1: expression part without code"},
     {c_text_code, FIX, "interp part 0: text part with code"},
-    {c_part_bytecode, FIX, "interp part 1: invalid bytecode in expression "
-                           "at byte 0: unknown root 9"},
+    {c_part_bytecode, FIX,
+     "interp part 1: invalid bytecode in expression "
+     "at byte 0: unknown root 9"},
     {c_interp_range, FIX, "interp 1: parts 1+2 out of range"},
     {c_interp_pure, FIX, "interp 1: pure: 2 is not a boolean"},
     {c_interp_pad, FIX, "interp 1: padding is not zero"},
@@ -987,12 +991,14 @@ static const struct reject cases[] = {
     {c_attempts0, FIX, "step 1: max_attempts: 0, must be at least 1"},
     {c_loops0, FIX, "phase 0: max_loops: 0, must be at least 1"},
     {c_reset0, FIX, "workflow: breaker_reset: 0, must be positive"},
-    {c_score_kind, FIX, "step 1: score: set on a step that is not an LLM "
-                        "step"},
+    {c_score_kind, FIX,
+     "step 1: score: set on a step that is not an LLM "
+     "step"},
     {c_phase_gate, FIX, "phase 0: gate_step: step 3 out of range"},
     {c_phase_fb, FIX, "phase 0: feedback_to: phase 1 out of range"},
-    {c_phase_code, FIX, "phase 0: invalid bytecode in gate at byte 0: "
-                        "unknown opcode 0x7f"},
+    {c_phase_code, FIX,
+     "phase 0: invalid bytecode in gate at byte 0: "
+     "unknown opcode 0x7f"},
     {c_alert_str, FIX, "alert 0: action: string reference 0xffffffff"},
 };
 
@@ -1008,7 +1014,7 @@ struct bounded {
 START_TEST(test_limits)
 {
     static const struct bounded fields[] = {
-#define B_ROW(sec, size, name, type, arg, off)                               \
+#define B_ROW(sec, size, name, type, arg, off)                                \
     {#name, sec, size, off, type == PR_FT_U32 ? arg : 0},
 #define B_WF(...) B_ROW(PR_SEC_WORKFLOW, PR_WORKFLOW_SIZE, __VA_ARGS__)
 #define B_STEP(...) B_ROW(PR_SEC_STEPS, PR_STEP_SIZE, __VA_ARGS__)
@@ -1041,11 +1047,12 @@ START_TEST(test_limits)
                               (unsigned long)max, err);
                 pr_plan_close(&p);
             } else {
-                snprintf(want, sizeof want, "%s: %lu is above the limit of %lu",
-                         f->name, (unsigned long)max + 1, (unsigned long)max);
+                snprintf(want, sizeof want,
+                         "%s: %lu is above the limit of %lu", f->name,
+                         (unsigned long)max + 1, (unsigned long)max);
                 ck_assert_int_eq(rc, -1);
-                ck_assert_msg(has_msg(err, want), "expected \"%s\", got \"%s\"",
-                              want, err);
+                ck_assert_msg(has_msg(err, want),
+                              "expected \"%s\", got \"%s\"", want, err);
             }
             free(b.data);
         }
@@ -1107,40 +1114,51 @@ CORRUPT(c_sp_inner_wf, {
 
 static const struct reject sub_cases[] = {
     {c_sp_missing, FIX, "section 16 (subplans) is missing"},
-    {c_sp_small, FIX, "section 16 (subplans) has 8 bytes, less than one "
-                      "record"},
-    {c_sp_first, FIX, "section 16 (subplans): the first plan's offset 24 "
-                      "does not end the records"},
+    {c_sp_small, FIX,
+     "section 16 (subplans) has 8 bytes, less than one "
+     "record"},
+    {c_sp_first, FIX,
+     "section 16 (subplans): the first plan's offset 24 "
+     "does not end the records"},
     {c_sp_first0, FIX, "the first plan's offset 0 does not end"},
-    {c_sp_first_out, FIX, "the first plan's offset 4294967280 does not end "
-                          "the records (a multiple of 16, not 0, within the "
-                          "# bytes)"},
+    {c_sp_first_out, FIX,
+     "the first plan's offset 4294967280 does not end "
+     "the records (a multiple of 16, not 0, within the "
+     "# bytes)"},
     {c_sp_name, FIX, "subplan 0: name: string reference 0x3 out of range"},
     {c_sp_pad, FIX, "subplan 1: pad0: padding is not zero"},
     {c_sp_empty, FIX, "subplan 0: name: empty"},
     {c_sp_nul, FIX, "subplan 1: name: 'a?b' holds a NUL byte"},
     {c_sp_dup, FIX, "subplan 1: name: 'a.poml' is given twice"},
-    {c_sp_order, FIX, "subplan 1: name: 'a.poml' after 'b.poml' is out of "
-                      "order (names are sorted)"},
-    {c_sp_align, FIX, "subplan 1: plan at offset # is not aligned to 8 "
-                      "bytes"},
-    {c_sp_overlap, FIX, "subplan 1: plan at offset # starts before #, the "
-                        "end of the plan before it"},
+    {c_sp_order, FIX,
+     "subplan 1: name: 'a.poml' after 'b.poml' is out of "
+     "order (names are sorted)"},
+    {c_sp_align, FIX,
+     "subplan 1: plan at offset # is not aligned to 8 "
+     "bytes"},
+    {c_sp_overlap, FIX,
+     "subplan 1: plan at offset # starts before #, the "
+     "end of the plan before it"},
     {c_sp_records, FIX, "subplan 1: plan at offset 16 starts before #"},
     {c_sp_shared, FIX, "subplan 1: plan at offset 32 starts before #"},
-    {c_sp_outside, FIX, "subplan 1: plan #+# lies outside the section (# "
-                        "bytes)"},
+    {c_sp_outside, FIX,
+     "subplan 1: plan #+# lies outside the section (# "
+     "bytes)"},
     {c_sp_far, FIX, "subplan 1: plan 4294967288+# lies outside"},
-    {c_sp_step, FIX, "step 0: workflow: no plan for 'x' in section 16 "
-                     "(subplans)"},
+    {c_sp_step, FIX,
+     "step 0: workflow: no plan for 'x' in section 16 "
+     "(subplans)"},
     {c_sp_step_none, FIX, "step 0: workflow: absent on a workflow step"},
     {c_sp_inner_crc, FIX, "subplan 0 (a.poml): body checksum mismatch"},
-    {c_sp_inner_cut, FIX, "subplan 1 (b.poml): truncated: header says # "
-                          "bytes, file has #"},
-    {c_sp_inner_step, FIX, "subplan 1 (b.poml): step 2: kind: value 6 out "
-                           "of range (below 6)"},
-    {c_sp_inner_wf, FIX, "subplan 1 (b.poml): step 0: workflow: absent on a "
-                         "workflow step"},
+    {c_sp_inner_cut, FIX,
+     "subplan 1 (b.poml): truncated: header says # "
+     "bytes, file has #"},
+    {c_sp_inner_step, FIX,
+     "subplan 1 (b.poml): step 2: kind: value 6 out "
+     "of range (below 6)"},
+    {c_sp_inner_wf, FIX,
+     "subplan 1 (b.poml): step 0: workflow: absent on a "
+     "workflow step"},
 };
 
 START_TEST(test_reject_sub)
@@ -1160,13 +1178,11 @@ START_TEST(test_reject_trailing)
     d[b.size] = 0;
     struct pr_plan p;
     char err[256];
-    ck_assert_int_eq(pr_plan_load_mem(&p, d, b.size + 1, err, sizeof err),
-                     -1);
+    ck_assert_int_eq(pr_plan_load_mem(&p, d, b.size + 1, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "trailing bytes: header says"));
     ck_assert_int_eq(pr_plan_load_mem(&p, d, 0, err, sizeof err), -1);
     ck_assert_str_eq(err, "empty file");
-    ck_assert_int_eq(pr_plan_load_mem(&p, "\x89PLN", 4, err, sizeof err),
-                     -1);
+    ck_assert_int_eq(pr_plan_load_mem(&p, "\x89PLN", 4, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "truncated: 4 bytes"));
     ck_assert_int_eq(pr_plan_load_mem(&p, "#!/bin/sh\n", 10, err, sizeof err),
                      -1);
@@ -1177,8 +1193,9 @@ END_TEST
 
 /* ---- bytecode verification ---- */
 
-#define U32(v) (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16), \
-               (uint8_t)((v) >> 24)
+#define U32(v)                                                                \
+    (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16),                  \
+        (uint8_t)((v) >> 24)
 
 START_TEST(test_bytecode_ok)
 {
@@ -1187,12 +1204,14 @@ START_TEST(test_bytecode_ok)
     build(&ref, NULL, 0);
     uint32_t sx = ref.s_x;
     free(ref.data);
-    uint8_t c[] = {
-        PR_OP_STR, U32(sx), PR_OP_CALL, PR_FN_LOWER, 1,
-        PR_OP_CALL, PR_FN_LEN, 1, PR_OP_NUM, 0, 0, 0, 0, 0, 0, 0, 0,
-        PR_OP_GT, PR_OP_OR, U32(44), PR_OP_NUM, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,
-        PR_OP_NULL, PR_OP_LIST, 2, 0, PR_OP_LIST, 0, 0, PR_OP_IN,
-        PR_OP_BOOL, PR_OP_END};
+    uint8_t c[] = {PR_OP_STR,  U32(sx),   PR_OP_CALL, PR_FN_LOWER, 1,
+                   PR_OP_CALL, PR_FN_LEN, 1,          PR_OP_NUM,   0,
+                   0,          0,         0,          0,           0,
+                   0,          0,         PR_OP_GT,   PR_OP_OR,    U32(44),
+                   PR_OP_NUM,  0,         0,          0,           0,
+                   0,          0,         0xf0,       0x3f,        PR_OP_NULL,
+                   PR_OP_LIST, 2,         0,          PR_OP_LIST,  0,
+                   0,          PR_OP_IN,  PR_OP_BOOL, PR_OP_END};
     ck_assert_uint_eq(sizeof c, 45);
     struct built b;
     build(&b, c, sizeof c);
@@ -1213,11 +1232,11 @@ START_TEST(test_bytecode_bad)
     static const char *const pre = "step 1: invalid bytecode in condition "
                                    "at byte ";
     char msg[200];
-#define BAD(expected, ...)                                                   \
-    do {                                                                     \
-        uint8_t c_[] = {__VA_ARGS__};                                        \
-        snprintf(msg, sizeof msg, "%s%s", pre, expected);                    \
-        expect_code(c_, sizeof c_, msg);                                     \
+#define BAD(expected, ...)                                                    \
+    do {                                                                      \
+        uint8_t c_[] = {__VA_ARGS__};                                         \
+        snprintf(msg, sizeof msg, "%s%s", pre, expected);                     \
+        expect_code(c_, sizeof c_, msg);                                      \
     } while (0)
     BAD("1: unknown opcode 0x7f", PR_OP_TRUE, 0x7f, PR_OP_END);
     BAD("0: unknown opcode 0x1d", 0x1d, PR_OP_END);
@@ -1227,8 +1246,7 @@ START_TEST(test_bytecode_bad)
     BAD("2: 2 values left at end", PR_OP_NULL, PR_OP_NULL, PR_OP_END);
     BAD("2: missing end", PR_OP_NULL, PR_OP_NOT);
     BAD("1: code continues after end", PR_OP_NULL, PR_OP_END, PR_OP_END);
-    BAD("0: string reference 0x3 out of range", PR_OP_STR, U32(3),
-        PR_OP_END);
+    BAD("0: string reference 0x3 out of range", PR_OP_STR, U32(3), PR_OP_END);
     BAD("0: step 3 out of range (3 steps)", PR_OP_STEP, U32(3), PR_OP_END);
     BAD("0: step 2147483647 out of range (3 steps)", PR_OP_STEP,
         U32(0x7fffffff), PR_OP_END);
@@ -1251,8 +1269,8 @@ START_TEST(test_bytecode_bad)
     BAD("7: jump to byte 8 inside the instruction", PR_OP_TRUE, PR_OP_OR,
         U32(8), PR_OP_NULL, PR_OP_STR, U32(sx), PR_OP_ADD, PR_OP_END);
     /* depth 1 by the jump, 2 by falling through */
-    BAD("8: stack depth 2 at jump target, 1 on the jump", PR_OP_TRUE,
-        PR_OP_OR, U32(8), PR_OP_NULL, PR_OP_NULL, PR_OP_END);
+    BAD("8: stack depth 2 at jump target, 1 on the jump", PR_OP_TRUE, PR_OP_OR,
+        U32(8), PR_OP_NULL, PR_OP_NULL, PR_OP_END);
 #undef BAD
 }
 END_TEST
@@ -1337,8 +1355,9 @@ START_TEST(test_every_byte)
         }
         try_variant(d, n, true);
     }
-    fprintf(stderr, "check_plan: %ld corrupted variants of a %zu-byte plan, "
-                    "%ld accepted after checksum repair\n",
+    fprintf(stderr,
+            "check_plan: %ld corrupted variants of a %zu-byte plan, "
+            "%ld accepted after checksum repair\n",
             variants, b.size, accepted);
     free(d);
     free(b.data);
@@ -1439,7 +1458,8 @@ START_TEST(test_write_seeds)
                  sub ? "plan-sub" : seeds[i].name);
         FILE *f = fopen(path, "wb");
         ck_assert_msg(f && fwrite(b.data, 1, b.size, f) == b.size &&
-                          fclose(f) == 0, "cannot write %s", path);
+                          fclose(f) == 0,
+                      "cannot write %s", path);
         free(b.data);
     }
 }

@@ -16,11 +16,11 @@
 
 /* The reply BODY[0..N) of protocol ANTHROPIC (else OpenAI), streamed or
  * whole, fed in pieces of PIECE bytes; free with pr_llm_parsed_free. */
-static struct pr_llm_parsed *feed(int anthropic, int stream,
-                                  const char *body, size_t n, size_t piece)
+static struct pr_llm_parsed *feed(int anthropic, int stream, const char *body,
+                                  size_t n, size_t piece)
 {
-    const struct pr_llm_proto *pr =
-        pr_llm_proto_for(anthropic ? "anthropic" : "openai");
+    const struct pr_llm_proto *pr = pr_llm_proto_for(anthropic ? "anthropic"
+                                                               : "openai");
     struct pr_llm_parsed *p = calloc(1, sizeof *p);
     ck_assert_ptr_nonnull(p);
     if (stream) {
@@ -65,8 +65,8 @@ static const char openai_stream[] =
 START_TEST(test_split_anywhere)
 {
     for (size_t piece = 1; piece <= sizeof openai_stream; piece++) {
-        struct pr_llm_parsed *c =
-            feed(0, 1, openai_stream, sizeof openai_stream - 1, piece);
+        struct pr_llm_parsed *c = feed(0, 1, openai_stream,
+                                       sizeof openai_stream - 1, piece);
         ck_assert_str_eq(text(c), "h\xc3\xa9llo \xe2\x9c\x93");
         ck_assert(c->done);
         ck_assert_uint_eq(c->in_tok, 3);
@@ -122,9 +122,10 @@ END_TEST
 START_TEST(test_stream_errors)
 {
     static const char cut[] =
-        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n";
+        "data: "
+        "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n";
     struct pr_llm_parsed *c = feed(0, 1, cut, sizeof cut - 1, 3);
-    ck_assert(!c->done);      /* no [DONE]: the caller fails it */
+    ck_assert(!c->done); /* no [DONE]: the caller fails it */
     free_reply(c);
     static const char bad[] = "data: {\"choices\": [\n\n";
     c = feed(0, 1, bad, sizeof bad - 1, 2);
@@ -160,9 +161,9 @@ START_TEST(test_crashes)
         fclose(f);
         if (len < 1)
             continue;
-        struct pr_llm_parsed *c =
-            feed(buf[0] & 1, (buf[0] & 2) != 0, buf + 1, len - 1,
-                 1 + ((unsigned char)buf[0] >> 2));
+        struct pr_llm_parsed *c = feed(buf[0] & 1, (buf[0] & 2) != 0, buf + 1,
+                                       len - 1,
+                                       1 + ((unsigned char)buf[0] >> 2));
         char msg[400];
         bool quota;
         pr_llm_error(pr_llm_proto_for(buf[0] & 1 ? "anthropic" : "openai"),
@@ -187,48 +188,54 @@ START_TEST(test_bodies)
     cJSON_AddItemToObject(t, "media", media);
     cJSON_AddItemToArray(turns, t);
     cJSON *schema = cJSON_Parse("{\"type\":\"object\"}");
-    struct pr_llm_request q = {
-        .wire_id = "m1", .max_tokens = 100, .step_max_tokens = true,
-        .temperature = 0.5, .system = "be brief", .turns = turns,
-        .schema = schema, .json_mode = true, .stream = true};
+    struct pr_llm_request q = {.wire_id = "m1",
+                               .max_tokens = 100,
+                               .step_max_tokens = true,
+                               .temperature = 0.5,
+                               .system = "be brief",
+                               .turns = turns,
+                               .schema = schema,
+                               .json_mode = true,
+                               .stream = true};
     size_t bad = 9;
     char *b = pr_llm_body(&pr_llm_openai, &q, &bad);
-    ck_assert_str_eq(b,
-        "{\"model\":\"m1\",\"max_tokens\":100,\"response_format\":{"
-        "\"type\":\"json_schema\",\"json_schema\":{\"name\":\"output\","
-        "\"schema\":{\"type\":\"object\"}}},\"messages\":[{\"role\":"
-        "\"system\",\"content\":\"be brief\"},{\"role\":\"user\","
-        "\"content\":[{\"type\":\"text\",\"text\":\"look\"},{\"type\":"
-        "\"image_url\",\"image_url\":{\"url\":\"http://x/a.png\"}}]}],"
-        "\"temperature\":0.5,\"stream\":true,\"stream_options\":{"
-        "\"include_usage\":true}}");
+    ck_assert_str_eq(
+        b, "{\"model\":\"m1\",\"max_tokens\":100,\"response_format\":{"
+           "\"type\":\"json_schema\",\"json_schema\":{\"name\":\"output\","
+           "\"schema\":{\"type\":\"object\"}}},\"messages\":[{\"role\":"
+           "\"system\",\"content\":\"be brief\"},{\"role\":\"user\","
+           "\"content\":[{\"type\":\"text\",\"text\":\"look\"},{\"type\":"
+           "\"image_url\",\"image_url\":{\"url\":\"http://x/a.png\"}}]}],"
+           "\"temperature\":0.5,\"stream\":true,\"stream_options\":{"
+           "\"include_usage\":true}}");
     ck_assert_uint_eq(bad, 0);
     free(b);
     b = pr_llm_body(&pr_llm_anthropic, &q, &bad);
-    ck_assert_str_eq(b,
-        "{\"model\":\"m1\",\"max_tokens\":100,\"output_config\":{"
-        "\"format\":{\"type\":\"json_schema\",\"schema\":{\"type\":"
-        "\"object\"}}},\"system\":\"be brief\",\"messages\":[{\"role\":"
-        "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"look\"},{"
-        "\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":"
-        "\"http://x/a.png\"}}]}],\"temperature\":0.5,\"stream\":true}");
+    ck_assert_str_eq(
+        b, "{\"model\":\"m1\",\"max_tokens\":100,\"output_config\":{"
+           "\"format\":{\"type\":\"json_schema\",\"schema\":{\"type\":"
+           "\"object\"}}},\"system\":\"be brief\",\"messages\":[{\"role\":"
+           "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"look\"},{"
+           "\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":"
+           "\"http://x/a.png\"}}]}],\"temperature\":0.5,\"stream\":true}");
     free(b);
     /* JSON without a schema, no system prompt, the model's max_tokens, a
        plain prompt, no temperature, whole replies */
-    struct pr_llm_request w = {
-        .wire_id = "m2", .max_tokens = 4096, .temperature = -1,
-        .prompt = "hi", .json_mode = true};
+    struct pr_llm_request w = {.wire_id = "m2",
+                               .max_tokens = 4096,
+                               .temperature = -1,
+                               .prompt = "hi",
+                               .json_mode = true};
     b = pr_llm_body(&pr_llm_openai, &w, &bad);
-    ck_assert_str_eq(b,
-        "{\"model\":\"m2\",\"response_format\":{\"type\":"
-        "\"json_object\"},\"messages\":[{\"role\":\"user\","
-        "\"content\":\"hi\"}]}");
+    ck_assert_str_eq(b, "{\"model\":\"m2\",\"response_format\":{\"type\":"
+                        "\"json_object\"},\"messages\":[{\"role\":\"user\","
+                        "\"content\":\"hi\"}]}");
     free(b);
     b = pr_llm_body(&pr_llm_anthropic, &w, &bad);
-    ck_assert_str_eq(b,
-        "{\"model\":\"m2\",\"max_tokens\":4096,\"system\":\"Reply with "
-        "one JSON value only.\",\"messages\":[{\"role\":\"user\","
-        "\"content\":\"hi\"}]}");
+    ck_assert_str_eq(
+        b, "{\"model\":\"m2\",\"max_tokens\":4096,\"system\":\"Reply with "
+           "one JSON value only.\",\"messages\":[{\"role\":\"user\","
+           "\"content\":\"hi\"}]}");
     free(b);
     cJSON_Delete(turns);
     cJSON_Delete(schema);
@@ -239,11 +246,12 @@ END_TEST
  * and the body is JSON a strict reader accepts. */
 START_TEST(test_body_utf8)
 {
-    const struct pr_llm_proto *protos[] = {&pr_llm_openai,
-                                           &pr_llm_anthropic};
+    const struct pr_llm_proto *protos[] = {&pr_llm_openai, &pr_llm_anthropic};
     for (int k = 0; k < 2; k++) {
         struct pr_llm_request q = {
-            .wire_id = "m", .max_tokens = 10, .temperature = -1,
+            .wire_id = "m",
+            .max_tokens = 10,
+            .temperature = -1,
             /* a stray continuation, an overlong form, a surrogate, a cut
                sequence; valid two- and four-byte characters around */
             .prompt = "\x80\xc0\xaf\xc3\xa9\xed\xa0\x80\xf0\x9f\x98\x80"

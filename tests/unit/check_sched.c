@@ -37,8 +37,8 @@ static void load(const char *text)
     pc_ctx_init(&ctx);
     const char *lib = getenv("POML_STDLIB");
     pc_catalog_init(&cat, lib && *lib ? lib : "stdlib");
-    struct pc_source *src =
-        pc_source_from_mem(&ctx.arena, "w.poml", text, strlen(text));
+    struct pc_source *src = pc_source_from_mem(&ctx.arena, "w.poml", text,
+                                               strlen(text));
     ck_assert_ptr_nonnull(src);
     int rc = pc_compile_source(&ctx, &cat, src, &wf);
     for (size_t i = 0; rc && i < ctx.ndiags; i++)
@@ -46,8 +46,9 @@ static void load(const char *text)
     ck_assert_int_eq(rc, 0);
     size_t n = 0;
     char err[256];
-    ck_assert_msg(pc_emit_plan(&ctx, &cat, wf, &image, &n, err,
-                               sizeof err) == 0, "%s", err);
+    ck_assert_msg(pc_emit_plan(&ctx, &cat, wf, &image, &n, err, sizeof err) ==
+                      0,
+                  "%s", err);
     pc_ctx_free(&ctx);
     ck_assert_msg(pr_plan_load_mem(&plan, image, n, err, sizeof err) == 0,
                   "%s", err);
@@ -65,8 +66,7 @@ static void unload(void)
 static char logbuf[16384];
 static size_t loglen;
 
-static void say(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
     va_list ap;
@@ -88,7 +88,7 @@ static const char *name(const struct pr_job *j)
 }
 
 static const char *const status[] = {"waiting", "running", "succeeded",
-                                     "failed", "skipped", "cancelled"};
+                                     "failed",  "skipped", "cancelled"};
 
 static void o_run_started(void *ud, struct pr_run *r)
 {
@@ -194,15 +194,15 @@ static unsigned count_prefix(const char *prefix)
     return k;
 }
 
-#define ck_logged(line)                                                      \
-    ck_assert_msg(at_line(line) >= 0, "not logged: '%s'\nlog:\n%s", line,    \
+#define ck_logged(line)                                                       \
+    ck_assert_msg(at_line(line) >= 0, "not logged: '%s'\nlog:\n%s", line,     \
                   logbuf)
-#define ck_before(a, b)                                                      \
-    do {                                                                     \
-        ck_logged(a);                                                        \
-        ck_logged(b);                                                        \
-        ck_assert_msg(at_line(a) < at_line(b), "'%s' after '%s'\nlog:\n%s", \
-                      a, b, logbuf);                                         \
+#define ck_before(a, b)                                                       \
+    do {                                                                      \
+        ck_logged(a);                                                         \
+        ck_logged(b);                                                         \
+        ck_assert_msg(at_line(a) < at_line(b), "'%s' after '%s'\nlog:\n%s",   \
+                      a, b, logbuf);                                          \
     } while (0)
 
 /* ---- the fake executor ---- */
@@ -214,8 +214,8 @@ static const char *command(struct pr_job *j)
     static char buf[64];
     cJSON *v = NULL;
     char err[128];
-    ck_assert_int_eq(pr_run_interp(j, pr_job_step(j)->run, &v, err,
-                                   sizeof err), 0);
+    ck_assert_int_eq(
+        pr_run_interp(j, pr_job_step(j)->run, &v, err, sizeof err), 0);
     snprintf(buf, sizeof buf, "%s", cJSON_GetStringValue(v));
     cJSON_Delete(v);
     return buf;
@@ -264,8 +264,8 @@ static void fake_stop(struct pr_job *j, int sig)
     pr_job_finish(j, false, "stopped", false);
 }
 
-static const struct pr_executor fake = {
-    .start = fake_start, .stop = fake_stop};
+static const struct pr_executor fake = {.start = fake_start,
+                                        .stop = fake_stop};
 
 static struct pr_usage spent;
 
@@ -276,7 +276,8 @@ static void fake_usage(const struct pr_run *r, struct pr_usage *u)
 }
 
 static struct pr_exec_table table = {
-    .kind = {[PR_STEP_SHELL] = &fake, [PR_STEP_GATE] = &pr_exec_gate,
+    .kind = {[PR_STEP_SHELL] = &fake,
+             [PR_STEP_GATE] = &pr_exec_gate,
              [PR_STEP_AGGREGATE] = &pr_exec_agg},
     .usage = fake_usage};
 
@@ -287,8 +288,8 @@ static struct pr_run run;
 /* Runs the loaded plan with JOBS slots and PARAMS (JSON); the status. */
 static int run_plan(unsigned jobs, const char *params)
 {
-    struct pr_run_opts opt = {.jobs = jobs, .kill_grace = 1,
-                              .executors = &table};
+    struct pr_run_opts opt = {
+        .jobs = jobs, .kill_grace = 1, .executors = &table};
     cJSON *p = cJSON_Parse(params ? params : "{}");
     ck_assert_ptr_nonnull(p);
     ck_assert_int_eq(pr_run_init(&run, &plan, p, &opt), 0);
@@ -333,19 +334,18 @@ START_TEST(test_observer_order)
          "    depends_on: [a]\n"
          "    run: ok\n");
     ck_assert_int_eq(run_plan(4, NULL), 0);
-    ck_assert_str_eq(logbuf,
-                     "run started chain\n"
-                     "started a\n"
-                     "attempt a 1\n"
-                     "output a.stdout = \"a\"\n"
-                     "attempt-end a ok\n"
-                     "succeeded a\n"
-                     "started b\n"
-                     "attempt b 1\n"
-                     "output b.stdout = \"b\"\n"
-                     "attempt-end b ok\n"
-                     "succeeded b\n"
-                     "run finished 2/0/0\n");
+    ck_assert_str_eq(logbuf, "run started chain\n"
+                             "started a\n"
+                             "attempt a 1\n"
+                             "output a.stdout = \"a\"\n"
+                             "attempt-end a ok\n"
+                             "succeeded a\n"
+                             "started b\n"
+                             "attempt b 1\n"
+                             "output b.stdout = \"b\"\n"
+                             "attempt-end b ok\n"
+                             "succeeded b\n"
+                             "run finished 2/0/0\n");
 }
 END_TEST
 
@@ -355,22 +355,20 @@ START_TEST(test_notes_and_stream)
     static const struct pr_observer second = {.note = o_note};
     load("workflow_id: talk\nsteps:\n  - {id: a, run: talk}\n");
     struct pr_run_opts opt = {.jobs = 1, .executors = &table};
-    ck_assert_int_eq(pr_run_init(&run, &plan, cJSON_CreateObject(), &opt),
-                     0);
+    ck_assert_int_eq(pr_run_init(&run, &plan, cJSON_CreateObject(), &opt), 0);
     ck_assert_int_eq(pr_run_observe(&run, &logger), 0);
     ck_assert_int_eq(pr_run_observe(&run, &second), 0);
     ck_assert_int_eq(pr_run_exec(&run), 0);
-    ck_assert_str_eq(logbuf,
-                     "run started talk\n"
-                     "started a\n"
-                     "attempt a 1\n"
-                     "note a: said 1\n"
-                     "note a: said 1\n"
-                     "stream a: abc\n"
-                     "output a.stdout = \"a\"\n"
-                     "attempt-end a ok\n"
-                     "succeeded a\n"
-                     "run finished 1/0/0\n");
+    ck_assert_str_eq(logbuf, "run started talk\n"
+                             "started a\n"
+                             "attempt a 1\n"
+                             "note a: said 1\n"
+                             "note a: said 1\n"
+                             "stream a: abc\n"
+                             "output a.stdout = \"a\"\n"
+                             "attempt-end a ok\n"
+                             "succeeded a\n"
+                             "run finished 1/0/0\n");
 }
 END_TEST
 
@@ -536,16 +534,15 @@ START_TEST(test_no_executor)
          "steps:\n"
          "  - {id: ask, model: m, prompt: hello}\n");
     struct pr_run_opts opt = {.jobs = 1, .executors = &table};
-    ck_assert_int_eq(pr_run_init(&run, &plan, cJSON_CreateObject(), &opt),
-                     -1);
+    ck_assert_int_eq(pr_run_init(&run, &plan, cJSON_CreateObject(), &opt), -1);
 }
 END_TEST
 
 START_TEST(test_usage_seam)
 {
     load("workflow_id: u\nsteps:\n  - {id: a, run: ok}\n");
-    spent = (struct pr_usage){.calls = 2, .in_tok = 10, .out_tok = 5,
-                              .cost = 0.25};
+    spent = (struct pr_usage){
+        .calls = 2, .in_tok = 10, .out_tok = 5, .cost = 0.25};
     ck_assert_int_eq(run_plan(1, NULL), 0);
     cJSON *res = pr_report_result(&run);
     char *t = cJSON_PrintUnformatted(cJSON_GetObjectItem(res, "usage"));

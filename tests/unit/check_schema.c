@@ -9,8 +9,7 @@
 
 /* Checks the JSON text VALUE against the JSON text SCHEMA; ERR gets the
  * reason ("" when it conforms). */
-static bool check(const char *value, const char *schema, char *err,
-                  size_t cap)
+static bool check(const char *value, const char *schema, char *err, size_t cap)
 {
     cJSON *v = cJSON_Parse(value), *s = cJSON_Parse(schema);
     ck_assert_msg(v != NULL, "bad test value %s", value);
@@ -21,18 +20,18 @@ static bool check(const char *value, const char *schema, char *err,
     return ok;
 }
 
-#define OK(v, s)                                                          \
-    do {                                                                  \
-        char e_[300];                                                     \
-        ck_assert_msg(check(v, s, e_, sizeof e_), "%s against %s: %s", v, \
-                      s, e_);                                             \
-        ck_assert_str_eq(e_, "");                                         \
+#define OK(v, s)                                                              \
+    do {                                                                      \
+        char e_[300];                                                         \
+        ck_assert_msg(check(v, s, e_, sizeof e_), "%s against %s: %s", v, s,  \
+                      e_);                                                    \
+        ck_assert_str_eq(e_, "");                                             \
     } while (0)
-#define BAD(v, s, why)                                                    \
-    do {                                                                  \
-        char e_[300];                                                     \
-        ck_assert_msg(!check(v, s, e_, sizeof e_), "%s against %s", v, s); \
-        ck_assert_str_eq(e_, why);                                        \
+#define BAD(v, s, why)                                                        \
+    do {                                                                      \
+        char e_[300];                                                         \
+        ck_assert_msg(!check(v, s, e_, sizeof e_), "%s against %s", v, s);    \
+        ck_assert_str_eq(e_, why);                                            \
     } while (0)
 
 START_TEST(test_types)
@@ -77,7 +76,7 @@ START_TEST(test_nested_paths)
         "\"items\":{\"type\":\"object\",\"properties\":{\"n\":{\"type\":"
         "\"string\"}},\"required\":[\"n\"]}}}}";
     OK("{\"items\":[{\"n\":\"a\"},{\"n\":\"b\"}]}", schema);
-    OK("{}", schema);   /* properties do not make members required */
+    OK("{}", schema); /* properties do not make members required */
     BAD("{\"items\":[{\"n\":\"a\"},{\"n\":2}]}", schema,
         "$.items[1].n: expected string, got number");
     BAD("{\"items\":[{}]}", schema, "$.items[0]: missing required field 'n'");
@@ -106,8 +105,8 @@ START_TEST(test_not_a_schema)
     ck_assert(check(v, s, err, sizeof err));
     /* a small buffer is cut, never overrun */
     char tiny[8];
-    ck_assert(!check("{}", "{\"required\":[\"long-name\"]}", tiny,
-                     sizeof tiny));
+    ck_assert(
+        !check("{}", "{\"required\":[\"long-name\"]}", tiny, sizeof tiny));
     ck_assert_str_eq(tiny, "$: miss");
 }
 END_TEST

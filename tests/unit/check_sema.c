@@ -351,12 +351,11 @@ END_TEST
 
 /* ---- arrow forms ---- */
 
-static const char arrow_steps[] =
-    "steps:\n"
-    "  - id: a\n    run: echo a\n"
-    "  - id: b\n    run: echo b\n"
-    "  - id: c\n    run: echo c\n"
-    "  - id: d\n    run: echo d\n";
+static const char arrow_steps[] = "steps:\n"
+                                  "  - id: a\n    run: echo a\n"
+                                  "  - id: b\n    run: echo b\n"
+                                  "  - id: c\n    run: echo c\n"
+                                  "  - id: d\n    run: echo d\n";
 
 static struct pc_workflow *compile_arrow(const char *form)
 {
@@ -563,9 +562,9 @@ END_TEST
 
 START_TEST(test_for_each_literal_list)
 {
-    struct pc_workflow *wf = compile_ok(
-        "steps:\n"
-        "  - id: a\n    for_each: [x, y]\n    run: \"echo ${item} ${index}\"\n");
+    struct pc_workflow *wf = compile_ok("steps:\n"
+                                        "  - id: a\n    for_each: [x, y]\n    "
+                                        "run: \"echo ${item} ${index}\"\n");
     ck_assert_ptr_nonnull(step(wf, "a")->for_each);
     ck_assert_int_eq(step(wf, "a")->for_each->kind, PC_E_LIST);
 }
@@ -659,9 +658,9 @@ START_TEST(test_cycle)
     ck_assert_uint_eq(count_diag(PC_D_CYCLE), 1);
     for (size_t i = 0; i < ctx.ndiags; i++)
         if (ctx.diags[i].id == PC_D_CYCLE)
-            ck_assert_ptr_nonnull(strstr(
-                ctx.diags[i].msg,
-                "a \xE2\x86\x92 b \xE2\x86\x92 c \xE2\x86\x92 a"));
+            ck_assert_ptr_nonnull(
+                strstr(ctx.diags[i].msg,
+                       "a \xE2\x86\x92 b \xE2\x86\x92 c \xE2\x86\x92 a"));
 }
 END_TEST
 
@@ -841,18 +840,22 @@ END_TEST
 START_TEST(test_warnings)
 {
     expect_diag("parameters:\n  p: {default: 1}\n"
-                "steps:\n  - id: a\n    run: x\n", PC_D_UNUSED_PARAM);
+                "steps:\n  - id: a\n    run: x\n",
+                PC_D_UNUSED_PARAM);
     expect_diag("steps:\n  - id: b\n    run: x\n    condition: \"true\"\n",
                 PC_D_CONSTANT_CONDITION);
     expect_diag("sla: {max_duration: 1m}\n"
-                "steps:\n  - id: c\n    run: x\n    timeout: 2m\n", PC_D_SLA);
+                "steps:\n  - id: c\n    run: x\n    timeout: 2m\n",
+                PC_D_SLA);
     expect_diag("steps:\n  - id: d\n", PC_D_EMPTY_STEP);
     expect_diag("steps:\n  - id: e\n    tool: no_such_tool\n",
                 PC_D_UNKNOWN_TOOL);
     expect_diag("aggregation:\n  merge: {logic: text}\n"
-                "steps:\n  - id: f\n    run: x\n", PC_D_CUSTOM_LOGIC);
+                "steps:\n  - id: f\n    run: x\n",
+                PC_D_CUSTOM_LOGIC);
     expect_diag("policy: {allowed_commands: [make]}\n"
-                "steps:\n  - id: g\n    run: rm -rf /\n", PC_D_POLICY);
+                "steps:\n  - id: g\n    run: rm -rf /\n",
+                PC_D_POLICY);
     /* warnings do not fail the compilation */
     ck_assert_uint_eq(count_errors(), 0);
 }
@@ -860,11 +863,10 @@ END_TEST
 
 START_TEST(test_off_by_default)
 {
-    static const char text[] =
-        "parameters:\n  p: {default: 1}\n"
-        "steps:\n  - id: a\n    run: \"x ${p}\"\n"
-        "  - id: b\n    run: \"x ${steps.a.stdout}\"\n"
-        "  - name: c\n    run: x\n";
+    static const char text[] = "parameters:\n  p: {default: 1}\n"
+                               "steps:\n  - id: a\n    run: \"x ${p}\"\n"
+                               "  - id: b\n    run: \"x ${steps.a.stdout}\"\n"
+                               "  - name: c\n    run: x\n";
     compile_ok(text);
     ck_assert_uint_eq(count_diag(PC_D_BARE_REFERENCE), 0);
     ck_assert_uint_eq(count_diag(PC_D_IMPLICIT_DEP), 0);

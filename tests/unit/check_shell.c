@@ -100,9 +100,8 @@ static char *run_in(const char *shell, const struct pr_shell_cmd *c,
     posix_spawn_file_actions_adddup2(&fa, fd, 1);
     posix_spawn_file_actions_addchdir_np(&fa, scratch);
     pid_t pid;
-    int rc = posix_spawnp(&pid, c->argv_words ? argv_direct[0] : shell,
-                          &fa, NULL,
-                          c->argv_words ? argv_direct : argv_sh, envp);
+    int rc = posix_spawnp(&pid, c->argv_words ? argv_direct[0] : shell, &fa,
+                          NULL, c->argv_words ? argv_direct : argv_sh, envp);
     ck_assert_int_eq(rc, 0);
     int st;
     waitpid(pid, &st, 0);
@@ -124,7 +123,7 @@ static char *run(const struct pr_shell_cmd *c, const char *value)
 }
 
 struct tmpl {
-    const char *before, *after;     /* around the one ${...} */
+    const char *before, *after; /* around the one ${...} */
     const char *expect_before, *expect_after;
 };
 
@@ -138,8 +137,10 @@ static const struct tmpl tmpls[] = {
     {"printf '[%s]' x", "y", "[x", "y]"},
     {"printf '[%s]' \"$(printf '%s' ", ")\"", "[", "]"},
     {"printf '[%s]' \"`printf '%s' ", "`\"", "[", "]"},
-    {"printf '[%s]' $(printf '%s' ", " | od -An -c | tr -d ' \\n' | head -c 0)"
-     "\"\"", "[", "]"},
+    {"printf '[%s]' $(printf '%s' ",
+     " | od -An -c | tr -d ' \\n' | head -c 0)"
+     "\"\"",
+     "[", "]"},
     {"printf '[%s]' ${UNSET_VAR:-", "}", "[", "]"},
     {"printf '[%s]' \"${UNSET_VAR:-", "}\"", "[", "]"},
     {"cat <<EOF\n[", "]\nEOF\n", "[", "]\n"},
@@ -162,8 +163,10 @@ static const struct tmpl tmpls[] = {
     {"printf '[%s]' ${UNSET_VAR:-\"", "\"}", "[", "]"},
     {"printf '[%s]' \"${UNSET_VAR:-'", "'}\"", "['", "']"},
     {"x=", "; printf '[%s]' \"$x\"", "[", "]"},
-    {"printf '[%s]' \"$(printf '%s' $(printf '%s' ", "))\" | head -c 0; "
-     "printf '[]'", "[", "]"},
+    {"printf '[%s]' \"$(printf '%s' $(printf '%s' ",
+     "))\" | head -c 0; "
+     "printf '[]'",
+     "[", "]"},
     {"for x in ", "; do printf '[%s]' \"$x\"; done", "[", "]"},
     {"printf '[%s]' \"${UNSET_VAR:-$(printf '%s' ", ")}\"", "[", "]"},
 };
@@ -200,8 +203,9 @@ static bool pwned_exists(void)
 START_TEST(test_contexts)
 {
     const struct tmpl *t = &tmpls[_i];
-    struct pr_shell_part parts[3] = {
-        {t->before, strlen(t->before)}, {NULL, 0}, {t->after, strlen(t->after)}};
+    struct pr_shell_part parts[3] = {{t->before, strlen(t->before)},
+                                     {NULL, 0},
+                                     {t->after, strlen(t->after)}};
     struct pr_shell_cmd c;
     char err[256];
     ck_assert_int_eq(pr_shell_prepare(parts, 3, &c, err, sizeof err), 0);
@@ -215,13 +219,14 @@ START_TEST(test_contexts)
             snprintf(want, sizeof want, "%s%s", t->expect_before,
                      t->expect_after);
         else
-            snprintf(want, sizeof want, "%s%s%s", t->expect_before,
-                     values[v], t->expect_after);
+            snprintf(want, sizeof want, "%s%s%s", t->expect_before, values[v],
+                     t->expect_after);
         /* a command substitution drops trailing newlines: no value here
            ends with one */
         ck_assert_msg(!strcmp(out, want),
                       "template %d, value \"%s\":\n script: %s\n got:  %s\n "
-                      "want: %s", _i, values[v], c.script, out, want);
+                      "want: %s",
+                      _i, values[v], c.script, out, want);
         ck_assert_msg(!pwned_exists(), "template %d ran value \"%s\"", _i,
                       values[v]);
         free(out);
@@ -234,8 +239,12 @@ END_TEST
 START_TEST(test_property)
 {
     static const char *const hostile[] = {
-        "* two  spaces", "a\nEOF\nb", "$(touch PWNED)`touch PWNED`",
-        "' ; touch PWNED \" ; touch PWNED ; \"", "}\n)\n'\"", ""};
+        "* two  spaces",
+        "a\nEOF\nb",
+        "$(touch PWNED)`touch PWNED`",
+        "' ; touch PWNED \" ; touch PWNED ; \"",
+        "}\n)\n'\"",
+        ""};
     const char *pre = preambles[_i];
     for (size_t t = 0; t < sizeof tmpls / sizeof *tmpls; t++) {
         const struct tmpl *tp = &tmpls[t];
@@ -287,10 +296,9 @@ START_TEST(test_arithmetic)
               {"41", {"[42]", "[-40]", "[82]"}},
               {"-5", {"[-4]", "[6]", "[-10]"}}};
     for (size_t t = 0; t < 3; t++) {
-        struct pr_shell_part parts[3] = {
-            {texts[t][0], strlen(texts[t][0])},
-            {NULL, 0},
-            {texts[t][1], strlen(texts[t][1])}};
+        struct pr_shell_part parts[3] = {{texts[t][0], strlen(texts[t][0])},
+                                         {NULL, 0},
+                                         {texts[t][1], strlen(texts[t][1])}};
         struct pr_shell_cmd c;
         char err[256];
         ck_assert_int_eq(pr_shell_prepare(parts, 3, &c, err, sizeof err), 0);
@@ -304,9 +312,9 @@ START_TEST(test_arithmetic)
             }
         pr_shell_cmd_free(&c);
     }
-    static const char *const bad[] = {"", "-", "1+1", "a[$(touch PWNED)]",
-                                      "x", "08", "1 ", " 1", "0x10",
-                                      "1234567890123456789", "--1", "1e3"};
+    static const char *const bad[] = {
+        "",   "-",  "1+1",  "a[$(touch PWNED)]",   "x",   "08",
+        "1 ", " 1", "0x10", "1234567890123456789", "--1", "1e3"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
         ck_assert_msg(!pr_shell_number_ok(bad[k]), "'%s' accepted", bad[k]);
     ck_assert(pr_shell_number_ok("-123456789012345678"));
@@ -475,8 +483,10 @@ END_TEST
 START_TEST(test_two_values)
 {
     const char *t0 = "printf '[%s][%s]' '", *t1 = "' \"", *t2 = "\"";
-    struct pr_shell_part parts[5] = {{t0, strlen(t0)}, {NULL, 0},
-                                     {t1, strlen(t1)}, {NULL, 0},
+    struct pr_shell_part parts[5] = {{t0, strlen(t0)},
+                                     {NULL, 0},
+                                     {t1, strlen(t1)},
+                                     {NULL, 0},
                                      {t2, strlen(t2)}};
     struct pr_shell_cmd c;
     char err[256];

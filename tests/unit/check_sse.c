@@ -40,8 +40,8 @@ static void feed(struct got *g, const char *s, size_t n, size_t piece)
     memset(g, 0, sizeof *g);
     pr_sse_init(&r, collect, g);
     for (size_t at = 0; at < n; at += piece)
-        ck_assert_int_eq(pr_sse_feed(&r, s + at,
-                                     at + piece <= n ? piece : n - at), 0);
+        ck_assert_int_eq(
+            pr_sse_feed(&r, s + at, at + piece <= n ? piece : n - at), 0);
     pr_sse_free(&r);
 }
 
@@ -91,10 +91,15 @@ END_TEST
 
 START_TEST(test_bom_and_end)
 {
-    same_cut_anywhere("\xef\xbb\xbf" "data: a\n\n", "message||a\n");
+    same_cut_anywhere("\xef\xbb\xbf"
+                      "data: a\n\n",
+                      "message||a\n");
     /* only at the start, and only a whole one */
-    same_cut_anywhere("\xef\xbb" "data: a\n\ndata: b\n\n", "message||b\n");
-    same_cut_anywhere("data: a\n\n\xef\xbb\xbf" "data: b\n\n",
+    same_cut_anywhere("\xef\xbb"
+                      "data: a\n\ndata: b\n\n",
+                      "message||b\n");
+    same_cut_anywhere("data: a\n\n\xef\xbb\xbf"
+                      "data: b\n\n",
                       "message||a\n");
     /* an event without its blank line never completes */
     same_cut_anywhere("data: a\n\ndata: cut short\n", "message||a\n");

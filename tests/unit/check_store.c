@@ -53,13 +53,14 @@ static void write_run(struct pr_store *s, const char *id, double at)
     j.attempts = 2;
     j.finished_at = at + 2;
     ck_assert_int_eq(s->ops->job(s, &j), 0);
-    ck_assert_int_eq(s->ops->output(s, id, "build", -1, "stdout",
-                                    "\"done\""), 0);
+    ck_assert_int_eq(s->ops->output(s, id, "build", -1, "stdout", "\"done\""),
+                     0);
     ck_assert_int_eq(s->ops->output(s, id, "build", -1, "count", "3"), 0);
-    ck_assert_int_eq(s->ops->event(s, id, 1, at, "note", "build",
-                                   "{\"event\": \"note\"}"), 0);
-    ck_assert_int_eq(s->ops->run_finished(s, id, "succeeded", 0, at + 3,
-                                          0.25, 1200), 0);
+    ck_assert_int_eq(
+        s->ops->event(s, id, 1, at, "note", "build", "{\"event\": \"note\"}"),
+        0);
+    ck_assert_int_eq(
+        s->ops->run_finished(s, id, "succeeded", 0, at + 3, 0.25, 1200), 0);
     ck_assert_int_eq(pr_store_commit(s), 0);
 }
 
@@ -82,9 +83,10 @@ START_TEST(test_round_trip)
     ck_assert_ptr_nonnull(r);
     ck_assert_str_eq(cJSON_GetObjectItem(r, "status")->valuestring,
                      "succeeded");
-    ck_assert_str_eq(cJSON_GetObjectItem(
-                         cJSON_GetObjectItem(r, "params"), "who")->valuestring,
-                     "bob");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(r, "params"), "who")
+            ->valuestring,
+        "bob");
     ck_assert_double_eq(cJSON_GetObjectItem(r, "cost")->valuedouble, 0.25);
     cJSON *job = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "jobs"), 0);
     ck_assert_int_eq(cJSON_GetObjectItem(job, "attempts")->valueint, 2);

@@ -82,12 +82,11 @@ static unsigned compile(struct tset *s, const char *const *names,
     if (!s->ctx.nerrors)
         for (size_t i = 0; i < n; i++) {
             char err[128];
-            ck_assert_int_eq(pc_tpl_encode(s->tpl[i], by_target, NULL,
-                                           &s->code[i]), 0);
+            ck_assert_int_eq(
+                pc_tpl_encode(s->tpl[i], by_target, NULL, &s->code[i]), 0);
             ck_assert_msg(!resolved ||
                               pr_tpl_verify(s->code[i].data, s->code[i].len,
-                                            (uint32_t)n, err,
-                                            sizeof err) == 0,
+                                            (uint32_t)n, err, sizeof err) == 0,
                           "%s", err);
         }
     return s->ctx.nerrors;
@@ -110,8 +109,8 @@ static const char *diag(struct pc_ctx *c, size_t i)
     struct pc_source *src = pc_ctx_source(c, d->loc.file);
     if (src)
         pc_source_linecol(src, d->loc.off, &line, &col);
-    snprintf(buf, sizeof buf, "%u:%u %s: %s", line, col,
-             pc_diag_name(d->id), d->msg);
+    snprintf(buf, sizeof buf, "%u:%u %s: %s", line, col, pc_diag_name(d->id),
+             d->msg);
     return buf;
 }
 
@@ -148,8 +147,8 @@ static char *render_json(struct tset *s, const char *json,
     char err[256];
     char *text;
     pr_tpl_out_init(&out);
-    if (pr_tpl_render(s->code[0].data, s->code[0].len, &set, ctx, o, &out,
-                      err, sizeof err) < 0) {
+    if (pr_tpl_render(s->code[0].data, s->code[0].len, &set, ctx, o, &out, err,
+                      sizeof err) < 0) {
         text = malloc(strlen(err) + 8);
         sprintf(text, "error: %s", err);
     } else {
@@ -183,7 +182,8 @@ static char *messages(const char *tpl, const char *json, const char *hist)
     char err[256];
     pr_tpl_out_init(&out);
     ck_assert_int_eq(pr_tpl_render(s.code[0].data, s.code[0].len, &set, ctx,
-                                   NULL, &out, err, sizeof err), 0);
+                                   NULL, &out, err, sizeof err),
+                     0);
     cJSON *m = pr_tpl_messages(&out, h);
     char *txt = cJSON_PrintUnformatted(m);
     cJSON_Delete(m);
@@ -277,8 +277,8 @@ START_TEST(test_recovery)
     const char *texts[] = {
         "{{#each items}}\n"
         "  {{#if x}}\n"
-        "{{/each}}\n"                 /* closes the if and the each */
-        "{{#frob a}}{{/frob}}\n"      /* unknown, its close silent */
+        "{{/each}}\n"            /* closes the if and the each */
+        "{{#frob a}}{{/frob}}\n" /* unknown, its close silent */
         "{{{x}}} {{y\n"};
     ck_assert_uint_eq(compile(&s, NULL, texts, 1), 3);
     ck_assert(has_diag(&s.ctx, "3:1 template: '{{/each}}' does not close "
@@ -332,14 +332,13 @@ START_TEST(test_inputs)
 END_TEST
 
 /* pc_prompt_parse on TEXT; its diagnostics as lines in OUT. */
-static unsigned prompt(const char *text, struct pc_prompt *p,
-                       struct pc_ctx *c)
+static unsigned prompt(const char *text, struct pc_prompt *p, struct pc_ctx *c)
 {
     pc_ctx_init(c);
     memset(p, 0, sizeof *p);
     p->name = "p.md";
-    struct pc_source *src =
-        pc_source_from_mem(&c->arena, "p.md", text, strlen(text));
+    struct pc_source *src = pc_source_from_mem(&c->arena, "p.md", text,
+                                               strlen(text));
     pc_prompt_parse(c, src, p, NULL);
     return c->nerrors;
 }
@@ -357,7 +356,8 @@ START_TEST(test_prompt_files)
     ck_assert_uint_eq(prompt("\xef\xbb\xbf---  \r\nmodel: m\r\n"
                              "output:\r\n  format: text\r\n---\t\r\n\r\n"
                              "  Hi\r\n\r\n",
-                             &p, &c), 0);
+                             &p, &c),
+                      0);
     ck_assert_str_eq(p.model_name, "m");
     ck_assert_str_eq(p.output_format, "text");
     ck_assert_uint_eq(p.tpl->base, 55);
@@ -374,7 +374,9 @@ START_TEST(test_prompt_files)
     ck_assert_uint_eq(
         prompt("---\nschema: {type: object, properties: {a: {}}}\n"
                "input: {default: {a: 1}}\noutput: {schema: {b: number}}\n"
-               "---\n{{a}}", &p, &c), 0);
+               "---\n{{a}}",
+               &p, &c),
+        0);
     ck_assert_str_eq(p.input_schema,
                      "{\"type\":\"object\",\"properties\":{\"a\":{}}}");
     ck_assert_str_eq(p.input_default, "{\"a\":1}");
@@ -403,7 +405,8 @@ START_TEST(test_prompt_errors)
                              "output: {format: xml}\n"
                              "input: {schema: s, defaults: {}}\n"
                              "schema: {a: string}\n---\n{{a}}",
-                             &p, &c), 5);
+                             &p, &c),
+                      5);
     ck_assert(has_diag(&c, "2:1 unknown-key: unknown key 'modle' in the "
                            "frontmatter"));
     ck_assert(has_diag(&c, "5:18 bad-value: 'format' must be json or text, "
@@ -419,7 +422,8 @@ START_TEST(test_prompt_errors)
     ck_assert_uint_eq(
         prompt("---\nschema:\n  a(array: string\n  b(enum): x\n"
                "  c(object): string\n  d?(tuple): string\n  e: [x]\n---\n",
-               &p, &c), 5);
+               &p, &c),
+        5);
     ck_assert_str_eq(diag(&c, 0), "3:3 picoschema: 'a(array' lacks its "
                                   "closing ')'");
     ck_assert_str_eq(diag(&c, 1), "4:12 picoschema: 'b(enum)' needs a list "
@@ -510,9 +514,7 @@ START_TEST(test_render_partials)
     const char *names[] = {NULL, "outer", "inner", "self"};
     const char *texts[] = {
         "<\n  {{> outer}}\n>{{> inner}}|{{> inner x}}|{{> inner y=1}}",
-        "o1\n  {{> inner}}\no{{v}}\n",
-        "i{{y}}\n",
-        "{{> self}}"};
+        "o1\n  {{> inner}}\no{{v}}\n", "i{{y}}\n", "{{> self}}"};
     ck_assert_uint_eq(compile(&s, names, texts, 4), 0);
     /* standalone: every line of the partial indented, nested ones twice;
      * a value's own lines never; inline partials not at all */
@@ -606,11 +608,10 @@ START_TEST(test_messages)
     /* with a marker: marked as history, a model message after */
     m = messages("A{{history}}B", "{}",
                  "[{\"role\":\"user\",\"content\":[],\"metadata\":1}]");
-    ck_assert_str_eq(m,
-                     "[{\"role\":\"user\",\"content\":[{\"text\":\"A\"}]},"
-                     "{\"role\":\"user\",\"content\":[],\"metadata\":"
-                     "{\"purpose\":\"history\"}},{\"role\":\"model\","
-                     "\"content\":[{\"text\":\"B\"}]}]");
+    ck_assert_str_eq(m, "[{\"role\":\"user\",\"content\":[{\"text\":\"A\"}]},"
+                        "{\"role\":\"user\",\"content\":[],\"metadata\":"
+                        "{\"purpose\":\"history\"}},{\"role\":\"model\","
+                        "\"content\":[{\"text\":\"B\"}]}]");
     free(m);
     m = messages("  \n ", "{}", NULL);
     ck_assert_str_eq(m, "[]");
@@ -635,39 +636,62 @@ static const struct bad bads[] = {
     {"text length", {0x01, U32(5), 'a'}, 6, "at byte 0: truncated"},
     {"text huge", {0x01, U32(0xffffffffu)}, 5, "at byte 0: truncated"},
     {"var flags", {0x02, 0x02, 0, 0, 0}, 5, "at byte 0: unknown var flags"},
-    {"path flags", {0x02, 0, 0x04, 0, 0}, 5,
-     "at byte 0: unknown path flags"},
-    {"data no name", {0x02, 0, 0x01, 0, 0}, 5,
+    {"path flags", {0x02, 0, 0x04, 0, 0}, 5, "at byte 0: unknown path flags"},
+    {"data no name",
+     {0x02, 0, 0x01, 0, 0},
+     5,
      "at byte 0: data path without a name"},
     {"empty name", {0x02, 0, 0, 0, 1, 0, 0}, 7, "at byte 0: empty name"},
-    {"name past end", {0x02, 0, 0, 0, 1, 9, 0, 'a'}, 8,
+    {"name past end",
+     {0x02, 0, 0, 0, 1, 9, 0, 'a'},
+     8,
      "at byte 0: truncated"},
     {"block kind", {0x03, 8, 1}, 3, "at byte 0: unknown block kind"},
-    {"block argc", {0x03, 2, 2}, 3,
+    {"block argc",
+     {0x03, 2, 2},
+     3,
      "at byte 0: wrong number of block arguments"},
     {"value kind", {0x03, 2, 1, 7}, 4, "at byte 0: unknown value kind"},
-    {"nan", {0x03, 2, 1, 2, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f, U32(0), U32(0)},
-     20, "at byte 0: number is not finite"},
-    {"body past end", {0x03, 2, 1, 3, U32(3), U32(0), 0x01}, 13,
+    {"nan",
+     {0x03, 2, 1, 2, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f, U32(0), U32(0)},
+     20,
+     "at byte 0: number is not finite"},
+    {"body past end",
+     {0x03, 2, 1, 3, U32(3), U32(0), 0x01},
+     13,
      "at byte 0: block runs past the end"},
-    {"else past end", {0x03, 2, 1, 3, U32(0), U32(1)}, 12,
+    {"else past end",
+     {0x03, 2, 1, 3, U32(0), U32(1)},
+     12,
      "at byte 0: block runs past the end"},
     {"body not whole",
-     {0x03, 2, 1, 3, U32(5), U32(0), 0x01, U32(1), 'a'}, 18,
+     {0x03, 2, 1, 3, U32(5), U32(0), 0x01, U32(1), 'a'},
+     18,
      "at byte 12: truncated"},
     {"straddles block",
-     {0x03, 2, 1, 3, U32(0), U32(2), 0x01, U32(1), 'a'}, 18,
+     {0x03, 2, 1, 3, U32(0), U32(2), 0x01, U32(1), 'a'},
+     18,
      "at byte 12: truncated"},
     {"helper id", {0x05, 5, 0, 0}, 4, "at byte 0: unknown helper"},
-    {"helper argc", {0x05, 1, 1, 5, 0}, 5,
+    {"helper argc",
+     {0x05, 1, 1, 5, 0},
+     5,
      "at byte 0: wrong number of helper arguments"},
-    {"hash truncated", {0x05, 1, 0, 2, 1, 0, 'k', 5}, 8,
+    {"hash truncated",
+     {0x05, 1, 0, 2, 1, 0, 'k', 5},
+     8,
      "at byte 0: truncated"},
-    {"partial target", {0x04, U32(1), 0, U32(0), 0}, 11,
+    {"partial target",
+     {0x04, U32(1), 0, U32(0), 0},
+     11,
      "at byte 0: partial names no template"},
-    {"partial flags", {0x04, U32(0), 4, U32(0), 0}, 11,
+    {"partial flags",
+     {0x04, U32(0), 4, U32(0), 0},
+     11,
      "at byte 0: unknown partial flags"},
-    {"partial context", {0x04, U32(0), 1, U32(0), 0}, 11,
+    {"partial context",
+     {0x04, U32(0), 1, U32(0), 0},
+     11,
      "at byte 0: truncated"},
 };
 
@@ -679,8 +703,7 @@ START_TEST(test_hostile_code)
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
         const struct bad *b = &bads[i];
         char err[128];
-        ck_assert_msg(pr_tpl_verify(b->code, b->len, 1, err, sizeof err) ==
-                          -1,
+        ck_assert_msg(pr_tpl_verify(b->code, b->len, 1, err, sizeof err) == -1,
                       "%s: accepted", b->what);
         ck_assert_msg(!strcmp(err, b->why), "%s: \"%s\"", b->what, err);
         struct pr_tpl_out out;

@@ -12,7 +12,7 @@ START_TEST(test_utf8_decode)
     unsigned long cp = 0;
     ck_assert_uint_eq(pr_utf8_decode("A", 1, &cp), 1);
     ck_assert_uint_eq(cp, 'A');
-    ck_assert_uint_eq(pr_utf8_decode("", 1, &cp), 1);      /* NUL */
+    ck_assert_uint_eq(pr_utf8_decode("", 1, &cp), 1); /* NUL */
     ck_assert_uint_eq(pr_utf8_decode("\xc3\xa9", 2, &cp), 2);
     ck_assert_uint_eq(cp, 0xe9);
     ck_assert_uint_eq(pr_utf8_decode("\xe2\x82\xac", 3, &cp), 3);
@@ -42,13 +42,16 @@ START_TEST(test_term_escape)
     ck_assert_str_eq(pr_term_text("\x01\x7f\x1f", b, sizeof b),
                      "\\x01\\x7f\\x1f");
     /* C1 controls, separators and bidirectional overrides */
-    ck_assert_str_eq(pr_term_text("\xc2\x9b" "2J\xc2\x85", b, sizeof b),
+    ck_assert_str_eq(pr_term_text("\xc2\x9b"
+                                  "2J\xc2\x85",
+                                  b, sizeof b),
                      "\\u009b2J\\u0085");
-    ck_assert_str_eq(pr_term_text("a\xe2\x80\xae" "b\xe2\x80\xa8\xe2\x81\xa6",
+    ck_assert_str_eq(pr_term_text("a\xe2\x80\xae"
+                                  "b\xe2\x80\xa8\xe2\x81\xa6",
                                   b, sizeof b),
                      "a\\u202eb\\u2028\\u2066");
     ck_assert_str_eq(pr_term_text("\xe2\x80\xaf", b, sizeof b),
-                     "\xe2\x80\xaf");       /* U+202F passes */
+                     "\xe2\x80\xaf"); /* U+202F passes */
     /* each byte of invalid UTF-8 */
     ck_assert_str_eq(pr_term_text("x\xff\xc3(\xe2\x82", b, sizeof b),
                      "x\\xff\\xc3(\\xe2\\x82");
@@ -59,14 +62,15 @@ END_TEST
 START_TEST(test_term_cut)
 {
     char b[12];
-    ck_assert_str_eq(pr_term_text("0123456789abc", b, sizeof b), "01234567...");
+    ck_assert_str_eq(pr_term_text("0123456789abc", b, sizeof b),
+                     "01234567...");
     ck_assert_str_eq(pr_term_text("0123456789a", b, sizeof b), "0123456789a");
     /* an escape is never cut in half */
-    ck_assert_str_eq(pr_term_text("012345\033\033", b, sizeof b),
-                     "012345...");
-    ck_assert_str_eq(pr_term_text("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
-                                  b, sizeof b),
-                     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...");
+    ck_assert_str_eq(pr_term_text("012345\033\033", b, sizeof b), "012345...");
+    ck_assert_str_eq(
+        pr_term_text("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", b,
+                     sizeof b),
+        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...");
 }
 END_TEST
 

@@ -215,8 +215,7 @@ START_TEST(test_escapes)
         "c: \"\\x41\\u00e9\\u2192\\U0001F600\"\n"
         "d: \"x\\\n   y\"\n"
         "e: \"a\\0b\"\n");
-    ck_assert_str_eq(pc_map_get(r, "a")->str,
-                     "\a\b\t\n\v\f\r\x1b \"/\\");
+    ck_assert_str_eq(pc_map_get(r, "a")->str, "\a\b\t\n\v\f\r\x1b \"/\\");
     ck_assert_str_eq(pc_map_get(r, "b")->str,
                      "\xC2\x85\xC2\xA0\xE2\x80\xA8\xE2\x80\xA9");
     ck_assert_str_eq(pc_map_get(r, "c")->str,
@@ -413,8 +412,22 @@ START_TEST(test_scalar_int)
         {"-9223372036854775808", -9223372036854775807LL - 1},
     };
     static const char *const bad[] = {
-        "", "1.5", "1e3", "0x", "0o", "0o8", "0xG", "-0x1", "+0o7", "1_000",
-        "12abc", " 1", "9223372036854775808", "0b101", ".inf", "~",
+        "",
+        "1.5",
+        "1e3",
+        "0x",
+        "0o",
+        "0o8",
+        "0xG",
+        "-0x1",
+        "+0o7",
+        "1_000",
+        "12abc",
+        " 1",
+        "9223372036854775808",
+        "0b101",
+        ".inf",
+        "~",
     };
     char text[64];
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
@@ -453,13 +466,12 @@ START_TEST(test_scalar_float)
         const char *text;
         double v;
     } good[] = {
-        {"1.5", 1.5},     {"-2.5e3", -2500},  {".5", 0.5},
-        {"1.", 1},        {"1e5", 1e5},       {"+3.25E-2", 0.0325},
-        {"42", 42},       {"-0.0", 0},
+        {"1.5", 1.5}, {"-2.5e3", -2500},    {".5", 0.5}, {"1.", 1},
+        {"1e5", 1e5}, {"+3.25E-2", 0.0325}, {"42", 42},  {"-0.0", 0},
     };
     static const char *const bad[] = {
-        ".", "1e", "e5", "1.5.2", "0x1p3", "inf", "nan", "-.nan", "1,5",
-        "1.5f", "--1", ". 5",
+        ".",   "1e",    "e5",  "1.5.2", "0x1p3", "inf",
+        "nan", "-.nan", "1,5", "1.5f",  "--1",   ". 5",
     };
     struct pc_node *r = parse_ok("[1.5, -2.5e3, .5, 1., 1e5, +3.25E-2, 42, "
                                  "-0.0]\n");
@@ -483,8 +495,9 @@ END_TEST
 
 START_TEST(test_scalar_float_special)
 {
-    struct pc_node *r = parse_ok("[.inf, .Inf, .INF, +.inf, -.inf, -.Inf, "
-                                 ".nan, .NaN, .NAN, \".inf\", '.nan', .iNf]\n");
+    struct pc_node *r = parse_ok(
+        "[.inf, .Inf, .INF, +.inf, -.inf, -.Inf, "
+        ".nan, .NaN, .NAN, \".inf\", '.nan', .iNf]\n");
     double v;
     for (size_t i = 0; i < 4; i++) {
         ck_assert_int_eq(pc_scalar_float(r->items[i], &v), 0);
