@@ -139,6 +139,20 @@ int pr_inspect(const char *path, enum pr_inspect what, const char *run,
                 pr_term_text(err, safe, sizeof safe));
         return 1;
     }
+    if (what == PR_INSPECT_VERIFY) {
+        char report[600];
+        int rc = s->ops->verify(s, report, sizeof report);
+        if (rc < 0)
+            fprintf(stderr, "pomlrun: error: %s\n",
+                    pr_term_text(pr_store_error(s), safe, sizeof safe));
+        else if (rc > 0)
+            fprintf(stderr, "pomlrun: error: %s: %s\n",
+                    pr_term_text(path, safe, sizeof safe), report);
+        else
+            printf("%s\n", report);
+        pr_store_close(s);
+        return rc == 0 ? 0 : 1;
+    }
     cJSON *v = what == PR_INSPECT_RUNS      ? s->ops->runs(s, 50)
                : what == PR_INSPECT_HISTORY ? s->ops->events(s, run)
                                             : s->ops->run(s, run);

@@ -1,5 +1,5 @@
 /* inspect.h -- the commands that look at runs in the state file
- * (inspect.c): --runs, --show, --outputs, --history */
+ * (inspect.c): --runs, --show, --outputs, --history, --verify */
 #ifndef POML_INSPECT_H
 #define POML_INSPECT_H
 
@@ -10,7 +10,8 @@ enum pr_inspect {
     PR_INSPECT_RUNS,
     PR_INSPECT_SHOW,
     PR_INSPECT_OUTPUTS,
-    PR_INSPECT_HISTORY
+    PR_INSPECT_HISTORY,
+    PR_INSPECT_VERIFY
 };
 
 /* Prints what WHAT asks of the state file at PATH (RUN and STEP as the

@@ -80,6 +80,9 @@ static void usage(FILE *out)
           "                       prefix of one, or 'last')\n"
           "  --outputs RUN STEP   print one job's outputs as JSON\n"
           "  --history RUN        print a run's events, one JSON line each\n"
+          "  --verify             check the state file's ledger: exit 1 "
+          "when a\n"
+          "                       row was changed, removed or put in\n"
           "  --check              validate the plan and exit\n"
           "  --dry-run            bind parameters and print the order in\n"
           "                       which steps would start; run nothing\n"
@@ -450,6 +453,8 @@ int main(int argc, char **argv)
             sync_full = false;
         } else if (!strcmp(a, "--runs")) {
             inspect = PR_INSPECT_RUNS;
+        } else if (!strcmp(a, "--verify")) {
+            inspect = PR_INSPECT_VERIFY;
         } else if (!strcmp(a, "--show") || !strcmp(a, "--history") ||
                    !strcmp(a, "--outputs")) {
             bool two = !strcmp(a, "--outputs");

@@ -32,7 +32,7 @@
 struct pr_store;
 
 /* The schema version this program writes (SQLite: PRAGMA user_version). */
-#define PR_STORE_SCHEMA 1
+#define PR_STORE_SCHEMA 2
 
 struct pr_store_run {
     const char *id;          /* the run id (a UUID) */
@@ -96,6 +96,10 @@ struct pr_store_ops {
     cJSON *(*run)(struct pr_store *s, const char *id);
     /* The events of run ID, in order, as a JSON list. */
     cJSON *(*events)(struct pr_store *s, const char *id);
+    /* Walks the ledger: 0 when every event is in it and every row's hash
+     * holds, 1 with the first row changed, removed or inserted described
+     * in REPORT, -1 with the reason in the store's error. */
+    int (*verify)(struct pr_store *s, char *report, size_t cap);
     void (*close)(struct pr_store *s);
 };
 

@@ -9,4 +9,14 @@
 struct pr_store *pr_store_sqlite_open(const char *path, bool sync_full,
                                       char *err, size_t errcap);
 
+/* ledger.c: the hash of a ledger row, in hex, from the previous row's
+ * hash (PR_LEDGER_GENESIS for the first) and its event.  0, or -1 when
+ * the digest fails. */
+#define PR_LEDGER_HEX 64
+#define PR_LEDGER_GENESIS                                                     \
+    "0000000000000000000000000000000000000000000000000000000000000000"
+int pr_ledger_hash(const char *prev, const char *run_id, long long seq,
+                   double at, const char *kind, const char *step,
+                   const char *data, char out[PR_LEDGER_HEX + 1]);
+
 #endif

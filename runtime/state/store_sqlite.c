@@ -51,6 +51,10 @@ static const char *const migrations[PR_STORE_SCHEMA] = {
     " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " seq INTEGER NOT NULL, at REAL NOT NULL, kind TEXT NOT NULL,"
     " step TEXT, data TEXT NOT NULL, PRIMARY KEY (run_id, seq));",
+    /* 2: the ledger, a hash chain over every event of every run */
+    "CREATE TABLE ledger ("
+    " id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " prev TEXT NOT NULL, hash TEXT NOT NULL);",
 };
 
 enum stmt {
@@ -62,6 +66,8 @@ enum stmt {
     S_ATTEMPT,
     S_OUTPUT,
     S_EVENT,
+    S_LAST_HASH,
+    S_LEDGER,
     S_COUNT
 };
 
@@ -91,6 +97,9 @@ static const char *const sql[S_COUNT] = {
                  " value = ?5",
     [S_EVENT] = "INSERT INTO events (run_id, seq, at, kind, step, data)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_LAST_HASH] = "SELECT hash FROM ledger ORDER BY id DESC LIMIT 1",
+    [S_LEDGER] = "INSERT INTO ledger (run_id, seq, prev, hash)"
+                 " VALUES (?1, ?2, ?3, ?4)",
 };
 
 struct sq {
@@ -98,6 +107,8 @@ struct sq {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[S_COUNT];
+    char last[PR_LEDGER_HEX + 1]; /* the ledger's last hash in this
+                                     transaction; "": not read yet */
 };
 
 static int fail(struct sq *q, const char *what)
@@ -150,6 +161,7 @@ static int sq_begin(struct pr_store *b)
     if (step(q, S_BEGIN, "cannot begin a transaction") < 0)
         return -1;
     b->in_txn = true;
+    q->last[0] = '\0'; /* another process may have added rows */
     return 0;
 }
 
@@ -252,7 +264,36 @@ static int sq_event(struct pr_store *b, const char *run_id, uint64_t seq,
     text(s, 4, kind);
     text(s, 5, st);
     text(s, 6, json);
-    return step(q, S_EVENT, "cannot record an event");
+    if (step(q, S_EVENT, "cannot record an event") < 0)
+        return -1;
+    /* the event's row of the ledger, chained to the last one */
+    if (!q->last[0]) {
+        sqlite3_stmt *l = q->st[S_LAST_HASH];
+        int rc = sqlite3_step(l);
+        const char *h = rc == SQLITE_ROW
+                            ? (const char *)sqlite3_column_text(l, 0)
+                            : NULL;
+        snprintf(q->last, sizeof q->last, "%s",
+                 h && *h ? h : PR_LEDGER_GENESIS);
+        sqlite3_reset(l);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return fail(q, "cannot read the ledger");
+    }
+    char hash[PR_LEDGER_HEX + 1];
+    if (pr_ledger_hash(q->last, run_id, (long long)seq, at, kind, st, json,
+                       hash) < 0) {
+        snprintf(b->err, sizeof b->err, "the ledger's digest failed");
+        return -1;
+    }
+    s = q->st[S_LEDGER];
+    text(s, 1, run_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+    text(s, 3, q->last);
+    text(s, 4, hash);
+    if (step(q, S_LEDGER, "cannot record the ledger") < 0)
+        return -1;
+    memcpy(q->last, hash, sizeof hash);
+    return 0;
 }
 
 /* ---- reading ---- */
@@ -418,6 +459,83 @@ static cJSON *sq_events(struct pr_store *b, const char *id)
     return l;
 }
 
+/* The ledger walked in order, each row's event read back and its hash
+ * computed again; the chain breaks where a row or an event was changed,
+ * removed or put in, and the first break is reported. */
+static int sq_verify(struct pr_store *b, char *report, size_t cap)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s;
+    const char *walk =
+        "SELECT l.id, l.run_id, l.seq, l.prev, l.hash, e.at, e.kind, e.step,"
+        " e.data, e.rowid IS NULL FROM ledger l LEFT JOIN events e"
+        " ON e.run_id = l.run_id AND e.seq = l.seq ORDER BY l.id";
+    if (sqlite3_prepare_v2(q->db, walk, -1, &s, NULL) != SQLITE_OK)
+        return fail(q, "cannot read the ledger");
+    char prev[PR_LEDGER_HEX + 1] = PR_LEDGER_GENESIS;
+    char hash[PR_LEDGER_HEX + 1];
+    int rc, out = 0;
+    long long rows = 0;
+    while (out == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        long long id = sqlite3_column_int64(s, 0);
+        const char *run = (const char *)sqlite3_column_text(s, 1);
+        long long seq = sqlite3_column_int64(s, 2);
+        const char *p = (const char *)sqlite3_column_text(s, 3);
+        const char *h = (const char *)sqlite3_column_text(s, 4);
+        rows++;
+        if (sqlite3_column_int(s, 9)) {
+            snprintf(report, cap,
+                     "ledger row %lld: event %lld of run %s was removed", id,
+                     seq, run ? run : "?");
+            out = 1;
+        } else if (!p || strcmp(p, prev)) {
+            snprintf(report, cap,
+                     "ledger row %lld (event %lld of run %s): the row before "
+                     "it was changed or removed",
+                     id, seq, run ? run : "?");
+            out = 1;
+        } else if (pr_ledger_hash(p, run, seq, sqlite3_column_double(s, 5),
+                                  (const char *)sqlite3_column_text(s, 6),
+                                  (const char *)sqlite3_column_text(s, 7),
+                                  (const char *)sqlite3_column_text(s, 8),
+                                  hash) < 0) {
+            out = -1;
+            snprintf(b->err, sizeof b->err, "the ledger's digest failed");
+        } else if (!h || strcmp(h, hash)) {
+            snprintf(report, cap,
+                     "ledger row %lld: event %lld of run %s was changed", id,
+                     seq, run ? run : "?");
+            out = 1;
+        } else {
+            memcpy(prev, hash, sizeof hash);
+        }
+    }
+    if (out == 0 && rc != SQLITE_DONE)
+        out = fail(q, "cannot read the ledger");
+    sqlite3_finalize(s);
+    if (out)
+        return out;
+    /* an event that no ledger row holds was put in */
+    const char *extra = "SELECT e.run_id, e.seq FROM events e LEFT JOIN"
+                        " ledger l ON l.run_id = e.run_id AND l.seq = e.seq"
+                        " WHERE l.id IS NULL LIMIT 1";
+    if (sqlite3_prepare_v2(q->db, extra, -1, &s, NULL) != SQLITE_OK)
+        return fail(q, "cannot read the ledger");
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        snprintf(report, cap,
+                 "event %lld of run %s is in no ledger row: it was put in",
+                 sqlite3_column_int64(s, 1),
+                 (const char *)sqlite3_column_text(s, 0));
+        out = 1;
+    } else if (rc != SQLITE_DONE) {
+        out = fail(q, "cannot read the ledger");
+    } else {
+        snprintf(report, cap, "ledger: %lld rows, intact", rows);
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
 static void sq_close(struct pr_store *b)
 {
     struct sq *q = (struct sq *)b;
@@ -443,6 +561,7 @@ static const struct pr_store_ops sqlite_ops = {
     .runs = sq_runs,
     .run = sq_run,
     .events = sq_events,
+    .verify = sq_verify,
     .close = sq_close,
 };
 

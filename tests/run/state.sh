@@ -5,7 +5,8 @@
 # read back by --runs, --show, --outputs and --history and by sqlite3; a
 # secret-named parameter is stored redacted; another pomlrun reads the
 # run while it runs (a step waits on a FIFO meanwhile); --no-state keeps
-# nothing; --state names another file; two runs share one file; a state
+# nothing; --state names another file; two runs share one file; the
+# ledger's hash chain finds a changed, removed or inserted row; a state
 # file that is not one, or has a newer schema, is refused before anything
 # runs; an unwritable default only warns.
 LC_ALL=C
@@ -108,6 +109,37 @@ if [ "$rc" -eq 1 ] && grep -q "no run 'nosuch'" "$d/e"; then
 else
     fail "--show of an unknown run: status $rc, $(first "$d/e")"
 fi
+
+# ---- the ledger: intact, then each kind of tampering found ----
+# verify CHECK WORDS: --verify exits 1 and names WORDS (none: exits 0)
+verify() {
+    "$pomlrun" --state "$d/t.db" --verify > "$d/v.out" 2> "$d/v.err"
+    _rc=$?
+    if [ -z "$2" ] && [ "$_rc" -eq 0 ] && grep -q 'intact' "$d/v.out"; then
+        pass
+    elif [ -n "$2" ] && [ "$_rc" -eq 1 ] && grep -q -- "$2" "$d/v.err"; then
+        pass
+    else
+        fail "$1: status $_rc, $(first "$d/v.out") $(first "$d/v.err")"
+    fi
+}
+tamper() {      # CHECK SQL WORDS: on a fresh copy of the state file
+    cp "$d/.poml/state.db" "$d/t.db"
+    sqlite3 "$d/t.db" "$2" > /dev/null 2>&1 || fail "$1: sqlite3 failed"
+    verify "$1" "$3"
+}
+cp "$d/.poml/state.db" "$d/t.db"
+verify "ledger intact" ""
+tamper "ledger: an event changed" \
+    "UPDATE events SET data = replace(data, 'flaky', 'fl4ky') WHERE kind = 'job_finished' AND step = 'flaky'" \
+    "was changed"
+tamper "ledger: an event removed" \
+    "DELETE FROM events WHERE seq = 2" "was removed"
+tamper "ledger: a row removed" \
+    "DELETE FROM ledger WHERE id = 3" "the row before it was changed or removed"
+tamper "ledger: an event put in" \
+    "INSERT INTO events SELECT run_id, 999, at, kind, step, data FROM events WHERE seq = 1" \
+    "it was put in"
 
 # ---- another pomlrun reads the run while it runs ----
 d=$tmp/live
