@@ -18,7 +18,7 @@ $CC -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -include "$src/config.h" -I"$src/runtime" -I"$src/runtime/exec" \
     -I"$src/runtime/llm" -o "$src/fuzz/fuzz_reply" \
     "$src/fuzz/fuzz_reply.c" $rt \
-    -lcjson -lcurl -lm -lpthread
+    -lcjson -lm -lpthread
 
 c=$src/fuzz/corpus-reply
 mkdir -p "$c"

@@ -1,12 +1,11 @@
 /* http.c -- libcurl's multi socket interface on the runtime's loop */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
-#include "alloc.h"
+#include "curl_dl.h"
 #include "http.h"
 
 struct pr_http {
@@ -35,7 +34,8 @@ struct pr_http_req {
 _Static_assert(PR_HTTP_MAX_HEADER_KIB * 1024 == CURL_MAX_HTTP_HEADER,
                "PR_HTTP_MAX_HEADER_KIB is libcurl's CURL_MAX_HTTP_HEADER");
 
-static int curl_ready = 0;
+/* libcurl's functions, from the first pr_http_new */
+static const struct pr_curl *C;
 
 static void check_done(struct pr_http *h);
 
@@ -46,7 +46,7 @@ static void on_sock(void *ud, int fd, int events)
                 (events & PR_LOOP_OUT ? CURL_CSELECT_OUT : 0);
     int running;
     h->depth++;
-    curl_multi_socket_action(h->multi, fd, flags, &running);
+    C->multi_socket_action(h->multi, fd, flags, &running);
     h->depth--;
     check_done(h);
 }
@@ -70,7 +70,7 @@ static void on_timer(void *ud)
     int running;
     h->timer = 0;
     h->depth++;
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    C->multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     h->depth--;
     check_done(h);
 }
@@ -91,28 +91,24 @@ static int timer_cb(CURLM *m, long ms, void *userp)
     return 0;
 }
 
-struct pr_http *pr_http_new(struct pr_loop *loop)
+struct pr_http *pr_http_new(struct pr_loop *loop, char *err, size_t n)
 {
-    if (!curl_ready) {
-        if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, pr_malloc, pr_free,
-                                 pr_realloc, pr_strdup, pr_calloc) != 0)
-            return NULL;
-        curl_ready = 1;
-    }
+    if (!C && !(C = pr_curl_load(err, n)))
+        return NULL;
     struct pr_http *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    h->loop = loop;
-    h->multi = curl_multi_init();
-    if (!h->multi) {
+    if (h)
+        h->multi = C->multi_init();
+    if (!h || !h->multi) {
         free(h);
+        snprintf(err, n, "cannot start libcurl: out of memory");
         return NULL;
     }
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    h->loop = loop;
+    C->multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    C->multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    C->multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    C->multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    C->multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     return h;
 }
 
@@ -122,7 +118,7 @@ void pr_http_free(struct pr_http *h)
         return;
     if (h->timer)
         pr_loop_cancel(h->loop, h->timer);
-    curl_multi_cleanup(h->multi);
+    C->multi_cleanup(h->multi);
     free(h);
 }
 
@@ -210,10 +206,10 @@ static void finish(struct pr_http_req *r, CURLcode code)
     res.curl_code = (int)code;
     res.error = code == CURLE_OK ? NULL
                 : r->errbuf[0]   ? r->errbuf
-                                 : curl_easy_strerror(code);
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
+                                 : C->easy_strerror(code);
+    C->easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
     char *ct = NULL;
-    curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+    C->easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
     res.content_type = ct;
     res.retry_after = r->retry_after;
     res.should_retry = r->should_retry;
@@ -228,9 +224,9 @@ static void finish(struct pr_http_req *r, CURLcode code)
             PR_HTTP_MAX_HEADER_KIB) " KiB, the most libcurl reads";
     }
     r->o.on_done(r->o.ud, &res);
-    curl_multi_remove_handle(r->h->multi, r->easy);
-    curl_easy_cleanup(r->easy);
-    curl_slist_free_all(r->headers);
+    C->multi_remove_handle(r->h->multi, r->easy);
+    C->easy_cleanup(r->easy);
+    C->slist_free_all(r->headers);
     free(r->body);
     free(r);
 }
@@ -239,11 +235,11 @@ static void check_done(struct pr_http *h)
 {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(h->multi, &left))) {
+    while ((m = C->multi_info_read(h->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         struct pr_http_req *r = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        C->easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         if (r)
             finish(r, m->data.result);
     }
@@ -259,7 +255,7 @@ struct pr_http_req *pr_http_start(struct pr_http *h,
     r->o = *o;
     r->retry_after = -1;
     r->should_retry = -1;
-    r->easy = curl_easy_init();
+    r->easy = C->easy_init();
     if (o->body) {
         r->body = malloc(o->body_len + 1);
         if (r->body) {
@@ -268,7 +264,7 @@ struct pr_http_req *pr_http_start(struct pr_http *h,
         }
     }
     for (size_t i = 0; o->headers && o->headers[i]; i++) {
-        struct curl_slist *n = curl_slist_append(r->headers, o->headers[i]);
+        struct curl_slist *n = C->slist_append(r->headers, o->headers[i]);
         if (!n)
             goto fail;
         r->headers = n;
@@ -276,39 +272,39 @@ struct pr_http_req *pr_http_start(struct pr_http *h,
     if (!r->easy || (o->body && !r->body))
         goto fail;
     CURL *e = r->easy;
-    curl_easy_setopt(e, CURLOPT_URL, o->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    C->easy_setopt(e, CURLOPT_URL, o->url);
+    C->easy_setopt(e, CURLOPT_PRIVATE, r);
+    C->easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    C->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    C->easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    C->easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    C->easy_setopt(e, CURLOPT_WRITEDATA, r);
+    C->easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    C->easy_setopt(e, CURLOPT_HEADERDATA, r);
+    C->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    C->easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    C->easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     if (o->body) {
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+        C->easy_setopt(e, CURLOPT_POST, 1L);
+        C->easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)o->body_len);
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
-        curl_easy_setopt(e, CURLOPT_READDATA, r);
-        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_cb);
-        curl_easy_setopt(e, CURLOPT_SEEKDATA, r);
+        C->easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+        C->easy_setopt(e, CURLOPT_READDATA, r);
+        C->easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_cb);
+        C->easy_setopt(e, CURLOPT_SEEKDATA, r);
     }
     if (o->timeout > 0)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1e3));
+        C->easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1e3));
     if (o->connect_timeout > 0)
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+        C->easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                          (long)(o->connect_timeout * 1e3));
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
+    if (C->multi_add_handle(h->multi, e) != CURLM_OK)
         goto fail;
     return r;
 fail:
     if (r->easy)
-        curl_easy_cleanup(r->easy);
-    curl_slist_free_all(r->headers);
+        C->easy_cleanup(r->easy);
+    C->slist_free_all(r->headers);
     free(r->body);
     free(r);
     return NULL;

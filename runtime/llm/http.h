@@ -47,7 +47,10 @@ struct pr_http_opts {
     void *ud;
 };
 
-struct pr_http *pr_http_new(struct pr_loop *loop);
+/* A client on LOOP; the first one loads libcurl (curl_dl.h).  NULL when
+ * libcurl cannot be loaded or started, or memory runs out, the reason in
+ * ERR (N bytes). */
+struct pr_http *pr_http_new(struct pr_loop *loop, char *err, size_t n);
 void pr_http_free(struct pr_http *h);
 
 /* Starts a request.  NULL when it cannot start (out of memory); ON_DONE

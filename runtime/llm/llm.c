@@ -98,14 +98,7 @@ int pr_llm_init(struct pr_run *r, const struct pr_llm_opts *o)
         return out_of_memory();
     if (o->replay && pr_llm_tape_load(&L->tape, o->replay) < 0)
         return -1;
-    if (!o->replay) {
-        L->http = pr_http_new(r->loop);
-        if (!L->http) {
-            fputs("pomlrun: error: cannot start libcurl: out of memory\n",
-                  stderr);
-            return -1;
-        }
-    }
+    /* the HTTP client (and libcurl) comes with the first request */
     return 0;
 }
 
@@ -570,6 +563,11 @@ static void send_call(struct call *c)
     pr_llm_breaker_sent(&L->breakers[c->model]);
     if (L->o.replay) {
         replay(c);
+        return;
+    }
+    if (!L->http && !(L->http = pr_http_new(r->loop, why, sizeof why))) {
+        release(c);
+        fail_call(c, why, false);
         return;
     }
     /* the endpoint and the key: the variables the model names, nothing
