@@ -11,6 +11,7 @@
 #include <pthread.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <nmmintrin.h>
 #define CRC_HW_X86 1
 #elif defined(__aarch64__) && defined(__linux__) &&                           \
@@ -23,7 +24,8 @@
 
 static uint32_t table[8][256];
 static uint32_t (*impl)(uint32_t, const uint8_t *, size_t);
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_once_t once = PTHREAD_ONCE_INIT,
+                      tables_once = PTHREAD_ONCE_INIT;
 
 static void init_tables(void)
 {
@@ -73,10 +75,14 @@ crc_hw(uint32_t crc, const uint8_t *p, size_t len)
     return crc;
 }
 
+/* One cpuid, when the first CRC is asked for.  __builtin_cpu_supports
+ * would link libgcc's CPU model constructor, which runs several cpuid
+ * leaves at every start of the program; under a hypervisor each cpuid is
+ * a trap that costs microseconds, in pomlc and pomlrun alike. */
 static int have_hw(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("sse4.2");
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2);
 }
 #elif defined(CRC_HW_ARM)
 __attribute__((target("+crc"))) static uint32_t
@@ -98,14 +104,17 @@ static int have_hw(void)
 }
 #endif
 
+/* the tables (8 KiB) only where the instruction is missing */
 static void init(void)
 {
-    init_tables();
-    impl = crc_tables;
 #if defined(CRC_HW_X86) || defined(CRC_HW_ARM)
-    if (have_hw())
+    if (have_hw()) {
         impl = crc_hw;
+        return;
+    }
 #endif
+    pthread_once(&tables_once, init_tables);
+    impl = crc_tables;
 }
 
 uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len)
@@ -116,7 +125,7 @@ uint32_t pr_crc32c(uint32_t crc, const void *data, size_t len)
 
 uint32_t pr_crc32c_portable(uint32_t crc, const void *data, size_t len)
 {
-    pthread_once(&once, init);
+    pthread_once(&tables_once, init_tables);
     return ~crc_tables(~crc, data, len);
 }
 
