@@ -10,6 +10,11 @@
 #            1,000-step chain, a 100 x 100 layered DAG -- by pomlrun (its
 #            state kept in an SQLite file, and with --no-state), make,
 #            ninja and a bare posix_spawn loop (bench/spawnfloor.c, the floor)
+#   start-up: pomlrun --version vs ninja's and make's, and pomlrun --check
+#            of a 10,000-step plan vs ninja loading the equivalent
+#            build.ninja (ninja -t targets all)
+#   subs:    a for_each of 1,000 sub-workflows (a child pomlrun each) vs
+#            the same step inline
 #   sched:   pomlrun scheduling 100,000 in-process steps (gates, aggregators),
 #            net of loading the plan (pomlrun --check)
 #   llm:     1,000 LLM calls, 64 in flight, against the loopback test server
@@ -85,6 +90,26 @@ if command -v ninja >/dev/null; then
 print("  pomlrun --check / ninja -n: %.3fx" % (float(sys.argv[1]) / float(sys.argv[2])))' "$tk" "$tn"
 fi
 echo "  plan size: $size bytes for a $src-byte source ($(( size / 100000 )) bytes a step)"
+
+## ---- start-up ----
+# What every pomlrun pays before its first step (and each sub-workflow
+# child again): the program's own start, then mapping and checking a plan
+echo "== start-up"
+python3 "$srcdir/bench/gen.py" 10000 "$work/w10k.poml" "$work/w10k.ninja"
+"$pomlc" "$work/w10k.poml" -o "$work/w10k.plan"
+mkdir -p "$work/n10k"
+cp "$work/w10k.ninja" "$work/n10k/build.ninja"
+tv=$(mean 100 "$pomlrun --version")
+tnv=$(mean 100 "ninja --version")
+tmv=$(mean 100 "make --version")
+tk=$(mean 30 "$pomlrun --check $work/w10k.plan")
+tn=$(mean 10 "ninja -C $work/n10k -t targets all")
+row "ninja --version (reference)" "$tnv" "$tnv"
+row "make --version" "$tmv" "$tnv"
+row "pomlrun --version" "$tv" "$tnv"
+row "ninja -t targets all: 10,000 rules (ref.)" "$tn" "$tn"
+row "pomlrun --check: map, verify 10,000 steps" "$tk" "$tn"
+echo "  (hyperfine means; libcurl is loaded only by a run that sends a request)"
 
 ## ---- execution ----
 # The make and ninja being measured are the user's, not children of the make
@@ -192,6 +217,39 @@ echo "   for the chain one at a time, as its edges allow; ninja runs commands"
 echo "   through /bin/sh -c, make and pomlrun run 'true' directly; median of"
 echo "   $runs runs each, taken in turns; µs/step = median / steps, -floor the"
 echo "   same less the floor's; CPU: user + system time, children included)"
+
+echo "== sub-workflows: a for_each of 1,000, $jobs jobs"
+python3 "$srcdir/bench/gen_sub.py" 1000 "$work/sw"
+"$pomlc" -Wno-unused-parameter "$work/sw-sub.poml" -o "$work/sw-sub.plan"
+"$pomlc" "$work/sw-inline.poml" -o "$work/sw-inline.plan"
+check_pomlrun sub 1 "$work/sw-sub.plan"
+check_pomlrun inline 1 "$work/sw-inline.plan"
+rm -f "$work"/t.*
+r=0
+while [ $r -lt $runs ]; do
+    stats 1 "$pomlrun -q --no-state --jobs $jobs $work/sw-inline.plan" \
+        >> "$work/t.0"
+    stats 1 "$pomlrun -q --no-state --jobs $jobs $work/sw-sub.plan" \
+        >> "$work/t.1"
+    r=$((r + 1))
+done
+PYTHONIOENCODING=utf-8 python3 -c 'import statistics, sys
+w = sys.argv[1]
+print("  %-40s %12s %6s   %s" % ("", "wall, median", "ratio",
+      "CPU \u00b5s/item"))
+ref = None
+for i, l in enumerate(sys.argv[2:]):
+    rs = [[float(v) for v in x.split()] for x in open("%s/t.%d" % (w, i))]
+    t = statistics.median(r[0] for r in rs)
+    c = statistics.median(r[2] + r[3] for r in rs)
+    ref = ref or t
+    print("  %-40s %9.1f ms %5.2fx   %9.1f" % (l, t * 1e3, t / ref,
+          c * 1e3))' "$work" \
+    "the step inline, 1,000 instances (ref.)" \
+    "a sub-workflow of it, 1,000 children"
+echo "  (each child is a pomlrun process of its own that runs the step: one"
+echo "   exec more an item than inline; median of $runs runs, CPU: user +"
+echo "   system, children included)"
 
 echo "== sched: 100,000 in-process steps, pomlrun --jobs $jobs"
 printf '  %-30s %9s %11s %11s %13s\n' "" run "--check" scheduling "steps/s"
