@@ -7,6 +7,7 @@
  */
 #include "alloc.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,74 @@ bool pr_json_set(cJSON *obj, const char *key, cJSON *v)
     v->string = name;
     v->type &= ~cJSON_StringIsConst;
     return cJSON_ReplaceItemViaPointer(obj, old, v);
+}
+
+/* ---- scratch trees: a bump region, freed all at once ---- */
+
+struct block {
+    struct block *next; /* the one allocated before */
+    size_t used, cap;
+    max_align_t data[];
+};
+
+static struct block *blocks; /* newest first */
+
+static void *scratch_malloc(size_t n)
+{
+    size_t a = sizeof(max_align_t);
+    n = (n + a - 1) / a * a;
+    struct block *b = blocks;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = b ? 2 * b->cap : 8192;
+        if (cap < n)
+            cap = n;
+        struct block *k = pr_malloc(sizeof *k + cap);
+        if (!k)
+            return NULL;
+        k->next = b;
+        k->used = 0;
+        k->cap = cap;
+        blocks = b = k;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+/* a scratch value goes with its region */
+static void scratch_free(void *p)
+{
+    (void)p;
+}
+
+cJSON *pr_json_scratch_parse(const char *text, size_t n)
+{
+    pr_json_scratch_end();
+    cJSON_Hooks scratch = {.malloc_fn = scratch_malloc,
+                           .free_fn = scratch_free};
+    cJSON_InitHooks(&scratch);
+    cJSON *v = cJSON_ParseWithLength(text, n);
+    pr_alloc_init();
+    return v;
+}
+
+void pr_json_scratch_end(void)
+{
+    struct block *b = blocks;
+    if (!b)
+        return;
+    /* keep the newest (the largest) block unless it is large */
+    while (b->next) {
+        struct block *old = b->next;
+        b->next = old->next;
+        free(old);
+    }
+    if (b->cap > ((size_t)1 << 20)) {
+        free(b);
+        blocks = NULL;
+        return;
+    }
+    b->used = 0;
 }
 
 void pr_alloc_init(void)

@@ -46,6 +46,18 @@ bool pr_json_add(cJSON *obj, const char *key, cJSON *v);
  * the key. */
 bool pr_json_set(cJSON *obj, const char *key, cJSON *v);
 
+/* TEXT (N bytes) parsed into a tree that lives in a region of its
+ * own, not in one heap block per value: for the many short texts read,
+ * looked into and dropped at once (a streamed reply's events).  The tree
+ * is valid until the next call or pr_json_scratch_end, and must never be
+ * given to cJSON_Delete, put into another tree or kept: copy what is
+ * needed (cJSON_Duplicate).  NULL when TEXT is not JSON or memory runs
+ * out (pr_alloc_failures tells which).  One such tree at a time. */
+cJSON *pr_json_scratch_parse(const char *text, size_t n);
+/* Ends the last scratch tree; the region's first block is kept for the
+ * next one, the rest freed. */
+void pr_json_scratch_end(void);
+
 /* Routes cJSON's allocations through the functions above.  Called first
  * in main(), before any cJSON value exists: a value allocated before the
  * hooks change would be freed by the wrong function. */

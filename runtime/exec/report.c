@@ -156,12 +156,19 @@ static void print_output(const struct pr_job *j, const char *name, int lines)
     }
 }
 
+/* J's name as a terminal may show it, in SAFE: made only for a line that
+ * is printed, not for each step of a quiet run */
+#define SHOWN_NAME 1200
+static const char *shown_name(const struct pr_job *j, char safe[SHOWN_NAME])
+{
+    char name[300];
+    return pr_term_text(pr_job_name(j, name, sizeof name), safe, SHOWN_NAME);
+}
+
 static void report_job(struct pr_reporter *rep, const struct pr_job *j,
                        bool start)
 {
-    char name[300], safe[1200], why[4096];
-    const char *id = pr_term_text(pr_job_name(j, name, sizeof name), safe,
-                                  sizeof safe);
+    char safe[SHOWN_NAME], why[4096];
     if (rep->o.events) {
         cJSON *ev = new_event(start ? "step_started" : "step_finished");
         cJSON_AddStringToObject(ev, "step", pr_job_step(j)->id);
@@ -181,7 +188,7 @@ static void report_job(struct pr_reporter *rep, const struct pr_job *j,
     if (start) {
         if (rep->o.verbosity == PR_VERBOSE) {
             clear_line(rep);
-            fprintf(stderr, "pomlrun: %s started\n", id);
+            fprintf(stderr, "pomlrun: %s started\n", shown_name(j, safe));
         }
         return;
     }
@@ -194,6 +201,7 @@ static void report_job(struct pr_reporter *rep, const struct pr_job *j,
     if (j->status == PR_ST_CANCELLED && rep->o.verbosity < PR_VERBOSE)
         return;
     clear_line(rep);
+    const char *id = shown_name(j, safe);
     char d[32], after[48] = "";
     double took = j->finished_at - j->started_at;
     /* a step that failed before it started (its condition or for_each)

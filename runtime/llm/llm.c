@@ -204,15 +204,25 @@ static void redact(struct call *c)
     }
     char *b = (char *)c->raw.data;
     size_t i = c->redacted_to;
-    for (; i + k <= n; i++) {
-        if (b[i] != c->secret[0] || memcmp(b + i, c->secret, k))
+    while (i + k <= n) {
+        /* the key's first byte, found by memchr: the reply's bytes are
+           looked at once, not each against the key */
+        const char *h = memchr(b + i, c->secret[0], n - k + 1 - i);
+        if (!h) {
+            i = n - k + 1;
+            break;
+        }
+        i = (size_t)(h - b);
+        if (memcmp(b + i, c->secret, k)) {
+            i++;
             continue;
+        }
         static const char mark[] = "[redacted]";
         for (size_t j = 0; j < k; j++)
             b[i + j] = k >= sizeof mark - 1 && j < sizeof mark - 2 ? mark[j]
                        : k >= sizeof mark - 1 && j == k - 1        ? ']'
                                                                    : '*';
-        i += k - 1;
+        i += k;
     }
     /* what is left may begin an occurrence only where it is the start
        of the key */

@@ -194,8 +194,10 @@ void pr_llm_stream_text(struct pr_llm_parsed *p, const char *t)
 static void nul_escapes(struct pr_llm_parsed *p, char *t, size_t n)
 {
     for (size_t i = 0; i + 1 < n; i++) {
-        if (t[i] != '\\')
-            continue;
+        const char *h = memchr(t + i, '\\', n - 1 - i);
+        if (!h)
+            break;
+        i = (size_t)(h - t);
         if (i + 5 < n && !memcmp(t + i + 1, "u0000", 5)) {
             memcpy(t + i + 2, "FFFD", 4);
             p->nuls++;
@@ -216,20 +218,21 @@ void pr_llm_event(const struct pr_llm_proto *pr, struct pr_llm_parsed *p,
         p->done = true;
         return;
     }
-    nul_escapes(p, data, strlen(data));
+    size_t n = strlen(data);
+    nul_escapes(p, data, n);
+    /* read, looked into and dropped: a scratch tree, no heap block for
+       each of its values (the handlers copy what they keep) */
     unsigned long failures = pr_alloc_failures();
-    cJSON *e = cJSON_Parse(data);
+    cJSON *e = pr_json_scratch_parse(data, n);
     if (!e && pr_alloc_failures() != failures) {
         p->oom = true;
-        return;
-    }
-    if (!e) {
+    } else if (!e) {
         if (!p->error)
             p->error = strdup("an event's data is not JSON");
-        return;
+    } else {
+        pr->event(p, e);
     }
-    pr->event(p, e);
-    cJSON_Delete(e);
+    pr_json_scratch_end();
 }
 
 const char *pr_llm_whole(const struct pr_llm_proto *pr,
@@ -238,12 +241,12 @@ const char *pr_llm_whole(const struct pr_llm_proto *pr,
     if (body)
         nul_escapes(p, body, n);
     unsigned long failures = pr_alloc_failures();
-    cJSON *r = cJSON_ParseWithLength(body ? body : "", n);
+    cJSON *r = pr_json_scratch_parse(body ? body : "", body ? n : 0);
     const char *bad = r ? pr->whole(p, r)
                       : pr_alloc_failures() != failures
                           ? "out of memory"
                           : "the reply body is not valid JSON";
-    cJSON_Delete(r);
+    pr_json_scratch_end();
     return bad;
 }
 

@@ -1,11 +1,52 @@
 /* check_util.c -- the shared text helpers: the one UTF-8 decoder, and the
  * escaping of text bound for a terminal (what passes, what is escaped and
- * how, cutting, and escaping in pieces) */
+ * how, cutting, and escaping in pieces); JSON read into scratch trees */
 #include "util.h"
+#include "alloc.h"
 
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* scratch trees read as cJSON_Parse's do, small and past the region's
+ * first blocks, one after another; text that is not JSON is NULL */
+START_TEST(test_json_scratch)
+{
+    pr_alloc_init();
+    for (int round = 0; round < 3; round++) {
+        const char *t = "{\"a\":[1,2,{\"b\":\"x\\u00e9\"}],\"n\":null}";
+        cJSON *v = pr_json_scratch_parse(t, strlen(t));
+        ck_assert_ptr_nonnull(v);
+        cJSON *a = cJSON_GetObjectItem(v, "a");
+        ck_assert_int_eq(cJSON_GetArraySize(a), 3);
+        ck_assert_str_eq(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(a, 2), "b")->valuestring,
+            "x\xc3\xa9");
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItem(v, "n")));
+        /* a copy outlives the region */
+        cJSON *keep = cJSON_Duplicate(a, true);
+        pr_json_scratch_end();
+        /* 20,000 values: several blocks */
+        size_t n = 20000 * 4 + 2;
+        char *big = malloc(n + 1);
+        ck_assert_ptr_nonnull(big);
+        big[0] = '[';
+        for (size_t i = 0; i < 20000; i++)
+            memcpy(big + 1 + 4 * i, i + 1 < 20000 ? "\"x\"," : "\"x\"]", 4);
+        big[n - 1] = '\0';
+        cJSON *b = pr_json_scratch_parse(big, strlen(big));
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(cJSON_GetArraySize(b), 20000);
+        ck_assert_str_eq(cJSON_GetArrayItem(b, 19999)->valuestring, "x");
+        ck_assert_ptr_null(pr_json_scratch_parse("{\"a\":", 5));
+        pr_json_scratch_end();
+        free(big);
+        ck_assert_int_eq(cJSON_GetArraySize(keep), 3);
+        cJSON_Delete(keep);
+    }
+}
+END_TEST
 
 START_TEST(test_utf8_decode)
 {
@@ -95,6 +136,7 @@ int main(void)
 {
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("util");
+    tcase_add_test(tc, test_json_scratch);
     tcase_add_test(tc, test_utf8_decode);
     tcase_add_test(tc, test_term_escape);
     tcase_add_test(tc, test_term_cut);
