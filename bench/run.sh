@@ -19,8 +19,10 @@
 #            net of loading the plan (pomlrun --check)
 #   llm:     1,000 LLM calls, 64 in flight, against the loopback test server
 #            (tests/llm/server.py): pomlrun (a for_each step, and 1,000
-#            steps; streamed and whole replies) vs a python3 asyncio client
-#            sending the same requests (bench/llm_client.py)
+#            steps; streamed and whole replies) vs a bare libcurl multi
+#            client (bench/curl_client.c, replies unparsed: the floor) and
+#            a python3 asyncio client (bench/llm_client.py) sending the
+#            same requests
 set -eu
 LC_ALL=C
 export LC_ALL
@@ -306,6 +308,10 @@ python3 "$srcdir/bench/gen_llm.py" for_each 0 $port "$lp-none"
 # more than its start-up)
 py=$(python3 -c 'import sys; print(sys.executable)')
 client="$py $srcdir/bench/llm_client.py --jobs $llm_jobs $port"
+# the floor: a bare libcurl multi client, replies dropped unparsed
+${CC:-cc} -O2 -o "$work/curl_client" "$srcdir/bench/curl_client.c" \
+    $(pkg-config --cflags --libs libcurl)
+raw="$work/curl_client --jobs $llm_jobs $port"
 prun="$pomlrun -q --no-state --provider-jobs $llm_jobs"
 
 llm_fail() {
@@ -376,6 +382,8 @@ llm_check pomlrun-whole "$lp-fe.whole.jsonl" \
     $prun --no-stream --json "$lp-fe.plan"
 llm_check python "$lp-fe.stream.jsonl" $client "$lp-fe.stream.jsonl"
 llm_check python-whole "$lp-fe.whole.jsonl" $client "$lp-fe.whole.jsonl"
+llm_check raw "$lp-fe.stream.jsonl" $raw "$lp-fe.stream.jsonl"
+llm_check raw-whole "$lp-fe.whole.jsonl" $raw "$lp-fe.whole.jsonl"
 cmp -s "$lp.hdr.pomlrun-fe" "$lp.hdr.python" || {
     echo "bench: llm: the clients send different headers:" >&2
     cat "$lp.hdr.pomlrun-fe" "$lp.hdr.python" >&2; exit 1; }
@@ -416,7 +424,9 @@ while [ $r -lt $llm_runs ]; do
     for cmd in "$client $lp-fe.stream.jsonl" "$prun $lp-fe.plan" \
                "$prun $lp-st.plan" "$client $lp-fe.whole.jsonl" \
                "$prun --no-stream $lp-fe.plan" \
-               "$client $lp-none.stream.jsonl" "$prun $lp-none.plan"; do
+               "$client $lp-none.stream.jsonl" "$prun $lp-none.plan" \
+               "$raw $lp-fe.stream.jsonl" "$raw $lp-fe.whole.jsonl" \
+               "$raw $lp-none.stream.jsonl"; do
         : > "$llm_log"
         a=$(srvcpu)
         t=$(stats 1 "$cmd")
@@ -439,19 +449,22 @@ def span(ts):
 print("  %-35s %12s %15s %6s %8s %7s %6s  %11s %6s  %s" % ("",
       "wall, median", "min\u2013max", "req/s", "\u00b5s/call", "-floor",
       "ratio", "CPU \u00b5s/call", "ratio", "server CPU \u00b5s/call"))
-up = {"py": load(5), "poml": load(6)}
+up = {"py": load(5), "poml": load(6), "raw": load(9)}
 print("  start-up alone, no requests (subtracted below)")
-for l, k in (("python3 asyncio client", "py"),
+for l, k in (("raw libcurl multi client", "raw"),
+             ("python3 asyncio client", "py"),
              ("pomlrun, a for_each of no items", "poml")):
     t, ts, c, s = up[k]
     print("  %-35s %9.1f ms %15s %6s %8s %7s %6s  %8.1f ms" % (
           l, t * 1e3, span(ts), "", "", "", "", c * 1e3))
 groups = [("streamed replies (SSE), the default", [
-              (0, "python3 asyncio client (reference)", "py"),
+              (7, "raw libcurl multi client (ref.)", "raw"),
+              (0, "python3 asyncio client", "py"),
               (1, "pomlrun (streaming), a for_each", "poml"),
               (2, "pomlrun (streaming), 1,000 steps", "poml")]),
           ("whole replies", [
-              (3, "python3 asyncio client (reference)", "py"),
+              (8, "raw libcurl multi client (ref.)", "raw"),
+              (3, "python3 asyncio client", "py"),
               (4, "pomlrun (--no-stream), a for_each", "poml")])]
 for title, rows in groups:
     print("  %s" % title)
