@@ -97,8 +97,30 @@ struct block {
 
 static struct block *blocks; /* newest first */
 
+/* Under AddressSanitizer each value is a heap block of its own, freed by
+ * pr_json_scratch_end, so that a read past one is still caught */
+#if defined(__SANITIZE_ADDRESS__)
+#define SCRATCH_EACH 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SCRATCH_EACH 1
+#endif
+#endif
+#ifndef SCRATCH_EACH
+#define SCRATCH_EACH 0
+#endif
+
 static void *scratch_malloc(size_t n)
 {
+    if (SCRATCH_EACH) {
+        struct block *k = pr_malloc(sizeof *k + n);
+        if (!k)
+            return NULL;
+        k->next = blocks;
+        k->used = k->cap = n;
+        blocks = k;
+        return k->data;
+    }
     size_t a = sizeof(max_align_t);
     n = (n + a - 1) / a * a;
     struct block *b = blocks;
@@ -147,7 +169,7 @@ void pr_json_scratch_end(void)
         b->next = old->next;
         free(old);
     }
-    if (b->cap > ((size_t)1 << 20)) {
+    if (SCRATCH_EACH || b->cap > ((size_t)1 << 20)) {
         free(b);
         blocks = NULL;
         return;
