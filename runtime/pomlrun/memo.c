@@ -630,6 +630,7 @@ static void kept_keep(void *ud, const struct pr_job *j, uint64_t token,
             s->ops->exchange_done(s, j->run->run_id, hash, (uint32_t)token,
                                   x->status, x->content_type, x->body, x->len,
                                   in_tok, out_tok, cost, pr_wall_now()));
+    pr_record_urgent(m->rec); /* a reply paid for is not lost */
 }
 
 /* ---- making one ---- */

@@ -2,10 +2,12 @@
  *
  * Every state change the observers hear is written to the store: the run
  * when it starts and ends, each job's state, each attempt, each output
- * and every note, as events in order.  Writes of one turn of the event
- * loop go in one transaction, committed by a timer due at once (it fires
- * after what the turn dispatches), so a state change costs no flush of
- * its own.  When the store fails, pomlrun says so once, starts no new
+ * and every note, as events in order.  Writes go in one transaction that
+ * a timer commits PR_RECORD_WINDOW seconds after it began (group commit:
+ * the turns of the event loop in that window share one commit, so a
+ * state change costs no write of its own), or at the end of the turn
+ * when what was written must not be lost (an LLM reply that arrived, the
+ * end of the run).  When the store fails, pomlrun says so once, starts no new
  * step (what the store could not keep would be run again by a resume)
  * and finishes what runs, without the store.
  */
@@ -26,6 +28,7 @@ static void commit_now(void *ud)
 {
     struct pr_recorder *rec = ud;
     rec->timer = 0;
+    rec->urgent = false;
     if (rec->store && pr_store_commit(rec->store) < 0)
         pr_record_failed(rec);
 }
@@ -53,8 +56,19 @@ static bool ready(struct pr_recorder *rec)
         return false;
     }
     if (!rec->timer && rec->run)
-        rec->timer = pr_loop_timer(rec->run->loop, 0, commit_now, rec);
+        rec->timer = pr_loop_timer(rec->run->loop, PR_RECORD_WINDOW,
+                                   commit_now, rec);
     return true;
+}
+
+void pr_record_urgent(struct pr_recorder *rec)
+{
+    if (!rec->store || !rec->run || !rec->store->in_txn || rec->urgent)
+        return;
+    if (rec->timer)
+        pr_loop_cancel(rec->run->loop, rec->timer);
+    rec->timer = pr_loop_timer(rec->run->loop, 0, commit_now, rec);
+    rec->urgent = true;
 }
 
 static void check(struct pr_recorder *rec, int rc)

@@ -17,6 +17,7 @@ struct pr_recorder {
     uint64_t seq;   /* events written (a resumed run: before, too) */
     uint64_t timer; /* the turn's commit, or 0 */
     bool resumed;   /* the run is an earlier one, resumed */
+    bool urgent;    /* the transaction commits at the end of the turn */
     const struct pr_memos *memo; /* what decided each job, or NULL */
 };
 
@@ -30,6 +31,13 @@ void pr_record_failed(struct pr_recorder *rec);
 struct pr_store *pr_record_begin(struct pr_recorder *rec);
 /* After a write of the caller's that returned RC. */
 void pr_record_check(struct pr_recorder *rec, int rc);
+/* Commits what was written at the end of this turn of the loop, not at
+ * the end of the window. */
+void pr_record_urgent(struct pr_recorder *rec);
+
+/* How long a transaction stays open for more writes, seconds: what a
+ * kill of pomlrun can lose (those jobs run again when it is resumed). */
+#define PR_RECORD_WINDOW 0.010
 /* The plan's hash as the store keeps it (hex of its two checksums). */
 void pr_record_plan_hash(const struct pr_plan *p, char out[24]);
 /* Closes the store. */
