@@ -236,10 +236,10 @@ static struct origin schema_origin(const struct pc_step *s, const char *name)
     if (n)
         return (struct origin){n->loc,
                                "the output schema of step '%s' "
-                               "declares it",
+                               "is here",
                                s->id, NULL};
     return (struct origin){s->prompt_file_loc,
-                           "the output schema of prompt file '%s' declares it",
+                           "the output schema of prompt file '%s' is here",
                            s->prompt_file, NULL};
 }
 
@@ -281,7 +281,7 @@ static const struct pc_ty *declared_type(struct tc *tc, struct pc_step *s,
     }
     pc_report(tc->c, PC_D_OUTPUT_TYPE, v->loc,
               "the type of output '%s' must be a type name or a JSON "
-              "Schema, not a %s",
+              "Schema, not %s",
               name, pc_node_kind_name(v));
     return NULL;
 }

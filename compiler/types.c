@@ -399,9 +399,21 @@ static const struct pc_ty *from_schema(struct pr_arena *a, const cJSON *s,
     if (cJSON_IsArray(any))
         return join_all(a, any, depth);
     const cJSON *ty = cJSON_GetObjectItemCaseSensitive(s, "type");
-    if (cJSON_IsArray(ty)) { /* ["string", "null"]: a nullable string is
-                                 any, as null passes no check */
-        return &pc_ty_any;
+    if (cJSON_IsArray(ty)) { /* ["integer", "null"]: null passes every
+                                 check, so the other type; more: any */
+        const cJSON *only = NULL;
+        const cJSON *it;
+        int n = 0;
+        cJSON_ArrayForEach(it, ty)
+        {
+            if (cJSON_IsString(it) && !strcmp(it->valuestring, "null"))
+                continue;
+            only = it;
+            n++;
+        }
+        ty = n == 1 && cJSON_IsString(only) ? only : NULL;
+        if (!ty)
+            return &pc_ty_any;
     }
     const char *k = cJSON_IsString(ty) ? ty->valuestring
                     : cJSON_GetObjectItemCaseSensitive(s, "properties")
