@@ -358,15 +358,22 @@ static const struct pc_ty *join_all(struct pr_arena *a, const cJSON *arr,
     return t ? t : &pc_ty_any;
 }
 
-static const struct pc_ty *enum_type(struct pr_arena *a, const cJSON *e)
+/* An enum of strings types a string; any other enum (numbers, mixed)
+ * leaves the type to "type". */
+static bool enum_of_strings(const cJSON *e)
 {
-    size_t n = 0;
     const cJSON *it;
     cJSON_ArrayForEach (it, e) {
         if (!cJSON_IsString(it))
-            return &pc_ty_any;
-        n++;
+            return false;
     }
+    return true;
+}
+
+static const struct pc_ty *enum_type(struct pr_arena *a, const cJSON *e)
+{
+    size_t n = (size_t)cJSON_GetArraySize(e);
+    const cJSON *it;
     const char **v = pr_arena_alloc(a, (n + 1) * sizeof *v);
     if (!v)
         return NULL;
@@ -386,7 +393,7 @@ static const struct pc_ty *from_schema(struct pr_arena *a, const cJSON *s,
     if (!cJSON_IsObject(s) || depth > TY_MAX_DEPTH)
         return &pc_ty_any;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(s, "enum");
-    if (cJSON_IsArray(e))
+    if (cJSON_IsArray(e) && enum_of_strings(e))
         return enum_type(a, e);
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(s, "const");
     if (cJSON_IsString(c)) {
@@ -404,8 +411,7 @@ static const struct pc_ty *from_schema(struct pr_arena *a, const cJSON *s,
         const cJSON *only = NULL;
         const cJSON *it;
         int n = 0;
-        cJSON_ArrayForEach(it, ty)
-        {
+        cJSON_ArrayForEach (it, ty) {
             if (cJSON_IsString(it) && !strcmp(it->valuestring, "null"))
                 continue;
             only = it;
