@@ -100,6 +100,10 @@ bool pc_schema_output(const struct pc_step *s, const char *name);
 const struct pc_ty *pc_output_type(struct pr_arena *a, const struct pc_step *s,
                                    const char *name);
 
+/* Every output of S, each {"type": TEXT, "schema": JSON Schema}; NULL
+ * when out of memory. */
+cJSON *pc_output_types_json(struct pr_arena *a, const struct pc_step *s);
+
 /* The built-in aggregation strategies. */
 bool pc_is_builtin_strategy(const char *name);
 extern const char *const pc_builtin_strategies[];

@@ -84,8 +84,7 @@ static const struct fixed fixed_tool[] = {{"result", &pc_ty_any},
                                           {"json", &pc_ty_any},
                                           {"is_error", &pc_ty_boolean},
                                           {NULL, NULL}};
-static const struct fixed fixed_agg[] = {
-    {"result", &pc_ty_any}, {"votes", &pc_ty_open_object}, {NULL, NULL}};
+static const struct fixed fixed_agg[] = {{"result", &pc_ty_any}, {NULL, NULL}};
 static const struct fixed fixed_wf[] = {{"result", &pc_ty_open_object},
                                         {"outputs", &pc_ty_open_object},
                                         {NULL, NULL}};
@@ -1130,4 +1129,39 @@ void pc_types_check_subs(struct pc_build *b)
                            s->workflow, ""};
         check_map_against(&tc, s->with, want, pr_arena_strdup(tc.a, what), &o);
     }
+}
+
+/* ---- for pomlc --emit=json ---- */
+
+static void add_output(cJSON *o, struct pr_arena *a, const struct pc_step *s,
+                       const char *name)
+{
+    if (cJSON_GetObjectItemCaseSensitive(o, name))
+        return;
+    char text[256];
+    const struct pc_ty *t = output_type(a, s, name).t;
+    cJSON *e = cJSON_AddObjectToObject(o, name);
+    if (!e)
+        return;
+    pc_ty_print(t, text, sizeof text);
+    cJSON_AddStringToObject(e, "type", text);
+    cJSON_AddItemToObject(e, "schema", pc_ty_to_schema(t));
+}
+
+cJSON *pc_output_types_json(struct pr_arena *a, const struct pc_step *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    add_output(o, a, s, "status");
+    add_output(o, a, s, "attempts");
+    for (const struct fixed *f = fixed_of(s->kind); f && f->name; f++)
+        add_output(o, a, s, f->name);
+    for (size_t i = 0; i < s->noutputs; i++)
+        add_output(o, a, s, s->outputs[i]);
+    for (size_t i = 0;
+         !s->noutputs && pc_schema_has_outputs(s) && i < s->schema_ty->nfields;
+         i++)
+        add_output(o, a, s, s->schema_ty->names[i]);
+    return o;
 }

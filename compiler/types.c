@@ -464,3 +464,31 @@ const struct pc_ty *pc_ty_from_schema(struct pr_arena *a, const cJSON *s)
 {
     return from_schema(a, s, 0);
 }
+
+static cJSON *to_schema(const struct pc_ty *t, int depth)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o || depth > TY_MAX_DEPTH || t->kind == PC_TY_ANY)
+        return o;
+    cJSON_AddStringToObject(o, "type", pc_ty_kind_name(t->kind));
+    if (t->kind == PC_TY_STRING && t->enumv) {
+        cJSON *e = cJSON_AddArrayToObject(o, "enum");
+        for (size_t i = 0; e && i < t->nenum; i++)
+            cJSON_AddItemToArray(e, cJSON_CreateString(t->enumv[i]));
+    } else if (t->kind == PC_TY_ARRAY) {
+        cJSON_AddItemToObject(o, "items", to_schema(pc_ty_elem(t), depth + 1));
+    } else if (t->kind == PC_TY_OBJECT) {
+        cJSON *p = cJSON_AddObjectToObject(o, "properties");
+        for (size_t i = 0; p && i < t->nfields; i++)
+            cJSON_AddItemToObject(p, t->names[i],
+                                  to_schema(t->fields[i], depth + 1));
+        if (!t->open)
+            cJSON_AddFalseToObject(o, "additionalProperties");
+    }
+    return o;
+}
+
+cJSON *pc_ty_to_schema(const struct pc_ty *t)
+{
+    return to_schema(t, 0);
+}

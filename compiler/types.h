@@ -95,6 +95,10 @@ int pc_ty_print(const struct pc_ty *t, char *buf, size_t cap);
  * additionalProperties; anyOf / oneOf join).  Anything else is any. */
 const struct pc_ty *pc_ty_from_schema(struct pr_arena *a, const cJSON *s);
 
+/* T as JSON Schema (any: {}), for tools reading pomlc --emit=json; NULL
+ * when out of memory. */
+cJSON *pc_ty_to_schema(const struct pc_ty *t);
+
 /* The type named by a type keyword ("string", "integer", ..., "list" and
  * "map" as aliases), or NULL for an unknown name. */
 const struct pc_ty *pc_ty_from_name(const char *name);
