@@ -14,6 +14,7 @@
 
 #include "read.h"
 #include "shell.h"
+#include "types.h"
 
 #define NOLOC ((struct pc_loc){0, 0, 0})
 
@@ -68,7 +69,8 @@ static bool has_output(const struct pc_step *t, const char *name)
     for (size_t i = 0; i < t->noutputs; i++)
         if (!strcmp(t->outputs[i], name))
             return true;
-    return in_list(builtin_any, name) || in_list(builtins(t->kind), name);
+    return in_list(builtin_any, name) || in_list(builtins(t->kind), name) ||
+           (!t->noutputs && pc_schema_output(t, name));
 }
 
 static void add_ref(struct walk *w, uint32_t target, struct pc_loc loc)
@@ -96,12 +98,22 @@ static void step_path(struct walk *w, struct pc_expr *p, uint32_t t,
     struct pc_step *target = &b->wf->steps[t];
     if (p->nseg > out_seg) {
         const char *out = p->seg[out_seg];
-        bool open = target->kind == PC_STEP_LLM && target->noutputs == 0;
+        bool open = target->kind == PC_STEP_LLM && target->noutputs == 0 &&
+                    !pc_schema_has_outputs(target);
         if (!open && !has_output(target, out)) {
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_UNDEFINED_OUTPUT, p->segloc[out_seg],
                 "step '%s' has no output '%s'", target->id, out);
-            if (target->noutputs) {
+            if (!target->noutputs && pc_schema_has_outputs(target)) {
+                const char *near = pc_closest(out, target->schema_ty->names,
+                                              target->schema_ty->nfields);
+                if (near)
+                    pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
+                pc_note(b->ctx, d, target->loc,
+                        "the outputs of '%s' are the properties of its "
+                        "output schema",
+                        target->id);
+            } else if (target->noutputs) {
                 const char *near = pc_closest(out, target->outputs,
                                               target->noutputs);
                 if (near)
@@ -1096,6 +1108,7 @@ int pc_analyze(struct pc_build *b)
     struct pc_workflow *wf = b->wf;
     struct pc_ctx *c = b->ctx;
     size_t nsource = wf->nsteps;
+    pc_types_prepare(b);
     for (size_t i = 0; i < nsource; i++)
         resolve_step(b, &wf->steps[i]);
     link_phases(b);
@@ -1137,6 +1150,7 @@ int pc_analyze(struct pc_build *b)
     graph_free(&g);
     if (rc < 0)
         return -1;
+    pc_types_check(b);
 
     if (wf->sla_max_duration > 0 && wf->cp_seconds > wf->sla_max_duration) {
         char a[32], bb[32];

@@ -16,6 +16,8 @@
 #include "expr.h"
 #include "yaml.h"
 
+struct pc_ty; /* types.h */
+
 enum pc_type {
     PC_T_ANY,
     PC_T_STRING,
@@ -120,6 +122,8 @@ struct pc_param {
     struct pc_node *enumv; /* a sequence, or NULL */
     const char *description;
     bool used;
+    const struct pc_node *node; /* its declaration, or NULL */
+    const struct pc_ty *ty;     /* its type (typecheck.c) */
 };
 
 struct pc_dep {
@@ -187,6 +191,10 @@ struct pc_step {
     struct pc_tval *inputs;
     const char **outputs;
     size_t noutputs;
+    const struct pc_ty **output_tys; /* [noutputs]: the types declared
+                                        under outputs: (NULL: none) */
+    const struct pc_ty *schema_ty;   /* the type of its output schema,
+                                        or NULL (typecheck.c) */
     double timeout; /* seconds, 0: none */
     struct pc_retry retry;
     bool retry_set;

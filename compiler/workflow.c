@@ -443,8 +443,9 @@ static bool same_value(const struct pc_node *a, const struct pc_node *b)
 
 static void read_params(struct pc_build *b, const struct pc_node *n)
 {
-    static const char *const keys[] = {"type", "required",    "default",
-                                       "enum", "description", NULL};
+    static const char *const keys[] = {"type",        "required", "default",
+                                       "enum",        "items",    "properties",
+                                       "description", NULL};
     if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "parameters"))
         return;
     for (size_t i = 0; i < n->len; i++) {
@@ -465,6 +466,7 @@ static void read_params(struct pc_build *b, const struct pc_node *n)
         if (!pc_want_kind(b->ctx, def, PC_NODE_MAP, k->str))
             continue;
         pc_check_keys(b->ctx, def, keys, "parameter");
+        p->node = def;
         const struct pc_node *v;
         bool typed = false;
         if ((v = pc_map_get(def, "type"))) {

@@ -764,6 +764,31 @@ if $have_python; then
     done
 fi
 
+# --emit=json carries the type of every step output (valid/types.poml uses
+# each source of types)
+run "$pomlc" --emit=json -o - "$top_srcdir/tests/lint/valid/types.poml"
+status "--emit=json types.poml" 0
+if python3 -c 'import json, sys
+d = {s["id"]: s["output_types"] for s in json.load(open(sys.argv[1]))["steps"]}
+want = {("review", "verdict"): "\x27approve\x27 | \x27request_changes\x27",
+        ("review", "usage"): "{input_tokens: integer, output_tokens: integer, total_tokens: integer}",
+        ("checked", "score"): "number",
+        ("count", "count"): "integer",
+        ("each", "exit_code"): "array<integer>",
+        ("build", "status"): "\x27succeeded\x27 | \x27failed\x27 | \x27skipped\x27 | \x27cancelled\x27"}
+for (s, o), t in want.items():
+    if d[s][o]["type"] != t:
+        sys.exit("%s.%s is %s, not %s" % (s, o, d[s][o]["type"], t))
+sc = d["review"]["verdict"]["schema"]
+if sc != {"type": "string", "enum": ["approve", "request_changes"]}:
+    sys.exit("review.verdict schema: %r" % sc)
+if d["each"]["exit_code"]["schema"] != {"type": "array", "items": {"type": "integer"}}:
+    sys.exit("each.exit_code schema")' "$tmp/out" 2> "$tmp/err"; then
+    pass
+else
+    fail "--emit=json output_types: $(first "$tmp/err")"
+fi
+
 run "$pomlc" --dump "$cr"
 status "--dump code-review" 0
 for s in "analyze_code 0" "security_scan 0" "quality_check 0" \
