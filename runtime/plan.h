@@ -129,7 +129,7 @@
 
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
 #define PR_PLAN_MAJOR 3
-#define PR_PLAN_MINOR 0
+#define PR_PLAN_MINOR 1
 #define PR_PLAN_HEADER_SIZE 64
 #define PR_PLAN_NONE 0xFFFFFFFFu
 #define PR_EDGE_AFTER 0x80000000u
@@ -212,6 +212,7 @@ enum pr_step_kind {
     PR_STEP_TOOL,
     PR_STEP_AGGREGATE,
     PR_STEP_WORKFLOW,
+    PR_STEP_APPROVAL, /* 3.1: waits for a person's answer */
     PR_STEP_KINDS
 };
 
@@ -239,7 +240,10 @@ enum pr_type {
     0x40 /* the judge of a best_of step: makes no                             \
             call of its own, its outputs are the                              \
             judge call's of that step */
-#define PR_SF_ALL 0x7F
+#define PR_SF_ESCALATE                                                        \
+    0x80 /* 3.1: escalate_to: human: a failure after the last attempt     \
+            waits for a person's decision */
+#define PR_SF_ALL 0xFF
 
 /* parameter flags */
 #define PR_PF_REQUIRED 0x01

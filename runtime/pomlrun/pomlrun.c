@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "answer.h"
+#include "approval.h"
 #include "llm.h"
 #include "params.h"
 #include "policy.h"
@@ -80,6 +82,15 @@ static void usage(FILE *out)
           "                       prefix of one, or 'last')\n"
           "  --outputs RUN STEP   print one job's outputs as JSON\n"
           "  --history RUN        print a run's events, one JSON line each\n"
+          "  --waiting [RUN]      list the approvals and escalations that "
+          "wait\n"
+          "  --approve RUN STEP   approve a waiting approval step; with\n"
+          "                       --value JSON (its outputs), --comment "
+          "TEXT,\n"
+          "                       --by NAME\n"
+          "  --reject RUN STEP    reject it (--comment TEXT: why)\n"
+          "  --decide RUN STEP retry|skip|abort  decide an escalated "
+          "failure\n"
           "  --verify             check the state file's ledger: exit 1 "
           "when a\n"
           "                       row was changed, removed or put in\n"
@@ -90,8 +101,9 @@ static void usage(FILE *out)
           "  -V, --version        show the version and exit\n"
           "\n"
           "Exit status: 0 success, 1 a step failed or the plan or the\n"
-          "parameters are invalid, 2 usage, 128+N stopped by signal N\n"
-          "(130 SIGINT, 143 SIGTERM).\n",
+          "parameters are invalid, 2 usage, 4 suspended: waiting for a\n"
+          "person's answer, 128+N stopped by signal N (130 SIGINT, 143\n"
+          "SIGTERM).\n",
           out);
 }
 
@@ -203,7 +215,8 @@ static int dry_run(const struct pr_plan *p)
         }
     }
     static const char *const kinds[] = {"gate", "shell",      "llm",
-                                        "tool", "aggregator", "workflow"};
+                                        "tool", "aggregator", "workflow",
+                                        "approval"};
     uint32_t order = 0;
     while (hn) {
         uint32_t x = heap[0];
@@ -353,7 +366,7 @@ static int execute(const struct pr_plan *plan, cJSON *params,
                    const struct pr_run_opts *opt,
                    const struct pr_report_opts *ropt,
                    const struct pr_llm_opts *lopt, struct pr_store *store,
-                   bool json)
+                   const char *state_path, bool json)
 {
     struct pr_run run;
     struct pr_reporter rep;
@@ -364,6 +377,10 @@ static int execute(const struct pr_plan *plan, cJSON *params,
         fputs("pomlrun: error: out of memory\n", stderr);
     if (ok == 0 && store && (ok = pr_run_observe(&run, &rec.obs)) < 0)
         fputs("pomlrun: error: out of memory\n", stderr);
+    if (ok == 0 && store) { /* approvals and escalations are kept there */
+        run.opt.host = &rec;
+        run.opt.answers = &pr_answers_state;
+    }
     if (ok < 0 || pr_llm_init(&run, lopt) < 0) {
         pr_llm_finish(&run);
         pr_run_free(&run);
@@ -371,6 +388,8 @@ static int execute(const struct pr_plan *plan, cJSON *params,
         return EXIT_FAIL;
     }
     int rc = pr_run_exec(&run);
+    if (run.suspended && !run.signal)
+        pr_answer_report(&run, state_path);
     if (json) {
         /* a value cJSON could not allocate is missing without a word */
         unsigned long failures = pr_alloc_failures();
@@ -418,6 +437,7 @@ int main(int argc, char **argv)
     const char *plan_path = NULL, *state_path = NULL;
     const char *inspect_run = NULL, *inspect_step = NULL;
     enum pr_inspect inspect = PR_INSPECT_NONE;
+    struct pr_answer_args ans = {PR_ANSWER_NONE};
     bool no_state = false, sync_full = false;
     struct pr_policy policy = {0};
     struct pr_param_arg *args = calloc((size_t)argc + 1, sizeof *args);
@@ -471,6 +491,49 @@ int main(int argc, char **argv)
             inspect_run = argv[++i];
             if (two)
                 inspect_step = argv[++i];
+        } else if (!strcmp(a, "--waiting")) {
+            ans.cmd = PR_ANSWER_WAITING;
+            if (i + 1 < argc && argv[i + 1][0] != '-' &&
+                !strchr(argv[i + 1], '.'))
+                ans.run = argv[++i]; /* a run, not a plan file */
+        } else if (!strcmp(a, "--approve") || !strcmp(a, "--reject") ||
+                   !strcmp(a, "--decide")) {
+            bool three = !strcmp(a, "--decide");
+            if (i + 2 + three >= argc) {
+                rc = usage_error(three ? "'%s' needs a run, a step and "
+                                         "retry, skip or abort"
+                                       : "'%s' needs a run and a step",
+                                 a);
+                goto done;
+            }
+            ans.cmd = a[2] == 'a'   ? PR_ANSWER_APPROVE
+                      : a[2] == 'r' ? PR_ANSWER_REJECT
+                                    : PR_ANSWER_DECIDE;
+            ans.run = argv[++i];
+            ans.step = argv[++i];
+            if (three) {
+                ans.decision = argv[++i];
+                if (strcmp(ans.decision, "retry") &&
+                    strcmp(ans.decision, "skip") &&
+                    strcmp(ans.decision, "abort")) {
+                    rc = usage_error("'--decide' takes retry, skip or "
+                                     "abort, not '%s'",
+                                     ans.decision);
+                    goto done;
+                }
+            }
+        } else if (!strcmp(a, "--value") || !strcmp(a, "--comment") ||
+                   !strcmp(a, "--by")) {
+            if (++i >= argc) {
+                rc = usage_error("'%s' needs a value", a);
+                goto done;
+            }
+            if (a[2] == 'v')
+                ans.value = argv[i];
+            else if (a[2] == 'c')
+                ans.comment = argv[i];
+            else
+                ans.by = argv[i];
         } else if (!strcmp(a, "--dry-run")) {
             dry = true;
         } else if (!strcmp(a, "--json")) {
@@ -601,6 +664,27 @@ int main(int argc, char **argv)
             plan_path = a;
         }
     }
+    if (ans.value && ans.cmd != PR_ANSWER_APPROVE) {
+        rc = usage_error("'--value' goes with '--approve'%s", "");
+        goto done;
+    }
+    if ((ans.comment || ans.by) && (ans.cmd == PR_ANSWER_NONE ||
+                                    ans.cmd == PR_ANSWER_WAITING)) {
+        rc = usage_error("'--comment' and '--by' go with '--approve', "
+                         "'--reject' or '--decide'%s",
+                         "");
+        goto done;
+    }
+    if (ans.cmd != PR_ANSWER_NONE) {
+        if (plan_path || inspect != PR_INSPECT_NONE) {
+            rc = usage_error("'%s' reads the state file and takes no plan "
+                             "or other command",
+                             plan_path ? plan_path : "the answer");
+            goto done;
+        }
+        rc = pr_answer(state_path ? state_path : DEFAULT_STATE, &ans, json);
+        goto done;
+    }
     if (inspect != PR_INSPECT_NONE) {
         if (plan_path) {
             rc = usage_error("'%s' reads the state file and takes no plan",
@@ -677,7 +761,8 @@ int main(int argc, char **argv)
             goto done;
         }
         /* takes params and the store */
-        rc = execute(&plan, params, &opt, &ropt, &lopt, store, json);
+        rc = execute(&plan, params, &opt, &ropt, &lopt, store, state_path,
+                     json);
         if (ev && fclose(ev) != 0 && rc == 0) {
             fprintf(stderr, "pomlrun: error: writing '%s': %s\n", events_path,
                     strerror(errno));

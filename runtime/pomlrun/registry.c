@@ -1,4 +1,5 @@
 /* registry.c -- the executors pomlrun runs steps with (registry.h) */
+#include "approval.h"
 #include "llm.h"
 #include "registry.h"
 
@@ -25,6 +26,7 @@ const struct pr_exec_table pr_registry = {
             [PR_STEP_TOOL] = &pr_exec_unsupported,
             [PR_STEP_AGGREGATE] = &pr_exec_agg,
             [PR_STEP_WORKFLOW] = &pr_exec_sub,
+            [PR_STEP_APPROVAL] = &pr_exec_approval,
         },
     .choose = choose,
     .usage = usage,
