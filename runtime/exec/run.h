@@ -134,6 +134,12 @@ struct pr_exec_table {
      * before): the layer that makes the calls counts them.  May be
      * NULL: nothing spent. */
     void (*usage)(const struct pr_run *r, struct pr_usage *u);
+    /* notify's url: POSTs BODY (JSON) to URL with HEADERS ("Name:
+     * value", NULL-terminated), waiting TIMEOUT seconds at most.  The
+     * HTTP status (2xx: delivered), or -1 with the reason in ERR.  May be
+     * NULL: a notify URL is not reached. */
+    long (*post)(const char *url, const char *const *headers,
+                 const char *body, double timeout, char *err, size_t cap);
 };
 
 /* --max-output-memory: what a run's step outputs may take in all. */

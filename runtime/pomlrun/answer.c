@@ -228,10 +228,15 @@ void pr_answer_report(const struct pr_run *r, const char *state)
     if (state)
         snprintf(st, sizeof st, " --state %s",
                  pr_term_text(state, safe, sizeof safe));
-    fprintf(stderr,
-            "pomlrun: run %s is suspended, waiting for a person (exit "
-            "status %d):\n",
-            r->run_id, PR_EXIT_SUSPENDED);
+    if (r->failed_hard)
+        fprintf(stderr, "pomlrun: run %s failed; these wait for a person "
+                        "as well:\n",
+                r->run_id);
+    else
+        fprintf(stderr,
+                "pomlrun: run %s is suspended, waiting for a person (exit "
+                "status %d):\n",
+                r->run_id, PR_EXIT_SUSPENDED);
     for (uint32_t i = 0; i < r->nsteps; i++) {
         const struct pr_job *j = &r->jobs[i];
         const struct pr_job *list = j->inst ? j->inst : j;

@@ -1,6 +1,7 @@
 /* registry.c -- the executors pomlrun runs steps with (registry.h) */
 #include "approval.h"
 #include "llm.h"
+#include "post.h"
 #include "registry.h"
 
 /* An aggregation of the workflow's `aggregation:` section that is a
@@ -30,4 +31,5 @@ const struct pr_exec_table pr_registry = {
         },
     .choose = choose,
     .usage = usage,
+    .post = pr_post_json,
 };
