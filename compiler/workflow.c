@@ -702,6 +702,17 @@ static bool is_channel(const char *s)
     return true;
 }
 
+/* An environment variable's name: [A-Za-z_][A-Za-z0-9_]*. */
+static bool is_env_name(const char *s)
+{
+    if (!isalpha((unsigned char)*s) && *s != '_')
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_')
+            return false;
+    return true;
+}
+
 /* notify: a channel's name, a URL, or {url:, headers:} or {run:}; STEP:
  * the step it is about, or NULL for the workflow's. */
 static void read_notify(struct pc_build *b, const struct pc_node *v,
@@ -775,7 +786,7 @@ static void read_notify(struct pc_build *b, const struct pc_node *v,
         if (!token)
             pc_report(c, PC_D_BAD_VALUE, hdr->pairs[i].key->loc,
                       "'%s' is not a header name", name);
-        else if (env && !pc_is_ident(env))
+        else if (env && !is_env_name(env))
             pc_report(c, PC_D_BAD_VALUE, hdr->pairs[i].value->loc,
                       "header '%s' names the environment variable that "
                       "holds its value; '%s' is not a variable name",
@@ -964,7 +975,8 @@ static void decide_kind(struct pc_build *b, const struct pc_node *def,
             return;
         }
         /* an approval's prompt is shown to a person */
-        bool asks = k == PC_STEP_APPROVAL && !strcmp(first_key, "prompt");
+        bool asks = k == PC_STEP_APPROVAL && first_key &&
+                    !strcmp(first_key, "prompt");
         if (have && k != s->kind && !asks) {
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_CONFLICTING_KIND, t->loc,
