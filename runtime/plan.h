@@ -109,7 +109,9 @@
  * would misread a file (2.0: steps referred to by index, not by name, in
  * the bytecode; 3.0: a best_of step's score in its own field, `score`,
  * no longer in `run`, and step records of 264 bytes; a reader refuses
- * plans of an older major version, which pomlc rebuilds);
+ * plans of an older major version, which pomlc rebuilds; 3.1 adds the
+ * approval kind and the escalate flag, which a 3.0 reader refuses as out
+ * of range);
  * the minor version when fields or sections are only added, in bytes the
  * old reader ignores (reserved bytes it checks must stay zero in old
  * fields).  A new requirement that old readers must

@@ -3,7 +3,8 @@
  *
  * Each `run:` action is a shell command, run once, in the order written,
  * after the last step of a run that failed (not of one stopped by a
- * signal).  It is a script as written, with no ${...} (pomlc refuses
+ * signal); then the notify actions (notify.c) of a run that failed or
+ * waits for a person.  It is a script as written, with no ${...} (pomlc refuses
  * one): the failure reaches it in its environment, as data.  The
  * workflow's policy bounds it like a step.  Its output goes to pomlrun's
  * standard error, escaped like every text printed there, never to

@@ -7,6 +7,7 @@
  *   signals.c  signals cancel the run
  *   sla.c      a step's timeout, the workflow's sla.max_duration
  *   on_failure.c  the commands error_handling.on_failure runs
+ *   notify.c   its notify actions
  */
 #ifndef POML_SCHED_INT_H
 #define POML_SCHED_INT_H
