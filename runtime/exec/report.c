@@ -203,6 +203,9 @@ static void report_job(struct pr_reporter *rep, const struct pr_job *j,
     if (j->status == PR_ST_SKIPPED)
         fprintf(stderr, "pomlrun: %s skipped: %s\n", id,
                 pr_term_text(j->reason, why, sizeof why));
+    else if (j->status == PR_ST_SUSPENDED)
+        fprintf(stderr, "pomlrun: %s waits for a person: %s\n", id,
+                pr_term_text(j->reason ? j->reason : "", why, sizeof why));
     else if (bad)
         fprintf(
             stderr, "pomlrun: %s failed%s (%s%s)\n", id, after,
@@ -325,6 +328,13 @@ static void on_job_finished(void *ud, const struct pr_job *j)
     report_job(ud, j, false);
 }
 
+/* Said like an end: the run will not see this job end. */
+static void on_job_suspended(void *ud, const struct pr_job *j, bool esc)
+{
+    (void)esc;
+    report_job(ud, j, false);
+}
+
 static void on_retrying(void *ud, const struct pr_job *j, const char *reason,
                         double delay)
 {
@@ -368,6 +378,7 @@ int pr_report_attach(struct pr_reporter *rep, const struct pr_report_opts *o,
                                         .job_started = on_job_started,
                                         .job_retrying = on_retrying,
                                         .job_finished = on_job_finished,
+                                        .job_suspended = on_job_suspended,
                                         .note = on_note,
                                         .stream = on_stream}};
     return pr_run_observe(r, &rep->obs);

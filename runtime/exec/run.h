@@ -154,7 +154,8 @@ struct pr_run_opts {
     const struct pr_policy *policy;        /* the parent's (--policy), on top
                                               of the plan's own; may be NULL */
     const struct pr_exec_table *executors; /* copied; required */
-    const struct pr_answers *answers;      /* may be NULL: none */
+    const struct pr_answers *answers;      /* may be NULL: none, and
+                                              nothing escalates */
     void *host; /* the program's, for its executors (pomlrun: the
                    recorder of the run) */
 };

@@ -498,7 +498,12 @@ static void unfinish(struct pr_run *r, struct pr_job *j, uint32_t from,
                      uint32_t to)
 {
     const struct pr_step *s = pr_job_step(j);
-    if (j->status >= PR_ST_SUCCEEDED) {
+    /* what waits for a person is asked again when it runs again */
+    for (uint32_t k = 0; k < j->ninst; k++)
+        r->suspended -= j->inst[k].status == PR_ST_SUSPENDED;
+    if (j->status == PR_ST_SUSPENDED) {
+        r->suspended--;
+    } else if (j->status >= PR_ST_SUCCEEDED) {
         r->done--;
         switch (j->status) {
         case PR_ST_SUCCEEDED:
@@ -689,6 +694,12 @@ static bool escalate(struct pr_job *j, const char *reason)
     struct pr_run *r = j->run;
     if (!(pr_job_step(j)->flags & PR_SF_ESCALATE) || r->cancelling)
         return false;
+    if (!r->opt.answers) {
+        /* nowhere to keep the question, nobody could answer it */
+        pr_run_note(r, j, "not escalated: a decision is kept in the state "
+                          "file, and this run keeps none");
+        return false;
+    }
     char q[600];
     snprintf(q, sizeof q, "failed after %u attempt%s (%s): retry, skip or "
              "abort?", j->attempts, pr_plural(j->attempts),

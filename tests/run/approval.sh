@@ -237,6 +237,17 @@ for how in retry skip abort; do
         ;;
     esac
 done
+# without a state file nothing escalates: the failure stands
+d=$tmp/esc-nostate
+mkdir -p "$d"
+run "$d" --no-state --events "$d/events" "$tmp/escalate.plan"
+same_text "escalation without state: exit status" "$rc" 1
+has "escalation without state: why" "$d/err" "not escalated: a decision is kept in the state file"
+# the events say a job waits
+d=$tmp/esc-events
+mkdir -p "$d"
+run "$d" -q --events "$d/events" "$tmp/approval.plan"
+has "--events: suspended" "$d/events" '"event":"step_finished","step":"ok","status":"suspended".*"reason":"Deploy v1 to production\?"'
 if [ $resume = no ]; then
     echo "approval: pomlrun has no --resume yet: the checks of answers" \
         "taking effect are not run"
