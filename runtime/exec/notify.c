@@ -123,10 +123,16 @@ static void post(struct pr_run *r, const char *url, char **headers,
                                NOTIFY_TIMEOUT, err, sizeof err);
     for (size_t k = 0; k < n; k++)
         free(lines[k]);
-    /* the URL may carry a token (webhooks do): only its host is told */
+    /* the URL may carry a token (webhooks do): only its host is told,
+       without user and password */
     const char *host = strstr(url, "://");
     host = host ? host + 3 : url;
     size_t hl = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', hl);
+    if (at) {
+        hl -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
     snprintf(safe, sizeof safe, "%.*s", (int)(hl > 200 ? 200 : hl), host);
     if (status < 0)
         pr_run_note(r, NULL, "notify: posting to %s failed: %s", safe, err);
