@@ -194,6 +194,7 @@ struct pc_step {
     bool continue_on_failure;
     bool escalate; /* escalate_to: human (or the workflow's) */
     bool cache;
+    double cache_ttl; /* cache: {ttl}: seconds; 0: any age */
     const char *phase;
     struct pc_loc phase_loc, judge_loc, tool_loc, run_loc;
     struct pc_loc *tools_locs;
@@ -272,6 +273,7 @@ struct pc_workflow {
     unsigned max_parallel; /* 0: no workflow limit */
     bool max_parallel_llm; /* ... counting LLM steps too */
     bool fail_fast;        /* the first failure stops the run */
+    bool no_state;         /* save_state: false */
 
     struct pc_model **models; /* catalog entries used */
     size_t nmodels, capmodels;
