@@ -175,10 +175,10 @@ static int answer(struct pr_store *s, const struct pr_answer_args *a)
                     pr_term_text(a->step, safe, sizeof safe),
                     str_of(q, "run_id"));
         else {
-            fprintf(stderr, "pomlrun: %s of run %s: %s recorded; resume "
-                            "the run to go on\n",
+            fprintf(stderr, "pomlrun: %s of run %s: %s recorded; go on "
+                            "with: pomlrun --resume %s PLAN\n",
                     pr_term_text(a->step, safe, sizeof safe),
-                    str_of(q, "run_id"), d);
+                    str_of(q, "run_id"), d, str_of(q, "run_id"));
             out = 0;
         }
     }
@@ -263,4 +263,6 @@ void pr_answer_report(const struct pr_run *r, const char *state)
                         st, r->run_id, name);
         }
     }
+    fprintf(stderr, "pomlrun:   then go on with: pomlrun%s --resume %s PLAN\n",
+            st, r->run_id);
 }
