@@ -37,6 +37,8 @@ static const char *const builtin_tool[] = {"result", "text", "json",
                                            "is_error", NULL};
 static const char *const builtin_agg[] = {"result", NULL};
 static const char *const builtin_wf[] = {"result", "outputs", NULL};
+static const char *const builtin_approval[] = {"approved", "by", "comment",
+                                               "value", NULL};
 
 static const char *const *builtins(enum pc_step_kind k)
 {
@@ -51,6 +53,8 @@ static const char *const *builtins(enum pc_step_kind k)
         return builtin_agg;
     case PC_STEP_WORKFLOW:
         return builtin_wf;
+    case PC_STEP_APPROVAL:
+        return builtin_approval;
     default:
         return NULL;
     }
@@ -69,6 +73,15 @@ static bool has_output(const struct pc_step *t, const char *name)
     for (size_t i = 0; i < t->noutputs; i++)
         if (!strcmp(t->outputs[i], name))
             return true;
+    /* an approval's outputs are its answer's members: its schema's
+       properties */
+    const struct pc_node *props = t->kind == PC_STEP_APPROVAL &&
+                                          t->output_schema
+                                      ? pc_map_get(t->output_schema,
+                                                   "properties")
+                                      : NULL;
+    if (props && props->kind == PC_NODE_MAP && pc_map_get(props, name))
+        return true;
     return in_list(builtin_any, name) || in_list(builtins(t->kind), name) ||
            (!t->noutputs && pc_schema_output(t, name));
 }
@@ -98,8 +111,11 @@ static void step_path(struct walk *w, struct pc_expr *p, uint32_t t,
     struct pc_step *target = &b->wf->steps[t];
     if (p->nseg > out_seg) {
         const char *out = p->seg[out_seg];
-        bool open = target->kind == PC_STEP_LLM && target->noutputs == 0 &&
-                    !pc_schema_has_outputs(target);
+        bool open = target->noutputs == 0 &&
+                    ((target->kind == PC_STEP_LLM &&
+                      !pc_schema_has_outputs(target)) ||
+                     (target->kind == PC_STEP_APPROVAL &&
+                      !target->output_schema));
         if (!open && !has_output(target, out)) {
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_UNDEFINED_OUTPUT, p->segloc[out_seg],
@@ -865,11 +881,20 @@ static void check_policy(struct pc_build *b)
     }
     for (size_t k = 0; k < wf->non_failure_actions; k++) {
         const char *a = wf->on_failure_actions[k];
-        if (strncmp(a, "run=", 4))
+        /* run=CMD, and notify's notify[@STEP].run=CMD */
+        const char *eq = strchr(a, '=');
+        const char *cmd = !strncmp(a, "run=", 4) ? a + 4
+                          : !strncmp(a, "notify", 6) && eq && eq - a >= 10 &&
+                                  !strncmp(eq - 4, ".run", 4)
+                              ? eq + 1
+                              : NULL;
+        if (!cmd)
             continue;
-        struct pc_interp_part part = {a + 4, strlen(a + 4), NULL};
+        struct pc_interp_part part = {cmd, strlen(cmd), NULL};
         struct pc_interp run = {&part, 1, false};
-        check_commands(b, &run, "the on_failure command",
+        check_commands(b, &run,
+                       cmd == a + 4 ? "the on_failure command"
+                                    : "the notify command",
                        wf->on_failure_locs[k]);
     }
 }

@@ -18,7 +18,8 @@
 int pc_dump_plan(const char *path, FILE *out);
 
 static const char *const kinds[] = {"gate", "shell",      "llm",
-                                    "tool", "aggregator", "workflow"};
+                                    "tool", "aggregator", "workflow",
+                                    "approval"};
 static const char *const types[] = {"any",     "string", "integer", "number",
                                     "boolean", "array",  "object"};
 static const char *const backoffs[] = {"exponential", "fixed", "none"};

@@ -260,7 +260,8 @@ static void emit_step(struct emitter *e, const struct pc_step *s, uint32_t rec)
                (s->json_output ? PR_SF_JSON : 0) |
                (s->synthetic ? PR_SF_SYNTHETIC : 0) |
                (s->on_critical_path ? PR_SF_CRITICAL : 0) |
-               (s->judge_of ? PR_SF_JUDGE : 0));
+               (s->judge_of ? PR_SF_JUDGE : 0) |
+               (s->escalate && !s->synthetic ? PR_SF_ESCALATE : 0));
     PR_PUT(&w, STEP, backoff, s->retry.backoff);
     PR_PUT(&w, STEP, stage, s->stage);
     PR_PUT(&w, STEP, cp_steps, s->cp_steps);

@@ -16,7 +16,8 @@
 #include <string.h>
 
 static const char *const kind_names[] = {"gate", "shell",      "llm",
-                                         "tool", "aggregator", "workflow"};
+                                         "tool", "aggregator", "workflow",
+                                         "approval"};
 static const char *const type_names[] = {
     "any", "string", "integer", "number", "boolean", "array", "object"};
 

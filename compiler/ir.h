@@ -34,7 +34,8 @@ enum pc_step_kind {
     PC_STEP_LLM,       /* model / agent / agent_capability */
     PC_STEP_TOOL,      /* tool: an MCP tool */
     PC_STEP_AGGREGATE, /* type: aggregator */
-    PC_STEP_WORKFLOW   /* workflow: a sub-workflow */
+    PC_STEP_WORKFLOW,  /* workflow: a sub-workflow */
+    PC_STEP_APPROVAL   /* type: approval: a person's answer */
 };
 
 enum pc_backoff { PC_BACKOFF_EXPONENTIAL, PC_BACKOFF_FIXED, PC_BACKOFF_NONE };
@@ -199,6 +200,7 @@ struct pc_step {
     struct pc_retry retry;
     bool retry_set;
     bool continue_on_failure;
+    bool escalate; /* escalate_to: human (or the workflow's) */
     bool cache;
     double cache_ttl; /* cache: {ttl}: seconds; 0: any age */
     const char *phase;
@@ -313,8 +315,10 @@ struct pc_workflow {
         struct pc_loc loc;
     } * tools;
     size_t ntools, captools;
-    const char **on_failure_actions; /* error_handling.on_failure */
-    size_t non_failure_actions;
+    const char **on_failure_actions; /* error_handling.on_failure, and
+                                        the steps' notify (notify@STEP) */
+    size_t non_failure_actions, cap_failure_actions;
+    bool default_escalate; /* on_failure: [escalate_to: human] */
     struct pc_loc *on_failure_locs; /* [non_failure_actions] */
     unsigned breaker_threshold;     /* circuit breaker, 0: default */
     double breaker_reset;           /* seconds */

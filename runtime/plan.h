@@ -110,7 +110,9 @@
  * the bytecode; 3.0: a best_of step's score in its own field, `score`,
  * no longer in `run`, and step records of 264 bytes; 4.0: `cache_ttl`,
  * step records of 272 bytes; a reader refuses
- * plans of an older major version, which pomlc rebuilds);
+ * plans of an older major version, which pomlc rebuilds; 4.1 adds the
+ * approval kind and the escalate flag, which a 4.0 reader refuses as out
+ * of range);
  * the minor version when fields or sections are only added, in bytes the
  * old reader ignores (reserved bytes it checks must stay zero in old
  * fields).  A new requirement that old readers must
@@ -130,7 +132,7 @@
 
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
 #define PR_PLAN_MAJOR 4
-#define PR_PLAN_MINOR 0
+#define PR_PLAN_MINOR 1
 #define PR_PLAN_HEADER_SIZE 64
 #define PR_PLAN_NONE 0xFFFFFFFFu
 #define PR_EDGE_AFTER 0x80000000u
@@ -213,6 +215,7 @@ enum pr_step_kind {
     PR_STEP_TOOL,
     PR_STEP_AGGREGATE,
     PR_STEP_WORKFLOW,
+    PR_STEP_APPROVAL, /* 4.1: waits for a person's answer */
     PR_STEP_KINDS
 };
 
@@ -240,7 +243,10 @@ enum pr_type {
     0x40 /* the judge of a best_of step: makes no                             \
             call of its own, its outputs are the                              \
             judge call's of that step */
-#define PR_SF_ALL 0x7F
+#define PR_SF_ESCALATE                                                        \
+    0x80 /* 4.1: escalate_to: human: a failure after the last attempt     \
+            waits for a person's decision */
+#define PR_SF_ALL 0xFF
 
 /* parameter flags */
 #define PR_PF_REQUIRED 0x01

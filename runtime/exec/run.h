@@ -54,7 +54,32 @@ enum pr_status {
     PR_ST_SUCCEEDED,
     PR_ST_FAILED,
     PR_ST_SKIPPED,
-    PR_ST_CANCELLED
+    PR_ST_CANCELLED,
+    PR_ST_SUSPENDED /* waits for a person (pr_job_suspend): not finished,
+                       its dependents wait, the rest goes on */
+};
+
+/* What pomlrun exits with when a run stopped with jobs waiting for a
+ * person and nothing failed. */
+#define PR_EXIT_SUSPENDED 4
+
+/* What a person decided for an escalated job (pr_answers). */
+enum pr_decision {
+    PR_DECIDE_NONE,    /* never escalated: run it */
+    PR_DECIDE_WAITING, /* escalated, not answered yet */
+    PR_DECIDE_RETRY,   /* run it again, with a fresh attempt budget */
+    PR_DECIDE_SKIP,    /* it counts as skipped */
+    PR_DECIDE_ABORT    /* the run fails */
+};
+
+/* The program's memory of what people answered (pomlrun: the state
+ * file), for the jobs of steps that escalate_to: human. */
+struct pr_answers {
+    void *ud;
+    /* The decision on job J of a run that is resumed; WHO gets who made
+     * it ("" when unknown). */
+    enum pr_decision (*decision)(void *ud, const struct pr_job *j, char *who,
+                                 size_t cap);
 };
 
 /* Their names, as events, results and the store give them. */
@@ -116,6 +141,12 @@ struct pr_exec_table {
      * before): the layer that makes the calls counts them.  May be
      * NULL: nothing spent. */
     void (*usage)(const struct pr_run *r, struct pr_usage *u);
+    /* notify's url: POSTs BODY (JSON) to URL with HEADERS ("Name:
+     * value", NULL-terminated), waiting TIMEOUT seconds at most.  The
+     * HTTP status (2xx: delivered), or -1 with the reason in ERR.  May be
+     * NULL: a notify URL is not reached. */
+    long (*post)(const char *url, const char *const *headers,
+                 const char *body, double timeout, char *err, size_t cap);
 };
 
 /* --max-output-memory: what a run's step outputs may take in all. */
@@ -147,6 +178,10 @@ struct pr_run_opts {
     const struct pr_exec_table *executors; /* copied; required */
     const struct pr_memo *memo;            /* may be NULL: every job runs */
     const char *run_id; /* an earlier run's id (resume); NULL: a new one */
+    const struct pr_answers *answers;      /* may be NULL: none, and
+                                              nothing escalates */
+    void *host; /* the program's, for its executors (pomlrun: the
+                   recorder of the run) */
 };
 
 struct pr_run {
@@ -189,6 +224,7 @@ struct pr_run {
                                scheduler never looks at it */
     unsigned waiting_retry; /* jobs between attempts */
     uint32_t done, succeeded, failed, skipped, cancelled;
+    uint32_t suspended; /* jobs waiting for a person */
     bool failed_hard; /* a failure without on_failure continue */
     int signal;       /* the signal that cancels the run, or 0 */
     uint32_t *loops;  /* feedback loops taken, per phase */
@@ -257,6 +293,10 @@ struct pr_observer {
     /* J ended: j->status is succeeded, failed, skipped or cancelled,
      * j->reason says why when it did not succeed. */
     void (*job_finished)(void *ud, const struct pr_job *j);
+    /* J waits for a person (PR_ST_SUSPENDED): an approval step, or a job
+     * that escalated its failure (ESCALATION); j->reason is the
+     * question.  No job_finished follows in this run. */
+    void (*job_suspended)(void *ud, const struct pr_job *j, bool escalation);
     /* Output NAME of J is now V (borrowed). */
     void (*output)(void *ud, const struct pr_job *j, const char *name,
                    const cJSON *v);
@@ -283,7 +323,8 @@ int pr_run_observe(struct pr_run *r, const struct pr_observer *o);
 int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
                 const struct pr_run_opts *opt);
 /* Runs to the end (or a signal).  Returns the exit status for pomlrun:
- * 0, 1 (a step failed), or 128 + the signal. */
+ * 0, 1 (a step failed), PR_EXIT_SUSPENDED (nothing failed, some job
+ * waits for a person), or 128 + the signal. */
 int pr_run_exec(struct pr_run *r);
 void pr_run_free(struct pr_run *r);
 /* No new step starts: what runs finishes, what waits ends cancelled with
@@ -301,6 +342,12 @@ void pr_run_usage(const struct pr_run *r, struct pr_usage *u);
  * run's, change only here and in the calls below. */
 void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
                    bool retryable);
+
+/* Ends the current attempt of J, which waits for a person: J becomes
+ * PR_ST_SUSPENDED with QUESTION (copied) as its reason, its dependents
+ * wait, and the run ends (PR_EXIT_SUSPENDED) when nothing else can run.
+ * Called instead of pr_job_finish. */
+void pr_job_suspend(struct pr_job *j, const char *question);
 
 /* The attempt of process job J could not start for want of a file
  * descriptor (EMFILE, ENFILE): it is taken back and J waits, first in
@@ -368,6 +415,10 @@ static inline const struct pr_step *pr_job_step(const struct pr_job *j)
 {
     return &j->run->steps[j->step];
 }
+/* How run R ended, as --json and the state file say it: "succeeded",
+ * "failed", "suspended" or "cancelled". */
+const char *pr_run_status(const struct pr_run *r);
+
 /* J's id as people read it: "build" or "build[3]". */
 const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap);
 

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "answer.h"
+#include "approval.h"
 #include "llm.h"
 #include "params.h"
 #include "policy.h"
@@ -102,6 +104,15 @@ static void usage(FILE *out)
           "                       prefix of one, or 'last')\n"
           "  --outputs RUN STEP   print one job's outputs as JSON\n"
           "  --history RUN        print a run's events, one JSON line each\n"
+          "  --waiting [RUN]      list the approvals and escalations that "
+          "wait\n"
+          "  --approve RUN STEP   approve a waiting approval step; with\n"
+          "                       --value JSON (its outputs), --comment "
+          "TEXT,\n"
+          "                       --by NAME\n"
+          "  --reject RUN STEP    reject it (--comment TEXT: why)\n"
+          "  --decide RUN STEP retry|skip|abort  decide an escalated "
+          "failure\n"
           "  --verify             check the state file's ledger: exit 1 "
           "when a\n"
           "                       row was changed, removed or put in\n"
@@ -112,8 +123,9 @@ static void usage(FILE *out)
           "  -V, --version        show the version and exit\n"
           "\n"
           "Exit status: 0 success, 1 a step failed or the plan, the\n"
-          "parameters or the state file are invalid, 2 usage, 128+N\n"
-          "stopped by signal N (130 SIGINT, 143 SIGTERM).\n",
+          "parameters or the state file are invalid, 2 usage, 4 suspended:\n"
+          "waiting for a person's answer, 128+N stopped by signal N (130\n"
+          "SIGINT, 143 SIGTERM).\n",
           out);
 }
 
@@ -225,7 +237,8 @@ static int dry_run(const struct pr_plan *p)
         }
     }
     static const char *const kinds[] = {"gate", "shell",      "llm",
-                                        "tool", "aggregator", "workflow"};
+                                        "tool", "aggregator", "workflow",
+                                        "approval"};
     uint32_t order = 0;
     while (hn) {
         uint32_t x = heap[0];
@@ -374,6 +387,7 @@ static int open_state(const char *path, bool none, bool sync_full,
 /* What the state file adds to a run: the cache, a resume. */
 struct state_opts {
     bool no_cache, explain;
+    const char *state_path; /* --state's, or NULL */
     const char *resume_from;
     struct pr_resume *resume; /* NULL: a new run */
 };
@@ -442,6 +456,9 @@ static int execute(const struct pr_plan *plan, cJSON *params,
         opt.memo = pr_memo_iface(memo);
         if (!lopt.replay)
             lopt.keeper = pr_memo_keeper(memo);
+        /* approvals and escalations are kept there too */
+        opt.host = &rec;
+        opt.answers = &pr_answers_state;
         if (so->resume) {
             opt.run_id = so->resume->id;
             rec.resumed = true;
@@ -461,6 +478,8 @@ static int execute(const struct pr_plan *plan, cJSON *params,
         return EXIT_FAIL;
     }
     int rc = pr_run_exec(&run);
+    if (run.suspended && !run.signal)
+        pr_answer_report(&run, so->state_path);
     if (memo && !json)
         resume_report(memo, NULL, false, so->resume != NULL);
     if (json) {
@@ -513,6 +532,7 @@ int main(int argc, char **argv)
     const char *plan_path = NULL, *state_path = NULL;
     const char *inspect_run = NULL, *inspect_step = NULL;
     enum pr_inspect inspect = PR_INSPECT_NONE;
+    struct pr_answer_args ans = {PR_ANSWER_NONE};
     bool no_state = false, sync_full = false, save_state = false;
     bool resume = false, redrive = false;
     struct state_opts so = {0};
@@ -596,6 +616,49 @@ int main(int argc, char **argv)
             inspect_run = argv[++i];
             if (two)
                 inspect_step = argv[++i];
+        } else if (!strcmp(a, "--waiting")) {
+            ans.cmd = PR_ANSWER_WAITING;
+            if (i + 1 < argc && argv[i + 1][0] != '-' &&
+                !strchr(argv[i + 1], '.'))
+                ans.run = argv[++i]; /* a run, not a plan file */
+        } else if (!strcmp(a, "--approve") || !strcmp(a, "--reject") ||
+                   !strcmp(a, "--decide")) {
+            bool three = !strcmp(a, "--decide");
+            if (i + 2 + three >= argc) {
+                rc = usage_error(three ? "'%s' needs a run, a step and "
+                                         "retry, skip or abort"
+                                       : "'%s' needs a run and a step",
+                                 a);
+                goto done;
+            }
+            ans.cmd = a[2] == 'a'   ? PR_ANSWER_APPROVE
+                      : a[2] == 'r' ? PR_ANSWER_REJECT
+                                    : PR_ANSWER_DECIDE;
+            ans.run = argv[++i];
+            ans.step = argv[++i];
+            if (three) {
+                ans.decision = argv[++i];
+                if (strcmp(ans.decision, "retry") &&
+                    strcmp(ans.decision, "skip") &&
+                    strcmp(ans.decision, "abort")) {
+                    rc = usage_error("'--decide' takes retry, skip or "
+                                     "abort, not '%s'",
+                                     ans.decision);
+                    goto done;
+                }
+            }
+        } else if (!strcmp(a, "--value") || !strcmp(a, "--comment") ||
+                   !strcmp(a, "--by")) {
+            if (++i >= argc) {
+                rc = usage_error("'%s' needs a value", a);
+                goto done;
+            }
+            if (a[2] == 'v')
+                ans.value = argv[i];
+            else if (a[2] == 'c')
+                ans.comment = argv[i];
+            else
+                ans.by = argv[i];
         } else if (!strcmp(a, "--dry-run")) {
             dry = true;
         } else if (!strcmp(a, "--json")) {
@@ -748,6 +811,27 @@ int main(int argc, char **argv)
         goto done;
     }
     plan_path = npos ? pos[0] : NULL;
+    if (ans.value && ans.cmd != PR_ANSWER_APPROVE) {
+        rc = usage_error("'--value' goes with '--approve'%s", "");
+        goto done;
+    }
+    if ((ans.comment || ans.by) && (ans.cmd == PR_ANSWER_NONE ||
+                                    ans.cmd == PR_ANSWER_WAITING)) {
+        rc = usage_error("'--comment' and '--by' go with '--approve', "
+                         "'--reject' or '--decide'%s",
+                         "");
+        goto done;
+    }
+    if (ans.cmd != PR_ANSWER_NONE) {
+        if (plan_path || inspect != PR_INSPECT_NONE) {
+            rc = usage_error("'%s' reads the state file and takes no plan "
+                             "or other command",
+                             plan_path ? plan_path : "the answer");
+            goto done;
+        }
+        rc = pr_answer(state_path ? state_path : DEFAULT_STATE, &ans, json);
+        goto done;
+    }
     if (inspect != PR_INSPECT_NONE) {
         if (plan_path) {
             rc = usage_error("'%s' reads the state file and takes no plan",
@@ -871,6 +955,7 @@ int main(int argc, char **argv)
         if (ropt.verbosity == PR_QUIET)
             ropt.progress = false;
         /* takes params and the store */
+        so.state_path = state_path;
         rc = execute(&plan, params, &opt, &ropt, &lopt, store, &so, json);
         if (ev && fclose(ev) != 0 && rc == 0) {
             fprintf(stderr, "pomlrun: error: writing '%s': %s\n", events_path,

@@ -104,7 +104,9 @@ static void put_job(struct pr_recorder *rec, const struct pr_job *j)
                               pr_status_names[j->status],
                               j->attempt_base + j->attempts,
                               j->started_at,
-                              j->status > 1 ? j->finished_at : 0,
+                              j->status > 1 && j->status != PR_ST_SUSPENDED
+                                  ? j->finished_at
+                                  : 0,
                               j->reason,
                               mi && mi->key[0] ? mi->key : NULL,
                               mi ? mi->parts : NULL,
@@ -190,10 +192,11 @@ static void on_run_finished(void *ud, struct pr_run *r)
         return;
     struct pr_usage u;
     pr_run_usage(r, &u);
-    const char *status = r->signal        ? "cancelled"
-                         : r->failed_hard ? "failed"
-                                          : "succeeded";
-    int code = r->signal ? 128 + r->signal : r->failed_hard ? 1 : 0;
+    const char *status = pr_run_status(r);
+    int code = r->signal        ? 128 + r->signal
+               : r->failed_hard ? 1
+               : r->suspended   ? PR_EXIT_SUSPENDED
+                                : 0;
     check(rec, rec->store->ops->run_finished(rec->store, r->run_id, status,
                                              code, r->finished_at, u.cost,
                                              u.in_tok + u.out_tok));
@@ -263,6 +266,30 @@ static void on_job_finished(void *ud, const struct pr_job *j)
     put_event(rec, j, "job_finished", j->reason);
 }
 
+/* J waits for a person: the question goes in the approvals table (kept
+ * as it was when a resumed run asks it again). */
+static void on_job_suspended(void *ud, const struct pr_job *j,
+                             bool escalation)
+{
+    struct pr_recorder *rec = ud;
+    put_job(rec, j);
+    put_event(rec, j, "job_suspended", j->reason);
+    if (!ready(rec))
+        return;
+    const struct pr_step *s = pr_job_step(j);
+    double now = pr_wall_now();
+    struct pr_store_approval a = {
+        rec->run->run_id,
+        step_id(j),
+        j->instance,
+        escalation ? "escalation" : "approval",
+        j->reason,
+        escalation ? NULL : s->output_schema,
+        now,
+        !escalation && s->timeout > 0 ? now + s->timeout : 0};
+    check(rec, rec->store->ops->approval_request(rec->store, &a));
+}
+
 static void on_output(void *ud, const struct pr_job *j, const char *name,
                       const cJSON *v)
 {
@@ -317,6 +344,7 @@ void pr_record_init(struct pr_recorder *rec, struct pr_store *store)
         .attempt_finished = on_attempt_finished,
         .job_retrying = on_job_retrying,
         .job_finished = on_job_finished,
+        .job_suspended = on_job_suspended,
         .output = on_output,
         .note = on_note,
         .process = on_process,

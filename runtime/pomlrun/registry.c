@@ -1,5 +1,7 @@
 /* registry.c -- the executors pomlrun runs steps with (registry.h) */
+#include "approval.h"
 #include "llm.h"
+#include "post.h"
 #include "registry.h"
 
 /* An aggregation of the workflow's `aggregation:` section that is a
@@ -25,7 +27,9 @@ const struct pr_exec_table pr_registry = {
             [PR_STEP_TOOL] = &pr_exec_unsupported,
             [PR_STEP_AGGREGATE] = &pr_exec_agg,
             [PR_STEP_WORKFLOW] = &pr_exec_sub,
+            [PR_STEP_APPROVAL] = &pr_exec_approval,
         },
     .choose = choose,
     .usage = usage,
+    .post = pr_post_json,
 };

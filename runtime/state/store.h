@@ -32,7 +32,7 @@
 struct pr_store;
 
 /* The schema version this program writes (SQLite: PRAGMA user_version). */
-#define PR_STORE_SCHEMA 3
+#define PR_STORE_SCHEMA 4
 
 struct pr_store_run {
     const char *id;          /* the run id (a UUID) */
@@ -71,6 +71,23 @@ struct pr_store_attempt {
     const char *reason;
 };
 
+/* A question put to a person: an approval step waiting for its answer,
+ * or a job that exhausted its retries and was escalated (escalate_to:
+ * human).  Kept against (run_id, step, instance), so a resumed run (the
+ * same id) finds the answer. */
+struct pr_store_approval {
+    const char *run_id;
+    const char *step;
+    int32_t instance;
+    const char *kind;        /* "approval" or "escalation" */
+    const char *prompt;      /* what the person is asked (escalation: the
+                                failure) */
+    const char *schema_json; /* what an approval's value must match, or
+                                NULL */
+    double requested_at;
+    double deadline; /* requested_at + timeout; 0: none */
+};
+
 struct pr_store_ops {
     const char *name; /* "sqlite" */
     int (*begin)(struct pr_store *s);
@@ -91,6 +108,30 @@ struct pr_store_ops {
     int (*event)(struct pr_store *s, const char *run_id, uint64_t seq,
                  double at, const char *kind, const char *step,
                  const char *json);
+
+    /* Approvals and escalations (the approvals table). */
+    /* Asks A's question unless it is asked already; an escalation
+     * answered "retry" (it ran again and failed again) is asked anew. */
+    int (*approval_request)(struct pr_store *s,
+                            const struct pr_store_approval *a);
+    /* The question of RUN_ID (an id, a prefix of one, or "last"), STEP,
+     * INSTANCE as a JSON object (run_id, step, instance, kind, prompt,
+     * schema, requested_at, deadline, decision, value, reason,
+     * answered_at, answered_by) into *OUT: 1, 0 when there is none, -1
+     * with the reason. */
+    int (*approval)(struct pr_store *s, const char *run_id, const char *step,
+                    int32_t instance, cJSON **out);
+    /* Records the answer DECISION (approve, reject, retry, skip, abort)
+     * with VALUE_JSON (or NULL), REASON (or NULL) by BY at AT, to the
+     * question of run RUN_ID (a full id) that is still waiting.  0, 1
+     * when it was answered meanwhile, -1 with the reason. */
+    int (*approval_answer)(struct pr_store *s, const char *run_id,
+                           const char *step, int32_t instance,
+                           const char *decision, const char *value_json,
+                           const char *reason, const char *by, double at);
+    /* The questions still waiting, oldest first, of run RUN_ID (as for
+     * approval) or of every run (NULL), as a JSON list of objects. */
+    cJSON *(*waiting)(struct pr_store *s, const char *run_id);
 
     /* Reading, for the commands that look at runs (no transaction). */
     /* The newest LIMIT runs, newest first: a JSON list of {id,

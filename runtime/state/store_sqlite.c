@@ -75,6 +75,15 @@ static const char *const migrations[PR_STORE_SCHEMA] = {
     " http_status INTEGER, content_type TEXT, reply TEXT,"
     " in_tokens INTEGER, out_tokens INTEGER, cost REAL,"
     " PRIMARY KEY (run_id, hash, n));",
+    /* 4: questions put to a person (approval steps, escalations) */
+    "CREATE TABLE approvals ("
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " step TEXT NOT NULL, instance INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " requested_at REAL NOT NULL, deadline REAL, prompt TEXT NOT NULL,"
+    " schema TEXT, decision TEXT CHECK (decision IN ('approve', 'reject',"
+    " 'retry', 'skip', 'abort')), value TEXT, reason TEXT,"
+    " answered_at REAL, answered_by TEXT,"
+    " PRIMARY KEY (run_id, step, instance));",
 };
 
 enum stmt {
@@ -411,7 +420,8 @@ static int sq_event(struct pr_store *b, const char *run_id, uint64_t seq,
 /* ---- reading ---- */
 
 /* Column I of S as JSON: numbers as numbers, text as text, NULL as
- * null; a column named value or params holds JSON text and is parsed. */
+ * null; a column named value, params, key_parts, inputs or schema holds
+ * JSON text and is parsed. */
 static cJSON *column(sqlite3_stmt *s, int i)
 {
     const char *name = sqlite3_column_name(s, i);
@@ -423,7 +433,8 @@ static cJSON *column(sqlite3_stmt *s, int i)
     case SQLITE_TEXT: {
         const char *t = (const char *)sqlite3_column_text(s, i);
         if (!strcmp(name, "value") || !strcmp(name, "params") ||
-            !strcmp(name, "key_parts") || !strcmp(name, "inputs")) {
+            !strcmp(name, "key_parts") || !strcmp(name, "inputs") ||
+            !strcmp(name, "schema")) {
             cJSON *v = cJSON_Parse(t);
             if (v)
                 return v;
@@ -773,6 +784,121 @@ static int sq_verify(struct pr_store *b, char *report, size_t cap)
     return out;
 }
 
+/* ---- approvals ---- */
+
+static int sq_approval_request(struct pr_store *b,
+                               const struct pr_store_approval *a)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s;
+    const char *ins =
+        "INSERT INTO approvals (run_id, step, instance, kind, requested_at,"
+        " deadline, prompt, schema) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        " ON CONFLICT (run_id, step, instance) DO UPDATE SET"
+        " kind = ?4, requested_at = ?5, deadline = ?6, prompt = ?7,"
+        " schema = ?8, decision = NULL, value = NULL, reason = NULL,"
+        " answered_at = NULL, answered_by = NULL"
+        " WHERE approvals.decision = 'retry'";
+    if (sqlite3_prepare_v2(q->db, ins, -1, &s, NULL) != SQLITE_OK)
+        return fail(q, "cannot record an approval");
+    text(s, 1, a->run_id);
+    text(s, 2, a->step);
+    sqlite3_bind_int(s, 3, a->instance);
+    text(s, 4, a->kind);
+    sqlite3_bind_double(s, 5, a->requested_at);
+    when(s, 6, a->deadline);
+    text(s, 7, a->prompt ? a->prompt : "");
+    text(s, 8, a->schema_json);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : fail(q, "cannot record an approval");
+}
+
+#define APPROVAL_COLUMNS                                                      \
+    "SELECT run_id, step, instance, kind, prompt, schema, requested_at,"     \
+    " deadline, decision, value, reason, answered_at, answered_by"           \
+    " FROM approvals"
+
+static int sq_approval(struct pr_store *b, const char *run_id,
+                       const char *st, int32_t instance, cJSON **out)
+{
+    struct sq *q = (struct sq *)b;
+    *out = NULL;
+    char *rid = resolve(q, run_id);
+    if (!rid)
+        return -1;
+    sqlite3_stmt *s;
+    const char *query = APPROVAL_COLUMNS
+        " WHERE run_id = ?1 AND step = ?2 AND instance = ?3";
+    int rc = sqlite3_prepare_v2(q->db, query, -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, rid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, st, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 3, instance);
+        rc = sqlite3_step(s);
+    }
+    int found = 0;
+    if (rc == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        for (int i = 0; o && i < sqlite3_column_count(s); i++)
+            cJSON_AddItemToObject(o, sqlite3_column_name(s, i), column(s, i));
+        found = o ? 1 : pr_errf(b->err, sizeof b->err, "out of memory");
+        *out = o;
+    } else if (rc != SQLITE_DONE) {
+        found = fail(q, "cannot read the approvals");
+    }
+    sqlite3_finalize(s);
+    free(rid);
+    return found;
+}
+
+static int sq_approval_answer(struct pr_store *b, const char *run_id,
+                              const char *st, int32_t instance,
+                              const char *decision, const char *value,
+                              const char *reason, const char *by, double at)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s;
+    const char *upd = "UPDATE approvals SET decision = ?4, value = ?5,"
+                      " reason = ?6, answered_by = ?7, answered_at = ?8"
+                      " WHERE run_id = ?1 AND step = ?2 AND instance = ?3"
+                      " AND decision IS NULL";
+    if (sqlite3_prepare_v2(q->db, upd, -1, &s, NULL) != SQLITE_OK)
+        return fail(q, "cannot record the answer");
+    text(s, 1, run_id);
+    text(s, 2, st);
+    sqlite3_bind_int(s, 3, instance);
+    text(s, 4, decision);
+    text(s, 5, value);
+    text(s, 6, reason);
+    text(s, 7, by);
+    sqlite3_bind_double(s, 8, at);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return fail(q, "cannot record the answer");
+    return sqlite3_changes(q->db) == 1 ? 0 : 1;
+}
+
+static cJSON *sq_waiting(struct pr_store *b, const char *run_id)
+{
+    struct sq *q = (struct sq *)b;
+    if (!run_id)
+        return rows(q,
+                    APPROVAL_COLUMNS " WHERE decision IS NULL"
+                                     " ORDER BY requested_at, rowid",
+                    NULL, -1);
+    char *rid = resolve(q, run_id);
+    if (!rid)
+        return NULL;
+    cJSON *l = rows(q,
+                    APPROVAL_COLUMNS " WHERE decision IS NULL AND run_id = ?1"
+                                     " ORDER BY requested_at, rowid",
+                    rid, -1);
+    free(rid);
+    return l;
+}
+
 static void sq_close(struct pr_store *b)
 {
     struct sq *q = (struct sq *)b;
@@ -806,6 +932,10 @@ static const struct pr_store_ops sqlite_ops = {
     .exchanges = sq_exchanges,
     .cached = sq_cached,
     .dead_letters = sq_dead_letters,
+    .approval_request = sq_approval_request,
+    .approval = sq_approval,
+    .approval_answer = sq_approval_answer,
+    .waiting = sq_waiting,
     .close = sq_close,
 };
 
