@@ -22,7 +22,7 @@ const struct pr_exec_table pr_registry = {
             [PR_STEP_GATE] = &pr_exec_gate,
             [PR_STEP_SHELL] = &pr_exec_shell,
             [PR_STEP_LLM] = &pr_exec_llm,
-            [PR_STEP_TOOL] = &pr_exec_unsupported,
+            [PR_STEP_TOOL] = &pr_exec_tool,
             [PR_STEP_AGGREGATE] = &pr_exec_agg,
             [PR_STEP_WORKFLOW] = &pr_exec_sub,
         },
