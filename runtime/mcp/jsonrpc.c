@@ -171,6 +171,10 @@ void pr_jrpc_parse(const char *line, size_t len, struct pr_jrpc_msg *m)
         invalid(m, "an error without a numeric code");
         return;
     }
+    if (!(fabs(code->valuedouble) < 9007199254740992.0)) {
+        invalid(m, "an error code out of range");
+        return;
+    }
     m->kind = PR_JRPC_ERROR;
     m->error_code = (long long)code->valuedouble;
     m->error_msg = cJSON_IsString(msg) ? msg->valuestring : "";

@@ -117,6 +117,10 @@ START_TEST(classify)
         {"{\"jsonrpc\":\"2.0\",\"id\":1}", "neither a result"},
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":\"x\"}}",
          "numeric code"},
+        /* found by fuzz/fuzz_jsonrpc: converting it overflowed */
+        {"{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-3233333333"
+         "33333333333333333333333333333333333333602,\"message\":\"b\"}}",
+         "out of range"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         ck_assert_int_eq(kind_of(bad[i].in, &m), PR_JRPC_INVALID);
