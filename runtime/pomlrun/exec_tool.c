@@ -163,25 +163,29 @@ static bool find_tool(const struct pr_plan *p, const char *name,
     return false;
 }
 
-/* policy.allowed_tools of the plan and of the parent allow NAME. */
-static int check_policy(const struct pr_run *r, const char *name, char *err,
-                        size_t cap)
+/* policy.allowed_tools of the plan and of the parent allow NAME of
+ * SERVER (may be ""): by its name or its server's (pr_policy_tool_match) */
+static int check_policy(const struct pr_run *r, const char *name,
+                        const char *server, char *err, size_t cap)
 {
     const struct pr_plan *p = r->plan;
+    const char *srv = *server ? server : NULL;
     if (r->wf.flags & PR_WF_POLICY_TOOLS) {
         bool ok = false;
         for (uint32_t k = 0; k < r->wf.allowed_tools.n && !ok; k++)
-            ok = !strcmp(pr_plan_str(p, pr_plan_list_at(p,
-                                                        r->wf.allowed_tools,
-                                                        k),
-                                     NULL),
-                         name);
+            ok = pr_policy_tool_match(
+                pr_plan_str(p, pr_plan_list_at(p, r->wf.allowed_tools, k),
+                            NULL),
+                name, srv);
         if (!ok)
             return pr_errf(err, cap, "policy: tool '%s' is not in the "
                                      "workflow's allowed_tools", name);
     }
     const struct pr_policy *o = r->opt.policy;
-    if (o && !pr_policy_allows(&o->tools, name))
+    bool ok = !o || !o->tools.set;
+    for (size_t k = 0; !ok && k < o->tools.n; k++)
+        ok = pr_policy_tool_match(o->tools.names[k], name, srv);
+    if (!ok)
         return pr_errf(err, cap, "policy of the parent workflow '%.100s': "
                                  "tool '%s' is not in its allowed_tools (a "
                                  "sub-workflow runs under its parent's "
@@ -248,7 +252,8 @@ static void tool_start(struct pr_job *j)
         pr_job_finish(j, false, why, false);
         return;
     }
-    if (check_policy(r, name, why, sizeof why) < 0) {
+    if (check_policy(r, name, t.server ? t.server : "", why, sizeof why) <
+        0) {
         pr_job_finish(j, false, why, false);
         return;
     }

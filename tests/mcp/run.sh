@@ -158,16 +158,18 @@ for want in "wrote a message of 104858" "MCP server 'die' started again"; do
         fail "ends: stderr does not tell '$want'"; fi
 done
 
-# ---- policy.allowed_tools ----
+# ---- policy.allowed_tools, by tool and by server; SERVER.TOOL names ----
 cat > "$tmp/policy.poml" <<EOF
 workflow_id: policy
-policy: {allowed_tools: [echo]}
+policy: {allowed_tools: [echo, srv]}
 tools:
   echo: {command: $S}
   add: {command: $S}
+  srv: {command: [python3, "$server", ok]}
 steps:
   - {id: ok, tool: echo, inputs: {message: yes}}
   - {id: refused, tool: add, inputs: {a: 1, b: 2}}
+  - {id: dotted, tool: srv.add, inputs: {a: 1, b: 2}}
 EOF
 if "$pomlc" -Wno-policy -o "$tmp/policy.plan" "$tmp/policy.poml" \
     > "$tmp/policy.err" 2>&1; then
@@ -176,6 +178,8 @@ if "$pomlc" -Wno-policy -o "$tmp/policy.plan" "$tmp/policy.poml" \
     expect policy policy <<'EOF'
 ok succeeded
 refused failed policy: tool 'add' is not in the workflow's allowed_tools
+dotted succeeded
+dotted.json = {"sum": 3}
 EOF
 else
     fail "policy: pomlc: $(first "$tmp/policy.err")"
