@@ -5,7 +5,7 @@
  * servers are started lazily, once per run, and shared by every step
  * that uses them (runtime/mcp, driven by the run's event loop); the last
  * step's release shuts them down at the end of the run.  The step's
- * `inputs` are the arguments.  Outputs: text (the text blocks), json
+ * `inputs` (or `with`) are the arguments.  Outputs: text (the text blocks), json
  * (structuredContent, else the text when it parses as JSON, else null),
  * content (the blocks), is_error, and result (json when there is one,
  * else the text).  A reply with isError is a failed attempt, the
@@ -258,8 +258,8 @@ static void tool_start(struct pr_job *j)
         return;
     }
     cJSON *args = NULL;
-    if (s->inputs != PR_PLAN_NONE &&
-        pr_run_tval(j, s->inputs, &args, why, sizeof why) < 0) {
+    uint32_t tv = s->inputs != PR_PLAN_NONE ? s->inputs : s->with;
+    if (tv != PR_PLAN_NONE && pr_run_tval(j, tv, &args, why, sizeof why) < 0) {
         pr_job_finish(j, false, why, false);
         return;
     }
