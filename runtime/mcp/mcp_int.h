@@ -44,7 +44,8 @@ int pr_mcp_stdio_flush(struct pr_mcp_stdio *t);
 bool pr_mcp_stdio_drain_err(struct pr_mcp_stdio *t);
 /* The tail of stderr, its last line or lines, into BUF ("" when none). */
 void pr_mcp_stdio_tail(const struct pr_mcp_stdio *t, char *buf, size_t cap);
-/* Shuts the server down: stdin closed, GRACE seconds to exit, SIGTERM to
+/* Shuts the server down: what is queued written (GRACE seconds at
+ * most), stdin closed, GRACE seconds to exit, SIGTERM to
  * its group, GRACE more, SIGKILL; reaps it.  Closes every pipe. */
 void pr_mcp_stdio_stop(struct pr_mcp_stdio *t, double grace);
 /* How it ended ("exit status 3", "killed by signal 9"), or "" while not

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,8 +191,24 @@ static bool wait_for(struct pr_mcp_stdio *t, double seconds)
     }
 }
 
+/* Writes what is queued (a notifications/cancelled, say) for up to
+ * SECONDS, while the server reads. */
+static void drain_queue(struct pr_mcp_stdio *t, double seconds)
+{
+    for (double waited = 0; t->in >= 0 && waited < seconds; waited += 0.01) {
+        int rc = pr_mcp_stdio_flush(t);
+        if (rc <= 0)
+            return;
+        struct pollfd p = {t->in, POLLOUT, 0};
+        poll(&p, 1, 10);
+        pr_mcp_stdio_drain_err(t);
+    }
+}
+
 void pr_mcp_stdio_stop(struct pr_mcp_stdio *t, double grace)
 {
+    if (t->pid > 0 && !t->reaped)
+        drain_queue(t, grace);
     close_fd(&t->in);
     if (t->pid > 0 && !t->reaped) {
         if (!wait_for(t, grace)) {
