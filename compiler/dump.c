@@ -166,6 +166,11 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
     code(p, out, "condition", s.condition);
     code(p, out, "for_each", s.for_each);
     code(p, out, "score", s.score);
+    if (s.flags & PR_SF_CACHE)
+        fprintf(out,
+                s.cache_ttl > 0 ? "    cache: ttl %g s\n"
+                                : "    cache: any age\n",
+                s.cache_ttl);
     interp(p, out, "run", s.run);
     interp(p, out, "prompt", s.prompt);
     interp(p, out, "system", s.system);

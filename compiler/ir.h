@@ -192,6 +192,7 @@ struct pc_step {
     bool retry_set;
     bool continue_on_failure;
     bool cache;
+    double cache_ttl; /* cache: {ttl}: seconds; 0: any age */
     const char *phase;
     struct pc_loc phase_loc, judge_loc, tool_loc, run_loc;
     struct pc_loc *tools_locs;
@@ -270,6 +271,7 @@ struct pc_workflow {
     unsigned max_parallel; /* 0: no workflow limit */
     bool max_parallel_llm; /* ... counting LLM steps too */
     bool fail_fast;        /* the first failure stops the run */
+    bool no_state;         /* save_state: false */
 
     struct pc_model **models; /* catalog entries used */
     size_t nmodels, capmodels;

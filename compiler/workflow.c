@@ -607,6 +607,26 @@ static struct pc_tval *read_tval(struct pc_build *b, const struct pc_node *n,
 
 /* ---- steps ---- */
 
+/* cache: true | false | {ttl: DURATION}: reuse a result of an earlier
+ * run with the same key (pomlrun(1), CACHE). */
+static void read_cache(struct pc_ctx *c, const struct pc_node *v,
+                       struct pc_step *s)
+{
+    if (v->kind != PC_NODE_MAP) {
+        pc_get_bool(c, v, "cache", &s->cache);
+        return;
+    }
+    static const char *const keys[] = {"ttl", NULL};
+    pc_check_keys(c, v, keys, "cache");
+    s->cache = true;
+    const struct pc_node *t = pc_map_get(v, "ttl");
+    if (t && pc_get_duration(c, t, "cache.ttl", &s->cache_ttl) == 0 &&
+        s->cache_ttl <= 0)
+        pc_report(c, PC_D_BAD_VALUE, t->loc,
+                  "'cache.ttl' must be above zero; leave it out for "
+                  "results of any age");
+}
+
 static const char *const step_keys[] = {"id",          "name",
                                         "description", "type",
                                         "run",         "dir",
@@ -1115,10 +1135,8 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
             pc_report(c, PC_D_BAD_VALUE, v->loc,
                       "'on_failure' must be fail or continue, not '%s'", f);
     }
-    if ((v = pc_map_get(def, "cache")) &&
-        pc_get_bool(c, v, "cache", &s->cache) == 0 && s->cache)
-        pc_not_implemented(c, def, "cache",
-                           "every step runs: results are not cached yet");
+    if ((v = pc_map_get(def, "cache")))
+        read_cache(c, v, s);
     if ((v = pc_map_get(def, "phase"))) {
         s->phase = pc_get_str(c, v, "phase");
         s->phase_loc = v->loc;

@@ -46,6 +46,9 @@ bool pr_json_add(cJSON *obj, const char *key, cJSON *v);
  * the key. */
 bool pr_json_set(cJSON *obj, const char *key, cJSON *v);
 
+/* OBJ's member KEY when it is a string, else NULL. */
+const char *pr_json_str(const cJSON *obj, const char *key);
+
 /* Routes cJSON's allocations through the functions above.  Called first
  * in main(), before any cJSON value exists: a value allocated before the
  * hooks change would be freed by the wrong function. */

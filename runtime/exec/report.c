@@ -175,6 +175,8 @@ static void report_job(struct pr_reporter *rep, const struct pr_job *j,
             cJSON_AddNumberToObject(ev, "attempts", j->attempts);
             if (j->reason)
                 cJSON_AddStringToObject(ev, "reason", j->reason);
+            if (j->reused)
+                cJSON_AddBoolToObject(ev, "reused", true);
         }
         emit_event(rep, ev);
     }
@@ -208,6 +210,8 @@ static void report_job(struct pr_reporter *rep, const struct pr_job *j,
             stderr, "pomlrun: %s failed%s (%s%s)\n", id, after,
             j->reason ? pr_term_text(j->reason, why, sizeof why) : "failed",
             (pr_job_step(j)->flags & PR_SF_CONTINUE) ? "; continuing" : "");
+    else if (j->reused)
+        fprintf(stderr, "pomlrun: %s reused (it succeeded before)\n", id);
     else
         fprintf(stderr, "pomlrun: %s %s in %s\n", id, status_word(j->status),
                 duration(took, d));

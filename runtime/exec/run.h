@@ -57,6 +57,9 @@ enum pr_status {
     PR_ST_CANCELLED
 };
 
+/* Their names, as events, results and the store give them. */
+extern const char *const pr_status_names[];
+
 /* One unit of work: a step, or one instance of a for_each step. */
 struct pr_job {
     struct pr_run *run;
@@ -68,7 +71,11 @@ struct pr_job {
     bool queued;           /* waiting in a ready queue */
     bool retry_wait;       /* between attempts */
     bool announced;        /* its "started" event was sent */
+    bool reused;           /* succeeded without running: its outputs
+                              came from the memo (pr_memo) */
     uint32_t attempts;
+    uint32_t attempt_base;          /* attempts made before this process (an
+                                       earlier attempt of the run, resumed) */
     double started_at, finished_at; /* wall clock, seconds */
     double attempt_started;         /* this attempt, wall clock */
     double mono_started;            /* this attempt, monotonic */
@@ -114,6 +121,21 @@ struct pr_exec_table {
 /* --max-output-memory: what a run's step outputs may take in all. */
 #define PR_MAX_OUTPUT_MEMORY_DEFAULT (1ull << 30)
 
+/* Results the program already has: an earlier attempt of the same run
+ * (resume) or of another run (the cache).  The scheduler asks before a
+ * job's first attempt, once its dependencies finished and its condition
+ * held. */
+struct pr_memo_answer {
+    cJSON *outputs;            /* not NULL: J succeeded with these
+                                  (taken over) and does not run */
+    uint32_t earlier_attempts; /* attempts J made before (counted on in
+                                  POML_ATTEMPT and the store) */
+};
+struct pr_memo {
+    void *ud;
+    void (*ask)(void *ud, const struct pr_job *j, struct pr_memo_answer *a);
+};
+
 struct pr_run_opts {
     unsigned jobs;        /* processes at once */
     const char *self_exe; /* for sub-workflows */
@@ -123,6 +145,8 @@ struct pr_run_opts {
     const struct pr_policy *policy;        /* the parent's (--policy), on top
                                               of the plan's own; may be NULL */
     const struct pr_exec_table *executors; /* copied; required */
+    const struct pr_memo *memo;            /* may be NULL: every job runs */
+    const char *run_id; /* an earlier run's id (resume); NULL: a new one */
 };
 
 struct pr_run {
@@ -242,6 +266,9 @@ struct pr_observer {
     /* N bytes at TEXT that J receives as they stream in (LLM replies). */
     void (*stream)(void *ud, const struct pr_job *j, const char *text,
                    size_t n);
+    /* The attempt of J runs in process group PGID (a shell step, an
+     * aggregation command, a sub-workflow). */
+    void (*process)(void *ud, const struct pr_job *j, long pgid);
 };
 
 /* Registers O (kept, not copied: it must outlive the run) on R, after
@@ -259,6 +286,10 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
  * 0, 1 (a step failed), or 128 + the signal. */
 int pr_run_exec(struct pr_run *r);
 void pr_run_free(struct pr_run *r);
+/* No new step starts: what runs finishes, what waits ends cancelled with
+ * WHY, and the run fails (the program cannot go on safely: its store
+ * failed).  Called from the loop (an observer's timer). */
+void pr_run_stop_starting(struct pr_run *r, const char *why);
 /* What R spent on model calls (the table's usage; zeros without one). */
 void pr_run_usage(const struct pr_run *r, struct pr_usage *u);
 
@@ -311,6 +342,8 @@ void pr_run_note(struct pr_run *r, const struct pr_job *j, const char *fmt,
                  ...) __attribute__((format(printf, 3, 4)));
 /* Tells the observers N bytes at TEXT that J received (streamed). */
 void pr_job_stream(struct pr_job *j, const char *text, size_t n);
+/* Tells the observers that J's attempt runs in process group PGID. */
+void pr_job_process(struct pr_job *j, long pgid);
 
 /* Evaluates an interpolation (plan INTERPS index) for J: a pure one
  * (a single ${...}) keeps its value's type, others give a string.

@@ -722,12 +722,45 @@ static bool instance_condition(struct pr_job *j)
     return false;
 }
 
+/* Before J's first attempt: the memo may have its result.  True when J
+ * succeeded with it and does not run. */
+static bool reuse(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    const struct pr_memo *m = r->opt.memo;
+    if (!m || j->attempts || j->reused)
+        return false;
+    struct pr_memo_answer a = {NULL, 0};
+    m->ask(m->ud, j, &a);
+    j->attempt_base = a.earlier_attempts;
+    if (!a.outputs)
+        return false;
+    j->reused = true;
+    j->status = PR_ST_RUNNING;
+    j->started_at = pr_wall_now();
+    if (!j->announced) {
+        j->announced = true;
+        PR_NOTIFY(r, job_started, j);
+    }
+    pr_job_set_outputs(j, a.outputs);
+    char why[256];
+    bool held = hold_outputs(j, why, sizeof why);
+    set_reason(j, held ? NULL : why);
+    j->status = held ? PR_ST_SUCCEEDED : PR_ST_FAILED;
+    j->finished_at = pr_wall_now();
+    if (j->parent)
+        instance_done(j);
+    else
+        step_done(j);
+    return true;
+}
+
 static void start_attempt(struct pr_job *j)
 {
     struct pr_run *r = j->run;
     const struct pr_executor *x = r->execs[j->step];
     j->queued = false;
-    if (!instance_condition(j))
+    if (!instance_condition(j) || reuse(j))
         return;
     j->attempts++;
     j->timed_out = false;
@@ -841,11 +874,9 @@ void pr_sched_stop_all(struct pr_run *r, int sig)
     }
 }
 
-void pr_sched_cancel(struct pr_run *r)
+/* Steps waiting between attempts end now: the run is cancelling. */
+static void end_retry_waits(struct pr_run *r)
 {
-    r->cancelling = true;
-    pr_sched_stop_all(r, SIGTERM);
-    /* steps waiting between attempts end now */
     for (uint32_t i = 0; i < r->nsteps; i++) {
         struct pr_job *j = &r->jobs[i];
         struct pr_job *list = j->inst ? j->inst : j;
@@ -858,6 +889,23 @@ void pr_sched_cancel(struct pr_run *r)
             on_retry(x);
         }
     }
+}
+
+void pr_sched_cancel(struct pr_run *r)
+{
+    r->cancelling = true;
+    pr_sched_stop_all(r, SIGTERM);
+    end_retry_waits(r);
+}
+
+void pr_run_stop_starting(struct pr_run *r, const char *why)
+{
+    if (r->cancelling)
+        return;
+    snprintf(r->stop_reason, sizeof r->stop_reason, "%s", why);
+    r->failed_hard = true;
+    r->cancelling = true;
+    end_retry_waits(r);
 }
 
 static void kill_stragglers(void *ud)
@@ -945,7 +993,10 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
         r->opt.kill_grace = 5;
     if (r->opt.max_output_memory == 0)
         r->opt.max_output_memory = PR_MAX_OUTPUT_MEMORY_DEFAULT;
-    make_run_id(r);
+    if (opt->run_id && strlen(opt->run_id) < sizeof r->run_id)
+        snprintf(r->run_id, sizeof r->run_id, "%s", opt->run_id);
+    else
+        make_run_id(r);
     const char *tmp = getenv("TMPDIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/pomlrun-XXXXXX",

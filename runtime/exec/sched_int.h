@@ -14,7 +14,6 @@
 #include "run.h"
 
 /* Indexed by enum pr_status: "waiting", "running", ... */
-extern const char *const pr_status_names[];
 
 /* Calls member FN of every observer of run R that has one, with the
  * observer's user data and the other arguments. */
