@@ -55,7 +55,8 @@ struct pr_mcp {
     size_t dropped_long;      /* the length of the last line skipped */
     unsigned malformed, unknown;
     bool watching_out;
-    bool exited; /* the session ended because its output did */
+    bool exited;    /* the session ended because its output did */
+    bool stateless; /* the server speaks 2026-07-28 */
 };
 
 static void session_end(struct pr_mcp *m, const char *why, bool retryable);
@@ -208,10 +209,30 @@ static bool send_line(struct pr_mcp *m, char *text)
     return true;
 }
 
+/* Adds the 2026-07-28 request metadata to P's _meta (made when absent). */
+static void add_meta(cJSON *p)
+{
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(p, "_meta");
+    if (!meta)
+        meta = cJSON_AddObjectToObject(p, "_meta");
+    cJSON_AddStringToObject(meta, "io.modelcontextprotocol/protocolVersion",
+                            PR_MCP_PROTOCOL_STATELESS);
+    cJSON *ci = cJSON_AddObjectToObject(meta,
+                                        "io.modelcontextprotocol/clientInfo");
+    cJSON_AddStringToObject(ci, "name", "pomlrun");
+    cJSON_AddStringToObject(ci, "version", PACKAGE_VERSION);
+    cJSON_AddObjectToObject(meta, "io.modelcontextprotocol/clientCapabilities");
+}
+
 static bool request(struct pr_mcp *m, const char *method, cJSON *params,
                     double timeout, enum pr_mcp_req what, struct call *c)
 {
     int64_t id = ++m->next_rpc;
+    if (m->stateless || what == PR_MCP_REQ_DISCOVER) {
+        if (!params)
+            params = cJSON_CreateObject();
+        add_meta(params);
+    }
     char *text = pr_jrpc_request(id, method, params);
     cJSON_Delete(params);
     if (pr_mcp_table_add(&m->pending, id, m->io.now() + timeout, what, c) <
@@ -360,6 +381,14 @@ static void start(struct pr_mcp *m)
         session_end(m, "out of memory", true);
         return;
     }
+    m->stateless = false;
+    request(m, "server/discover", NULL, PR_MCP_DISCOVER_TIMEOUT,
+            PR_MCP_REQ_DISCOVER, NULL);
+}
+
+/* The 2025-11-25 handshake, after server/discover found no 2026-07-28. */
+static void initialize(struct pr_mcp *m)
+{
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "protocolVersion", PR_MCP_PROTOCOL);
     cJSON_AddObjectToObject(p, "capabilities");
@@ -456,6 +485,26 @@ static void on_init(struct pr_mcp *m, const struct pr_jrpc_msg *msg)
     list_page(m, NULL);
 }
 
+static void on_discover(struct pr_mcp *m, const struct pr_jrpc_msg *msg)
+{
+    const cJSON *v = msg->kind == PR_JRPC_RESULT
+                         ? cJSON_GetObjectItemCaseSensitive(
+                               msg->result, "supportedVersions")
+                         : NULL;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        if (cJSON_IsString(e) &&
+            !strcmp(e->valuestring, PR_MCP_PROTOCOL_STATELESS)) {
+            m->stateless = true;
+            m->state = LISTING;
+            list_page(m, NULL);
+            return;
+        }
+    }
+    initialize(m);
+}
+
 static void on_list(struct pr_mcp *m, const struct pr_jrpc_msg *msg)
 {
     if (msg->kind == PR_JRPC_ERROR) {
@@ -523,6 +572,13 @@ static void on_call(struct pr_mcp *m, struct call *c,
         return;
     }
     const cJSON *r = msg->result;
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(r, "resultType");
+    if (cJSON_IsString(rt) && !strcmp(rt->valuestring, "input_required")) {
+        fail(c, false, "tool '%s' of MCP server '%s' asked the client for "
+                       "input (roots, sampling or elicitation), which "
+                       "pomlrun does not offer", c->tool, m->name);
+        return;
+    }
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(r, "content");
     if (content && !cJSON_IsArray(content)) {
         fail(c, true, "tool '%s' of MCP server '%s' replied with content "
@@ -638,7 +694,9 @@ static void on_message(struct pr_mcp *m, const struct pr_jrpc_msg *msg)
         return;
     }
     arm(m);
-    if (p.what == PR_MCP_REQ_INIT)
+    if (p.what == PR_MCP_REQ_DISCOVER)
+        on_discover(m, msg);
+    else if (p.what == PR_MCP_REQ_INIT)
         on_init(m, msg);
     else if (p.what == PR_MCP_REQ_LIST)
         on_list(m, msg);
@@ -738,6 +796,12 @@ static void on_deadline(void *ud)
             snprintf(extra, sizeof extra, " (it wrote a message of %zu "
                                           "bytes, too long to read)",
                      m->dropped_long);
+        if (p.what == PR_MCP_REQ_DISCOVER) {
+            initialize(m); /* an older server that does not answer */
+            if (m->state == IDLE)
+                return;
+            continue;
+        }
         if (p.what != PR_MCP_REQ_CALL) {
             end_session_msg(m, "no reply to %s within %gs%s",
                             p.what == PR_MCP_REQ_INIT ? "initialize"

@@ -9,12 +9,19 @@
  * watch per pipe, timers), so one server has one reader on the loop and
  * every step that uses the server shares it.
  *
- * Lifecycle (revision 2025-11-25, the one the reference servers speak):
- * the first call starts the server and sends `initialize` (our revision,
- * capabilities, clientInfo); a reply with a revision the client does not
- * speak ends the session; otherwise `notifications/initialized` follows,
- * then `tools/list`, page after page by opaque cursor, and the calls that
- * waited go out.  A server that exits is started again for the next call,
+ * Lifecycle: the first call starts the server and probes it with
+ * `server/discover` (revision 2026-07-28, stateless).  A server that
+ * lists 2026-07-28 among its supportedVersions is spoken to that way:
+ * no handshake, every request's _meta carries the revision, clientInfo
+ * and the (empty) client capabilities.  On any error, a timeout
+ * (PR_MCP_DISCOVER_TIMEOUT) or a result without that revision the client
+ * falls back to 2025-11-25, the revision the reference servers speak:
+ * `initialize` (our revision, capabilities, clientInfo); a reply with a
+ * revision the client does not speak ends the session; otherwise
+ * `notifications/initialized` follows.  Then `tools/list`, page after
+ * page by opaque cursor, and the calls that waited go out.  A result
+ * with resultType "input_required" (a stateless server's question) fails
+ * the call: the client offers no roots, sampling or elicitation.  A server that exits is started again for the next call,
  * at most PR_MCP_RESTARTS times a client.  pr_mcp_free shuts it down:
  * standard input closed, a wait, SIGTERM, a wait, SIGKILL, all to its
  * process group.
@@ -47,12 +54,14 @@
 
 /* The revision the client asks for, and the longest line it reads. */
 #define PR_MCP_PROTOCOL "2025-11-25"
+#define PR_MCP_PROTOCOL_STATELESS "2026-07-28"
 #define PR_MCP_MAX_LINE (4u << 20)
 /* Restarts of a server that exited, per client. */
 #define PR_MCP_RESTARTS 3
 /* Seconds: initialize and each tools/list page; a call without a
  * timeout of its own; the longest any call may be given. */
 #define PR_MCP_INIT_TIMEOUT 30.0
+#define PR_MCP_DISCOVER_TIMEOUT 5.0
 #define PR_MCP_CALL_TIMEOUT 300.0
 #define PR_MCP_CALL_TIMEOUT_MAX 3600.0
 

@@ -54,7 +54,12 @@ void pr_mcp_stdio_how(const struct pr_mcp_stdio *t, char *buf, size_t cap);
 
 /* ---- pending.c: requests waiting for their reply ---- */
 
-enum pr_mcp_req { PR_MCP_REQ_INIT, PR_MCP_REQ_LIST, PR_MCP_REQ_CALL };
+enum pr_mcp_req {
+    PR_MCP_REQ_DISCOVER,
+    PR_MCP_REQ_INIT,
+    PR_MCP_REQ_LIST,
+    PR_MCP_REQ_CALL
+};
 
 struct pr_mcp_pending {
     int64_t id;

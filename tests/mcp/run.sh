@@ -158,6 +158,34 @@ for want in "wrote a message of 104858" "MCP server 'die' started again"; do
         fail "ends: stderr does not tell '$want'"; fi
 done
 
+# ---- server/discover: a 2026-07-28 server, and an older one that does
+# not answer the probe ----
+cat > "$tmp/discover.poml" <<EOF
+workflow_id: discover
+tools:
+  st: {command: [python3, "$server", stateless]}
+  old: {command: [python3, "$server", silent-discover]}
+steps:
+  - {id: add, tool: st.add, inputs: {a: 3, b: 4}}
+  - {id: input, tool: st.input}
+  - {id: old, tool: old.echo, inputs: {message: late}}
+EOF
+: > "$MCP_TEST_LOG"
+run_wf discover discover
+expect discover discover <<'EOF'
+add succeeded
+add.json = {"sum": 7}
+input failed asked the client for input
+old succeeded
+old.text = "late"
+EOF
+n=$(grep -c '"method":"initialize"' "$MCP_TEST_LOG")
+if [ "$n" -eq 1 ]; then pass; else
+    fail "discover: $n initializes, not 1 (the older server's only)"; fi
+if grep '"method":"tools/call"' "$MCP_TEST_LOG" | grep -q \
+    '"io.modelcontextprotocol/protocolVersion":"2026-07-28"'; then pass; else
+    fail "discover: no tools/call carried the revision in _meta"; fi
+
 # ---- policy.allowed_tools, by tool and by server; SERVER.TOOL names ----
 cat > "$tmp/policy.poml" <<EOF
 workflow_id: policy

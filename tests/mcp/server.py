@@ -17,8 +17,12 @@ cursor):
   progress {}         two notifications/progress, then the reply
   roots {}            asks the client for roots/list; replies with what
                       the client answered
-The first argument selects how the handshake goes: "ok" (default),
-"version" (a revision the client cannot speak), "crash" (exits at once).
+  input {}            (stateless only) a result asking for input
+The first argument selects how the handshake goes: "ok" (default: 2025-11-25,
+server/discover unknown), "version" (a revision the client cannot speak),
+"crash" (exits at once), "stateless" (2026-07-28: server/discover answered,
+initialize refused, every request must carry its _meta), "silent-discover"
+(2025-11-25, server/discover never answered).
 With MCP_TEST_LOG set, every message received is appended to that file.
 """
 import json
@@ -48,6 +52,7 @@ TOOLS = [
     {"name": "flood", "inputSchema": {"type": "object"}},
     {"name": "progress", "inputSchema": {"type": "object"}},
     {"name": "roots", "inputSchema": {"type": "object"}},
+    {"name": "input", "inputSchema": {"type": "object"}},
 ]
 
 
@@ -135,6 +140,10 @@ def call(msg):
                   "params": {"progressToken": tok, "progress": k,
                              "total": 2, "message": "step %d" % k}})
         return text("done")
+    if name == "input":
+        return {"resultType": "input_required",
+                "inputRequests": {"q": {"method": "roots/list"}},
+                "requestState": "opaque"}
     if name == "roots":
         send({"jsonrpc": "2.0", "id": "r1", "method": "roots/list"})
         while True:
@@ -153,7 +162,24 @@ def main():
         method = msg.get("method")
         if "id" not in msg:
             continue
-        if method == "initialize":
+        meta = msg.get("params", {}).get("_meta", {})
+        if mode == "stateless" and method != "ping" and meta.get(
+                "io.modelcontextprotocol/protocolVersion") != "2026-07-28":
+            send({"jsonrpc": "2.0", "id": msg["id"], "error": {
+                "code": -32602, "message": "no protocol version in _meta"}})
+            continue
+        if method == "server/discover" and mode == "stateless":
+            send({"jsonrpc": "2.0", "id": msg["id"], "result": {
+                "resultType": "complete",
+                "supportedVersions": ["2026-07-28"],
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "server.py", "version": "1"}}})
+        elif method == "server/discover" and mode == "silent-discover":
+            pass
+        elif method == "initialize" and mode == "stateless":
+            send({"jsonrpc": "2.0", "id": msg["id"], "error": {
+                "code": -32601, "message": "initialize is gone"}})
+        elif method == "initialize":
             v = "1999-01-01" if mode == "version" else \
                 msg["params"]["protocolVersion"]
             send({"jsonrpc": "2.0", "id": msg["id"], "result": {
