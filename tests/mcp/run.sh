@@ -9,8 +9,11 @@
 # progress, garbage lines, replies with unknown ids, a 10 MB message, a
 # silent tool whose step times out (notifications/cancelled sent), a
 # server that exits during a call (and is started again for the next), a
-# server that cannot start, one that speaks another revision; retries and
-# for_each as for any step; no server left behind.
+# server that cannot start, one that speaks another revision; a 2026-07-28
+# server (server/discover) and one that ignores the probe; retries and
+# for_each as for any step; SIGTERM during a call (cancelled, exit 143); a
+# server that ignores the end of its input and SIGTERM (SIGKILL after the
+# grace); no server left behind.
 LC_ALL=C
 export LC_ALL
 here=$(cd "$(dirname "$0")" && pwd)
@@ -212,6 +215,54 @@ EOF
 else
     fail "policy: pomlc: $(first "$tmp/policy.err")"
 fi
+
+# ---- the run stops during a call: the call is cancelled, the server
+# stopped, pomlrun exits 143 ----
+cat > "$tmp/stop.poml" <<EOF
+workflow_id: stop
+tools:
+  sleep: {command: $S}
+steps:
+  - {id: sleep, tool: sleep}
+EOF
+: > "$MCP_TEST_LOG"
+if "$pomlc" -o "$tmp/stop.plan" "$tmp/stop.poml" > "$tmp/stop.err" 2>&1; then
+    "$pomlrun" "$tmp/stop.plan" > /dev/null 2> "$tmp/stop.err" &
+    pid=$!
+    k=0
+    while ! grep -q '"tools/call"' "$MCP_TEST_LOG" && [ $k -lt 200 ]; do
+        sleep 0.05
+        k=$((k + 1))
+    done
+    kill -TERM "$pid"
+    wait "$pid"
+    rc=$?
+    if [ "$rc" -eq 143 ]; then pass; else
+        fail "stop: pomlrun exited $rc, not 143: $(first "$tmp/stop.err")"; fi
+    if grep -q '"notifications/cancelled".*"the run stopped"' \
+        "$MCP_TEST_LOG"; then pass; else
+        fail "stop: no notifications/cancelled reached the server"; fi
+else
+    fail "stop: pomlc: $(first "$tmp/stop.err")"
+fi
+
+# ---- a server deaf to the end of its input and to SIGTERM ----
+cat > "$tmp/stubborn.poml" <<EOF
+workflow_id: stubborn
+tools:
+  echo: {command: [python3, "$server", stubborn]}
+steps:
+  - {id: echo, tool: echo, inputs: {message: bye}}
+EOF
+t0=$(date +%s)
+run_wf stubborn stubborn
+t1=$(date +%s)
+expect stubborn stubborn <<'EOF'
+echo succeeded
+EOF
+# closed input, 2 s, SIGTERM, 2 s, SIGKILL
+if [ $((t1 - t0)) -ge 3 ] && [ $((t1 - t0)) -le 10 ]; then pass; else
+    fail "stubborn: the run took $((t1 - t0)) s, not about 4"; fi
 
 # ---- nothing left behind ----
 if pgrep -f "$server" > /dev/null 2>&1; then

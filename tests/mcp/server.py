@@ -22,12 +22,15 @@ The first argument selects how the handshake goes: "ok" (default: 2025-11-25,
 server/discover unknown), "version" (a revision the client cannot speak),
 "crash" (exits at once), "stateless" (2026-07-28: server/discover answered,
 initialize refused, every request must carry its _meta), "silent-discover"
-(2025-11-25, server/discover never answered).
+(2025-11-25, server/discover never answered), "stubborn" (ignores SIGTERM
+and the end of its input: only SIGKILL ends it).
 With MCP_TEST_LOG set, every message received is appended to that file.
 """
 import json
 import os
+import signal
 import sys
+import time
 
 mode = sys.argv[1] if len(sys.argv) > 1 else "ok"
 log = os.environ.get("MCP_TEST_LOG")
@@ -85,6 +88,9 @@ def read(queue=False):
 def read_one():
     line = sys.stdin.readline()
     if not line:
+        if mode == "stubborn":
+            while True:
+                time.sleep(60)
         sys.exit(0)
     if log:
         with open(log, "a") as f:
@@ -154,6 +160,8 @@ def call(msg):
 
 
 def main():
+    if mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if mode == "crash":
         sys.stderr.write("server.py: cannot start: no configuration\n")
         sys.exit(2)
