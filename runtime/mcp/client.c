@@ -923,8 +923,14 @@ uint64_t pr_mcp_call(struct pr_mcp *m, const char *tool, const cJSON *args,
     c->next = m->calls;
     m->calls = c;
     /* started (or sent) from the loop, so DONE never runs in here */
-    if ((m->state == READY || m->state == IDLE) && !m->soon)
+    if ((m->state == READY || m->state == IDLE) && !m->soon) {
         m->soon = m->io.timer(m->io.ud, 0, on_soon, m);
+        if (!m->soon) { /* out of memory: the call would never start */
+            m->calls = c->next;
+            free_call(c);
+            return 0;
+        }
+    }
     return c->id;
 }
 
