@@ -750,6 +750,9 @@ static void link_phases(struct pc_build *b)
 
 /* ---- checks on single steps ---- */
 
+/* NAME is a tool of the workflow's or the catalog's, or SERVER.TOOL of
+ * a catalog server or of a workflow tool's command (tools/list decides at
+ * run time whether the server has TOOL) */
 static bool tool_known(struct pc_build *b, const char *name)
 {
     for (size_t i = 0; i < b->wf->ntools; i++)
@@ -757,7 +760,17 @@ static bool tool_known(struct pc_build *b, const char *name)
             return true;
     if (pc_catalog_tools(b->ctx, b->cat) < 0)
         return true; /* its load error was reported */
-    return pc_catalog_tool(b->cat, name) != NULL;
+    if (pc_catalog_tool(b->cat, name))
+        return true;
+    const char *dot = strchr(name, '.');
+    for (size_t i = 0; dot && i < b->wf->ntools; i++) {
+        const struct pc_wf_tool *t = &b->wf->tools[i];
+        if (t->argc && strlen(t->name) == (size_t)(dot - name) &&
+            !strncmp(t->name, name, (size_t)(dot - name)))
+            return pc_catalog_server_tool(b->ctx, b->cat, name, t->argv,
+                                          t->argc) != NULL;
+    }
+    return pc_catalog_server_tool(b->ctx, b->cat, name, NULL, 0) != NULL;
 }
 
 static void check_tool(struct pc_build *b, struct pc_step *s, const char *name,
@@ -789,7 +802,7 @@ static void check_tool(struct pc_build *b, struct pc_step *s, const char *name,
         !in_list((const char *const *)b->wf->allowed_tools, name)) {
         bool ok = false;
         for (size_t i = 0; i < b->wf->nallowed_tools; i++)
-            if (!strcmp(b->wf->allowed_tools[i], name))
+            if (pr_policy_tool_match(b->wf->allowed_tools[i], name, NULL))
                 ok = true;
         if (!ok)
             pc_report(b->ctx, PC_D_POLICY, loc,
