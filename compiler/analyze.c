@@ -14,6 +14,7 @@
 
 #include "read.h"
 #include "shell.h"
+#include "types.h"
 
 #define NOLOC ((struct pc_loc){0, 0, 0})
 
@@ -36,6 +37,8 @@ static const char *const builtin_tool[] = {"result", "text", "json",
                                            "is_error", NULL};
 static const char *const builtin_agg[] = {"result", NULL};
 static const char *const builtin_wf[] = {"result", "outputs", NULL};
+static const char *const builtin_approval[] = {"approved", "by", "comment",
+                                               "value", NULL};
 
 static const char *const *builtins(enum pc_step_kind k)
 {
@@ -50,6 +53,8 @@ static const char *const *builtins(enum pc_step_kind k)
         return builtin_agg;
     case PC_STEP_WORKFLOW:
         return builtin_wf;
+    case PC_STEP_APPROVAL:
+        return builtin_approval;
     default:
         return NULL;
     }
@@ -68,7 +73,17 @@ static bool has_output(const struct pc_step *t, const char *name)
     for (size_t i = 0; i < t->noutputs; i++)
         if (!strcmp(t->outputs[i], name))
             return true;
-    return in_list(builtin_any, name) || in_list(builtins(t->kind), name);
+    /* an approval's outputs are its answer's members: its schema's
+       properties */
+    const struct pc_node *props = t->kind == PC_STEP_APPROVAL &&
+                                          t->output_schema
+                                      ? pc_map_get(t->output_schema,
+                                                   "properties")
+                                      : NULL;
+    if (props && props->kind == PC_NODE_MAP && pc_map_get(props, name))
+        return true;
+    return in_list(builtin_any, name) || in_list(builtins(t->kind), name) ||
+           (!t->noutputs && pc_schema_output(t, name));
 }
 
 static void add_ref(struct walk *w, uint32_t target, struct pc_loc loc)
@@ -96,12 +111,25 @@ static void step_path(struct walk *w, struct pc_expr *p, uint32_t t,
     struct pc_step *target = &b->wf->steps[t];
     if (p->nseg > out_seg) {
         const char *out = p->seg[out_seg];
-        bool open = target->kind == PC_STEP_LLM && target->noutputs == 0;
+        bool open = target->noutputs == 0 &&
+                    ((target->kind == PC_STEP_LLM &&
+                      !pc_schema_has_outputs(target)) ||
+                     (target->kind == PC_STEP_APPROVAL &&
+                      !target->output_schema));
         if (!open && !has_output(target, out)) {
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_UNDEFINED_OUTPUT, p->segloc[out_seg],
                 "step '%s' has no output '%s'", target->id, out);
-            if (target->noutputs) {
+            if (!target->noutputs && pc_schema_has_outputs(target)) {
+                const char *near = pc_closest(out, target->schema_ty->names,
+                                              target->schema_ty->nfields);
+                if (near)
+                    pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
+                pc_note(b->ctx, d, target->loc,
+                        "the outputs of '%s' are the properties of its "
+                        "output schema",
+                        target->id);
+            } else if (target->noutputs) {
                 const char *near = pc_closest(out, target->outputs,
                                               target->noutputs);
                 if (near)
@@ -722,6 +750,9 @@ static void link_phases(struct pc_build *b)
 
 /* ---- checks on single steps ---- */
 
+/* NAME is a tool of the workflow's or the catalog's, or SERVER.TOOL of
+ * a catalog server or of a workflow tool's command (tools/list decides at
+ * run time whether the server has TOOL) */
 static bool tool_known(struct pc_build *b, const char *name)
 {
     for (size_t i = 0; i < b->wf->ntools; i++)
@@ -729,7 +760,17 @@ static bool tool_known(struct pc_build *b, const char *name)
             return true;
     if (pc_catalog_tools(b->ctx, b->cat) < 0)
         return true; /* its load error was reported */
-    return pc_catalog_tool(b->cat, name) != NULL;
+    if (pc_catalog_tool(b->cat, name))
+        return true;
+    const char *dot = strchr(name, '.');
+    for (size_t i = 0; dot && i < b->wf->ntools; i++) {
+        const struct pc_wf_tool *t = &b->wf->tools[i];
+        if (t->argc && strlen(t->name) == (size_t)(dot - name) &&
+            !strncmp(t->name, name, (size_t)(dot - name)))
+            return pc_catalog_server_tool(b->ctx, b->cat, name, t->argv,
+                                          t->argc) != NULL;
+    }
+    return pc_catalog_server_tool(b->ctx, b->cat, name, NULL, 0) != NULL;
 }
 
 static void check_tool(struct pc_build *b, struct pc_step *s, const char *name,
@@ -761,7 +802,7 @@ static void check_tool(struct pc_build *b, struct pc_step *s, const char *name,
         !in_list((const char *const *)b->wf->allowed_tools, name)) {
         bool ok = false;
         for (size_t i = 0; i < b->wf->nallowed_tools; i++)
-            if (!strcmp(b->wf->allowed_tools[i], name))
+            if (pr_policy_tool_match(b->wf->allowed_tools[i], name, NULL))
                 ok = true;
         if (!ok)
             pc_report(b->ctx, PC_D_POLICY, loc,
@@ -853,11 +894,20 @@ static void check_policy(struct pc_build *b)
     }
     for (size_t k = 0; k < wf->non_failure_actions; k++) {
         const char *a = wf->on_failure_actions[k];
-        if (strncmp(a, "run=", 4))
+        /* run=CMD, and notify's notify[@STEP].run=CMD */
+        const char *eq = strchr(a, '=');
+        const char *cmd = !strncmp(a, "run=", 4) ? a + 4
+                          : !strncmp(a, "notify", 6) && eq && eq - a >= 10 &&
+                                  !strncmp(eq - 4, ".run", 4)
+                              ? eq + 1
+                              : NULL;
+        if (!cmd)
             continue;
-        struct pc_interp_part part = {a + 4, strlen(a + 4), NULL};
+        struct pc_interp_part part = {cmd, strlen(cmd), NULL};
         struct pc_interp run = {&part, 1, false};
-        check_commands(b, &run, "the on_failure command",
+        check_commands(b, &run,
+                       cmd == a + 4 ? "the on_failure command"
+                                    : "the notify command",
                        wf->on_failure_locs[k]);
     }
 }
@@ -1096,6 +1146,7 @@ int pc_analyze(struct pc_build *b)
     struct pc_workflow *wf = b->wf;
     struct pc_ctx *c = b->ctx;
     size_t nsource = wf->nsteps;
+    pc_types_prepare(b);
     for (size_t i = 0; i < nsource; i++)
         resolve_step(b, &wf->steps[i]);
     link_phases(b);
@@ -1137,6 +1188,7 @@ int pc_analyze(struct pc_build *b)
     graph_free(&g);
     if (rc < 0)
         return -1;
+    pc_types_check(b);
 
     if (wf->sla_max_duration > 0 && wf->cp_seconds > wf->sla_max_duration) {
         char a[32], bb[32];

@@ -436,12 +436,11 @@ static void yaml_chain(struct pc_build *b, const struct pc_node *n)
     const struct pc_node *o = pc_map_get(n, "options"), *v;
     if (o && pc_want_kind(b->ctx, o, PC_NODE_MAP, "options")) {
         pc_check_keys(b->ctx, o, okeys, "/chain options");
+        /* the state is kept by default; false keeps none */
         bool save;
         if ((v = pc_map_get(o, "save_state")) &&
-            pc_get_bool(b->ctx, v, "save_state", &save) == 0 && save)
-            pc_not_implemented(b->ctx, o, "save_state",
-                               "no state is saved: a run cannot be resumed "
-                               "yet");
+            pc_get_bool(b->ctx, v, "save_state", &save) == 0)
+            b->wf->no_state = !save;
         if ((v = pc_map_get(o, "parallel_where_possible")))
             pc_get_bool(b->ctx, v, "parallel_where_possible", &parallel);
         if ((v = pc_map_get(o, "error_strategy"))) {

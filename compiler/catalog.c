@@ -344,6 +344,7 @@ static int load_tools(struct pc_ctx *ctx, struct pc_catalog *cat)
     pc_check_keys(ctx, root, top, "the tool catalog");
     const struct pc_node *servers = pc_map_get(root, "servers");
     const struct pc_node *tools = pc_map_get(root, "tools");
+    cat->servers = servers && servers->kind == PC_NODE_MAP ? servers : NULL;
     if (servers)
         for (size_t i = 0; servers->kind == PC_NODE_MAP && i < servers->len;
              i++)
@@ -427,6 +428,48 @@ struct pc_tool *pc_catalog_tool(struct pc_catalog *cat, const char *name)
         if (strcmp(cat->tools[i].name, name) == 0)
             return &cat->tools[i];
     return NULL;
+}
+
+struct pc_tool *pc_catalog_server_tool(struct pc_ctx *ctx,
+                                       struct pc_catalog *cat,
+                                       const char *name,
+                                       const char *const *wf_argv,
+                                       size_t wf_argc)
+{
+    const char *dot = strchr(name, '.');
+    if (!dot || dot == name || !dot[1])
+        return NULL;
+    char *server = pr_arena_strndup(&ctx->arena, name, (size_t)(dot - name));
+    if (!server) {
+        pc_oom(ctx);
+        return NULL;
+    }
+    const char **argv = NULL;
+    size_t argc = 0;
+    if (wf_argv) {
+        argv = (const char **)wf_argv;
+        argc = wf_argc;
+    } else {
+        const struct pc_node *s = cat->servers
+                                      ? pc_map_get(cat->servers, server)
+                                      : NULL;
+        if (!s || s->kind != PC_NODE_MAP)
+            return NULL;
+        argv = pc_get_str_list(ctx, pc_map_get(s, "command"), "command",
+                               &argc, NULL);
+    }
+    struct pc_tool *t = PR_PUSH(&ctx->arena, cat->tools, cat->ntools,
+                                cat->captools);
+    if (!t) {
+        pc_oom(ctx);
+        return NULL;
+    }
+    t->name = name;
+    t->server = server;
+    t->remote_name = dot + 1;
+    t->argv = argv;
+    t->argc = argc;
+    return t;
 }
 
 struct pc_model *pc_catalog_add_model(struct pc_ctx *ctx,

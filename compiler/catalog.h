@@ -55,6 +55,7 @@ struct pc_catalog {
     size_t nagents, capagents;
     struct pc_tool *tools;
     size_t ntools, captools;
+    const struct pc_node *servers; /* tools.poml's servers, or NULL */
     const char **files; /* catalog files read, for -MD */
     size_t nfiles, capfiles;
     const void *scope; /* the workflow being compiled: the models
@@ -80,6 +81,16 @@ struct pc_capability *pc_catalog_capability(struct pc_catalog *cat,
                                             const char *name);
 struct pc_agent *pc_catalog_agent(struct pc_catalog *cat, const char *name);
 struct pc_tool *pc_catalog_tool(struct pc_catalog *cat, const char *name);
+/* NAME as SERVER.TOOL: the tool TOOL of SERVER, a server of tools.poml
+ * or, when WF_ARGV is not NULL, the one that command starts (a tool of
+ * the workflow's own), added to the catalog's tools under NAME so that
+ * pc_catalog_tool finds it from then on.  NULL when NAME has no dot or
+ * SERVER is unknown. */
+struct pc_tool *pc_catalog_server_tool(struct pc_ctx *ctx,
+                                       struct pc_catalog *cat,
+                                       const char *name,
+                                       const char *const *wf_argv,
+                                       size_t wf_argc);
 
 /* Adds a model defined by a workflow's models: section, visible while
  * that workflow is in scope. */

@@ -305,6 +305,7 @@ static struct pc_workflow *compile_unit(struct session *ss,
     }
     *link = real;
     compile_subs(ss, &b, level, height);
+    pc_types_check_subs(&b);
     ss->nchain--;
     struct unit *u = PR_PUSH(&ss->ctx->arena, ss->done, ss->ndone,
                              ss->capdone);

@@ -84,6 +84,26 @@ bool pc_is_arrow_key(const char *key);
 /* analyze.c */
 int pc_analyze(struct pc_build *b);
 
+/* typecheck.c: typed data flow.  prepare gives the parameters and the
+ * declared and schema outputs their types (before references are
+ * resolved); check types every expression once the steps are ordered;
+ * check_subs the parameters given to sub-workflows, once compiled. */
+void pc_types_prepare(struct pc_build *b);
+void pc_types_check(struct pc_build *b);
+void pc_types_check_subs(struct pc_build *b);
+/* An LLM step whose output schema is an object with properties: they are
+ * its outputs (when it declares none); pc_schema_output says whether NAME
+ * is one. */
+bool pc_schema_has_outputs(const struct pc_step *s);
+bool pc_schema_output(const struct pc_step *s, const char *name);
+/* The type of output NAME of step S as other steps read it. */
+const struct pc_ty *pc_output_type(struct pr_arena *a, const struct pc_step *s,
+                                   const char *name);
+
+/* Every output of S, each {"type": TEXT, "schema": JSON Schema}; NULL
+ * when out of memory. */
+cJSON *pc_output_types_json(struct pr_arena *a, const struct pc_step *s);
+
 /* The built-in aggregation strategies. */
 bool pc_is_builtin_strategy(const char *name);
 extern const char *const pc_builtin_strategies[];

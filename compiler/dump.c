@@ -18,7 +18,8 @@
 int pc_dump_plan(const char *path, FILE *out);
 
 static const char *const kinds[] = {"gate", "shell",      "llm",
-                                    "tool", "aggregator", "workflow"};
+                                    "tool", "aggregator", "workflow",
+                                    "approval"};
 static const char *const types[] = {"any",     "string", "integer", "number",
                                     "boolean", "array",  "object"};
 static const char *const backoffs[] = {"exponential", "fixed", "none"};
@@ -166,6 +167,11 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
     code(p, out, "condition", s.condition);
     code(p, out, "for_each", s.for_each);
     code(p, out, "score", s.score);
+    if (s.flags & PR_SF_CACHE)
+        fprintf(out,
+                s.cache_ttl > 0 ? "    cache: ttl %g s\n"
+                                : "    cache: any age\n",
+                s.cache_ttl);
     interp(p, out, "run", s.run);
     interp(p, out, "prompt", s.prompt);
     interp(p, out, "system", s.system);

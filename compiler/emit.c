@@ -260,7 +260,8 @@ static void emit_step(struct emitter *e, const struct pc_step *s, uint32_t rec)
                (s->json_output ? PR_SF_JSON : 0) |
                (s->synthetic ? PR_SF_SYNTHETIC : 0) |
                (s->on_critical_path ? PR_SF_CRITICAL : 0) |
-               (s->judge_of ? PR_SF_JUDGE : 0));
+               (s->judge_of ? PR_SF_JUDGE : 0) |
+               (s->escalate && !s->synthetic ? PR_SF_ESCALATE : 0));
     PR_PUT(&w, STEP, backoff, s->retry.backoff);
     PR_PUT(&w, STEP, stage, s->stage);
     PR_PUT(&w, STEP, cp_steps, s->cp_steps);
@@ -268,6 +269,7 @@ static void emit_step(struct emitter *e, const struct pc_step *s, uint32_t rec)
     PR_PUT(&w, STEP, best_of, s->best_of);
     PR_PUT_F64(&w, STEP, cp_seconds, s->cp_seconds);
     PR_PUT_F64(&w, STEP, timeout, s->timeout);
+    PR_PUT_F64(&w, STEP, cache_ttl, s->cache_ttl);
     PR_PUT_F64(&w, STEP, initial_delay, s->retry.initial_delay);
     PR_PUT_F64(&w, STEP, max_delay, s->retry.max_delay);
     PR_PUT_F64(&w, STEP, temperature, s->temperature);
@@ -583,6 +585,7 @@ static int emit_workflow(struct emitter *parent, struct pc_workflow *wf,
                (wf->policy_tools_set ? PR_WF_POLICY_TOOLS : 0) |
                (wf->policy_commands_set ? PR_WF_POLICY_COMMANDS : 0) |
                (wf->fail_fast ? PR_WF_FAIL_FAST : 0) |
+               (wf->no_state ? PR_WF_NO_STATE : 0) |
                (wf->max_parallel_llm ? PR_WF_LIMIT_LLM : 0));
     PR_PUT_SPAN(&w, WORKFLOW, allowed_tools,
                 strs_span(&e, wf->allowed_tools, wf->nallowed_tools));

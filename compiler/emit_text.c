@@ -7,6 +7,7 @@
  */
 #include "emit.h"
 #include "alloc.h"
+#include "compile.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -15,7 +16,8 @@
 #include <string.h>
 
 static const char *const kind_names[] = {"gate", "shell",      "llm",
-                                         "tool", "aggregator", "workflow"};
+                                         "tool", "aggregator", "workflow",
+                                         "approval"};
 static const char *const type_names[] = {
     "any", "string", "integer", "number", "boolean", "array", "object"};
 
@@ -155,6 +157,8 @@ int pc_emit_json(struct pc_workflow *wf, FILE *out)
         errno = ENOMEM;
         return -1;
     }
+    struct pr_arena types; /* the lists fan-in makes */
+    pr_arena_init(&types);
     cJSON_AddItemToObject(root, "workflow_id", str_or_null(wf->id));
     cJSON_AddItemToObject(root, "version", str_or_null(wf->version));
     cJSON_AddItemToObject(root, "description", str_or_null(wf->description));
@@ -219,6 +223,8 @@ int pc_emit_json(struct pc_workflow *wf, FILE *out)
         cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
         for (size_t i = 0; i < s->noutputs; i++)
             cJSON_AddItemToArray(outs, cJSON_CreateString(s->outputs[i]));
+        cJSON_AddItemToObject(o, "output_types",
+                              pc_output_types_json(&types, s));
         cJSON_AddItemToArray(steps, o);
     }
     cJSON *stages = cJSON_AddArrayToObject(root, "stages");
@@ -239,6 +245,7 @@ int pc_emit_json(struct pc_workflow *wf, FILE *out)
         }
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
+    pr_arena_free(&types);
     /* a value cJSON could not allocate is missing without a word */
     if (!txt || pr_alloc_failures() != failures) {
         free(txt);

@@ -790,7 +790,7 @@ static void puts_(struct out *o, const char *s)
     put(o, s, strlen(s));
 }
 
-static const char *op_symbol(int op)
+const char *pc_expr_op_symbol(int op)
 {
     switch (op) {
     case PR_OP_OR:
@@ -945,14 +945,14 @@ static void print(struct out *o, const struct pc_expr *e)
         put(o, e->str, e->len);
         break;
     case PC_E_UNARY:
-        puts_(o, op_symbol(e->op));
+        puts_(o, pc_expr_op_symbol(e->op));
         print_in(o, e->args[0], prec(e->args[0]) < P_UNARY);
         break;
     case PC_E_BINARY: {
         int pe = prec(e);
         print_in(o, e->args[0], prec(e->args[0]) < pe);
         put(o, " ", 1);
-        puts_(o, op_symbol(e->op));
+        puts_(o, pc_expr_op_symbol(e->op));
         put(o, " ", 1);
         print_in(o, e->args[1], prec(e->args[1]) <= pe);
         break;

@@ -146,6 +146,9 @@ bool pc_expr_is_constant(const struct pc_expr *e);
  * length like snprintf. */
 int pc_expr_print(const struct pc_expr *e, char *buf, size_t cap);
 
+/* The symbol pc_expr_print writes for binary or unary operator OP. */
+const char *pc_expr_op_symbol(int op);
+
 /* What pc_expr_emit needs of the plan it writes into.  INTERN returns the
  * string-table index of S[0..n), or UINT32_MAX when out of memory; STEP
  * the index in the plan's STEPS of the workflow's step STEP. */

@@ -16,6 +16,8 @@
 #include "expr.h"
 #include "yaml.h"
 
+struct pc_ty; /* types.h */
+
 enum pc_type {
     PC_T_ANY,
     PC_T_STRING,
@@ -32,7 +34,8 @@ enum pc_step_kind {
     PC_STEP_LLM,       /* model / agent / agent_capability */
     PC_STEP_TOOL,      /* tool: an MCP tool */
     PC_STEP_AGGREGATE, /* type: aggregator */
-    PC_STEP_WORKFLOW   /* workflow: a sub-workflow */
+    PC_STEP_WORKFLOW,  /* workflow: a sub-workflow */
+    PC_STEP_APPROVAL   /* type: approval: a person's answer */
 };
 
 enum pc_backoff { PC_BACKOFF_EXPONENTIAL, PC_BACKOFF_FIXED, PC_BACKOFF_NONE };
@@ -120,6 +123,8 @@ struct pc_param {
     struct pc_node *enumv; /* a sequence, or NULL */
     const char *description;
     bool used;
+    const struct pc_node *node; /* its declaration, or NULL */
+    const struct pc_ty *ty;     /* its type (typecheck.c) */
 };
 
 struct pc_dep {
@@ -187,11 +192,17 @@ struct pc_step {
     struct pc_tval *inputs;
     const char **outputs;
     size_t noutputs;
+    const struct pc_ty **output_tys; /* [noutputs]: the types declared
+                                        under outputs: (NULL: none) */
+    const struct pc_ty *schema_ty;   /* the type of its output schema,
+                                        or NULL (typecheck.c) */
     double timeout; /* seconds, 0: none */
     struct pc_retry retry;
     bool retry_set;
     bool continue_on_failure;
+    bool escalate; /* escalate_to: human (or the workflow's) */
     bool cache;
+    double cache_ttl; /* cache: {ttl}: seconds; 0: any age */
     const char *phase;
     struct pc_loc phase_loc, judge_loc, tool_loc, run_loc;
     struct pc_loc *tools_locs;
@@ -270,6 +281,7 @@ struct pc_workflow {
     unsigned max_parallel; /* 0: no workflow limit */
     bool max_parallel_llm; /* ... counting LLM steps too */
     bool fail_fast;        /* the first failure stops the run */
+    bool no_state;         /* save_state: false */
 
     struct pc_model **models; /* catalog entries used */
     size_t nmodels, capmodels;
@@ -303,8 +315,10 @@ struct pc_workflow {
         struct pc_loc loc;
     } * tools;
     size_t ntools, captools;
-    const char **on_failure_actions; /* error_handling.on_failure */
-    size_t non_failure_actions;
+    const char **on_failure_actions; /* error_handling.on_failure, and
+                                        the steps' notify (notify@STEP) */
+    size_t non_failure_actions, cap_failure_actions;
+    bool default_escalate; /* on_failure: [escalate_to: human] */
     struct pc_loc *on_failure_locs; /* [non_failure_actions] */
     unsigned breaker_threshold;     /* circuit breaker, 0: default */
     double breaker_reset;           /* seconds */

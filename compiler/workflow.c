@@ -7,6 +7,7 @@
  */
 #include "compile.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -125,6 +126,7 @@ struct pc_step *pc_add_step(struct pc_build *b, const char *id,
     s->temperature = -1;
     s->retry = wf->default_retry;
     s->continue_on_failure = wf->default_continue;
+    s->escalate = wf->default_escalate;
     size_t h = hash_str(id) & (b->idcap - 1);
     while (b->ids[h] != UINT32_MAX)
         h = (h + 1) & (b->idcap - 1);
@@ -443,8 +445,9 @@ static bool same_value(const struct pc_node *a, const struct pc_node *b)
 
 static void read_params(struct pc_build *b, const struct pc_node *n)
 {
-    static const char *const keys[] = {"type", "required",    "default",
-                                       "enum", "description", NULL};
+    static const char *const keys[] = {"type",        "required", "default",
+                                       "enum",        "items",    "properties",
+                                       "description", NULL};
     if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "parameters"))
         return;
     for (size_t i = 0; i < n->len; i++) {
@@ -465,6 +468,7 @@ static void read_params(struct pc_build *b, const struct pc_node *n)
         if (!pc_want_kind(b->ctx, def, PC_NODE_MAP, k->str))
             continue;
         pc_check_keys(b->ctx, def, keys, "parameter");
+        p->node = def;
         const struct pc_node *v;
         bool typed = false;
         if ((v = pc_map_get(def, "type"))) {
@@ -607,6 +611,26 @@ static struct pc_tval *read_tval(struct pc_build *b, const struct pc_node *n,
 
 /* ---- steps ---- */
 
+/* cache: true | false | {ttl: DURATION}: reuse a result of an earlier
+ * run with the same key (pomlrun(1), CACHE). */
+static void read_cache(struct pc_ctx *c, const struct pc_node *v,
+                       struct pc_step *s)
+{
+    if (v->kind != PC_NODE_MAP) {
+        pc_get_bool(c, v, "cache", &s->cache);
+        return;
+    }
+    static const char *const keys[] = {"ttl", NULL};
+    pc_check_keys(c, v, keys, "cache");
+    s->cache = true;
+    const struct pc_node *t = pc_map_get(v, "ttl");
+    if (t && pc_get_duration(c, t, "cache.ttl", &s->cache_ttl) == 0 &&
+        s->cache_ttl <= 0)
+        pc_report(c, PC_D_BAD_VALUE, t->loc,
+                  "'cache.ttl' must be above zero; leave it out for "
+                  "results of any age");
+}
+
 static const char *const step_keys[] = {"id",          "name",
                                         "description", "type",
                                         "run",         "dir",
@@ -629,10 +653,192 @@ static const char *const step_keys[] = {"id",          "name",
                                         "cache",       "phase",
                                         "budget",      "batch_size",
                                         "parallelism", "processor",
-                                        NULL};
+                                        "schema",      "escalate_to",
+                                        "notify",      NULL};
 
 static const char *const step_types[] = {
-    "shell", "llm", "tool", "aggregator", "workflow", "gate", "bash", NULL};
+    "shell", "llm",  "tool",     "aggregator", "workflow",
+    "gate",  "bash", "approval", NULL};
+
+/* ---- a person in the loop: escalate_to, notify ---- */
+
+static void check_hook_command(struct pc_build *b, const char *cmd,
+                               struct pc_loc loc);
+
+/* Appends action TEXT ("run=...", "notify=...", ...) to the workflow's
+ * on_failure list. */
+static void add_action(struct pc_build *b, const char *text,
+                       struct pc_loc loc)
+{
+    struct pc_workflow *wf = b->wf;
+    if (!text)
+        return;
+    if (wf->non_failure_actions == wf->cap_failure_actions) {
+        size_t cap = wf->cap_failure_actions ? 2 * wf->cap_failure_actions
+                                             : 8;
+        const char **a = pr_arena_alloc(&b->ctx->arena, cap * sizeof *a);
+        struct pc_loc *l = pr_arena_alloc(&b->ctx->arena, cap * sizeof *l);
+        if (!a || !l) {
+            pc_oom(b->ctx);
+            return;
+        }
+        if (wf->non_failure_actions) {
+            memcpy(a, wf->on_failure_actions,
+                   wf->non_failure_actions * sizeof *a);
+            memcpy(l, wf->on_failure_locs,
+                   wf->non_failure_actions * sizeof *l);
+        }
+        wf->on_failure_actions = a;
+        wf->on_failure_locs = l;
+        wf->cap_failure_actions = cap;
+    }
+    wf->on_failure_locs[wf->non_failure_actions] = loc;
+    wf->on_failure_actions[wf->non_failure_actions++] = text;
+}
+
+/* escalate_to: human is the only one there is. */
+static bool read_escalate(struct pc_build *b, const struct pc_node *v)
+{
+    const char *to = pc_get_str(b->ctx, v, "escalate_to");
+    if (to && strcmp(to, "human")) {
+        pc_report(b->ctx, PC_D_BAD_VALUE, v->loc,
+                  "'escalate_to' must be human, not '%s'", to);
+        return false;
+    }
+    return to != NULL;
+}
+
+static bool is_url(const char *s)
+{
+    return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+/* A channel's name: it is configured by POML_NOTIFY_<NAME>. */
+static bool is_channel(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+            return false;
+    return true;
+}
+
+/* An environment variable's name: [A-Za-z_][A-Za-z0-9_]*. */
+static bool is_env_name(const char *s)
+{
+    if (!isalpha((unsigned char)*s) && *s != '_')
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_')
+            return false;
+    return true;
+}
+
+/* notify: a channel's name, a URL, or {url:, headers:} or {run:}; STEP:
+ * the step it is about, or NULL for the workflow's. */
+static void read_notify(struct pc_build *b, const struct pc_node *v,
+                        const char *step)
+{
+    struct pc_ctx *c = b->ctx;
+    char who[300] = "notify";
+    if (step)
+        snprintf(who, sizeof who, "notify@%s", step);
+    if (v->kind == PC_NODE_SCALAR) {
+        const char *t = pc_get_str(c, v, "notify");
+        if (!t)
+            return;
+        if (!is_url(t) && !is_channel(t)) {
+            pc_report(c, PC_D_BAD_VALUE, v->loc,
+                      "'notify' must name a channel (configured by "
+                      "POML_NOTIFY_<NAME>), be an http:// or https:// URL, "
+                      "or be a map with 'url' or 'run'; not '%s'",
+                      t);
+            return;
+        }
+        add_action(b, pr_arena_printf(&c->arena, "%s=%s", who, t), v->loc);
+        return;
+    }
+    if (!pc_want_kind(c, v, PC_NODE_MAP, "notify"))
+        return;
+    static const char *const keys[] = {"url", "headers", "run", NULL};
+    pc_check_keys(c, v, keys, "notify");
+    const struct pc_node *url = pc_map_get(v, "url"),
+                         *run = pc_map_get(v, "run"),
+                         *hdr = pc_map_get(v, "headers");
+    if (!url == !run) {
+        pc_report(c, PC_D_BAD_VALUE, v->loc,
+                  "'notify' needs either 'url' (a POST of the failure as "
+                  "JSON) or 'run' (a command), not %s",
+                  url ? "both" : "neither");
+        return;
+    }
+    if (run) {
+        const char *cmd = pc_get_str(c, run, "run");
+        if (hdr)
+            pc_report(c, PC_D_BAD_VALUE, hdr->loc,
+                      "'headers' go with 'url', not with 'run'");
+        if (cmd) {
+            check_hook_command(b, cmd, run->loc);
+            add_action(b, pr_arena_printf(&c->arena, "%s.run=%s", who, cmd),
+                       run->loc);
+        }
+        return;
+    }
+    const char *u = pc_get_str(c, url, "url");
+    if (u && !is_url(u)) {
+        pc_report(c, PC_D_BAD_VALUE, url->loc,
+                  "'url' must begin with http:// or https://, not '%s'", u);
+        return;
+    }
+    if (u)
+        add_action(b, pr_arena_printf(&c->arena, "%s.url=%s", who, u),
+                   url->loc);
+    if (!hdr || !pc_want_kind(c, hdr, PC_NODE_MAP, "headers"))
+        return;
+    /* a header's value comes from the environment variable named, so
+       no secret is written in the workflow or the plan */
+    for (size_t i = 0; i < hdr->len; i++) {
+        const char *name = hdr->pairs[i].key->str;
+        const char *env = pc_get_str(c, hdr->pairs[i].value, name);
+        bool token = *name != '\0';
+        for (const char *p = name; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '-')
+                token = false;
+        if (!token)
+            pc_report(c, PC_D_BAD_VALUE, hdr->pairs[i].key->loc,
+                      "'%s' is not a header name", name);
+        else if (env && !is_env_name(env))
+            pc_report(c, PC_D_BAD_VALUE, hdr->pairs[i].value->loc,
+                      "header '%s' names the environment variable that "
+                      "holds its value; '%s' is not a variable name",
+                      name, env);
+        else if (env)
+            add_action(b,
+                       pr_arena_printf(&c->arena, "%s.header=%s:%s", who,
+                                       name, env),
+                       hdr->pairs[i].value->loc);
+    }
+}
+
+/* A step's on_failure as a list: escalate_to and notify, as the
+ * workflow's error_handling.on_failure writes them. */
+static void read_step_actions(struct pc_build *b, const struct pc_node *v,
+                              struct pc_step *s)
+{
+    static const char *const akeys[] = {"notify", "escalate_to", NULL};
+    for (size_t i = 0; i < v->len; i++) {
+        const struct pc_node *a = v->items[i];
+        if (!pc_want_kind(b->ctx, a, PC_NODE_MAP, "on_failure"))
+            continue;
+        pc_check_keys(b->ctx, a, akeys, "a step's on_failure action");
+        const struct pc_node *w;
+        if ((w = pc_map_get(a, "escalate_to")))
+            s->escalate = read_escalate(b, w);
+        if ((w = pc_map_get(a, "notify")))
+            read_notify(b, w, s->id);
+    }
+}
 
 static void read_retry(struct pc_build *b, const struct pc_node *n,
                        struct pc_retry *r)
@@ -777,18 +983,23 @@ static void decide_kind(struct pc_build *b, const struct pc_node *def,
             k = PC_STEP_WORKFLOW;
         else if (!strcmp(ty, "gate"))
             k = PC_STEP_GATE;
+        else if (!strcmp(ty, "approval"))
+            k = PC_STEP_APPROVAL;
         else {
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_BAD_VALUE, t->loc,
                 "unknown step type '%s'; expected shell, llm, tool, "
-                "aggregator, workflow or gate",
+                "aggregator, workflow, gate or approval",
                 ty);
-            const char *near = pc_closest(ty, step_types, 7);
+            const char *near = pc_closest(ty, step_types, 8);
             if (near)
                 pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
             return;
         }
-        if (have && k != s->kind && !(k == PC_STEP_GATE && !have)) {
+        /* an approval's prompt is shown to a person */
+        bool asks = k == PC_STEP_APPROVAL && first_key &&
+                    !strcmp(first_key, "prompt");
+        if (have && k != s->kind && !asks) {
             struct pc_diag *d = pc_report(
                 b->ctx, PC_D_CONFLICTING_KIND, t->loc,
                 "step '%s' is declared '%s' but has '%s'", s->id, ty,
@@ -1105,7 +1316,9 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         read_retry(b, v, &s->retry);
         s->retry_set = true;
     }
-    if ((v = pc_map_get(def, "on_failure"))) {
+    if ((v = pc_map_get(def, "on_failure")) && v->kind == PC_NODE_SEQ) {
+        read_step_actions(b, v, s);
+    } else if (v) {
         const char *f = pc_get_str(c, v, "on_failure");
         if (f && !strcmp(f, "continue"))
             s->continue_on_failure = true;
@@ -1115,10 +1328,22 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
             pc_report(c, PC_D_BAD_VALUE, v->loc,
                       "'on_failure' must be fail or continue, not '%s'", f);
     }
-    if ((v = pc_map_get(def, "cache")) &&
-        pc_get_bool(c, v, "cache", &s->cache) == 0 && s->cache)
-        pc_not_implemented(c, def, "cache",
-                           "every step runs: results are not cached yet");
+    if ((v = pc_map_get(def, "escalate_to")))
+        s->escalate = read_escalate(b, v);
+    if ((v = pc_map_get(def, "notify")))
+        read_notify(b, v, s->id);
+    if ((v = pc_map_get(def, "schema"))) {
+        if (s->kind != PC_STEP_APPROVAL)
+            pc_report(c, PC_D_BAD_VALUE, v->loc,
+                      "'schema' is the answer's schema of an approval step; "
+                      "step '%s' is not one (an LLM step's is "
+                      "output.schema)",
+                      s->id);
+        else if (pc_want_kind(c, v, PC_NODE_MAP, "schema"))
+            s->output_schema = (struct pc_node *)v;
+    }
+    if ((v = pc_map_get(def, "cache")))
+        read_cache(c, v, s);
     if ((v = pc_map_get(def, "phase"))) {
         s->phase = pc_get_str(c, v, "phase");
         s->phase_loc = v->loc;
@@ -1194,6 +1419,21 @@ int pc_read_step(struct pc_build *b, const struct pc_node *def,
         if (!s->workflow)
             pc_report(c, PC_D_MISSING_FIELD, s->loc,
                       "workflow step '%s' names no 'workflow' file", s->id);
+        break;
+    case PC_STEP_APPROVAL:
+        if (!s->prompt)
+            pc_report(c, PC_D_MISSING_FIELD, s->loc,
+                      "approval step '%s' has no 'prompt' to show the "
+                      "person who answers",
+                      s->id);
+        /* a person's answer is the decision: it does not escalate */
+        if (!pc_map_get(def, "escalate_to"))
+            s->escalate = false;
+        else if (s->escalate)
+            pc_report(c, PC_D_BAD_VALUE, pc_map_get(def, "escalate_to")->loc,
+                      "approval step '%s' is answered by a person already: "
+                      "it does not escalate",
+                      s->id);
         break;
     default:
         break;
@@ -1353,39 +1593,34 @@ static void read_error_handling(struct pc_build *b, const struct pc_node *n)
         } else if (pc_want_kind(b->ctx, v, PC_NODE_SEQ, "on_failure")) {
             static const char *const akeys[] = {"notify", "escalate_to", "run",
                                                 NULL};
-            b->wf->on_failure_actions = pr_arena_alloc(
-                &b->ctx->arena, (v->len + 1) * sizeof(char *));
-            b->wf->on_failure_locs = pr_arena_alloc(
-                &b->ctx->arena, (v->len + 1) * sizeof(struct pc_loc));
-            for (size_t i = 0; b->wf->on_failure_actions &&
-                               b->wf->on_failure_locs && i < v->len;
-                 i++) {
+            for (size_t i = 0; i < v->len; i++) {
                 const struct pc_node *a = v->items[i];
                 if (!pc_want_kind(b->ctx, a, PC_NODE_MAP, "on_failure"))
                     continue;
                 pc_check_keys(b->ctx, a, akeys, "on_failure action");
-                pc_not_implemented(b->ctx, a, "notify",
-                                   "nothing is sent when the run fails: "
-                                   "the action is not performed yet");
-                pc_not_implemented(b->ctx, a, "escalate_to",
-                                   "nobody is told when the run fails: "
-                                   "the action is not performed yet");
                 if (a->len != 1) {
                     pc_report(b->ctx, PC_D_BAD_VALUE, a->loc,
                               "each on_failure action has one key");
                     continue;
                 }
-                const char *val = pc_get_str(b->ctx, a->pairs[0].value,
-                                             a->pairs[0].key->str);
-                if (val && !strcmp(a->pairs[0].key->str, "run"))
-                    check_hook_command(b, val, a->pairs[0].value->loc);
-                if (val) {
-                    b->wf->on_failure_locs[b->wf->non_failure_actions] =
-                        a->pairs[0].value->loc;
-                    b->wf->on_failure_actions[b->wf->non_failure_actions++] =
-                        pr_arena_printf(&b->ctx->arena, "%s=%s",
-                                        a->pairs[0].key->str, val);
+                const char *key = a->pairs[0].key->str;
+                const struct pc_node *w = a->pairs[0].value;
+                if (!strcmp(key, "escalate_to")) {
+                    b->wf->default_escalate = read_escalate(b, w);
+                    continue;
                 }
+                if (!strcmp(key, "notify")) {
+                    read_notify(b, w, NULL);
+                    continue;
+                }
+                const char *val = pc_get_str(b->ctx, w, key);
+                if (val && !strcmp(key, "run"))
+                    check_hook_command(b, val, w->loc);
+                if (val)
+                    add_action(b,
+                               pr_arena_printf(&b->ctx->arena, "%s=%s", key,
+                                               val),
+                               w->loc);
             }
         }
     }

@@ -27,6 +27,22 @@ static struct pc_loc at(struct pcy_state *st, uint32_t off, uint32_t len)
     return l;
 }
 
+/* An error at OFF on the line where a double-quoted string spanning lines
+ * ended: the string most likely lacks its closing quote and swallowed the
+ * lines after it, so say where it began. */
+static void note_runaway_string(struct pcy_state *st, struct pc_diag *d,
+                                uint32_t off)
+{
+    if (!d || !st->dq_end || off < st->dq_end ||
+        memchr(st->buf + st->dq_end, '\n', off - st->dq_end))
+        return;
+    unsigned line, col;
+    pc_source_linecol(pc_ctx_source(st->ctx, st->file), st->dq_end - 1,
+                      &line, &col);
+    pc_note(st->ctx, d, at(st, st->dq_off, 1),
+            "a quoted string that starts here runs on to line %u", line);
+}
+
 static void layout_error(struct pcy_state *st, enum pc_diag_id id,
                          uint32_t off, uint32_t len, const char *msg)
 {
@@ -34,7 +50,8 @@ static void layout_error(struct pcy_state *st, enum pc_diag_id id,
     /* after these the tree no longer says what the author meant */
     if (id != PC_D_DUPLICATE_KEY)
         st->fatal_errors++;
-    pc_report(st->ctx, id, at(st, off, len), "%s", msg);
+    note_runaway_string(st, pc_report(st->ctx, id, at(st, off, len), "%s", msg),
+                        off);
 }
 
 /* An error in the block structure: after an earlier fatal error (a tab
@@ -55,7 +72,9 @@ void pcy_syntax_error(struct pcy_state *st, uint32_t off, uint32_t len,
 {
     /* after a layout error the parser's complaint is usually its echo */
     if (st->layout_errors == 0)
-        pc_report(st->ctx, PC_D_SYNTAX, at(st, off, len), "%s", msg);
+        note_runaway_string(
+            st, pc_report(st->ctx, PC_D_SYNTAX, at(st, off, len), "%s", msg),
+            off);
     st->layout_errors++;
     st->fatal_errors++;
 }
@@ -907,6 +926,10 @@ static void process(struct pcy_state *st, struct pcy_raw *t)
     case R_DQ:
         n = decode_dquoted(st, off, len);
         tok = PCY_SCALAR;
+        if (st->lflow == 0 && memchr(st->buf + off, '\n', len)) {
+            st->dq_off = off;
+            st->dq_end = off + len;
+        }
         break;
     case R_BLOCK:
         n = decode_block(st, off, len, current_indent(st));

@@ -109,6 +109,8 @@ struct pcy_state {
     unsigned fatal_errors; /* errors after which the tree lies */
     uint32_t flow_open[PC_YAML_MAX_DEPTH + 1]; /* where each [ { began */
     bool skip_colon;   /* after '? ': its ':' is no news */
+    uint32_t dq_off, dq_end; /* the last double-quoted scalar spanning
+                                lines, [off, end); end 0: none */
     struct sbuf plain; /* a plain scalar being continued */
     bool depth_reported;
 

@@ -182,3 +182,9 @@ void pr_alloc_init(void)
     cJSON_Hooks hooks = {.malloc_fn = pr_malloc, .free_fn = pr_free};
     cJSON_InitHooks(&hooks);
 }
+
+const char *pr_json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}

@@ -58,6 +58,9 @@ cJSON *pr_json_scratch_parse(const char *text, size_t n);
  * next one, the rest freed. */
 void pr_json_scratch_end(void);
 
+/* OBJ's member KEY when it is a string, else NULL. */
+const char *pr_json_str(const cJSON *obj, const char *key);
+
 /* Routes cJSON's allocations through the functions above.  Called first
  * in main(), before any cJSON value exists: a value allocated before the
  * hooks change would be freed by the wrong function. */

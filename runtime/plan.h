@@ -108,8 +108,11 @@
  * VERSIONING.  The major version changes when a reader of the previous one
  * would misread a file (2.0: steps referred to by index, not by name, in
  * the bytecode; 3.0: a best_of step's score in its own field, `score`,
- * no longer in `run`, and step records of 264 bytes; a reader refuses
- * plans of an older major version, which pomlc rebuilds);
+ * no longer in `run`, and step records of 264 bytes; 4.0: `cache_ttl`,
+ * step records of 272 bytes; a reader refuses
+ * plans of an older major version, which pomlc rebuilds; 4.1 adds the
+ * approval kind and the escalate flag, which a 4.0 reader refuses as out
+ * of range);
  * the minor version when fields or sections are only added, in bytes the
  * old reader ignores (reserved bytes it checks must stay zero in old
  * fields).  A new requirement that old readers must
@@ -128,8 +131,8 @@
 #include "util.h"
 
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
-#define PR_PLAN_MAJOR 3
-#define PR_PLAN_MINOR 0
+#define PR_PLAN_MAJOR 4
+#define PR_PLAN_MINOR 1
 #define PR_PLAN_HEADER_SIZE 64
 #define PR_PLAN_NONE 0xFFFFFFFFu
 #define PR_EDGE_AFTER 0x80000000u
@@ -212,6 +215,7 @@ enum pr_step_kind {
     PR_STEP_TOOL,
     PR_STEP_AGGREGATE,
     PR_STEP_WORKFLOW,
+    PR_STEP_APPROVAL, /* 4.1: waits for a person's answer */
     PR_STEP_KINDS
 };
 
@@ -239,7 +243,10 @@ enum pr_type {
     0x40 /* the judge of a best_of step: makes no                             \
             call of its own, its outputs are the                              \
             judge call's of that step */
-#define PR_SF_ALL 0x7F
+#define PR_SF_ESCALATE                                                        \
+    0x80 /* 4.1: escalate_to: human: a failure after the last attempt     \
+            waits for a person's decision */
+#define PR_SF_ALL 0xFF
 
 /* parameter flags */
 #define PR_PF_REQUIRED 0x01
@@ -252,7 +259,8 @@ enum pr_type {
 #define PR_WF_POLICY_COMMANDS 0x04
 #define PR_WF_FAIL_FAST 0x08 /* error_strategy: fail_fast */
 #define PR_WF_LIMIT_LLM 0x10 /* max_parallel counts LLM steps too */
-#define PR_WF_ALL 0x1F
+#define PR_WF_NO_STATE 0x20  /* save_state: false: no state file by default */
+#define PR_WF_ALL 0x3F
 
 /* X(name, type, arg, offset): arg is the enum bound, flag mask or list
  * kind where the type needs one, for a U32 its row in plan_limits.h (0: none),
@@ -346,8 +354,9 @@ enum pr_type {
     X(parallelism, PR_FT_U32, PR_LIM_PARALLELISM, 244)                        \
     X(src_line, PR_FT_U32, 0, 248)                                            \
     X(src_col, PR_FT_U32, 0, 252)                                             \
-    X(score, PR_FT_CODE, 0, 256) /* LLM, best_of: ranks the candidates */
-#define PR_STEP_SIZE 264
+    X(score, PR_FT_CODE, 0, 256) /* LLM, best_of: ranks the candidates */     \
+    X(cache_ttl, PR_FT_F64, 0, 264) /* seconds; 0: any age */
+#define PR_STEP_SIZE 272
 
 #define PR_MODEL_FIELDS(X)                                                    \
     X(name, PR_FT_STR, 0, 0)                                                  \

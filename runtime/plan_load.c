@@ -844,6 +844,11 @@ static int check_step_kinds(struct vctx *c)
         if (pr_rd_u32(r + PR_STEP_OFF_score + 4) &&
             r[PR_STEP_OFF_kind] != PR_STEP_LLM)
             return rfail(c, "score: set on a step that is not an LLM step");
+        double ttl = pr_rd_f64(r + PR_STEP_OFF_cache_ttl);
+        if (!(ttl >= 0) || ttl > 1e12)
+            return rfail(c, "cache_ttl: not a number of seconds from 0");
+        if (ttl > 0 && !(r[PR_STEP_OFF_flags] & PR_SF_CACHE))
+            return rfail(c, "cache_ttl: set on a step that is not cached");
     }
     return 0;
 }

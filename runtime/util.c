@@ -229,3 +229,14 @@ double pr_wall_now(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+bool pr_policy_tool_match(const char *pattern, const char *name,
+                          const char *server)
+{
+    if (!strcmp(pattern, name) || (server && !strcmp(pattern, server)))
+        return true;
+    const char *dot = strchr(name, '.');
+    return dot && !strchr(pattern, '.') &&
+           strlen(pattern) == (size_t)(dot - name) &&
+           !strncmp(pattern, name, (size_t)(dot - name));
+}

@@ -120,4 +120,10 @@ long pr_json_nul_escape(const char *text, size_t n);
  * clock, pr_loop_now (exec/loop.h): one function per clock. */
 double pr_wall_now(void);
 
+/* policy.allowed_tools entry PATTERN allows tool NAME of server SERVER
+ * (may be NULL): PATTERN is NAME, or names the server, as SERVER or as
+ * the part of a SERVER.TOOL name before the dot. */
+bool pr_policy_tool_match(const char *pattern, const char *name,
+                          const char *server);
+
 #endif

@@ -7,11 +7,14 @@
 #   runtime/state/    (libpomlstate.a) runtime/
 #   runtime/exec/     (libpomlexec.a)  runtime/
 #   runtime/llm/      (libpomlllm.a)   runtime/exec/, runtime/
+#   runtime/mcp/      (libpomlmcp.a)   runtime/ (the event loop is handed
+#                                      in, never included)
 #   runtime/pomlrun/  (pomlrun)        runtime/llm/, runtime/exec/,
-#                                      runtime/state/, runtime/
+#                                      runtime/state/, runtime/mcp/,
+#                                      runtime/
 # From a lower layer a higher one includes only its interface headers:
 # runtime/exec/ run.h, loop.h and policy.h; runtime/llm/ llm.h;
-# runtime/state/ store.h (every header of runtime/ is its interface).
+# runtime/state/ store.h; runtime/mcp/ mcp.h (every header of runtime/ is its interface).
 #
 # Every #include of the sources of those folders is resolved as the
 # compiler would (the including file's folder first, then the project's
@@ -27,8 +30,8 @@ export LC_ALL
 . "$top_srcdir/tests/lib.sh"
 test_begin layers
 
-folders='runtime runtime/state runtime/exec runtime/llm runtime/pomlrun
-    compiler grammar'
+folders='runtime runtime/state runtime/exec runtime/llm runtime/mcp
+    runtime/pomlrun compiler grammar'
 
 # allowed FOLDER: the folders FOLDER may include from, itself first
 allowed() {
@@ -38,8 +41,10 @@ allowed() {
     runtime/state) echo runtime/state runtime ;;
     runtime/exec) echo runtime/exec runtime ;;
     runtime/llm) echo runtime/llm runtime/exec runtime ;;
+    runtime/mcp) echo runtime/mcp runtime ;;
     runtime/pomlrun)
-        echo runtime/pomlrun runtime/llm runtime/exec runtime/state runtime ;;
+        echo runtime/pomlrun runtime/llm runtime/exec runtime/state \
+            runtime/mcp runtime ;;
     esac
 }
 
@@ -49,6 +54,7 @@ interface() {
     runtime/exec) echo run.h loop.h policy.h ;;
     runtime/llm) echo llm.h ;;
     runtime/state) echo store.h ;;
+    runtime/mcp) echo mcp.h ;;
     runtime/pomlrun) echo '' ;;
     *) echo '*' ;;
     esac
@@ -139,6 +145,8 @@ self_test runtime/exec/sched.c '#include <stdio.h>\n#include "llm.h"\n' \
     runtime/llm/llm.h
 self_test runtime/llm/llm.c '#include "sched_int.h"\n' 'not the interface'
 self_test runtime/llm/x.c '#include "run.h"\n#include "plan.h"\n' ''
+self_test runtime/mcp/client.c '#include "loop.h"\n' runtime/exec/loop.h
+self_test runtime/pomlrun/x.c '#include "mcp_int.h"\n' 'not the interface'
 
 # ---- the sources ----
 for d in $folders; do
@@ -179,7 +187,7 @@ paths=$(awk '
     }
     END {
         n = split("libpomlrt_a libpomlstate_a libpomlexec_a libpomlllm_a " \
-                  "pomlrun", libs, " ")
+                  "libpomlmcp_a pomlrun", libs, " ")
         for (i = 1; i <= n; i++) {
             s = expand(var[libs[i] "_CPPFLAGS"])
             out = libs[i] ":"
@@ -196,6 +204,7 @@ printf '%s\n' "$paths" | while read -r lib dirs; do
     libpomlstate_a:) own=runtime/state ;;
     libpomlexec_a:) own=runtime/exec ;;
     libpomlllm_a:) own=runtime/llm ;;
+    libpomlmcp_a:) own=runtime/mcp ;;
     pomlrun:) own=runtime/pomlrun ;;
     esac
     [ -n "$dirs" ] || echo "FAIL: Makefile.am: ${lib%:}_CPPFLAGS has no include path"

@@ -73,6 +73,15 @@ pass() {
     passed=$((passed + 1))
 }
 
+# same_text CHECK GOT WANT: GOT is WANT
+same_text() {
+    if [ "$2" = "$3" ]; then
+        pass
+    else
+        fail "$1: got '$2', expected '$3'"
+    fi
+}
+
 # test_end: the closing line; the driver's exit status
 test_end() {
     echo "$passed passed, $failed failed"

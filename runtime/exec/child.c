@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "spawn_setup.h"
 #include "loop.h"
 #include "util.h"
 
@@ -182,35 +183,10 @@ int pr_spawn_start(const struct pr_spawn *s, struct pr_child *c, char *err,
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, po[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-    int rc = 0;
     /* a step gets standard input, output and error only: nothing of
        pomlrun's (the --events file, the HTTP client's sockets) and
-       nothing pomlrun inherited; descriptors pomlrun opens are
-       close-on-exec as well, for systems without closefrom */
-#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
-    rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-    if (rc == 0 && s->dir) {
-#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCHDIR_NP
-        rc = posix_spawn_file_actions_addchdir_np(&fa, s->dir);
-#else
-        rc = ENOSYS;
-#endif
-    }
-    sigset_t none, def;
-    sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGINT);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGHUP);
-    sigaddset(&def, SIGCHLD);
-    sigaddset(&def, SIGPIPE);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
-                                      POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+       nothing pomlrun inherited */
+    int rc = pr_spawn_setup(&fa, &at, s->dir);
     if (rc == 0)
         rc = posix_spawnp(&c->pid, s->argv[0], &fa, &at, s->argv, s->envp);
     posix_spawn_file_actions_destroy(&fa);

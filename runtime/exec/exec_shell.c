@@ -87,6 +87,7 @@ int pr_proc_start(struct pr_job *j, char *const *argv, char *const *envp,
         return -1;
     }
     j->priv = p;
+    pr_job_process(j, (long)p->c.pid);
     if (pr_loop_child(r->loop, p->c.pid, on_exit_status, j) < 0) {
         pr_spawn_signal(&p->c, SIGKILL);
         /* the exit is still reaped by the loop; nothing waits for it */
@@ -498,7 +499,8 @@ static int eval_values(struct pr_job *j, struct prepared *p, char **vals,
 static bool is_ours(const char *e)
 {
     static const char *const names[] = {
-        "POML_OUTPUT=", "POML_RUN_ID=", "POML_STEP_ID=", "POML_ITEMS=", NULL};
+        "POML_OUTPUT=", "POML_RUN_ID=",  "POML_STEP_ID=",
+        "POML_ITEMS=",  "POML_ATTEMPT=", NULL};
     for (size_t k = 0; names[k]; k++)
         if (!strncmp(e, names[k], strlen(names[k])))
             return true;
@@ -573,6 +575,10 @@ static int build_env(struct pr_job *j, char **vals, size_t nvals,
     if (pr_strv_add(env, pr_env_entry("POML_OUTPUT", out_path)) < 0 ||
         pr_strv_add(env, pr_env_entry("POML_RUN_ID", j->run->run_id)) < 0 ||
         pr_strv_add(env, pr_env_entry("POML_STEP_ID", s->id)) < 0)
+        goto oom;
+    char attempt[16];
+    snprintf(attempt, sizeof attempt, "%u", j->attempt_base + j->attempts);
+    if (pr_strv_add(env, pr_env_entry("POML_ATTEMPT", attempt)) < 0)
         goto oom;
     return 0;
 oom:

@@ -36,3 +36,8 @@ void pr_job_stream(struct pr_job *j, const char *text, size_t n)
 {
     PR_NOTIFY(j->run, stream, j, text, n);
 }
+
+void pr_job_process(struct pr_job *j, long pgid)
+{
+    PR_NOTIFY(j->run, process, j, pgid);
+}

@@ -3,7 +3,8 @@
  *
  * Each `run:` action is a shell command, run once, in the order written,
  * after the last step of a run that failed (not of one stopped by a
- * signal).  It is a script as written, with no ${...} (pomlc refuses
+ * signal); then the notify actions (notify.c) of a run that failed or
+ * waits for a person.  It is a script as written, with no ${...} (pomlc refuses
  * one): the failure reaches it in its environment, as data.  The
  * workflow's policy bounds it like a step.  Its output goes to pomlrun's
  * standard error, escaped like every text printed there, never to
@@ -95,7 +96,8 @@ static int failure_env(struct pr_run *r, struct pr_strv *env)
              0 ||
          pr_strv_add(env, pr_env_entry("POML_RUN_STATUS",
                                        r->sla_exceeded ? "sla_exceeded"
-                                                       : "failed")) < 0))
+                                       : r->failed_hard ? "failed"
+                                                        : "suspended")) < 0))
         rc = -1;
     pr_buf_free(&ids);
     pr_buf_free(&first);
@@ -105,17 +107,19 @@ static int failure_env(struct pr_run *r, struct pr_strv *env)
 static bool ours(const char *e)
 {
     static const char *const names[] = {
-        "POML_RUN_ID=",  "POML_WORKFLOW=",   "POML_FAILED_STEPS=",
-        "POML_FAILURE=", "POML_RUN_STATUS=", NULL};
+        "POML_RUN_ID=",      "POML_WORKFLOW=",
+        "POML_FAILED_STEPS=", "POML_FAILURE=",
+        "POML_RUN_STATUS=",  "POML_FAILURE_JSON=",
+        NULL};
     for (size_t k = 0; names[k]; k++)
         if (!strncmp(e, names[k], strlen(names[k])))
             return true;
     return false;
 }
 
-/* Prints what the command wrote (FD, capped) to standard error, a line
- * at a time, escaped. */
-static void show_output(const struct pr_child *c, bool err)
+/* Prints what the command WHAT ("on_failure", "notify") wrote (FD,
+ * capped) to standard error, a line at a time, escaped. */
+static void show_output(const struct pr_child *c, bool err, const char *what)
 {
     size_t len = 0;
     unsigned long long total = 0;
@@ -127,23 +131,23 @@ static void show_output(const struct pr_child *c, bool err)
         char *nl = memchr(l, '\n', (size_t)(t + len - l));
         size_t n = nl ? (size_t)(nl - l) : (size_t)(t + len - l);
         pr_term_escape(l, n, esc, sizeof esc);
-        fprintf(stderr, "pomlrun: on_failure: %s\n", esc);
+        fprintf(stderr, "pomlrun: %s: %s\n", what, esc);
         l += n + 1;
     }
     if (total > len)
-        fprintf(stderr, "pomlrun: on_failure: (%llu more bytes not shown)\n",
+        fprintf(stderr, "pomlrun: %s: (%llu more bytes not shown)\n", what,
                 total - len);
     free(t);
 }
 
-/* Runs the command SCRIPT and waits for it; a note says how it ended. */
-static void run_one(struct pr_run *r, const char *script)
+void pr_run_hook(struct pr_run *r, const char *script, const char *what,
+                 const char *json)
 {
     struct pr_shell_part part = {script, strlen(script)};
     struct pr_shell_cmd cmd;
     char err[512] = "";
     if (pr_shell_prepare(&part, 1, &cmd, err, sizeof err) < 0) {
-        pr_run_note(r, NULL, "on_failure command not run: %s",
+        pr_run_note(r, NULL, "%s command not run: %s", what,
                     err[0] ? err : "out of memory");
         return;
     }
@@ -154,6 +158,9 @@ static void run_one(struct pr_run *r, const char *script)
             rc = pr_errf(err, sizeof err, "out of memory");
     if (rc == 0 && failure_env(r, &env) < 0)
         rc = pr_errf(err, sizeof err, "out of memory");
+    if (rc == 0 && json &&
+        pr_strv_add(&env, pr_env_entry("POML_FAILURE_JSON", json)) < 0)
+        rc = pr_errf(err, sizeof err, "out of memory");
     char *argv[] = {"/bin/sh", "-c", cmd.script, NULL};
     struct hook h = {.r = r};
     struct pr_spawn sp = {argv,    env.v,    NULL,    r->tmpdir,
@@ -163,13 +170,13 @@ static void run_one(struct pr_run *r, const char *script)
     pr_strv_free(&env);
     pr_shell_cmd_free(&cmd);
     if (rc < 0) {
-        pr_run_note(r, NULL, "on_failure command not run: %s", err);
+        pr_run_note(r, NULL, "%s command not run: %s", what, err);
         return;
     }
     if (pr_loop_child(r->loop, h.c.pid, hook_exit, &h) < 0) {
         pr_spawn_signal(&h.c, SIGKILL);
         pr_spawn_close(&h.c);
-        pr_run_note(r, NULL, "on_failure command: out of memory");
+        pr_run_note(r, NULL, "%s command: out of memory", what);
         return;
     }
     h.timer = pr_loop_timer(r->loop, PR_ON_FAILURE_TIMEOUT, hook_timeout, &h);
@@ -187,18 +194,18 @@ static void run_one(struct pr_run *r, const char *script)
         waitpid(h.c.pid, &h.status, 0);
     }
     pr_spawn_signal(&h.c, SIGKILL); /* what it left running */
-    show_output(&h.c, false);
-    show_output(&h.c, true);
+    show_output(&h.c, false, what);
+    show_output(&h.c, true, what);
     pr_spawn_close(&h.c);
     char reason[256] = "";
     int code = pr_proc_status(h.status, reason, sizeof reason);
     if (h.timed_out)
-        pr_run_note(r, NULL, "on_failure command timed out after %d s",
+        pr_run_note(r, NULL, "%s command timed out after %d s", what,
                     PR_ON_FAILURE_TIMEOUT);
     else if (code != 0)
-        pr_run_note(r, NULL, "on_failure command failed: %s", reason);
+        pr_run_note(r, NULL, "%s command failed: %s", what, reason);
     else
-        pr_run_note(r, NULL, "on_failure command ran");
+        pr_run_note(r, NULL, "%s command ran", what);
 }
 
 void pr_run_on_failure(struct pr_run *r)
@@ -207,7 +214,8 @@ void pr_run_on_failure(struct pr_run *r)
     for (uint32_t k = 0; k < r->wf.on_failure_actions.n && !r->signal; k++) {
         const char *a = pr_plan_str(
             p, pr_plan_list_at(p, r->wf.on_failure_actions, k), NULL);
-        if (!strncmp(a, "run=", 4))
-            run_one(r, a + 4);
+        if (!strncmp(a, "run=", 4) && (r->failed_hard || r->sla_exceeded))
+            pr_run_hook(r, a + 4, "on_failure", NULL);
     }
+    pr_run_notify(r);
 }

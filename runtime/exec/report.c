@@ -85,14 +85,13 @@ static void report_run(struct pr_reporter *rep, const struct pr_run *r,
         cJSON_AddStringToObject(ev, "workflow_id", r->wf.id);
         cJSON_AddStringToObject(ev, "run_id", r->run_id);
         if (end) {
-            cJSON_AddStringToObject(ev, "status",
-                                    r->signal        ? "cancelled"
-                                    : r->failed_hard ? "failed"
-                                                     : "succeeded");
+            cJSON_AddStringToObject(ev, "status", pr_run_status(r));
             cJSON_AddNumberToObject(ev, "succeeded", r->succeeded);
             cJSON_AddNumberToObject(ev, "failed", r->failed);
             cJSON_AddNumberToObject(ev, "skipped", r->skipped);
             cJSON_AddNumberToObject(ev, "cancelled", r->cancelled);
+            if (r->suspended)
+                cJSON_AddNumberToObject(ev, "suspended", r->suspended);
         }
         emit_event(rep, ev);
     }
@@ -101,23 +100,24 @@ static void report_run(struct pr_reporter *rep, const struct pr_run *r,
         clear_line(rep);
         fprintf(stderr,
                 "pomlrun: %s %s in %s: %u succeeded, %u failed, "
-                "%u skipped%s",
-                pr_term_text(r->wf.id, wf, sizeof wf),
-                r->signal        ? "cancelled"
-                : r->failed_hard ? "failed"
-                                 : "succeeded",
+                "%u skipped",
+                pr_term_text(r->wf.id, wf, sizeof wf), pr_run_status(r),
                 duration(r->finished_at - r->started_at, d), r->succeeded,
-                r->failed, r->skipped, r->cancelled ? "" : "\n");
+                r->failed, r->skipped);
         if (r->cancelled)
-            fprintf(stderr, ", %u cancelled\n", r->cancelled);
+            fprintf(stderr, ", %u cancelled", r->cancelled);
+        if (r->suspended)
+            fprintf(stderr, ", %u waiting for a person", r->suspended);
+        fputc('\n', stderr);
     }
 }
 
 static const char *status_word(uint8_t st)
 {
-    static const char *const w[] = {"waiting", "running", "succeeded",
-                                    "failed",  "skipped", "cancelled"};
-    return st < 6 ? w[st] : "?";
+    static const char *const w[] = {"waiting", "running",   "succeeded",
+                                    "failed",  "skipped",   "cancelled",
+                                    "suspended"};
+    return st < 7 ? w[st] : "?";
 }
 
 /* The last LINES lines of S. */
@@ -182,6 +182,8 @@ static void report_job(struct pr_reporter *rep, const struct pr_job *j,
             cJSON_AddNumberToObject(ev, "attempts", j->attempts);
             if (j->reason)
                 cJSON_AddStringToObject(ev, "reason", j->reason);
+            if (j->reused)
+                cJSON_AddBoolToObject(ev, "reused", true);
         }
         emit_event(rep, ev);
     }
@@ -211,11 +213,16 @@ static void report_job(struct pr_reporter *rep, const struct pr_job *j,
     if (j->status == PR_ST_SKIPPED)
         fprintf(stderr, "pomlrun: %s skipped: %s\n", id,
                 pr_term_text(j->reason, why, sizeof why));
+    else if (j->status == PR_ST_SUSPENDED)
+        fprintf(stderr, "pomlrun: %s waits for a person: %s\n", id,
+                pr_term_text(j->reason ? j->reason : "", why, sizeof why));
     else if (bad)
         fprintf(
             stderr, "pomlrun: %s failed%s (%s%s)\n", id, after,
             j->reason ? pr_term_text(j->reason, why, sizeof why) : "failed",
             (pr_job_step(j)->flags & PR_SF_CONTINUE) ? "; continuing" : "");
+    else if (j->reused)
+        fprintf(stderr, "pomlrun: %s reused (it succeeded before)\n", id);
     else
         fprintf(stderr, "pomlrun: %s %s in %s\n", id, status_word(j->status),
                 duration(took, d));
@@ -333,6 +340,13 @@ static void on_job_finished(void *ud, const struct pr_job *j)
     report_job(ud, j, false);
 }
 
+/* Said like an end: the run will not see this job end. */
+static void on_job_suspended(void *ud, const struct pr_job *j, bool esc)
+{
+    (void)esc;
+    report_job(ud, j, false);
+}
+
 static void on_retrying(void *ud, const struct pr_job *j, const char *reason,
                         double delay)
 {
@@ -376,6 +390,7 @@ int pr_report_attach(struct pr_reporter *rep, const struct pr_report_opts *o,
                                         .job_started = on_job_started,
                                         .job_retrying = on_retrying,
                                         .job_finished = on_job_finished,
+                                        .job_suspended = on_job_suspended,
                                         .note = on_note,
                                         .stream = on_stream}};
     return pr_run_observe(r, &rep->obs);
@@ -429,10 +444,7 @@ cJSON *pr_report_result(const struct pr_run *r)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "workflow_id", r->wf.id);
     cJSON_AddStringToObject(o, "run_id", r->run_id);
-    cJSON_AddStringToObject(o, "status",
-                            r->signal        ? "cancelled"
-                            : r->failed_hard ? "failed"
-                                             : "succeeded");
+    cJSON_AddStringToObject(o, "status", pr_run_status(r));
     add_time(o, "started_at", r->started_at);
     add_time(o, "finished_at", r->finished_at);
     struct pr_usage use;

@@ -54,8 +54,36 @@ enum pr_status {
     PR_ST_SUCCEEDED,
     PR_ST_FAILED,
     PR_ST_SKIPPED,
-    PR_ST_CANCELLED
+    PR_ST_CANCELLED,
+    PR_ST_SUSPENDED /* waits for a person (pr_job_suspend): not finished,
+                       its dependents wait, the rest goes on */
 };
+
+/* What pomlrun exits with when a run stopped with jobs waiting for a
+ * person and nothing failed. */
+#define PR_EXIT_SUSPENDED 4
+
+/* What a person decided for an escalated job (pr_answers). */
+enum pr_decision {
+    PR_DECIDE_NONE,    /* never escalated: run it */
+    PR_DECIDE_WAITING, /* escalated, not answered yet */
+    PR_DECIDE_RETRY,   /* run it again, with a fresh attempt budget */
+    PR_DECIDE_SKIP,    /* it counts as skipped */
+    PR_DECIDE_ABORT    /* the run fails */
+};
+
+/* The program's memory of what people answered (pomlrun: the state
+ * file), for the jobs of steps that escalate_to: human. */
+struct pr_answers {
+    void *ud;
+    /* The decision on job J of a run that is resumed; WHO gets who made
+     * it ("" when unknown). */
+    enum pr_decision (*decision)(void *ud, const struct pr_job *j, char *who,
+                                 size_t cap);
+};
+
+/* Their names, as events, results and the store give them. */
+extern const char *const pr_status_names[];
 
 /* One unit of work: a step, or one instance of a for_each step. */
 struct pr_job {
@@ -68,7 +96,11 @@ struct pr_job {
     bool queued;           /* waiting in a ready queue */
     bool retry_wait;       /* between attempts */
     bool announced;        /* its "started" event was sent */
+    bool reused;           /* succeeded without running: its outputs
+                              came from the memo (pr_memo) */
     uint32_t attempts;
+    uint32_t attempt_base;          /* attempts made before this process (an
+                                       earlier attempt of the run, resumed) */
     double started_at, finished_at; /* wall clock, seconds */
     double attempt_started;         /* this attempt, wall clock */
     double mono_started;            /* this attempt, monotonic */
@@ -109,10 +141,31 @@ struct pr_exec_table {
      * before): the layer that makes the calls counts them.  May be
      * NULL: nothing spent. */
     void (*usage)(const struct pr_run *r, struct pr_usage *u);
+    /* notify's url: POSTs BODY (JSON) to URL with HEADERS ("Name:
+     * value", NULL-terminated), waiting TIMEOUT seconds at most.  The
+     * HTTP status (2xx: delivered), or -1 with the reason in ERR.  May be
+     * NULL: a notify URL is not reached. */
+    long (*post)(const char *url, const char *const *headers,
+                 const char *body, double timeout, char *err, size_t cap);
 };
 
 /* --max-output-memory: what a run's step outputs may take in all. */
 #define PR_MAX_OUTPUT_MEMORY_DEFAULT (1ull << 30)
+
+/* Results the program already has: an earlier attempt of the same run
+ * (resume) or of another run (the cache).  The scheduler asks before a
+ * job's first attempt, once its dependencies finished and its condition
+ * held. */
+struct pr_memo_answer {
+    cJSON *outputs;            /* not NULL: J succeeded with these
+                                  (taken over) and does not run */
+    uint32_t earlier_attempts; /* attempts J made before (counted on in
+                                  POML_ATTEMPT and the store) */
+};
+struct pr_memo {
+    void *ud;
+    void (*ask)(void *ud, const struct pr_job *j, struct pr_memo_answer *a);
+};
 
 struct pr_run_opts {
     unsigned jobs;        /* processes at once */
@@ -123,6 +176,12 @@ struct pr_run_opts {
     const struct pr_policy *policy;        /* the parent's (--policy), on top
                                               of the plan's own; may be NULL */
     const struct pr_exec_table *executors; /* copied; required */
+    const struct pr_memo *memo;            /* may be NULL: every job runs */
+    const char *run_id; /* an earlier run's id (resume); NULL: a new one */
+    const struct pr_answers *answers;      /* may be NULL: none, and
+                                              nothing escalates */
+    void *host; /* the program's, for its executors (pomlrun: the
+                   recorder of the run) */
 };
 
 struct pr_run {
@@ -165,6 +224,7 @@ struct pr_run {
                                scheduler never looks at it */
     unsigned waiting_retry; /* jobs between attempts */
     uint32_t done, succeeded, failed, skipped, cancelled;
+    uint32_t suspended; /* jobs waiting for a person */
     bool failed_hard; /* a failure without on_failure continue */
     int signal;       /* the signal that cancels the run, or 0 */
     uint32_t *loops;  /* feedback loops taken, per phase */
@@ -233,6 +293,10 @@ struct pr_observer {
     /* J ended: j->status is succeeded, failed, skipped or cancelled,
      * j->reason says why when it did not succeed. */
     void (*job_finished)(void *ud, const struct pr_job *j);
+    /* J waits for a person (PR_ST_SUSPENDED): an approval step, or a job
+     * that escalated its failure (ESCALATION); j->reason is the
+     * question.  No job_finished follows in this run. */
+    void (*job_suspended)(void *ud, const struct pr_job *j, bool escalation);
     /* Output NAME of J is now V (borrowed). */
     void (*output)(void *ud, const struct pr_job *j, const char *name,
                    const cJSON *v);
@@ -242,6 +306,9 @@ struct pr_observer {
     /* N bytes at TEXT that J receives as they stream in (LLM replies). */
     void (*stream)(void *ud, const struct pr_job *j, const char *text,
                    size_t n);
+    /* The attempt of J runs in process group PGID (a shell step, an
+     * aggregation command, a sub-workflow). */
+    void (*process)(void *ud, const struct pr_job *j, long pgid);
 };
 
 /* Registers O (kept, not copied: it must outlive the run) on R, after
@@ -256,9 +323,14 @@ int pr_run_observe(struct pr_run *r, const struct pr_observer *o);
 int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
                 const struct pr_run_opts *opt);
 /* Runs to the end (or a signal).  Returns the exit status for pomlrun:
- * 0, 1 (a step failed), or 128 + the signal. */
+ * 0, 1 (a step failed), PR_EXIT_SUSPENDED (nothing failed, some job
+ * waits for a person), or 128 + the signal. */
 int pr_run_exec(struct pr_run *r);
 void pr_run_free(struct pr_run *r);
+/* No new step starts: what runs finishes, what waits ends cancelled with
+ * WHY, and the run fails (the program cannot go on safely: its store
+ * failed).  Called from the loop (an observer's timer). */
+void pr_run_stop_starting(struct pr_run *r, const char *why);
 /* What R spent on model calls (the table's usage; zeros without one). */
 void pr_run_usage(const struct pr_run *r, struct pr_usage *u);
 
@@ -270,6 +342,12 @@ void pr_run_usage(const struct pr_run *r, struct pr_usage *u);
  * run's, change only here and in the calls below. */
 void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
                    bool retryable);
+
+/* Ends the current attempt of J, which waits for a person: J becomes
+ * PR_ST_SUSPENDED with QUESTION (copied) as its reason, its dependents
+ * wait, and the run ends (PR_EXIT_SUSPENDED) when nothing else can run.
+ * Called instead of pr_job_finish. */
+void pr_job_suspend(struct pr_job *j, const char *question);
 
 /* The attempt of process job J could not start for want of a file
  * descriptor (EMFILE, ENFILE): it is taken back and J waits, first in
@@ -311,6 +389,8 @@ void pr_run_note(struct pr_run *r, const struct pr_job *j, const char *fmt,
                  ...) __attribute__((format(printf, 3, 4)));
 /* Tells the observers N bytes at TEXT that J received (streamed). */
 void pr_job_stream(struct pr_job *j, const char *text, size_t n);
+/* Tells the observers that J's attempt runs in process group PGID. */
+void pr_job_process(struct pr_job *j, long pgid);
 
 /* Evaluates an interpolation (plan INTERPS index) for J: a pure one
  * (a single ${...}) keeps its value's type, others give a string.
@@ -335,6 +415,10 @@ static inline const struct pr_step *pr_job_step(const struct pr_job *j)
 {
     return &j->run->steps[j->step];
 }
+/* How run R ended, as --json and the state file say it: "succeeded",
+ * "failed", "suspended" or "cancelled". */
+const char *pr_run_status(const struct pr_run *r);
+
 /* J's id as people read it: "build" or "build[3]". */
 const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap);
 

@@ -27,8 +27,17 @@
 #include "run.h"
 #include "sched_int.h"
 
-const char *const pr_status_names[] = {"waiting", "running", "succeeded",
-                                       "failed",  "skipped", "cancelled"};
+const char *const pr_status_names[] = {"waiting", "running",   "succeeded",
+                                       "failed",  "skipped",   "cancelled",
+                                       "suspended"};
+
+const char *pr_run_status(const struct pr_run *r)
+{
+    return r->signal        ? "cancelled"
+           : r->failed_hard ? "failed"
+           : r->suspended   ? "suspended"
+                            : "succeeded";
+}
 
 const char *pr_job_name(const struct pr_job *j, char *buf, size_t cap)
 {
@@ -489,7 +498,12 @@ static void unfinish(struct pr_run *r, struct pr_job *j, uint32_t from,
                      uint32_t to)
 {
     const struct pr_step *s = pr_job_step(j);
-    if (j->status >= PR_ST_SUCCEEDED) {
+    /* what waits for a person is asked again when it runs again */
+    for (uint32_t k = 0; k < j->ninst; k++)
+        r->suspended -= j->inst[k].status == PR_ST_SUSPENDED;
+    if (j->status == PR_ST_SUSPENDED) {
+        r->suspended--;
+    } else if (j->status >= PR_ST_SUCCEEDED) {
         r->done--;
         switch (j->status) {
         case PR_ST_SUCCEEDED:
@@ -630,11 +644,10 @@ static void on_retry(void *ud)
     enqueue(j);
 }
 
-void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
-                   bool retryable)
+/* The attempt of J ends: its timer and its slot go. */
+static void end_attempt(struct pr_job *j)
 {
     struct pr_run *r = j->run;
-    const struct pr_step *s = pr_job_step(j);
     if (j->timer) {
         pr_loop_cancel(r->loop, j->timer);
         j->timer = 0;
@@ -648,6 +661,59 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
         r->running--;
     if (!x->in_process)
         r->fd_starved = false; /* it gives its descriptors back */
+}
+
+/* J waits for a person: not finished, so its dependents wait. */
+static void suspend(struct pr_job *j, const char *question, bool escalation)
+{
+    struct pr_run *r = j->run;
+    set_reason(j, question);
+    j->status = PR_ST_SUSPENDED;
+    j->finished_at = pr_wall_now();
+    r->suspended++;
+    PR_NOTIFY(r, job_suspended, j, escalation);
+}
+
+void pr_job_suspend(struct pr_job *j, const char *question)
+{
+    struct pr_run *r = j->run;
+    end_attempt(j);
+    if (r->cancelling) {
+        PR_NOTIFY(r, attempt_finished, j, false, pr_cancel_reason(r));
+        end_held(j, PR_ST_CANCELLED, pr_cancel_reason(r));
+        return;
+    }
+    PR_NOTIFY(r, attempt_finished, j, false, "waiting for a person");
+    suspend(j, question, false);
+}
+
+/* escalate_to: human: the last attempt of J failed with REASON; J waits
+ * for a decision.  False when the step does not escalate. */
+static bool escalate(struct pr_job *j, const char *reason)
+{
+    struct pr_run *r = j->run;
+    if (!(pr_job_step(j)->flags & PR_SF_ESCALATE) || r->cancelling)
+        return false;
+    if (!r->opt.answers) {
+        /* nowhere to keep the question, nobody could answer it */
+        pr_run_note(r, j, "not escalated: a decision is kept in the state "
+                          "file, and this run keeps none");
+        return false;
+    }
+    char q[600];
+    snprintf(q, sizeof q, "failed after %u attempt%s (%s): retry, skip or "
+             "abort?", j->attempts, pr_plural(j->attempts),
+             reason ? reason : "failed");
+    suspend(j, q, true);
+    return true;
+}
+
+void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
+                   bool retryable)
+{
+    struct pr_run *r = j->run;
+    const struct pr_step *s = pr_job_step(j);
+    end_attempt(j);
     if (j->timed_out) {
         ok = false;
         reason = "timeout";
@@ -684,6 +750,8 @@ void pr_job_finish(struct pr_job *j, bool ok, const char *reason,
             return;
         }
     }
+    if (!ok && escalate(j, reason))
+        return;
     set_reason(j, ok ? NULL : reason ? reason : "failed");
     j->status = ok              ? PR_ST_SUCCEEDED
                 : r->cancelling ? PR_ST_CANCELLED
@@ -722,12 +790,82 @@ static bool instance_condition(struct pr_job *j)
     return false;
 }
 
+/* Before J's first attempt: the memo may have its result.  True when J
+ * succeeded with it and does not run. */
+static bool reuse(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    const struct pr_memo *m = r->opt.memo;
+    if (!m || j->attempts || j->reused)
+        return false;
+    struct pr_memo_answer a = {NULL, 0};
+    m->ask(m->ud, j, &a);
+    j->attempt_base = a.earlier_attempts;
+    if (!a.outputs)
+        return false;
+    j->reused = true;
+    j->status = PR_ST_RUNNING;
+    j->started_at = pr_wall_now();
+    if (!j->announced) {
+        j->announced = true;
+        PR_NOTIFY(r, job_started, j);
+    }
+    pr_job_set_outputs(j, a.outputs);
+    char why[256];
+    bool held = hold_outputs(j, why, sizeof why);
+    set_reason(j, held ? NULL : why);
+    j->status = held ? PR_ST_SUCCEEDED : PR_ST_FAILED;
+    j->finished_at = pr_wall_now();
+    if (j->parent)
+        instance_done(j);
+    else
+        step_done(j);
+    return true;
+}
+
+/* A job of a step that escalates, resumed: what a person decided.  True
+ * when it goes ahead (retry, or never escalated). */
+static bool decided(struct pr_job *j)
+{
+    struct pr_run *r = j->run;
+    const struct pr_answers *a = r->opt.answers;
+    if (j->attempts || !(pr_job_step(j)->flags & PR_SF_ESCALATE) || !a ||
+        !a->decision)
+        return true;
+    char who[128] = "", why[300];
+    enum pr_decision d = a->decision(a->ud, j, who, sizeof who);
+    const char *by = who[0] ? " by " : "";
+    switch (d) {
+    case PR_DECIDE_WAITING:
+        suspend(j, "still waiting for a decision: retry, skip or abort?",
+                true);
+        return false;
+    case PR_DECIDE_SKIP:
+        snprintf(why, sizeof why, "skipped on escalation%s%s", by, who);
+        end_held(j, PR_ST_SKIPPED, why);
+        return false;
+    case PR_DECIDE_ABORT:
+        snprintf(why, sizeof why, "aborted on escalation%s%s", by, who);
+        snprintf(r->stop_reason, sizeof r->stop_reason,
+                 "stopped: the run was aborted on escalation%s%s", by, who);
+        r->failed_hard = true;
+        end_held(j, PR_ST_FAILED, why);
+        pr_sched_cancel(r);
+        return false;
+    case PR_DECIDE_RETRY:
+        pr_run_note(r, j, "retried on escalation%s%s", by, who);
+        return true;
+    default:
+        return true;
+    }
+}
+
 static void start_attempt(struct pr_job *j)
 {
     struct pr_run *r = j->run;
     const struct pr_executor *x = r->execs[j->step];
     j->queued = false;
-    if (!instance_condition(j))
+    if (!instance_condition(j) || reuse(j) || !decided(j))
         return;
     j->attempts++;
     j->timed_out = false;
@@ -841,11 +979,9 @@ void pr_sched_stop_all(struct pr_run *r, int sig)
     }
 }
 
-void pr_sched_cancel(struct pr_run *r)
+/* Steps waiting between attempts end now: the run is cancelling. */
+static void end_retry_waits(struct pr_run *r)
 {
-    r->cancelling = true;
-    pr_sched_stop_all(r, SIGTERM);
-    /* steps waiting between attempts end now */
     for (uint32_t i = 0; i < r->nsteps; i++) {
         struct pr_job *j = &r->jobs[i];
         struct pr_job *list = j->inst ? j->inst : j;
@@ -858,6 +994,23 @@ void pr_sched_cancel(struct pr_run *r)
             on_retry(x);
         }
     }
+}
+
+void pr_sched_cancel(struct pr_run *r)
+{
+    r->cancelling = true;
+    pr_sched_stop_all(r, SIGTERM);
+    end_retry_waits(r);
+}
+
+void pr_run_stop_starting(struct pr_run *r, const char *why)
+{
+    if (r->cancelling)
+        return;
+    snprintf(r->stop_reason, sizeof r->stop_reason, "%s", why);
+    r->failed_hard = true;
+    r->cancelling = true;
+    end_retry_waits(r);
 }
 
 static void kill_stragglers(void *ud)
@@ -945,7 +1098,10 @@ int pr_run_init(struct pr_run *r, const struct pr_plan *plan, cJSON *params,
         r->opt.kill_grace = 5;
     if (r->opt.max_output_memory == 0)
         r->opt.max_output_memory = PR_MAX_OUTPUT_MEMORY_DEFAULT;
-    make_run_id(r);
+    if (opt->run_id && strlen(opt->run_id) < sizeof r->run_id)
+        snprintf(r->run_id, sizeof r->run_id, "%s", opt->run_id);
+    else
+        make_run_id(r);
     const char *tmp = getenv("TMPDIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/pomlrun-XXXXXX",
@@ -1035,7 +1191,9 @@ int pr_run_exec(struct pr_run *r)
         struct pr_job *j = &r->jobs[i];
         if (j->status == PR_ST_WAITING || j->status == PR_ST_RUNNING) {
             j->status = PR_ST_CANCELLED;
-            set_reason(j, pr_cancel_reason(j->run));
+            set_reason(j, r->suspended && !r->cancelling
+                              ? "waits for a step that waits for a person"
+                              : pr_cancel_reason(j->run));
             r->cancelled++;
             r->done++;
         }
@@ -1045,13 +1203,13 @@ int pr_run_exec(struct pr_run *r)
         if (r->jobs[i].status == PR_ST_FAILED &&
             !(r->steps[i].flags & PR_SF_CONTINUE))
             r->failed_hard = true;
-    if ((r->failed_hard || r->sla_exceeded) && !r->signal)
+    if ((r->failed_hard || r->sla_exceeded || r->suspended) && !r->signal)
         pr_run_on_failure(r);
     r->finished_at = pr_wall_now();
     PR_NOTIFY(r, run_finished, r);
     if (r->signal)
         return 128 + r->signal;
-    return r->failed_hard ? 1 : 0;
+    return r->failed_hard ? 1 : r->suspended ? PR_EXIT_SUSPENDED : 0;
 }
 
 static void free_job(struct pr_job *j)

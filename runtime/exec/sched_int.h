@@ -7,6 +7,7 @@
  *   signals.c  signals cancel the run
  *   sla.c      a step's timeout, the workflow's sla.max_duration
  *   on_failure.c  the commands error_handling.on_failure runs
+ *   notify.c   its notify actions
  */
 #ifndef POML_SCHED_INT_H
 #define POML_SCHED_INT_H
@@ -14,7 +15,6 @@
 #include "run.h"
 
 /* Indexed by enum pr_status: "waiting", "running", ... */
-extern const char *const pr_status_names[];
 
 /* Calls member FN of every observer of run R that has one, with the
  * observer's user data and the other arguments. */
@@ -46,5 +46,13 @@ void pr_sla_start(struct pr_run *r);
  * seconds (then SIGTERM, and SIGKILL after the kill grace). */
 #define PR_ON_FAILURE_TIMEOUT 300
 void pr_run_on_failure(struct pr_run *r);
+/* Runs SCRIPT, an action WHAT ("on_failure", "notify") of run R, as
+ * on_failure runs its commands, with JSON (or NULL) in its environment
+ * as POML_FAILURE_JSON; a note says how it ended. */
+void pr_run_hook(struct pr_run *r, const char *script, const char *what,
+                 const char *json);
+/* notify.c: the notify actions of a run that failed or waits for a
+ * person: its own, and those of the steps that failed or wait. */
+void pr_run_notify(struct pr_run *r);
 
 #endif

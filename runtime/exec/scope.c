@@ -28,7 +28,8 @@ static cJSON *job_view(struct pr_job *j)
         !cJSON_GetObjectItemCaseSensitive(j->outputs, "status")) {
         cJSON_AddStringToObject(j->outputs, "status",
                                 pr_status_names[j->status]);
-        cJSON_AddNumberToObject(j->outputs, "attempts", j->attempts);
+        cJSON_AddNumberToObject(j->outputs, "attempts",
+                                j->attempt_base + j->attempts);
     }
     return j->outputs;
 }

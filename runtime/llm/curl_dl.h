@@ -22,6 +22,7 @@
     X(easy_setopt)                                                            \
     X(easy_getinfo)                                                           \
     X(easy_cleanup)                                                           \
+    X(easy_perform)                                                           \
     X(easy_strerror)                                                          \
     X(multi_init)                                                             \
     X(multi_setopt)                                                           \

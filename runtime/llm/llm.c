@@ -49,7 +49,9 @@ struct call {
     struct pr_llm_stream sse; /* the stream's events */
     size_t sse_fed;           /* raw is read by SSE up to here */
     struct pr_llm_parsed reply;
-    char key[17]; /* the cassette's */
+    char key[17];        /* the cassette's */
+    bool served;         /* answered by the keeper, not the server */
+    uint64_t keep_token; /* the keeper's for this request */
     char *req_body;
     size_t bad_utf8;    /* bytes of the request sent as U+FFFD */
     char *secret;       /* the API key sent, to redact from
@@ -372,6 +374,22 @@ static const char *outputs(struct call *c, const struct pr_model *m,
     return NULL;
 }
 
+/* The request of C as the keeper knows it. */
+static void keep_reply(struct pr_llm *L, const struct call *c,
+                       const struct pr_http_result *res,
+                       const struct pr_llm_reply *rep)
+{
+    const struct pr_llm_keeper *k = L->o.keeper;
+    if (!k || c->served)
+        return;
+    struct pr_model m;
+    pr_plan_model(c->j->run->plan, c->model, &m);
+    struct pr_llm_kept x = {res->status, res->content_type,
+                            (const char *)c->raw.data, c->raw.len};
+    k->keep(k->ud, c->j, c->keep_token, m.protocol, c->proto->path,
+            c->req_body, &x, rep->in_tok, rep->out_tok, rep->cost);
+}
+
 static void record(struct pr_llm *L, const struct call *c,
                    const struct pr_http_result *res)
 {
@@ -514,6 +532,8 @@ static void on_done(void *ud, const struct pr_http_result *res)
         }
     }
     rep.ok = ok;
+    if (whole)
+        keep_reply(L, c, res, &rep);
     /* the breaker counts what says the provider is unhealthy: no
        connection, a timeout, 408, 429, 5xx, a stream that broke off; a
        whole reply is a healthy provider, whatever its content (a reply
@@ -537,6 +557,18 @@ static void fail_call(struct call *c, const char *why, bool retryable)
     conclude(c, &rep);
 }
 
+/* Answers C with a reply that was kept (a cassette, the state file). */
+static void serve(struct call *c, long status, const char *content_type,
+                  const char *body, size_t len)
+{
+    struct pr_http_result res = {0};
+    res.retry_after = -1;
+    on_data(c, body, len);
+    res.status = status;
+    res.content_type = content_type;
+    on_done(c, &res);
+}
+
 static void replay(struct call *c)
 {
     struct pr_llm *L = pr_llm_state(c->j->run);
@@ -551,12 +583,7 @@ static void replay(struct call *c)
         fail_call(c, why, false);
         return;
     }
-    struct pr_http_result res = {0};
-    res.retry_after = -1;
-    on_data(c, x->body, x->len);
-    res.status = x->status;
-    res.content_type = x->content_type;
-    on_done(c, &res);
+    serve(c, x->status, x->content_type, x->body, x->len);
 }
 
 /* Sends C (its body built, its slot taken). */
@@ -573,6 +600,14 @@ static void send_call(struct call *c)
     pr_llm_breaker_sent(&L->breakers[c->model]);
     if (L->o.replay) {
         replay(c);
+        return;
+    }
+    const struct pr_llm_keeper *k = L->o.keeper;
+    struct pr_llm_kept kx;
+    if (k &&
+        k->find(k->ud, c->j, m.protocol, c->proto->path, c->req_body, &kx)) {
+        c->served = true;
+        serve(c, kx.status, kx.content_type, kx.body, kx.len);
         return;
     }
     if (!L->http && !(L->http = pr_http_new(r->loop, why, sizeof why))) {
@@ -637,6 +672,9 @@ static void send_call(struct call *c)
                              .on_data = on_data,
                              .on_done = on_done,
                              .ud = c};
+    if (k)
+        c->keep_token = k->sent(k->ud, c->j, m.protocol, c->proto->path,
+                                c->req_body);
     c->req = pr_http_start(L->http, &o);
     memset(auth, 0, sizeof auth);
     if (!c->req) {

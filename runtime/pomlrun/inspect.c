@@ -121,6 +121,98 @@ static int outputs(const cJSON *r, const char *step)
     return 1;
 }
 
+static void dead_text(const cJSON *l)
+{
+    char name[300], safe[1100], at[32];
+    const cJSON *e, *a;
+    if (!cJSON_GetArraySize(l))
+        printf("no dead letters\n");
+    cJSON_ArrayForEach (e, l) {
+        job_name(e, name, sizeof name);
+        when(num_of(e, "finished_at"), at);
+        printf("%s  %s  run %s (%s), %.0f attempt%s, at %s\n",
+               pr_term_text(name, safe, sizeof safe), "failed",
+               str_of(e, "run_id"), str_of(e, "workflow"),
+               num_of(e, "attempts"), num_of(e, "attempts") == 1 ? "" : "s",
+               at);
+        printf("  last error: %s\n",
+               pr_term_text(str_of(e, "reason"), safe, sizeof safe));
+        char *in = cJSON_PrintUnformatted(cJSON_GetObjectItem(e, "inputs"));
+        if (in && strcmp(in, "null"))
+            printf("  inputs: %s\n", pr_term_text(in, safe, sizeof safe));
+        free(in);
+        cJSON_ArrayForEach (a, cJSON_GetObjectItem(e, "attempts_made")) {
+            const cJSON *ok = cJSON_GetObjectItem(a, "ok");
+            printf("  attempt %.0f: %s%s%s\n", num_of(a, "n"),
+                   cJSON_IsNumber(ok) && ok->valuedouble ? "succeeded"
+                   : cJSON_IsNumber(ok)                  ? "failed"
+                                                         : "did not end",
+                   *str_of(a, "reason") ? ": " : "",
+                   pr_term_text(str_of(a, "reason"), safe, sizeof safe));
+        }
+    }
+    if (cJSON_GetArraySize(l))
+        printf("\nre-run them and what they held up: pomlrun --redrive RUN "
+               "PLAN\n");
+}
+
+/* Why the jobs of STEP ("name", all its instances, or "name[n]") of run
+ * R ran or were reused. */
+static int explain(const cJSON *r, const char *step, bool json)
+{
+    char name[300], safe[1100];
+    const cJSON *j;
+    cJSON *hits = cJSON_CreateArray();
+    cJSON_ArrayForEach (j, cJSON_GetObjectItem(r, "jobs")) {
+        job_name(j, name, sizeof name);
+        if (strcmp(name, step) && strcmp(str_of(j, "step"), step))
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "job", name);
+        cJSON_AddStringToObject(o, "status", str_of(j, "status"));
+        cJSON_AddStringToObject(o, "decision", str_of(j, "decision"));
+        cJSON_AddStringToObject(o, "key", str_of(j, "cache_key"));
+        const cJSON *rf = cJSON_GetObjectItem(j, "reused_from");
+        if (cJSON_IsString(rf))
+            cJSON_AddStringToObject(o, "reused_from", rf->valuestring);
+        cJSON *parts = cJSON_GetObjectItem(j, "key_parts");
+        cJSON_AddItemToObject(o, "key_parts",
+                              parts ? cJSON_Duplicate(parts, true)
+                                    : cJSON_CreateNull());
+        cJSON_AddItemToArray(hits, o);
+    }
+    if (!cJSON_GetArraySize(hits)) {
+        fprintf(stderr,
+                "pomlrun: error: run %s has no job '%s'; '--show %s' "
+                "lists its jobs\n",
+                str_of(r, "id"), pr_term_text(step, safe, sizeof safe),
+                str_of(r, "id"));
+        cJSON_Delete(hits);
+        return 1;
+    }
+    if (json) {
+        int rc = print_json(hits);
+        cJSON_Delete(hits);
+        return rc;
+    }
+    cJSON_ArrayForEach (j, hits) {
+        printf("%s (run %s): %s\n",
+               pr_term_text(str_of(j, "job"), safe, sizeof safe),
+               str_of(r, "id"),
+               *str_of(j, "decision") ? str_of(j, "decision")
+                                      : "no decision recorded");
+        printf("  status  %s\n  key     %s\n", str_of(j, "status"),
+               *str_of(j, "key") ? str_of(j, "key") : "(none)");
+        const cJSON *p;
+        cJSON_ArrayForEach (p, cJSON_GetObjectItem(j, "key_parts"))
+            printf("    %-24s %s\n",
+                   pr_term_text(p->string, safe, sizeof safe),
+                   cJSON_GetStringValue(p) ? cJSON_GetStringValue(p) : "");
+    }
+    cJSON_Delete(hits);
+    return 0;
+}
+
 int pr_inspect(const char *path, enum pr_inspect what, const char *run,
                const char *step, bool json)
 {
@@ -155,6 +247,7 @@ int pr_inspect(const char *path, enum pr_inspect what, const char *run,
     }
     cJSON *v = what == PR_INSPECT_RUNS      ? s->ops->runs(s, 50)
                : what == PR_INSPECT_HISTORY ? s->ops->events(s, run)
+               : what == PR_INSPECT_DEAD    ? s->ops->dead_letters(s, run)
                                             : s->ops->run(s, run);
     int rc = 1;
     if (!v) {
@@ -162,6 +255,11 @@ int pr_inspect(const char *path, enum pr_inspect what, const char *run,
                 pr_term_text(pr_store_error(s), safe, sizeof safe));
     } else if (what == PR_INSPECT_OUTPUTS) {
         rc = outputs(v, step);
+    } else if (what == PR_INSPECT_EXPLAIN) {
+        rc = explain(v, step, json);
+    } else if (what == PR_INSPECT_DEAD && !json) {
+        dead_text(v);
+        rc = 0;
     } else if (what == PR_INSPECT_HISTORY) {
         rc = 0;
         const cJSON *e;

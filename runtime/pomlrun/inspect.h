@@ -1,5 +1,6 @@
 /* inspect.h -- the commands that look at runs in the state file
- * (inspect.c): --runs, --show, --outputs, --history, --verify */
+ * (inspect.c): --runs, --show, --outputs, --history, --verify,
+ * --dead-letters, --explain */
 #ifndef POML_INSPECT_H
 #define POML_INSPECT_H
 
@@ -11,7 +12,9 @@ enum pr_inspect {
     PR_INSPECT_SHOW,
     PR_INSPECT_OUTPUTS,
     PR_INSPECT_HISTORY,
-    PR_INSPECT_VERIFY
+    PR_INSPECT_VERIFY,
+    PR_INSPECT_DEAD,   /* --dead-letters [RUN] */
+    PR_INSPECT_EXPLAIN /* --explain [RUN] STEP */
 };
 
 /* Prints what WHAT asks of the state file at PATH (RUN and STEP as the

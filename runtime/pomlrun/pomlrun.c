@@ -14,12 +14,16 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "answer.h"
+#include "approval.h"
 #include "llm.h"
 #include "params.h"
 #include "policy.h"
 #include "plan.h"
 #include "inspect.h"
+#include "memo.h"
 #include "record.h"
+#include "resume.h"
 #include "registry.h"
 #include "store.h"
 #include "run.h"
@@ -29,6 +33,8 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 static void usage(FILE *out)
 {
     fputs("usage: pomlrun [options] PLAN\n"
+          "       pomlrun --resume [RUN] PLAN, --redrive [RUN] PLAN\n"
+          "       pomlrun --runs | --show RUN | --outputs RUN STEP | ...\n"
           "\n"
           "Runs a workflow plan compiled by pomlc.\n"
           "\n"
@@ -70,6 +76,24 @@ static void usage(FILE *out)
           "  --state FILE         keep the run in the state file FILE\n"
           "                       (default .poml/state.db)\n"
           "  --no-state           keep no state\n"
+          "  --save-state         keep the state even when the plan says\n"
+          "                       save_state: false\n"
+          "  --resume             take up an earlier run (RUN, 'last' or\n"
+          "                       none: the newest of the plan's "
+          "workflow):\n"
+          "                       what succeeded is reused, the rest runs\n"
+          "  --resume-from STEP   ... and run STEP and what follows it "
+          "again\n"
+          "  --redrive            take up a run's dead letters: run its\n"
+          "                       failed jobs and what they held up\n"
+          "  --no-cache           reuse no result of another run "
+          "(cache:)\n"
+          "  --explain            say why each job runs or is reused, in a\n"
+          "                       resume; alone, --explain [RUN] STEP says\n"
+          "                       why it did in RUN (default: the newest)\n"
+          "  --dead-letters [RUN]\n"
+          "                       list the jobs that failed, with their\n"
+          "                       inputs, attempts and last error\n"
           "  --sync=full          flush the state file at every commit\n"
           "                       (survives a power cut)\n"
           "  --sync=normal        order its writes only (survives a kill;\n"
@@ -80,6 +104,15 @@ static void usage(FILE *out)
           "                       prefix of one, or 'last')\n"
           "  --outputs RUN STEP   print one job's outputs as JSON\n"
           "  --history RUN        print a run's events, one JSON line each\n"
+          "  --waiting [RUN]      list the approvals and escalations that "
+          "wait\n"
+          "  --approve RUN STEP   approve a waiting approval step; with\n"
+          "                       --value JSON (its outputs), --comment "
+          "TEXT,\n"
+          "                       --by NAME\n"
+          "  --reject RUN STEP    reject it (--comment TEXT: why)\n"
+          "  --decide RUN STEP retry|skip|abort  decide an escalated "
+          "failure\n"
           "  --verify             check the state file's ledger: exit 1 "
           "when a\n"
           "                       row was changed, removed or put in\n"
@@ -89,9 +122,10 @@ static void usage(FILE *out)
           "  -h, --help           show this help and exit\n"
           "  -V, --version        show the version and exit\n"
           "\n"
-          "Exit status: 0 success, 1 a step failed or the plan or the\n"
-          "parameters are invalid, 2 usage, 128+N stopped by signal N\n"
-          "(130 SIGINT, 143 SIGTERM).\n",
+          "Exit status: 0 success, 1 a step failed or the plan, the\n"
+          "parameters or the state file are invalid, 2 usage, 4 suspended:\n"
+          "waiting for a person's answer, 128+N stopped by signal N (130\n"
+          "SIGINT, 143 SIGTERM).\n",
           out);
 }
 
@@ -203,7 +237,8 @@ static int dry_run(const struct pr_plan *p)
         }
     }
     static const char *const kinds[] = {"gate", "shell",      "llm",
-                                        "tool", "aggregator", "workflow"};
+                                        "tool", "aggregator", "workflow",
+                                        "approval"};
     uint32_t order = 0;
     while (hn) {
         uint32_t x = heap[0];
@@ -326,7 +361,7 @@ static void source_note(const char *path, const char *err)
 /* The store for this run: --state's file (an error when it cannot be
  * opened), the default file (a warning), or none.  -1 on error. */
 static int open_state(const char *path, bool none, bool sync_full,
-                      struct pr_store **out)
+                      bool required, struct pr_store **out)
 {
     char err[600], safe[700];
     *out = NULL;
@@ -337,7 +372,7 @@ static int open_state(const char *path, bool none, bool sync_full,
     if (*out)
         return 0;
     pr_term_text(err, safe, sizeof safe);
-    if (path) {
+    if (path || required) {
         fprintf(stderr, "pomlrun: error: %s\n", safe);
         return -1;
     }
@@ -349,32 +384,110 @@ static int open_state(const char *path, bool none, bool sync_full,
     return 0;
 }
 
+/* What the state file adds to a run: the cache, a resume. */
+struct state_opts {
+    bool no_cache, explain;
+    const char *state_path; /* --state's, or NULL */
+    const char *resume_from;
+    struct pr_resume *resume; /* NULL: a new run */
+};
+
+/* The resume's figures for --json and the log. */
+static void resume_report(const struct pr_memos *m, cJSON *res, bool json,
+                          bool resumed)
+{
+    const struct pr_memo_stats *st = pr_memo_stats(m);
+    bool any = st->reused || st->cached || st->served || st->resent;
+    if (res && (any || resumed)) {
+        cJSON *o = cJSON_AddObjectToObject(res, "reuse");
+        cJSON_AddNumberToObject(o, "jobs_reused", (double)st->reused);
+        cJSON_AddNumberToObject(o, "jobs_from_cache", (double)st->cached);
+        cJSON_AddNumberToObject(o, "llm_replies_from_state",
+                                (double)st->served);
+        cJSON_AddNumberToObject(o, "llm_requests_sent_again",
+                                (double)st->resent);
+        cJSON_AddNumberToObject(o, "sent_again_cost_usd", st->resent_cost);
+    }
+    if (json)
+        return;
+    if (st->reused || st->cached)
+        fprintf(stderr, "pomlrun: %llu job%s reused (%llu from the cache)\n",
+                (unsigned long long)(st->reused + st->cached),
+                pr_plural(st->reused + st->cached),
+                (unsigned long long)st->cached);
+    if (st->served || st->resent)
+        fprintf(stderr,
+                "pomlrun: %llu LLM repl%s taken from the state file; %llu "
+                "request%s in flight when the run stopped sent again "
+                "($%.4f)\n",
+                (unsigned long long)st->served, st->served == 1 ? "y" : "ies",
+                (unsigned long long)st->resent, pr_plural(st->resent),
+                st->resent_cost);
+}
+
 static int execute(const struct pr_plan *plan, cJSON *params,
-                   const struct pr_run_opts *opt,
+                   const struct pr_run_opts *opt0,
                    const struct pr_report_opts *ropt,
-                   const struct pr_llm_opts *lopt, struct pr_store *store,
-                   bool json)
+                   const struct pr_llm_opts *lopt0, struct pr_store *store,
+                   const struct state_opts *so, bool json)
 {
     struct pr_run run;
     struct pr_reporter rep;
     struct pr_recorder rec;
+    struct pr_run_opts opt = *opt0;
+    struct pr_llm_opts lopt = *lopt0;
     pr_record_init(&rec, store);
-    int ok = pr_run_init(&run, plan, params, opt);
+    struct pr_memos *memo = NULL;
+    if (store) {
+        struct pr_memo_opts mo = {so->no_cache, so->explain ? stderr : NULL,
+                                  so->resume ? so->resume->run : NULL,
+                                  so->resume ? so->resume->exchanges : NULL,
+                                  so->resume_from};
+        char err[300];
+        if (so->resume)
+            so->resume->exchanges = NULL; /* the memo's now */
+        if (!(memo = pr_memo_new(plan, &rec, &mo, err, sizeof err))) {
+            fprintf(stderr, "pomlrun: error: %s\n", err);
+            cJSON_Delete(params);
+            pr_record_close(&rec);
+            return EXIT_FAIL;
+        }
+        rec.memo = memo;
+        opt.memo = pr_memo_iface(memo);
+        if (!lopt.replay)
+            lopt.keeper = pr_memo_keeper(memo);
+        /* approvals and escalations are kept there too */
+        opt.host = &rec;
+        opt.answers = &pr_answers_state;
+        if (so->resume) {
+            opt.run_id = so->resume->id;
+            rec.resumed = true;
+            rec.seq = so->resume->last_seq;
+        }
+    }
+    int ok = pr_run_init(&run, plan, params, &opt);
     if (ok == 0 && (ok = pr_report_attach(&rep, ropt, &run)) < 0)
         fputs("pomlrun: error: out of memory\n", stderr);
     if (ok == 0 && store && (ok = pr_run_observe(&run, &rec.obs)) < 0)
         fputs("pomlrun: error: out of memory\n", stderr);
-    if (ok < 0 || pr_llm_init(&run, lopt) < 0) {
+    if (ok < 0 || pr_llm_init(&run, &lopt) < 0) {
         pr_llm_finish(&run);
         pr_run_free(&run);
         pr_record_close(&rec);
+        pr_memo_free(memo);
         return EXIT_FAIL;
     }
     int rc = pr_run_exec(&run);
+    if (run.suspended && !run.signal)
+        pr_answer_report(&run, so->state_path);
+    if (memo && !json)
+        resume_report(memo, NULL, false, so->resume != NULL);
     if (json) {
         /* a value cJSON could not allocate is missing without a word */
         unsigned long failures = pr_alloc_failures();
         cJSON *res = pr_report_result(&run);
+        if (memo && res)
+            resume_report(memo, res, true, so->resume != NULL);
         char *t = res ? cJSON_Print(res) : NULL;
         if (t && pr_alloc_failures() == failures) {
             puts(t);
@@ -391,6 +504,7 @@ static int execute(const struct pr_plan *plan, cJSON *params,
         rc = EXIT_FAIL;
     pr_run_free(&run);
     pr_record_close(&rec);
+    pr_memo_free(memo);
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "pomlrun: error: writing the result: %s\n",
                 strerror(errno));
@@ -418,15 +532,21 @@ int main(int argc, char **argv)
     const char *plan_path = NULL, *state_path = NULL;
     const char *inspect_run = NULL, *inspect_step = NULL;
     enum pr_inspect inspect = PR_INSPECT_NONE;
-    bool no_state = false, sync_full = false;
+    struct pr_answer_args ans = {PR_ANSWER_NONE};
+    bool no_state = false, sync_full = false, save_state = false;
+    bool resume = false, redrive = false;
+    struct state_opts so = {0};
+    struct pr_resume prior = {0};
     struct pr_policy policy = {0};
-    struct pr_param_arg *args = calloc((size_t)argc + 1, sizeof *args);
+    struct pr_param_arg *args = calloc((size_t)argc + 2, sizeof *args);
     char **texts = calloc((size_t)argc + 1, sizeof *texts);
-    size_t nargs = 0, ntexts = 0;
+    const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    size_t nargs = 0, ntexts = 0, npos = 0;
     int rc = EXIT_OK;
-    if (!args || !texts) {
+    if (!args || !texts || !pos) {
         free(args);
         free(texts);
+        free(pos);
         return out_of_memory();
     }
     for (int i = 1; i < argc; i++) {
@@ -447,6 +567,31 @@ int main(int argc, char **argv)
             state_path = argv[i];
         } else if (!strcmp(a, "--no-state")) {
             no_state = true;
+        } else if (!strcmp(a, "--save-state")) {
+            save_state = true;
+        } else if (!strcmp(a, "--resume")) {
+            resume = true;
+        } else if (!strcmp(a, "--redrive")) {
+            redrive = true;
+        } else if (!strcmp(a, "--resume-from") ||
+                   !strncmp(a, "--resume-from=", 14)) {
+            const char *v = a[13] == '=' ? a + 14
+                            : ++i < argc ? argv[i]
+                                         : NULL;
+            if (!v || !*v) {
+                rc = usage_error("'--resume-from' needs a step%s", "");
+                goto done;
+            }
+            so.resume_from = v;
+            resume = true;
+        } else if (!strcmp(a, "--no-cache")) {
+            so.no_cache = true;
+        } else if (!strcmp(a, "--explain")) {
+            so.explain = true;
+        } else if (!strcmp(a, "--dead-letters")) {
+            inspect = PR_INSPECT_DEAD;
+            if (i + 1 < argc && argv[i + 1][0] != '-')
+                inspect_run = argv[++i];
         } else if (!strcmp(a, "--sync=full")) {
             sync_full = true;
         } else if (!strcmp(a, "--sync=normal")) {
@@ -471,6 +616,49 @@ int main(int argc, char **argv)
             inspect_run = argv[++i];
             if (two)
                 inspect_step = argv[++i];
+        } else if (!strcmp(a, "--waiting")) {
+            ans.cmd = PR_ANSWER_WAITING;
+            if (i + 1 < argc && argv[i + 1][0] != '-' &&
+                !strchr(argv[i + 1], '.'))
+                ans.run = argv[++i]; /* a run, not a plan file */
+        } else if (!strcmp(a, "--approve") || !strcmp(a, "--reject") ||
+                   !strcmp(a, "--decide")) {
+            bool three = !strcmp(a, "--decide");
+            if (i + 2 + three >= argc) {
+                rc = usage_error(three ? "'%s' needs a run, a step and "
+                                         "retry, skip or abort"
+                                       : "'%s' needs a run and a step",
+                                 a);
+                goto done;
+            }
+            ans.cmd = a[2] == 'a'   ? PR_ANSWER_APPROVE
+                      : a[2] == 'r' ? PR_ANSWER_REJECT
+                                    : PR_ANSWER_DECIDE;
+            ans.run = argv[++i];
+            ans.step = argv[++i];
+            if (three) {
+                ans.decision = argv[++i];
+                if (strcmp(ans.decision, "retry") &&
+                    strcmp(ans.decision, "skip") &&
+                    strcmp(ans.decision, "abort")) {
+                    rc = usage_error("'--decide' takes retry, skip or "
+                                     "abort, not '%s'",
+                                     ans.decision);
+                    goto done;
+                }
+            }
+        } else if (!strcmp(a, "--value") || !strcmp(a, "--comment") ||
+                   !strcmp(a, "--by")) {
+            if (++i >= argc) {
+                rc = usage_error("'%s' needs a value", a);
+                goto done;
+            }
+            if (a[2] == 'v')
+                ans.value = argv[i];
+            else if (a[2] == 'c')
+                ans.comment = argv[i];
+            else
+                ans.by = argv[i];
         } else if (!strcmp(a, "--dry-run")) {
             dry = true;
         } else if (!strcmp(a, "--json")) {
@@ -594,12 +782,55 @@ int main(int argc, char **argv)
         } else if (a[0] == '-' && a[1]) {
             rc = usage_error("unknown option '%s'", a);
             goto done;
-        } else if (plan_path) {
-            rc = usage_error("more than one plan given ('%s')", a);
-            goto done;
         } else {
-            plan_path = a;
+            pos[npos++] = a;
         }
+    }
+    bool resuming = resume || redrive;
+    if (so.explain && !resuming && inspect == PR_INSPECT_NONE) {
+        /* the command: --explain [RUN] STEP */
+        if (npos < 1 || npos > 2) {
+            rc = usage_error("'--explain' needs a step (and a run before "
+                             "it), or --resume and a plan%s",
+                             "");
+            goto done;
+        }
+        inspect = PR_INSPECT_EXPLAIN;
+        inspect_run = npos == 2 ? pos[0] : "last";
+        inspect_step = pos[npos - 1];
+        npos = 0;
+    }
+    if (resuming && npos == 2) {
+        so.resume_from = so.resume_from; /* RUN PLAN */
+        inspect_run = pos[0];
+        pos[0] = pos[1];
+        npos = 1;
+    }
+    if (npos > 1) {
+        rc = usage_error("more than one plan given ('%s')", pos[1]);
+        goto done;
+    }
+    plan_path = npos ? pos[0] : NULL;
+    if (ans.value && ans.cmd != PR_ANSWER_APPROVE) {
+        rc = usage_error("'--value' goes with '--approve'%s", "");
+        goto done;
+    }
+    if ((ans.comment || ans.by) && (ans.cmd == PR_ANSWER_NONE ||
+                                    ans.cmd == PR_ANSWER_WAITING)) {
+        rc = usage_error("'--comment' and '--by' go with '--approve', "
+                         "'--reject' or '--decide'%s",
+                         "");
+        goto done;
+    }
+    if (ans.cmd != PR_ANSWER_NONE) {
+        if (plan_path || inspect != PR_INSPECT_NONE) {
+            rc = usage_error("'%s' reads the state file and takes no plan "
+                             "or other command",
+                             plan_path ? plan_path : "the answer");
+            goto done;
+        }
+        rc = pr_answer(state_path ? state_path : DEFAULT_STATE, &ans, json);
+        goto done;
     }
     if (inspect != PR_INSPECT_NONE) {
         if (plan_path) {
@@ -615,8 +846,14 @@ int main(int argc, char **argv)
         rc = usage_error("no plan given%s", "");
         goto done;
     }
-    if (state_path && no_state) {
-        rc = usage_error("'--state' and '--no-state' exclude each other%s",
+    if ((state_path || save_state || resuming) && no_state) {
+        rc = usage_error("'--no-state' excludes --state, --save-state, "
+                         "--resume and --redrive%s",
+                         "");
+        goto done;
+    }
+    if (resume && redrive) {
+        rc = usage_error("'--resume' and '--redrive' exclude each other%s",
                          "");
         goto done;
     }
@@ -643,10 +880,59 @@ int main(int argc, char **argv)
         pr_plan_close(&plan);
         goto done;
     }
+    struct pr_store *store = NULL;
+    if (!check && !dry) {
+        struct pr_workflow wf;
+        pr_plan_workflow(&plan, &wf);
+        /* save_state: false keeps none unless a file is asked for */
+        bool none = no_state || ((wf.flags & PR_WF_NO_STATE) && !state_path &&
+                                 !save_state && !resuming);
+        if (open_state(state_path, none, sync_full, resuming, &store) < 0) {
+            pr_plan_close(&plan);
+            rc = EXIT_FAIL;
+            goto done;
+        }
+    }
+    if (resuming) {
+        if (pr_resume_prepare(store, &plan, inspect_run, redrive,
+                              opt.kill_grace, &prior) < 0) {
+            pr_store_close(store);
+            pr_plan_close(&plan);
+            rc = EXIT_FAIL;
+            goto done;
+        }
+        /* the run's parameters first: -p and --params given now win */
+        const char **given = calloc(nargs + 1, sizeof *given);
+        size_t ngiven = 0;
+        for (size_t k = 0; given && k < nargs; k++)
+            if (args[k].name)
+                given[ngiven++] = args[k].name;
+        const char *secret = given ? pr_resume_missing_secret(&prior, given,
+                                                              ngiven)
+                                   : NULL;
+        free(given);
+        if (secret) {
+            fprintf(stderr,
+                    "pomlrun: error: parameter '%s' holds a secret, which "
+                    "the state file does not keep; give it again with -p "
+                    "%s=...\n",
+                    secret, secret);
+            pr_store_close(store);
+            pr_plan_close(&plan);
+            rc = EXIT_FAIL;
+            goto done;
+        }
+        memmove(args + 1, args, nargs * sizeof *args);
+        args[0] = (struct pr_param_arg){NULL, prior.params,
+                                        "the run's parameters"};
+        nargs++;
+        so.resume = &prior;
+    }
     cJSON *params = NULL;
     if (pr_params_bind(&plan, args, nargs, &params, stderr)) {
         rc = EXIT_FAIL;
         cJSON_Delete(params);
+        pr_store_close(store);
     } else if (dry) {
         if (dry_run(&plan) < 0)
             rc = EXIT_FAIL;
@@ -659,6 +945,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "pomlrun: error: cannot write '%s': %s\n",
                         events_path, strerror(errno));
                 cJSON_Delete(params);
+                pr_store_close(store);
                 pr_plan_close(&plan);
                 rc = EXIT_FAIL;
                 goto done;
@@ -667,17 +954,9 @@ int main(int argc, char **argv)
         ropt.events = events_path ? ev ? ev : stdout : NULL;
         if (ropt.verbosity == PR_QUIET)
             ropt.progress = false;
-        struct pr_store *store;
-        if (open_state(state_path, no_state, sync_full, &store) < 0) {
-            if (ev)
-                fclose(ev);
-            cJSON_Delete(params);
-            pr_plan_close(&plan);
-            rc = EXIT_FAIL;
-            goto done;
-        }
         /* takes params and the store */
-        rc = execute(&plan, params, &opt, &ropt, &lopt, store, json);
+        so.state_path = state_path;
+        rc = execute(&plan, params, &opt, &ropt, &lopt, store, &so, json);
         if (ev && fclose(ev) != 0 && rc == 0) {
             fprintf(stderr, "pomlrun: error: writing '%s': %s\n", events_path,
                     strerror(errno));
@@ -686,6 +965,8 @@ int main(int argc, char **argv)
     }
     pr_plan_close(&plan);
 done:
+    pr_resume_free(&prior);
+    free(pos);
     pr_policy_free(&policy);
     for (size_t i = 0; i < ntexts; i++)
         free(texts[i]);

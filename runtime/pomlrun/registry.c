@@ -1,5 +1,7 @@
 /* registry.c -- the executors pomlrun runs steps with (registry.h) */
+#include "approval.h"
 #include "llm.h"
+#include "post.h"
 #include "registry.h"
 
 /* An aggregation of the workflow's `aggregation:` section that is a
@@ -22,10 +24,12 @@ const struct pr_exec_table pr_registry = {
             [PR_STEP_GATE] = &pr_exec_gate,
             [PR_STEP_SHELL] = &pr_exec_shell,
             [PR_STEP_LLM] = &pr_exec_llm,
-            [PR_STEP_TOOL] = &pr_exec_unsupported,
+            [PR_STEP_TOOL] = &pr_exec_tool,
             [PR_STEP_AGGREGATE] = &pr_exec_agg,
             [PR_STEP_WORKFLOW] = &pr_exec_sub,
+            [PR_STEP_APPROVAL] = &pr_exec_approval,
         },
     .choose = choose,
     .usage = usage,
+    .post = pr_post_json,
 };

@@ -58,7 +58,7 @@ static void block(uint32_t h[8], const uint8_t *p)
     h[7] += k;
 }
 
-void pr_sha256_init(struct pr_sha256 *c)
+void pr_sha256_init(struct pr_sha256_state *c)
 {
     static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,
                                    0xa54ff53a, 0x510e527f, 0x9b05688c,
@@ -67,7 +67,7 @@ void pr_sha256_init(struct pr_sha256 *c)
     c->len = 0;
 }
 
-void pr_sha256_update(struct pr_sha256 *c, const void *data, size_t n)
+void pr_sha256_update(struct pr_sha256_state *c, const void *data, size_t n)
 {
     const uint8_t *p = data;
     size_t used = (size_t)(c->len % 64);
@@ -87,7 +87,7 @@ void pr_sha256_update(struct pr_sha256 *c, const void *data, size_t n)
         memcpy(c->buf, p, n);
 }
 
-void pr_sha256_final(struct pr_sha256 *c, uint8_t out[PR_SHA256_SIZE])
+void pr_sha256_final(struct pr_sha256_state *c, uint8_t out[PR_SHA256_SIZE])
 {
     uint64_t bits = c->len * 8;
     size_t used = (size_t)(c->len % 64);

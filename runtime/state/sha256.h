@@ -14,15 +14,15 @@
 
 #define PR_SHA256_SIZE 32
 
-struct pr_sha256 {
+struct pr_sha256_state {
     uint32_t h[8];
     uint64_t len; /* bytes hashed so far */
     uint8_t buf[64];
 };
 
-void pr_sha256_init(struct pr_sha256 *c);
-void pr_sha256_update(struct pr_sha256 *c, const void *data, size_t n);
+void pr_sha256_init(struct pr_sha256_state *c);
+void pr_sha256_update(struct pr_sha256_state *c, const void *data, size_t n);
 /* The digest of everything given to C since pr_sha256_init */
-void pr_sha256_final(struct pr_sha256 *c, uint8_t out[PR_SHA256_SIZE]);
+void pr_sha256_final(struct pr_sha256_state *c, uint8_t out[PR_SHA256_SIZE]);
 
 #endif

@@ -1,4 +1,6 @@
 /* store.c -- choosing a store's backend, and what every backend shares */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -17,6 +19,27 @@ struct pr_store *pr_store_open(const char *where, bool sync_full, char *err,
         return NULL;
     }
     return pr_store_sqlite_open(where, sync_full, err, errcap);
+}
+
+long long pr_store_proc_start(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = pid > 0 ? fopen(path, "re") : NULL;
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* the name, field 2, is in parentheses and may hold anything: the
+       fields after its last ')' are numbers but the state, field 3;
+       starttime is field 22.  A zombie has ended. */
+    const char *p = strrchr(buf, ')');
+    if (p && p[1] == ' ' && p[2] == 'Z')
+        return -1;
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    return p ? strtoll(p + 1, NULL, 10) : -1;
 }
 
 bool pr_store_secret_name(const char *name)

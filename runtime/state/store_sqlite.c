@@ -55,6 +55,35 @@ static const char *const migrations[PR_STORE_SCHEMA] = {
     "CREATE TABLE ledger ("
     " id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, seq INTEGER NOT NULL,"
     " prev TEXT NOT NULL, hash TEXT NOT NULL);",
+    /* 3: resume and the cache: what decided each job, its process, the
+       replies of LLM requests */
+    "ALTER TABLE runs ADD COLUMN pid_start INTEGER;"
+    "ALTER TABLE runs ADD COLUMN resumes INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN cache_key TEXT;"
+    "ALTER TABLE jobs ADD COLUMN key_parts TEXT;"
+    "ALTER TABLE jobs ADD COLUMN inputs TEXT;"
+    "ALTER TABLE jobs ADD COLUMN decision TEXT;"
+    "ALTER TABLE jobs ADD COLUMN reused_from TEXT;"
+    "ALTER TABLE jobs ADD COLUMN pgid INTEGER;"
+    "ALTER TABLE jobs ADD COLUMN pg_start INTEGER;"
+    "CREATE INDEX jobs_cache_key ON jobs(cache_key, finished_at)"
+    " WHERE status = 'succeeded';"
+    "CREATE TABLE exchanges ("
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " hash TEXT NOT NULL, n INTEGER NOT NULL, step TEXT NOT NULL,"
+    " instance INTEGER NOT NULL, sent_at REAL NOT NULL, done_at REAL,"
+    " http_status INTEGER, content_type TEXT, reply TEXT,"
+    " in_tokens INTEGER, out_tokens INTEGER, cost REAL,"
+    " PRIMARY KEY (run_id, hash, n));",
+    /* 4: questions put to a person (approval steps, escalations) */
+    "CREATE TABLE approvals ("
+    " run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " step TEXT NOT NULL, instance INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " requested_at REAL NOT NULL, deadline REAL, prompt TEXT NOT NULL,"
+    " schema TEXT, decision TEXT CHECK (decision IN ('approve', 'reject',"
+    " 'retry', 'skip', 'abort')), value TEXT, reason TEXT,"
+    " answered_at REAL, answered_by TEXT,"
+    " PRIMARY KEY (run_id, step, instance));",
 };
 
 enum stmt {
@@ -68,6 +97,10 @@ enum stmt {
     S_EVENT,
     S_LAST_HASH,
     S_LEDGER,
+    S_RUN_RESUMED,
+    S_PROCESS,
+    S_XSENT,
+    S_XDONE,
     S_COUNT
 };
 
@@ -76,16 +109,23 @@ static const char *const sql[S_COUNT] = {
     [S_COMMIT] = "COMMIT",
     [S_RUN_START] =
         "INSERT INTO runs (id, workflow, plan_hash, params, status,"
-        " started_at, pid) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)",
+        " started_at, pid, pid_start)"
+        " VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
     [S_RUN_END] =
         "UPDATE runs SET status = ?2, exit_status = ?3, finished_at = ?4,"
-        " cost = ?5, tokens = ?6, pid = NULL WHERE id = ?1",
+        " cost = ?5, tokens = ?6, pid = NULL, pid_start = NULL"
+        " WHERE id = ?1",
     [S_JOB] = "INSERT INTO jobs (run_id, step, instance, status, attempts,"
-              " started_at, finished_at, reason)"
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+              " started_at, finished_at, reason, cache_key, key_parts,"
+              " inputs, decision, reused_from)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+              " ?13)"
               " ON CONFLICT (run_id, step, instance) DO UPDATE SET"
               " status = ?4, attempts = ?5, started_at = ?6, finished_at = ?7,"
-              " reason = ?8",
+              " reason = ?8, cache_key = coalesce(?9, cache_key),"
+              " key_parts = coalesce(?10, key_parts),"
+              " inputs = coalesce(?11, inputs),"
+              " decision = coalesce(?12, decision), reused_from = ?13",
     [S_ATTEMPT] =
         "INSERT INTO attempts (run_id, step, instance, n, started_at,"
         " finished_at, ok, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
@@ -100,6 +140,18 @@ static const char *const sql[S_COUNT] = {
     [S_LAST_HASH] = "SELECT hash FROM ledger ORDER BY id DESC LIMIT 1",
     [S_LEDGER] = "INSERT INTO ledger (run_id, seq, prev, hash)"
                  " VALUES (?1, ?2, ?3, ?4)",
+    [S_RUN_RESUMED] = "UPDATE runs SET status = 'running', pid = ?2,"
+                      " pid_start = ?3, finished_at = NULL, exit_status ="
+                      " NULL, resumes = resumes + 1 WHERE id = ?1",
+    [S_PROCESS] = "UPDATE jobs SET pgid = ?4, pg_start = ?5"
+                  " WHERE run_id = ?1 AND step = ?2 AND instance = ?3",
+    [S_XSENT] = "INSERT INTO exchanges (run_id, hash, n, step, instance,"
+                " sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                " ON CONFLICT (run_id, hash, n) DO UPDATE SET sent_at = ?6,"
+                " step = ?4, instance = ?5",
+    [S_XDONE] = "UPDATE exchanges SET http_status = ?4, content_type = ?5,"
+                " reply = ?6, in_tokens = ?7, out_tokens = ?8, cost = ?9,"
+                " done_at = ?10 WHERE run_id = ?1 AND hash = ?2 AND n = ?3",
 };
 
 struct sq {
@@ -188,7 +240,70 @@ static int sq_run_started(struct pr_store *b, const struct pr_store_run *r)
     text(s, 4, r->params_json);
     sqlite3_bind_double(s, 5, r->started_at);
     sqlite3_bind_int64(s, 6, r->pid);
+    sqlite3_bind_int64(s, 7, r->pid_start);
     return step(q, S_RUN_START, "cannot record the run");
+}
+
+static int sq_run_resumed(struct pr_store *b, const char *id, long pid,
+                          long long pid_start, double at)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s = q->st[S_RUN_RESUMED];
+    (void)at;
+    text(s, 1, id);
+    sqlite3_bind_int64(s, 2, pid);
+    sqlite3_bind_int64(s, 3, pid_start);
+    return step(q, S_RUN_RESUMED, "cannot record the resumed run");
+}
+
+static int sq_process(struct pr_store *b, const char *run_id, const char *st,
+                      int32_t instance, long pgid, long long pg_start)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s = q->st[S_PROCESS];
+    text(s, 1, run_id);
+    text(s, 2, st);
+    sqlite3_bind_int(s, 3, instance);
+    sqlite3_bind_int64(s, 4, pgid);
+    sqlite3_bind_int64(s, 5, pg_start);
+    return step(q, S_PROCESS, "cannot record a job's process");
+}
+
+static int sq_exchange_sent(struct pr_store *b, const char *run_id,
+                            const char *hash, uint32_t n, const char *st,
+                            int32_t instance, double at)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s = q->st[S_XSENT];
+    text(s, 1, run_id);
+    text(s, 2, hash);
+    sqlite3_bind_int64(s, 3, n);
+    text(s, 4, st);
+    sqlite3_bind_int(s, 5, instance);
+    sqlite3_bind_double(s, 6, at);
+    return step(q, S_XSENT, "cannot record an LLM request");
+}
+
+static int sq_exchange_done(struct pr_store *b, const char *run_id,
+                            const char *hash, uint32_t n, long status,
+                            const char *content_type, const char *body,
+                            size_t len, uint64_t in_tok, uint64_t out_tok,
+                            double cost, double at)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s = q->st[S_XDONE];
+    text(s, 1, run_id);
+    text(s, 2, hash);
+    sqlite3_bind_int64(s, 3, n);
+    sqlite3_bind_int64(s, 4, status);
+    text(s, 5, content_type);
+    sqlite3_bind_text64(s, 6, body ? body : "", len, SQLITE_STATIC,
+                        SQLITE_UTF8);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)in_tok);
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)out_tok);
+    sqlite3_bind_double(s, 9, cost);
+    sqlite3_bind_double(s, 10, at);
+    return step(q, S_XDONE, "cannot record an LLM reply");
 }
 
 static int sq_run_finished(struct pr_store *b, const char *id,
@@ -218,6 +333,11 @@ static int sq_job(struct pr_store *b, const struct pr_store_job *j)
     when(s, 6, j->started_at);
     when(s, 7, j->finished_at);
     text(s, 8, j->reason);
+    text(s, 9, j->key);
+    text(s, 10, j->key_parts);
+    text(s, 11, j->inputs);
+    text(s, 12, j->decision);
+    text(s, 13, j->reused_from);
     return step(q, S_JOB, "cannot record a job");
 }
 
@@ -282,7 +402,8 @@ static int sq_event(struct pr_store *b, const char *run_id, uint64_t seq,
     char hash[PR_LEDGER_HEX + 1];
     if (pr_ledger_hash(q->last, run_id, (long long)seq, at, kind, st, json,
                        hash) < 0) {
-        snprintf(b->err, sizeof b->err, "the ledger's digest failed");
+        snprintf(b->err, sizeof b->err,
+                 "out of memory computing the ledger's digest");
         return -1;
     }
     s = q->st[S_LEDGER];
@@ -299,7 +420,8 @@ static int sq_event(struct pr_store *b, const char *run_id, uint64_t seq,
 /* ---- reading ---- */
 
 /* Column I of S as JSON: numbers as numbers, text as text, NULL as
- * null; a column named value or params holds JSON text and is parsed. */
+ * null; a column named value, params, key_parts, inputs or schema holds
+ * JSON text and is parsed. */
 static cJSON *column(sqlite3_stmt *s, int i)
 {
     const char *name = sqlite3_column_name(s, i);
@@ -310,7 +432,9 @@ static cJSON *column(sqlite3_stmt *s, int i)
         return cJSON_CreateNumber(sqlite3_column_double(s, i));
     case SQLITE_TEXT: {
         const char *t = (const char *)sqlite3_column_text(s, i);
-        if (!strcmp(name, "value") || !strcmp(name, "params")) {
+        if (!strcmp(name, "value") || !strcmp(name, "params") ||
+            !strcmp(name, "key_parts") || !strcmp(name, "inputs") ||
+            !strcmp(name, "schema")) {
             cJSON *v = cJSON_Parse(t);
             if (v)
                 return v;
@@ -400,10 +524,16 @@ static cJSON *sq_run(struct pr_store *b, const char *id)
     char *rid = resolve(q, id);
     if (!rid)
         return NULL;
-    cJSON *run = rows(q, "SELECT * FROM runs WHERE id = ?1", rid, -1);
+    cJSON *run = rows(q,
+                      "SELECT *, (SELECT max(seq) FROM events e"
+                      " WHERE e.run_id = runs.id) AS last_seq"
+                      " FROM runs WHERE id = ?1",
+                      rid, -1);
     cJSON *jobs = rows(q,
                        "SELECT step, instance, status, attempts,"
-                       " started_at, finished_at, reason FROM jobs"
+                       " started_at, finished_at, reason, cache_key,"
+                       " key_parts, inputs, decision, reused_from, pgid,"
+                       " pg_start FROM jobs"
                        " WHERE run_id = ?1 ORDER BY rowid",
                        rid, -1);
     cJSON *outs = rows(q,
@@ -435,6 +565,124 @@ static cJSON *sq_run(struct pr_store *b, const char *id)
     cJSON_Delete(outs);
     cJSON_AddItemToObject(r, "jobs", jobs);
     return r;
+}
+
+/* The outputs of job (RUN, STEP, INSTANCE) into O. */
+static int job_outputs(struct sq *q, cJSON *o, const char *run, const char *st,
+                       long long instance)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db,
+                           "SELECT name, value FROM outputs WHERE run_id = ?1"
+                           " AND step = ?2 AND instance = ?3 ORDER BY rowid",
+                           -1, &s, NULL) != SQLITE_OK)
+        return fail(q, "cannot read");
+    sqlite3_bind_text(s, 1, run, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, st, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, instance);
+    cJSON *outs = cJSON_AddObjectToObject(o, "outputs");
+    int rc;
+    while (outs && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        cJSON *v = cJSON_Parse((const char *)sqlite3_column_text(s, 1));
+        if (v)
+            cJSON_AddItemToObject(outs,
+                                  (const char *)sqlite3_column_text(s, 0), v);
+    }
+    int out = outs && rc == SQLITE_DONE ? 0 : fail(q, "cannot read");
+    sqlite3_finalize(s);
+    return out;
+}
+
+static cJSON *sq_cached(struct pr_store *b, const char *key, double not_before)
+{
+    struct sq *q = (struct sq *)b;
+    q->base.err[0] = '\0';
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db,
+                           "SELECT run_id, step, instance, finished_at FROM"
+                           " jobs WHERE cache_key = ?1 AND status ="
+                           " 'succeeded' AND finished_at >= ?2 ORDER BY"
+                           " finished_at DESC LIMIT 1",
+                           -1, &s, NULL) != SQLITE_OK) {
+        fail(q, "cannot read");
+        return NULL;
+    }
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 2, not_before);
+    cJSON *o = NULL;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && (o = cJSON_CreateObject())) {
+        for (int i = 0; i < 4; i++)
+            cJSON_AddItemToObject(o, sqlite3_column_name(s, i), column(s, i));
+        if (job_outputs(
+                q, o, cJSON_GetObjectItem(o, "run_id")->valuestring,
+                cJSON_GetObjectItem(o, "step")->valuestring,
+                (long long)cJSON_GetObjectItem(o, "instance")->valuedouble) <
+            0) {
+            cJSON_Delete(o);
+            o = NULL;
+        }
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        fail(q, "cannot read");
+    }
+    sqlite3_finalize(s);
+    return o;
+}
+
+static cJSON *sq_exchanges(struct pr_store *b, const char *id)
+{
+    return rows((struct sq *)b,
+                "SELECT hash, n, http_status, content_type, reply,"
+                " in_tokens, out_tokens, cost FROM exchanges"
+                " WHERE run_id = ?1 ORDER BY hash, n",
+                id, -1);
+}
+
+static cJSON *sq_dead_letters(struct pr_store *b, const char *id)
+{
+    struct sq *q = (struct sq *)b;
+    char *rid = id ? resolve(q, id) : NULL;
+    if (id && !rid)
+        return NULL;
+    cJSON *l = rows(q,
+                    rid ? "SELECT j.run_id, r.workflow, j.step, j.instance,"
+                          " j.attempts, j.reason, j.inputs, j.finished_at"
+                          " FROM jobs j JOIN runs r ON r.id = j.run_id"
+                          " WHERE j.status = 'failed' AND j.run_id = ?1"
+                          " ORDER BY j.rowid"
+                        : "SELECT j.run_id, r.workflow, j.step, j.instance,"
+                          " j.attempts, j.reason, j.inputs, j.finished_at"
+                          " FROM jobs j JOIN runs r ON r.id = j.run_id"
+                          " WHERE j.status = 'failed'"
+                          " ORDER BY r.started_at DESC, j.rowid",
+                    rid, -1);
+    free(rid);
+    cJSON *e;
+    cJSON_ArrayForEach (e, l) {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(q->db,
+                               "SELECT n, started_at, finished_at, ok, reason"
+                               " FROM attempts WHERE run_id = ?1 AND step ="
+                               " ?2 AND instance = ?3 ORDER BY n",
+                               -1, &s, NULL) != SQLITE_OK)
+            break;
+        sqlite3_bind_text(s, 1, cJSON_GetObjectItem(e, "run_id")->valuestring,
+                          -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, cJSON_GetObjectItem(e, "step")->valuestring,
+                          -1, SQLITE_STATIC);
+        sqlite3_bind_int64(
+            s, 3, (long long)cJSON_GetObjectItem(e, "instance")->valuedouble);
+        cJSON *att = cJSON_AddArrayToObject(e, "attempts_made");
+        while (att && sqlite3_step(s) == SQLITE_ROW) {
+            cJSON *a = cJSON_CreateObject();
+            for (int i = 0; a && i < 5; i++)
+                cJSON_AddItemToObject(a, sqlite3_column_name(s, i),
+                                      column(s, i));
+            cJSON_AddItemToArray(att, a);
+        }
+        sqlite3_finalize(s);
+    }
+    return l;
 }
 
 static cJSON *sq_events(struct pr_store *b, const char *id)
@@ -536,6 +784,121 @@ static int sq_verify(struct pr_store *b, char *report, size_t cap)
     return out;
 }
 
+/* ---- approvals ---- */
+
+static int sq_approval_request(struct pr_store *b,
+                               const struct pr_store_approval *a)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s;
+    const char *ins =
+        "INSERT INTO approvals (run_id, step, instance, kind, requested_at,"
+        " deadline, prompt, schema) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        " ON CONFLICT (run_id, step, instance) DO UPDATE SET"
+        " kind = ?4, requested_at = ?5, deadline = ?6, prompt = ?7,"
+        " schema = ?8, decision = NULL, value = NULL, reason = NULL,"
+        " answered_at = NULL, answered_by = NULL"
+        " WHERE approvals.decision = 'retry'";
+    if (sqlite3_prepare_v2(q->db, ins, -1, &s, NULL) != SQLITE_OK)
+        return fail(q, "cannot record an approval");
+    text(s, 1, a->run_id);
+    text(s, 2, a->step);
+    sqlite3_bind_int(s, 3, a->instance);
+    text(s, 4, a->kind);
+    sqlite3_bind_double(s, 5, a->requested_at);
+    when(s, 6, a->deadline);
+    text(s, 7, a->prompt ? a->prompt : "");
+    text(s, 8, a->schema_json);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : fail(q, "cannot record an approval");
+}
+
+#define APPROVAL_COLUMNS                                                      \
+    "SELECT run_id, step, instance, kind, prompt, schema, requested_at,"     \
+    " deadline, decision, value, reason, answered_at, answered_by"           \
+    " FROM approvals"
+
+static int sq_approval(struct pr_store *b, const char *run_id,
+                       const char *st, int32_t instance, cJSON **out)
+{
+    struct sq *q = (struct sq *)b;
+    *out = NULL;
+    char *rid = resolve(q, run_id);
+    if (!rid)
+        return -1;
+    sqlite3_stmt *s;
+    const char *query = APPROVAL_COLUMNS
+        " WHERE run_id = ?1 AND step = ?2 AND instance = ?3";
+    int rc = sqlite3_prepare_v2(q->db, query, -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, rid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, st, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 3, instance);
+        rc = sqlite3_step(s);
+    }
+    int found = 0;
+    if (rc == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        for (int i = 0; o && i < sqlite3_column_count(s); i++)
+            cJSON_AddItemToObject(o, sqlite3_column_name(s, i), column(s, i));
+        found = o ? 1 : pr_errf(b->err, sizeof b->err, "out of memory");
+        *out = o;
+    } else if (rc != SQLITE_DONE) {
+        found = fail(q, "cannot read the approvals");
+    }
+    sqlite3_finalize(s);
+    free(rid);
+    return found;
+}
+
+static int sq_approval_answer(struct pr_store *b, const char *run_id,
+                              const char *st, int32_t instance,
+                              const char *decision, const char *value,
+                              const char *reason, const char *by, double at)
+{
+    struct sq *q = (struct sq *)b;
+    sqlite3_stmt *s;
+    const char *upd = "UPDATE approvals SET decision = ?4, value = ?5,"
+                      " reason = ?6, answered_by = ?7, answered_at = ?8"
+                      " WHERE run_id = ?1 AND step = ?2 AND instance = ?3"
+                      " AND decision IS NULL";
+    if (sqlite3_prepare_v2(q->db, upd, -1, &s, NULL) != SQLITE_OK)
+        return fail(q, "cannot record the answer");
+    text(s, 1, run_id);
+    text(s, 2, st);
+    sqlite3_bind_int(s, 3, instance);
+    text(s, 4, decision);
+    text(s, 5, value);
+    text(s, 6, reason);
+    text(s, 7, by);
+    sqlite3_bind_double(s, 8, at);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return fail(q, "cannot record the answer");
+    return sqlite3_changes(q->db) == 1 ? 0 : 1;
+}
+
+static cJSON *sq_waiting(struct pr_store *b, const char *run_id)
+{
+    struct sq *q = (struct sq *)b;
+    if (!run_id)
+        return rows(q,
+                    APPROVAL_COLUMNS " WHERE decision IS NULL"
+                                     " ORDER BY requested_at, rowid",
+                    NULL, -1);
+    char *rid = resolve(q, run_id);
+    if (!rid)
+        return NULL;
+    cJSON *l = rows(q,
+                    APPROVAL_COLUMNS " WHERE decision IS NULL AND run_id = ?1"
+                                     " ORDER BY requested_at, rowid",
+                    rid, -1);
+    free(rid);
+    return l;
+}
+
 static void sq_close(struct pr_store *b)
 {
     struct sq *q = (struct sq *)b;
@@ -562,6 +925,17 @@ static const struct pr_store_ops sqlite_ops = {
     .run = sq_run,
     .events = sq_events,
     .verify = sq_verify,
+    .run_resumed = sq_run_resumed,
+    .process = sq_process,
+    .exchange_sent = sq_exchange_sent,
+    .exchange_done = sq_exchange_done,
+    .exchanges = sq_exchanges,
+    .cached = sq_cached,
+    .dead_letters = sq_dead_letters,
+    .approval_request = sq_approval_request,
+    .approval = sq_approval,
+    .approval_answer = sq_approval_answer,
+    .waiting = sq_waiting,
     .close = sq_close,
 };
 

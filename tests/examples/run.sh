@@ -209,10 +209,13 @@ seeds=$examples/seeds
 
 # the code review up to its last step, an MCP tool (git_operations), which
 # this pomlrun cannot call yet: it fails with that reason, after every
-# analysis, the merge of their reports and the report itself succeeded
+# analysis, the merge of their reports and the report itself succeeded,
+# and escalates to a person (on_failure: escalate_to: human), so the run
+# is suspended
 if run_example seed-code-review "$seeds/code-review.poml" "$tmp" \
     -p repo=acme/widgets; then
-    expect seed-code-review 1 'steps("failed") == ["create_pr_comment"]' \
+    expect seed-code-review 4 'steps("suspended") == ["create_pr_comment"]' \
+        'r["status"] == "suspended"' \
         '"MCP" in r["steps"]["create_pr_comment"]["reason"]' \
         'r["steps"]["aggregate_findings"]["status"] == "succeeded"' \
         'r["steps"]["generate_report"]["status"] == "succeeded"' \

@@ -440,8 +440,12 @@ flip "$c/header.plan" 28
 : > "$c/empty.plan"
 printf 'workflow_id: hello\nsteps: []\n' > "$c/text.plan"
 mkdir "$c/dir.plan"
-cp "$good" "$c/v4.plan"
-printf '\004\000\001' | dd of="$c/v4.plan" bs=1 seek=8 conv=notrunc \
+cp "$good" "$c/v5.plan"
+printf '\005\000\001' | dd of="$c/v5.plan" bs=1 seek=8 conv=notrunc \
+    2> /dev/null
+# a plan of format 3.0, whose steps had no cache_ttl: compiled again
+cp "$good" "$c/v3.plan"
+printf '\003\000\000' | dd of="$c/v3.plan" bs=1 seek=8 conv=notrunc \
     2> /dev/null
 # a plan of format 2.0, whose best_of score sat in run: compiled again
 cp "$good" "$c/v2.plan"
@@ -482,9 +486,10 @@ empty empty file
 text not a plan file (bad magic)
 dir not a regular file
 missing cannot open: ...
-v4 plan format 4.1 is newer than this version of poml reads (3.x)
-v2 plan format 2.0 is not supported (3.x expected)
-v1 plan format 1.2 is not supported (3.x expected)
+v5 plan format 5.1 is newer than this version of poml reads (4.x)
+v3 plan format 3.0 is not supported (4.x expected)
+v2 plan format 2.0 is not supported (4.x expected)
+v1 plan format 1.2 is not supported (4.x expected)
 textmode damaged in transfer (text-mode conversion)
 7bit damaged in transfer (high bit stripped)
 EOF
@@ -757,6 +762,31 @@ if $have_python; then
                     head -n 2 | tr '\n' ' ')"
         fi
     done
+fi
+
+# --emit=json carries the type of every step output (valid/types.poml uses
+# each source of types)
+run "$pomlc" --emit=json -o - "$top_srcdir/tests/lint/valid/types.poml"
+status "--emit=json types.poml" 0
+if python3 -c 'import json, sys
+d = {s["id"]: s["output_types"] for s in json.load(open(sys.argv[1]))["steps"]}
+want = {("review", "verdict"): "\x27approve\x27 | \x27request_changes\x27",
+        ("review", "usage"): "{input_tokens: integer, output_tokens: integer, total_tokens: integer}",
+        ("checked", "score"): "number",
+        ("count", "count"): "integer",
+        ("each", "exit_code"): "array<integer>",
+        ("build", "status"): "\x27succeeded\x27 | \x27failed\x27 | \x27skipped\x27 | \x27cancelled\x27"}
+for (s, o), t in want.items():
+    if d[s][o]["type"] != t:
+        sys.exit("%s.%s is %s, not %s" % (s, o, d[s][o]["type"], t))
+sc = d["review"]["verdict"]["schema"]
+if sc != {"type": "string", "enum": ["approve", "request_changes"]}:
+    sys.exit("review.verdict schema: %r" % sc)
+if d["each"]["exit_code"]["schema"] != {"type": "array", "items": {"type": "integer"}}:
+    sys.exit("each.exit_code schema")' "$tmp/out" 2> "$tmp/err"; then
+    pass
+else
+    fail "--emit=json output_types: $(first "$tmp/err")"
 fi
 
 run "$pomlc" --dump "$cr"

@@ -32,15 +32,6 @@ q() {
     sqlite3 "$d/.poml/state.db" "$1" 2>&1
 }
 
-# same CHECK GOT WANT
-same_text() {
-    if [ "$2" = "$3" ]; then
-        pass
-    else
-        fail "$1: got '$2', expected '$3'"
-    fi
-}
-
 if ! "$pomlc" -o "$tmp/state.plan" "$top_srcdir/tests/run/wf/state.poml" \
     > "$tmp/pomlc.err" 2>&1; then
     fail "pomlc state.poml: $(first "$tmp/pomlc.err")"

@@ -747,12 +747,22 @@ CORRUPT(c_high_bit, d[0] &= 0x7f)
 CORRUPT(c_short, *size = 40)
 CORRUPT(c_trunc, *size -= 16)
 CORRUPT(c_major, pr_put_u32(d + 8, PR_PLAN_MAJOR + 1))
-CORRUPT(c_major0, d[8] = 0)
+CORRUPT(c_major0, { /* 0.0 */
+    d[8] = 0;
+    d[10] = 0;
+})
 CORRUPT(c_major1, { /* a plan of format 1.2 */
                     d[8] = 1;
                     d[10] = 2;
 })
-CORRUPT(c_major2, d[8] = 2) /* 2.0: best_of's score in run */
+CORRUPT(c_major2, { /* 2.0: best_of's score in run */
+    d[8] = 2;
+    d[10] = 0;
+})
+CORRUPT(c_major3, { /* 3.0: no cache_ttl, steps of 264 bytes */
+    d[8] = 3;
+    d[10] = 0;
+})
 CORRUPT(c_hsize, pr_put_u32(d + 12, 72))
 CORRUPT(c_flags, pr_put_u32(d + 24, 4))
 CORRUPT(c_reserved, d[60] = 1)
@@ -811,14 +821,13 @@ CORRUPT(c_step_str_mid, pr_put_u32(AT(STEP, 1, id), 1))
 CORRUPT(c_optstr, pr_put_u32(AT(STEP, 0, agent), 0xfffffffe))
 CORRUPT(c_enum, *AT(STEP, 2, kind) = PR_STEP_KINDS)
 CORRUPT(c_backoff, *AT(STEP, 2, backoff) = 3)
-CORRUPT(c_flagbits, *AT(STEP, 0, flags) = 0x80)
 CORRUPT(c_pad, *AT(STEP, 0, pad0) = 1)
 CORRUPT(c_nan, pr_put_f64(AT(STEP, 1, temperature), NAN))
 CORRUPT(c_inf, pr_put_f64(AT(WORKFLOW, 0, sla_max_duration), INFINITY))
 CORRUPT(c_negative, pr_put_f64(AT(STEP, 1, timeout), -1))
 CORRUPT(c_neg_price, pr_put_f64(AT(MODEL, 0, input_per_mtok), -0.5))
 CORRUPT(c_param_type, *AT(PARAM, 0, type) = PR_T_TYPES)
-CORRUPT(c_wf_flags, *AT(WORKFLOW, 0, flags) = 0x20)
+CORRUPT(c_wf_flags, *AT(WORKFLOW, 0, flags) = 0x40)
 CORRUPT(c_wf_list, pr_put_u32(AT(WORKFLOW, 0, allowed_tools) + 4, 1000))
 CORRUPT(c_list_overflow, {
     pr_put_u32(AT(WORKFLOW, 0, allowed_tools), 0xffffffffu);
@@ -890,11 +899,12 @@ static const struct reject cases[] = {
     {c_short, RAW, "truncated: 40 bytes, shorter than the 64-byte header"},
     {c_trunc, RAW, "truncated: header says"},
     {c_major, RAW,
-     "plan format 4.0 is newer than this version of poml reads "
-     "(3.x)"},
-    {c_major0, RAW, "plan format 0.0 is not supported (3.x expected)"},
-    {c_major1, RAW, "plan format 1.2 is not supported (3.x expected)"},
-    {c_major2, RAW, "plan format 2.0 is not supported (3.x expected)"},
+     "plan format 5.0 is newer than this version of poml reads "
+     "(4.x)"},
+    {c_major0, RAW, "plan format 0.0 is not supported (4.x expected)"},
+    {c_major1, RAW, "plan format 1.2 is not supported (4.x expected)"},
+    {c_major2, RAW, "plan format 2.0 is not supported (4.x expected)"},
+    {c_major3, RAW, "plan format 3.0 is not supported (4.x expected)"},
     {c_hsize, RAW, "header size 72, expected 64"},
     {c_flags, RAW, "unknown incompatible flags 0x4"},
     {c_reserved, RAW, "reserved header bytes are not zero"},
@@ -911,7 +921,7 @@ static const struct reject cases[] = {
     {c_sec_align, FIX, "section 9 (code) is not aligned to 8 bytes"},
     {c_sec_overlap, FIX, "overlaps"},
     {c_sec_missing, FIX, "section 15 (prompts) is missing"},
-    {c_sec_size, FIX, "section 4 (steps) size 784 is not a multiple of 264"},
+    {c_sec_size, FIX, "section 4 (steps) size 808 is not a multiple of 272"},
     {c_wf_size, FIX, "section 2 (workflow) has 0 bytes"},
     {c_lists_size, FIX, "section 5 (lists)"},
     {c_prompts, FIX, "section 15 (prompts) size 8 is not a multiple of 48"},
@@ -942,16 +952,15 @@ static const struct reject cases[] = {
      "range"},
     {c_step_str_mid, FIX, "step 1: id: string reference 0x1 out of range"},
     {c_optstr, FIX, "step 0: agent: string reference 0xfffffffe"},
-    {c_enum, FIX, "step 2: kind: value 6 out of range"},
+    {c_enum, FIX, "step 2: kind: value 7 out of range"},
     {c_backoff, FIX, "step 2: backoff: value 3 out of range"},
-    {c_flagbits, FIX, "step 0: flags: unknown bits 0x80"},
     {c_pad, FIX, "step 0: pad0: padding is not zero"},
     {c_nan, FIX, "step 1: temperature: number is not finite"},
     {c_inf, FIX, "workflow: sla_max_duration: number is not finite"},
     {c_negative, FIX, "step 1: timeout: -1 is negative"},
     {c_neg_price, FIX, "model 0: input_per_mtok: -0.5 is negative"},
     {c_param_type, FIX, "parameter 0: type: value 7 out of range"},
-    {c_wf_flags, FIX, "workflow: flags: unknown bits 0x20"},
+    {c_wf_flags, FIX, "workflow: flags: unknown bits 0x40"},
     {c_wf_list, FIX, "workflow: allowed_tools: list"},
     {c_list_overflow, FIX, "workflow: allowed_tools: list 4294967295+2"},
     {c_list_str, FIX, "allowed_tools[0]: string reference 0x3 out of range"},
@@ -1154,8 +1163,8 @@ static const struct reject sub_cases[] = {
      "subplan 1 (b.poml): truncated: header says # "
      "bytes, file has #"},
     {c_sp_inner_step, FIX,
-     "subplan 1 (b.poml): step 2: kind: value 6 out "
-     "of range (below 6)"},
+     "subplan 1 (b.poml): step 2: kind: value 7 out "
+     "of range (below 7)"},
     {c_sp_inner_wf, FIX,
      "subplan 1 (b.poml): step 0: workflow: absent on a "
      "workflow step"},

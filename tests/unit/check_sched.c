@@ -87,8 +87,9 @@ static const char *name(const struct pr_job *j)
     return pr_job_name(j, b, 64);
 }
 
-static const char *const status[] = {"waiting", "running", "succeeded",
-                                     "failed",  "skipped", "cancelled"};
+static const char *const status[] = {"waiting", "running",   "succeeded",
+                                     "failed",  "skipped",   "cancelled",
+                                     "suspended"};
 
 static void o_run_started(void *ud, struct pr_run *r)
 {
@@ -136,6 +137,13 @@ static void o_job_finished(void *ud, const struct pr_job *j)
         j->reason ? j->reason : "");
 }
 
+static void o_job_suspended(void *ud, const struct pr_job *j, bool esc)
+{
+    (void)ud;
+    say("suspended %s%s: %s", name(j), esc ? " (escalation)" : "",
+        j->reason ? j->reason : "");
+}
+
 static void o_output(void *ud, const struct pr_job *j, const char *key,
                      const cJSON *v)
 {
@@ -168,6 +176,7 @@ static const struct pr_observer logger = {
     .attempt_finished = o_attempt_finished,
     .job_retrying = o_retrying,
     .job_finished = o_job_finished,
+    .job_suspended = o_job_suspended,
     .output = o_output,
     .note = o_note,
     .stream = o_stream};
@@ -238,6 +247,8 @@ static void fake_end(void *ud)
         pr_job_finish(j, true, NULL, true);
     } else if (!strcmp(cmd, "hard")) {
         pr_job_finish(j, false, "hard failure", false);
+    } else if (!strcmp(cmd, "ask")) {
+        pr_job_suspend(j, "may I?");
     } else {
         pr_job_finish(j, false, "it failed", true);
     }
@@ -285,11 +296,29 @@ static struct pr_exec_table table = {
 
 static struct pr_run run;
 
+/* The decision a person made on escalated jobs, for every job; NULL
+ * answers: none kept. */
+static enum pr_decision decided;
+static const struct pr_answers *answers;
+
+static enum pr_decision fake_decision(void *ud, const struct pr_job *j,
+                                      char *who, size_t cap)
+{
+    (void)ud;
+    (void)j;
+    snprintf(who, cap, "bob");
+    return decided;
+}
+
+static const struct pr_answers fake_answers = {.decision = fake_decision};
+
 /* Runs the loaded plan with JOBS slots and PARAMS (JSON); the status. */
 static int run_plan(unsigned jobs, const char *params)
 {
-    struct pr_run_opts opt = {
-        .jobs = jobs, .kill_grace = 1, .executors = &table};
+    struct pr_run_opts opt = {.jobs = jobs,
+                              .kill_grace = 1,
+                              .executors = &table,
+                              .answers = answers};
     cJSON *p = cJSON_Parse(params ? params : "{}");
     ck_assert_ptr_nonnull(p);
     ck_assert_int_eq(pr_run_init(&run, &plan, p, &opt), 0);
@@ -314,6 +343,8 @@ static void setup(void)
     logbuf[0] = '\0';
     running = max_running = started = 0;
     spent = (struct pr_usage){0};
+    decided = PR_DECIDE_NONE;
+    answers = NULL;
 }
 
 static void teardown(void)
@@ -553,6 +584,89 @@ START_TEST(test_usage_seam)
 }
 END_TEST
 
+START_TEST(test_suspend)
+{
+    load("workflow_id: s\n"
+         "steps:\n"
+         "  - {id: a, run: ask}\n"
+         "  - {id: b, depends_on: [a], run: ok}\n"
+         "  - {id: c, run: ok}\n"
+         "  - {id: d, depends_on: [c], run: ok}\n");
+    ck_assert_int_eq(run_plan(2, NULL), PR_EXIT_SUSPENDED);
+    ck_logged("suspended a: may I?");
+    ck_logged("succeeded d");
+    /* what depends on it waits, and never starts in this run */
+    ck_assert_int_lt(at_line("started b"), 0);
+    ck_assert_uint_eq(job("a")->status, PR_ST_SUSPENDED);
+    ck_assert_uint_eq(job("b")->status, PR_ST_CANCELLED);
+    ck_assert_str_eq(job("b")->reason,
+                     "waits for a step that waits for a person");
+    ck_assert_uint_eq(run.suspended, 1);
+    ck_assert_str_eq(pr_run_status(&run), "suspended");
+    ck_assert_uint_eq(running, 0);
+}
+END_TEST
+
+static const char escalating[] =
+    "workflow_id: e\n"
+    "error_handling:\n"
+    "  on_failure: [escalate_to: human]\n"
+    "steps:\n"
+    "  - id: a\n"
+    "    retry: {max_attempts: 2, backoff: none}\n"
+    "    run: fail\n"
+    "  - {id: b, depends_on: [a], run: ok}\n"
+    "  - {id: c, run: ok}\n";
+
+START_TEST(test_escalation)
+{
+    load(escalating);
+    /* without a place to keep the question, the failure stands */
+    ck_assert_int_eq(run_plan(1, NULL), 1);
+    ck_logged("failed a: it failed");
+    pr_run_free(&run);
+    loglen = 0;
+    answers = &fake_answers;
+    ck_assert_int_eq(run_plan(1, NULL), PR_EXIT_SUSPENDED);
+    ck_assert_uint_eq(job("a")->attempts, 2);
+    ck_logged("suspended a (escalation): failed after 2 attempts (it "
+              "failed): retry, skip or abort?");
+    ck_assert_int_lt(at_line("started b"), 0);
+    ck_logged("succeeded c");
+}
+END_TEST
+
+START_TEST(test_decisions)
+{
+    load(escalating);
+    answers = &fake_answers;
+    decided = PR_DECIDE_WAITING; /* not answered: it waits, unrun */
+    ck_assert_int_eq(run_plan(1, NULL), PR_EXIT_SUSPENDED);
+    ck_assert_int_lt(at_line("started a"), 0);
+    ck_assert_uint_eq(job("a")->status, PR_ST_SUSPENDED);
+    pr_run_free(&run);
+    loglen = 0;
+    decided = PR_DECIDE_SKIP;
+    ck_assert_int_eq(run_plan(1, NULL), 0);
+    ck_logged("skipped a: skipped on escalation by bob");
+    ck_logged("skipped b: dependency 'a' skipped");
+    ck_assert_int_lt(at_line("started a"), 0);
+    pr_run_free(&run);
+    loglen = 0;
+    decided = PR_DECIDE_ABORT;
+    ck_assert_int_eq(run_plan(1, NULL), 1);
+    ck_logged("failed a: aborted on escalation by bob");
+    ck_assert_str_eq(pr_run_status(&run), "failed");
+    ck_assert_int_lt(at_line("started c"), 0);
+    pr_run_free(&run);
+    loglen = 0;
+    decided = PR_DECIDE_RETRY; /* runs again, a fresh budget */
+    ck_assert_int_eq(run_plan(1, NULL), PR_EXIT_SUSPENDED);
+    ck_logged("note a: retried on escalation by bob");
+    ck_assert_uint_eq(job("a")->attempts, 2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sched");
@@ -568,6 +682,9 @@ int main(void)
     tcase_add_test(tc, test_conditions);
     tcase_add_test(tc, test_no_executor);
     tcase_add_test(tc, test_usage_seam);
+    tcase_add_test(tc, test_suspend);
+    tcase_add_test(tc, test_escalation);
+    tcase_add_test(tc, test_decisions);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

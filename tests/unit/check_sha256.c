@@ -15,7 +15,7 @@ static void hex(const uint8_t *md, char out[2 * PR_SHA256_SIZE + 1])
 
 static void digest(const void *p, size_t n, char out[2 * PR_SHA256_SIZE + 1])
 {
-    struct pr_sha256 c;
+    struct pr_sha256_state c;
     uint8_t md[PR_SHA256_SIZE];
     pr_sha256_init(&c);
     pr_sha256_update(&c, p, n);
@@ -44,7 +44,7 @@ START_TEST(test_examples)
     ck_assert_str_eq(
         h, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
     /* a million times 'a', given in pieces of 1,000 */
-    struct pr_sha256 c;
+    struct pr_sha256_state c;
     uint8_t md[PR_SHA256_SIZE];
     char a[1000];
     memset(a, 'a', sizeof a);
@@ -68,7 +68,7 @@ START_TEST(test_pieces)
     for (size_t len = 0; len <= sizeof buf; len++) {
         char whole[2 * PR_SHA256_SIZE + 1], got[2 * PR_SHA256_SIZE + 1];
         uint8_t md[PR_SHA256_SIZE];
-        struct pr_sha256 c;
+        struct pr_sha256_state c;
         digest(buf, len, whole);
         size_t cut = len * 7 / 11;
         pr_sha256_init(&c);

@@ -2,7 +2,8 @@
  * and events written in one transaction come back as written, by id, by
  * a prefix of it and as "last"; a second connection reads while one
  * writes; damaged and foreign files are refused with a reason; secrets
- * are recognised by name */
+ * are recognised by name; a question to a person is asked once, answered
+ * once, and an escalation answered retry is asked anew */
 #include "store.h"
 
 #include <check.h>
@@ -197,6 +198,84 @@ START_TEST(test_damaged)
 }
 END_TEST
 
+static const char *text_of(const cJSON *o, const char *k)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+}
+
+START_TEST(test_approvals)
+{
+    char err[600];
+    struct pr_store *s = open_at("a.db", err, sizeof err);
+    ck_assert_msg(s != NULL, "%s", err);
+    write_run(s, "run-a", 1000);
+    struct pr_store_approval q = {"run-a", "gate", 2, "approval", "ship?",
+                                  "{\"type\":\"object\"}", 1100, 1160};
+    ck_assert_int_eq(pr_store_begin(s), 0);
+    ck_assert_int_eq(s->ops->approval_request(s, &q), 0);
+    /* asked again (a resumed run): kept as first asked */
+    q.prompt = "again?";
+    q.requested_at = 1200;
+    ck_assert_int_eq(s->ops->approval_request(s, &q), 0);
+    ck_assert_int_eq(pr_store_commit(s), 0);
+    cJSON *a = NULL;
+    ck_assert_int_eq(s->ops->approval(s, "run", "gate", 2, &a), 1);
+    ck_assert_str_eq(text_of(a, "prompt"), "ship?");
+    ck_assert(cJSON_IsObject(cJSON_GetObjectItem(a, "schema")));
+    ck_assert(cJSON_GetNumberValue(cJSON_GetObjectItem(a, "deadline")) ==
+              1160);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(a, "decision")));
+    cJSON_Delete(a);
+    ck_assert_int_eq(s->ops->approval(s, "last", "gate", 0, &a), 0);
+    ck_assert_ptr_null(a);
+    cJSON *w = s->ops->waiting(s, NULL);
+    ck_assert_int_eq(cJSON_GetArraySize(w), 1);
+    cJSON_Delete(w);
+    /* answered once */
+    ck_assert_int_eq(pr_store_begin(s), 0);
+    ck_assert_int_eq(s->ops->approval_answer(s, "run-a", "gate", 2,
+                                             "approve", "{\"x\":1}", "ok",
+                                             "al", 1130),
+                     0);
+    ck_assert_int_eq(s->ops->approval_answer(s, "run-a", "gate", 2, "reject",
+                                             NULL, NULL, "bo", 1140),
+                     1);
+    ck_assert_int_eq(pr_store_commit(s), 0);
+    ck_assert_int_eq(s->ops->approval(s, "run-a", "gate", 2, &a), 1);
+    ck_assert_str_eq(text_of(a, "decision"), "approve");
+    ck_assert_str_eq(text_of(a, "answered_by"), "al");
+    ck_assert(cJSON_GetNumberValue(
+                  cJSON_GetObjectItem(cJSON_GetObjectItem(a, "value"), "x")) ==
+              1);
+    cJSON_Delete(a);
+    w = s->ops->waiting(s, "run-a");
+    ck_assert_int_eq(cJSON_GetArraySize(w), 0);
+    cJSON_Delete(w);
+    /* an escalation decided retry that fails again is asked anew */
+    struct pr_store_approval e = {"run-a", "build", -1, "escalation",
+                                  "failed", NULL, 1300, 0};
+    ck_assert_int_eq(pr_store_begin(s), 0);
+    ck_assert_int_eq(s->ops->approval_request(s, &e), 0);
+    ck_assert_int_eq(s->ops->approval_answer(s, "run-a", "build", -1,
+                                             "retry", NULL, NULL, "al", 1310),
+                     0);
+    e.prompt = "failed again";
+    ck_assert_int_eq(s->ops->approval_request(s, &e), 0);
+    ck_assert_int_eq(pr_store_commit(s), 0);
+    ck_assert_int_eq(s->ops->approval(s, "run-a", "build", -1, &a), 1);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(a, "decision")));
+    ck_assert_str_eq(text_of(a, "prompt"), "failed again");
+    cJSON_Delete(a);
+    /* a decision the table does not know is refused */
+    ck_assert_int_eq(pr_store_begin(s), 0);
+    ck_assert_int_eq(s->ops->approval_answer(s, "run-a", "build", -1,
+                                             "maybe", NULL, NULL, "al", 1320),
+                     -1);
+    ck_assert_int_eq(pr_store_commit(s), 0);
+    pr_store_close(s);
+}
+END_TEST
+
 START_TEST(test_secret_names)
 {
     ck_assert(pr_store_secret_name("OPENAI_API_KEY"));
@@ -218,6 +297,7 @@ int main(void)
     tcase_add_test(t, test_reader_while_writing);
     tcase_add_test(t, test_damaged);
     tcase_add_test(t, test_secret_names);
+    tcase_add_test(t, test_approvals);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
