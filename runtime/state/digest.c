@@ -1,30 +1,32 @@
-/* digest.c -- SHA-256 digests in hex (store.h), over sha256.c */
+/* digest.c -- SHA-256 through libcrypto's EVP interface */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sha256.h"
+#include <openssl/evp.h>
+
 #include "store.h"
 
-_Static_assert(PR_SHA256_SIZE * 2 == PR_SHA256_HEX,
-               "a hex digest is two digits a byte of SHA-256");
-
 struct pr_sha256 {
-    struct pr_sha256_state s;
+    EVP_MD_CTX *c;
+    bool ok;
 };
 
 struct pr_sha256 *pr_sha256_new(void)
 {
     struct pr_sha256 *h = malloc(sizeof *h);
-    if (h)
-        pr_sha256_init(&h->s);
+    if (!h)
+        return NULL;
+    h->c = EVP_MD_CTX_new();
+    h->ok = h->c && EVP_DigestInit_ex(h->c, EVP_sha256(), NULL);
     return h;
 }
 
 void pr_sha256_add(struct pr_sha256 *h, const void *p, size_t n)
 {
-    if (h && n)
-        pr_sha256_update(&h->s, p, n);
+    if (h && h->ok && n)
+        h->ok = EVP_DigestUpdate(h->c, p, n);
 }
 
 void pr_sha256_part(struct pr_sha256 *h, const char *s)
@@ -34,13 +36,18 @@ void pr_sha256_part(struct pr_sha256 *h, const char *s)
 
 int pr_sha256_end(struct pr_sha256 *h, char out[PR_SHA256_HEX + 1])
 {
-    uint8_t md[PR_SHA256_SIZE];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    bool ok = h && h->ok && EVP_DigestFinal_ex(h->c, md, &n) &&
+              n * 2 == PR_SHA256_HEX;
+    if (h) {
+        EVP_MD_CTX_free(h->c);
+        free(h);
+    }
     out[0] = '\0';
-    if (!h)
+    if (!ok)
         return -1;
-    pr_sha256_final(&h->s, md);
-    free(h);
-    for (int k = 0; k < PR_SHA256_SIZE; k++)
+    for (unsigned int k = 0; k < n; k++)
         snprintf(out + 2 * k, 3, "%02x", md[k]);
     return 0;
 }
