@@ -12,7 +12,7 @@
 # guessed length.  Then: an edited plan and a new parameter re-run exactly
 # what they touch (--explain says why); cache: true and its ttl across
 # runs; dead letters listed and re-driven; a state file that fills up
-# mid-run; a truncated state file.
+# mid-run; a truncated state file; a read-only one.
 LC_ALL=C
 export LC_ALL
 
@@ -419,5 +419,31 @@ rm -f "$tmp/trunc.db"
 "$pomlrun" -q --state "$tmp/t.db" "$tmp/clean.plan" > "$tmp/t.out" 2>&1
 same_text "truncated state file: exit status" "$?" 1
 has "truncated state file: said" "$tmp/t.out" "state file '$tmp/t.db'"
+
+# ---- a read-only state file (root writes anything: run as nobody) ----
+r=$tmp/ro
+mkdir -p "$r"
+cp "$tmp/clean.plan" "$r/p.plan"
+(cd "$r" && "$pomlrun" -q --state ro.db "$e/dead.plan") > /dev/null 2>&1
+chmod 444 "$r/ro.db"
+rm -f "$r/exec.log"
+chmod 755 "$r" "$tmp"
+as_user=
+if [ "$(id -u)" = 0 ]; then
+    command -v setpriv > /dev/null 2>&1 &&
+        as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+fi
+if [ "$(id -u)" = 0 ] && [ -z "$as_user" ]; then
+    echo "resume: setpriv is missing; the read-only state file is not checked"
+else
+    (cd "$r" && $as_user "$pomlrun" -q --state ro.db p.plan) > "$r/out" 2>&1
+    same_text "read-only state file: exit status" "$?" 1
+    has "read-only state file: said" "$r/out" "state file 'ro.db'"
+    if [ -e "$r/exec.log" ]; then
+        fail "read-only state file: a step ran"
+    else
+        pass
+    fi
+fi
 
 test_end
