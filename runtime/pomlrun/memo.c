@@ -85,6 +85,42 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(x->string, y->string);
 }
 
+static int canon_value(struct pr_buf *b, const cJSON *v, int depth);
+
+/* Bookkeeping among a job's outputs, as expressions see them: its status
+ * (a part of the key already) and attempts (they count work, not
+ * results). */
+static bool bookkeeping(const char *name)
+{
+    return !strcmp(name, "status") || !strcmp(name, "attempts");
+}
+
+/* The members of object V (without bookkeeping ones when SKIP), sorted
+ * by name. */
+static int canon_object(struct pr_buf *b, const cJSON *v, int depth, bool skip)
+{
+    int n = 0, rc;
+    for (const cJSON *e = v ? v->child : NULL; e; e = e->next)
+        n += !(skip && bookkeeping(e->string));
+    const cJSON **m = n ? malloc((size_t)n * sizeof *m) : NULL;
+    if (n && !m)
+        return -1;
+    int k = 0;
+    for (const cJSON *e = v ? v->child : NULL; e; e = e->next)
+        if (!(skip && bookkeeping(e->string)))
+            m[k++] = e;
+    if (n > 1)
+        qsort(m, (size_t)n, sizeof *m, cmp_names);
+    rc = pr_buf_append_u8(b, 7) | pr_buf_append_u32(b, (uint32_t)n);
+    for (k = 0; k < n && !rc; k++) {
+        size_t len = strlen(m[k]->string);
+        rc = pr_buf_append_u64(b, len) | pr_buf_append(b, m[k]->string, len) |
+             canon_value(b, m[k], depth + 1);
+    }
+    free(m);
+    return rc;
+}
+
 /* V in a form that does not depend on how it was written: a tag, then
  * the value; object members sorted by name.  -1 out of memory. */
 static int canon_value(struct pr_buf *b, const cJSON *v, int depth)
@@ -102,28 +138,14 @@ static int canon_value(struct pr_buf *b, const cJSON *v, int depth)
         return pr_buf_append_u8(b, 5) | pr_buf_append_u64(b, n) |
                pr_buf_append(b, v->valuestring, n);
     }
-    int n = cJSON_GetArraySize(v), rc = 0;
     if (cJSON_IsArray(v)) {
-        rc = pr_buf_append_u8(b, 6) | pr_buf_append_u32(b, (uint32_t)n);
+        int n = cJSON_GetArraySize(v);
+        int rc = pr_buf_append_u8(b, 6) | pr_buf_append_u32(b, (uint32_t)n);
         for (const cJSON *e = v->child; e && !rc; e = e->next)
             rc = canon_value(b, e, depth + 1);
         return rc;
     }
-    const cJSON **m = n ? malloc((size_t)n * sizeof *m) : NULL;
-    if (n && !m)
-        return -1;
-    int k = 0;
-    for (const cJSON *e = v->child; e; e = e->next)
-        m[k++] = e;
-    qsort(m, (size_t)n, sizeof *m, cmp_names);
-    rc = pr_buf_append_u8(b, 7) | pr_buf_append_u32(b, (uint32_t)n);
-    for (k = 0; k < n && !rc; k++) {
-        size_t len = strlen(m[k]->string);
-        rc = pr_buf_append_u64(b, len) | pr_buf_append(b, m[k]->string, len) |
-             canon_value(b, m[k], depth + 1);
-    }
-    free(m);
-    return rc;
+    return canon_object(b, v, depth, false);
 }
 
 static int digest_value(const cJSON *v, char out[PR_SHA256_HEX + 1])
@@ -158,16 +180,43 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Adds part NAME whose digest is D to the key H and to PARTS. */
+static int part_digest(struct pr_sha256 *h, cJSON *parts, const char *name,
+                       const char *d)
+{
+    pr_sha256_part(h, name);
+    pr_sha256_part(h, d);
+    return cJSON_AddStringToObject(parts, name, d) ? 0 : -1;
+}
+
 /* Adds part NAME with value V (its digest) to the key H and to PARTS. */
 static int part(struct pr_sha256 *h, cJSON *parts, const char *name,
                 const cJSON *v)
 {
     char d[PR_SHA256_HEX + 1];
-    if (digest_value(v, d) < 0)
-        return -1;
-    pr_sha256_part(h, name);
-    pr_sha256_part(h, d);
-    return cJSON_AddStringToObject(parts, name, d) ? 0 : -1;
+    return digest_value(v, d) < 0 ? -1 : part_digest(h, parts, name, d);
+}
+
+/* The digest of a dependency as a dependent's key sees it: the object
+ * {outputs, status}, its outputs without bookkeeping. */
+static int dep_digest(const struct pr_job *dj, char d[PR_SHA256_HEX + 1])
+{
+    static const char outs[] = "outputs", st[] = "status";
+    const char *status = pr_status_names[dj->status];
+    size_t n = strlen(status);
+    struct pr_buf b;
+    pr_buf_init(&b);
+    int rc = pr_buf_append_u8(&b, 7) | pr_buf_append_u32(&b, 2) |
+             pr_buf_append_u64(&b, sizeof outs - 1) |
+             pr_buf_append(&b, outs, sizeof outs - 1);
+    rc = rc || canon_object(&b, dj->outputs, 1, true);
+    rc = rc || pr_buf_append_u64(&b, sizeof st - 1) |
+                   pr_buf_append(&b, st, sizeof st - 1) |
+                   pr_buf_append_u8(&b, 5) | pr_buf_append_u64(&b, n) |
+                   pr_buf_append(&b, status, n);
+    rc = rc ? -1 : pr_sha256_hex(b.data, b.len, d);
+    pr_buf_free(&b);
+    return rc;
 }
 
 /* The key of J into INFO (key, parts, inputs); -1 when it cannot be made
@@ -217,7 +266,7 @@ static int make_key(struct pr_memos *m, const struct pr_job *j,
                            ? cJSON_CreateString("[redacted]")
                        : v ? cJSON_Duplicate(v, true)
                            : cJSON_CreateNull();
-        cJSON_AddItemToObject(pv, names[k], shown);
+        pr_json_add(pv, names[k], shown);
     }
     free(names);
     /* the steps it depends on, in the plan's order */
@@ -226,26 +275,16 @@ static int make_key(struct pr_memos *m, const struct pr_job *j,
         uint32_t dep = e & ~PR_EDGE_AFTER;
         if ((e & PR_EDGE_AFTER) || dep >= r->nsteps)
             continue;
-        const struct pr_job *dj = &r->jobs[dep];
-        cJSON *v = cJSON_CreateObject();
-        cJSON_AddStringToObject(v, "status", pr_status_names[dj->status]);
-        /* not the status and attempts expressions see among them: the
-           status is here already, and attempts count work, not results */
-        cJSON *outs = cJSON_AddObjectToObject(v, "outputs");
-        const cJSON *o;
-        cJSON_ArrayForEach (o, dj->outputs)
-            if (strcmp(o->string, "status") && strcmp(o->string, "attempts"))
-                cJSON_AddItemReferenceToObject(outs, o->string, (cJSON *)o);
-        char pn[300];
+        char pn[300], dd[PR_SHA256_HEX + 1];
         snprintf(pn, sizeof pn, "step %s", r->steps[dep].id);
-        rc = v ? part(h, parts, pn, v) : -1;
-        cJSON_Delete(v);
+        rc = dep_digest(&r->jobs[dep], dd) < 0 ? -1
+                                               : part_digest(h, parts, pn, dd);
     }
     if (rc == 0 && j->instance >= 0) {
         cJSON *idx = cJSON_CreateNumber((double)j->index);
         rc = part(h, parts, "item", j->item) | part(h, parts, "index", idx);
-        cJSON_AddItemToObject(inputs, "item", cJSON_Duplicate(j->item, true));
-        cJSON_AddItemToObject(inputs, "index", idx);
+        pr_json_add(inputs, "item", cJSON_Duplicate(j->item, true));
+        pr_json_add(inputs, "index", idx);
     }
     if (rc == 0 && s->kind == PR_STEP_LLM) {
         cJSON *ep = cJSON_CreateArray();
@@ -705,7 +744,8 @@ static int index_prior(struct pr_memos *m)
         if (h && cJSON_IsNumber(k))
             m->x[m->nx++] = (struct xrow){h, (uint32_t)k->valuedouble, x};
     }
-    qsort(m->x, m->nx, sizeof *m->x, cmp_x);
+    if (m->nx > 1)
+        qsort(m->x, m->nx, sizeof *m->x, cmp_x);
     return 0;
 }
 
