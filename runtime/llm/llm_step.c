@@ -649,9 +649,10 @@ static void llm_start(struct pr_job *j)
         for (unsigned k = 0; lj->cands && k < lj->nslots; k++)
             cJSON_AddItemToArray(lj->cands, cJSON_CreateNull());
     }
+    bool no_system = lj && sv && !lj->system; /* it could not be copied */
     cJSON_Delete(pv);
     cJSON_Delete(sv);
-    if (!lj || !lj->prompt || !lj->slots ||
+    if (!lj || !lj->prompt || no_system || !lj->slots ||
         (lj->mode == CASCADE && !lj->drafts) ||
         (lj->mode == BEST_OF && !lj->cands)) {
         if (lj)
