@@ -291,6 +291,27 @@ has "--explain RUN STEP" "$d/why" "param topic"
     --no-state > "$d/ns" 2>&1
 same_text "--resume with --no-state: usage" "$?" 2
 
+# ---- bad names: a run, a step ----
+(cd "$d" && "$pomlrun" -q --resume nosuchrun "$tmp/edited.plan") \
+    > "$d/bad1" 2>&1
+same_text "--resume of no such run: exit status" "$?" 1
+has "--resume of no such run: said" "$d/bad1" "no run 'nosuchrun'"
+(cd "$d" && "$pomlrun" -q --resume-from nosuchstep "$tmp/edited.plan") \
+    > "$d/bad2" 2>&1
+same_text "--resume-from no such step: exit status" "$?" 1
+has "--resume-from no such step: said" "$d/bad2" "has no step 'nosuchstep'"
+(cd "$d" && "$pomlrun" --explain last nosuchstep) > "$d/bad3" 2>&1
+same_text "--explain of no such step: exit status" "$?" 1
+has "--explain of no such step: said" "$d/bad3" "has no job 'nosuchstep'"
+(cd "$d" && "$pomlrun" --resume-from) > "$d/bad4" 2>&1
+same_text "--resume-from without a step: usage" "$?" 2
+sqlite3 "$d/.poml/state.db" "UPDATE jobs SET key_parts = 'not json{', cache_key = 'x' WHERE step = 'final'"
+(cd "$d" && "$pomlrun" -q --resume --explain "$tmp/edited.plan") \
+    > "$d/bad5" 2>&1
+same_text "a damaged key in the state file: the job runs again" "$?" 0
+has "a damaged key in the state file: why" "$d/bad5" "explain: final: runs again"
+sanitized "a damaged key in the state file" "$d/bad5"
+
 # ---- cache: true across runs, its ttl, --no-cache ----
 c=$tmp/cache
 mkdir -p "$c"
