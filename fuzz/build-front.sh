@@ -27,7 +27,7 @@ for h in front template; do
         "$src"/runtime/plan_load.c "$src"/runtime/prompt.c \
         "$build"/grammar/yaml_scan.c "$build"/grammar/yaml_parse.c \
         "$build"/grammar/expr_scan.c "$build"/grammar/expr_parse.c \
-        -lcjson -lcurl -lm -lpthread
+        -lcjson -lm -lpthread
 done
 mkdir -p "$src/fuzz/corpus-front" "$src/fuzz/corpus-template"
 for f in "$src"/examples/*.poml "$src"/examples/seeds/*.poml \

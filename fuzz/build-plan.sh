@@ -15,7 +15,7 @@ $CC -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -fno-omit-frame-pointer -g -O1 -std=c11 -D_GNU_SOURCE \
     -I"$src/runtime" -I"$src/tests/plan" -o "$src/fuzz/fuzz_plan" \
     "$src/fuzz/fuzz_plan.c" $rt \
-    -lcjson -lcurl -lm -lpthread
+    -lcjson -lm -lpthread
 
 # seeds: the unit test's plans, and earlier findings
 tmp=$(mktemp -d)
@@ -23,7 +23,7 @@ trap 'rm -rf "$tmp"' EXIT
 $CC -std=c11 -D_GNU_SOURCE -I"$src/runtime" -I"$src/tests/plan" \
     -o "$tmp/seeds" \
     "$src/tests/unit/check_plan.c" $rt $(pkg-config --cflags --libs check) \
-    -lcjson -lcurl -lm -lpthread
+    -lcjson -lm -lpthread
 mkdir -p "$src/fuzz/corpus-plan"
 POML_PLAN_SEEDS="$src/fuzz/corpus-plan" "$tmp/seeds"
 # compiled examples, when pomlc has been built in the source tree

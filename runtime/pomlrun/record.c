@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "loop.h"
 #include "memo.h"
 #include "plan.h"
@@ -148,9 +149,11 @@ static char *params_text(const cJSON *params)
     cJSON *p = cJSON_Duplicate(params, true);
     for (cJSON *x = p ? p->child : NULL, *next; x; x = next) {
         next = x->next; /* x goes when it is replaced */
-        if (x->string && pr_store_secret_name(x->string))
-            cJSON_ReplaceItemInObjectCaseSensitive(
-                p, x->string, cJSON_CreateString("[redacted]"));
+        if (x->string && pr_store_secret_name(x->string) &&
+            !pr_json_set(p, x->string, cJSON_CreateString("[redacted]"))) {
+            cJSON_Delete(p); /* never stored with the secret in it */
+            return NULL;
+        }
     }
     char *t = p ? cJSON_PrintUnformatted(p) : NULL;
     cJSON_Delete(p);
