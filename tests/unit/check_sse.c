@@ -127,8 +127,10 @@ START_TEST(test_stop)
 END_TEST
 
 /* A long stream read a byte at a time costs time linear in its length
- * (a quadratic reader would not end within the test's timeout): a line
- * of a mebibyte, then an event of 128 Ki data lines. */
+ * (a quadratic reader would not end within the test's timeout, which is
+ * set far above the linear reader's cost, even under sanitizers on a
+ * loaded machine: a quadratic one would take hours): a line of a
+ * mebibyte, then an event of 128 Ki data lines. */
 START_TEST(test_linear)
 {
     size_t n = 1u << 20, lines = 128u << 10;
@@ -163,6 +165,7 @@ int main(void)
     tcase_add_test(tc, test_bom_and_end);
     tcase_add_test(tc, test_stop);
     tcase_add_test(tc, test_linear);
+    tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
