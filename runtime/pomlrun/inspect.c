@@ -217,7 +217,7 @@ int pr_inspect(const char *path, enum pr_inspect what, const char *run,
                const char *step, bool json)
 {
     char err[600], safe[700];
-    if (access(path, F_OK) != 0) {
+    if (!pr_store_is_database(path) && access(path, F_OK) != 0) {
         fprintf(stderr,
                 "pomlrun: error: no state file '%s'; runs are kept "
                 "there unless --no-state is given, or name another "

@@ -10,15 +10,25 @@
 struct pr_store *pr_store_open(const char *where, bool sync_full, char *err,
                                size_t errcap)
 {
-    if (!strncmp(where, "postgres://", 11) ||
-        !strncmp(where, "postgresql://", 13)) {
+    if (pr_store_is_database(where)) {
+#if HAVE_LIBPQ
+        (void)sync_full; /* the server's synchronous_commit decides */
+        return pr_store_pg_open(where, err, errcap);
+#else
         pr_errf(err, errcap,
-                "'%s': this pomlrun keeps state in SQLite files only; give "
-                "a file name",
-                where);
+                "a PostgreSQL state database: this pomlrun was built "
+                "without libpq (apt-get install libpq-dev, then configure "
+                "again); give a file name");
         return NULL;
+#endif
     }
     return pr_store_sqlite_open(where, sync_full, err, errcap);
+}
+
+bool pr_store_is_database(const char *where)
+{
+    return !strncmp(where, "postgres://", 11) ||
+           !strncmp(where, "postgresql://", 13);
 }
 
 long long pr_store_proc_start(long pid)

@@ -192,7 +192,8 @@ struct pr_store {
     bool in_txn;
 };
 
-/* Opens the store at WHERE (a file name: SQLite), creating it and its
+/* Opens the store at WHERE (a file name: SQLite; a postgresql:// or
+ * postgres:// URL: PostgreSQL, see store_pg.c), creating it and its
  * directory, and migrating an older schema.  SYNC_FULL: every commit is
  * flushed to disk (survives a power cut), else only ordered (survives a
  * kill of pomlrun, not of the machine).  NULL with the reason in ERR:
@@ -217,6 +218,10 @@ static inline const char *pr_store_error(const struct pr_store *s)
 {
     return s->err;
 }
+
+/* True when WHERE names a database server (postgresql:// or
+ * postgres://) rather than a file. */
+bool pr_store_is_database(const char *where);
 
 /* True when a parameter named NAME holds a secret by its name (ends in
  * _KEY, _TOKEN, _SECRET or _PASSWORD, in any case): stored redacted. */

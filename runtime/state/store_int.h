@@ -9,6 +9,13 @@
 struct pr_store *pr_store_sqlite_open(const char *path, bool sync_full,
                                       char *err, size_t errcap);
 
+/* store_pg.c: the store in the PostgreSQL database URL names (with the
+ * PG* variables); NULL with the reason (the password redacted) in ERR. */
+struct pr_store *pr_store_pg_open(const char *url, char *err, size_t errcap);
+
+/* URL with every password in it replaced by "***", into OUT. */
+void pr_store_pg_redact(const char *url, char *out, size_t cap);
+
 /* ledger.c: the hash of a ledger row, in hex, from the previous row's
  * hash (PR_LEDGER_GENESIS for the first) and its event.  0, or -1 when
  * the digest fails. */
