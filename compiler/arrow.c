@@ -413,8 +413,8 @@ static struct pc_step *form_step(struct pc_build *b, const char *id,
                                  const struct pc_node *def, struct pc_loc loc)
 {
     struct pc_step *s = pc_add_step(b, id, loc);
-    if (s && def)
-        pc_read_step(b, def, s);
+    if (s && def) /* the caller has checked DEF's keys */
+        pc_read_step_fields(b, def, s);
     if (s)
         s->synthetic = def == NULL;
     return s;
