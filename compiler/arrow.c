@@ -413,8 +413,8 @@ static struct pc_step *form_step(struct pc_build *b, const char *id,
                                  const struct pc_node *def, struct pc_loc loc)
 {
     struct pc_step *s = pc_add_step(b, id, loc);
-    if (s && def)
-        pc_read_step(b, def, s);
+    if (s && def) /* the caller has checked DEF's keys */
+        pc_read_step_fields(b, def, s);
     if (s)
         s->synthetic = def == NULL;
     return s;
@@ -826,7 +826,7 @@ static void yaml_pipeline(struct pc_build *b, const struct pc_node *n)
                                         "latency_monitoring",
                                         "error_rate_alerting", NULL};
     static const char *const overflow[] = {"drop_oldest", "drop_newest",
-                                           "block", NULL};
+                                           "block", "fail", NULL};
     if (!pc_want_kind(b->ctx, n, PC_NODE_MAP, "/pipeline"))
         return;
     pc_check_keys(b->ctx, n, keys, "/pipeline");
@@ -838,8 +838,11 @@ static void yaml_pipeline(struct pc_build *b, const struct pc_node *n)
         pc_check_keys(b->ctx, v, fkeys, "flow_control");
         if ((w = pc_map_get(v, "backpressure")))
             pc_get_bool(b->ctx, w, "backpressure", &flag);
-        if ((w = pc_map_get(v, "buffer_size")))
-            pc_get_uint(b->ctx, w, "buffer_size", 1 << 24, &u);
+        if ((w = pc_map_get(v, "buffer_size")) &&
+            pc_get_uint(b->ctx, w, "buffer_size", 1 << 24, &u) == 0 && !u)
+            pc_report(b->ctx, PC_D_BAD_VALUE, w->loc,
+                      "'buffer_size' must be at least 1: a buffer of no "
+                      "items passes nothing");
         check_enum(b, v, "overflow_strategy", overflow);
         pc_not_implemented(b->ctx, n, "flow_control",
                            "stages do not stream: there is no backpressure "

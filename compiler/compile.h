@@ -65,6 +65,10 @@ const char *pc_source_file(struct pc_build *b, const char *dir,
                            const char *what);
 int pc_read_step(struct pc_build *b, const struct pc_node *def,
                  struct pc_step *s);
+/* pc_read_step without the check of DEF's keys, for the forms (/chain,
+ * /flow, /pipeline) that check them against their own narrower list. */
+int pc_read_step_fields(struct pc_build *b, const struct pc_node *def,
+                        struct pc_step *s);
 struct pc_model *pc_use_model(struct pc_build *b, const char *name,
                               struct pc_loc loc);
 /* A model the workflow defines, else one of the catalog (reported when

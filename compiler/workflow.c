@@ -1145,11 +1145,17 @@ static struct pc_interp *interp_of(struct pc_build *b, const struct pc_node *v,
 int pc_read_step(struct pc_build *b, const struct pc_node *def,
                  struct pc_step *s)
 {
+    pc_check_keys(b->ctx, def, step_keys, "step");
+    return pc_read_step_fields(b, def, s);
+}
+
+int pc_read_step_fields(struct pc_build *b, const struct pc_node *def,
+                        struct pc_step *s)
+{
     struct pc_ctx *c = b->ctx;
     const struct pc_node *v;
     s->node = def;
     s->node_loc = def->loc;
-    pc_check_keys(c, def, step_keys, "step");
     decide_kind(b, def, s);
 
     if ((v = pc_map_get(def, "name")))
