@@ -16,8 +16,8 @@ struct pr_store *pr_store_open(const char *where, bool sync_full, char *err,
         return pr_store_pg_open(where, err, errcap);
 #else
         pr_errf(err, errcap,
-                "a PostgreSQL state database: this pomlrun was built "
-                "without libpq (apt-get install libpq-dev, then configure "
+                "a PostgreSQL state database: this pomlrun keeps state "
+                "in SQLite files only, built without libpq (apt-get install libpq-dev, then configure "
                 "again); give a file name");
         return NULL;
 #endif

@@ -191,10 +191,17 @@ START_TEST(test_damaged)
         pr_store_open("/proc/no/such/state.db", false, err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, "/proc/no/such/state.db"));
 
-    /* a server URL: not for this backend */
-    ck_assert_ptr_null(
-        pr_store_open("postgresql://localhost/x", false, err, sizeof err));
+    /* a server URL: PostgreSQL (refused here, its password not shown),
+       or refused by a pomlrun built without libpq */
+    ck_assert_ptr_null(pr_store_open("postgresql://u:pw9x@127.0.0.1:1/x",
+                                     false, err, sizeof err));
+#if HAVE_LIBPQ
+    ck_assert_ptr_nonnull(strstr(err, "cannot connect"));
+    ck_assert_ptr_nonnull(strstr(err, "u:***@127.0.0.1:1/x"));
+#else
     ck_assert_ptr_nonnull(strstr(err, "SQLite files only"));
+#endif
+    ck_assert_ptr_null(strstr(err, "pw9x"));
 }
 END_TEST
 
