@@ -1,0 +1,71 @@
+#!/bin/sh
+# pg.sh -- runs kept in a PostgreSQL database (--state postgresql://...)
+#
+# Starts a server of its own (initdb, pg_ctl) in a scratch directory on
+# 127.0.0.1 and a free port, as user nobody when run as root; a run is
+# written there and read back by --runs, --outputs and --verify; the
+# password is in no message.  The server is stopped however the test ends.
+LC_ALL=C
+export LC_ALL
+
+here=$(cd "$(dirname "$0")" && pwd)
+: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+pomlc=$top_builddir/pomlc
+pomlrun=$top_builddir/pomlrun
+pgbin=${POML_PGBIN:-/usr/lib/postgresql/15/bin}
+if [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_ctl" ]; then
+    echo "pg: no PostgreSQL server binaries in $pgbin (apt-get install postgresql); skipped"
+    exit 77
+fi
+if ! grep -q '^#define HAVE_LIBPQ 1' "$top_builddir/config.h"; then
+    echo "pg: pomlrun is built without libpq; skipped"
+    exit 77
+fi
+
+. "$top_srcdir/tests/lib.sh"
+test_begin pg
+as() {
+    if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+}
+chmod 755 "$tmp"
+mkdir "$tmp/sock"
+[ "$(id -u)" = 0 ] && chown nobody "$tmp" "$tmp/sock"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as "$pgbin/initdb" -D "$tmp/data" -A trust -U poml > "$tmp/initdb.log" 2>&1 ||
+    { fail "initdb: $(tail -n 1 "$tmp/initdb.log")"; test_end; exit; }
+as "$pgbin/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp/sock" start \
+    > /dev/null 2>&1 ||
+    { fail "pg_ctl start: $(tail -n 1 "$tmp/server.log")"; test_end; exit; }
+trap 'as "$pgbin/pg_ctl" -D "$tmp/data" -m immediate stop > /dev/null 2>&1; rm -rf "$tmp"' EXIT
+url="postgresql://poml:pw9secret@127.0.0.1:$port/postgres"
+
+"$pomlc" -o "$tmp/state.plan" "$top_srcdir/tests/run/wf/state.poml" \
+    > /dev/null 2>&1 || fail "pomlc state.poml"
+d=$tmp/run
+mkdir "$d"
+(cd "$d" && "$pomlrun" -q --state "$url" "$tmp/state.plan") > "$d/out" 2> "$d/err"
+same_text "run: exit status" "$?" 0
+sanitized "run" "$d/err"
+"$pomlrun" --state "$url" --runs > "$d/runs" 2>&1
+if grep -q 'state  *succeeded' "$d/runs"; then pass; else fail "--runs: $(cat "$d/runs")"; fi
+"$pomlrun" --state "$url" --outputs last wait > "$d/o.json" 2>&1
+same_text "--outputs" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["json"])' "$d/o.json" 2>&1)" \
+    "{'done': True, 'count': 2}"
+same_text "--verify" \
+    "$("$pomlrun" --state "$url" --verify 2>&1 | sed 's/[0-9][0-9]* rows/N rows/')" \
+    "ledger: N rows, intact"
+# a second run in the same database; the ledger chains on
+(cd "$d" && "$pomlrun" -q --state "postgres://poml@127.0.0.1:$port/postgres" "$tmp/state.plan") > /dev/null 2>&1
+same_text "--verify after two runs" \
+    "$("$pomlrun" --state "$url" --verify 2>&1 | sed 's/[0-9][0-9]* rows/N rows/')" \
+    "ledger: N rows, intact"
+# no server there: a clear error, the password hidden
+"$pomlrun" --state "postgresql://poml:pw9secret@127.0.0.1:1/x" --runs > "$d/e" 2>&1
+if grep -q 'poml:\*\*\*@127.0.0.1:1/x.*cannot connect' "$d/e" && ! grep -q pw9secret "$d/e" "$d/err"; then
+    pass
+else
+    fail "refused connection: $(first "$d/e")"
+fi
+test_end
