@@ -74,4 +74,23 @@ else
     fail "routing workflow does not compile: $(first "$tmp/err")"
 fi
 
+# --stats bounds a routed step's cost with its dearest candidate: here
+# gemini-2.5-pro (the largest window), though deepseek-chat is chosen
+stats() {
+    printf 'workflow_id: w\nsteps:\n  - id: a\n    %s\n    %s\n' "$1" "$2" \
+        > "$tmp/s.poml"
+    printf '    max_tokens: 1000\n    prompt: hi\n' >> "$tmp/s.poml"
+    "$pomlc" --stats "$tmp/s.poml" 2> "$tmp/err" | grep -E '^(cost|tokens) '
+}
+routed=$(stats 'agent_capability: code_analysis' 'routing: {by: cost}')
+dearest=$(stats 'model: gemini-2.5-pro' 'temperature: 0')
+cheapest=$(stats 'model: deepseek-chat' 'temperature: 0')
+case $routed in
+*'$'*) same_text "--stats bound of a routed step" "$routed" "$dearest" ;;
+*) fail "--stats of a routed step: no cost line ($(first "$tmp/err"))" ;;
+esac
+if [ "$routed" != "$cheapest" ]; then pass; else
+    fail "--stats bound of a routed step is its chosen model's"
+fi
+
 test_end
