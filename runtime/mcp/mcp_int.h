@@ -90,4 +90,58 @@ bool pr_mcp_table_expired(struct pr_mcp_table *t, double now,
 double pr_mcp_table_next(const struct pr_mcp_table *t);
 void pr_mcp_table_free(struct pr_mcp_table *t);
 
+/* ---- http_wire.c: the streamable HTTP transport's headers and replies ---- */
+
+/* What a POST's headers depend on. */
+struct pr_mcp_http_ctx {
+    const char *revision;      /* MCP-Protocol-Version; NULL: none yet */
+    bool stateless;            /* 2026-07-28: Mcp-Method, Mcp-Name; no
+                                  session, no resumption */
+    const char *session;       /* Mcp-Session-Id, or NULL */
+    const char *last_event_id; /* Last-Event-ID, or NULL */
+    const struct pr_mcp_http_extra {
+        const char *name, *value; /* the value from the environment */
+    } *extra;                  /* the workflow's own headers */
+    size_t nextra;
+};
+
+/* Header lines, "Name: value" each NUL-terminated, one after another. */
+struct pr_mcp_http_hdrs {
+    struct pr_buf b;
+    size_t n;
+};
+
+enum pr_mcp_http_body {
+    PR_MCP_HTTP_JSON,         /* one JSON-RPC message */
+    PR_MCP_HTTP_SSE,          /* an event stream of messages */
+    PR_MCP_HTTP_NONE,         /* accepted, no body (not for a request) */
+    PR_MCP_HTTP_SESSION_GONE, /* 404 on a session: initialize again */
+    PR_MCP_HTTP_FAIL
+};
+
+/* S is an HTTP token (a header name). */
+bool pr_mcp_http_token(const char *s);
+/* Appends V as a header value: itself when plain printable ASCII, else
+ * "=?base64?" B64 "?=".  0 or -1 (memory). */
+int pr_mcp_http_encode_value(struct pr_buf *b, const char *v);
+/* The headers of a POST of MSG into OUT (freed with pr_buf_free on
+ * OUT->b).  0, or -1 with ERR: out of memory, a header name that is not
+ * a token, or a value with a line break (never sent). */
+int pr_mcp_http_headers(const struct pr_mcp_http_ctx *c, const cJSON *msg,
+                        struct pr_mcp_http_hdrs *out, char *err, size_t cap);
+/* Header line I of H, or NULL. */
+const char *pr_mcp_http_hdr_at(const struct pr_mcp_http_hdrs *h, size_t i);
+/* What a reply of STATUS with content type CTYPE (NULL: none) holds, to
+ * a REQUEST (else a notification or a response) sent with a session
+ * when HAD_SESSION; ERR says why for SESSION_GONE and FAIL. */
+enum pr_mcp_http_body pr_mcp_http_classify(long status, const char *ctype,
+                                           bool had_session, bool request,
+                                           char *err, size_t cap);
+/* When the response header LINE (LEN bytes, CRLF included or not) is
+ * NAME (any case), its value, trimmed, into VAL: 1; 0 when it is
+ * another header; -1 when the value does not fit CAP or has a byte
+ * outside 0x21-0x7E (what a session id may hold). */
+int pr_mcp_http_response_header(const char *line, size_t len,
+                                const char *name, char *val, size_t cap);
+
 #endif
