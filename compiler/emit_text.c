@@ -273,6 +273,35 @@ static void fmt_duration(char *buf, size_t n, double s)
         snprintf(buf, n, "%gs", s);
 }
 
+/* A call's most: the price of a full context window (out_tok output
+ * tokens, the rest input) at model M's prices. */
+static double window_cost(const struct pc_step *s, const struct pc_model *m)
+{
+    double out_tok = s->max_tokens ? (double)s->max_tokens
+                                   : (double)m->max_output_tokens;
+    double in_tok = (double)m->context_window - out_tok;
+    if (in_tok < 0)
+        in_tok = 0;
+    return (in_tok * m->input_per_mtok + out_tok * m->output_per_mtok) / 1e6;
+}
+
+/* The model that bounds step S's cost: its model, or for a routed step
+ * (which may run on any of its candidates) the dearest candidate. */
+static const struct pc_model *bound_model(const struct pc_step *s)
+{
+    const struct pc_model *m = s->model;
+    if (!s->routing || !m || !m->context_window)
+        return m;
+    for (size_t i = 0; i < s->ncap_rest; i++) {
+        const struct pc_model *c = s->cap_rest[i];
+        if (!c->context_window)
+            return c; /* unknown: the bound is unknown too */
+        if (window_cost(s, c) > window_cost(s, m))
+            m = c;
+    }
+    return m;
+}
+
 void pc_emit_stats(struct pc_workflow *wf, FILE *out)
 {
     size_t edges = 0, llm = 0, unbounded = 0;
@@ -293,20 +322,15 @@ void pc_emit_stats(struct pc_workflow *wf, FILE *out)
         per *= s->ncascade ? s->ncascade : 1;
         per *= s->judge ? 1 : 1;
         calls += per;
-        const struct pc_model *m = s->model;
+        const struct pc_model *m = bound_model(s);
         if (!m || !m->context_window) {
             cost_known = false;
             continue;
         }
         double out_tok = s->max_tokens ? (double)s->max_tokens
                                        : (double)m->max_output_tokens;
-        double in_tok = (double)m->context_window - out_tok;
-        if (in_tok < 0)
-            in_tok = 0;
-        tokens += per * (in_tok + out_tok);
-        cost += per *
-                (in_tok * m->input_per_mtok + out_tok * m->output_per_mtok) /
-                1e6;
+        tokens += per * fmax((double)m->context_window, out_tok);
+        cost += per * window_cost(s, m);
     }
     char d[32];
     fprintf(out, "workflow        %s\n", wf->id);

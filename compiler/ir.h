@@ -160,6 +160,7 @@ struct pc_step {
                                    the step's: its fallbacks
                                    unless it names its own */
     size_t ncap_rest, capcap_rest;
+    const struct pc_routing *routing; /* its own or the workflow's */
     double temperature; /* < 0: provider default */
     uint64_t max_tokens;
     bool json_output;
@@ -247,6 +248,27 @@ struct pc_alert {
     struct pc_loc loc;
 };
 
+/* routing: how a capability's model is chosen (compiler/routing.c) */
+enum pc_route_by {
+    PC_ROUTE_BALANCED, /* the default */
+    PC_ROUTE_COST,
+    PC_ROUTE_LATENCY,
+    PC_ROUTE_QUALITY,
+};
+
+struct pc_routing {
+    struct pc_loc loc;
+    enum pc_route_by by;
+    double explore;          /* share of calls to a candidate not the best */
+    double explore_max_cost; /* USD per call an explored one may cost;
+                                < 0: not given */
+    const char **providers;  /* NULL: any */
+    size_t nproviders;
+    struct pc_loc *provider_locs;
+    double max_cost_per_call; /* USD; < 0: no limit */
+    uint64_t min_context;     /* tokens; 0: no limit */
+};
+
 struct pc_workflow {
     const char *id;
     const char *version;
@@ -267,6 +289,7 @@ struct pc_workflow {
     double sla_step_timeout; /* default per step, 0: none */
     struct pc_retry default_retry;
     bool default_continue;
+    const struct pc_routing *routing; /* workflow level, or NULL */
     struct pc_budget budget;
     const char **allowed_tools;
     size_t nallowed_tools;

@@ -16,6 +16,7 @@
 #include "plan_limits.h"
 #include "prompt_file.h"
 #include "read.h"
+#include "routing.h"
 
 #define NOLOC ((struct pc_loc){0, 0, 0})
 
@@ -654,7 +655,8 @@ static const char *const step_keys[] = {"id",          "name",
                                         "budget",      "batch_size",
                                         "parallelism", "processor",
                                         "schema",      "escalate_to",
-                                        "notify",      NULL};
+                                        "notify",      "routing",
+                                        NULL};
 
 static const char *const step_types[] = {
     "shell", "llm",  "tool",     "aggregator", "workflow",
@@ -1226,6 +1228,11 @@ int pc_read_step_fields(struct pc_build *b, const struct pc_node *def,
     }
     if ((v = pc_map_get(def, "max_tokens")))
         pc_get_uint(c, v, "max_tokens", UINT32_MAX, &s->max_tokens);
+    if (s->kind == PC_STEP_LLM)
+        pc_route_step(b, def, s);
+    else if ((v = pc_map_get(def, "routing")))
+        pc_report(c, PC_D_BAD_VALUE, v->loc,
+                  "'routing' is for LLM steps; step '%s' is not one", s->id);
     if ((v = pc_map_get(def, "output")) &&
         pc_want_kind(c, v, PC_NODE_MAP, "output")) {
         static const char *const keys[] = {"format", "schema", NULL};
@@ -2163,7 +2170,7 @@ static const char *const top_keys[] = {
     "tools",        "aggregation", "import",         "chain",
     "flow",         "swarm",       "pipeline",       "/chain",
     "/flow",        "/swarm",      "/pipeline",      "alerts",
-    "max_parallel", NULL};
+    "max_parallel", "routing",     NULL};
 
 int pc_read_workflow(struct pc_build *b, const struct pc_node *root)
 {
@@ -2214,6 +2221,8 @@ int pc_read_workflow(struct pc_build *b, const struct pc_node *root)
         read_budget(b, v, &wf->budget);
     if ((v = pc_map_get(root, "policy")))
         read_policy(b, v);
+    if ((v = pc_map_get(root, "routing")))
+        wf->routing = pc_read_routing(b, v);
     if ((v = pc_map_get(root, "steps")))
         read_steps(b, v);
     pc_read_arrows(b, root);
