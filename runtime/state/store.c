@@ -64,3 +64,51 @@ bool pr_store_secret_name(const char *name)
     }
     return false;
 }
+
+char *pr_store_one_run(cJSON *l, char *err, size_t errcap, const char *what,
+                       const char *where, const char *id)
+{
+    if (!l)
+        return NULL;
+    int n = cJSON_GetArraySize(l);
+    char *out = NULL;
+    if (n == 1)
+        out = strdup(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(l, 0), "id")->valuestring);
+    else
+        snprintf(err, errcap,
+                 n == 0 ? "%s '%s': no run '%s'"
+                        : "%s '%s': '%s' names more than one run; "
+                          "give more of its id",
+                 what, where, id);
+    cJSON_Delete(l);
+    return out;
+}
+
+cJSON *pr_store_run_tree(cJSON *run, cJSON *jobs, cJSON *outs)
+{
+    cJSON *r = run ? cJSON_DetachItemFromArray(run, 0) : NULL;
+    cJSON_Delete(run);
+    if (!r || !jobs || !outs) {
+        cJSON_Delete(r);
+        cJSON_Delete(jobs);
+        cJSON_Delete(outs);
+        return NULL;
+    }
+    cJSON *j, *o;
+    cJSON_ArrayForEach (j, jobs) {
+        cJSON *mine = cJSON_AddObjectToObject(j, "outputs");
+        cJSON_ArrayForEach (o, outs) {
+            if (!strcmp(cJSON_GetObjectItem(o, "step")->valuestring,
+                        cJSON_GetObjectItem(j, "step")->valuestring) &&
+                cJSON_GetObjectItem(o, "instance")->valuedouble ==
+                    cJSON_GetObjectItem(j, "instance")->valuedouble)
+                cJSON_AddItemToObject(
+                    mine, cJSON_GetObjectItem(o, "name")->valuestring,
+                    cJSON_Duplicate(cJSON_GetObjectItem(o, "value"), true));
+        }
+    }
+    cJSON_Delete(outs);
+    cJSON_AddItemToObject(r, "jobs", jobs);
+    return r;
+}

@@ -557,21 +557,7 @@ static char *resolve(struct pg *g, const char *id)
                           "SELECT id FROM runs WHERE substr(id, 1,"
                           " length($1)) = $1 LIMIT 2",
                           id, -1);
-    if (!l)
-        return NULL;
-    int n = cJSON_GetArraySize(l);
-    char *out = NULL;
-    if (n == 1)
-        out = strdup(
-            cJSON_GetObjectItem(cJSON_GetArrayItem(l, 0), "id")->valuestring);
-    else
-        snprintf(g->base.err, sizeof g->base.err,
-                 n == 0 ? "state database '%s': no run '%s'"
-                        : "state database '%s': '%s' names more than one "
-                          "run; give more of its id",
-                 g->where, id);
-    cJSON_Delete(l);
-    return out;
+    return pr_store_one_run(l, g->base.err, sizeof g->base.err, "state database", g->where, id);
 }
 
 static cJSON *pg_run(struct pr_store *b, const char *id)
@@ -596,30 +582,7 @@ static cJSON *pg_run(struct pr_store *b, const char *id)
                        " WHERE run_id = $1 ORDER BY ord",
                        rid, -1);
     free(rid);
-    cJSON *r = run1 ? cJSON_DetachItemFromArray(run1, 0) : NULL;
-    cJSON_Delete(run1);
-    if (!r || !jobs || !outs) {
-        cJSON_Delete(r);
-        cJSON_Delete(jobs);
-        cJSON_Delete(outs);
-        return NULL;
-    }
-    cJSON *j, *o;
-    cJSON_ArrayForEach (j, jobs) {
-        cJSON *mine = cJSON_AddObjectToObject(j, "outputs");
-        cJSON_ArrayForEach (o, outs) {
-            if (!strcmp(cJSON_GetObjectItem(o, "step")->valuestring,
-                        cJSON_GetObjectItem(j, "step")->valuestring) &&
-                cJSON_GetObjectItem(o, "instance")->valuedouble ==
-                    cJSON_GetObjectItem(j, "instance")->valuedouble)
-                cJSON_AddItemToObject(
-                    mine, cJSON_GetObjectItem(o, "name")->valuestring,
-                    cJSON_Duplicate(cJSON_GetObjectItem(o, "value"), true));
-        }
-    }
-    cJSON_Delete(outs);
-    cJSON_AddItemToObject(r, "jobs", jobs);
-    return r;
+    return pr_store_run_tree(run1, jobs, outs);
 }
 
 static cJSON *pg_cached(struct pr_store *b, const char *key, double not_before)

@@ -501,21 +501,7 @@ static char *resolve(struct sq *q, const char *id)
                           "SELECT id FROM runs WHERE substr(id, 1,"
                           " length(?1)) = ?1 LIMIT 2",
                           id, -1);
-    if (!l)
-        return NULL;
-    int n = cJSON_GetArraySize(l);
-    char *out = NULL;
-    if (n == 1)
-        out = strdup(
-            cJSON_GetObjectItem(cJSON_GetArrayItem(l, 0), "id")->valuestring);
-    else
-        snprintf(q->base.err, sizeof q->base.err,
-                 n == 0 ? "state file '%s': no run '%s'"
-                        : "state file '%s': '%s' names more than one run; "
-                          "give more of its id",
-                 q->path, id);
-    cJSON_Delete(l);
-    return out;
+    return pr_store_one_run(l, q->base.err, sizeof q->base.err, "state file", q->path, id);
 }
 
 static cJSON *sq_run(struct pr_store *b, const char *id)
@@ -541,30 +527,7 @@ static cJSON *sq_run(struct pr_store *b, const char *id)
                        " WHERE run_id = ?1 ORDER BY rowid",
                        rid, -1);
     free(rid);
-    cJSON *r = run ? cJSON_DetachItemFromArray(run, 0) : NULL;
-    cJSON_Delete(run);
-    if (!r || !jobs || !outs) {
-        cJSON_Delete(r);
-        cJSON_Delete(jobs);
-        cJSON_Delete(outs);
-        return NULL;
-    }
-    cJSON *j, *o;
-    cJSON_ArrayForEach (j, jobs) {
-        cJSON *mine = cJSON_AddObjectToObject(j, "outputs");
-        cJSON_ArrayForEach (o, outs) {
-            if (!strcmp(cJSON_GetObjectItem(o, "step")->valuestring,
-                        cJSON_GetObjectItem(j, "step")->valuestring) &&
-                cJSON_GetObjectItem(o, "instance")->valuedouble ==
-                    cJSON_GetObjectItem(j, "instance")->valuedouble)
-                cJSON_AddItemToObject(
-                    mine, cJSON_GetObjectItem(o, "name")->valuestring,
-                    cJSON_Duplicate(cJSON_GetObjectItem(o, "value"), true));
-        }
-    }
-    cJSON_Delete(outs);
-    cJSON_AddItemToObject(r, "jobs", jobs);
-    return r;
+    return pr_store_run_tree(run, jobs, outs);
 }
 
 /* The outputs of job (RUN, STEP, INSTANCE) into O. */
