@@ -557,7 +557,8 @@ static char *resolve(struct pg *g, const char *id)
                           "SELECT id FROM runs WHERE substr(id, 1,"
                           " length($1)) = $1 LIMIT 2",
                           id, -1);
-    return pr_store_one_run(l, g->base.err, sizeof g->base.err, "state database", g->where, id);
+    return pr_store_one_run(l, g->base.err, sizeof g->base.err,
+                            "state database", g->where, id);
 }
 
 static cJSON *pg_run(struct pr_store *b, const char *id)

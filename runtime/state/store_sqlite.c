@@ -501,7 +501,8 @@ static char *resolve(struct sq *q, const char *id)
                           "SELECT id FROM runs WHERE substr(id, 1,"
                           " length(?1)) = ?1 LIMIT 2",
                           id, -1);
-    return pr_store_one_run(l, q->base.err, sizeof q->base.err, "state file", q->path, id);
+    return pr_store_one_run(l, q->base.err, sizeof q->base.err, "state file",
+                            q->path, id);
 }
 
 static cJSON *sq_run(struct pr_store *b, const char *id)
