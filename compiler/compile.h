@@ -111,13 +111,11 @@ bool pc_schema_has_outputs(const struct pc_step *s);
  * a shell step, ...): the one table of them, with their types. */
 bool pc_fixed_output(enum pc_step_kind k, const char *name);
 bool pc_schema_output(const struct pc_step *s, const char *name);
-/* The type of output NAME of step S as other steps read it. */
-const struct pc_ty *pc_output_type(struct pr_arena *a, const struct pc_step *s,
-                                   const char *name);
 
-/* Every output of S, each {"type": TEXT, "schema": JSON Schema}; NULL
- * when out of memory. */
-cJSON *pc_output_types_json(struct pr_arena *a, const struct pc_step *s);
+/* Every output of S, each {"type": TEXT, "schema": JSON Schema}, or when
+ * BRIEF the TEXT alone; NULL when out of memory. */
+cJSON *pc_output_types_json(struct pr_arena *a, const struct pc_step *s,
+                            bool brief);
 
 /* The built-in aggregation strategies. */
 bool pc_is_builtin_strategy(const char *name);

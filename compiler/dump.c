@@ -1,12 +1,13 @@
 /* dump.c -- pomlc --dump: a plan file printed readably
  *
  * Like objdump or luac -l: the header, the workflow record, parameters,
- * models, then every step in plan order with its edges, settings and the
- * disassembly of its expressions, the tools, the prompt files and partials
- * with their compiled templates, and the embedded plans of the
- * sub-workflows.  Reads through the runtime's loader, so a damaged plan is
- * reported exactly as pomlrun would report it.
+ * models, then every step in plan order with its edges, settings, the
+ * types of its outputs and the disassembly of its expressions, the tools, the
+ * prompt files and partials with their compiled templates, and the embedded
+ * plans of the sub-workflows.  Reads through the runtime's loader, so a
+ * damaged plan is reported exactly as pomlrun would report it.
  */
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,6 +107,26 @@ static const char *model_name(const struct pr_plan *p, uint32_t i)
     return m.name;
 }
 
+/* The types of step I's outputs, one per line; the text as it is when
+ * it is not the JSON object pomlc writes. */
+static void output_types(const struct pr_plan *p, uint32_t i, FILE *out)
+{
+    struct pr_otype t;
+    pr_plan_otype(p, i, &t);
+    if (!t.types)
+        return;
+    fputs("    output types:", out);
+    cJSON *o = cJSON_Parse(t.types);
+    const cJSON *e = cJSON_IsObject(o) ? o->child : NULL;
+    if (!e)
+        fprintf(out, " %s", t.types);
+    for (; e; e = e->next)
+        fprintf(out, "\n      %s: %s", e->string,
+                cJSON_IsString(e) ? e->valuestring : "?");
+    fputc('\n', out);
+    cJSON_Delete(o);
+}
+
 static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
 {
     struct pr_step s;
@@ -164,6 +185,7 @@ static void dump_step(const struct pr_plan *p, uint32_t i, FILE *out)
                 model_name(p, pr_plan_list_at(p, s.cascade, k)));
     strlist(p, out, "tools", s.tools);
     strlist(p, out, "outputs", s.outputs);
+    output_types(p, i, out);
     code(p, out, "condition", s.condition);
     code(p, out, "for_each", s.for_each);
     code(p, out, "score", s.score);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "compile.h"
 #include "handlebars.h"
 #include "plan.h"
 
@@ -336,6 +337,28 @@ static void emit_step(struct emitter *e, const struct pc_step *s, uint32_t rec)
     PR_PUT_SPAN(&w, STEP, tools, strs_span(e, s->tools, s->ntools));
     PR_PUT_SPAN(&w, STEP, outputs, strs_span(e, s->outputs, s->noutputs));
     pr_pb_put(e->b, &w, rec);
+}
+
+/* The OTYPES section: each step's output types, in plan order. */
+static void emit_otypes(struct emitter *e)
+{
+    struct pc_workflow *wf = e->wf;
+    struct pr_arena types; /* the lists fan-in makes */
+    pr_arena_init(&types);
+    for (size_t k = 0; k < wf->nsteps; k++) {
+        cJSON *o = pc_output_types_json(&types, &wf->steps[wf->order[k]],
+                                        true);
+        char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        if (!text)
+            e->failed = true;
+        struct pr_rec w;
+        PR_REC_INIT(&w, OTYPE);
+        PR_PUT(&w, OTYPE, types, optstr(e, text));
+        pr_pb_add(e->b, &w);
+        free(text);
+    }
+    pr_arena_free(&types);
 }
 
 static void emit_dependents(struct emitter *e)
@@ -693,6 +716,7 @@ static int emit_workflow(struct emitter *parent, struct pc_workflow *wf,
         pr_pb_add(e.b, &w);
     }
 
+    emit_otypes(&e);
     emit_prompts(&e);
     emit_subplans(&e);
     int rc = e.failed || pr_pb_failed(e.b) ? -1 : pr_pb_finish(e.b, out, size);

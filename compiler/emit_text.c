@@ -224,7 +224,7 @@ int pc_emit_json(struct pc_workflow *wf, FILE *out)
         for (size_t i = 0; i < s->noutputs; i++)
             cJSON_AddItemToArray(outs, cJSON_CreateString(s->outputs[i]));
         cJSON_AddItemToObject(o, "output_types",
-                              pc_output_types_json(&types, s));
+                              pc_output_types_json(&types, s, false));
         cJSON_AddItemToArray(steps, o);
     }
     cJSON *stages = cJSON_AddArrayToObject(root, "stages");

@@ -226,19 +226,30 @@ static const struct pc_ty *schema_field(const struct pc_ty *t,
     return NULL;
 }
 
+/* The type of JSON Schema text pomlc wrote (a prompt file's): only
+ * memory can fail to parse it. */
+static const struct pc_ty *text_type(struct tc *tc, const char *text)
+{
+    cJSON *j = cJSON_Parse(text);
+    oom_if(tc, j);
+    return json_type(tc, j);
+}
+
 /* The type a JSON Schema written in the workflow describes. */
 static const struct pc_ty *node_type(struct tc *tc, const struct pc_node *n)
 {
-    return n ? json_type(tc, pc_node_json(n)) : NULL;
+    if (!n)
+        return NULL;
+    cJSON *j = pc_node_json(n);
+    oom_if(tc, j);
+    return json_type(tc, j);
 }
 
 static const struct pc_ty *schema_type(struct tc *tc, struct pc_step *s)
 {
     if (s->output_schema)
         return node_type(tc, s->output_schema);
-    return s->output_schema_json
-               ? json_type(tc, cJSON_Parse(s->output_schema_json))
-               : NULL;
+    return s->output_schema_json ? text_type(tc, s->output_schema_json) : NULL;
 }
 
 /* The output schema of S, at property NAME when it has one. */
@@ -467,8 +478,7 @@ static struct tyinfo output_type(struct pr_arena *a, const struct pc_step *s,
 {
     struct tyinfo r = output_info(s, name);
     if (s->for_each && strcmp(name, "status") && strcmp(name, "attempts")) {
-        const struct pc_ty *t = pc_ty_array(a, r.t);
-        r.t = t ? t : &pc_ty_any_array;
+        r.t = pc_ty_array(a, r.t); /* NULL: out of memory */
         r.o.fmt = "step '%s' runs for_each: its output '%s' is a list, one "
                   "element per item";
         r.o.a = s->id;
@@ -476,12 +486,6 @@ static struct tyinfo output_type(struct pr_arena *a, const struct pc_step *s,
         r.o.loc = s->for_each->loc;
     }
     return r;
-}
-
-const struct pc_ty *pc_output_type(struct pr_arena *a, const struct pc_step *s,
-                                   const char *name)
-{
-    return output_type(a, s, name).t;
 }
 
 /* ---- expressions ---- */
@@ -556,6 +560,9 @@ static struct tyinfo path_type(struct tc *tc, struct pc_expr *p)
             return r; /* the step as a whole */
         const struct pc_step *s = &tc->b->wf->steps[p->ref_step];
         r = output_type(tc->a, s, p->seg[p->ref_member]);
+        oom_if(tc, r.t);
+        if (!r.t)
+            r.t = &pc_ty_any;
         break;
     }
     case PC_REF_ITEM:
@@ -974,8 +981,7 @@ static void check_prompt_inputs(struct tc *tc, struct pc_step *s)
     struct origin o = {s->prompt_file_loc,
                        "the input schema of prompt file '%s' types it%s",
                        s->prompt_file, ""};
-    check_args(tc, s->inputs, json_type(tc, cJSON_Parse(p->input_schema)),
-               what, &o);
+    check_args(tc, s->inputs, text_type(tc, p->input_schema), what, &o);
 }
 
 /* A tool step's arguments (inputs, or with) against the input schema
@@ -1188,35 +1194,45 @@ void pc_types_check_subs(struct pc_build *b)
 
 /* ---- for pomlc --emit=json ---- */
 
-static void add_output(cJSON *o, struct pr_arena *a, const struct pc_step *s,
-                       const char *name)
+/* Adds NAME's type to O; false when memory ran out. */
+static bool add_output(cJSON *o, struct pr_arena *a, const struct pc_step *s,
+                       const char *name, bool brief)
 {
     if (cJSON_GetObjectItemCaseSensitive(o, name))
-        return;
+        return true;
     char text[256];
     const struct pc_ty *t = output_type(a, s, name).t;
-    cJSON *e = cJSON_AddObjectToObject(o, name);
-    if (!e)
-        return;
+    if (!t)
+        return false;
     pc_ty_print(t, text, sizeof text);
-    cJSON_AddStringToObject(e, "type", text);
-    cJSON_AddItemToObject(e, "schema", pc_ty_to_schema(t));
+    if (brief)
+        return cJSON_AddStringToObject(o, name, text) != NULL;
+    cJSON *e = cJSON_AddObjectToObject(o, name);
+    cJSON *schema = e && cJSON_AddStringToObject(e, "type", text)
+                        ? pc_ty_to_schema(t)
+                        : NULL;
+    if (schema && cJSON_AddItemToObject(e, "schema", schema))
+        return true;
+    cJSON_Delete(schema);
+    return false;
 }
 
-cJSON *pc_output_types_json(struct pr_arena *a, const struct pc_step *s)
+cJSON *pc_output_types_json(struct pr_arena *a, const struct pc_step *s,
+                            bool brief)
 {
     cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    add_output(o, a, s, "status");
-    add_output(o, a, s, "attempts");
-    for (const struct fixed *f = fixed_of(s->kind); f && f->name; f++)
-        add_output(o, a, s, f->name);
-    for (size_t i = 0; i < s->noutputs; i++)
-        add_output(o, a, s, s->outputs[i]);
-    for (size_t i = 0;
-         !s->noutputs && pc_schema_has_outputs(s) && i < s->schema_ty->nfields;
+    bool ok = o && add_output(o, a, s, "status", brief) &&
+              add_output(o, a, s, "attempts", brief);
+    for (const struct fixed *f = fixed_of(s->kind); ok && f && f->name; f++)
+        ok = add_output(o, a, s, f->name, brief);
+    for (size_t i = 0; ok && i < s->noutputs; i++)
+        ok = add_output(o, a, s, s->outputs[i], brief);
+    for (size_t i = 0; ok && !s->noutputs && pc_schema_has_outputs(s) &&
+                       i < s->schema_ty->nfields;
          i++)
-        add_output(o, a, s, s->schema_ty->names[i]);
-    return o;
+        ok = add_output(o, a, s, s->schema_ty->names[i], brief);
+    if (ok)
+        return o;
+    cJSON_Delete(o);
+    return NULL;
 }

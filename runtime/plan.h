@@ -100,6 +100,11 @@
  * pr_plan_prompt_find.  A partial's name is its file, relative to the
  * workflow's directory.  Partial instructions name records by index.
  *
+ * OTYPES (id 17, format 4.2) holds one record per step, in step order
+ * (PR_OTYPE_FIELDS): the types of its outputs as pomlc inferred them, for
+ * pomlc --dump and other readers; pomlrun does not need them.  Absent or
+ * of exactly as many records as STEPS.
+ *
  * CODE (id 9) holds the expressions' bytecode (bytecode.h).  Every
  * reference in it is resolved by pomlc: a parameter is read as a member of
  * the params root, a step by its index in STEPS (the STEP instruction,
@@ -112,7 +117,7 @@
  * step records of 272 bytes; a reader refuses
  * plans of an older major version, which pomlc rebuilds; 4.1 adds the
  * approval kind and the escalate flag, which a 4.0 reader refuses as out
- * of range);
+ * of range; 4.2 adds OTYPES);
  * the minor version when fields or sections are only added, in bytes the
  * old reader ignores (reserved bytes it checks must stay zero in old
  * fields).  A new requirement that old readers must
@@ -132,7 +137,7 @@
 
 #define PR_PLAN_MAGIC "\x89PLN\r\n\x1a\n"
 #define PR_PLAN_MAJOR 4
-#define PR_PLAN_MINOR 1
+#define PR_PLAN_MINOR 2
 #define PR_PLAN_HEADER_SIZE 64
 #define PR_PLAN_NONE 0xFFFFFFFFu
 #define PR_EDGE_AFTER 0x80000000u
@@ -178,7 +183,8 @@ enum pr_section {
     PR_SEC_ALERTS = 14,
     PR_SEC_PROMPTS = 15,  /* prompt files and partials */
     PR_SEC_SUBPLANS = 16, /* embedded sub-workflow plans */
-    PR_SEC_COUNT = 16     /* the highest id */
+    PR_SEC_OTYPES = 17,   /* the types of each step's outputs (4.2) */
+    PR_SEC_COUNT = 17     /* the highest id */
 };
 
 /* Field types for the X-macro lists. */
@@ -411,6 +417,15 @@ enum pr_type {
     X(threshold, PR_FT_F64, 0, 24)
 #define PR_ALERT_SIZE 32
 
+/* OTYPES records, one per step in step order: the type pomlc inferred
+ * for each of the step's outputs, as a JSON object mapping the output's
+ * name to the type in poml(5)'s words ("string", "list of integer",
+ * "'a' | 'b'"); for a for_each step, as steps after it read them. */
+#define PR_OTYPE_FIELDS(X)                                                    \
+    X(types, PR_FT_OPTSTR, 0, 0)                                              \
+    X(pad0, PR_FT_ZERO32, 0, 4)
+#define PR_OTYPE_SIZE 8
+
 /* PROMPTS records: prompt files and partials. */
 enum pr_prompt_kind { PR_PROMPT_FILE, PR_PROMPT_PARTIAL, PR_PROMPT_KINDS };
 
@@ -519,6 +534,7 @@ enum pr_tval_kind {
     X(ALERT, PR_SEC_ALERTS, "alert")                                          \
     X(PROMPT, PR_SEC_PROMPTS, "prompt")                                       \
     X(SUBPLAN, PR_SEC_SUBPLANS, "subplan")                                    \
+    X(OTYPE, PR_SEC_OTYPES, "output types")                                   \
     X(INTERP, PR_SEC_INTERPS, "interp")                                       \
     X(PART, PR_SEC_PARTS, "interp part")                                      \
     X(TVAL, PR_SEC_TVALS, "template value")
@@ -534,6 +550,7 @@ enum pr_tval_kind {
 #define PR_BY_ALERT(...) PR_FIELD_KEY(ALERT, __VA_ARGS__)
 #define PR_BY_PROMPT(...) PR_FIELD_KEY(PROMPT, __VA_ARGS__)
 #define PR_BY_SUBPLAN(...) PR_FIELD_KEY(SUBPLAN, __VA_ARGS__)
+#define PR_BY_OTYPE(...) PR_FIELD_KEY(OTYPE, __VA_ARGS__)
 #define PR_BY_INTERP(...) PR_FIELD_KEY(INTERP, __VA_ARGS__)
 #define PR_BY_PART(...) PR_FIELD_KEY(PART, __VA_ARGS__)
 #define PR_BY_TVAL(...) PR_FIELD_KEY(TVAL, __VA_ARGS__)
@@ -575,6 +592,7 @@ struct pr_plan {
     uint32_t ninterps, nparts, ntvals, nlists;
     uint32_t nsubplans;
     uint32_t nprompts;
+    uint32_t notypes; /* 0 (a plan before 4.2) or nsteps */
 };
 
 /* A decoded list reference. */
@@ -641,6 +659,9 @@ struct pr_subplan {
 struct pr_prompt {
     PR_PROMPT_FIELDS(PR_DECL_FIELD)
 };
+struct pr_otype {
+    PR_OTYPE_FIELDS(PR_DECL_FIELD)
+};
 
 struct pr_interp_view {
     uint32_t first, n;
@@ -682,6 +703,8 @@ void pr_plan_phase(const struct pr_plan *p, uint32_t i, struct pr_phase *out);
 void pr_plan_tool(const struct pr_plan *p, uint32_t i, struct pr_tool *out);
 void pr_plan_agg(const struct pr_plan *p, uint32_t i, struct pr_agg *out);
 void pr_plan_alert(const struct pr_plan *p, uint32_t i, struct pr_alert *out);
+/* The output types of step I; types is NULL when the plan has none. */
+void pr_plan_otype(const struct pr_plan *p, uint32_t i, struct pr_otype *out);
 void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
                         struct pr_subplan *out);
 void pr_plan_prompt(const struct pr_plan *p, uint32_t i,

@@ -42,6 +42,7 @@ static const struct field agg_fields[] = {PR_AGG_FIELDS(FIELD_ROW)};
 static const struct field alert_fields[] = {PR_ALERT_FIELDS(FIELD_ROW)};
 static const struct field subplan_fields[] = {PR_SUBPLAN_FIELDS(FIELD_ROW)};
 static const struct field prompt_fields[] = {PR_PROMPT_FIELDS(FIELD_ROW)};
+static const struct field otype_fields[] = {PR_OTYPE_FIELDS(FIELD_ROW)};
 #undef FIELD_ROW
 
 /* Every field lies inside its record. */
@@ -103,6 +104,8 @@ static const struct rkind k_subplan = RKIND("subplan", PR_SEC_SUBPLANS,
                                             PR_SUBPLAN_SIZE, subplan_fields);
 static const struct rkind k_prompt = RKIND("prompt", PR_SEC_PROMPTS,
                                            PR_PROMPT_SIZE, prompt_fields);
+static const struct rkind k_otype = RKIND("output types", PR_SEC_OTYPES,
+                                          PR_OTYPE_SIZE, otype_fields);
 #undef RKIND
 
 static const char *const sec_names[PR_SEC_COUNT + 1] = {
@@ -114,12 +117,13 @@ static const char *const sec_names[PR_SEC_COUNT + 1] = {
     [PR_SEC_PHASES] = "phases",   [PR_SEC_TOOLS] = "tools",
     [PR_SEC_AGGS] = "aggs",       [PR_SEC_ALERTS] = "alerts",
     [PR_SEC_PROMPTS] = "prompts", [PR_SEC_SUBPLANS] = "subplans",
+    [PR_SEC_OTYPES] = "otypes",
 };
 
 /* The minor version that added each section: in a plan of an earlier
  * minor version the section is unknown, so skipped and not required.
  * Format 3.0 has them all. */
-static const uint8_t sec_minor[PR_SEC_COUNT + 1] = {0};
+static const uint8_t sec_minor[PR_SEC_COUNT + 1] = {[PR_SEC_OTYPES] = 2};
 
 /* Record size of each section; 0: not an array of records. */
 static const uint32_t sec_record[PR_SEC_COUNT + 1] = {
@@ -129,7 +133,7 @@ static const uint32_t sec_record[PR_SEC_COUNT + 1] = {
     [PR_SEC_TVALS] = PR_TVAL_SIZE,        [PR_SEC_MODELS] = PR_MODEL_SIZE,
     [PR_SEC_PHASES] = PR_PHASE_SIZE,      [PR_SEC_TOOLS] = PR_TOOL_SIZE,
     [PR_SEC_AGGS] = PR_AGG_SIZE,          [PR_SEC_ALERTS] = PR_ALERT_SIZE,
-    [PR_SEC_PROMPTS] = PR_PROMPT_SIZE,
+    [PR_SEC_PROMPTS] = PR_PROMPT_SIZE,    [PR_SEC_OTYPES] = PR_OTYPE_SIZE,
 };
 
 /* ---- the validation context ---- */
@@ -1270,6 +1274,10 @@ static int validate(struct vctx *c, const uint8_t *d, size_t size)
     p->ntvals = p->sec[PR_SEC_TVALS].size / PR_TVAL_SIZE;
     p->nlists = p->sec[PR_SEC_LISTS].size / 4;
     p->nprompts = p->sec[PR_SEC_PROMPTS].size / PR_PROMPT_SIZE;
+    p->notypes = p->sec[PR_SEC_OTYPES].size / PR_OTYPE_SIZE;
+    if (p->notypes && p->notypes != p->nsteps)
+        return fail(c, "otypes has %lu records for %lu steps",
+                    (unsigned long)p->notypes, (unsigned long)p->nsteps);
     if (check_strings(c) < 0)
         return -1;
     c->jdepth = calloc((size_t)p->sec[PR_SEC_CODE].size + 1,
@@ -1278,7 +1286,7 @@ static int validate(struct vctx *c, const uint8_t *d, size_t size)
         return fail(c, "out of memory");
     static const struct rkind *const kinds[] = {
         &k_workflow, &k_param, &k_step,  &k_model,  &k_phase,
-        &k_tool,     &k_agg,   &k_alert, &k_prompt,
+        &k_tool,     &k_agg,   &k_alert, &k_prompt, &k_otype,
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (check_records(c, kinds[i]) < 0)
@@ -1501,6 +1509,7 @@ VIEW(pr_plan_agg, pr_agg, PR_SEC_AGGS, PR_AGG_SIZE, PR_AGG_FIELDS)
 VIEW(pr_plan_alert, pr_alert, PR_SEC_ALERTS, PR_ALERT_SIZE, PR_ALERT_FIELDS)
 VIEW(pr_plan_prompt, pr_prompt, PR_SEC_PROMPTS, PR_PROMPT_SIZE,
      PR_PROMPT_FIELDS)
+VIEW(pr_plan_otype, pr_otype, PR_SEC_OTYPES, PR_OTYPE_SIZE, PR_OTYPE_FIELDS)
 
 void pr_plan_subplan_at(const struct pr_plan *p, uint32_t i,
                         struct pr_subplan *out)

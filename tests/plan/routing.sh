@@ -25,8 +25,8 @@ test_begin plan-routing
 models() {
     awk -v id="$1" '
         $1 == "step" { on = ($3 == id); next }
-        on && $1 == "model:" { printf "%s", $2 }
-        on && $1 == "fallback" { printf " %s", $3 }
+        on && /^    model: / { printf "%s", $2 }
+        on && /^    fallback / { printf " %s", $3 }
     ' "$tmp/dump"
 }
 

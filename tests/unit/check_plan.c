@@ -260,6 +260,11 @@ static void build_with(struct built *out, const uint8_t *cond, size_t ncond,
         pr_put_u32(r + 44, PR_PLAN_NONE);
     }
 
+    for (int k = 0; k < 3; k++) {
+        r = pr_pb_record(b, PR_SEC_OTYPES, PR_OTYPE_SIZE, NULL);
+        pr_put_u32(r, k ? PR_PLAN_NONE : STR(b, "{\"stdout\":\"string\"}"));
+    }
+
     out->s_nul = nsubs ? pr_pb_str(b, "a\0b", 3) : 0;
     for (size_t i = 0; i < nsubs; i++)
         ck_assert_int_eq(pr_pb_subplan(b, subs[i].name, subs[i].plan->data,
@@ -784,10 +789,13 @@ CORRUPT(c_sec_align,
         pr_put_u32(entry(d, 9) + 8, pr_rd_u32(entry(d, 9) + 8) + 4))
 CORRUPT(c_sec_overlap, pr_put_u32(entry(d, 4) + 8, pr_rd_u32(entry(d, 3) + 8)))
 CORRUPT(c_sec_missing, {
-    pr_put_u32(entry(d, 16), 17);
-    pr_put_u32(entry(d, 15), 16);
+    pr_put_u32(entry(d, PR_SEC_COUNT), PR_SEC_COUNT + 1);
+    for (uint32_t id = PR_SEC_COUNT - 1; id >= 15; id--)
+        pr_put_u32(entry(d, id), id + 1);
 })
 CORRUPT(c_sec_size, pr_put_u32(entry(d, 4) + 12, 3 * PR_STEP_SIZE - 8))
+CORRUPT(c_otypes_count,
+        pr_put_u32(entry(d, PR_SEC_OTYPES) + 12, 2 * PR_OTYPE_SIZE))
 CORRUPT(c_wf_size, pr_put_u32(entry(d, 2) + 12, 0))
 CORRUPT(c_lists_size,
         pr_put_u32(entry(d, 5) + 12, pr_rd_u32(entry(d, 5) + 12) - 2))
@@ -922,6 +930,7 @@ static const struct reject cases[] = {
     {c_sec_overlap, FIX, "overlaps"},
     {c_sec_missing, FIX, "section 15 (prompts) is missing"},
     {c_sec_size, FIX, "section 4 (steps) size 808 is not a multiple of 272"},
+    {c_otypes_count, FIX, "otypes has 2 records for 3 steps"},
     {c_wf_size, FIX, "section 2 (workflow) has 0 bytes"},
     {c_lists_size, FIX, "section 5 (lists)"},
     {c_prompts, FIX, "section 15 (prompts) size 8 is not a multiple of 48"},
@@ -1082,7 +1091,11 @@ END_TEST
 #define SP_PLAN(i) (sec(d, PR_SEC_SUBPLANS) + pr_rd_u32(SP(i) + 4))
 #define STEP0_WORKFLOW (rec(d, PR_SEC_STEPS, PR_STEP_SIZE, 0) + 208)
 
-CORRUPT(c_sp_missing, pr_put_u32(entry(d, 16), 17))
+CORRUPT(c_sp_missing, {
+    pr_put_u32(entry(d, PR_SEC_COUNT), PR_SEC_COUNT + 1);
+    for (uint32_t id = PR_SEC_COUNT - 1; id >= 16; id--)
+        pr_put_u32(entry(d, id), id + 1);
+})
 CORRUPT(c_sp_small, pr_put_u32(entry(d, 16) + 12, 8))
 CORRUPT(c_sp_first, pr_put_u32(SP(0) + 4, 24))
 CORRUPT(c_sp_first0, pr_put_u32(SP(0) + 4, 0))
