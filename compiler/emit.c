@@ -339,24 +339,37 @@ static void emit_step(struct emitter *e, const struct pc_step *s, uint32_t rec)
     pr_pb_put(e->b, &w, rec);
 }
 
-/* The OTYPES section: each step's output types, in plan order. */
+/* The OTYPES section: each step's output types, in plan order.  A step
+ * with no declared outputs, no schema and no for_each has those of its
+ * kind: that text is made once per kind. */
 static void emit_otypes(struct emitter *e)
 {
     struct pc_workflow *wf = e->wf;
     struct pr_arena types; /* the lists fan-in makes */
     pr_arena_init(&types);
+    uint32_t plain[PC_STEP_KIND_COUNT];
+    for (size_t k = 0; k < PC_STEP_KIND_COUNT; k++)
+        plain[k] = PR_PLAN_NONE;
     for (size_t k = 0; k < wf->nsteps; k++) {
-        cJSON *o = pc_output_types_json(&types, &wf->steps[wf->order[k]],
-                                        true);
-        char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-        cJSON_Delete(o);
-        if (!text)
-            e->failed = true;
+        const struct pc_step *s = &wf->steps[wf->order[k]];
+        bool kind_only = !s->noutputs && !s->schema_ty && !s->for_each &&
+                         (size_t)s->kind < PC_STEP_KIND_COUNT;
+        uint32_t ref = kind_only ? plain[s->kind] : PR_PLAN_NONE;
+        if (ref == PR_PLAN_NONE) {
+            cJSON *o = pc_output_types_json(&types, s, true);
+            char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+            cJSON_Delete(o);
+            if (!text)
+                e->failed = true;
+            else if (kind_only)
+                plain[s->kind] = optstr(e, text);
+            ref = optstr(e, text);
+            free(text);
+        }
         struct pr_rec w;
         PR_REC_INIT(&w, OTYPE);
-        PR_PUT(&w, OTYPE, types, optstr(e, text));
+        PR_PUT(&w, OTYPE, types, ref);
         pr_pb_add(e->b, &w);
-        free(text);
     }
     pr_arena_free(&types);
 }

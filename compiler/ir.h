@@ -35,7 +35,8 @@ enum pc_step_kind {
     PC_STEP_TOOL,      /* tool: an MCP tool */
     PC_STEP_AGGREGATE, /* type: aggregator */
     PC_STEP_WORKFLOW,  /* workflow: a sub-workflow */
-    PC_STEP_APPROVAL   /* type: approval: a person's answer */
+    PC_STEP_APPROVAL,  /* type: approval: a person's answer */
+    PC_STEP_KIND_COUNT
 };
 
 enum pc_backoff { PC_BACKOFF_EXPONENTIAL, PC_BACKOFF_FIXED, PC_BACKOFF_NONE };
