@@ -13,33 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${top_builddir:=$top_srcdir}"
 pomlc=$top_builddir/pomlc
 pomlrun=$top_builddir/pomlrun
-pgbin=${POML_PGBIN:-/usr/lib/postgresql/15/bin}
-if [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_ctl" ]; then
-    echo "pg: no PostgreSQL server binaries in $pgbin (apt-get install postgresql); skipped"
-    exit 77
-fi
-if ! grep -q '^#define HAVE_LIBPQ 1' "$top_builddir/config.h"; then
-    echo "pg: pomlrun is built without libpq; skipped"
-    exit 77
-fi
-
 . "$top_srcdir/tests/lib.sh"
 test_begin pg
-as() {
-    if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
-}
-chmod 755 "$tmp"
-mkdir "$tmp/sock"
-[ "$(id -u)" = 0 ] && chown nobody "$tmp" "$tmp/sock"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as "$pgbin/initdb" -D "$tmp/data" -A trust -U poml > "$tmp/initdb.log" 2>&1 ||
-    { fail "initdb: $(tail -n 1 "$tmp/initdb.log")"; test_end; exit; }
-as "$pgbin/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp/sock" start \
-    > /dev/null 2>&1 ||
-    { fail "pg_ctl start: $(tail -n 1 "$tmp/server.log")"; test_end; exit; }
-trap 'as "$pgbin/pg_ctl" -D "$tmp/data" -m immediate stop > /dev/null 2>&1; rm -rf "$tmp"' EXIT
-url="postgresql://poml:pw9secret@127.0.0.1:$port/postgres"
+. "$here/pg_server.sh"
 
 "$pomlc" -o "$tmp/state.plan" "$top_srcdir/tests/run/wf/state.poml" \
     > /dev/null 2>&1 || fail "pomlc state.poml"
