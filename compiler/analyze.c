@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prompt_file.h"
 #include "read.h"
 #include "shell.h"
 #include "types.h"
@@ -26,39 +27,6 @@ struct walk {
     bool item_is_candidate; /* a best_of score: item and index name
                                a candidate */
 };
-
-static const char *const builtin_any[] = {"status", "attempts", NULL};
-static const char *const builtin_shell[] = {"stdout", "stderr", "exit_code",
-                                            "json", NULL};
-static const char *const builtin_llm[] = {
-    "text",       "json",   "usage",      "cost",   "model",
-    "tool_calls", "drafts", "candidates", "chosen", NULL};
-static const char *const builtin_tool[] = {"result", "text", "json",
-                                           "is_error", NULL};
-static const char *const builtin_agg[] = {"result", NULL};
-static const char *const builtin_wf[] = {"result", "outputs", NULL};
-static const char *const builtin_approval[] = {"approved", "by", "comment",
-                                               "value", NULL};
-
-static const char *const *builtins(enum pc_step_kind k)
-{
-    switch (k) {
-    case PC_STEP_SHELL:
-        return builtin_shell;
-    case PC_STEP_LLM:
-        return builtin_llm;
-    case PC_STEP_TOOL:
-        return builtin_tool;
-    case PC_STEP_AGGREGATE:
-        return builtin_agg;
-    case PC_STEP_WORKFLOW:
-        return builtin_wf;
-    case PC_STEP_APPROVAL:
-        return builtin_approval;
-    default:
-        return NULL;
-    }
-}
 
 static bool in_list(const char *const *l, const char *s)
 {
@@ -82,7 +50,7 @@ static bool has_output(const struct pc_step *t, const char *name)
                                       : NULL;
     if (props && props->kind == PC_NODE_MAP && pc_map_get(props, name))
         return true;
-    return in_list(builtin_any, name) || in_list(builtins(t->kind), name) ||
+    return pc_fixed_output(t->kind, name) ||
            (!t->noutputs && pc_schema_output(t, name));
 }
 
@@ -773,6 +741,44 @@ static bool tool_known(struct pc_build *b, const char *name)
     return pc_catalog_server_tool(b->ctx, b->cat, name, NULL, 0) != NULL;
 }
 
+bool pc_tool_def(struct pc_build *b, const char *name, struct pc_tool_def *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < b->wf->ntools; i++) {
+        const struct pc_wf_tool *t = &b->wf->tools[i];
+        if (!strcmp(t->name, name)) {
+            out->input_schema = t->input_schema;
+            out->output_schema = t->output_schema;
+            return true;
+        }
+    }
+    const struct pc_tool *t = pc_catalog_tools(b->ctx, b->cat) < 0
+                                  ? NULL
+                                  : pc_catalog_tool(b->cat, name);
+    if (!t)
+        return false;
+    out->input_schema = t->input_schema;
+    out->output_schema = t->output_schema;
+    return true;
+}
+
+/* The arguments of tool step S against the input schema its tool's
+ * definition states (JSON Schema: open unless it says otherwise). */
+static void check_tool_args(struct pc_build *b, const struct pc_step *s)
+{
+    struct pc_tool_def td;
+    if (!pc_tool_def(b, s->tool, &td) || !td.input_schema)
+        return;
+    cJSON *schema = pc_node_json(td.input_schema);
+    char what[96];
+    snprintf(what, sizeof what, "tool '%.60s'", s->tool);
+    struct pc_schema_inputs w = {
+        schema, NULL, what, s->tool_loc.file ? s->tool_loc : s->loc, false};
+    if (schema)
+        pc_check_schema_inputs(b, s, &w);
+    cJSON_Delete(schema);
+}
+
 static void check_tool(struct pc_build *b, struct pc_step *s, const char *name,
                        struct pc_loc loc)
 {
@@ -1078,8 +1084,10 @@ static void check_step(struct pc_build *b, struct pc_step *s)
     }
     if (s->kind == PC_STEP_LLM)
         check_request(b, s);
-    if (s->kind == PC_STEP_TOOL && s->tool)
+    if (s->kind == PC_STEP_TOOL && s->tool) {
         check_tool(b, s, s->tool, s->tool_loc);
+        check_tool_args(b, s);
+    }
     for (size_t i = 0; i < s->ntools; i++)
         check_tool(b, s, s->tools[i],
                    s->tools_locs ? s->tools_locs[i] : s->loc);

@@ -340,7 +340,9 @@ static int load_tools(struct pc_ctx *ctx, struct pc_catalog *cat)
         return -1;
     static const char *const top[] = {"servers", "tools", NULL};
     static const char *const skeys[] = {"command", "description", NULL};
-    static const char *const tkeys[] = {"server", "name", "description", NULL};
+    static const char *const tkeys[] = {"server",        "name",
+                                        "description",   "input_schema",
+                                        "output_schema", NULL};
     pc_check_keys(ctx, root, top, "the tool catalog");
     const struct pc_node *servers = pc_map_get(root, "servers");
     const struct pc_node *tools = pc_map_get(root, "tools");
@@ -368,6 +370,8 @@ static int load_tools(struct pc_ctx *ctx, struct pc_catalog *cat)
         const struct pc_node *v;
         if ((v = pc_map_get(def, "name")))
             t->remote_name = pc_get_str(ctx, v, "name");
+        t->input_schema = pc_get_map(ctx, def, "input_schema");
+        t->output_schema = pc_get_map(ctx, def, "output_schema");
         if ((v = pc_map_get(def, "server"))) {
             t->server = pc_get_str(ctx, v, "server");
             const struct pc_node *s = t->server

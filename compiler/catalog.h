@@ -32,6 +32,9 @@ struct pc_tool {
     const char *remote_name;
     const char **argv; /* the server's command */
     size_t argc;
+    /* JSON Schemas of its arguments and its structuredContent, as the
+     * catalog states them (NULL: not stated) */
+    const struct pc_node *input_schema, *output_schema;
 };
 
 struct pc_catalog {

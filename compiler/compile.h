@@ -93,12 +93,23 @@ int pc_analyze(struct pc_build *b);
  * resolved); check types every expression once the steps are ordered;
  * check_subs the parameters given to sub-workflows, once compiled. */
 void pc_types_prepare(struct pc_build *b);
+/* The tool NAME names, as a step's `tool:` finds it: the workflow's own
+ * definition, else the catalog's, with the schemas it states; false
+ * when neither has it (SERVER.TOOL names state no schemas). */
+struct pc_tool_def {
+    const struct pc_node *input_schema, *output_schema; /* or NULL */
+};
+bool pc_tool_def(struct pc_build *b, const char *name,
+                 struct pc_tool_def *out);
 void pc_types_check(struct pc_build *b);
 void pc_types_check_subs(struct pc_build *b);
 /* An LLM step whose output schema is an object with properties: they are
  * its outputs (when it declares none); pc_schema_output says whether NAME
  * is one. */
 bool pc_schema_has_outputs(const struct pc_step *s);
+/* NAME is an output every step of kind K has (status, attempts, stdout of
+ * a shell step, ...): the one table of them, with their types. */
+bool pc_fixed_output(enum pc_step_kind k, const char *name);
 bool pc_schema_output(const struct pc_step *s, const char *name);
 /* The type of output NAME of step S as other steps read it. */
 const struct pc_ty *pc_output_type(struct pr_arena *a, const struct pc_step *s,

@@ -180,6 +180,8 @@ struct pc_step {
     size_t ncascade;
 
     const char *tool;     /* tool step */
+    const struct pc_node *tool_input_schema;  /* as its definition states */
+    const struct pc_node *tool_output_schema; /* them, or NULL (typecheck.c) */
     const char *strategy; /* aggregator */
     const char *workflow; /* sub-workflow file */
     struct pc_loc workflow_loc;
@@ -335,6 +337,7 @@ struct pc_workflow {
         const char *remote_name;
         const char **argv;
         size_t argc;
+        const struct pc_node *input_schema, *output_schema; /* or NULL */
         struct pc_loc loc;
     } * tools;
     size_t ntools, captools;

@@ -412,31 +412,48 @@ static bool has_key(const struct pc_tval *t, const char *key)
     return false;
 }
 
-void pc_check_prompt_inputs(struct pc_build *b, const struct pc_step *s)
+void pc_check_schema_inputs(struct pc_build *b, const struct pc_step *s,
+                            const struct pc_schema_inputs *w)
 {
-    const struct pc_prompt *p = s->prompt_def;
-    if (!p || !p->input_schema || (s->inputs && s->inputs->kind != PC_TV_MAP))
+    const struct pc_tval *args = s->kind == PC_STEP_TOOL && !s->inputs
+                                     ? s->with
+                                     : s->inputs;
+    if (args && args->kind != PC_TV_MAP)
         return;
-    cJSON *schema = cJSON_Parse(p->input_schema);
-    cJSON *defs = p->input_default ? cJSON_Parse(p->input_default) : NULL;
-    const cJSON *req = cJSON_GetObjectItemCaseSensitive(schema, "required");
-    const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema,
+    const cJSON *req = cJSON_GetObjectItemCaseSensitive(w->schema, "required");
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(w->schema,
                                                           "properties");
     const cJSON *extra = cJSON_GetObjectItemCaseSensitive(
-        schema, "additionalProperties");
+        w->schema, "additionalProperties");
     for (const cJSON *r = cJSON_IsArray(req) ? req->child : NULL; r;
          r = r->next) {
-        if (!cJSON_IsString(r) || has_key(s->inputs, r->valuestring) ||
-            cJSON_GetObjectItemCaseSensitive(defs, r->valuestring))
+        if (!cJSON_IsString(r) || has_key(args, r->valuestring) ||
+            cJSON_GetObjectItemCaseSensitive(w->defaults, r->valuestring))
             continue;
-        struct pc_diag *d = pc_report(
-            b->ctx, PC_D_MISSING_INPUT, s->prompt_file_loc,
-            "step '%s' gives no input '%s', which prompt file '%s' requires",
-            s->id, r->valuestring, p->name);
-        pc_note(b->ctx, d, NOLOC, "add it under 'inputs:' of the step");
+        struct pc_diag *d = pc_report(b->ctx, PC_D_MISSING_INPUT, w->loc,
+                                      "step '%s' gives no input '%s', which "
+                                      "%s requires",
+                                      s->id, r->valuestring, w->what);
+        const char *given[64];
+        size_t ngiven = 0;
+        for (size_t i = 0; args && i < args->len && ngiven < 64; i++)
+            if (!cJSON_GetObjectItemCaseSensitive(props, args->keys[i]))
+                given[ngiven++] = args->keys[i];
+        const char *near = pc_closest(r->valuestring, given, ngiven);
+        if (near)
+            pc_note(b->ctx, d, NOLOC, "'%s' is given: did you mean '%s'?",
+                    near, r->valuestring);
+        else
+            pc_note(b->ctx, d, NOLOC, "add it under '%s:' of the step",
+                    args == s->with && args ? "with" : "inputs");
     }
-    bool closed = cJSON_IsObject(props) && (!extra || cJSON_IsFalse(extra));
-    const struct pc_node *in = s->node ? pc_map_get(s->node, "inputs") : NULL;
+    bool closed = cJSON_IsObject(props) &&
+                  (extra ? cJSON_IsFalse(extra) : w->closed_by_default);
+    const struct pc_node *in = s->node ? pc_map_get(s->node,
+                                                    args == s->with && args
+                                                        ? "with"
+                                                        : "inputs")
+                                       : NULL;
     const char *names[64];
     size_t nnames = 0;
     for (const cJSON *c = closed ? props->child : NULL; c && nnames < 64;
@@ -447,14 +464,28 @@ void pc_check_prompt_inputs(struct pc_build *b, const struct pc_step *s)
         const struct pc_node *k = in->pairs[i].key;
         if (cJSON_GetObjectItemCaseSensitive(props, k->str))
             continue;
-        struct pc_diag *d = pc_report(
-            b->ctx, PC_D_UNKNOWN_INPUT, k->loc,
-            "input '%s' is not in the input schema of prompt file '%s'",
-            k->str, p->name);
+        struct pc_diag *d = pc_report(b->ctx, PC_D_UNKNOWN_INPUT, k->loc,
+                                      "input '%s' is not in the input schema "
+                                      "of %s",
+                                      k->str, w->what);
         const char *near = pc_closest(k->str, names, nnames);
         if (near)
             pc_note(b->ctx, d, NOLOC, "did you mean '%s'?", near);
     }
+}
+
+void pc_check_prompt_inputs(struct pc_build *b, const struct pc_step *s)
+{
+    const struct pc_prompt *p = s->prompt_def;
+    if (!p || !p->input_schema || (s->inputs && s->inputs->kind != PC_TV_MAP))
+        return;
+    cJSON *schema = cJSON_Parse(p->input_schema);
+    cJSON *defs = p->input_default ? cJSON_Parse(p->input_default) : NULL;
+    char what[96];
+    snprintf(what, sizeof what, "prompt file '%.60s'", p->name);
+    /* Picoschema objects are closed unless they say otherwise */
+    struct pc_schema_inputs w = {schema, defs, what, s->prompt_file_loc, true};
+    pc_check_schema_inputs(b, s, &w);
     cJSON_Delete(schema);
     cJSON_Delete(defs);
 }

@@ -32,6 +32,20 @@ struct pc_prompt *pc_load_prompt(struct pc_build *b, const char *name,
  * given (or defaulted), and no input the schema does not declare. */
 void pc_check_prompt_inputs(struct pc_build *b, const struct pc_step *s);
 
+/* A step's inputs (a tool step's `with` when it has no inputs) against
+ * the object schema SCHEMA of WHAT ("prompt file 'x'", "tool 'y'"): every
+ * required member given or in DEFAULTS, each missing one reported at LOC;
+ * when the schema is closed (additionalProperties: false, or absent and
+ * CLOSED_BY_DEFAULT) no member outside its properties. */
+struct pc_schema_inputs {
+    const cJSON *schema, *defaults; /* defaults may be NULL */
+    const char *what;
+    struct pc_loc loc;
+    bool closed_by_default;
+};
+void pc_check_schema_inputs(struct pc_build *b, const struct pc_step *s,
+                            const struct pc_schema_inputs *w);
+
 /* pomlc --lint on a prompt file by itself: 0 when clean. */
 int pc_lint_prompt(struct pc_ctx *ctx, struct pc_catalog *cat,
                    const char *path);

@@ -72,6 +72,13 @@ const char *pc_get_str(struct pc_ctx *c, const struct pc_node *n,
     return NULL;
 }
 
+const struct pc_node *pc_get_map(struct pc_ctx *c, const struct pc_node *map,
+                                 const char *key)
+{
+    const struct pc_node *v = pc_map_get(map, key);
+    return v && pc_want_kind(c, v, PC_NODE_MAP, key) ? v : NULL;
+}
+
 int pc_get_bool(struct pc_ctx *c, const struct pc_node *n, const char *field,
                 bool *out)
 {

@@ -23,6 +23,10 @@ bool pc_want_kind(struct pc_ctx *c, const struct pc_node *n,
 
 const char *pc_get_str(struct pc_ctx *c, const struct pc_node *n,
                        const char *field);
+/* The member KEY of mapping MAP when it is a mapping; NULL when absent
+ * or, reported, when it is something else. */
+const struct pc_node *pc_get_map(struct pc_ctx *c, const struct pc_node *map,
+                                 const char *key);
 int pc_get_bool(struct pc_ctx *c, const struct pc_node *n, const char *field,
                 bool *out);
 int pc_get_uint(struct pc_ctx *c, const struct pc_node *n, const char *field,

@@ -79,15 +79,19 @@ static const struct fixed fixed_llm[] = {
     {"model", &pc_ty_string}, {"tool_calls", &ty_objects},
     {"drafts", &ty_strings},  {"candidates", &pc_ty_any_array},
     {"chosen", &pc_ty_any},   {NULL, NULL}};
-static const struct fixed fixed_tool[] = {{"result", &pc_ty_any},
-                                          {"text", &pc_ty_string},
-                                          {"json", &pc_ty_any},
-                                          {"is_error", &pc_ty_boolean},
-                                          {NULL, NULL}};
+static const struct fixed fixed_tool[] = {
+    {"result", &pc_ty_any},       {"text", &pc_ty_string},
+    {"json", &pc_ty_any},         {"content", &ty_objects},
+    {"is_error", &pc_ty_boolean}, {NULL, NULL}};
 static const struct fixed fixed_agg[] = {{"result", &pc_ty_any}, {NULL, NULL}};
 static const struct fixed fixed_wf[] = {{"result", &pc_ty_open_object},
                                         {"outputs", &pc_ty_open_object},
                                         {NULL, NULL}};
+static const struct fixed fixed_approval[] = {{"approved", &pc_ty_boolean},
+                                              {"by", &pc_ty_string},
+                                              {"comment", &pc_ty_string},
+                                              {"value", &pc_ty_any},
+                                              {NULL, NULL}};
 
 static const struct fixed *fixed_of(enum pc_step_kind k)
 {
@@ -102,6 +106,8 @@ static const struct fixed *fixed_of(enum pc_step_kind k)
         return fixed_agg;
     case PC_STEP_WORKFLOW:
         return fixed_wf;
+    case PC_STEP_APPROVAL:
+        return fixed_approval;
     default:
         return NULL;
     }
@@ -113,6 +119,12 @@ static const struct pc_ty *fixed_type(enum pc_step_kind k, const char *name)
         if (!strcmp(f->name, name))
             return f->t;
     return NULL;
+}
+
+bool pc_fixed_output(enum pc_step_kind k, const char *name)
+{
+    return !strcmp(name, "status") || !strcmp(name, "attempts") ||
+           fixed_type(k, name) != NULL;
 }
 
 /* ---- messages ---- */
@@ -169,6 +181,17 @@ static void report_any(struct tc *tc, const struct pc_expr *e,
 static const char *const param_type_names[] = {
     "any", "string", "integer", "number", "boolean", "array", "object"};
 
+/* The type JSON Schema J describes (J freed); NULL for none. */
+static const struct pc_ty *json_type(struct tc *tc, cJSON *j)
+{
+    if (!j)
+        return NULL;
+    const struct pc_ty *t = pc_ty_from_schema(tc->a, j);
+    cJSON_Delete(j);
+    oom_if(tc, t);
+    return t;
+}
+
 static const struct pc_ty *param_type(struct tc *tc, struct pc_param *p)
 {
     if (p->implicit || p->type == PC_T_ANY)
@@ -183,9 +206,7 @@ static const struct pc_ty *param_type(struct tc *tc, struct pc_param *p)
     cJSON_DeleteItemFromObjectCaseSensitive(j, "type");
     cJSON_DeleteItemFromObjectCaseSensitive(j, "default");
     cJSON_AddStringToObject(j, "type", param_type_names[p->type]);
-    const struct pc_ty *t = pc_ty_from_schema(tc->a, j);
-    cJSON_Delete(j);
-    oom_if(tc, t);
+    const struct pc_ty *t = json_type(tc, j);
     return t ? t : &pc_ty_any;
 }
 
@@ -205,19 +226,19 @@ static const struct pc_ty *schema_field(const struct pc_ty *t,
     return NULL;
 }
 
+/* The type a JSON Schema written in the workflow describes. */
+static const struct pc_ty *node_type(struct tc *tc, const struct pc_node *n)
+{
+    return n ? json_type(tc, pc_node_json(n)) : NULL;
+}
+
 static const struct pc_ty *schema_type(struct tc *tc, struct pc_step *s)
 {
-    cJSON *j = NULL;
     if (s->output_schema)
-        j = pc_node_json(s->output_schema);
-    else if (s->output_schema_json)
-        j = cJSON_Parse(s->output_schema_json);
-    if (!j)
-        return NULL;
-    const struct pc_ty *t = pc_ty_from_schema(tc->a, j);
-    cJSON_Delete(j);
-    oom_if(tc, t);
-    return t;
+        return node_type(tc, s->output_schema);
+    return s->output_schema_json
+               ? json_type(tc, cJSON_Parse(s->output_schema_json))
+               : NULL;
 }
 
 /* The output schema of S, at property NAME when it has one. */
@@ -271,13 +292,8 @@ static const struct pc_ty *declared_type(struct tc *tc, struct pc_step *s,
         }
         return t;
     }
-    if (v->kind == PC_NODE_MAP) {
-        cJSON *j = pc_node_json(v);
-        const struct pc_ty *t = j ? pc_ty_from_schema(tc->a, j) : NULL;
-        cJSON_Delete(j);
-        oom_if(tc, t);
-        return t;
-    }
+    if (v->kind == PC_NODE_MAP)
+        return node_type(tc, v);
     pc_report(tc->c, PC_D_OUTPUT_TYPE, v->loc,
               "the type of output '%s' must be a type name or a JSON "
               "Schema, not %s",
@@ -353,6 +369,13 @@ void pc_types_prepare(struct pc_build *b)
         struct pc_step *s = &wf->steps[i];
         if (s->kind == PC_STEP_LLM)
             s->schema_ty = schema_type(&tc, s);
+        struct pc_tool_def td;
+        if (s->kind == PC_STEP_TOOL && s->tool &&
+            pc_tool_def(b, s->tool, &td)) {
+            s->tool_input_schema = td.input_schema;
+            s->tool_output_schema = td.output_schema;
+            s->schema_ty = node_type(&tc, td.output_schema);
+        }
         prepare_outputs(&tc, s);
     }
 }
@@ -412,6 +435,13 @@ static struct tyinfo output_info(const struct pc_step *s, const char *name)
                                    "step '%s'"
                                  : "'%s' is typed by the output schema of "
                                    "prompt file '%s'";
+    } else if (s->kind == PC_STEP_TOOL && s->schema_ty && !declared &&
+               (!strcmp(name, "json") || !strcmp(name, "result"))) {
+        r.t = s->schema_ty;
+        r.o = (struct origin){s->tool_output_schema->loc,
+                              "'%s' is typed by the output schema of tool "
+                              "'%s'",
+                              name, s->tool};
     } else if (s->kind == PC_STEP_AGGREGATE &&
                (declared || !strcmp(name, "result"))) {
         r.t = s->schema_ty ? s->schema_ty : &pc_ty_any;
@@ -914,12 +944,24 @@ static void check_map_against(struct tc *tc, struct pc_tval *m,
         struct pc_diag *d = pc_report(
             tc->c, PC_D_INPUT_TYPE, m->items[i]->loc,
             "%s '%s' of step '%s' is %s, where %s wants %s",
-            m == tc->step->with ? "parameter" : "input", m->keys[i],
-            tc->step->id, ty_text(tc, got.t), what, ty_text(tc, w));
+            m != tc->step->with              ? "input"
+            : tc->step->kind == PC_STEP_TOOL ? "argument"
+                                             : "parameter",
+            m->keys[i], tc->step->id, ty_text(tc, got.t), what,
+            ty_text(tc, w));
         note_origin(tc, d, &got.o);
         if (d && o->fmt)
             pc_note(tc->c, d, o->loc, o->fmt, o->a, o->b);
     }
+}
+
+/* Values given in ARGS against the object type WANT of WHAT. */
+static void check_args(struct tc *tc, struct pc_tval *args,
+                       const struct pc_ty *want, const char *what,
+                       const struct origin *o)
+{
+    if (args && want && want->kind == PC_TY_OBJECT)
+        check_map_against(tc, args, want, pr_arena_strdup(tc->a, what), o);
 }
 
 static void check_prompt_inputs(struct tc *tc, struct pc_step *s)
@@ -927,17 +969,28 @@ static void check_prompt_inputs(struct tc *tc, struct pc_step *s)
     const struct pc_prompt *p = s->prompt_def;
     if (!p || !p->input_schema || !s->inputs)
         return;
-    cJSON *j = cJSON_Parse(p->input_schema);
-    const struct pc_ty *want = j ? pc_ty_from_schema(tc->a, j) : NULL;
-    cJSON_Delete(j);
-    if (!want || want->kind != PC_TY_OBJECT)
-        return;
     char what[96];
     snprintf(what, sizeof what, "prompt file '%.60s'", s->prompt_file);
     struct origin o = {s->prompt_file_loc,
                        "the input schema of prompt file '%s' types it%s",
                        s->prompt_file, ""};
-    check_map_against(tc, s->inputs, want, pr_arena_strdup(tc->a, what), &o);
+    check_args(tc, s->inputs, json_type(tc, cJSON_Parse(p->input_schema)),
+               what, &o);
+}
+
+/* A tool step's arguments (inputs, or with) against the input schema
+ * its definition states. */
+static void check_tool_inputs(struct tc *tc, struct pc_step *s)
+{
+    const struct pc_node *n = s->tool_input_schema;
+    if (!n)
+        return;
+    char what[96];
+    snprintf(what, sizeof what, "tool '%.60s'", s->tool);
+    struct origin o = {n->loc, "the input schema of tool '%s' types it%s",
+                       s->tool, ""};
+    check_args(tc, s->inputs ? s->inputs : s->with, node_type(tc, n), what,
+               &o);
 }
 
 /* ---- steps ---- */
@@ -1066,6 +1119,8 @@ static void check_step(struct tc *tc, struct pc_step *s)
     if (s->kind != PC_STEP_WORKFLOW)
         tval_type(tc, s->with, 0);
     check_prompt_inputs(tc, s);
+    if (s->kind == PC_STEP_TOOL)
+        check_tool_inputs(tc, s);
     if (s->score) {
         tc->have_item = false;
         infer(tc, s->score);

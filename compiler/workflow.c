@@ -1989,8 +1989,9 @@ static void read_agents_one(struct pc_build *b, const struct pc_node *k,
     }
 }
 
-static const char *const tools_keys[] = {"server", "name", "command",
-                                         "description", NULL};
+static const char *const tools_keys[] = {
+    "server",       "name",          "command", "description",
+    "input_schema", "output_schema", NULL};
 
 static void read_tools_one(struct pc_build *b, const struct pc_node *k,
                            const struct pc_node *def)
@@ -2012,6 +2013,8 @@ static void read_tools_one(struct pc_build *b, const struct pc_node *k,
         t->server = pc_get_str(b->ctx, v, "server");
     if ((v = pc_map_get(def, "command")))
         t->argv = pc_get_str_list(b->ctx, v, "command", &t->argc, NULL);
+    t->input_schema = pc_get_map(b->ctx, def, "input_schema");
+    t->output_schema = pc_get_map(b->ctx, def, "output_schema");
     if (!t->server && !t->argv)
         pc_report(b->ctx, PC_D_MISSING_FIELD, k->loc,
                   "tool '%s' needs a 'command' (the MCP server to start) "

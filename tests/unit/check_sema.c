@@ -170,7 +170,7 @@ START_TEST(test_step_kinds)
         "  - id: cap\n    agent_capability: code_generation\n"
         "    prompt: hi\n"
         "  - id: ag\n    agent: /query\n    prompt: hi\n"
-        "  - id: tl\n    tool: read_file\n"
+        "  - id: tl\n    tool: read_file\n    inputs: {path: a.txt}\n"
         "  - id: agg\n    strategy: vote\n    depends_on: [sh, llm]\n"
         "  - id: sub\n    workflow: sub.poml\n    with: {n: 1}\n"
         "  - id: g\n    type: gate\n    depends_on: [sub]\n");
