@@ -3,7 +3,8 @@
 # test_begin.  Starts it (initdb, pg_ctl) in $tmp on 127.0.0.1 and a free
 # port, as user nobody when run as root, stops it however the driver
 # ends, and sets $url (user poml, password pw9secret) and $port.  Exits 77
-# (skipped) when the server's binaries or libpq are missing.
+# (skipped) when the server's binaries or libpq are missing.  Then the
+# drivers' helpers: has, pg_until_file, pg_until_running.
 # shellcheck shell=sh
 pgbin=${POML_PGBIN:-/usr/lib/postgresql/15/bin}
 if [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_ctl" ]; then
@@ -32,3 +33,28 @@ pg_stop() {
 }
 trap 'pg_stop; rm -rf "$tmp"' EXIT
 url="postgresql://poml:pw9secret@127.0.0.1:$port/postgres"
+
+# pg_until_file FILE: waits (20 s at most) for FILE, which a step writes
+pg_until_file() {
+    k=0
+    while [ ! -e "$1" ] && [ $k -lt 400 ]; do sleep 0.05; k=$((k + 1)); done
+    [ -e "$1" ]
+}
+# pg_until_running RUN STEP: waits for the store to say STEP runs
+pg_until_running() {
+    k=0
+    while [ $k -lt 200 ]; do
+        "$pomlrun" --state "$url" --show "$1" --json 2> /dev/null |
+            python3 -c 'import json, sys
+r = json.load(sys.stdin)
+sys.exit(0 if any(j["step"] == sys.argv[1] and j["status"] == "running" for j in r["jobs"]) else 1)' "$2" &&
+            return 0
+        sleep 0.1
+        k=$((k + 1))
+    done
+    return 1
+}
+# has CHECK FILE PATTERN: FILE has a line matching PATTERN
+has() {
+    if grep -q -- "$3" "$2"; then pass; else fail "$1: no '$3' in: $(first "$2")"; fi
+}

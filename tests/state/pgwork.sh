@@ -24,9 +24,6 @@ test_begin pgwork
 workers=
 trap 'for w in $workers; do kill -KILL "$w" 2> /dev/null; done; pg_stop; rm -rf "$tmp"' EXIT
 
-has() {
-    if grep -q -- "$3" "$2"; then pass; else fail "$1: no '$3' in: $(first "$2")"; fi
-}
 # worker NAME [OPTIONS]: a worker in the background, its pid in $wpid
 worker() {
     n=$1
@@ -35,26 +32,6 @@ worker() {
         2> "$tmp/$n.err" &
     wpid=$!
     workers="$workers $wpid"
-}
-# until_file FILE: waits (20 s at most) for FILE, which a step writes
-until_file() {
-    k=0
-    while [ ! -e "$1" ] && [ $k -lt 400 ]; do sleep 0.05; k=$((k + 1)); done
-    [ -e "$1" ]
-}
-# until_running RUN STEP: waits for the store to say STEP runs
-until_running() {
-    k=0
-    while [ $k -lt 200 ]; do
-        "$pomlrun" --state "$url" --show "$1" --json 2> /dev/null |
-            python3 -c 'import json, sys
-r = json.load(sys.stdin)
-sys.exit(0 if any(j["step"] == sys.argv[1] and j["status"] == "running" for j in r["jobs"]) else 1)' "$2" &&
-            return 0
-        sleep 0.1
-        k=$((k + 1))
-    done
-    return 1
 }
 # normal FILE: a --json result without what differs between runs
 normal() {
@@ -129,8 +106,13 @@ has "SIGTERM: the worker says so" "$tmp/w1.err" "stopped"
 id=$("$pomlrun" --submit "$tmp/work.plan" --state "$url" -p "log=$tmp/k.log" -p n=20 -p "gate=$tmp/k")
 worker a --jobs 4 --lease 2
 a=$wpid
-until_file "$tmp/k.started" || fail "kill: slow never started"
-until_running "$id" slow || fail "kill: slow not recorded running"
+pg_until_file "$tmp/k.started" || fail "kill: slow never started"
+pg_until_running "$id" slow || fail "kill: slow not recorded running"
+"$pomlrun" --state "$url" --runs > "$tmp/runs" 2>&1
+has "--runs: the worker that holds a run" "$tmp/runs" "running .* worker [^ ]*:$a (lease [0-9]* s left)"
+"$pomlrun" --state "$url" --show "$id" > "$tmp/show" 2>&1
+has "--show: the worker that holds the run" "$tmp/show" "^held by   worker [^ ]*:$a"
+has "--show: the worker that holds a job" "$tmp/show" "^slow  *running .* on [^ ]*:$a$"
 kill -KILL "$a"
 wait "$a" 2> /dev/null
 worker b --jobs 4 --lease 2
@@ -150,7 +132,7 @@ has "kill: the step left running is stopped" "$tmp/b.err" "stopping process grou
 
 # ---- SIGTERM mid-run: the run is let go, and another worker ends it ----
 id=$("$pomlrun" --submit "$tmp/work.plan" --state "$url" -p "log=$tmp/t.log" -p n=5 -p "gate=$tmp/t")
-until_file "$tmp/t.started" || fail "SIGTERM: slow never started"
+pg_until_file "$tmp/t.started" || fail "SIGTERM: slow never started"
 kill -TERM "$wpid"
 wait "$wpid"
 same_text "SIGTERM mid-run: the worker's exit status" "$?" 143
@@ -163,7 +145,7 @@ same_text "SIGTERM mid-run: slow ran again, the rest once" \
 
 # ---- --cancel: a running run, a queued one ----
 id=$("$pomlrun" --submit "$tmp/work.plan" --state "$url" -p "log=$tmp/c.log" -p n=2 -p "gate=$tmp/c")
-until_file "$tmp/c.started" || fail "cancel: slow never started"
+pg_until_file "$tmp/c.started" || fail "cancel: slow never started"
 "$pomlrun" --cancel "$id" --state "$url" 2> "$tmp/cancel.err"
 same_text "cancel: exit status" "$?" 0
 timeout 60 "$pomlrun" --wait "$(echo "$id" | cut -c1-8)" --state "$url" > "$tmp/c.json" 2> /dev/null
