@@ -4,6 +4,7 @@
  * live in compile.c and the modules it calls.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,10 +100,38 @@ static char *plan_name(const char *src)
     return p;
 }
 
+/* Writes N bytes of DATA to FD.  0, or -1 with errno set. */
+static int write_fd(int fd, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 /* Writes DATA to PATH through a temporary file and a rename, so a reader
- * never sees half a file.  0, or -1 with errno set. */
+ * never sees half a file.  A PATH that is there and not a regular file
+ * (/dev/null, /dev/stdout, a FIFO) is written to as it is: a rename
+ * would put a file in the device's place.  0, or -1 with errno set. */
 static int write_atomic(const char *path, const void *data, size_t n)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        int rc = write_fd(fd, data, n);
+        if (close(fd) < 0)
+            rc = -1;
+        return rc;
+    }
     size_t len = strlen(path);
     char *tmp = malloc(len + 16);
     if (!tmp)
@@ -116,20 +145,9 @@ static int write_atomic(const char *path, const void *data, size_t n)
     }
     mode_t mask = umask(0);
     umask(mask);
-    const unsigned char *p = data;
-    size_t left = n;
     int rc = fchmod(fd, 0666 & ~mask);
-    while (rc == 0 && left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = -1;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
+    if (rc == 0)
+        rc = write_fd(fd, data, n);
     if (close(fd) < 0)
         rc = -1;
     if (rc == 0 && rename(tmp, path) < 0)

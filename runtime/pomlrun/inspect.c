@@ -54,18 +54,34 @@ static int print_json(const cJSON *v)
     return 0;
 }
 
+/* " worker host:pid (lease 12 s left)" for a run a worker holds (a
+ * database's runs), else "". */
+static const char *holder(const cJSON *r, char *buf, size_t cap)
+{
+    char safe[300];
+    const char *w = str_of(r, "worker");
+    double left = num_of(r, "lease_left");
+    if (!*w)
+        return "";
+    snprintf(buf, cap, "worker %s (lease %.0f s %s)",
+             pr_term_text(w, safe, sizeof safe), fabs(left),
+             left >= 0 ? "left" : "over");
+    return buf;
+}
+
 static void runs_text(const cJSON *l)
 {
-    char at[32], d[32], safe[200];
+    char at[32], d[32], safe[200], by[400];
     printf("%-36s  %-20s  %-9s  %-19s  %9s  %s\n", "RUN", "WORKFLOW", "STATUS",
            "STARTED", "DURATION", "COST");
     const cJSON *r;
     cJSON_ArrayForEach (r, l) {
         when(num_of(r, "started_at"), at);
         took(num_of(r, "started_at"), num_of(r, "finished_at"), d);
-        printf("%-36s  %-20s  %-9s  %-19s  %9s  $%.4f\n", str_of(r, "id"),
+        printf("%-36s  %-20s  %-9s  %-19s  %9s  $%.4f%s%s\n", str_of(r, "id"),
                pr_term_text(str_of(r, "workflow"), safe, sizeof safe),
-               str_of(r, "status"), at, d, num_of(r, "cost"));
+               str_of(r, "status"), at, d, num_of(r, "cost"),
+               *holder(r, by, sizeof by) ? "  " : "", by);
     }
 }
 
@@ -89,16 +105,21 @@ static void show_text(const cJSON *r)
            str_of(r, "id"),
            pr_term_text(str_of(r, "workflow"), safe, sizeof safe),
            str_of(r, "status"), at, d, num_of(r, "cost"), num_of(r, "tokens"));
+    char by[400];
+    if (*holder(r, by, sizeof by))
+        printf("held by   %s\n\n", by);
     printf("%-28s  %-9s  %8s  %9s  %s\n", "JOB", "STATUS", "ATTEMPTS",
            "DURATION", "REASON");
     const cJSON *j;
     cJSON_ArrayForEach (j, cJSON_GetObjectItem(r, "jobs")) {
         job_name(j, name, sizeof name);
         took(num_of(j, "started_at"), num_of(j, "finished_at"), d);
-        printf("%-28s  %-9s  %8.0f  %9s  %s\n",
+        bool held = *by && !strcmp(str_of(j, "status"), "running");
+        printf("%-28s  %-9s  %8.0f  %9s  %s%s\n",
                pr_term_text(name, safe, sizeof safe), str_of(j, "status"),
-               num_of(j, "attempts"), d,
-               pr_term_text(str_of(j, "reason"), why, sizeof why));
+               num_of(j, "attempts"), d, held ? "on " : "",
+               pr_term_text(held ? str_of(r, "worker") : str_of(j, "reason"),
+                            why, sizeof why));
     }
 }
 

@@ -27,6 +27,7 @@
 #include "registry.h"
 #include "store.h"
 #include "run.h"
+#include "worker.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -98,6 +99,19 @@ static void usage(FILE *out)
           "                       (survives a power cut)\n"
           "  --sync=normal        order its writes only (survives a kill;\n"
           "                       the default)\n"
+          "  --submit PLAN        queue a run of PLAN (with -p, --params) "
+          "in the\n"
+          "                       --state database and print its id\n"
+          "  --worker             take up queued runs from the --state "
+          "database\n"
+          "                       and run them, until SIGTERM\n"
+          "  --lease SECONDS      how long a worker's hold on a run lasts "
+          "unless\n"
+          "                       renewed (default 30)\n"
+          "  --wait RUN           wait for a submitted run to end and "
+          "print its\n"
+          "                       result as --json does\n"
+          "  --cancel RUN         stop a submitted run, wherever it runs\n"
           "  --runs               list the runs of the state file, newest "
           "first\n"
           "  --show RUN           show one run and its jobs (RUN: an id, a\n"
@@ -535,6 +549,10 @@ int main(int argc, char **argv)
     struct pr_answer_args ans = {PR_ANSWER_NONE};
     bool no_state = false, sync_full = false, save_state = false;
     bool resume = false, redrive = false;
+    enum { WORK_NONE, WORK_SUBMIT, WORK_WORKER, WORK_WAIT, WORK_CANCEL } work =
+        WORK_NONE;
+    const char *work_run = NULL;
+    double lease = PR_LEASE_DEFAULT;
     struct state_opts so = {0};
     struct pr_resume prior = {0};
     struct pr_policy policy = {0};
@@ -565,6 +583,24 @@ int main(int argc, char **argv)
                 goto done;
             }
             state_path = argv[i];
+        } else if (!strcmp(a, "--submit") || !strcmp(a, "--worker")) {
+            work = a[2] == 's' ? WORK_SUBMIT : WORK_WORKER;
+        } else if (!strcmp(a, "--wait") || !strcmp(a, "--cancel")) {
+            if (++i >= argc || !argv[i][0]) {
+                rc = usage_error("'%s' needs a run (an id or a prefix of "
+                                 "one)",
+                                 a);
+                goto done;
+            }
+            work = a[2] == 'w' ? WORK_WAIT : WORK_CANCEL;
+            work_run = argv[i];
+        } else if (!strcmp(a, "--lease")) {
+            if (!parse_seconds(++i < argc ? argv[i] : NULL, &lease) ||
+                lease < 1) {
+                rc = usage_error("'--lease' needs seconds from 1 to 86400%s",
+                                 "");
+                goto done;
+            }
         } else if (!strcmp(a, "--no-state")) {
             no_state = true;
         } else if (!strcmp(a, "--save-state")) {
@@ -832,6 +868,30 @@ int main(int argc, char **argv)
         rc = pr_answer(state_path ? state_path : DEFAULT_STATE, &ans, json);
         goto done;
     }
+    if (work != WORK_NONE && work != WORK_SUBMIT) {
+        const char *cmd = work == WORK_WORKER ? "--worker"
+                          : work == WORK_WAIT ? "--wait"
+                                              : "--cancel";
+        if (plan_path || inspect != PR_INSPECT_NONE || resuming || nargs) {
+            rc = usage_error("'%s' takes no plan, parameters or other "
+                             "command (a worker runs the plans submitted "
+                             "with theirs)",
+                             cmd);
+            goto done;
+        }
+        const char *url = state_path ? state_path : DEFAULT_STATE;
+        rc = work == WORK_WORKER  ? pr_worker(url, opt.self_exe, argc, argv,
+                                              lease)
+             : work == WORK_WAIT ? pr_wait(url, work_run)
+                                 : pr_cancel(url, work_run);
+        goto done;
+    }
+    if (work == WORK_SUBMIT && (resuming || dry || inspect != PR_INSPECT_NONE ||
+                                no_state)) {
+        rc = usage_error("'--submit' takes a plan and its parameters only%s",
+                         "");
+        goto done;
+    }
     if (inspect != PR_INSPECT_NONE) {
         if (plan_path) {
             rc = usage_error("'%s' reads the state file and takes no plan",
@@ -881,7 +941,7 @@ int main(int argc, char **argv)
         goto done;
     }
     struct pr_store *store = NULL;
-    if (!check && !dry) {
+    if (!check && !dry && work != WORK_SUBMIT) {
         struct pr_workflow wf;
         pr_plan_workflow(&plan, &wf);
         /* save_state: false keeps none unless a file is asked for */
@@ -933,6 +993,10 @@ int main(int argc, char **argv)
         rc = EXIT_FAIL;
         cJSON_Delete(params);
         pr_store_close(store);
+    } else if (work == WORK_SUBMIT) {
+        rc = pr_submit(state_path ? state_path : DEFAULT_STATE, &plan,
+                       plan_path, params);
+        cJSON_Delete(params);
     } else if (dry) {
         if (dry_run(&plan) < 0)
             rc = EXIT_FAIL;

@@ -150,9 +150,13 @@ int pr_resume_prepare(struct pr_store *s, const struct pr_plan *plan,
     char hash[24];
     pr_record_plan_hash(plan, hash);
     const char *was = pr_json_str(out->run, "plan_hash");
-    fprintf(stderr, "pomlrun: %s run %s (%s, %u of %u jobs succeeded)\n",
-            redrive ? "re-driving the dead letters of" : "resuming", rid,
-            status ? status : "?", ok, all);
+    if (status && !strcmp(status, "queued"))
+        fprintf(stderr, "pomlrun: taking up submitted run %s\n", rid);
+    else
+        fprintf(stderr,
+                "pomlrun: %s run %s (%s, %u of %u jobs succeeded)\n",
+                redrive ? "re-driving the dead letters of" : "resuming", rid,
+                status ? status : "?", ok, all);
     if (was && strcmp(was, hash))
         fprintf(stderr,
                 "pomlrun: note: the plan is not the one the run started "

@@ -104,6 +104,8 @@ struct pg {
     char *where; /* the URL, its password redacted */
     char last[PR_LEDGER_HEX + 1]; /* the ledger's last hash in this
                                      transaction; "": not read yet */
+    bool queue; /* the database has queue_pg.c's tables: a run read
+                   says which worker holds it */
 };
 
 /* Parameters as text, numbers printed into their own buffers. */
@@ -537,12 +539,26 @@ static cJSON *rows(struct pg *g, const char *query, const char *p1,
     return rowsp(g, query, &p);
 }
 
+/* The worker that holds run RUNS.ID and the seconds its lease has
+ * left, as columns (the queue of queue_pg.c). */
+#define HOLDER                                                                \
+    "(SELECT worker FROM poml_queue q WHERE q.run_id = runs.id AND"           \
+    " q.state = 'claimed') AS worker,"                                        \
+    " (SELECT q.lease_until - extract(epoch FROM clock_timestamp())"          \
+    " FROM poml_queue q WHERE q.run_id = runs.id AND q.state = 'claimed')"    \
+    " AS lease_left"
+
 static cJSON *pg_runs(struct pr_store *b, unsigned limit)
 {
-    return rows((struct pg *)b,
-                "SELECT id, workflow, status, started_at, finished_at,"
-                " exit_status, cost, tokens FROM runs"
-                " ORDER BY started_at DESC, id DESC LIMIT $1",
+    struct pg *g = (struct pg *)b;
+    return rows(g,
+                g->queue ? "SELECT id, workflow, status, started_at,"
+                           " finished_at, exit_status, cost, tokens, " HOLDER
+                           " FROM runs ORDER BY started_at DESC, id DESC"
+                           " LIMIT $1"
+                         : "SELECT id, workflow, status, started_at,"
+                           " finished_at, exit_status, cost, tokens FROM runs"
+                           " ORDER BY started_at DESC, id DESC LIMIT $1",
                 NULL, limit);
 }
 
@@ -568,9 +584,12 @@ static cJSON *pg_run(struct pr_store *b, const char *id)
     if (!rid)
         return NULL;
     cJSON *run1 = rows(g,
-                       "SELECT *, (SELECT max(seq) FROM events e"
-                       " WHERE e.run_id = runs.id) AS last_seq"
-                       " FROM runs WHERE id = $1",
+                       g->queue ? "SELECT *, (SELECT max(seq) FROM events e"
+                                  " WHERE e.run_id = runs.id) AS last_seq, "
+                                  HOLDER " FROM runs WHERE id = $1"
+                                : "SELECT *, (SELECT max(seq) FROM events e"
+                                  " WHERE e.run_id = runs.id) AS last_seq"
+                                  " FROM runs WHERE id = $1",
                        rid, -1);
     cJSON *jobs = rows(g,
                        "SELECT step, instance, status, attempts,"
@@ -969,8 +988,14 @@ struct pr_store *pr_store_pg_open(const char *url, char *err, size_t errcap)
         PQsetNoticeProcessor(g->db, notice, NULL);
         if (exec(g, "SET client_min_messages = warning", NULL,
                  "cannot set up the session") == 0 &&
-            migrate(g) == 0)
-            return &g->base;
+            migrate(g) == 0) {
+            PGresult *r = run(g, "SELECT to_regclass('poml_queue') IS NOT"
+                                 " NULL", NULL, "cannot read the schema");
+            g->queue = r && PQntuples(r) == 1 && *PQgetvalue(r, 0, 0) == 't';
+            PQclear(r);
+            if (r)
+                return &g->base;
+        }
     }
     pr_errf(err, errcap, "%s", g->base.err);
     g->base.in_txn = false;

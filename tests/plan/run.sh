@@ -1206,4 +1206,17 @@ same "an agent's tools: the step's" 1 "$(count "$ag/b" "tools: read_file")"
 same "an agent's tools: not another agent's step's" 0 \
      "$(count "$ag/a" "tools:")"
 
+# -o to what is not a regular file (a FIFO, /dev/null) writes into it:
+# a rename would put a regular file in its place
+mkfifo "$tmp/fifo.plan"
+timeout 10 cat "$tmp/fifo.plan" > "$tmp/through.plan" &
+run "$pomlc" -o "$tmp/fifo.plan" "$data/typed.poml"
+wait
+status "-o FIFO" 0
+if [ -p "$tmp/fifo.plan" ] && "$pomlrun" --check "$tmp/through.plan" 2> /dev/null; then
+    pass
+else
+    fail "-o FIFO: the FIFO was replaced, or the plan did not go through it"
+fi
+
 test_end

@@ -4,7 +4,8 @@
 # Starts a server of its own (initdb, pg_ctl) in a scratch directory on
 # 127.0.0.1 and a free port, as user nobody when run as root; a run is
 # written there and read back by --runs, --outputs and --verify; the
-# password is in no message.  The server is stopped however the test ends.
+# password is in no message; resume after kill -9, dead letters and the
+# cache work as on SQLite.  The server is stopped however the test ends.
 LC_ALL=C
 export LC_ALL
 
@@ -13,33 +14,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${top_builddir:=$top_srcdir}"
 pomlc=$top_builddir/pomlc
 pomlrun=$top_builddir/pomlrun
-pgbin=${POML_PGBIN:-/usr/lib/postgresql/15/bin}
-if [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_ctl" ]; then
-    echo "pg: no PostgreSQL server binaries in $pgbin (apt-get install postgresql); skipped"
-    exit 77
-fi
-if ! grep -q '^#define HAVE_LIBPQ 1' "$top_builddir/config.h"; then
-    echo "pg: pomlrun is built without libpq; skipped"
-    exit 77
-fi
-
 . "$top_srcdir/tests/lib.sh"
 test_begin pg
-as() {
-    if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
-}
-chmod 755 "$tmp"
-mkdir "$tmp/sock"
-[ "$(id -u)" = 0 ] && chown nobody "$tmp" "$tmp/sock"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as "$pgbin/initdb" -D "$tmp/data" -A trust -U poml > "$tmp/initdb.log" 2>&1 ||
-    { fail "initdb: $(tail -n 1 "$tmp/initdb.log")"; test_end; exit; }
-as "$pgbin/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp/sock" start \
-    > /dev/null 2>&1 ||
-    { fail "pg_ctl start: $(tail -n 1 "$tmp/server.log")"; test_end; exit; }
-trap 'as "$pgbin/pg_ctl" -D "$tmp/data" -m immediate stop > /dev/null 2>&1; rm -rf "$tmp"' EXIT
-url="postgresql://poml:pw9secret@127.0.0.1:$port/postgres"
+. "$here/pg_server.sh"
 
 "$pomlc" -o "$tmp/state.plan" "$top_srcdir/tests/run/wf/state.poml" \
     > /dev/null 2>&1 || fail "pomlc state.poml"
@@ -61,6 +38,50 @@ same_text "--verify" \
 same_text "--verify after two runs" \
     "$("$pomlrun" --state "$url" --verify 2>&1 | sed 's/[0-9][0-9]* rows/N rows/')" \
     "ledger: N rows, intact"
+# resume after kill -9, dead letters and --redrive, the cache: as on SQLite
+r=$tmp/rs
+mkdir "$r"
+cat > "$r/rs.poml" << 'EOF'
+workflow_id: rs
+parameters:
+  gate: {type: string, default: ""}
+steps:
+  - id: a
+    run: echo a >> log
+  - id: b
+    depends_on: [a]
+    run: |
+      echo "b $POML_ATTEMPT" >> log
+      if [ -n "${params.gate}" ]; then : > b.started; sleep 300; fi
+  - id: c
+    cache: true
+    depends_on: [b]
+    run: echo c >> log
+  - id: bad
+    depends_on: [c]
+    run: test -e fixed || exit 4
+EOF
+"$pomlc" -o "$r/rs.plan" "$r/rs.poml" > /dev/null 2>&1 || fail "pomlc rs.poml"
+(cd "$r" && exec "$pomlrun" -q --state "$url" -p gate=1 "$r/rs.plan") > /dev/null 2>&1 &
+p=$!
+pg_until_file "$r/b.started" || fail "resume: b never started"
+pg_until_running last b || fail "resume: b not recorded running"
+kill -KILL "$p"
+wait "$p" 2> /dev/null
+(cd "$r" && "$pomlrun" -q --state "$url" --resume -p gate= "$r/rs.plan") > /dev/null 2> "$r/err"
+same_text "resume: exit status (bad fails)" "$?" 1
+same_text "resume: what ran" "$(tr '\n' ' ' < "$r/log")" "a b 1 b 2 c "
+has "resume: the step left running is stopped" "$r/err" "stopping process group"
+"$pomlrun" --state "$url" --dead-letters > "$r/dead" 2>&1
+has "dead letters: listed" "$r/dead" "^bad  failed"
+touch "$r/fixed"
+(cd "$r" && "$pomlrun" -q --state "$url" --redrive "$r/rs.plan") > /dev/null 2>&1
+same_text "re-drive: exit status" "$?" 0
+: > "$r/log"
+(cd "$r" && "$pomlrun" --state "$url" "$r/rs.plan") > /dev/null 2> "$r/err"
+same_text "cache: a new run reuses c" "$?|$(tr '\n' ' ' < "$r/log")" "0|a b 1 "
+has "cache: said" "$r/err" "1 job reused (1 from the cache)"
+
 # no server there: a clear error, the password hidden
 "$pomlrun" --state "postgresql://poml:pw9secret@127.0.0.1:1/x" --runs > "$d/e" 2>&1
 if grep -q 'poml:\*\*\*@127.0.0.1:1/x.*cannot connect' "$d/e" && ! grep -q pw9secret "$d/e" "$d/err"; then
