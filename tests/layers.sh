@@ -14,7 +14,7 @@
 #                                      runtime/
 # From a lower layer a higher one includes only its interface headers:
 # runtime/exec/ run.h, loop.h and policy.h; runtime/llm/ llm.h;
-# runtime/state/ store.h; runtime/mcp/ mcp.h (every header of runtime/ is its interface).
+# runtime/state/ store.h and queue.h (the shared run queue); runtime/mcp/ mcp.h (every header of runtime/ is its interface).
 #
 # Every #include of the sources of those folders is resolved as the
 # compiler would (the including file's folder first, then the project's
@@ -53,7 +53,7 @@ interface() {
     case $1 in
     runtime/exec) echo run.h loop.h policy.h ;;
     runtime/llm) echo llm.h ;;
-    runtime/state) echo store.h ;;
+    runtime/state) echo store.h queue.h ;;
     runtime/mcp) echo mcp.h ;;
     runtime/pomlrun) echo '' ;;
     *) echo '*' ;;
